@@ -1,0 +1,21 @@
+#include "core/clock.h"
+
+#include <ctime>
+
+#include <cstdio>
+
+namespace greenshift {
+
+std::string FormatUtc(WallTime t) {
+  const int64_t micros = UnixMicros(t);
+  const std::time_t seconds = static_cast<std::time_t>(micros / 1000000);
+  const int millis = static_cast<int>((micros % 1000000) / 1000);
+  std::tm parts{};
+  gmtime_r(&seconds, &parts);
+  char buffer[96];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900,
+                parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec, millis);
+  return buffer;
+}
+
+}  // namespace greenshift

@@ -1,0 +1,67 @@
+// Errors as values: every fallible boundary in greenshift returns a Status or a Result<T>.
+// A failed Status carries a message that names what was wrong (the input, the file, the VM),
+// written for the operator who reads it. See docs/architecture.md.
+#pragma once
+
+#include <cassert>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace greenshift {
+
+class [[nodiscard]] Status {
+ public:
+  Status() = default;  // OK
+  static Status Ok() { return Status(); }
+  static Status Error(std::string message) { return Status(std::move(message)); }
+
+  bool ok() const { return ok_; }
+  // The error message; empty for an OK status.
+  const std::string& message() const { return message_; }
+  // Returns a failed status whose message is `context: message`. OK stays OK.
+  Status Context(const std::string& context) const {
+    if (ok()) return *this;
+    return Status(context + ": " + message_);
+  }
+
+ private:
+  explicit Status(std::string message) : ok_(false), message_(std::move(message)) {}
+  bool ok_ = true;
+  std::string message_;
+};
+
+// A value or the Status that explains why there is none.
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
+  Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
+    assert(!status_.ok() && "a Result built from a Status must be an error");
+  }
+
+  bool ok() const { return value_.has_value(); }
+  const Status& status() const { return status_; }
+  const std::string& error() const { return status_.message(); }
+
+  T& value() & { return *value_; }
+  const T& value() const& { return *value_; }
+  T&& value() && { return std::move(*value_); }
+  T* operator->() { return &*value_; }
+  const T* operator->() const { return &*value_; }
+  T& operator*() & { return *value_; }
+  const T& operator*() const& { return *value_; }
+
+ private:
+  Status status_;
+  std::optional<T> value_;
+};
+
+}  // namespace greenshift
+
+// Returns from the enclosing function when `expr` (a Status) failed.
+#define GS_RETURN_IF_ERROR(expr)              \
+  do {                                        \
+    ::greenshift::Status gs_status_ = (expr); \
+    if (!gs_status_.ok()) return gs_status_;  \
+  } while (0)

@@ -1,0 +1,107 @@
+// The hypervisor-neutral driver interface. Callers never branch on the hypervisor: the qemu driver
+// (QMP), and later libvirt and sim, fill in the same calls.
+//
+// Promise of every driver: a failed migration leaves the VM running on its source, with nothing
+// of it left on the destination, and says why. A VM is never left stopped or running twice.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+
+namespace greenshift::hypervisor {
+
+struct VmSpec {
+  std::string name;
+  int memory_mib = 256;
+  int vcpus = 1;
+  // The guest's memory-dirtying workload: rate in MB/s (0: idle) over a buffer of this size.
+  int dirty_mb_s = 0;
+  int dirty_size_mib = 64;
+  std::string ip_cidr;  // the address the guest keeps wherever it runs, e.g. 198.18.128.10/16
+  std::string mac;      // e.g. 52:54:00:12:34:56
+};
+
+enum class VmState { kRunning, kPaused, kMigrating, kStopped, kUnknown };
+const char* VmStateName(VmState state);
+
+struct VmInfo {
+  VmSpec spec;
+  std::string site;  // where it runs now
+  VmState state = VmState::kUnknown;
+  int pid = 0;  // the hypervisor process, where there is one
+  std::vector<std::string>
+      copies;  // sites where a process of this VM exists (normally just `site`)
+};
+
+enum class MigrationMode { kLive, kOffline };
+const char* MigrationModeName(MigrationMode mode);
+
+// How a migration is tuned. kGreenshift sets bandwidth, downtime target and auto-converge from
+// what greenshift knows; kQemuDefaults leaves every QEMU parameter at its default (for comparison).
+enum class Tuning { kGreenshift, kQemuDefaults };
+
+struct MigrationOptions {
+  MigrationMode mode = MigrationMode::kLive;
+  Tuning tuning = Tuning::kGreenshift;
+  std::chrono::milliseconds timeout{std::chrono::minutes(5)};
+  int downtime_limit_ms = 50;         // greenshift tuning: target downtime
+  int64_t max_bandwidth_bytes_s = 0;  // greenshift tuning: 0 means "as fast as the link goes"
+  bool auto_converge = true;  // greenshift tuning: throttle the guest if it does not converge
+  // Set from another thread (a signal handler) to cancel; the VM stays on its source.
+  const std::atomic<bool>* cancel_requested = nullptr;
+};
+
+struct MigrationProgress {
+  std::string status;  // QEMU's migration status: setup, active, device, completed, ...
+  int pass = 0;
+  int64_t transferred_bytes = 0;
+  int64_t remaining_bytes = 0;
+  double elapsed_ms = 0;
+};
+
+struct MigrationResult {
+  std::string vm, from, to;
+  MigrationMode mode = MigrationMode::kLive;
+  bool completed = false;
+  std::string error;        // why it failed; empty when completed
+  double total_ms = 0;      // from the command to the VM running on the destination
+  double downtime_ms = -1;  // QEMU's own figure (-1 when QEMU reported none)
+  double paused_ms = -1;    // STOP on the source to RESUME on the destination, from QMP events
+  int64_t bytes = 0;        // RAM bytes sent
+  int passes = 0;           // RAM passes (dirty bitmap syncs)
+  double setup_ms = -1;
+  int64_t mbps = 0;  // QEMU's last throughput figure, Mbit/s
+  std::string tuning;
+};
+
+nlohmann::json ToJson(const MigrationResult& result);
+
+using ProgressCallback = std::function<void(const MigrationProgress&)>;
+
+class Driver {
+ public:
+  virtual ~Driver() = default;
+  // Starts a VM on `site`; returns once the hypervisor reports it running.
+  virtual Status StartVm(const VmSpec& spec, const std::string& site) = 0;
+  // Stops the VM wherever it runs and forgets it.
+  virtual Status StopVm(const std::string& name) = 0;
+  virtual Result<std::vector<VmInfo>> ListVms() = 0;
+  virtual Result<VmInfo> GetVm(const std::string& name) = 0;
+  // Moves a VM to `to_site`. Always returns a result; result.completed says whether it moved.
+  virtual MigrationResult Migrate(const std::string& name, const std::string& to_site,
+                                  const MigrationOptions& options,
+                                  const ProgressCallback& progress) = 0;
+  // Asks a running migration of `name` (possibly driven by another process) to stop.
+  virtual Status CancelMigration(const std::string& name) = 0;
+};
+
+}  // namespace greenshift::hypervisor

@@ -1,0 +1,624 @@
+#include "hypervisor/qemu/qemu_driver.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/files.h"
+#include "core/names.h"
+#include "core/process.h"
+#include "hypervisor/qemu/qmp_client.h"
+
+namespace greenshift::qemu {
+
+using hypervisor::MigrationMode;
+using hypervisor::MigrationOptions;
+using hypervisor::MigrationProgress;
+using hypervisor::MigrationResult;
+using hypervisor::VmInfo;
+using hypervisor::VmSpec;
+using hypervisor::VmState;
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr milliseconds kQmpConnectTimeout{5000};
+
+int ReadPid(const std::string& pid_file) {
+  Result<std::string> text = ReadFile(pid_file);
+  if (!text.ok()) return 0;
+  try {
+    return std::stoi(*text);
+  } catch (...) {
+    return 0;
+  }
+}
+
+json SpecToJson(const VmSpec& spec) {
+  return {{"name", spec.name},
+          {"memory_mib", spec.memory_mib},
+          {"vcpus", spec.vcpus},
+          {"dirty_mb_s", spec.dirty_mb_s},
+          {"dirty_size_mib", spec.dirty_size_mib},
+          {"ip", spec.ip_cidr},
+          {"mac", spec.mac}};
+}
+
+VmSpec SpecFromJson(const json& j) {
+  VmSpec spec;
+  spec.name = j.at("name").get<std::string>();
+  spec.memory_mib = j.at("memory_mib").get<int>();
+  spec.vcpus = j.value("vcpus", 1);
+  spec.dirty_mb_s = j.value("dirty_mb_s", 0);
+  spec.dirty_size_mib = j.value("dirty_size_mib", 64);
+  spec.ip_cidr = j.value("ip", std::string());
+  spec.mac = j.value("mac", std::string());
+  return spec;
+}
+
+void SleepMs(int ms) {
+  std::this_thread::sleep_for(milliseconds(ms));
+}
+
+}  // namespace
+
+InstancePaths PathsFor(const QemuDriverConfig& config, const std::string& vm,
+                       const std::string& site) {
+  const std::string base = config.state_dir + "/qemu/" + vm + "@" + site;
+  return {base + ".qmp", base + ".query.qmp", base + ".pid", base + ".console"};
+}
+
+std::string TapName(const std::string& vm) {
+  return "t-" + vm;
+}
+
+std::string KernelCommandLine(const VmSpec& spec) {
+  return "console=ttyS0 panic=-1 quiet gs.name=" + spec.name + " gs.ip=" + spec.ip_cidr +
+         " gs.dirty_mb_s=" + std::to_string(spec.dirty_mb_s) +
+         " gs.dirty_size_mib=" + std::to_string(spec.dirty_size_mib);
+}
+
+std::vector<std::string> BuildQemuCommand(const QemuDriverConfig& config, const VmSpec& spec,
+                                          const QemuSite& site, bool incoming) {
+  const InstancePaths paths = PathsFor(config, spec.name, site.name);
+  std::vector<std::string> argv = {
+      config.qemu_binary,
+      "-name",
+      spec.name + ",debug-threads=on",
+      "-machine",
+      "pc",
+      "-accel",
+      config.accel,
+      "-m",
+      std::to_string(spec.memory_mib),
+      "-smp",
+      std::to_string(spec.vcpus),
+      "-nodefaults",
+      "-no-user-config",
+      "-display",
+      "none",
+      "-no-reboot",
+      "-kernel",
+      config.kernel_path,
+      "-initrd",
+      config.initrd_path,
+      "-append",
+      KernelCommandLine(spec),
+      "-netdev",
+      "tap,id=net0,ifname=" + TapName(spec.name) + ",script=no,downscript=no",
+      "-device",
+      "virtio-net-pci,netdev=net0,mac=" + spec.mac,
+      "-chardev",
+      "file,id=console,path=" + paths.console_log + ",append=on",
+      "-serial",
+      "chardev:console",
+      "-qmp",
+      "unix:" + paths.control_socket + ",server=on,wait=off",
+      "-qmp",
+      "unix:" + paths.query_socket + ",server=on,wait=off",
+      "-pidfile",
+      paths.pid_file,
+      "-daemonize",
+  };
+  if (incoming) {
+    argv.push_back("-incoming");
+    argv.push_back("defer");
+  }
+  return argv;
+}
+
+Result<const QemuSite*> QemuDriver::FindSite(const std::string& name) const {
+  for (const QemuSite& site : config_.sites) {
+    if (site.name == name) return &site;
+  }
+  std::string known;
+  for (const QemuSite& site : config_.sites) known += (known.empty() ? "" : ", ") + site.name;
+  return Status::Error("unknown site '" + name + "' (sites: " + (known.empty() ? "none" : known) +
+                       ")");
+}
+
+std::string QemuDriver::RecordPath(const std::string& name) const {
+  return config_.state_dir + "/vms/" + name + ".json";
+}
+
+std::string QemuDriver::LockPath(const std::string& name) const {
+  return config_.state_dir + "/vms/" + name + ".lock";
+}
+
+Result<QemuDriver::Record> QemuDriver::LoadRecord(const std::string& name) const {
+  const std::string path = RecordPath(name);
+  if (!PathExists(path)) return Status::Error("no VM named '" + name + "'");
+  Result<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded()) return Status::Error("VM record " + path + " is not valid JSON");
+  try {
+    Record record;
+    record.spec = SpecFromJson(j.at("spec"));
+    record.site = j.at("site").get<std::string>();
+    record.migrating_to = j.value("migrating_to", std::string());
+    return record;
+  } catch (const json::exception& e) {
+    return Status::Error("VM record " + path + " is incomplete: " + e.what());
+  }
+}
+
+Status QemuDriver::SaveRecord(const Record& record) const {
+  GS_RETURN_IF_ERROR(MakeDirs(config_.state_dir + "/vms"));
+  json j = {
+      {"spec", SpecToJson(record.spec)}, {"site", record.site}, {"updated", FormatUtc(WallNow())}};
+  if (!record.migrating_to.empty()) j["migrating_to"] = record.migrating_to;
+  return WriteFileAtomic(RecordPath(record.spec.name), j.dump(2) + "\n");
+}
+
+Status QemuDriver::CreateTap(const QemuSite& site, const std::string& vm) const {
+  const RunOptions in_site{site.netns};
+  const std::string tap = TapName(vm);
+  // A tap left over from a crash is reused rather than failing the start.
+  if (!RunChecked({"ip", "link", "show", tap}, in_site).ok()) {
+    GS_RETURN_IF_ERROR(RunChecked({"ip", "tuntap", "add", "dev", tap, "mode", "tap"}, in_site));
+  }
+  GS_RETURN_IF_ERROR(RunChecked({"ip", "link", "set", tap, "master", site.bridge}, in_site));
+  return RunChecked({"ip", "link", "set", tap, "up"}, in_site);
+}
+
+void QemuDriver::RemoveTap(const QemuSite& site, const std::string& vm) const {
+  (void)RunCommand({"ip", "link", "del", TapName(vm)}, RunOptions{site.netns});
+}
+
+int QemuDriver::InstancePid(const std::string& vm, const std::string& site) const {
+  const int pid = ReadPid(PathsFor(config_, vm, site).pid_file);
+  return ProcessAlive(pid) ? pid : 0;
+}
+
+Status QemuDriver::LaunchInstance(const VmSpec& spec, const QemuSite& site, bool incoming) const {
+  GS_RETURN_IF_ERROR(MakeDirs(config_.state_dir + "/qemu"));
+  const InstancePaths paths = PathsFor(config_, spec.name, site.name);
+  for (const std::string& stale : {paths.control_socket, paths.query_socket, paths.pid_file}) {
+    GS_RETURN_IF_ERROR(RemoveFile(stale));
+  }
+  GS_RETURN_IF_ERROR(CreateTap(site, spec.name));
+  const std::vector<std::string> argv = BuildQemuCommand(config_, spec, site, incoming);
+  Result<CommandOutput> output = RunCommand(argv, RunOptions{site.netns, std::chrono::seconds(60)});
+  if (!output.ok() || output->exit_code != 0) {
+    std::string why = output.ok() ? output->stderr_text : output.error();
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    RemoveTap(site, spec.name);
+    return Status::Error("QEMU for VM '" + spec.name + "' did not start on site " + site.name +
+                         ": " + why);
+  }
+  Result<std::unique_ptr<QmpClient>> qmp =
+      QmpClient::Connect(paths.query_socket, kQmpConnectTimeout);
+  if (!qmp.ok()) {
+    DestroyInstance(spec.name, site);
+    return qmp.status().Context("VM '" + spec.name + "' on site " + site.name);
+  }
+  return Status::Ok();
+}
+
+void QemuDriver::DestroyInstance(const std::string& vm, const QemuSite& site) const {
+  const InstancePaths paths = PathsFor(config_, vm, site.name);
+  const int pid = ReadPid(paths.pid_file);
+  if (ProcessAlive(pid)) {
+    // Ask QEMU to quit; fall back to signals if its monitor does not answer.
+    Result<std::unique_ptr<QmpClient>> qmp =
+        QmpClient::Connect(paths.query_socket, milliseconds(1000));
+    if (qmp.ok()) (void)(*qmp)->Execute("quit", json::object(), milliseconds(2000));
+    for (int i = 0; i < 200 && ProcessAlive(pid); ++i) SleepMs(10);
+    TerminateProcess(pid, milliseconds(2000));
+  }
+  for (const std::string& file : {paths.control_socket, paths.query_socket, paths.pid_file}) {
+    (void)RemoveFile(file);
+  }
+  RemoveTap(site, vm);
+}
+
+Result<std::string> QemuDriver::QueryStatus(const std::string& vm, const std::string& site) const {
+  Result<std::unique_ptr<QmpClient>> qmp =
+      QmpClient::Connect(PathsFor(config_, vm, site).query_socket, milliseconds(2000));
+  if (!qmp.ok()) return qmp.status();
+  Result<json> status = (*qmp)->Execute("query-status");
+  if (!status.ok()) return status.status();
+  return status->value("status", std::string("unknown"));
+}
+
+Status QemuDriver::StartVm(const VmSpec& spec, const std::string& site_name) {
+  GS_RETURN_IF_ERROR(ValidateName("VM name", spec.name));
+  if (spec.memory_mib < 64 || spec.memory_mib > 65536) {
+    return Status::Error("memory of VM '" + spec.name + "' must be 64..65536 MiB, got " +
+                         std::to_string(spec.memory_mib));
+  }
+  if (spec.dirty_mb_s < 0) return Status::Error("dirty rate must not be negative");
+  if (spec.dirty_size_mib < 1 || spec.dirty_size_mib > spec.memory_mib / 2) {
+    return Status::Error("dirty buffer of VM '" + spec.name + "' must be 1.." +
+                         std::to_string(spec.memory_mib / 2) + " MiB (half its memory), got " +
+                         std::to_string(spec.dirty_size_mib));
+  }
+  if (spec.ip_cidr.empty() || spec.mac.empty()) {
+    return Status::Error("VM '" + spec.name + "' needs an IP address and a MAC address");
+  }
+  Result<const QemuSite*> site = FindSite(site_name);
+  if (!site.ok()) return site.status();
+  GS_RETURN_IF_ERROR(MakeDirs(config_.state_dir + "/vms"));
+  Result<FileLock> lock = FileLock::TryAcquire(LockPath(spec.name), "VM '" + spec.name + "'");
+  if (!lock.ok()) return lock.status();
+  if (PathExists(RecordPath(spec.name))) {
+    return Status::Error("a VM named '" + spec.name +
+                         "' already exists (see `greenshift vm list`)");
+  }
+  for (const QemuSite& other : config_.sites) {
+    if (InstancePid(spec.name, other.name) != 0) {
+      return Status::Error("a QEMU of VM '" + spec.name + "' already runs on site " + other.name);
+    }
+  }
+  GS_RETURN_IF_ERROR(LaunchInstance(spec, **site, /*incoming=*/false));
+  return SaveRecord(Record{spec, site_name, ""});
+}
+
+Status QemuDriver::StopVm(const std::string& name) {
+  Result<FileLock> lock = FileLock::TryAcquire(LockPath(name), "VM '" + name + "'");
+  if (!lock.ok()) return lock.status();
+  Result<Record> record = LoadRecord(name);
+  if (!record.ok()) return record.status();
+  for (const QemuSite& site : config_.sites) DestroyInstance(name, site);
+  GS_RETURN_IF_ERROR(RemoveFile(RecordPath(name)));
+  return Status::Ok();
+}
+
+VmInfo QemuDriver::InfoFor(const Record& record) const {
+  VmInfo info;
+  info.spec = record.spec;
+  info.site = record.site;
+  for (const QemuSite& site : config_.sites) {
+    if (InstancePid(record.spec.name, site.name) != 0) info.copies.push_back(site.name);
+  }
+  info.pid = InstancePid(record.spec.name, record.site);
+  if (info.pid == 0) {
+    info.state = VmState::kStopped;
+  } else if (!record.migrating_to.empty()) {
+    info.state = VmState::kMigrating;
+  } else {
+    Result<std::string> status = QueryStatus(record.spec.name, record.site);
+    if (!status.ok()) {
+      info.state = VmState::kUnknown;
+    } else if (*status == "running") {
+      info.state = VmState::kRunning;
+    } else if (*status == "paused" || *status == "postmigrate" || *status == "finish-migrate") {
+      info.state = VmState::kPaused;
+    } else {
+      info.state = VmState::kUnknown;
+    }
+  }
+  return info;
+}
+
+Result<VmInfo> QemuDriver::GetVm(const std::string& name) {
+  Result<Record> record = LoadRecord(name);
+  if (!record.ok()) return record.status();
+  return InfoFor(*record);
+}
+
+Result<std::vector<VmInfo>> QemuDriver::ListVms() {
+  std::vector<VmInfo> vms;
+  std::vector<std::string> files = ListDir(config_.state_dir + "/vms");
+  std::sort(files.begin(), files.end());
+  for (const std::string& file : files) {
+    if (file.size() <= 5 || file.substr(file.size() - 5) != ".json") continue;
+    Result<Record> record = LoadRecord(file.substr(0, file.size() - 5));
+    if (!record.ok()) return record.status();
+    vms.push_back(InfoFor(*record));
+  }
+  return vms;
+}
+
+Status QemuDriver::CancelMigration(const std::string& name) {
+  Result<Record> record = LoadRecord(name);
+  if (!record.ok()) return record.status();
+  if (record->migrating_to.empty()) return Status::Error("VM '" + name + "' is not migrating");
+  Result<std::unique_ptr<QmpClient>> qmp =
+      QmpClient::Connect(PathsFor(config_, name, record->site).query_socket, kQmpConnectTimeout);
+  if (!qmp.ok()) return qmp.status();
+  Result<json> cancelled = (*qmp)->Execute("migrate_cancel");
+  return cancelled.ok() ? Status::Ok() : cancelled.status();
+}
+
+namespace {
+
+// Everything the migration loop learns, from events and from query-migrate.
+struct MigrationWatch {
+  std::string status = "none";
+  int passes = 0;
+  int64_t source_stop_us = 0;
+  int64_t destination_resume_us = 0;
+  std::string error;
+  json last_info;
+};
+
+void Absorb(const std::vector<QmpEvent>& events, bool from_source, MigrationWatch& watch) {
+  for (const QmpEvent& event : events) {
+    if (from_source && event.name == "STOP" && watch.source_stop_us == 0) {
+      watch.source_stop_us = event.timestamp_us;
+    } else if (from_source && event.name == "MIGRATION_PASS") {
+      watch.passes = std::max(watch.passes, event.data.value("pass", 0));
+    } else if (from_source && event.name == "MIGRATION") {
+      watch.status = event.data.value("status", watch.status);
+    } else if (!from_source && event.name == "RESUME" && watch.destination_resume_us == 0) {
+      watch.destination_resume_us = event.timestamp_us;
+    }
+  }
+}
+
+}  // namespace
+
+MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& to_site,
+                                    const MigrationOptions& options,
+                                    const hypervisor::ProgressCallback& progress) {
+  const SteadyTime started = SteadyNow();
+  MigrationResult result;
+  result.vm = name;
+  result.to = to_site;
+  result.mode = options.mode;
+  result.tuning =
+      options.tuning == hypervisor::Tuning::kGreenshift ? "greenshift" : "qemu-defaults";
+  auto fail = [&](const std::string& why) {
+    result.completed = false;
+    result.error = why;
+    result.total_ms = MillisBetween(started, SteadyNow());
+    return result;
+  };
+
+  Result<FileLock> lock = FileLock::TryAcquire(LockPath(name), "VM '" + name + "'");
+  if (!lock.ok()) return fail(lock.error());
+  Result<Record> loaded = LoadRecord(name);
+  if (!loaded.ok()) return fail(loaded.error());
+  Record record = *loaded;
+  result.from = record.site;
+  if (record.site == to_site) return fail("VM '" + name + "' already runs on site " + to_site);
+  Result<const QemuSite*> source_site = FindSite(record.site);
+  if (!source_site.ok()) return fail(source_site.error());
+  Result<const QemuSite*> destination_site = FindSite(to_site);
+  if (!destination_site.ok()) return fail(destination_site.error());
+  const QemuSite& source = **source_site;
+  const QemuSite& destination = **destination_site;
+  const InstancePaths source_paths = PathsFor(config_, name, source.name);
+  const InstancePaths destination_paths = PathsFor(config_, name, destination.name);
+
+  Result<std::string> source_status = QueryStatus(name, source.name);
+  if (!source_status.ok()) {
+    return fail("VM '" + name + "' does not answer on site " + source.name + ": " +
+                source_status.error());
+  }
+  if (*source_status != "running") {
+    return fail("VM '" + name + "' is " + *source_status + " on site " + source.name +
+                ", not running; refusing to migrate it");
+  }
+  if (InstancePid(name, destination.name) != 0) {
+    return fail("a QEMU of VM '" + name + "' already runs on site " + destination.name);
+  }
+
+  // Whatever goes wrong from here on: the VM keeps (or resumes) running on the source, the
+  // destination's QEMU and tap go away, and the record says the VM is on the source.
+  std::unique_ptr<QmpClient> source_qmp;
+  auto roll_back = [&](const std::string& why) {
+    if (source_qmp) {
+      (void)source_qmp->Execute("migrate_cancel");
+      // Wait for QEMU to leave the migration (it resumes a guest it had paused for it).
+      for (int i = 0; i < 100; ++i) {
+        Result<json> info = source_qmp->Execute("query-migrate");
+        const std::string status = info.ok() ? info->value("status", std::string("none")) : "";
+        if (status != "active" && status != "setup" && status != "device" &&
+            status != "cancelling" && status != "pre-switchover") {
+          break;
+        }
+        SleepMs(20);
+      }
+      Result<json> run_state = source_qmp->Execute("query-status");
+      if (run_state.ok() && run_state->value("status", std::string()) != "running") {
+        (void)source_qmp->Execute("cont");
+      }
+    }
+    DestroyInstance(name, destination);
+    record.migrating_to.clear();
+    (void)SaveRecord(record);
+    return fail(why);
+  };
+
+  record.migrating_to = destination.name;
+  if (Status saved = SaveRecord(record); !saved.ok()) return fail(saved.message());
+  if (Status launched = LaunchInstance(record.spec, destination, /*incoming=*/true);
+      !launched.ok()) {
+    return roll_back(launched.message());
+  }
+
+  Result<std::unique_ptr<QmpClient>> destination_connect =
+      QmpClient::Connect(destination_paths.control_socket, kQmpConnectTimeout);
+  if (!destination_connect.ok()) return roll_back(destination_connect.error());
+  std::unique_ptr<QmpClient> destination_qmp = std::move(*destination_connect);
+  const json events_on = {
+      {"capabilities", json::array({{{"capability", "events"}, {"state", true}}})}};
+  if (Result<json> r = destination_qmp->Execute("migrate-set-capabilities", events_on); !r.ok()) {
+    return roll_back(r.error());
+  }
+  const std::string listen_uri = "tcp:" + destination.migration_address + ":0";
+  if (Result<json> r = destination_qmp->Execute("migrate-incoming", {{"uri", listen_uri}});
+      !r.ok()) {
+    return roll_back(r.error());
+  }
+  // Port 0 let QEMU pick a free port; query-migrate on the destination tells which.
+  int port = 0;
+  if (Result<json> info = destination_qmp->Execute("query-migrate"); info.ok()) {
+    for (const json& address : info->value("socket-address", json::array())) {
+      const std::string text = address.value("port", std::string("0"));
+      port = std::atoi(text.c_str());
+      if (port > 0) break;
+    }
+  }
+  if (port <= 0)
+    return roll_back("destination QEMU on site " + destination.name +
+                     " did not report its migration port");
+
+  Result<std::unique_ptr<QmpClient>> source_connect =
+      QmpClient::Connect(source_paths.control_socket, kQmpConnectTimeout);
+  if (!source_connect.ok()) return roll_back(source_connect.error());
+  source_qmp = std::move(*source_connect);
+
+  json capabilities = json::array({{{"capability", "events"}, {"state", true}}});
+  if (options.tuning == hypervisor::Tuning::kGreenshift) {
+    capabilities.push_back({{"capability", "auto-converge"}, {"state", options.auto_converge}});
+  }
+  if (Result<json> r =
+          source_qmp->Execute("migrate-set-capabilities", {{"capabilities", capabilities}});
+      !r.ok()) {
+    return roll_back(r.error());
+  }
+  if (options.tuning == hypervisor::Tuning::kGreenshift) {
+    // QEMU's default cap is 128 MiB/s, below what a veth or a 10G link carries; the faster the
+    // last round goes, the shorter the downtime.
+    const int64_t bandwidth = options.max_bandwidth_bytes_s > 0 ? options.max_bandwidth_bytes_s
+                                                                : int64_t{10} * 1024 * 1024 * 1024;
+    const json parameters = {{"max-bandwidth", bandwidth},
+                             {"downtime-limit", options.downtime_limit_ms}};
+    if (Result<json> r = source_qmp->Execute("migrate-set-parameters", parameters); !r.ok()) {
+      return roll_back(r.error());
+    }
+  }
+
+  MigrationWatch watch;
+  if (options.mode == MigrationMode::kOffline) {
+    // Regular migration: stop the guest first, then copy everything once.
+    if (Result<json> r = source_qmp->Execute("stop"); !r.ok()) return roll_back(r.error());
+  }
+  const std::string uri = "tcp:" + destination.migration_address + ":" + std::to_string(port);
+  if (Result<json> r = source_qmp->Execute("migrate", {{"uri", uri}}); !r.ok()) {
+    return roll_back(r.error());
+  }
+
+  const SteadyTime deadline = started + options.timeout;
+  SteadyTime next_query = SteadyNow();
+  bool cancelled = false;
+  while (true) {
+    Result<std::vector<QmpEvent>> source_events = source_qmp->PollEvents(milliseconds(20));
+    if (!source_events.ok()) {
+      // The source QEMU itself died: nothing runs anywhere but possibly the destination, which
+      // has not received a complete state. That is the one case we cannot roll back from.
+      DestroyInstance(name, destination);
+      return fail("the source QEMU exited during the migration: " + source_events.error());
+    }
+    Absorb(*source_events, true, watch);
+    Result<std::vector<QmpEvent>> destination_events = destination_qmp->PollEvents(milliseconds(0));
+    if (destination_events.ok()) Absorb(*destination_events, false, watch);
+
+    const SteadyTime now = SteadyNow();
+    if (now >= next_query) {
+      next_query = now + milliseconds(100);
+      Result<json> info = source_qmp->Execute("query-migrate");
+      if (info.ok()) {
+        watch.last_info = *info;
+        watch.status = info->value("status", watch.status);
+        if (info->contains("error-desc")) watch.error = (*info)["error-desc"].get<std::string>();
+        if (progress && info->contains("ram")) {
+          const json& ram = (*info)["ram"];
+          MigrationProgress p;
+          p.status = watch.status;
+          p.pass = ram.value("dirty-sync-count", 0);
+          p.transferred_bytes = ram.value("transferred", int64_t{0});
+          p.remaining_bytes = ram.value("remaining", int64_t{0});
+          p.elapsed_ms = MillisBetween(started, now);
+          progress(p);
+        }
+      }
+    }
+    if (watch.status == "completed") break;
+    if (watch.status == "failed") {
+      return roll_back("migration failed" + (watch.error.empty() ? "" : ": " + watch.error));
+    }
+    if (watch.status == "cancelled") return roll_back("migration was cancelled");
+    if (InstancePid(name, destination.name) == 0) {
+      return roll_back("the destination QEMU on site " + destination.name +
+                       " exited during the migration");
+    }
+    if (options.cancel_requested && options.cancel_requested->load() && !cancelled) {
+      cancelled = true;
+      return roll_back("migration was cancelled");
+    }
+    if (now >= deadline) {
+      return roll_back("migration did not finish within " +
+                       std::to_string(options.timeout.count()) +
+                       " ms (last status: " + watch.status + ")");
+    }
+  }
+
+  // The source has sent everything and is paused. The VM must now run on the destination before
+  // the source may go.
+  if (Result<json> info = source_qmp->Execute("query-migrate"); info.ok()) watch.last_info = *info;
+  if (options.mode == MigrationMode::kOffline) {
+    // The destination keeps the paused run state it received; start it.
+    (void)destination_qmp->Execute("cont");
+  }
+  bool destination_running = false;
+  for (int i = 0; i < 500 && !destination_running; ++i) {
+    Result<json> state = destination_qmp->Execute("query-status");
+    if (!state.ok()) break;
+    destination_running = state->value("status", std::string()) == "running";
+    if (!destination_running) SleepMs(10);
+  }
+  if (!destination_running) {
+    return roll_back("the VM did not start running on site " + destination.name +
+                     " after the migration completed");
+  }
+  if (Result<std::vector<QmpEvent>> events = destination_qmp->PollEvents(milliseconds(200));
+      events.ok()) {
+    Absorb(*events, false, watch);
+  }
+  if (Result<std::vector<QmpEvent>> events = source_qmp->PollEvents(milliseconds(0)); events.ok()) {
+    Absorb(*events, true, watch);
+  }
+
+  // The destination runs: record the move first, then end the source.
+  record.site = destination.name;
+  record.migrating_to.clear();
+  (void)SaveRecord(record);
+  source_qmp.reset();
+  DestroyInstance(name, source);
+
+  const json& info = watch.last_info;
+  result.completed = true;
+  result.total_ms = MillisBetween(started, SteadyNow());
+  if (info.contains("downtime")) result.downtime_ms = info["downtime"].get<double>();
+  if (info.contains("setup-time")) result.setup_ms = info["setup-time"].get<double>();
+  if (info.contains("ram")) {
+    result.bytes = info["ram"].value("transferred", int64_t{0});
+    result.passes = std::max(watch.passes, info["ram"].value("dirty-sync-count", 0));
+    result.mbps = static_cast<int64_t>(info["ram"].value("mbps", 0.0));
+  }
+  if (watch.source_stop_us > 0 && watch.destination_resume_us > watch.source_stop_us) {
+    result.paused_ms = (watch.destination_resume_us - watch.source_stop_us) / 1000.0;
+  }
+  return result;
+}
+
+}  // namespace greenshift::qemu

@@ -1,0 +1,85 @@
+// The qemu driver: starts QEMU processes itself (one per VM per site, each in its site's network
+// namespace, its NIC a tap on the site's bridge) and drives them over QMP. Local only: QMP has no
+// authentication, so every site must be on this machine (the lab's namespaces).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "hypervisor/driver.h"
+
+namespace greenshift::qemu {
+
+struct QemuSite {
+  std::string name;
+  std::string netns;              // network namespace the site's QEMUs run in ("" = current)
+  std::string bridge;             // bridge the VMs' taps join
+  std::string migration_address;  // address other sites reach this site's migration listener on
+};
+
+struct QemuDriverConfig {
+  std::string state_dir;  // VM records, pid files, QMP sockets, console logs
+  std::string kernel_path;
+  std::string initrd_path;
+  std::string qemu_binary = "qemu-system-x86_64";
+  std::string accel = "tcg";  // "kvm" where KVM works; this lab machine needs "tcg"
+  std::vector<QemuSite> sites;
+};
+
+// Files of one QEMU instance (one VM on one site).
+struct InstancePaths {
+  std::string control_socket;  // QMP for commands that change state (migrate, quit)
+  std::string query_socket;    // QMP for read-only queries, so `vm list` never waits on a migration
+  std::string pid_file;
+  std::string console_log;
+};
+
+InstancePaths PathsFor(const QemuDriverConfig& config, const std::string& vm,
+                       const std::string& site);
+std::string TapName(const std::string& vm);
+std::string KernelCommandLine(const hypervisor::VmSpec& spec);
+// The full QEMU argv for `spec` on `site`; `incoming` adds -incoming defer. Pure.
+std::vector<std::string> BuildQemuCommand(const QemuDriverConfig& config,
+                                          const hypervisor::VmSpec& spec, const QemuSite& site,
+                                          bool incoming);
+
+class QemuDriver : public hypervisor::Driver {
+ public:
+  explicit QemuDriver(QemuDriverConfig config) : config_(std::move(config)) {}
+
+  Status StartVm(const hypervisor::VmSpec& spec, const std::string& site) override;
+  Status StopVm(const std::string& name) override;
+  Result<std::vector<hypervisor::VmInfo>> ListVms() override;
+  Result<hypervisor::VmInfo> GetVm(const std::string& name) override;
+  hypervisor::MigrationResult Migrate(const std::string& name, const std::string& to_site,
+                                      const hypervisor::MigrationOptions& options,
+                                      const hypervisor::ProgressCallback& progress) override;
+  Status CancelMigration(const std::string& name) override;
+
+  // pid of the QEMU of `vm` on `site`, 0 if none runs there.
+  int InstancePid(const std::string& vm, const std::string& site) const;
+
+ private:
+  struct Record {
+    hypervisor::VmSpec spec;
+    std::string site;
+    std::string migrating_to;  // set while a migration runs, for recovery after a crash
+  };
+  Result<const QemuSite*> FindSite(const std::string& name) const;
+  Result<Record> LoadRecord(const std::string& name) const;
+  Status SaveRecord(const Record& record) const;
+  std::string RecordPath(const std::string& name) const;
+  std::string LockPath(const std::string& name) const;
+  Status CreateTap(const QemuSite& site, const std::string& vm) const;
+  void RemoveTap(const QemuSite& site, const std::string& vm) const;
+  // Starts QEMU for `spec` on `site` and waits until its QMP answers.
+  Status LaunchInstance(const hypervisor::VmSpec& spec, const QemuSite& site, bool incoming) const;
+  // Ends the QEMU of `vm` on `site` (quit over QMP, then signals) and removes its tap and files.
+  void DestroyInstance(const std::string& vm, const QemuSite& site) const;
+  Result<std::string> QueryStatus(const std::string& vm, const std::string& site) const;
+  hypervisor::VmInfo InfoFor(const Record& record) const;
+
+  QemuDriverConfig config_;
+};
+
+}  // namespace greenshift::qemu

@@ -1,0 +1,418 @@
+#include "lab/lab.h"
+
+#include <cstdio>
+#include <functional>
+#include <set>
+
+#include "core/clock.h"
+#include "core/files.h"
+#include "core/names.h"
+#include "core/process.h"
+
+namespace greenshift::lab {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kWanBridge = "wan0";
+constexpr const char* kClientAddress = "198.18.0.2";
+
+std::string StatePath(const std::string& run_dir) {
+  return run_dir + "/lab.json";
+}
+
+Status SaveState(const LabState& state) {
+  GS_RETURN_IF_ERROR(MakeDirs(state.run_dir));
+  return WriteFileAtomic(StatePath(state.run_dir), ToJson(state).dump(2) + "\n");
+}
+
+Status Ip(const std::string& netns, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"ip"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunChecked(argv, RunOptions{netns});
+}
+
+bool NetnsExists(const std::string& name) {
+  return PathExists("/run/netns/" + name);
+}
+
+// Shapes one end of a link: netem for delay and rate (0 = none), or no qdisc at all.
+Status Shape(const std::string& netns, const std::string& interface, int bandwidth_mbit,
+             double delay_ms) {
+  (void)RunCommand({"tc", "qdisc", "del", "dev", interface, "root"}, RunOptions{netns});
+  if (bandwidth_mbit <= 0 && delay_ms <= 0) return Status::Ok();
+  std::vector<std::string> argv = {"tc",   "qdisc", "replace", "dev",   interface,
+                                   "root", "netem", "limit",   "100000"};
+  if (delay_ms > 0) {
+    char delay[32];
+    std::snprintf(delay, sizeof delay, "%.3fms", delay_ms);
+    argv.insert(argv.end(), {"delay", delay});
+  }
+  if (bandwidth_mbit > 0)
+    argv.insert(argv.end(), {"rate", std::to_string(bandwidth_mbit) + "mbit"});
+  return RunChecked(argv, RunOptions{netns});
+}
+
+Status CheckRoot(const std::string& what) {
+  if (!IsRoot()) {
+    return Status::Error(what +
+                         " needs root (it creates network namespaces and taps): run it with sudo");
+  }
+  return Status::Ok();
+}
+
+Result<LabLink*> FindLink(LabState& state, const std::string& a, const std::string& b) {
+  for (LabLink& link : state.links) {
+    if ((link.a == a && link.b == b) || (link.a == b && link.b == a)) return &link;
+  }
+  return Status::Error("lab " + state.name + " has no link between sites '" + a + "' and '" + b +
+                       "'");
+}
+
+const LabSite* FindSite(const LabState& state, const std::string& name) {
+  for (const LabSite& site : state.sites) {
+    if (site.name == name) return &site;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<std::string> DefaultSiteNames(int count) {
+  std::vector<std::string> names;
+  for (int i = 0; i < count; ++i) {
+    std::string name;
+    for (int n = i;; n = n / 26 - 1) {
+      name.insert(name.begin(), static_cast<char>('a' + n % 26));
+      if (n < 26) break;
+    }
+    names.push_back(name);
+  }
+  return names;
+}
+
+std::string RunDirFor(const LabConfig& config) {
+  return config.run_dir_root + "/" + config.name;
+}
+
+json ToJson(const LabState& state) {
+  json sites = json::array();
+  for (const LabSite& site : state.sites) {
+    sites.push_back({{"name", site.name},
+                     {"netns", site.netns},
+                     {"bridge", site.bridge},
+                     {"migration_address", site.migration_address}});
+  }
+  json links = json::array();
+  for (const LabLink& link : state.links) {
+    links.push_back({{"a", link.a},
+                     {"b", link.b},
+                     {"a_interface", link.a_interface},
+                     {"b_interface", link.b_interface},
+                     {"a_address", link.a_address},
+                     {"b_address", link.b_address},
+                     {"bandwidth_mbit", link.bandwidth_mbit},
+                     {"delay_ms", link.delay_ms}});
+  }
+  return {{"lab", state.name},
+          {"run_dir", state.run_dir},
+          {"sites", sites},
+          {"links", links},
+          {"wan_netns", state.wan_netns},
+          {"client", {{"netns", state.client_netns}, {"address", state.client_address}}},
+          {"created_namespaces", state.created_namespaces},
+          {"created_at", state.created_at}};
+}
+
+Result<LabState> LabStateFromJson(const json& j) {
+  try {
+    LabState state;
+    state.name = j.at("lab").get<std::string>();
+    state.run_dir = j.at("run_dir").get<std::string>();
+    for (const json& s : j.at("sites")) {
+      LabSite site;
+      site.name = s.at("name").get<std::string>();
+      site.netns = s.at("netns").get<std::string>();
+      site.bridge = s.at("bridge").get<std::string>();
+      site.migration_address = s.at("migration_address").get<std::string>();
+      state.sites.push_back(site);
+    }
+    for (const json& l : j.at("links")) {
+      LabLink link;
+      link.a = l.at("a").get<std::string>();
+      link.b = l.at("b").get<std::string>();
+      link.a_interface = l.at("a_interface").get<std::string>();
+      link.b_interface = l.at("b_interface").get<std::string>();
+      link.a_address = l.at("a_address").get<std::string>();
+      link.b_address = l.at("b_address").get<std::string>();
+      link.bandwidth_mbit = l.at("bandwidth_mbit").get<int>();
+      link.delay_ms = l.at("delay_ms").get<double>();
+      state.links.push_back(link);
+    }
+    state.wan_netns = j.at("wan_netns").get<std::string>();
+    state.client_netns = j.at("client").at("netns").get<std::string>();
+    state.client_address = j.at("client").at("address").get<std::string>();
+    state.created_namespaces = j.at("created_namespaces").get<std::vector<std::string>>();
+    state.created_at = j.value("created_at", std::string());
+    return state;
+  } catch (const json::exception& e) {
+    return Status::Error(std::string("lab state is incomplete: ") + e.what());
+  }
+}
+
+Result<LabState> LoadLab(const LabConfig& config) {
+  const std::string path = StatePath(RunDirFor(config));
+  if (!PathExists(path)) {
+    return Status::Error("lab '" + config.name + "' is not up (no " + path +
+                         "); start it with `greenshift lab up`");
+  }
+  Result<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded()) return Status::Error(path + " is not valid JSON");
+  Result<LabState> state = LabStateFromJson(j);
+  if (!state.ok()) return state.status().Context(path);
+  return state;
+}
+
+Result<LabState> LabUp(const LabConfig& config) {
+  GS_RETURN_IF_ERROR(CheckRoot("lab up"));
+  GS_RETURN_IF_ERROR(ValidateName("lab name", config.name, 8));
+  if (config.site_names.empty()) return Status::Error("a lab needs at least one site");
+  if (config.site_names.size() > 200) return Status::Error("a lab has at most 200 sites");
+  std::set<std::string> unique;
+  for (const std::string& site : config.site_names) {
+    GS_RETURN_IF_ERROR(ValidateName("site name", site, 12));
+    if (site == "client" || site == "wan") {
+      return Status::Error("site name '" + site + "' is reserved");
+    }
+    if (!unique.insert(site).second) return Status::Error("site name '" + site + "' given twice");
+  }
+  if (config.link_bandwidth_mbit < 0 || config.link_delay_ms < 0) {
+    return Status::Error("link bandwidth and delay must not be negative");
+  }
+
+  if (PathExists(StatePath(RunDirFor(config)))) {
+    Result<LabState> existing = LoadLab(config);
+    if (!existing.ok()) return existing.status();
+    std::vector<std::string> names;
+    for (const LabSite& site : existing->sites) names.push_back(site.name);
+    bool complete = true;
+    for (const std::string& ns : existing->created_namespaces)
+      complete = complete && NetnsExists(ns);
+    if (names == config.site_names && complete) return existing;  // already up: harmless
+    if (names != config.site_names) {
+      return Status::Error("lab '" + config.name +
+                           "' is already up with other sites; run "
+                           "`greenshift lab down` first");
+    }
+    // Half-built or damaged: tear down what it recorded and build it again.
+    GS_RETURN_IF_ERROR(LabDown(config));
+  }
+
+  LabState state;
+  state.name = config.name;
+  state.run_dir = RunDirFor(config);
+  state.wan_netns = config.name + "-wan";
+  state.client_netns = config.name + "-client";
+  state.client_address = kClientAddress;
+  state.created_at = FormatUtc(WallNow());
+  for (size_t i = 0; i < config.site_names.size(); ++i) {
+    LabSite site;
+    site.name = config.site_names[i];
+    site.netns = config.name + "-" + site.name;
+    site.migration_address = "198.19.255." + std::to_string(i + 1);
+    state.sites.push_back(site);
+  }
+  std::vector<std::string> wanted = {state.wan_netns, state.client_netns};
+  for (const LabSite& site : state.sites) wanted.push_back(site.netns);
+  for (const std::string& ns : wanted) {
+    if (NetnsExists(ns)) {
+      return Status::Error("network namespace " + ns + " exists but lab '" + config.name +
+                           "' did not record it; refusing to touch it (remove it or choose "
+                           "another --lab name)");
+    }
+  }
+
+  // Record each namespace as soon as it exists, so lab down can always undo a partial up.
+  auto add_netns = [&](const std::string& ns) -> Status {
+    GS_RETURN_IF_ERROR(RunChecked({"ip", "netns", "add", ns}));
+    state.created_namespaces.push_back(ns);
+    GS_RETURN_IF_ERROR(SaveState(state));
+    return Ip(ns, {"link", "set", "lo", "up"});
+  };
+  auto build = [&]() -> Status {
+    GS_RETURN_IF_ERROR(add_netns(state.wan_netns));
+    GS_RETURN_IF_ERROR(Ip(state.wan_netns, {"link", "add", kWanBridge, "type", "bridge"}));
+    GS_RETURN_IF_ERROR(Ip(state.wan_netns, {"link", "set", kWanBridge, "up"}));
+
+    GS_RETURN_IF_ERROR(add_netns(state.client_netns));
+    GS_RETURN_IF_ERROR(Ip(state.client_netns, {"link", "add", "c0", "type", "veth", "peer", "name",
+                                               "w-client", "netns", state.wan_netns}));
+    GS_RETURN_IF_ERROR(
+        Ip(state.client_netns, {"addr", "add", state.client_address + "/16", "dev", "c0"}));
+    GS_RETURN_IF_ERROR(Ip(state.client_netns, {"link", "set", "c0", "up"}));
+    GS_RETURN_IF_ERROR(
+        Ip(state.wan_netns, {"link", "set", "w-client", "master", kWanBridge, "up"}));
+
+    for (const LabSite& site : state.sites) {
+      GS_RETURN_IF_ERROR(add_netns(site.netns));
+      GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "add", site.bridge, "type", "bridge"}));
+      GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "set", site.bridge, "up"}));
+      GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "add", "uplink", "type", "veth", "peer", "name",
+                                         "w-" + site.name, "netns", state.wan_netns}));
+      GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "set", "uplink", "master", site.bridge, "up"}));
+      GS_RETURN_IF_ERROR(
+          Ip(state.wan_netns, {"link", "set", "w-" + site.name, "master", kWanBridge, "up"}));
+      GS_RETURN_IF_ERROR(
+          Ip(site.netns, {"addr", "add", site.migration_address + "/32", "dev", "lo"}));
+    }
+
+    int pair = 0;
+    for (size_t i = 0; i < state.sites.size(); ++i) {
+      for (size_t j = i + 1; j < state.sites.size(); ++j) {
+        ++pair;
+        const LabSite& a = state.sites[i];
+        const LabSite& b = state.sites[j];
+        LabLink link;
+        link.a = a.name;
+        link.b = b.name;
+        link.a_interface = "l-" + b.name;
+        link.b_interface = "l-" + a.name;
+        link.a_address = "198.19." + std::to_string(pair) + ".1";
+        link.b_address = "198.19." + std::to_string(pair) + ".2";
+        link.bandwidth_mbit = config.link_bandwidth_mbit;
+        link.delay_ms = config.link_delay_ms;
+        GS_RETURN_IF_ERROR(Ip(a.netns, {"link", "add", link.a_interface, "type", "veth", "peer",
+                                        "name", link.b_interface, "netns", b.netns}));
+        GS_RETURN_IF_ERROR(
+            Ip(a.netns, {"addr", "add", link.a_address + "/24", "dev", link.a_interface}));
+        GS_RETURN_IF_ERROR(
+            Ip(b.netns, {"addr", "add", link.b_address + "/24", "dev", link.b_interface}));
+        GS_RETURN_IF_ERROR(Ip(a.netns, {"link", "set", link.a_interface, "up"}));
+        GS_RETURN_IF_ERROR(Ip(b.netns, {"link", "set", link.b_interface, "up"}));
+        GS_RETURN_IF_ERROR(
+            Ip(a.netns, {"route", "add", b.migration_address + "/32", "via", link.b_address}));
+        GS_RETURN_IF_ERROR(
+            Ip(b.netns, {"route", "add", a.migration_address + "/32", "via", link.a_address}));
+        GS_RETURN_IF_ERROR(Shape(a.netns, link.a_interface, link.bandwidth_mbit, link.delay_ms));
+        GS_RETURN_IF_ERROR(Shape(b.netns, link.b_interface, link.bandwidth_mbit, link.delay_ms));
+        state.links.push_back(link);
+      }
+    }
+    GS_RETURN_IF_ERROR(MakeDirs(state.run_dir + "/vms"));
+    return SaveState(state);
+  };
+  if (Status built = build(); !built.ok()) {
+    (void)LabDown(config);
+    return built.Context("lab up");
+  }
+  return state;
+}
+
+Status LabDown(const LabConfig& config) {
+  GS_RETURN_IF_ERROR(CheckRoot("lab down"));
+  Result<LabState> state = LoadLab(config);
+  if (!state.ok()) return Status::Ok();  // nothing recorded, nothing to remove
+  qemu::QemuDriver driver(DriverConfigFor(*state, "", "tcg"));
+  Result<std::vector<hypervisor::VmInfo>> vms = driver.ListVms();
+  if (vms.ok()) {
+    for (const hypervisor::VmInfo& vm : *vms) {
+      if (Status stopped = driver.StopVm(vm.spec.name); !stopped.ok()) {
+        std::fprintf(stderr, "greenshift: lab down: %s\n", stopped.message().c_str());
+      }
+    }
+  }
+  std::string errors;
+  for (auto it = state->created_namespaces.rbegin(); it != state->created_namespaces.rend(); ++it) {
+    if (!NetnsExists(*it)) continue;
+    if (Status removed = RunChecked({"ip", "netns", "del", *it}); !removed.ok()) {
+      errors += (errors.empty() ? "" : "; ") + removed.message();
+    }
+  }
+  if (!errors.empty()) return Status::Error("lab down: " + errors);
+  (void)RunCommand({"rm", "-rf", "--", state->run_dir});
+  return Status::Ok();
+}
+
+Status SetLink(const LabConfig& config, const std::string& a, const std::string& b,
+               int bandwidth_mbit, double delay_ms) {
+  GS_RETURN_IF_ERROR(CheckRoot("lab link"));
+  if (bandwidth_mbit < 0 || delay_ms < 0) {
+    return Status::Error("link bandwidth and delay must not be negative");
+  }
+  Result<LabState> state = LoadLab(config);
+  if (!state.ok()) return state.status();
+  Result<LabLink*> link = FindLink(*state, a, b);
+  if (!link.ok()) return link.status();
+  const LabSite* site_a = FindSite(*state, (*link)->a);
+  const LabSite* site_b = FindSite(*state, (*link)->b);
+  GS_RETURN_IF_ERROR(Shape(site_a->netns, (*link)->a_interface, bandwidth_mbit, delay_ms));
+  GS_RETURN_IF_ERROR(Shape(site_b->netns, (*link)->b_interface, bandwidth_mbit, delay_ms));
+  (*link)->bandwidth_mbit = bandwidth_mbit;
+  (*link)->delay_ms = delay_ms;
+  return SaveState(*state);
+}
+
+Status SetLinkUp(const LabConfig& config, const std::string& a, const std::string& b, bool up) {
+  GS_RETURN_IF_ERROR(CheckRoot("lab link"));
+  Result<LabState> state = LoadLab(config);
+  if (!state.ok()) return state.status();
+  Result<LabLink*> link = FindLink(*state, a, b);
+  if (!link.ok()) return link.status();
+  const char* updown = up ? "up" : "down";
+  GS_RETURN_IF_ERROR(
+      Ip(FindSite(*state, (*link)->a)->netns, {"link", "set", (*link)->a_interface, updown}));
+  GS_RETURN_IF_ERROR(
+      Ip(FindSite(*state, (*link)->b)->netns, {"link", "set", (*link)->b_interface, updown}));
+  if (up) {
+    // Routes over a link go away when it goes down; put them back.
+    const LabSite* site_a = FindSite(*state, (*link)->a);
+    const LabSite* site_b = FindSite(*state, (*link)->b);
+    GS_RETURN_IF_ERROR(Ip(site_a->netns, {"route", "replace", site_b->migration_address + "/32",
+                                          "via", (*link)->b_address}));
+    GS_RETURN_IF_ERROR(Ip(site_b->netns, {"route", "replace", site_a->migration_address + "/32",
+                                          "via", (*link)->a_address}));
+  }
+  return Status::Ok();
+}
+
+qemu::QemuDriverConfig DriverConfigFor(const LabState& state, const std::string& guest_dir,
+                                       const std::string& accel) {
+  qemu::QemuDriverConfig config;
+  config.state_dir = state.run_dir;
+  config.kernel_path = guest_dir + "/vmlinuz";
+  config.initrd_path = guest_dir + "/initramfs.cpio.gz";
+  config.accel = accel;
+  for (const LabSite& site : state.sites) {
+    config.sites.push_back({site.name, site.netns, site.bridge, site.migration_address});
+  }
+  return config;
+}
+
+Result<std::string> NextVmAddress(const std::vector<std::string>& used) {
+  const std::set<std::string> taken(used.begin(), used.end());
+  for (int third = 128; third < 256; ++third) {
+    for (int fourth = (third == 128 ? 10 : 1); fourth < 255; ++fourth) {
+      const std::string address = "198.18." + std::to_string(third) + "." + std::to_string(fourth);
+      if (!taken.count(address)) return address;
+    }
+  }
+  return Status::Error("no free VM address left in 198.18.128.0/17");
+}
+
+std::string MacFor(const std::string& lab, const std::string& vm) {
+  // FNV-1a over "lab/vm"; 52:54:00 is QEMU's locally administered prefix.
+  uint32_t hash = 2166136261u;
+  for (char c : lab + "/" + vm) {
+    hash ^= static_cast<uint8_t>(c);
+    hash *= 16777619u;
+  }
+  char mac[18];
+  std::snprintf(mac, sizeof mac, "52:54:00:%02x:%02x:%02x", (hash >> 16) & 0xff, (hash >> 8) & 0xff,
+                hash & 0xff);
+  return mac;
+}
+
+}  // namespace greenshift::lab

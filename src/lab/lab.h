@@ -1,0 +1,87 @@
+// The one-machine testbed: sites as network namespaces.
+//
+//   <lab>-client ── c0 ─┐                                 one L2 segment, 198.18.0.0/16:
+//                       wan0 (bridge in <lab>-wan)         the VMs' addresses stay the same
+//   <lab>-a: br0 ─ uplink ─┘ └─ uplink ─ br0 :<lab>-b      wherever they run
+//            └── l-b ═══ shaped veth (tc netem) ═══ l-a ──┘  site-to-site link, 198.19.P.0/24,
+//                                                            carries the migration streams
+// Each site has a migration address 198.19.255.N on its loopback, routed over its direct link to
+// every other site. Everything lab up creates is recorded in <run_dir>/lab.json; lab down
+// removes exactly that.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "hypervisor/qemu/qemu_driver.h"
+
+namespace greenshift::lab {
+
+struct LabSite {
+  std::string name;
+  std::string netns;
+  std::string bridge = "br0";
+  std::string migration_address;
+};
+
+struct LabLink {
+  std::string a, b;                      // site names
+  std::string a_interface, b_interface;  // the veth ends, in a's and b's namespace
+  std::string a_address, b_address;      // point-to-point addresses
+  int bandwidth_mbit = 0;                // 0: not limited
+  double delay_ms = 0;
+};
+
+struct LabState {
+  std::string name;
+  std::string run_dir;
+  std::vector<LabSite> sites;
+  std::vector<LabLink> links;
+  std::string wan_netns;
+  std::string client_netns;
+  std::string client_address;                   // e.g. 198.18.0.2
+  std::vector<std::string> created_namespaces;  // in creation order
+  std::string created_at;
+};
+
+struct LabConfig {
+  std::string name = "gs";  // prefix of every namespace; lets several labs coexist
+  std::string run_dir_root = "/run/greenshift";
+  std::vector<std::string> site_names;  // e.g. {"a", "b"}
+  int link_bandwidth_mbit = 0;
+  double link_delay_ms = 0;
+};
+
+// Default site names for --sites N: a, b, c, ...
+std::vector<std::string> DefaultSiteNames(int count);
+std::string RunDirFor(const LabConfig& config);
+
+nlohmann::json ToJson(const LabState& state);
+Result<LabState> LabStateFromJson(const nlohmann::json& j);
+
+// Creates the lab. When the same lab is already up, returns it unchanged.
+Result<LabState> LabUp(const LabConfig& config);
+// Loads the state of a lab that is up; an error naming the lab when it is not.
+Result<LabState> LoadLab(const LabConfig& config);
+// Stops the lab's VMs, removes the namespaces the lab created (and all inside them), then its
+// run directory. A lab that is not up is not an error.
+Status LabDown(const LabConfig& config);
+// Sets the bandwidth and delay of the link between two sites (both directions).
+Status SetLink(const LabConfig& config, const std::string& a, const std::string& b,
+               int bandwidth_mbit, double delay_ms);
+// Takes the link between two sites down or up (both ends), to test failures.
+Status SetLinkUp(const LabConfig& config, const std::string& a, const std::string& b, bool up);
+
+// The qemu driver's view of the lab's sites.
+qemu::QemuDriverConfig DriverConfigFor(const LabState& state, const std::string& guest_dir,
+                                       const std::string& accel);
+
+// First free VM address (198.18.128.10 upwards, /16) not in `used` (addresses without prefix).
+Result<std::string> NextVmAddress(const std::vector<std::string>& used);
+// A locally administered MAC derived from the lab and VM names.
+std::string MacFor(const std::string& lab, const std::string& vm);
+
+}  // namespace greenshift::lab

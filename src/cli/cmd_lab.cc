@@ -1,0 +1,150 @@
+// greenshift lab up | down | status | link
+#include <cstdio>
+#include <iostream>
+
+#include "cli/context.h"
+#include "lab/experiment.h"
+
+namespace greenshift::cli {
+
+namespace {
+
+nlohmann::json VmsJson(Context& context, const lab::LabState& state) {
+  nlohmann::json vms = nlohmann::json::array();
+  Result<std::vector<hypervisor::VmInfo>> list = context.DriverFor(state)->ListVms();
+  if (!list.ok()) return vms;
+  for (const hypervisor::VmInfo& vm : *list) {
+    vms.push_back({{"name", vm.spec.name},
+                   {"ip", lab::HostAddress(vm.spec.ip_cidr)},
+                   {"site", vm.site},
+                   {"state", hypervisor::VmStateName(vm.state)}});
+  }
+  return vms;
+}
+
+}  // namespace
+
+void AddLabCommands(CLI::App& app, Context& context) {
+  CLI::App* lab_cmd =
+      app.add_subcommand("lab", "the one-machine testbed: sites as network namespaces");
+  lab_cmd->require_subcommand(1);
+
+  struct UpOptions {
+    int sites = 2;
+    std::string names;
+    int link_mbit = 0;
+    double link_delay_ms = 0;
+  };
+  auto up = std::make_shared<UpOptions>();
+  CLI::App* up_cmd = lab_cmd->add_subcommand("up", "create the lab (harmless when it is up)");
+  up_cmd->add_option("--sites", up->sites, "number of sites (named a, b, c, ...)")
+      ->check(CLI::Range(1, 200))
+      ->capture_default_str();
+  up_cmd->add_option("--names", up->names, "comma-separated site names instead of a, b, c");
+  up_cmd->add_option("--link-mbit", up->link_mbit,
+                     "bandwidth of each site-to-site link, 0 = unlimited");
+  up_cmd->add_option("--link-delay-ms", up->link_delay_ms,
+                     "one-way delay of each site-to-site link");
+  up_cmd->callback([&context, up]() {
+    lab::LabConfig config = context.LabConfig();
+    if (!up->names.empty()) {
+      std::string name;
+      for (char c : up->names + ",") {
+        if (c == ',') {
+          config.site_names.push_back(name);
+          name.clear();
+        } else {
+          name += c;
+        }
+      }
+    } else {
+      config.site_names = lab::DefaultSiteNames(up->sites);
+    }
+    config.link_bandwidth_mbit = up->link_mbit;
+    config.link_delay_ms = up->link_delay_ms;
+    Result<lab::LabState> state = lab::LabUp(config);
+    if (!state.ok()) return context.Fail(state.error());
+    std::printf("lab %s is up: %zu sites, client namespace %s (%s)\n", state->name.c_str(),
+                state->sites.size(), state->client_netns.c_str(), state->client_address.c_str());
+  });
+
+  lab_cmd->add_subcommand("down", "stop the lab's VMs and remove everything lab up created")
+      ->callback([&context]() {
+        Status down = lab::LabDown(context.LabConfig());
+        if (!down.ok()) return context.Fail(down.message());
+        std::printf("lab %s is down\n", context.lab.c_str());
+      });
+
+  auto json_output = std::make_shared<bool>(false);
+  CLI::App* status_cmd = lab_cmd->add_subcommand("status", "sites, links and VMs of the lab");
+  status_cmd->add_flag("--json", *json_output, "print JSON");
+  status_cmd->callback([&context, json_output]() {
+    Result<lab::LabState> state = context.OpenLab();
+    if (!state.ok()) return context.Fail(state.error());
+    nlohmann::json j = lab::ToJson(*state);
+    j["vms"] = VmsJson(context, *state);
+    if (*json_output) {
+      std::cout << j.dump(2) << "\n";
+      return;
+    }
+    std::printf("lab %s (client %s in %s)\n", state->name.c_str(), state->client_address.c_str(),
+                state->client_netns.c_str());
+    for (const lab::LabSite& site : state->sites) {
+      std::printf("  site %-12s netns %-16s migration address %s\n", site.name.c_str(),
+                  site.netns.c_str(), site.migration_address.c_str());
+    }
+    for (const lab::LabLink& link : state->links) {
+      std::printf("  link %s <-> %s  %s, delay %.1f ms\n", link.a.c_str(), link.b.c_str(),
+                  link.bandwidth_mbit > 0
+                      ? (std::to_string(link.bandwidth_mbit) + " Mbit/s").c_str()
+                      : "unlimited",
+                  link.delay_ms);
+    }
+    for (const nlohmann::json& vm : j["vms"]) {
+      std::printf("  vm   %-12s %-15s on %-12s %s\n", vm["name"].get<std::string>().c_str(),
+                  vm["ip"].get<std::string>().c_str(), vm["site"].get<std::string>().c_str(),
+                  vm["state"].get<std::string>().c_str());
+    }
+  });
+
+  struct LinkOptions {
+    std::string a, b;
+    int bandwidth_mbit = -1;
+    double delay_ms = -1;
+    bool down = false, up = false;
+  };
+  auto link = std::make_shared<LinkOptions>();
+  CLI::App* link_cmd =
+      lab_cmd->add_subcommand("link", "shape a site-to-site link, or take it down/up");
+  link_cmd->add_option("a", link->a, "one site")->required();
+  link_cmd->add_option("b", link->b, "the other site")->required();
+  link_cmd->add_option("--bandwidth-mbit", link->bandwidth_mbit, "0 = unlimited");
+  link_cmd->add_option("--delay-ms", link->delay_ms, "one-way delay");
+  link_cmd->add_flag("--down", link->down, "take the link down");
+  link_cmd->add_flag("--up", link->up, "bring the link back up");
+  link_cmd->callback([&context, link]() {
+    if (link->down && link->up) return context.Fail("--down and --up exclude each other");
+    if (link->down || link->up) {
+      Status s = lab::SetLinkUp(context.LabConfig(), link->a, link->b, link->up);
+      if (!s.ok()) return context.Fail(s.message());
+    }
+    if (link->bandwidth_mbit >= 0 || link->delay_ms >= 0) {
+      Result<lab::LabState> state = context.OpenLab();
+      if (!state.ok()) return context.Fail(state.error());
+      int bandwidth = 0;
+      double delay = 0;
+      for (const lab::LabLink& l : state->links) {
+        if ((l.a == link->a && l.b == link->b) || (l.a == link->b && l.b == link->a)) {
+          bandwidth = l.bandwidth_mbit;
+          delay = l.delay_ms;
+        }
+      }
+      Status s = lab::SetLink(context.LabConfig(), link->a, link->b,
+                              link->bandwidth_mbit >= 0 ? link->bandwidth_mbit : bandwidth,
+                              link->delay_ms >= 0 ? link->delay_ms : delay);
+      if (!s.ok()) return context.Fail(s.message());
+    }
+  });
+}
+
+}  // namespace greenshift::cli

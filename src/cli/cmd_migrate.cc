@@ -1,0 +1,103 @@
+// greenshift migrate NAME --to SITE [--live|--offline] [--json]
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/context.h"
+
+namespace greenshift::cli {
+
+namespace {
+
+std::atomic<bool> g_cancel{false};
+
+void OnSignal(int) {
+  g_cancel = true;
+}
+
+void PrintProgress(const hypervisor::MigrationProgress& p) {
+  static int last_pass = -1;
+  static std::string last_status;
+  if (p.pass == last_pass && p.status == last_status) return;
+  last_pass = p.pass;
+  last_status = p.status;
+  std::fprintf(stderr, "  %7.0f ms  %-10s pass %d  sent %.1f MiB  remaining %.1f MiB\n",
+               p.elapsed_ms, p.status.c_str(), p.pass, p.transferred_bytes / 1048576.0,
+               p.remaining_bytes / 1048576.0);
+}
+
+}  // namespace
+
+void AddMigrateCommand(CLI::App& app, Context& context) {
+  struct Options {
+    std::string name, to, tuning = "greenshift";
+    bool live = false, offline = false, json = false, quiet = false, cancel = false;
+    double timeout_s = 300;
+    int downtime_limit_ms = 50;
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand("migrate", "move a VM to another site");
+  cmd->add_option("name", options->name, "VM name")->required();
+  cmd->add_option("--to", options->to, "destination site");
+  auto* live = cmd->add_flag("--live", options->live, "pre-copy live migration (default)");
+  cmd->add_flag("--offline", options->offline, "regular migration: stop, copy, start")
+      ->excludes(live);
+  cmd->add_flag("--json", options->json, "print the result as JSON");
+  cmd->add_flag("--quiet", options->quiet, "no progress lines");
+  cmd->add_flag("--cancel", options->cancel, "cancel the running migration of NAME");
+  cmd->add_option("--tuning", options->tuning,
+                  "greenshift (bandwidth, downtime target, auto-converge) or qemu-defaults")
+      ->check(CLI::IsMember({"greenshift", "qemu-defaults"}))
+      ->capture_default_str();
+  cmd->add_option("--timeout-s", options->timeout_s, "give up (VM stays on its source) after this")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--downtime-limit-ms", options->downtime_limit_ms,
+                  "greenshift tuning: downtime target")
+      ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  cmd->callback([&context, options]() {
+    Result<lab::LabState> state = context.OpenLab();
+    if (!state.ok()) return context.Fail(state.error());
+    auto driver = context.DriverFor(*state);
+    if (options->cancel) {
+      Status cancelled = driver->CancelMigration(options->name);
+      if (!cancelled.ok()) return context.Fail(cancelled.message());
+      std::printf("cancelling the migration of %s\n", options->name.c_str());
+      return;
+    }
+    if (options->to.empty()) return context.Fail("migrate needs --to SITE");
+    hypervisor::MigrationOptions migration;
+    migration.mode =
+        options->offline ? hypervisor::MigrationMode::kOffline : hypervisor::MigrationMode::kLive;
+    migration.tuning = options->tuning == "greenshift" ? hypervisor::Tuning::kGreenshift
+                                                       : hypervisor::Tuning::kQemuDefaults;
+    migration.timeout = std::chrono::milliseconds(static_cast<int64_t>(options->timeout_s * 1000));
+    migration.downtime_limit_ms = options->downtime_limit_ms;
+    migration.cancel_requested = &g_cancel;
+    signal(SIGINT, OnSignal);
+    signal(SIGTERM, OnSignal);
+    hypervisor::ProgressCallback progress;
+    if (!options->quiet) progress = PrintProgress;
+    hypervisor::MigrationResult result =
+        driver->Migrate(options->name, options->to, migration, progress);
+    if (options->json) {
+      std::cout << hypervisor::ToJson(result).dump(2) << "\n";
+    } else if (result.completed) {
+      std::printf(
+          "%s migration of %s from %s to %s completed in %.0f ms: downtime %.0f ms (QEMU), "
+          "paused %.1f ms, %.1f MiB in %d passes\n",
+          hypervisor::MigrationModeName(result.mode), result.vm.c_str(), result.from.c_str(),
+          result.to.c_str(), result.total_ms, result.downtime_ms, result.paused_ms,
+          result.bytes / 1048576.0, result.passes);
+    }
+    if (!result.completed) {
+      context.Fail("migration of " + result.vm + " to " + result.to + " failed: " + result.error +
+                   " (the VM stays on " + (result.from.empty() ? "its source" : result.from) + ")");
+    }
+  });
+}
+
+}  // namespace greenshift::cli

@@ -1,0 +1,120 @@
+// greenshift vm start | list | stop
+#include <cstdio>
+#include <iostream>
+
+#include "cli/context.h"
+#include "lab/experiment.h"
+
+namespace greenshift::cli {
+
+void AddVmCommands(CLI::App& app, Context& context) {
+  CLI::App* vm_cmd = app.add_subcommand("vm", "start, list and stop VMs");
+  vm_cmd->require_subcommand(1);
+
+  struct StartOptions {
+    std::string name, site, ip;
+    int memory_mib = 256;
+    int dirty_mb_s = 0;
+    int dirty_size_mib = 64;
+    bool no_wait = false;
+  };
+  auto start = std::make_shared<StartOptions>();
+  CLI::App* start_cmd = vm_cmd->add_subcommand("start", "start a VM on a site");
+  start_cmd->add_option("name", start->name, "VM name (a-z, 0-9, '-', up to 12)")->required();
+  start_cmd->add_option("--site", start->site, "site to start it on")->required();
+  start_cmd->add_option("--memory", start->memory_mib, "memory in MiB")->capture_default_str();
+  start_cmd->add_option("--dirty-mb-s", start->dirty_mb_s, "memory the guest rewrites, MB/s")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  start_cmd->add_option("--dirty-size-mib", start->dirty_size_mib, "size of the rewritten buffer")
+      ->capture_default_str();
+  start_cmd->add_option("--ip", start->ip, "address (default: the next free in 198.18.128.0/17)");
+  start_cmd->add_flag("--no-wait", start->no_wait, "return before the guest answers HTTP");
+  start_cmd->callback([&context, start]() {
+    Result<lab::LabState> state = context.OpenLab();
+    if (!state.ok()) return context.Fail(state.error());
+    auto driver = context.DriverFor(*state);
+    hypervisor::VmSpec spec;
+    spec.name = start->name;
+    spec.memory_mib = start->memory_mib;
+    spec.dirty_mb_s = start->dirty_mb_s;
+    spec.dirty_size_mib = start->dirty_size_mib;
+    spec.mac = lab::MacFor(state->name, spec.name);
+    Result<std::vector<hypervisor::VmInfo>> existing = driver->ListVms();
+    if (!existing.ok()) return context.Fail(existing.error());
+    std::vector<std::string> used;
+    for (const hypervisor::VmInfo& vm : *existing)
+      used.push_back(lab::HostAddress(vm.spec.ip_cidr));
+    if (start->ip.empty()) {
+      Result<std::string> ip = lab::NextVmAddress(used);
+      if (!ip.ok()) return context.Fail(ip.error());
+      start->ip = *ip;
+    }
+    for (const std::string& taken : used) {
+      if (taken == start->ip)
+        return context.Fail("address " + start->ip + " is taken by another VM");
+    }
+    if (start->ip.rfind("198.18.", 0) != 0 || start->ip.find('/') != std::string::npos) {
+      return context.Fail("--ip must be an address in 198.18.0.0/16 without a prefix, got '" +
+                          start->ip + "'");
+    }
+    spec.ip_cidr = start->ip + "/16";
+    Status started = driver->StartVm(spec, start->site);
+    if (!started.ok()) return context.Fail(started.message());
+    if (!start->no_wait) {
+      Result<std::string> answer = lab::WaitForGuest(*state, start->ip, std::chrono::seconds(90));
+      if (!answer.ok())
+        return context.Fail(answer.error() + " (the VM is running; see its console log in " +
+                            state->run_dir + "/qemu/)");
+    }
+    std::printf("VM %s runs on site %s at %s\n", spec.name.c_str(), start->site.c_str(),
+                start->ip.c_str());
+  });
+
+  auto json_output = std::make_shared<bool>(false);
+  CLI::App* list_cmd = vm_cmd->add_subcommand("list", "VMs, where they run and in what state");
+  list_cmd->add_flag("--json", *json_output, "print JSON");
+  list_cmd->callback([&context, json_output]() {
+    Result<lab::LabState> state = context.OpenLab();
+    if (!state.ok()) return context.Fail(state.error());
+    Result<std::vector<hypervisor::VmInfo>> vms = context.DriverFor(*state)->ListVms();
+    if (!vms.ok()) return context.Fail(vms.error());
+    nlohmann::json list = nlohmann::json::array();
+    for (const hypervisor::VmInfo& vm : *vms) {
+      list.push_back({{"name", vm.spec.name},
+                      {"site", vm.site},
+                      {"state", hypervisor::VmStateName(vm.state)},
+                      {"ip", lab::HostAddress(vm.spec.ip_cidr)},
+                      {"mac", vm.spec.mac},
+                      {"memory_mib", vm.spec.memory_mib},
+                      {"dirty_mb_s", vm.spec.dirty_mb_s},
+                      {"pid", vm.pid},
+                      {"copies", vm.copies}});
+    }
+    if (*json_output) {
+      std::cout << list.dump(2) << "\n";
+      return;
+    }
+    std::printf("%-12s %-12s %-10s %-15s %8s %10s\n", "NAME", "SITE", "STATE", "IP", "MEM_MIB",
+                "DIRTY_MB_S");
+    for (const nlohmann::json& vm : list) {
+      std::printf("%-12s %-12s %-10s %-15s %8d %10d\n", vm["name"].get<std::string>().c_str(),
+                  vm["site"].get<std::string>().c_str(), vm["state"].get<std::string>().c_str(),
+                  vm["ip"].get<std::string>().c_str(), vm["memory_mib"].get<int>(),
+                  vm["dirty_mb_s"].get<int>());
+    }
+  });
+
+  auto stop_name = std::make_shared<std::string>();
+  CLI::App* stop_cmd = vm_cmd->add_subcommand("stop", "stop a VM and forget it");
+  stop_cmd->add_option("name", *stop_name, "VM name")->required();
+  stop_cmd->callback([&context, stop_name]() {
+    Result<lab::LabState> state = context.OpenLab();
+    if (!state.ok()) return context.Fail(state.error());
+    Status stopped = context.DriverFor(*state)->StopVm(*stop_name);
+    if (!stopped.ok()) return context.Fail(stopped.message());
+    std::printf("VM %s stopped\n", stop_name->c_str());
+  });
+}
+
+}  // namespace greenshift::cli

@@ -1,0 +1,27 @@
+#include "cli/context.h"
+
+#include <cstdio>
+
+namespace greenshift::cli {
+
+lab::LabConfig Context::LabConfig() const {
+  lab::LabConfig config;
+  config.name = lab;
+  config.run_dir_root = run_dir;
+  return config;
+}
+
+Result<lab::LabState> Context::OpenLab() const {
+  return lab::LoadLab(LabConfig());
+}
+
+std::unique_ptr<qemu::QemuDriver> Context::DriverFor(const lab::LabState& state) const {
+  return std::make_unique<qemu::QemuDriver>(lab::DriverConfigFor(state, guest_dir, accel));
+}
+
+void Context::Fail(const std::string& message) {
+  std::fprintf(stderr, "greenshift: error: %s\n", message.c_str());
+  exit_code = 1;
+}
+
+}  // namespace greenshift::cli

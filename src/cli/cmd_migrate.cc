@@ -35,7 +35,7 @@ void AddMigrateCommand(CLI::App& app, Context& context) {
     std::string name, to, tuning = "greenshift";
     bool live = false, offline = false, json = false, quiet = false, cancel = false;
     double timeout_s = 300;
-    int downtime_limit_ms = 50;
+    int downtime_limit_ms = 20;
   };
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("migrate", "move a VM to another site");

@@ -1,5 +1,7 @@
 #include "core/process.h"
 
+#include "core/files.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -159,6 +161,14 @@ bool ProcessAlive(pid_t pid) {
   // A zombie child of ours counts as gone.
   int wstatus = 0;
   if (waitpid(pid, &wstatus, WNOHANG) == pid) return false;
+  // Nor does a zombie whose parent has not reaped it yet (state 'Z' after the name in /proc).
+  Result<std::string> stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (stat.ok()) {
+    const size_t paren = stat->rfind(')');
+    if (paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] == 'Z') {
+      return false;
+    }
+  }
   return true;
 }
 

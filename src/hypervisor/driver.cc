@@ -27,6 +27,13 @@ nlohmann::json ToJson(const MigrationResult& result) {
     if (value < 0) return nullptr;
     return value;
   };
+  nlohmann::json events = nlohmann::json::array();
+  for (const MigrationEvent& event : result.events) {
+    events.push_back({{"at_ms", event.at_ms},
+                      {"site", event.site},
+                      {"event", event.name},
+                      {"detail", event.detail}});
+  }
   return {
       {"vm", result.vm},
       {"from", result.from},
@@ -42,6 +49,7 @@ nlohmann::json ToJson(const MigrationResult& result) {
       {"passes", result.passes},
       {"mbps", result.mbps},
       {"tuning", result.tuning},
+      {"events", events},
   };
 }
 

@@ -53,7 +53,7 @@ struct MigrationOptions {
   MigrationMode mode = MigrationMode::kLive;
   Tuning tuning = Tuning::kGreenshift;
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};
-  int downtime_limit_ms = 50;         // greenshift tuning: target downtime
+  int downtime_limit_ms = 20;         // greenshift tuning: target downtime
   int64_t max_bandwidth_bytes_s = 0;  // greenshift tuning: 0 means "as fast as the link goes"
   bool auto_converge = true;  // greenshift tuning: throttle the guest if it does not converge
   // Set from another thread (a signal handler) to cancel; the VM stays on its source.
@@ -66,6 +66,14 @@ struct MigrationProgress {
   int64_t transferred_bytes = 0;
   int64_t remaining_bytes = 0;
   double elapsed_ms = 0;
+};
+
+// One QMP event seen during a migration, on the source or the destination QEMU.
+struct MigrationEvent {
+  double at_ms = 0;  // QEMU's event timestamp, relative to the start of the migration command
+  std::string site;  // where the QEMU that sent it runs
+  std::string name;  // MIGRATION, MIGRATION_PASS, STOP, RESUME
+  std::string detail;  // the migration status or the pass number
 };
 
 struct MigrationResult {
@@ -81,6 +89,7 @@ struct MigrationResult {
   double setup_ms = -1;
   int64_t mbps = 0;  // QEMU's last throughput figure, Mbit/s
   std::string tuning;
+  std::vector<MigrationEvent> events;  // the timeline, in order of arrival per side
 };
 
 nlohmann::json ToJson(const MigrationResult& result);

@@ -58,7 +58,7 @@ TEST(QemuCommandTest, KernelCommandLineCarriesTheGuestSettings) {
 TEST(QemuCommandTest, NicIsATapWithTheVmsMac) {
   const auto argv = BuildQemuCommand(Config(), Spec(), Config().sites[0], false);
   EXPECT_EQ(After(argv, "-netdev"), "tap,id=net0,ifname=t-web,script=no,downscript=no");
-  EXPECT_EQ(After(argv, "-device"), "virtio-net-pci,netdev=net0,mac=52:54:00:01:02:03");
+  EXPECT_EQ(After(argv, "-device"), "virtio-net-pci,netdev=net0,romfile=,mac=52:54:00:01:02:03");
   EXPECT_LE(TapName("abcdefghijkl").size(), 15u);  // IFNAMSIZ - 1
 }
 

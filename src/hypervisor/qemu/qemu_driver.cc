@@ -111,7 +111,8 @@ std::vector<std::string> BuildQemuCommand(const QemuDriverConfig& config, const 
       "-netdev",
       "tap,id=net0,ifname=" + TapName(spec.name) + ",script=no,downscript=no",
       "-device",
-      "virtio-net-pci,netdev=net0,mac=" + spec.mac,
+      // romfile= : the guest boots from -kernel, so no PXE option ROM (and no ipxe-qemu needed).
+      "virtio-net-pci,netdev=net0,romfile=,mac=" + spec.mac,
       "-chardev",
       "file,id=console,path=" + paths.console_log + ",append=on",
       "-serial",
@@ -348,6 +349,9 @@ Status QemuDriver::CancelMigration(const std::string& name) {
 
 namespace {
 
+// The oldest QEMU whose TCG live migration we measured intact (see docs/lab.md).
+constexpr int kMinTcgLiveMajor = 10;
+
 // Everything the migration loop learns, from events and from query-migrate.
 struct MigrationWatch {
   std::string status = "none";
@@ -356,10 +360,23 @@ struct MigrationWatch {
   int64_t destination_resume_us = 0;
   std::string error;
   json last_info;
+  int64_t started_wall_us = 0;
+  std::string source_site, destination_site;
+  std::vector<hypervisor::MigrationEvent> timeline;
 };
 
 void Absorb(const std::vector<QmpEvent>& events, bool from_source, MigrationWatch& watch) {
   for (const QmpEvent& event : events) {
+    if (event.name == "MIGRATION" || event.name == "MIGRATION_PASS" || event.name == "STOP" ||
+        event.name == "RESUME") {
+      hypervisor::MigrationEvent entry;
+      entry.at_ms = (event.timestamp_us - watch.started_wall_us) / 1000.0;
+      entry.site = from_source ? watch.source_site : watch.destination_site;
+      entry.name = event.name;
+      if (event.data.contains("status")) entry.detail = event.data.value("status", "");
+      if (event.data.contains("pass")) entry.detail = std::to_string(event.data.value("pass", 0));
+      watch.timeline.push_back(std::move(entry));
+    }
     if (from_source && event.name == "STOP" && watch.source_stop_us == 0) {
       watch.source_stop_us = event.timestamp_us;
     } else if (from_source && event.name == "MIGRATION_PASS") {
@@ -384,7 +401,26 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   result.mode = options.mode;
   result.tuning =
       options.tuning == hypervisor::Tuning::kGreenshift ? "greenshift" : "qemu-defaults";
+  MigrationWatch watch;
+  watch.started_wall_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+  auto fill_figures = [&]() {
+    result.events = watch.timeline;
+    const json& info = watch.last_info;
+    if (info.contains("downtime")) result.downtime_ms = info["downtime"].get<double>();
+    if (info.contains("setup-time")) result.setup_ms = info["setup-time"].get<double>();
+    if (info.contains("ram")) {
+      result.bytes = info["ram"].value("transferred", int64_t{0});
+      result.passes = std::max(watch.passes, info["ram"].value("dirty-sync-count", 0));
+      result.mbps = static_cast<int64_t>(info["ram"].value("mbps", 0.0));
+    }
+    if (watch.source_stop_us > 0 && watch.destination_resume_us > watch.source_stop_us) {
+      result.paused_ms = (watch.destination_resume_us - watch.source_stop_us) / 1000.0;
+    }
+  };
   auto fail = [&](const std::string& why) {
+    fill_figures();
     result.completed = false;
     result.error = why;
     result.total_ms = MillisBetween(started, SteadyNow());
@@ -404,6 +440,8 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   if (!destination_site.ok()) return fail(destination_site.error());
   const QemuSite& source = **source_site;
   const QemuSite& destination = **destination_site;
+  watch.source_site = source.name;
+  watch.destination_site = destination.name;
   const InstancePaths source_paths = PathsFor(config_, name, source.name);
   const InstancePaths destination_paths = PathsFor(config_, name, destination.name);
 
@@ -486,6 +524,21 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   if (!source_connect.ok()) return roll_back(source_connect.error());
   source_qmp = std::move(*source_connect);
 
+  if (options.mode == MigrationMode::kLive && config_.accel == "tcg") {
+    Result<json> version = source_qmp->Execute("query-version");
+    if (!version.ok()) return roll_back(version.error());
+    const int major = (*version)["qemu"].value("major", 0);
+    const int minor = (*version)["qemu"].value("minor", 0);
+    if (major < kMinTcgLiveMajor) {
+      return roll_back("live migration of a TCG guest needs QEMU " +
+                       std::to_string(kMinTcgLiveMajor) + ".0 or later; site " + source.name +
+                       " runs QEMU " + std::to_string(major) + "." + std::to_string(minor) +
+                       ", which loses guest memory writes across dirty-tracking passes under TCG "
+                       "(guest kernels panicked after migrating with 7.2). Install a newer QEMU "
+                       "(scripts/setup.sh takes it from bookworm-backports) or use --offline");
+    }
+  }
+
   json capabilities = json::array({{{"capability", "events"}, {"state", true}}});
   if (options.tuning == hypervisor::Tuning::kGreenshift) {
     capabilities.push_back({{"capability", "auto-converge"}, {"state", options.auto_converge}});
@@ -507,7 +560,6 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     }
   }
 
-  MigrationWatch watch;
   if (options.mode == MigrationMode::kOffline) {
     // Regular migration: stop the guest first, then copy everything once.
     if (Result<json> r = source_qmp->Execute("stop"); !r.ok()) return roll_back(r.error());
@@ -554,7 +606,13 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     }
     if (watch.status == "completed") break;
     if (watch.status == "failed") {
-      return roll_back("migration failed" + (watch.error.empty() ? "" : ": " + watch.error));
+      std::string why = "migration failed";
+      // A destination that was killed takes a moment to be gone after its socket closed.
+      for (int i = 0; i < 50 && InstancePid(name, destination.name) != 0; ++i) SleepMs(10);
+      if (InstancePid(name, destination.name) == 0) {
+        why = "the destination QEMU on site " + destination.name + " exited during the migration";
+      }
+      return roll_back(why + (watch.error.empty() ? "" : " (QEMU: " + watch.error + ")"));
     }
     if (watch.status == "cancelled") return roll_back("migration was cancelled");
     if (InstancePid(name, destination.name) == 0) {
@@ -575,15 +633,19 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   // The source has sent everything and is paused. The VM must now run on the destination before
   // the source may go.
   if (Result<json> info = source_qmp->Execute("query-migrate"); info.ok()) watch.last_info = *info;
-  if (options.mode == MigrationMode::kOffline) {
-    // The destination keeps the paused run state it received; start it.
-    (void)destination_qmp->Execute("cont");
-  }
+  // After a live migration the destination starts by itself. After a regular one it takes over
+  // the paused run state it received: once it has loaded everything (it leaves "inmigrate"), start
+  // it. A `cont` sent while it still loads would be overridden by the received state.
   bool destination_running = false;
-  for (int i = 0; i < 500 && !destination_running; ++i) {
+  for (int i = 0; i < 1000 && !destination_running; ++i) {
     Result<json> state = destination_qmp->Execute("query-status");
     if (!state.ok()) break;
-    destination_running = state->value("status", std::string()) == "running";
+    const std::string status = state->value("status", std::string());
+    destination_running = status == "running";
+    if (!destination_running && options.mode == MigrationMode::kOffline && status == "paused") {
+      if (Result<json> r = destination_qmp->Execute("cont"); !r.ok()) break;
+      continue;
+    }
     if (!destination_running) SleepMs(10);
   }
   if (!destination_running) {
@@ -605,19 +667,9 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   source_qmp.reset();
   DestroyInstance(name, source);
 
-  const json& info = watch.last_info;
+  fill_figures();
   result.completed = true;
   result.total_ms = MillisBetween(started, SteadyNow());
-  if (info.contains("downtime")) result.downtime_ms = info["downtime"].get<double>();
-  if (info.contains("setup-time")) result.setup_ms = info["setup-time"].get<double>();
-  if (info.contains("ram")) {
-    result.bytes = info["ram"].value("transferred", int64_t{0});
-    result.passes = std::max(watch.passes, info["ram"].value("dirty-sync-count", 0));
-    result.mbps = static_cast<int64_t>(info["ram"].value("mbps", 0.0));
-  }
-  if (watch.source_stop_us > 0 && watch.destination_resume_us > watch.source_stop_us) {
-    result.paused_ms = (watch.destination_resume_us - watch.source_stop_us) / 1000.0;
-  }
   return result;
 }
 

@@ -1,0 +1,85 @@
+# Shared helpers of the integration tests. Each test sources this file, names its own lab (so its
+# namespaces cannot collide with another lab's) and gets the lab torn down when it exits.
+# Needs: GREENSHIFT (the binary), root, QEMU, the guest image (GREENSHIFT_GUEST_DIR).
+set -euo pipefail
+
+: "${GREENSHIFT:?GREENSHIFT must name the greenshift binary}"
+G="$GREENSHIFT"
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "SKIP: integration tests need root (network namespaces, taps)" >&2
+  exit 77
+fi
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+check() {  # check DESCRIPTION COMMAND...
+  local what=$1
+  shift
+  if "$@"; then
+    echo "ok: $what"
+  else
+    fail "$what"
+  fi
+}
+
+# use_lab NAME: every greenshift command of this test works on lab NAME, removed on exit.
+use_lab() {
+  export GREENSHIFT_LAB=$1
+  export GREENSHIFT_RUN_DIR=${GREENSHIFT_TEST_RUN_DIR:-/run/greenshift-test}
+  TEST_TMP=$(mktemp -d)
+  trap 'on_exit' EXIT
+  "$G" lab down >/dev/null 2>&1 || true
+}
+
+on_exit() {
+  local rc=$?
+  jobs -p | xargs -r kill 2>/dev/null || true
+  wait 2>/dev/null || true
+  if [[ $rc -ne 0 && -n "${GREENSHIFT_LAB:-}" ]]; then
+    echo "--- lab state at failure ---" >&2
+    "$G" lab status --json >&2 2>/dev/null || true
+    for console in "$GREENSHIFT_RUN_DIR/$GREENSHIFT_LAB"/qemu/*.console; do
+      [[ -f $console ]] && { echo "--- $console (tail) ---" >&2; tail -20 "$console" >&2; }
+    done
+  fi
+  "$G" lab down >/dev/null 2>&1 || true
+  rm -rf "$TEST_TMP"
+  exit $rc
+}
+
+# The figures of the guest's status line: name= uptime_s= requests=
+guest_status() {  # guest_status IP -> "uptime requests"
+  local line
+  line=$(ip netns exec "$GREENSHIFT_LAB-client" bash -c "exec 3<>/dev/tcp/$1/80; printf 'GET /status HTTP/1.0\r\n\r\n' >&3; cat <&3" | tail -1)
+  local uptime requests
+  uptime=$(sed -n 's/.*uptime_s=\([0-9.]*\).*/\1/p' <<<"$line")
+  requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line")
+  [[ -n $uptime && -n $requests ]] || fail "guest at $1 gave no status line: '$line'"
+  echo "$uptime $((10#$requests))"
+}
+
+# Number of QEMU processes of VM $1 on site $2 (the pid file name carries vm@site).
+qemu_count() {
+  pgrep -f -c -- "-name $1,.*$GREENSHIFT_LAB/qemu/$1@$2\.pid" || true
+}
+
+# jq helper: jqr FILE FILTER
+jqr() { jq -r "$2" "$1"; }
+
+float_gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
+
+# Fails if the guest kernel of VM $1 on site $2 reported a panic, an oops or a BUG: a migration
+# that loses memory writes shows up here first.
+check_guest_kernel_clean() {
+  local console="$GREENSHIFT_RUN_DIR/$GREENSHIFT_LAB/qemu/$1@$2.console"
+  [[ -f $console ]] || fail "no console log $console"
+  if grep -qE "Kernel panic|Oops|BUG:|general protection|list_add corruption" "$console"; then
+    grep -E -m5 "Kernel panic|Oops|BUG:|general protection|corruption" "$console" >&2
+    fail "the guest kernel of $1 on $2 crashed (see its console above)"
+  fi
+  echo "ok: the guest kernel of $1 on $2 reported no panic, oops or BUG"
+}

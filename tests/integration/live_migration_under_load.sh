@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The talk's experiment: a VM serving HTTP live-migrates from site a to site b while the client
+# pings it every 10 ms and runs the real `ab -c 5 -n 10000` against it.
+# Must hold: 0 failed requests, at most 3 pings lost, the VM answers from b afterwards (same
+# uptime, same request counter going on), and no QEMU of it is left on a.
+source "$(dirname "$0")/lib.sh"
+use_lab it-live
+
+"$G" lab up --sites 2
+"$G" vm start web --site a --memory 256
+IP=$("$G" vm list --json | jq -r '.[] | select(.name == "web") | .ip')
+read -r uptime_before requests_before < <(guest_status "$IP")
+
+# Pings every 10 ms for up to 60 s; stopped by SIGTERM once the work is done.
+"$G" probe ping "$IP" --interval-ms 10 --duration-s 60 --json >"$TEST_TMP/ping.json" &
+ping_pid=$!
+ip netns exec "$GREENSHIFT_LAB-client" ab -c 5 -n 10000 "http://$IP/" >"$TEST_TMP/ab.txt" 2>&1 &
+ab_pid=$!
+sleep 1.5
+"$G" migrate web --to b --live --json --quiet >"$TEST_TMP/migration.json"
+wait "$ab_pid" || fail "ab exited with an error: $(tail -5 "$TEST_TMP/ab.txt")"
+sleep 1
+kill -TERM "$ping_pid"
+wait "$ping_pid"
+
+cat "$TEST_TMP/migration.json"
+grep -E "Complete requests|Failed requests|Time taken|  99%" "$TEST_TMP/ab.txt"
+jq -c . "$TEST_TMP/ping.json"
+
+M="$TEST_TMP/migration.json"
+check "migration completed" test "$(jqr "$M" .status)" = completed
+check "result names vm, from, to, mode" \
+  test "$(jqr "$M" '"\(.vm) \(.from) \(.to) \(.mode)"')" = "web a b live"
+check "QEMU reported a downtime" float_gt "$(jqr "$M" .downtime_ms)" 0
+check "paused time measured from STOP/RESUME events" float_gt "$(jqr "$M" .paused_ms)" 0
+check "bytes were sent" float_gt "$(jqr "$M" .bytes)" 1000000
+check "at least one pass" float_gt "$(jqr "$M" .passes)" 0
+
+completed=$(sed -n 's/^Complete requests: *//p' "$TEST_TMP/ab.txt")
+failed=$(sed -n 's/^Failed requests: *//p' "$TEST_TMP/ab.txt")
+check "ab completed 10000 requests" test "$completed" = 10000
+check "ab saw 0 failed requests" test "$failed" = 0
+
+sent=$(jqr "$TEST_TMP/ping.json" .sent)
+lost=$(jqr "$TEST_TMP/ping.json" .lost)
+check "pinged every 10 ms throughout (sent $sent)" float_gt "$sent" 500
+check "at most 3 pings lost (lost $lost)" test "$lost" -le 3
+
+check "the VM is on b" test "$("$G" vm list --json | jq -r '.[0].site')" = b
+check "exactly one copy of it runs" test "$("$G" vm list --json | jq -c '.[0].copies')" = '["b"]'
+check "no QEMU of it is left on a" test "$(qemu_count web a)" = 0
+check "one QEMU of it runs on b" test "$(qemu_count web b)" = 1
+
+read -r uptime_after requests_after < <(guest_status "$IP")
+check "the same guest answers from b (uptime $uptime_before -> $uptime_after)" \
+  float_gt "$uptime_after" "$uptime_before"
+check "its request counter went on ($requests_before -> $requests_after)" \
+  test "$requests_after" -ge $((requests_before + 10000))
+check_guest_kernel_clean web b
+echo "PASS"

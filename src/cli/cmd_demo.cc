@@ -50,7 +50,7 @@ void AddDemoCommand(CLI::App& app, Context& context) {
     spec.name = vm;
     spec.memory_mib = options->memory_mib;
     spec.dirty_mb_s = options->dirty_mb_s;
-    spec.dirty_size_mib = std::max(1, std::min(64, options->memory_mib / 4));
+    spec.dirty_size_mib = options->dirty_mb_s > 0 ? std::min(64, options->memory_mib / 4) : 0;
     spec.mac = lab::MacFor(state->name, vm);
     spec.ip_cidr = "198.18.128.10/16";
     std::printf("== starting VM %s (%d MiB, TCG) on site a at 198.18.128.10\n", vm.c_str(),

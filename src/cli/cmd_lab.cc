@@ -64,8 +64,9 @@ void AddLabCommands(CLI::App& app, Context& context) {
     config.link_delay_ms = up->link_delay_ms;
     Result<lab::LabState> state = lab::LabUp(config);
     if (!state.ok()) return context.Fail(state.error());
-    std::printf("lab %s is up: %zu sites, client namespace %s (%s)\n", state->name.c_str(),
-                state->sites.size(), state->client_netns.c_str(), state->client_address.c_str());
+    std::printf("lab %s is %s: %zu sites, client namespace %s (%s)\n", state->name.c_str(),
+                state->was_up ? "already up" : "up", state->sites.size(),
+                state->client_netns.c_str(), state->client_address.c_str());
   });
 
   lab_cmd->add_subcommand("down", "stop the lab's VMs and remove everything lab up created")
@@ -124,6 +125,10 @@ void AddLabCommands(CLI::App& app, Context& context) {
   link_cmd->add_flag("--up", link->up, "bring the link back up");
   link_cmd->callback([&context, link]() {
     if (link->down && link->up) return context.Fail("--down and --up exclude each other");
+    if (!link->down && !link->up && link->bandwidth_mbit < 0 && link->delay_ms < 0) {
+      return context.Fail("lab link " + link->a + " " + link->b +
+                          ": say what to change: --bandwidth-mbit, --delay-ms, --down or --up");
+    }
     if (link->down || link->up) {
       Status s = lab::SetLinkUp(context.LabConfig(), link->a, link->b, link->up);
       if (!s.ok()) return context.Fail(s.message());

@@ -15,7 +15,7 @@ void AddVmCommands(CLI::App& app, Context& context) {
     std::string name, site, ip;
     int memory_mib = 256;
     int dirty_mb_s = 0;
-    int dirty_size_mib = 64;
+    int dirty_size_mib = -1;  // -1: 64 when the guest dirties memory, else none
     bool no_wait = false;
   };
   auto start = std::make_shared<StartOptions>();
@@ -26,8 +26,11 @@ void AddVmCommands(CLI::App& app, Context& context) {
   start_cmd->add_option("--dirty-mb-s", start->dirty_mb_s, "memory the guest rewrites, MB/s")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  start_cmd->add_option("--dirty-size-mib", start->dirty_size_mib, "size of the rewritten buffer")
-      ->capture_default_str();
+  start_cmd
+      ->add_option("--dirty-size-mib", start->dirty_size_mib,
+                   "non-zero memory the guest holds and rewrites (default: 64 with "
+                   "--dirty-mb-s, else 0)")
+      ->check(CLI::NonNegativeNumber);
   start_cmd->add_option("--ip", start->ip, "address (default: the next free in 198.18.128.0/17)");
   start_cmd->add_flag("--no-wait", start->no_wait, "return before the guest answers HTTP");
   start_cmd->callback([&context, start]() {
@@ -38,7 +41,8 @@ void AddVmCommands(CLI::App& app, Context& context) {
     spec.name = start->name;
     spec.memory_mib = start->memory_mib;
     spec.dirty_mb_s = start->dirty_mb_s;
-    spec.dirty_size_mib = start->dirty_size_mib;
+    spec.dirty_size_mib =
+        start->dirty_size_mib >= 0 ? start->dirty_size_mib : (start->dirty_mb_s > 0 ? 64 : 0);
     spec.mac = lab::MacFor(state->name, spec.name);
     Result<std::vector<hypervisor::VmInfo>> existing = driver->ListVms();
     if (!existing.ok()) return context.Fail(existing.error());

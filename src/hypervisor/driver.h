@@ -25,7 +25,7 @@ struct VmSpec {
   int vcpus = 1;
   // The guest's memory-dirtying workload: rate in MB/s (0: idle) over a buffer of this size.
   int dirty_mb_s = 0;
-  int dirty_size_mib = 64;
+  int dirty_size_mib = 0;
   std::string ip_cidr;  // the address the guest keeps wherever it runs, e.g. 198.18.128.10/16
   std::string mac;      // e.g. 52:54:00:12:34:56
 };
@@ -70,9 +70,9 @@ struct MigrationProgress {
 
 // One QMP event seen during a migration, on the source or the destination QEMU.
 struct MigrationEvent {
-  double at_ms = 0;  // QEMU's event timestamp, relative to the start of the migration command
-  std::string site;  // where the QEMU that sent it runs
-  std::string name;  // MIGRATION, MIGRATION_PASS, STOP, RESUME
+  double at_ms = 0;    // QEMU's event timestamp, relative to the start of the migration command
+  std::string site;    // where the QEMU that sent it runs
+  std::string name;    // MIGRATION, MIGRATION_PASS, STOP, RESUME
   std::string detail;  // the migration status or the pass number
 };
 

@@ -61,8 +61,9 @@ Status Shape(const std::string& netns, const std::string& interface, int bandwid
   Status shaped = RunChecked(argv, RunOptions{netns});
   if (!shaped.ok() && delay_ms > 0 &&
       shaped.message().find("qdisc kind is unknown") != std::string::npos) {
-    return Status::Error("link delay needs the netem qdisc, which this kernel lacks (no sch_netem "
-                         "module); shape bandwidth only, or run the lab on a kernel with netem");
+    return Status::Error(
+        "link delay needs the netem qdisc, which this kernel lacks (no sch_netem "
+        "module); shape bandwidth only, or run the lab on a kernel with netem");
   }
   return shaped;
 }
@@ -214,7 +215,10 @@ Result<LabState> LabUp(const LabConfig& config) {
     bool complete = true;
     for (const std::string& ns : existing->created_namespaces)
       complete = complete && NetnsExists(ns);
-    if (names == config.site_names && complete) return existing;  // already up: harmless
+    if (names == config.site_names && complete) {  // already up: harmless
+      existing->was_up = true;
+      return existing;
+    }
     if (names != config.site_names) {
       return Status::Error("lab '" + config.name +
                            "' is already up with other sites; run "

@@ -37,6 +37,7 @@ struct LabLink {
 
 struct LabState {
   std::string name;
+  bool was_up = false;  // set by LabUp when the lab already stood complete (not stored)
   std::string run_dir;
   std::vector<LabSite> sites;
   std::vector<LabLink> links;

@@ -83,3 +83,13 @@ check_guest_kernel_clean() {
   fi
   echo "ok: the guest kernel of $1 on $2 reported no panic, oops or BUG"
 }
+
+# wait_console VM SITE PATTERN [SECONDS]: waits until the VM's console shows PATTERN.
+wait_console() {
+  local console="$GREENSHIFT_RUN_DIR/$GREENSHIFT_LAB/qemu/$1@$2.console"
+  local deadline=$((SECONDS + ${4:-60}))
+  until grep -q -- "$3" "$console" 2>/dev/null; do
+    ((SECONDS < deadline)) || fail "the console of $1 on $2 never showed '$3'"
+    sleep 0.2
+  done
+}

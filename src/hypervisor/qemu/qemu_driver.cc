@@ -54,7 +54,7 @@ VmSpec SpecFromJson(const json& j) {
   spec.memory_mib = j.at("memory_mib").get<int>();
   spec.vcpus = j.value("vcpus", 1);
   spec.dirty_mb_s = j.value("dirty_mb_s", 0);
-  spec.dirty_size_mib = j.value("dirty_size_mib", 64);
+  spec.dirty_size_mib = j.value("dirty_size_mib", 0);
   spec.ip_cidr = j.value("ip", std::string());
   spec.mac = j.value("mac", std::string());
   return spec;
@@ -247,6 +247,9 @@ Result<std::string> QemuDriver::QueryStatus(const std::string& vm, const std::st
   return status->value("status", std::string("unknown"));
 }
 
+// Memory the lab guest needs besides its dirty buffer (kernel, initramfs, page cache).
+constexpr int kGuestBaseMib = 96;
+
 Status QemuDriver::StartVm(const VmSpec& spec, const std::string& site_name) {
   GS_RETURN_IF_ERROR(ValidateName("VM name", spec.name));
   if (spec.memory_mib < 64 || spec.memory_mib > 65536) {
@@ -254,10 +257,15 @@ Status QemuDriver::StartVm(const VmSpec& spec, const std::string& site_name) {
                          std::to_string(spec.memory_mib));
   }
   if (spec.dirty_mb_s < 0) return Status::Error("dirty rate must not be negative");
-  if (spec.dirty_size_mib < 1 || spec.dirty_size_mib > spec.memory_mib / 2) {
-    return Status::Error("dirty buffer of VM '" + spec.name + "' must be 1.." +
-                         std::to_string(spec.memory_mib / 2) + " MiB (half its memory), got " +
-                         std::to_string(spec.dirty_size_mib));
+  if (spec.dirty_size_mib < 0 || spec.dirty_size_mib > spec.memory_mib - kGuestBaseMib) {
+    return Status::Error("dirty buffer of VM '" + spec.name + "' (" +
+                         std::to_string(spec.dirty_size_mib) + " MiB) does not fit in its " +
+                         std::to_string(spec.memory_mib) + " MiB: the guest needs about " +
+                         std::to_string(kGuestBaseMib) + " MiB besides");
+  }
+  if (spec.dirty_mb_s > 0 && spec.dirty_size_mib == 0) {
+    return Status::Error("VM '" + spec.name + "' dirties " + std::to_string(spec.dirty_mb_s) +
+                         " MB/s but has no dirty buffer: give it a size");
   }
   if (spec.ip_cidr.empty() || spec.mac.empty()) {
     return Status::Error("VM '" + spec.name + "' needs an IP address and a MAC address");

@@ -1,8 +1,10 @@
 // The lab guest's memory-dirtying workload: fills SIZE MiB with non-zero data, then rewrites
 // RATE MB/s of it (whole pages, round-robin), the load that makes pre-copy migration work hard.
+// With RATE 0 it only fills and holds the memory (a VM with a resident working set).
 // Usage: gs-dirty SIZE_MIB RATE_MB_S
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -29,7 +31,7 @@ int main(int argc, char** argv) {
   }
   const size_t size = static_cast<size_t>(std::atol(argv[1])) * 1024 * 1024;
   const double rate_bytes_s = std::atof(argv[2]) * 1e6;
-  if (size == 0 || rate_bytes_s <= 0) return 0;
+  if (size == 0 || rate_bytes_s < 0) return 0;
   auto* memory = static_cast<uint64_t*>(
       mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
   if (memory == MAP_FAILED) {
@@ -40,6 +42,9 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < size / sizeof(uint64_t); ++i) memory[i] = Next(state);
   std::printf("gs-dirty: %zu MiB filled, dirtying %.1f MB/s\n", size >> 20, rate_bytes_s / 1e6);
   std::fflush(stdout);
+  if (rate_bytes_s == 0) {
+    while (true) pause();  // hold the filled memory, write nothing more
+  }
 
   const size_t pages = size / kPage;
   const size_t words_per_page = kPage / sizeof(uint64_t);

@@ -51,6 +51,11 @@ if [[ -z $qemu_version ]] || dpkg --compare-versions "$qemu_version" lt "$QEMU_M
     qemu-system-x86 qemu-utils >/dev/null
 fi
 
+# The guest image build finds the cloud kernel package through apt's lists.
+if ! apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1; then
+  apt_update
+fi
+
 if ((${#missing[@]})); then
   echo "setup.sh: installing ${missing[*]}"
   apt_update

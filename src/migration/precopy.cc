@@ -1,0 +1,120 @@
+#include "migration/precopy.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace greenshift::migration {
+
+namespace {
+
+constexpr double kThrottleInitial = 0.20;    // QEMU cpu-throttle-initial
+constexpr double kThrottleIncrement = 0.10;  // QEMU cpu-throttle-increment
+constexpr double kThrottleMax = 0.99;
+constexpr double kThrottleTrigger = 0.50;  // QEMU throttle-trigger-threshold: dirtied > 50% of sent
+
+Status Check(const PrecopyInput& in) {
+  auto bad = [](const std::string& field, const std::string& why) {
+    return Status::Error("pre-copy model: " + field + " " + why);
+  };
+  if (in.memory_bytes <= 0) return bad("memory_bytes", "must be positive");
+  if (in.nonzero_bytes > in.memory_bytes)
+    return bad("nonzero_bytes", "is larger than memory_bytes");
+  if (!(in.dirty_rate_bytes_s >= 0) || std::isinf(in.dirty_rate_bytes_s))
+    return bad("dirty_rate_bytes_s", "must be a finite number >= 0");
+  if (!(in.bandwidth_bytes_s > 0) || std::isinf(in.bandwidth_bytes_s))
+    return bad("bandwidth_bytes_s", "must be a finite number > 0");
+  if (!(in.downtime_limit_s > 0)) return bad("downtime_limit_s", "must be > 0");
+  if (!(in.setup_s >= 0)) return bad("setup_s", "must be >= 0");
+  if (in.device_state_bytes < 0) return bad("device_state_bytes", "must be >= 0");
+  if (in.max_rounds < 1 || in.max_rounds > 10000) return bad("max_rounds", "must be 1..10000");
+  return Status::Ok();
+}
+
+std::string Format(const char* format, double a, double b) {
+  char buffer[160];
+  std::snprintf(buffer, sizeof buffer, format, a, b);
+  return buffer;
+}
+
+}  // namespace
+
+Result<PrecopyPrediction> PredictPrecopy(const PrecopyInput& in) {
+  GS_RETURN_IF_ERROR(Check(in));
+  const int64_t working_set =
+      in.working_set_bytes < 0 ? in.memory_bytes : std::min(in.working_set_bytes, in.memory_bytes);
+  const double bandwidth = in.bandwidth_bytes_s;
+  PrecopyPrediction p;
+  double elapsed = in.setup_s;
+  double throttle = 0;
+  int over_threshold = 0;
+
+  // Dirtied (distinct) bytes while the guest runs for `seconds` at the current throttle.
+  auto dirtied = [&](double seconds) {
+    const double bytes = in.dirty_rate_bytes_s * (1.0 - throttle) * seconds;
+    return static_cast<int64_t>(std::min<double>(bytes, static_cast<double>(working_set)));
+  };
+
+  int64_t to_send = in.nonzero_bytes < 0 ? in.memory_bytes : in.nonzero_bytes;
+  for (int round = 1; round <= in.max_rounds; ++round) {
+    PrecopyRound r;
+    r.round = round;
+    r.bytes = to_send;
+    r.seconds = static_cast<double>(to_send) / bandwidth;
+    r.throttle = throttle;
+    r.dirtied_bytes = dirtied(r.seconds);
+    p.schedule.push_back(r);
+    p.bytes_sent += r.bytes;
+    elapsed += r.seconds;
+    p.rounds = round;
+    to_send = r.dirtied_bytes;
+
+    const double expected_downtime =
+        static_cast<double>(to_send + in.device_state_bytes) / bandwidth;
+    if (expected_downtime <= in.downtime_limit_s) {
+      p.converges = true;
+      p.downtime_s = expected_downtime;
+      p.bytes_sent += to_send + in.device_state_bytes;
+      p.total_s = elapsed + p.downtime_s;
+      p.final_throttle = throttle;
+      p.reason = Format("converged: %.1f ms of remaining copy is within the %.1f ms limit",
+                        expected_downtime * 1e3, in.downtime_limit_s * 1e3);
+      return p;
+    }
+    // Auto-converge: throttle once the guest dirtied more than half of what the round sent,
+    // in two rounds (QEMU checks after each sync from the second on).
+    if (in.auto_converge && round >= 2 &&
+        static_cast<double>(r.dirtied_bytes) > kThrottleTrigger * static_cast<double>(r.bytes)) {
+      if (++over_threshold >= 2) {
+        throttle = throttle == 0 ? kThrottleInitial
+                                 : std::min(kThrottleMax, throttle + kThrottleIncrement);
+        over_threshold = 0;
+      }
+    }
+  }
+  // It did not get within the limit: QEMU would go on copying forever (or until cancelled).
+  p.converges = false;
+  p.downtime_s = static_cast<double>(to_send + in.device_state_bytes) / bandwidth;
+  p.total_s = elapsed;
+  p.final_throttle = throttle;
+  p.reason = Format(
+      "does not converge: after the last round %.1f ms of copy remain, above the %.1f ms limit "
+      "(the guest dirties memory about as fast as the link carries it)",
+      p.downtime_s * 1e3, in.downtime_limit_s * 1e3);
+  return p;
+}
+
+Result<PrecopyPrediction> PredictStopAndCopy(const PrecopyInput& in) {
+  GS_RETURN_IF_ERROR(Check(in));
+  PrecopyPrediction p;
+  const int64_t data = (in.nonzero_bytes < 0 ? in.memory_bytes : in.nonzero_bytes);
+  p.converges = true;
+  p.rounds = 0;
+  p.bytes_sent = data + in.device_state_bytes;
+  p.downtime_s = static_cast<double>(p.bytes_sent) / in.bandwidth_bytes_s;
+  p.total_s = in.setup_s + p.downtime_s;
+  p.reason = "stop and copy: the guest is paused for the whole copy";
+  return p;
+}
+
+}  // namespace greenshift::migration

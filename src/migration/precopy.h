@@ -1,0 +1,62 @@
+// The pre-copy live migration model: from a VM's memory, how fast it dirties memory, the link
+// and the downtime limit, predict the rounds, the total time, the bytes sent, the downtime and
+// whether the migration converges. Pure computation: no I/O, no clocks.
+//
+// It follows QEMU's algorithm: round 1 sends all of memory while the guest runs; every later
+// round sends what the guest dirtied during the round before; after each round QEMU estimates
+// the downtime as (dirty bytes / bandwidth) and, once that is within the downtime limit, stops
+// the guest and sends the rest. With auto-converge, QEMU throttles the guest's vCPUs when it
+// dirties more than half of what a round transferred (20% at first, 10% more each time, at most
+// 99%), which slows its dirtying in proportion.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace greenshift::migration {
+
+struct PrecopyInput {
+  int64_t memory_bytes = 0;       // guest RAM
+  int64_t nonzero_bytes = -1;     // RAM that is not all zero (sent as data); -1 = all of it
+  double dirty_rate_bytes_s = 0;  // distinct page bytes the guest dirties per second
+  // The writable working set: the most distinct memory the guest dirties however long it runs
+  // (a guest rewriting a 64 MiB buffer never dirties more than 64 MiB between two rounds).
+  // -1 = unbounded (all of memory).
+  int64_t working_set_bytes = -1;
+  double bandwidth_bytes_s = 0;   // what the migration stream achieves on the link
+  double downtime_limit_s = 0.3;  // QEMU's downtime-limit (default 300 ms)
+  double setup_s = 0.0;           // fixed cost before round 1 (connection, destination start)
+  int64_t device_state_bytes = 64 * 1024;  // CPU and device state sent while stopped
+  bool auto_converge = false;
+  int max_rounds = 30;  // give up (not converged) after this many rounds
+};
+
+struct PrecopyRound {
+  int round = 0;              // 1 = the bulk copy of all memory
+  int64_t bytes = 0;          // sent in this round
+  double seconds = 0;         // its duration
+  double throttle = 0;        // vCPU throttle during the round (auto-converge), 0..0.99
+  int64_t dirtied_bytes = 0;  // dirtied while it ran: what the next round has to send
+};
+
+struct PrecopyPrediction {
+  bool converges = false;
+  int rounds = 0;          // live rounds before the stop (QEMU's passes are rounds + 1)
+  double total_s = 0;      // setup + live rounds + stop-and-copy
+  double downtime_s = 0;   // the stop-and-copy phase: remaining dirty bytes + device state
+  int64_t bytes_sent = 0;  // everything on the wire
+  double final_throttle = 0;
+  std::vector<PrecopyRound> schedule;
+  std::string reason;  // why it converged or not, in words
+};
+
+// Checks the input and predicts. Errors name the field that is wrong.
+Result<PrecopyPrediction> PredictPrecopy(const PrecopyInput& input);
+
+// Regular migration (stop, copy, start): the guest is stopped for the whole copy.
+Result<PrecopyPrediction> PredictStopAndCopy(const PrecopyInput& input);
+
+}  // namespace greenshift::migration

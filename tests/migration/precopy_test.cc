@@ -1,0 +1,147 @@
+#include "migration/precopy.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace greenshift::migration {
+namespace {
+
+constexpr int64_t kMiB = 1024 * 1024;
+
+PrecopyInput Base() {
+  PrecopyInput in;
+  in.memory_bytes = 1024 * kMiB;
+  in.bandwidth_bytes_s = 100.0 * kMiB;  // 1 GiB takes 10.24 s
+  in.downtime_limit_s = 0.3;
+  in.device_state_bytes = 0;
+  return in;
+}
+
+TEST(PrecopyTest, AnIdleGuestNeedsOneRound) {
+  PrecopyInput in = Base();
+  in.device_state_bytes = kMiB;
+  Result<PrecopyPrediction> p = PredictPrecopy(in);
+  ASSERT_TRUE(p.ok()) << p.error();
+  EXPECT_TRUE(p->converges);
+  EXPECT_EQ(p->rounds, 1);
+  EXPECT_EQ(p->bytes_sent, 1025 * kMiB);
+  EXPECT_NEAR(p->downtime_s, 0.01, 1e-9);
+  EXPECT_NEAR(p->total_s, 10.25, 1e-9);
+}
+
+TEST(PrecopyTest, RoundsShrinkGeometricallyWithTheDirtyToBandwidthRatio) {
+  PrecopyInput in = Base();
+  in.dirty_rate_bytes_s = 50.0 * kMiB;  // ratio 0.5
+  Result<PrecopyPrediction> p = PredictPrecopy(in);
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE(p->converges);
+  // Round i sends 1024 MiB * 0.5^(i-1); stop once the rest (0.5^i GiB) copies within 300 ms,
+  // i.e. is at most 30 MiB: 0.5^i * 1024 <= 30 -> i = 6 (16 MiB left).
+  EXPECT_EQ(p->rounds, 6);
+  for (size_t i = 1; i < p->schedule.size(); ++i) {
+    EXPECT_EQ(p->schedule[i].bytes, p->schedule[i - 1].bytes / 2);
+  }
+  EXPECT_NEAR(p->downtime_s, 16.0 / 100.0, 1e-6);
+  EXPECT_EQ(p->bytes_sent, (1024 + 512 + 256 + 128 + 64 + 32 + 16) * kMiB);
+}
+
+TEST(PrecopyTest, AGuestDirtyingFasterThanTheLinkNeverConverges) {
+  PrecopyInput in = Base();
+  in.dirty_rate_bytes_s = 150.0 * kMiB;
+  Result<PrecopyPrediction> p = PredictPrecopy(in);
+  ASSERT_TRUE(p.ok());
+  EXPECT_FALSE(p->converges);
+  EXPECT_EQ(p->rounds, in.max_rounds);
+  EXPECT_NE(p->reason.find("does not converge"), std::string::npos);
+}
+
+TEST(PrecopyTest, AutoConvergeThrottlesTheGuestUntilItConverges) {
+  PrecopyInput in = Base();
+  in.dirty_rate_bytes_s = 150.0 * kMiB;
+  in.auto_converge = true;
+  in.max_rounds = 200;
+  Result<PrecopyPrediction> p = PredictPrecopy(in);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->converges) << p->reason;
+  EXPECT_GT(p->final_throttle, 0.3);  // 150 MiB/s must drop below 100 MiB/s and well beyond
+  EXPECT_LE(p->final_throttle, 0.99);
+  for (size_t i = 1; i < p->schedule.size(); ++i) {
+    EXPECT_GE(p->schedule[i].throttle, p->schedule[i - 1].throttle);  // never relaxes
+  }
+}
+
+TEST(PrecopyTest, ASmallWorkingSetConvergesWhateverTheRate) {
+  PrecopyInput in = Base();
+  in.dirty_rate_bytes_s = 10000.0 * kMiB;  // rewrites its working set all the time
+  in.working_set_bytes = 20 * kMiB;        // but only 20 MiB of it: 200 ms to copy
+  Result<PrecopyPrediction> p = PredictPrecopy(in);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->converges);
+  EXPECT_EQ(p->rounds, 1);
+  EXPECT_NEAR(p->downtime_s, 0.2, 1e-6);
+  in.working_set_bytes = 40 * kMiB;  // 400 ms: above the limit in every round
+  p = PredictPrecopy(in);
+  ASSERT_TRUE(p.ok());
+  EXPECT_FALSE(p->converges);
+}
+
+TEST(PrecopyTest, ZeroPagesAreNotSentAsData) {
+  PrecopyInput in = Base();
+  in.nonzero_bytes = 100 * kMiB;
+  Result<PrecopyPrediction> p = PredictPrecopy(in);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->bytes_sent, 100 * kMiB);
+  EXPECT_NEAR(p->total_s, 1.0, 1e-9);
+}
+
+// Downtime is not monotonic in bandwidth (QEMU stops at the first round whose rest fits the
+// limit, anywhere below it), but it never exceeds the limit, and the total time only shrinks.
+TEST(PrecopyTest, MoreBandwidthNeverTakesLongerAndDowntimeStaysWithinTheLimit) {
+  PrecopyInput in = Base();
+  in.dirty_rate_bytes_s = 40.0 * kMiB;
+  double last_total = INFINITY;
+  for (double mib_s : {60.0, 100.0, 200.0, 400.0, 1000.0}) {
+    in.bandwidth_bytes_s = mib_s * kMiB;
+    Result<PrecopyPrediction> p = PredictPrecopy(in);
+    ASSERT_TRUE(p.ok());
+    ASSERT_TRUE(p->converges) << mib_s;
+    EXPECT_LT(p->total_s, last_total) << mib_s;
+    EXPECT_LE(p->downtime_s, in.downtime_limit_s) << mib_s;
+    last_total = p->total_s;
+  }
+}
+
+TEST(PrecopyTest, StopAndCopyPausesForTheWholeCopy) {
+  PrecopyInput in = Base();
+  in.dirty_rate_bytes_s = 20.0 * kMiB;
+  Result<PrecopyPrediction> live = PredictPrecopy(in);
+  Result<PrecopyPrediction> offline = PredictStopAndCopy(in);
+  ASSERT_TRUE(live.ok());
+  ASSERT_TRUE(offline.ok());
+  EXPECT_NEAR(offline->downtime_s, 10.24, 1e-9);
+  EXPECT_EQ(offline->bytes_sent, 1024 * kMiB);
+  EXPECT_GT(offline->downtime_s, 10 * live->downtime_s);
+  EXPECT_LT(offline->total_s, live->total_s);  // but it sends everything only once
+}
+
+TEST(PrecopyTest, BadInputNamesTheField) {
+  PrecopyInput in = Base();
+  in.bandwidth_bytes_s = 0;
+  EXPECT_NE(PredictPrecopy(in).error().find("bandwidth_bytes_s"), std::string::npos);
+  in = Base();
+  in.memory_bytes = -1;
+  EXPECT_NE(PredictPrecopy(in).error().find("memory_bytes"), std::string::npos);
+  in = Base();
+  in.dirty_rate_bytes_s = NAN;
+  EXPECT_NE(PredictPrecopy(in).error().find("dirty_rate_bytes_s"), std::string::npos);
+  in = Base();
+  in.nonzero_bytes = in.memory_bytes + 1;
+  EXPECT_NE(PredictStopAndCopy(in).error().find("nonzero_bytes"), std::string::npos);
+  in = Base();
+  in.downtime_limit_s = 0;
+  EXPECT_NE(PredictPrecopy(in).error().find("downtime_limit_s"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace greenshift::migration

@@ -119,6 +119,36 @@ void AddVmCommands(CLI::App& app, Context& context) {
     if (!stopped.ok()) return context.Fail(stopped.message());
     std::printf("VM %s stopped\n", stop_name->c_str());
   });
+
+  struct DirtyRateOptions {
+    std::string name;
+    int seconds = 1;
+    bool json = false;
+  };
+  auto rate = std::make_shared<DirtyRateOptions>();
+  CLI::App* rate_cmd = vm_cmd->add_subcommand(
+      "dirty-rate", "measure how fast a running VM dirties its memory (QEMU page sampling)");
+  rate_cmd->add_option("name", rate->name, "VM name")->required();
+  rate_cmd->add_option("--seconds", rate->seconds, "measurement time")
+      ->check(CLI::Range(1, 60))
+      ->capture_default_str();
+  rate_cmd->add_flag("--json", rate->json, "print as JSON");
+  rate_cmd->callback([&context, rate]() {
+    Result<lab::LabState> state = context.OpenLab();
+    if (!state.ok()) return context.Fail(state.error());
+    auto driver = context.DriverFor(*state);
+    Result<double> bytes_s = driver->MeasureDirtyRate(rate->name, rate->seconds);
+    if (!bytes_s.ok()) return context.Fail(bytes_s.error());
+    if (rate->json) {
+      std::cout << nlohmann::json{{"vm", rate->name},
+                                  {"seconds", rate->seconds},
+                                  {"dirty_rate_bytes_s", *bytes_s}}
+                       .dump()
+                << "\n";
+    } else {
+      std::printf("VM %s dirties %.1f MB/s\n", rate->name.c_str(), *bytes_s / 1e6);
+    }
+  });
 }
 
 }  // namespace greenshift::cli

@@ -111,6 +111,9 @@ class Driver {
                                   const ProgressCallback& progress) = 0;
   // Asks a running migration of `name` (possibly driven by another process) to stop.
   virtual Status CancelMigration(const std::string& name) = 0;
+  // Measures how fast the running VM dirties its memory, in bytes per second, over `seconds`
+  // (the input of the pre-copy model). The VM keeps running.
+  virtual Result<double> MeasureDirtyRate(const std::string& name, int seconds) = 0;
 };
 
 }  // namespace greenshift::hypervisor

@@ -247,6 +247,33 @@ Result<std::string> QemuDriver::QueryStatus(const std::string& vm, const std::st
   return status->value("status", std::string("unknown"));
 }
 
+Result<double> QemuDriver::MeasureDirtyRate(const std::string& name, int seconds) {
+  if (seconds < 1 || seconds > 60) {
+    return Status::Error("dirty-rate measurement time must be 1..60 s, got " +
+                         std::to_string(seconds));
+  }
+  Result<Record> record = LoadRecord(name);
+  if (!record.ok()) return record.status();
+  Result<std::unique_ptr<QmpClient>> qmp = QmpClient::Connect(
+      PathsFor(config_, name, record->site).query_socket, milliseconds(2000));
+  if (!qmp.ok()) return qmp.status().Context("VM '" + name + "'");
+  // QEMU samples pages and hashes them twice, `calc-time` apart (page-sampling mode: works under
+  // any accelerator and leaves dirty logging alone).
+  if (Result<json> r = (*qmp)->Execute("calc-dirty-rate", {{"calc-time", seconds}}); !r.ok()) {
+    return r.status().Context("VM '" + name + "': calc-dirty-rate");
+  }
+  const SteadyTime deadline = SteadyNow() + std::chrono::seconds(seconds + 10);
+  while (SteadyNow() < deadline) {
+    SleepMs(200);
+    Result<json> info = (*qmp)->Execute("query-dirty-rate");
+    if (!info.ok()) return info.status().Context("VM '" + name + "': query-dirty-rate");
+    if (info->value("status", std::string()) == "measured") {
+      return info->value("dirty-rate", 0.0) * 1024 * 1024;  // QEMU reports MiB/s
+    }
+  }
+  return Status::Error("VM '" + name + "': QEMU did not finish measuring its dirty rate in time");
+}
+
 // Memory the lab guest needs besides its dirty buffer (kernel, initramfs, page cache).
 constexpr int kGuestBaseMib = 96;
 

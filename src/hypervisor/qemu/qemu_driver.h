@@ -55,6 +55,7 @@ class QemuDriver : public hypervisor::Driver {
                                       const hypervisor::MigrationOptions& options,
                                       const hypervisor::ProgressCallback& progress) override;
   Status CancelMigration(const std::string& name) override;
+  Result<double> MeasureDirtyRate(const std::string& name, int seconds) override;
 
   // pid of the QEMU of `vm` on `site`, 0 if none runs there.
   int InstancePid(const std::string& vm, const std::string& site) const;

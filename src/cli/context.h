@@ -33,5 +33,6 @@ void AddVmCommands(CLI::App& app, Context& context);
 void AddMigrateCommand(CLI::App& app, Context& context);
 void AddProbeCommands(CLI::App& app, Context& context);
 void AddDemoCommand(CLI::App& app, Context& context);
+void AddEnergyCommands(CLI::App& app, Context& context);
 
 }  // namespace greenshift::cli

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   greenshift::cli::AddMigrateCommand(app, context);
   greenshift::cli::AddProbeCommands(app, context);
   greenshift::cli::AddDemoCommand(app, context);
+  greenshift::cli::AddEnergyCommands(app, context);
 
   try {
     app.parse(argc, argv);

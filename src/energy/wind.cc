@@ -1,0 +1,268 @@
+#include "energy/wind.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <limits>
+
+#include "energy/csv.h"
+
+namespace greenshift::energy {
+
+double PowerCurve::RatedPowerW() const {
+  return power_w.empty() ? 0 : *std::max_element(power_w.begin(), power_w.end());
+}
+
+double PowerCurve::CutInSpeedMs() const {
+  for (size_t i = 0; i < power_w.size(); ++i) {
+    if (power_w[i] > 0) return i == 0 ? speed_m_s[0] : speed_m_s[i - 1];
+  }
+  return std::numeric_limits<double>::infinity();
+}
+
+double PowerCurve::CutOutSpeedMs() const {
+  return speed_m_s.empty() ? 0 : speed_m_s.back();
+}
+
+double PowerAtW(const PowerCurve& curve, double speed) {
+  const auto& v = curve.speed_m_s;
+  if (v.empty() || !(speed >= v.front()) || speed > v.back()) return 0;
+  const size_t upper = std::upper_bound(v.begin(), v.end(), speed) - v.begin();
+  if (upper == v.size()) return curve.power_w.back();  // exactly the last point
+  const size_t lower = upper - 1;
+  const double fraction = (speed - v[lower]) / (v[upper] - v[lower]);
+  return curve.power_w[lower] + fraction * (curve.power_w[upper] - curve.power_w[lower]);
+}
+
+Result<std::vector<PowerCurve>> ParsePowerCurves(std::string_view text, const std::string& file) {
+  const std::vector<std::string_view> lines = SplitLines(text);
+  if (lines.empty()) return Status::Error(file + ": empty, expected a power curve table");
+  const std::vector<std::string> header = SplitCsvLine(lines[0]);
+  if (header.size() < 3 || header[0] != "turbine_type") {
+    return Status::Error(file + " line 1: expected 'turbine_type,<speed m/s>,...' as the header");
+  }
+  std::vector<double> speeds;
+  for (size_t i = 1; i < header.size(); ++i) {
+    Result<double> speed = ParseNumber(header[i], {file, 1, "speed column " + std::to_string(i)});
+    if (!speed.ok()) return speed.status();
+    if (!speeds.empty() && *speed <= speeds.back()) {
+      return Status::Error(file + " line 1: speeds must increase, " + header[i] + " follows " +
+                           std::to_string(speeds.back()));
+    }
+    speeds.push_back(*speed);
+  }
+  std::vector<PowerCurve> curves;
+  for (size_t n = 1; n < lines.size(); ++n) {
+    if (lines[n].empty() || lines[n] == "\r") continue;
+    const std::vector<std::string> cells = SplitCsvLine(lines[n]);
+    if (cells.size() > header.size()) {
+      return Status::Error(file + " line " + std::to_string(n + 1) + ": " +
+                           std::to_string(cells.size()) + " fields, the header has " +
+                           std::to_string(header.size()));
+    }
+    PowerCurve curve;
+    curve.turbine_type = cells[0];
+    if (curve.turbine_type.empty()) {
+      return Status::Error(file + " line " + std::to_string(n + 1) + ": no turbine_type");
+    }
+    for (size_t i = 1; i < cells.size(); ++i) {
+      if (cells[i].empty()) continue;
+      Result<double> power =
+          ParseNumber(cells[i], {file, n + 1, curve.turbine_type + " at " + header[i] + " m/s"});
+      if (!power.ok()) return power.status();
+      if (*power < 0) {
+        return Status::Error(file + " line " + std::to_string(n + 1) + ": negative power " +
+                             cells[i] + " W for " + curve.turbine_type);
+      }
+      curve.speed_m_s.push_back(speeds[i - 1]);
+      curve.power_w.push_back(*power);
+    }
+    if (curve.speed_m_s.size() < 2) {
+      return Status::Error(file + " line " + std::to_string(n + 1) + ": the curve of " +
+                           curve.turbine_type + " has fewer than 2 points");
+    }
+    curves.push_back(std::move(curve));
+  }
+  if (curves.empty()) return Status::Error(file + ": no turbine rows");
+  return curves;
+}
+
+Result<PowerCurve> FindPowerCurve(const std::vector<PowerCurve>& curves,
+                                  const std::string& turbine_type) {
+  for (const PowerCurve& curve : curves) {
+    if (curve.turbine_type == turbine_type) return curve;
+  }
+  std::string known;
+  for (size_t i = 0; i < curves.size() && i < 8; ++i) {
+    known += (i ? ", " : "") + curves[i].turbine_type;
+  }
+  return Status::Error("no power curve for turbine '" + turbine_type + "' (known: " + known +
+                       (curves.size() > 8 ? ", ..." : "") + ")");
+}
+
+std::vector<double> WindWeather::HeightsOf(const std::string& variable) const {
+  std::vector<double> heights;
+  for (const auto& [key, values] : series) {
+    if (key.first == variable) heights.push_back(key.second);
+  }
+  return heights;  // std::map keeps them ascending
+}
+
+namespace {
+
+// "2010-01-01 00:00:00+01:00" (or 'T', or 'Z') to seconds since the epoch, UTC.
+Result<int64_t> ParseIsoTime(const std::string& text, const CsvPlace& place) {
+  int year, month, day, hour, minute, second;
+  char sep;
+  int consumed = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d%n", &year, &month, &day, &sep, &hour,
+                  &minute, &second, &consumed) != 7 ||
+      (sep != ' ' && sep != 'T') || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 ||
+      minute > 59 || second > 60) {
+    return Status::Error(place.Describe() + ": '" + text +
+                         "' is not a time like 2010-01-01 00:00:00+01:00");
+  }
+  int offset_s = 0;
+  const std::string zone = text.substr(consumed);
+  if (zone == "Z" || zone == "+00:00") {
+    offset_s = 0;
+  } else {
+    int zone_hours, zone_minutes;
+    if (zone.size() != 6 || (zone[0] != '+' && zone[0] != '-') ||
+        std::sscanf(zone.c_str() + 1, "%2d:%2d", &zone_hours, &zone_minutes) != 2) {
+      return Status::Error(place.Describe() + ": '" + text +
+                           "' has no UTC offset (like +01:00); refusing to guess the time zone");
+    }
+    offset_s = (zone[0] == '-' ? -1 : 1) * (zone_hours * 3600 + zone_minutes * 60);
+  }
+  std::tm parts{};
+  parts.tm_year = year - 1900;
+  parts.tm_mon = month - 1;
+  parts.tm_mday = day;
+  parts.tm_hour = hour;
+  parts.tm_min = minute;
+  parts.tm_sec = second;
+  return static_cast<int64_t>(timegm(&parts)) - offset_s;
+}
+
+}  // namespace
+
+Result<WindWeather> ParseWindpowerlibWeather(std::string_view text, const std::string& file) {
+  const std::vector<std::string_view> lines = SplitLines(text);
+  if (lines.size() < 3) {
+    return Status::Error(file + ": expected two header rows (names, heights) and data rows");
+  }
+  const std::vector<std::string> names = SplitCsvLine(lines[0]);
+  const std::vector<std::string> heights_text = SplitCsvLine(lines[1]);
+  if (names.size() < 2 || names.size() != heights_text.size()) {
+    return Status::Error(file + " line 2: " + std::to_string(heights_text.size()) +
+                         " heights for " + std::to_string(names.size()) +
+                         " variables (windpowerlib layout: a row of names, a row of heights)");
+  }
+  if (heights_text[0] != "height") {
+    return Status::Error(file + " line 2: the second header row must start with 'height'");
+  }
+  struct Column {
+    std::string name;
+    double height;
+    bool kelvin;
+  };
+  std::vector<Column> columns;
+  WindWeather weather;
+  for (size_t i = 1; i < names.size(); ++i) {
+    Result<double> height = ParseNumber(heights_text[i], {file, 2, names[i]});
+    if (!height.ok()) return height.status();
+    const bool kelvin = names[i] == "temperature";
+    columns.push_back({names[i], *height, kelvin});
+    if (weather.series.count({names[i], *height})) {
+      return Status::Error(file + " line 2: " + names[i] + " at " + heights_text[i] +
+                           " m appears twice");
+    }
+    weather.series[{names[i], *height}] = {};
+  }
+  for (size_t n = 2; n < lines.size(); ++n) {
+    if (lines[n].empty() || lines[n] == "\r") continue;
+    const std::vector<std::string> cells = SplitCsvLine(lines[n]);
+    if (cells.size() != names.size()) {
+      return Status::Error(file + " line " + std::to_string(n + 1) + ": " +
+                           std::to_string(cells.size()) + " fields, expected " +
+                           std::to_string(names.size()));
+    }
+    Result<int64_t> time = ParseIsoTime(cells[0], {file, n + 1, names[0]});
+    if (!time.ok()) return time.status();
+    if (!weather.time_utc_s.empty() && *time <= weather.time_utc_s.back()) {
+      return Status::Error(file + " line " + std::to_string(n + 1) + ": time " + cells[0] +
+                           " does not come after the row before");
+    }
+    weather.time_utc_s.push_back(*time);
+    for (size_t i = 1; i < cells.size(); ++i) {
+      const Column& column = columns[i - 1];
+      Result<double> value = ParseNumber(cells[i], {file, n + 1, column.name});
+      if (!value.ok()) return value.status();
+      double v = *value;
+      if (column.kelvin) {
+        if (v < 150 || v > 350) {
+          return Status::Error(file + " line " + std::to_string(n + 1) + ": temperature " +
+                               cells[i] + " is not a plausible air temperature in kelvin");
+        }
+        v -= 273.15;
+      }
+      if (column.name == "wind_speed" && (v < 0 || v > 100)) {
+        return Status::Error(file + " line " + std::to_string(n + 1) + ": wind_speed " + cells[i] +
+                             " m/s is impossible");
+      }
+      weather.series[{column.name, column.height}].push_back(v);
+    }
+  }
+  if (weather.time_utc_s.empty()) return Status::Error(file + ": no data rows");
+  return weather;
+}
+
+double HubHeightSpeedMs(double speed, double measured_height, double hub_height, double roughness) {
+  if (measured_height == hub_height) return speed;
+  return speed * std::log(hub_height / roughness) / std::log(measured_height / roughness);
+}
+
+Result<WindYield> ComputeWindYield(const PowerCurve& curve, const WindWeather& weather,
+                                   double hub_height_m) {
+  if (!(hub_height_m > 0 && hub_height_m < 300)) {
+    return Status::Error("hub height must be between 0 and 300 m");
+  }
+  const std::vector<double> heights = weather.HeightsOf("wind_speed");
+  if (heights.empty()) return Status::Error("the weather has no wind_speed");
+  const std::vector<double> roughness_heights = weather.HeightsOf("roughness_length");
+  if (roughness_heights.empty()) return Status::Error("the weather has no roughness_length");
+  double nearest = heights[0];
+  for (double h : heights) {
+    if (std::abs(h - hub_height_m) < std::abs(nearest - hub_height_m)) nearest = h;
+  }
+  const std::vector<double>& speeds = weather.series.at({"wind_speed", nearest});
+  const std::vector<double>& roughness =
+      weather.series.at({"roughness_length", roughness_heights[0]});
+  const size_t n = weather.time_utc_s.size();
+  if (n < 2) return Status::Error("the weather needs at least two time steps");
+  const int64_t step_s = weather.time_utc_s[1] - weather.time_utc_s[0];
+  WindYield yield;
+  yield.measured_height_m = nearest;
+  double speed_sum = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0 && weather.time_utc_s[i] - weather.time_utc_s[i - 1] != step_s) {
+      return Status::Error("the weather steps irregularly at row " + std::to_string(i + 1));
+    }
+    if (!(roughness[i] > 0)) {
+      return Status::Error("roughness_length must be positive (row " + std::to_string(i + 1) + ")");
+    }
+    const double hub_speed = HubHeightSpeedMs(speeds[i], nearest, hub_height_m, roughness[i]);
+    const double power = PowerAtW(curve, hub_speed);
+    yield.power_w.push_back(power);
+    yield.energy_kwh += power * step_s / 3600.0 / 1000.0;
+    speed_sum += hub_speed;
+  }
+  yield.hours = static_cast<double>(n) * step_s / 3600.0;
+  yield.mean_hub_speed_m_s = speed_sum / static_cast<double>(n);
+  yield.capacity_factor = yield.energy_kwh / (curve.RatedPowerW() / 1000.0 * yield.hours);
+  return yield;
+}
+
+}  // namespace greenshift::energy

@@ -2,7 +2,9 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 
 namespace greenshift::energy {
 
@@ -68,6 +70,86 @@ Result<double> ParseNumber(std::string_view text, const CsvPlace& place) {
     return Status::Error(place.Describe() + ": '" + copy + "' is not a number");
   }
   return value;
+}
+
+// "2010-01-01 00:00:00+01:00" (or 'T', or 'Z') to seconds since the epoch, UTC.
+Result<int64_t> ParseIsoTime(const std::string& text, const CsvPlace& place) {
+  int year, month, day, hour, minute, second;
+  char sep;
+  int consumed = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d%n", &year, &month, &day, &sep, &hour,
+                  &minute, &second, &consumed) != 7 ||
+      (sep != ' ' && sep != 'T') || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 ||
+      minute > 59 || second > 60) {
+    return Status::Error(place.Describe() + ": '" + text +
+                         "' is not a time like 2010-01-01 00:00:00+01:00");
+  }
+  int offset_s = 0;
+  const std::string zone = text.substr(consumed);
+  if (zone == "Z" || zone == "+00:00") {
+    offset_s = 0;
+  } else {
+    int zone_hours, zone_minutes;
+    if (zone.size() != 6 || (zone[0] != '+' && zone[0] != '-') ||
+        std::sscanf(zone.c_str() + 1, "%2d:%2d", &zone_hours, &zone_minutes) != 2) {
+      return Status::Error(place.Describe() + ": '" + text +
+                           "' has no UTC offset (like +01:00); refusing to guess the time zone");
+    }
+    offset_s = (zone[0] == '-' ? -1 : 1) * (zone_hours * 3600 + zone_minutes * 60);
+  }
+  std::tm parts{};
+  parts.tm_year = year - 1900;
+  parts.tm_mon = month - 1;
+  parts.tm_mday = day;
+  parts.tm_hour = hour;
+  parts.tm_min = minute;
+  parts.tm_sec = second;
+  return static_cast<int64_t>(timegm(&parts)) - offset_s;
+}
+
+Result<const std::vector<double>*> TimeSeriesTable::Column(const std::string& name) const {
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) return &columns[i];
+  }
+  std::string known;
+  for (const std::string& n : names) known += (known.empty() ? "" : ", ") + n;
+  return Status::Error(file + ": no column '" + name + "' (columns: " + known + ")");
+}
+
+Result<TimeSeriesTable> ParseTimeSeriesCsv(std::string_view text, const std::string& file) {
+  const std::vector<std::string_view> lines = SplitLines(text);
+  if (lines.size() < 2) return Status::Error(file + ": expected a header row and data rows");
+  TimeSeriesTable table;
+  table.file = file;
+  const std::vector<std::string> header = SplitCsvLine(lines[0]);
+  if (header.size() < 2) {
+    return Status::Error(file + " line 1: expected a time column and at least one value column");
+  }
+  table.names.assign(header.begin() + 1, header.end());
+  table.columns.resize(table.names.size());
+  for (size_t n = 1; n < lines.size(); ++n) {
+    if (lines[n].empty() || lines[n] == "\r") continue;
+    const std::vector<std::string> cells = SplitCsvLine(lines[n]);
+    if (cells.size() != header.size()) {
+      return Status::Error(file + " line " + std::to_string(n + 1) + ": " +
+                           std::to_string(cells.size()) + " fields, expected " +
+                           std::to_string(header.size()));
+    }
+    Result<int64_t> time = ParseIsoTime(cells[0], {file, n + 1, header[0]});
+    if (!time.ok()) return time.status();
+    if (!table.time_utc_s.empty() && *time <= table.time_utc_s.back()) {
+      return Status::Error(file + " line " + std::to_string(n + 1) + ": time " + cells[0] +
+                           " does not come after the row before");
+    }
+    table.time_utc_s.push_back(*time);
+    for (size_t i = 1; i < cells.size(); ++i) {
+      Result<double> value = ParseNumber(cells[i], {file, n + 1, header[i]});
+      if (!value.ok()) return value.status();
+      table.columns[i - 1].push_back(*value);
+    }
+  }
+  if (table.time_utc_s.empty()) return Status::Error(file + ": no data rows");
+  return table;
 }
 
 }  // namespace greenshift::energy

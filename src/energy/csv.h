@@ -1,6 +1,7 @@
 // Splitting CSV lines, and reading numbers from them with errors that name file, line and field.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,5 +27,23 @@ struct CsvPlace {
 
 // Parses a whole field as a finite double; an error names the place and the text.
 Result<double> ParseNumber(std::string_view text, const CsvPlace& place);
+
+// "2010-01-01 00:00:00+01:00" (or with 'T', or 'Z') to seconds since the epoch, UTC. A time
+// without a UTC offset is an error: the zone is never guessed.
+Result<int64_t> ParseIsoTime(const std::string& text, const CsvPlace& place);
+
+// A table of a time column and named numeric columns (a plain CSV: header row, then rows).
+struct TimeSeriesTable {
+  std::vector<int64_t> time_utc_s;
+  std::vector<std::string> names;
+  std::vector<std::vector<double>> columns;  // columns[i] belongs to names[i]
+  // The column called `name`, or an error naming the file and the columns it has.
+  Result<const std::vector<double>*> Column(const std::string& name) const;
+  std::string file;
+};
+
+// Reads a CSV whose first column is an ISO time with a UTC offset and whose other columns are
+// numbers (empty cells are errors). Times must increase.
+Result<TimeSeriesTable> ParseTimeSeriesCsv(std::string_view text, const std::string& file);
 
 }  // namespace greenshift::energy

@@ -109,45 +109,6 @@ std::vector<double> WindWeather::HeightsOf(const std::string& variable) const {
   return heights;  // std::map keeps them ascending
 }
 
-namespace {
-
-// "2010-01-01 00:00:00+01:00" (or 'T', or 'Z') to seconds since the epoch, UTC.
-Result<int64_t> ParseIsoTime(const std::string& text, const CsvPlace& place) {
-  int year, month, day, hour, minute, second;
-  char sep;
-  int consumed = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d%n", &year, &month, &day, &sep, &hour,
-                  &minute, &second, &consumed) != 7 ||
-      (sep != ' ' && sep != 'T') || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 ||
-      minute > 59 || second > 60) {
-    return Status::Error(place.Describe() + ": '" + text +
-                         "' is not a time like 2010-01-01 00:00:00+01:00");
-  }
-  int offset_s = 0;
-  const std::string zone = text.substr(consumed);
-  if (zone == "Z" || zone == "+00:00") {
-    offset_s = 0;
-  } else {
-    int zone_hours, zone_minutes;
-    if (zone.size() != 6 || (zone[0] != '+' && zone[0] != '-') ||
-        std::sscanf(zone.c_str() + 1, "%2d:%2d", &zone_hours, &zone_minutes) != 2) {
-      return Status::Error(place.Describe() + ": '" + text +
-                           "' has no UTC offset (like +01:00); refusing to guess the time zone");
-    }
-    offset_s = (zone[0] == '-' ? -1 : 1) * (zone_hours * 3600 + zone_minutes * 60);
-  }
-  std::tm parts{};
-  parts.tm_year = year - 1900;
-  parts.tm_mon = month - 1;
-  parts.tm_mday = day;
-  parts.tm_hour = hour;
-  parts.tm_min = minute;
-  parts.tm_sec = second;
-  return static_cast<int64_t>(timegm(&parts)) - offset_s;
-}
-
-}  // namespace
-
 Result<WindWeather> ParseWindpowerlibWeather(std::string_view text, const std::string& file) {
   const std::vector<std::string_view> lines = SplitLines(text);
   if (lines.size() < 3) {

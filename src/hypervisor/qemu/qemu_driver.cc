@@ -254,8 +254,8 @@ Result<double> QemuDriver::MeasureDirtyRate(const std::string& name, int seconds
   }
   Result<Record> record = LoadRecord(name);
   if (!record.ok()) return record.status();
-  Result<std::unique_ptr<QmpClient>> qmp = QmpClient::Connect(
-      PathsFor(config_, name, record->site).query_socket, milliseconds(2000));
+  Result<std::unique_ptr<QmpClient>> qmp =
+      QmpClient::Connect(PathsFor(config_, name, record->site).query_socket, milliseconds(2000));
   if (!qmp.ok()) return qmp.status().Context("VM '" + name + "'");
   // QEMU samples pages and hashes them twice, `calc-time` apart (page-sampling mode: works under
   // any accelerator and leaves dirty logging alone).

@@ -1,0 +1,408 @@
+#include "energy/weather.h"
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "energy/csv.h"
+
+namespace greenshift::energy {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+Status Error(const std::string& file, size_t line, const std::string& what) {
+  return Status::Error(file + (line ? " line " + std::to_string(line) : "") + ": " + what);
+}
+
+int64_t UtcSeconds(int year, int month, int day, int hour, int minute) {
+  std::tm parts{};
+  parts.tm_year = year - 1900;
+  parts.tm_mon = month - 1;
+  parts.tm_mday = day;
+  parts.tm_hour = hour;
+  parts.tm_min = minute;
+  return static_cast<int64_t>(timegm(&parts));
+}
+
+// The year a typical-year file (rows from several years) is placed in: its first row's year, or
+// the year before when that is a leap year, since a typical year has no 29 February.
+int TypicalYear(int first_row_year) {
+  const bool leap =
+      (first_row_year % 4 == 0 && first_row_year % 100 != 0) || first_row_year % 400 == 0;
+  return leap ? first_row_year - 1 : first_row_year;
+}
+
+void Reserve(WeatherSeries& w, size_t n) {
+  for (auto* v : {&w.ghi_w_m2, &w.dni_w_m2, &w.dhi_w_m2, &w.air_temperature_c, &w.wind_speed_m_s,
+                  &w.cloud_cover, &w.relative_humidity}) {
+    v->reserve(n);
+  }
+}
+
+// Appends one step; every series gets a value (NaN where the source has none).
+void Push(WeatherSeries& w, int64_t t, double ghi, double dni, double dhi, double temp, double wind,
+          double cloud, double humidity) {
+  w.time_utc_s.push_back(t);
+  w.ghi_w_m2.push_back(ghi);
+  w.dni_w_m2.push_back(dni);
+  w.dhi_w_m2.push_back(dhi);
+  w.air_temperature_c.push_back(temp);
+  w.wind_speed_m_s.push_back(wind);
+  w.cloud_cover.push_back(cloud);
+  w.relative_humidity.push_back(humidity);
+}
+
+// Physical plausibility, so that a unit mix-up (km/h read as m/s, °F as °C, Wh as kWh) is
+// caught at the edge rather than in a forecast.
+Status CheckRanges(const WeatherSeries& w) {
+  for (size_t i = 0; i < w.size(); ++i) {
+    auto bad = [&](const char* what, double v, const char* range) {
+      return Status::Error(w.source + ": step " + std::to_string(i + 1) + ": " + what + " " +
+                           std::to_string(v) + " outside " + range + " (wrong unit?)");
+    };
+    if (w.ghi_w_m2[i] < -10 || w.ghi_w_m2[i] > 1500)
+      return bad("GHI", w.ghi_w_m2[i], "0..1500 W/m²");
+    if (w.dni_w_m2[i] < -10 || w.dni_w_m2[i] > 1500)
+      return bad("DNI", w.dni_w_m2[i], "0..1500 W/m²");
+    if (w.dhi_w_m2[i] < -10 || w.dhi_w_m2[i] > 1000)
+      return bad("DHI", w.dhi_w_m2[i], "0..1000 W/m²");
+    if (w.air_temperature_c[i] < -90 || w.air_temperature_c[i] > 60)
+      return bad("air temperature", w.air_temperature_c[i], "-90..60 °C");
+    if (w.wind_speed_m_s[i] < 0 || w.wind_speed_m_s[i] > 80)
+      return bad("wind speed", w.wind_speed_m_s[i], "0..80 m/s");
+    if (w.cloud_cover[i] < 0 || w.cloud_cover[i] > 1)
+      return bad("cloud cover", w.cloud_cover[i], "0..1");
+    if (w.relative_humidity[i] < 0 || w.relative_humidity[i] > 1.05)
+      return bad("relative humidity", w.relative_humidity[i], "0..1");
+    if (i > 0 && w.time_utc_s[i] <= w.time_utc_s[i - 1]) {
+      return Status::Error(w.source + ": step " + std::to_string(i + 1) +
+                           ": time does not come after the step before");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool WeatherSeries::HasIrradiance() const {
+  for (double v : ghi_w_m2) {
+    if (!std::isnan(v)) return true;
+  }
+  return false;
+}
+
+Result<WeatherSeries> ParseOpenMeteoJson(std::string_view text, const std::string& file) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) return Error(file, 0, "not valid JSON");
+  if (j.contains("error") && j.value("error", false)) {
+    return Error(file, 0, "an Open-Meteo error response: " + j.value("reason", std::string("?")));
+  }
+  WeatherSeries w;
+  w.source = file;
+  try {
+    w.latitude_deg = j.at("latitude").get<double>();
+    w.longitude_deg = j.at("longitude").get<double>();
+    w.elevation_m = j.value("elevation", 0.0);
+    const int64_t offset = j.at("utc_offset_seconds").get<int64_t>();
+    const nlohmann::json& hourly = j.at("hourly");
+    const nlohmann::json& units = j.at("hourly_units");
+    const nlohmann::json& times = hourly.at("time");
+    const size_t n = times.size();
+    if (n == 0) return Error(file, 0, "hourly.time is empty");
+    // Each variable: its array, converted to SI by its unit.
+    auto series = [&](const std::vector<std::string>& names,
+                      const std::string& want) -> Result<std::vector<double>> {
+      for (const std::string& name : names) {
+        if (!hourly.contains(name)) continue;
+        const std::string unit = units.value(name, std::string());
+        double scale = 1, shift = 0;
+        if (want == "m/s") {
+          if (unit == "km/h")
+            scale = 1 / 3.6;
+          else if (unit == "mph")
+            scale = 0.44704;
+          else if (unit == "kn")
+            scale = 0.514444;
+          else if (unit != "m/s")
+            return Error(file, 0, "hourly_units." + name + " '" + unit + "' is not a speed unit");
+        } else if (want == "°C") {
+          if (unit == "°F")
+            scale = 5.0 / 9.0, shift = -32;
+          else if (unit != "°C")
+            return Error(file, 0, "hourly_units." + name + " '" + unit + "' is not °C or °F");
+        } else if (want == "%") {
+          if (unit != "%")
+            return Error(file, 0, "hourly_units." + name + " '" + unit + "' is not %");
+          scale = 0.01;
+        } else if (want == "W/m²") {
+          if (unit != "W/m²")
+            return Error(file, 0, "hourly_units." + name + " '" + unit + "' is not W/m²");
+        }
+        const nlohmann::json& values = hourly.at(name);
+        if (values.size() != n) {
+          return Error(file, 0,
+                       "hourly." + name + " has " + std::to_string(values.size()) + " values for " +
+                           std::to_string(n) + " times");
+        }
+        std::vector<double> out;
+        out.reserve(n);
+        for (size_t i = 0; i < n; ++i) {
+          if (values[i].is_null()) {
+            out.push_back(kNaN);  // Open-Meteo's "no data"
+          } else if (!values[i].is_number()) {
+            return Error(file, 0, "hourly." + name + "[" + std::to_string(i) + "] is not a number");
+          } else {
+            out.push_back((values[i].get<double>() + shift) * scale);
+          }
+        }
+        return out;
+      }
+      return std::vector<double>(n, kNaN);
+    };
+    Result<std::vector<double>> temp = series({"temperature_2m"}, "°C");
+    Result<std::vector<double>> wind = series({"windspeed_10m", "wind_speed_10m"}, "m/s");
+    Result<std::vector<double>> cloud = series({"cloudcover", "cloud_cover"}, "%");
+    Result<std::vector<double>> humidity =
+        series({"relative_humidity_2m", "relativehumidity_2m"}, "%");
+    Result<std::vector<double>> ghi = series({"shortwave_radiation"}, "W/m²");
+    Result<std::vector<double>> dni = series({"direct_normal_irradiance"}, "W/m²");
+    Result<std::vector<double>> dhi = series({"diffuse_radiation"}, "W/m²");
+    for (const auto* r : {&temp, &wind, &cloud, &humidity, &ghi, &dni, &dhi}) {
+      if (!r->ok()) return r->status();
+    }
+    Reserve(w, n);
+    for (size_t i = 0; i < n; ++i) {
+      const std::string t = times[i].get<std::string>();
+      int year, month, day, hour, minute;
+      if (std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d", &year, &month, &day, &hour, &minute) != 5) {
+        return Error(file, 0,
+                     "hourly.time[" + std::to_string(i) + "] '" + t + "' is not YYYY-MM-DDTHH:MM");
+      }
+      // Open-Meteo's hourly radiation is the mean of the hour before the timestamp; the other
+      // variables are instantaneous. Both are kept at the stamped time.
+      Push(w, UtcSeconds(year, month, day, hour, minute) - offset, (*ghi)[i], (*dni)[i], (*dhi)[i],
+           (*temp)[i], (*wind)[i], (*cloud)[i], (*humidity)[i]);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return Error(file, 0, std::string("not an Open-Meteo response: ") + e.what());
+  }
+  GS_RETURN_IF_ERROR(CheckRanges(w));
+  return w;
+}
+
+Result<WeatherSeries> ParseEpw(std::string_view text, const std::string& file) {
+  const std::vector<std::string_view> lines = SplitLines(text);
+  if (lines.size() < 9)
+    return Error(file, 0, "too short for an EPW file (8 header lines, then data)");
+  const std::vector<std::string> location = SplitCsvLine(lines[0]);
+  if (location.size() < 10 || location[0] != "LOCATION") {
+    return Error(file, 1, "expected the EPW LOCATION line");
+  }
+  WeatherSeries w;
+  w.source = file;
+  Result<double> lat = ParseNumber(location[6], {file, 1, "latitude"});
+  Result<double> lon = ParseNumber(location[7], {file, 1, "longitude"});
+  Result<double> tz = ParseNumber(location[8], {file, 1, "time zone"});
+  Result<double> elevation = ParseNumber(location[9], {file, 1, "elevation"});
+  for (const auto* r : {&lat, &lon, &tz, &elevation}) {
+    if (!r->ok()) return r->status();
+  }
+  w.latitude_deg = *lat;
+  w.longitude_deg = *lon;
+  w.elevation_m = *elevation;
+  const int64_t offset = static_cast<int64_t>(std::llround(*tz * 3600));
+  int first_year = 0;
+  Reserve(w, lines.size());
+  for (size_t n = 8; n < lines.size(); ++n) {
+    if (lines[n].empty() || lines[n] == "\r") continue;
+    const std::vector<std::string> f = SplitCsvLine(lines[n]);
+    if (f.size() < 22) {
+      return Error(file, n + 1, std::to_string(f.size()) + " fields, an EPW data row has 35");
+    }
+    double v[9];
+    const int index[9] = {0, 1, 2, 3, 6, 13, 14, 15, 21};
+    const char* names[9] = {"year",
+                            "month",
+                            "day",
+                            "hour",
+                            "dry bulb temperature",
+                            "global horizontal radiation",
+                            "direct normal radiation",
+                            "diffuse horizontal radiation",
+                            "wind speed"};
+    for (int k = 0; k < 9; ++k) {
+      Result<double> value = ParseNumber(f[index[k]], {file, n + 1, names[k]});
+      if (!value.ok()) return value.status();
+      v[k] = *value;
+    }
+    double cloud = kNaN;
+    if (f.size() > 22) {
+      Result<double> sky = ParseNumber(f[22], {file, n + 1, "total sky cover"});
+      if (!sky.ok()) return sky.status();
+      if (*sky != 99) cloud = *sky / 10.0;  // tenths; 99 = missing
+    }
+    double humidity = kNaN;
+    if (Result<double> rh = ParseNumber(f[8], {file, n + 1, "relative humidity"});
+        rh.ok() && *rh != 999) {
+      humidity = *rh / 100.0;
+    }
+    if (first_year == 0) first_year = TypicalYear(static_cast<int>(v[0]));
+    const int hour_ending = static_cast<int>(v[3]);
+    if (hour_ending < 1 || hour_ending > 24) return Error(file, n + 1, "hour must be 1..24");
+    // EPW marks missing values with 9999 (radiation) and 99.9 (temperature), 999 (wind).
+    auto missing = [](double value, double marker) { return value >= marker ? kNaN : value; };
+    Push(
+        w,
+        UtcSeconds(first_year, static_cast<int>(v[1]), static_cast<int>(v[2]), hour_ending - 1, 0) -
+            offset,
+        missing(v[5], 9999), missing(v[6], 9999), missing(v[7], 9999), missing(v[4], 99.9),
+        missing(v[8], 999), cloud, humidity);
+  }
+  if (w.size() == 0) return Error(file, 0, "no data rows");
+  GS_RETURN_IF_ERROR(CheckRanges(w));
+  return w;
+}
+
+Result<WeatherSeries> ParseTmy3(std::string_view text, const std::string& file) {
+  const std::vector<std::string_view> lines = SplitLines(text);
+  if (lines.size() < 3)
+    return Error(file, 0, "too short for a TMY3 file (site line, header, rows)");
+  const std::vector<std::string> site = SplitCsvLine(lines[0]);
+  if (site.size() < 7)
+    return Error(file, 1,
+                 "expected the TMY3 site line (id, name, state, UTC offset, lat, lon, elevation)");
+  WeatherSeries w;
+  w.source = file;
+  Result<double> tz = ParseNumber(site[3], {file, 1, "UTC offset"});
+  Result<double> lat = ParseNumber(site[4], {file, 1, "latitude"});
+  Result<double> lon = ParseNumber(site[5], {file, 1, "longitude"});
+  Result<double> elevation = ParseNumber(site[6], {file, 1, "elevation"});
+  for (const auto* r : {&tz, &lat, &lon, &elevation}) {
+    if (!r->ok()) return r->status();
+  }
+  w.latitude_deg = *lat;
+  w.longitude_deg = *lon;
+  w.elevation_m = *elevation;
+  const int64_t offset = static_cast<int64_t>(std::llround(*tz * 3600));
+  const std::vector<std::string> header = SplitCsvLine(lines[1]);
+  auto column = [&](const std::string& name) -> Result<size_t> {
+    for (size_t i = 0; i < header.size(); ++i) {
+      if (header[i] == name) return i;
+    }
+    return Error(file, 2, "no column '" + name + "'");
+  };
+  Result<size_t> c_ghi = column("GHI (W/m^2)"), c_dni = column("DNI (W/m^2)"),
+                 c_dhi = column("DHI (W/m^2)"), c_cloud = column("TotCld (tenths)"),
+                 c_temp = column("Dry-bulb (C)"), c_rh = column("RHum (%)"),
+                 c_wind = column("Wspd (m/s)");
+  for (const auto* r : {&c_ghi, &c_dni, &c_dhi, &c_cloud, &c_temp, &c_rh, &c_wind}) {
+    if (!r->ok()) return r->status();
+  }
+  int first_year = 0;
+  Reserve(w, lines.size());
+  for (size_t n = 2; n < lines.size(); ++n) {
+    if (lines[n].empty() || lines[n] == "\r") continue;
+    const std::vector<std::string> f = SplitCsvLine(lines[n]);
+    if (f.size() != header.size()) {
+      return Error(
+          file, n + 1,
+          std::to_string(f.size()) + " fields, the header has " + std::to_string(header.size()));
+    }
+    int month, day, year, hour, minute;
+    if (std::sscanf(f[0].c_str(), "%2d/%2d/%4d", &month, &day, &year) != 3 ||
+        std::sscanf(f[1].c_str(), "%2d:%2d", &hour, &minute) != 2 || hour < 1 || hour > 24) {
+      return Error(
+          file, n + 1,
+          "date '" + f[0] + "' / time '" + f[1] + "' is not MM/DD/YYYY and HH:MM (01:00..24:00)");
+    }
+    if (first_year == 0) first_year = TypicalYear(year);
+    double v[7];
+    const size_t idx[7] = {*c_ghi, *c_dni, *c_dhi, *c_temp, *c_wind, *c_cloud, *c_rh};
+    for (int k = 0; k < 7; ++k) {
+      Result<double> value = ParseNumber(f[idx[k]], {file, n + 1, header[idx[k]]});
+      if (!value.ok()) return value.status();
+      v[k] = *value;
+    }
+    Push(w, UtcSeconds(first_year, month, day, hour - 1, 0) - offset, v[0], v[1], v[2], v[3], v[4],
+         v[5] / 10.0, v[6] / 100.0);
+  }
+  if (w.size() == 0) return Error(file, 0, "no data rows");
+  GS_RETURN_IF_ERROR(CheckRanges(w));
+  return w;
+}
+
+Result<WeatherSeries> ParsePvgisTmy(std::string_view text, const std::string& file) {
+  const std::vector<std::string_view> lines = SplitLines(text);
+  WeatherSeries w;
+  w.source = file;
+  size_t n = 0;
+  bool have_lat = false, have_lon = false;
+  for (; n < lines.size(); ++n) {
+    const std::string line(lines[n]);
+    auto value_after_colon = [&](const char* field) -> Result<double> {
+      return ParseNumber(line.substr(line.find(':') + 1), {file, n + 1, field});
+    };
+    if (line.rfind("Latitude", 0) == 0) {
+      Result<double> v = value_after_colon("latitude");
+      if (!v.ok()) return v.status();
+      w.latitude_deg = *v;
+      have_lat = true;
+    } else if (line.rfind("Longitude", 0) == 0) {
+      Result<double> v = value_after_colon("longitude");
+      if (!v.ok()) return v.status();
+      w.longitude_deg = *v;
+      have_lon = true;
+    } else if (line.rfind("Elevation", 0) == 0) {
+      Result<double> v = value_after_colon("elevation");
+      if (!v.ok()) return v.status();
+      w.elevation_m = *v;
+    } else if (line.rfind("time(UTC)", 0) == 0) {
+      break;
+    }
+  }
+  if (!have_lat || !have_lon)
+    return Error(file, 0, "no 'Latitude' / 'Longitude' lines: not a PVGIS TMY file");
+  if (n >= lines.size()) return Error(file, 0, "no 'time(UTC),...' header: not a PVGIS TMY file");
+  const std::vector<std::string> header = SplitCsvLine(lines[n]);
+  auto column = [&](const std::string& name) -> Result<size_t> {
+    for (size_t i = 0; i < header.size(); ++i) {
+      if (header[i] == name) return i;
+    }
+    return Error(file, n + 1, "no column '" + name + "'");
+  };
+  Result<size_t> c_t = column("T2m"), c_rh = column("RH"), c_ghi = column("G(h)"),
+                 c_dni = column("Gb(n)"), c_dhi = column("Gd(h)"), c_ws = column("WS10m");
+  for (const auto* r : {&c_t, &c_rh, &c_ghi, &c_dni, &c_dhi, &c_ws}) {
+    if (!r->ok()) return r->status();
+  }
+  int first_year = 0;
+  for (++n; n < lines.size(); ++n) {
+    if (lines[n].empty() || lines[n] == "\r") break;  // the table ends at a blank line
+    const std::vector<std::string> f = SplitCsvLine(lines[n]);
+    if (f.size() != header.size()) break;  // the legend after the table
+    int year, month, day, hour, minute;
+    if (std::sscanf(f[0].c_str(), "%4d%2d%2d:%2d%2d", &year, &month, &day, &hour, &minute) != 5) {
+      return Error(file, n + 1, "time '" + f[0] + "' is not YYYYMMDD:HHMM");
+    }
+    if (first_year == 0) first_year = TypicalYear(year);
+    double v[6];
+    const size_t idx[6] = {*c_ghi, *c_dni, *c_dhi, *c_t, *c_ws, *c_rh};
+    for (int k = 0; k < 6; ++k) {
+      Result<double> value = ParseNumber(f[idx[k]], {file, n + 1, header[idx[k]]});
+      if (!value.ok()) return value.status();
+      v[k] = *value;
+    }
+    Push(w, UtcSeconds(first_year, month, day, hour, minute), v[0], v[1], v[2], v[3], v[4], kNaN,
+         v[5] / 100.0);
+  }
+  if (w.size() == 0) return Error(file, 0, "no data rows");
+  GS_RETURN_IF_ERROR(CheckRanges(w));
+  return w;
+}
+
+}  // namespace greenshift::energy

@@ -1,0 +1,48 @@
+// Weather in one shape, whatever the source: a location and hourly (or finer) series in SI
+// units, with NaN where a source does not give a variable. Each parser converts units once, here,
+// and names file, line and field when the input is wrong.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace greenshift::energy {
+
+struct WeatherSeries {
+  std::string source;  // the file it came from
+  double latitude_deg = 0, longitude_deg = 0, elevation_m = 0;
+  std::vector<int64_t> time_utc_s;                   // the start of each step
+  std::vector<double> ghi_w_m2, dni_w_m2, dhi_w_m2;  // irradiance (NaN: not given)
+  std::vector<double> air_temperature_c;
+  std::vector<double> wind_speed_m_s;     // at 10 m
+  std::vector<double> cloud_cover;        // 0..1
+  std::vector<double> relative_humidity;  // 0..1
+  size_t size() const { return time_utc_s.size(); }
+  bool HasIrradiance() const;  // GHI is given (somewhere not NaN)
+};
+
+// An Open-Meteo forecast or archive API response (JSON): `hourly` arrays with their
+// `hourly_units` (km/h, m/s, mph or kn; °C or °F; % or W/m²), local times shifted by
+// `utc_offset_seconds`.
+Result<WeatherSeries> ParseOpenMeteoJson(std::string_view text, const std::string& file);
+
+// EnergyPlus EPW: LOCATION line, 7 more header lines, hourly rows (hour 1..24 ending the hour,
+// local standard time). Typical-year files mix years; all rows are placed in one year: the first
+// row's, or the year before when that is a leap year (a typical year has no 29 February).
+Result<WeatherSeries> ParseEpw(std::string_view text, const std::string& file);
+
+// NREL TMY3 CSV: a site line (id, name, state, UTC offset, latitude, longitude, elevation), a
+// header line, hourly rows (MM/DD/YYYY, HH:MM ending the hour, local standard time). Mixed years
+// are placed in one year, as for EPW.
+Result<WeatherSeries> ParseTmy3(std::string_view text, const std::string& file);
+
+// PVGIS TMY CSV: latitude/longitude/elevation lines, the month-year table, then
+// `time(UTC),T2m,RH,G(h),Gb(n),Gd(h),IR(h),WS10m,WD10m,SP` rows until a blank line. Mixed years
+// are placed in one year, as for EPW.
+Result<WeatherSeries> ParsePvgisTmy(std::string_view text, const std::string& file);
+
+}  // namespace greenshift::energy

@@ -12,7 +12,9 @@ PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config clang-format
   libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libcli11-dev libfmt-dev
+  nlohmann-json3-dev libcli11-dev libfmt-dev libmosquitto-dev
+  # sensors: an MQTT broker and clients for the integration tests
+  mosquitto mosquitto-clients
   # lab: hypervisor, guest image, network namespaces, probes
   busybox-static cpio kmod xz-utils zstd
   iproute2 iputils-ping apache2-utils jq procps

@@ -1,0 +1,125 @@
+#include "energy/sensor.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/files.h"
+
+namespace greenshift::energy {
+namespace {
+
+constexpr int64_t kNow = 1700000000000;
+
+SensorLimits Limits() {
+  SensorLimits limits;
+  limits.capacity_w = 5000;
+  limits.max_clock_skew_ms = 60000;
+  limits.stale_after_ms = 300000;
+  return limits;
+}
+
+TEST(SensorValidatorTest, AcceptsPlausibleReadingsInOrder) {
+  SensorValidator v(Limits());
+  EXPECT_TRUE(v.Check({"a", "pv", kNow - 2000, 1200}, kNow).accepted);
+  EXPECT_TRUE(v.Check({"a", "pv", kNow - 1000, 0}, kNow).accepted);
+  EXPECT_TRUE(v.Check({"a", "pv", kNow, 6000}, kNow).accepted);  // 1.2 x 5000 is still fine
+  EXPECT_EQ(v.accepted(), 3);
+  EXPECT_EQ(v.rejected_total(), 0);
+}
+
+TEST(SensorValidatorTest, RejectsEachImplausibleReadingWithItsReason) {
+  SensorValidator v(Limits());
+  ASSERT_TRUE(v.Check({"a", "pv", kNow - 10000, 100}, kNow).accepted);
+  struct Case {
+    Reading reading;
+    RejectReason reason;
+    const char* words;
+  } cases[] = {
+      {{"a", "pv", kNow - 5000, NAN}, RejectReason::kNotANumber, "not a number"},
+      {{"a", "pv", kNow - 5000, INFINITY}, RejectReason::kNotANumber, "not a number"},
+      {{"a", "pv", kNow - 5000, -3}, RejectReason::kNegative, "negative"},
+      {{"a", "pv", kNow - 5000, 6001}, RejectReason::kAboveCapacity, "above 1.2 x"},
+      {{"a", "pv", kNow + 120000, 100}, RejectReason::kInTheFuture, "in the future"},
+      {{"a", "pv", kNow - 10000, 100}, RejectReason::kOutOfOrder, "not after"},
+      {{"a", "pv", kNow - 20000, 100}, RejectReason::kOutOfOrder, "not after"},
+  };
+  for (const Case& c : cases) {
+    Verdict verdict = v.Check(c.reading, kNow);
+    EXPECT_FALSE(verdict.accepted) << c.words;
+    EXPECT_EQ(verdict.reason, c.reason) << c.words;
+    EXPECT_NE(verdict.why.find(c.words), std::string::npos) << verdict.why;
+    EXPECT_NE(verdict.why.find("a/pv"), std::string::npos) << verdict.why;
+  }
+  EXPECT_EQ(v.accepted(), 1);
+  EXPECT_EQ(v.rejected(RejectReason::kNotANumber), 2);
+  EXPECT_EQ(v.rejected(RejectReason::kOutOfOrder), 2);
+  EXPECT_EQ(v.rejected_total(), 7);  // none lost: every rejection is counted
+  EXPECT_EQ(v.recent_rejections().size(), 7u);
+}
+
+TEST(SensorValidatorTest, AToleranceForStandbyDraw) {
+  SensorLimits limits = Limits();
+  limits.negative_tolerance_w = 10;
+  SensorValidator v(limits);
+  EXPECT_TRUE(v.Check({"a", "pv", kNow - 1000, -2.8}, kNow).accepted);
+  EXPECT_FALSE(v.Check({"a", "pv", kNow, -12}, kNow).accepted);
+}
+
+TEST(SensorValidatorTest, ASilentSensorTurnsStale) {
+  SensorValidator v(Limits());
+  EXPECT_TRUE(v.IsStale(kNow));  // never reported
+  ASSERT_TRUE(v.Check({"a", "pv", kNow, 100}, kNow).accepted);
+  EXPECT_FALSE(v.IsStale(kNow + 299000));
+  EXPECT_TRUE(v.IsStale(kNow + 301000));
+  // Rejected readings do not keep a sensor fresh.
+  EXPECT_FALSE(v.Check({"a", "pv", kNow + 400000, NAN}, kNow + 400000).accepted);
+  EXPECT_TRUE(v.IsStale(kNow + 400000));
+}
+
+TEST(SensorReplayTest, ReplaysTheMeasuredSerfPowerAndCountsWhatItRejects) {
+  Result<std::string> text =
+      ReadFile(GREENSHIFT_SOURCE_DIR "/data/pv/serf_east_15min_ac_power.csv");
+  ASSERT_TRUE(text.ok());
+  Result<TimeSeriesTable> table = ParseTimeSeriesCsv(*text, "serf_east_15min_ac_power.csv");
+  ASSERT_TRUE(table.ok()) << table.error();
+  SensorLimits limits;
+  limits.capacity_w = 5400;
+  // Strict: the inverter's few watts of night-time draw are negative readings.
+  Result<ReplayResult> strict = ReplayCsv(*table, "ac_power", "golden", "serf-east", limits);
+  ASSERT_TRUE(strict.ok()) << strict.error();
+  EXPECT_GT(strict->validator.rejected(RejectReason::kNegative), 3000);
+  EXPECT_EQ(strict->validator.accepted() + strict->validator.rejected_total(),
+            static_cast<int64_t>(table->time_utc_s.size()));
+  // With a 10 W tolerance for standby draw, every reading of this real system passes.
+  limits.negative_tolerance_w = 10;
+  Result<ReplayResult> tolerant = ReplayCsv(*table, "ac_power", "golden", "serf-east", limits);
+  ASSERT_TRUE(tolerant.ok());
+  EXPECT_EQ(tolerant->validator.rejected_total(), 0);
+  EXPECT_EQ(tolerant->accepted.size(), table->time_utc_s.size());
+  EXPECT_FALSE(ReplayCsv(*table, "power", "golden", "x", limits).ok());  // no such column
+}
+
+TEST(ReadingPayloadTest, NumbersAndJson) {
+  Result<Reading> bare = ParseReadingPayload("1234.5", "a", "pv", kNow);
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(bare->power_w, 1234.5);
+  EXPECT_EQ(bare->time_utc_ms, kNow);
+  Result<Reading> stamped =
+      ParseReadingPayload(R"({"time":"2023-11-14T22:13:20+00:00","power_w":800})", "a", "pv", 0);
+  ASSERT_TRUE(stamped.ok()) << stamped.error();
+  EXPECT_EQ(stamped->time_utc_ms, kNow);
+  EXPECT_EQ(stamped->power_w, 800);
+  EXPECT_TRUE(std::isnan(ParseReadingPayload(R"({"power_w":null})", "a", "pv", kNow)->power_w));
+  EXPECT_NE(ParseReadingPayload("lots", "a", "pv", kNow).error().find("neither a number"),
+            std::string::npos);
+  EXPECT_NE(ParseReadingPayload(R"({"watts":3})", "a", "pv", kNow).error().find("'power_w'"),
+            std::string::npos);
+  EXPECT_NE(ParseReadingPayload(R"({"power_w":3,"time":"yesterday"})", "a", "pv", kNow)
+                .error()
+                .find("yesterday"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace greenshift::energy

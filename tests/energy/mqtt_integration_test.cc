@@ -20,7 +20,8 @@ class Broker {
  public:
   explicit Broker(int port) : port_(port) {
     config_ = "/tmp/greenshift-mqtt-test-" + std::to_string(getpid()) + ".conf";
-    std::ofstream(config_) << "listener " << port << " 127.0.0.1\nallow_anonymous true\nlog_dest none\n";
+    std::ofstream(config_) << "listener " << port
+                           << " 127.0.0.1\nallow_anonymous true\nlog_dest none\n";
     pid_ = fork();
     if (pid_ == 0) {
       execlp("mosquitto", "mosquitto", "-c", config_.c_str(), static_cast<char*>(nullptr));

@@ -405,4 +405,87 @@ Result<WeatherSeries> ParsePvgisTmy(std::string_view text, const std::string& fi
   return w;
 }
 
+Result<WeatherSeries> ParseNsrdbPsm3(std::string_view text, const std::string& file,
+                                     double utc_offset_hours) {
+  const std::vector<std::string_view> lines = SplitLines(text);
+  if (lines.size() < 2) return Error(file, 0, "too short for an NSRDB PSM3 file");
+  WeatherSeries w;
+  w.source = file;
+  size_t header_line = 0;
+  double offset_h = utc_offset_hours;
+  std::vector<std::string> first = SplitCsvLine(lines[0]);
+  auto find = [](const std::vector<std::string>& fields, const std::string& name) -> int {
+    for (size_t i = 0; i < fields.size(); ++i) {
+      if (fields[i] == name) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  if (find(first, "Year") < 0) {  // metadata lines first
+    if (lines.size() < 4) return Error(file, 0, "metadata but no data");
+    const std::vector<std::string> values = SplitCsvLine(lines[1]);
+    auto meta = [&](const std::string& name, double& out) -> Status {
+      const int i = find(first, name);
+      if (i < 0 || i >= static_cast<int>(values.size())) return Status::Ok();
+      Result<double> v = ParseNumber(values[i], {file, 2, name});
+      if (!v.ok()) return v.status();
+      out = *v;
+      return Status::Ok();
+    };
+    GS_RETURN_IF_ERROR(meta("Latitude", w.latitude_deg));
+    GS_RETURN_IF_ERROR(meta("Longitude", w.longitude_deg));
+    GS_RETURN_IF_ERROR(meta("Elevation", w.elevation_m));
+    GS_RETURN_IF_ERROR(meta("Time Zone", offset_h));
+    header_line = 2;
+  }
+  if (std::isnan(offset_h)) {
+    return Error(file, 0, "no 'Time Zone' metadata and no UTC offset given; refusing to guess");
+  }
+  const std::vector<std::string> header = SplitCsvLine(lines[header_line]);
+  const int c_year = find(header, "Year"), c_month = find(header, "Month"),
+            c_day = find(header, "Day"), c_hour = find(header, "Hour"),
+            c_minute = find(header, "Minute");
+  for (auto [index, name] : {std::pair{c_year, "Year"},
+                             {c_month, "Month"},
+                             {c_day, "Day"},
+                             {c_hour, "Hour"},
+                             {c_minute, "Minute"}}) {
+    if (index < 0) return Error(file, header_line + 1, std::string("no column '") + name + "'");
+  }
+  const int c_temp = find(header, "Temperature"), c_ghi = find(header, "GHI"),
+            c_dni = find(header, "DNI"), c_dhi = find(header, "DHI"),
+            c_wind = find(header, "Wind Speed"), c_rh = find(header, "Relative Humidity");
+  if (c_ghi < 0 || c_temp < 0) {
+    return Error(file, header_line + 1, "no 'GHI' or 'Temperature' column");
+  }
+  const int64_t offset_s = static_cast<int64_t>(std::llround(offset_h * 3600));
+  for (size_t n = header_line + 1; n < lines.size(); ++n) {
+    if (lines[n].empty() || lines[n] == "\r") continue;
+    const std::vector<std::string> f = SplitCsvLine(lines[n]);
+    if (f.size() != header.size()) {
+      return Error(
+          file, n + 1,
+          std::to_string(f.size()) + " fields, the header has " + std::to_string(header.size()));
+    }
+    auto get = [&](int column) -> Result<double> {
+      if (column < 0) return kNaN;
+      return ParseNumber(f[column], {file, n + 1, header[column]});
+    };
+    Result<double> year = get(c_year), month = get(c_month), day = get(c_day), hour = get(c_hour),
+                   minute = get(c_minute), temp = get(c_temp), ghi = get(c_ghi), dni = get(c_dni),
+                   dhi = get(c_dhi), wind = get(c_wind), rh = get(c_rh);
+    for (const auto* r :
+         {&year, &month, &day, &hour, &minute, &temp, &ghi, &dni, &dhi, &wind, &rh}) {
+      if (!r->ok()) return r->status();
+    }
+    Push(w,
+         UtcSeconds(static_cast<int>(*year), static_cast<int>(*month), static_cast<int>(*day),
+                    static_cast<int>(*hour), static_cast<int>(*minute)) -
+             offset_s,
+         *ghi, *dni, *dhi, *temp, *wind, kNaN, std::isnan(*rh) ? kNaN : *rh / 100.0);
+  }
+  if (w.size() == 0) return Error(file, 0, "no data rows");
+  GS_RETURN_IF_ERROR(CheckRanges(w));
+  return w;
+}
+
 }  // namespace greenshift::energy

@@ -45,4 +45,12 @@ Result<WeatherSeries> ParseTmy3(std::string_view text, const std::string& file);
 // are placed in one year, as for EPW.
 Result<WeatherSeries> ParsePvgisTmy(std::string_view text, const std::string& file);
 
+// NREL NSRDB PSM3 CSV: optionally two metadata lines (a header with "Latitude", "Longitude",
+// "Time Zone", "Elevation" and a line of values), then `Year,Month,Day,Hour,Minute,...` columns
+// (Temperature °C, GHI/DNI/DHI W/m², Wind Speed m/s, Relative Humidity %), a leading index
+// column allowed. The time zone comes from the metadata; a file without it needs
+// `utc_offset_hours` (NaN: refuse to guess).
+Result<WeatherSeries> ParseNsrdbPsm3(std::string_view text, const std::string& file,
+                                     double utc_offset_hours);
+
 }  // namespace greenshift::energy

@@ -159,3 +159,45 @@ TEST(PvgisTest, NotAPvgisFile) {
 
 }  // namespace
 }  // namespace greenshift::energy
+
+namespace greenshift::energy {
+namespace {
+
+TEST(Psm3Test, ParsesAYearOfHalfHours) {
+  Result<std::string> text = ReadFile(GREENSHIFT_SOURCE_DIR "/data/weather/test_psm3_2017.csv");
+  ASSERT_TRUE(text.ok());
+  EXPECT_NE(ParseNsrdbPsm3(*text, "psm3.csv", NAN).error().find("refusing to guess"),
+            std::string::npos);
+  Result<WeatherSeries> w = ParseNsrdbPsm3(*text, "psm3.csv", 0);
+  ASSERT_TRUE(w.ok()) << w.error();
+  ASSERT_EQ(w->size(), 17520u);
+  EXPECT_EQ(w->time_utc_s[0], 1483228800);  // 2017-01-01 00:00Z
+  EXPECT_EQ(w->time_utc_s[1] - w->time_utc_s[0], 1800);
+  EXPECT_DOUBLE_EQ(w->air_temperature_c[0], -8.4);
+  EXPECT_DOUBLE_EQ(w->wind_speed_m_s[1], 0.6);
+  EXPECT_TRUE(w->HasIrradiance());
+}
+
+TEST(Psm3Test, MetadataGivesTheZoneAndMalformedRowsAreNamed) {
+  const std::string meta =
+      "Source,Location ID,Latitude,Longitude,Time Zone,Elevation\n"
+      "NSRDB,1,40.5,-108.5,-7,1800\n"
+      "Year,Month,Day,Hour,Minute,Temperature,GHI,Wind Speed\n";
+  Result<WeatherSeries> w = ParseNsrdbPsm3(meta + "2017,1,1,0,0,-8.4,0,0.3\n", "m.csv", NAN);
+  ASSERT_TRUE(w.ok()) << w.error();
+  EXPECT_EQ(w->time_utc_s[0], 1483228800 + 7 * 3600);
+  EXPECT_DOUBLE_EQ(w->latitude_deg, 40.5);
+  EXPECT_NE(
+      ParseNsrdbPsm3(meta + "2017,1,1,0,0,-8.4,0\n", "m.csv", NAN).error().find("m.csv line 4"),
+      std::string::npos);
+  EXPECT_NE(
+      ParseNsrdbPsm3(meta + "2017,1,1,0,0,-8.4,x,0.3\n", "m.csv", NAN).error().find("field 'GHI'"),
+      std::string::npos);
+  // Wind in km/h where m/s belongs.
+  EXPECT_NE(
+      ParseNsrdbPsm3(meta + "2017,1,1,0,0,-8.4,0,130\n", "m.csv", NAN).error().find("wrong unit"),
+      std::string::npos);
+}
+
+}  // namespace
+}  // namespace greenshift::energy

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what greenshift needs, builds it, and runs every test:
 #   1. the unit tests under AddressSanitizer and UBSan (build-asan/, no guest image),
-#   2. the full build (warnings are errors): unit tests, then the integration tests, which start
+#   2. the parsers' libFuzzer targets, 10 s each (scripts/fuzz.sh; longer runs: scripts/fuzz.sh 600),
+#   3. the full build (warnings are errors): unit tests, then the integration tests, which start
 #      real QEMU guests in network namespaces (root needed), and the format check.
 # Exits non-zero if anything fails.
 set -euo pipefail
@@ -22,6 +23,9 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DGREENSHIFT_WERROR=O
   -DGREENSHIFT_SANITIZE=ON -DGREENSHIFT_BUILD_GUEST=OFF >/dev/null
 ninja -C build-asan unit_tests
 ctest --test-dir build-asan -L unit --output-on-failure -j2
+
+echo "== parser fuzzing (libFuzzer, ASan + UBSan), bounded"
+scripts/fuzz.sh 10
 
 echo "== full build, unit and integration tests"
 scripts/build.sh

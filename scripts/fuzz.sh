@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds the parsers' libFuzzer targets with clang (ASan + UBSan) into build-fuzz/ and runs each
+# for a bounded time, seeded with the real files in data/. Exits non-zero on the first crash,
+# leak or sanitizer report (the reproducer is left in build-fuzz/crashes/).
+# usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 30)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-30}
+
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
+  -DGREENSHIFT_FUZZ=ON -DGREENSHIFT_SANITIZE=ON -DGREENSHIFT_BUILD_GUEST=OFF >/dev/null
+ninja -C build-fuzz $(ninja -C build-fuzz -t targets all | sed -n 's/^\(fuzz_[a-z_0-9]*\): .*/\1/p' | sort -u)
+
+seed() {  # seed TARGET DIR FILES...: a corpus of real inputs, cut to 64 KiB each
+  local dir=build-fuzz/corpus/$1
+  mkdir -p "$dir"
+  shift
+  for f in "$@"; do head -c 65536 "$f" >"$dir/$(basename "$f")"; done
+  echo "$dir"
+}
+declare -A corpus=(
+  [power_curves]=$(seed power_curves data/wind/power_curves.csv)
+  [windpowerlib_weather]=$(seed windpowerlib_weather data/wind/windpowerlib_weather_2010.csv)
+  [timeseries_csv]=$(seed timeseries_csv data/pv/serf_east_15min_ac_power.csv data/pv/serf_east_psm3_data.csv)
+  [openmeteo_json]=$(seed openmeteo_json data/weather/openmeteo_GB_2022.json)
+  [epw]=$(seed epw data/weather/NLD_Amsterdam062400_IWEC.epw)
+  [tmy3]=$(seed tmy3 data/weather/723170TYA.CSV)
+  [pvgis_tmy]=$(seed pvgis_tmy data/weather/tmy_45.000_8.000_2005_2023.csv)
+  [nsrdb_psm3]=$(seed nsrdb_psm3 data/weather/test_psm3_2017.csv)
+  [reading_payload]=$(seed reading_payload /dev/null)
+)
+printf '{"time":"2023-11-14T22:13:20+00:00","power_w":800}' >"${corpus[reading_payload]}/json"
+printf '1234.5' >"${corpus[reading_payload]}/number"
+
+mkdir -p build-fuzz/crashes
+for target in "${!corpus[@]}"; do
+  echo "== fuzz_$target for ${seconds}s"
+  ASAN_OPTIONS=detect_leaks=1 build-fuzz/fuzz/fuzz_"$target" -max_total_time="$seconds" \
+    -max_len=70000 -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/crashes/"$target"- \
+    -print_final_stats=0 "${corpus[$target]}" 2>&1 | grep -E "^Done [0-9]+ runs|ERROR|SUMMARY|Test unit written" || true
+  if ls build-fuzz/crashes/"$target"-* >/dev/null 2>&1; then
+    echo "fuzz.sh: fuzz_$target found a failing input: $(ls build-fuzz/crashes/"$target"-*)" >&2
+    exit 1
+  fi
+done
+echo "fuzz.sh: no crash in ${#corpus[@]} targets x ${seconds}s"

@@ -14,7 +14,7 @@ PACKAGES=(
   # fuzzing: clang with libFuzzer and the sanitizer runtimes
   clang-14 libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libcli11-dev libfmt-dev libmosquitto-dev
+  nlohmann-json3-dev libcli11-dev libfmt-dev libmosquitto-dev libmodbus-dev
   # sensors: an MQTT broker and clients for the integration tests
   mosquitto mosquitto-clients
   # lab: hypervisor, guest image, network namespaces, probes

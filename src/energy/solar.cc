@@ -111,6 +111,42 @@ Result<double> FitDerate(const PvSystem& system, const std::vector<double>& poa,
   return xy / xx;
 }
 
+double ClearSkyGhiHaurwitz(double zenith_deg) {
+  if (!(zenith_deg < 90)) return 0;
+  const double cos_z = std::cos(Rad(zenith_deg));
+  return 1098.0 * cos_z * std::exp(-0.057 / cos_z);
+}
+
+double GhiFromCloudCover(double clear_sky_ghi, double cloud_cover) {
+  const double c = std::clamp(std::isnan(cloud_cover) ? 0.0 : cloud_cover, 0.0, 1.0);
+  return std::max(0.0, clear_sky_ghi) * (1 - 0.75 * std::pow(c, 3.4));
+}
+
+Irradiance ErbsDecomposition(double ghi, double zenith_deg, int64_t time_utc_s) {
+  Irradiance irr;
+  irr.ghi_w_m2 = std::max(0.0, ghi);
+  if (!(zenith_deg < 87) || irr.ghi_w_m2 <= 0) {
+    irr.dhi_w_m2 = irr.ghi_w_m2;
+    return irr;
+  }
+  const double cos_z = std::cos(Rad(zenith_deg));
+  const double day = static_cast<double>((time_utc_s / 86400) % 365);
+  const double extraterrestrial = 1367.0 * (1 + 0.033 * std::cos(2 * kPi * day / 365.0));
+  const double kt = std::clamp(irr.ghi_w_m2 / (extraterrestrial * cos_z), 0.0, 1.0);
+  double diffuse_fraction;
+  if (kt <= 0.22) {
+    diffuse_fraction = 1 - 0.09 * kt;
+  } else if (kt <= 0.8) {
+    diffuse_fraction = 0.9511 - 0.1604 * kt + 4.388 * kt * kt - 16.638 * std::pow(kt, 3) +
+                       12.336 * std::pow(kt, 4);
+  } else {
+    diffuse_fraction = 0.165;
+  }
+  irr.dhi_w_m2 = irr.ghi_w_m2 * diffuse_fraction;
+  irr.dni_w_m2 = (irr.ghi_w_m2 - irr.dhi_w_m2) / cos_z;
+  return irr;
+}
+
 double TalkFormulaW(double scale, double ghi, double wind, double air_c) {
   return std::max(0.0, scale * std::max(0.0, ghi) * wind * air_c);
 }

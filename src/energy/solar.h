@@ -53,6 +53,15 @@ Result<double> FitDerate(const PvSystem& system, const std::vector<double>& poa_
                          const std::vector<double>& air_temperature_c,
                          const std::vector<double>& measured_ac_w);
 
+// Clear-sky global horizontal irradiance by the Haurwitz model (W/m², 0 with the sun down).
+double ClearSkyGhiHaurwitz(double zenith_deg);
+
+// GHI under a cloud cover fraction (0..1), by Kasten and Czeplak: clear x (1 - 0.75 c^3.4).
+double GhiFromCloudCover(double clear_sky_ghi_w_m2, double cloud_cover);
+
+// Splits GHI into beam and diffuse by the Erbs correlation of the clearness index.
+Irradiance ErbsDecomposition(double ghi_w_m2, double zenith_deg, int64_t time_utc_s);
+
 // The talk's formula, "sunlight x wind x temperature = energy", as a baseline: power = scale x
 // GHI x wind speed x air temperature (°C). Where a source has no wind, wind speed counts as 1.
 double TalkFormulaW(double scale, double ghi_w_m2, double wind_m_s, double air_temperature_c);

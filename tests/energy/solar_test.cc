@@ -143,3 +143,30 @@ TEST(CsvTest, QuotedFieldsAndCarriageReturns) {
 
 }  // namespace
 }  // namespace greenshift::energy
+
+namespace greenshift::energy {
+namespace {
+
+TEST(ClearSkyTest, HaurwitzAndCloudCover) {
+  EXPECT_NEAR(ClearSkyGhiHaurwitz(0), 1098.0 * std::exp(-0.057), 1e-9);  // about 1037 W/m²
+  EXPECT_GT(ClearSkyGhiHaurwitz(30), ClearSkyGhiHaurwitz(60));
+  EXPECT_EQ(ClearSkyGhiHaurwitz(95), 0);
+  EXPECT_DOUBLE_EQ(GhiFromCloudCover(800, 0), 800);
+  EXPECT_NEAR(GhiFromCloudCover(800, 1), 200, 1e-9);  // overcast keeps a quarter
+  EXPECT_GT(GhiFromCloudCover(800, 0.5), GhiFromCloudCover(800, 0.8));
+  EXPECT_DOUBLE_EQ(GhiFromCloudCover(800, NAN), 800);
+}
+
+TEST(ClearSkyTest, ErbsSplitsBeamAndDiffuse) {
+  // A clear summer noon: mostly beam.
+  Irradiance clear = ErbsDecomposition(900, 25, 1467381600);
+  EXPECT_LT(clear.dhi_w_m2, 0.3 * clear.ghi_w_m2);
+  EXPECT_NEAR(clear.dni_w_m2 * std::cos(25 * 3.14159265358979 / 180) + clear.dhi_w_m2, 900, 1e-6);
+  // Overcast: almost all diffuse.
+  Irradiance overcast = ErbsDecomposition(100, 25, 1467381600);
+  EXPECT_GT(overcast.dhi_w_m2, 0.9 * overcast.ghi_w_m2);
+  EXPECT_EQ(ErbsDecomposition(50, 89, 0).dni_w_m2, 0);
+}
+
+}  // namespace
+}  // namespace greenshift::energy

@@ -1,4 +1,5 @@
 // greenshift energy wind: the energy a real turbine yields from measured weather.
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -6,9 +7,34 @@
 
 #include "cli/context.h"
 #include "core/files.h"
+#include "energy/solar.h"
+#include "energy/weather.h"
 #include "energy/wind.h"
 
 namespace greenshift::cli {
+
+namespace {
+
+// Picks the parser by the file's content: Open-Meteo JSON, EPW, PVGIS, TMY3 or PSM3.
+Result<energy::WeatherSeries> ReadWeather(const std::string& path, double utc_offset_hours) {
+  Result<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  const std::string head = text->substr(0, 400);
+  if (head.find('{') == head.find_first_not_of(" \n\r\t"))
+    return energy::ParseOpenMeteoJson(*text, path);
+  if (head.rfind("LOCATION,", 0) == 0) return energy::ParseEpw(*text, path);
+  if (head.rfind("Latitude", 0) == 0) return energy::ParsePvgisTmy(*text, path);
+  if (head.find("Year,Month,Day,Hour,Minute") != std::string::npos ||
+      head.find("Time Zone") != std::string::npos) {
+    return energy::ParseNsrdbPsm3(*text, path, utc_offset_hours);
+  }
+  if (head.find("Date (MM/DD/YYYY)") != std::string::npos) return energy::ParseTmy3(*text, path);
+  return Status::Error(path +
+                       ": not a weather format greenshift reads (Open-Meteo JSON, EPW, "
+                       "TMY3, NSRDB PSM3, PVGIS TMY)");
+}
+
+}  // namespace
 
 void AddEnergyCommands(CLI::App& app, Context& context) {
   CLI::App* energy_cmd = app.add_subcommand("energy", "green power models on real data");
@@ -66,6 +92,80 @@ void AddEnergyCommands(CLI::App& app, Context& context) {
     std::printf("mean hub speed   %.2f m/s\n", yield->mean_hub_speed_m_s);
     std::printf("energy           %.1f MWh\n", yield->energy_kwh / 1000);
     std::printf("capacity factor  %.1f %%\n", yield->capacity_factor * 100);
+  });
+
+  struct PvOptions {
+    std::string weather;
+    double capacity_kw = 10, tilt_deg = 30, azimuth_deg = 180, utc_offset_hours = NAN;
+    bool json = false;
+  };
+  auto pv = std::make_shared<PvOptions>();
+  CLI::App* pv_cmd = energy_cmd->add_subcommand(
+      "pv", "energy of a PV system from a weather file (irradiance, or cloud cover via clear sky)");
+  pv_cmd->add_option("--weather", pv->weather, "Open-Meteo JSON, EPW, TMY3, PSM3 or PVGIS file")
+      ->required();
+  pv_cmd->add_option("--capacity-kw", pv->capacity_kw, "DC rating")->capture_default_str();
+  pv_cmd->add_option("--tilt", pv->tilt_deg, "degrees from horizontal")->capture_default_str();
+  pv_cmd->add_option("--azimuth", pv->azimuth_deg, "degrees clockwise from north")
+      ->capture_default_str();
+  pv_cmd->add_option("--utc-offset-hours", pv->utc_offset_hours,
+                     "for PSM3 files without time-zone metadata");
+  pv_cmd->add_flag("--json", pv->json, "print as JSON");
+  pv_cmd->callback([&context, pv]() {
+    Result<energy::WeatherSeries> weather = ReadWeather(pv->weather, pv->utc_offset_hours);
+    if (!weather.ok()) return context.Fail(weather.error());
+    energy::PvSystem system;
+    system.latitude_deg = weather->latitude_deg;
+    system.longitude_deg = weather->longitude_deg;
+    system.tilt_deg = pv->tilt_deg;
+    system.azimuth_deg = pv->azimuth_deg;
+    system.capacity_w = pv->capacity_kw * 1000;
+    const bool from_clouds = !weather->HasIrradiance();
+    double energy_kwh = 0;
+    const size_t n = weather->size();
+    const double step_h = n > 1 ? (weather->time_utc_s[1] - weather->time_utc_s[0]) / 3600.0 : 1;
+    for (size_t i = 0; i < n; ++i) {
+      const energy::SunPosition sun =
+          energy::SolarPosition(weather->time_utc_s[i], system.latitude_deg, system.longitude_deg);
+      double ghi = weather->ghi_w_m2[i];
+      if (from_clouds) {
+        ghi = energy::GhiFromCloudCover(energy::ClearSkyGhiHaurwitz(sun.zenith_deg),
+                                        weather->cloud_cover[i]);
+      }
+      if (std::isnan(ghi)) continue;
+      energy::Irradiance irradiance{ghi, weather->dni_w_m2[i], weather->dhi_w_m2[i]};
+      if (std::isnan(irradiance.dni_w_m2) || std::isnan(irradiance.dhi_w_m2)) {
+        irradiance = energy::ErbsDecomposition(ghi, sun.zenith_deg, weather->time_utc_s[i]);
+      }
+      const double air =
+          std::isnan(weather->air_temperature_c[i]) ? 20 : weather->air_temperature_c[i];
+      energy_kwh +=
+          energy::PvAcPowerW(system, energy::PlaneOfArrayW(system, sun, irradiance), air) * step_h /
+          1000;
+    }
+    const double hours = n * step_h;
+    const double capacity_factor = energy_kwh / (pv->capacity_kw * hours);
+    if (pv->json) {
+      std::cout << nlohmann::json{{"weather", pv->weather},
+                                  {"latitude_deg", system.latitude_deg},
+                                  {"longitude_deg", system.longitude_deg},
+                                  {"irradiance_from", from_clouds ? "cloud cover" : "the file"},
+                                  {"hours", hours},
+                                  {"energy_kwh", energy_kwh},
+                                  {"capacity_factor", capacity_factor}}
+                       .dump(2)
+                << "\n";
+      return;
+    }
+    std::printf("site             %.3f, %.3f\n", system.latitude_deg, system.longitude_deg);
+    std::printf("system           %.1f kW, tilt %.0f, azimuth %.0f\n", pv->capacity_kw,
+                pv->tilt_deg, pv->azimuth_deg);
+    std::printf("irradiance from  %s\n",
+                from_clouds ? "cloud cover (Haurwitz clear sky, Kasten-Czeplak)" : "the file");
+    std::printf("period           %.0f hours\n", hours);
+    std::printf("energy           %.0f kWh (%.0f kWh/kWp)\n", energy_kwh,
+                energy_kwh / pv->capacity_kw);
+    std::printf("capacity factor  %.1f %%\n", capacity_factor * 100);
   });
 }
 

@@ -95,7 +95,10 @@ void AddMigrateCommand(CLI::App& app, Context& context) {
     }
     if (!result.completed) {
       context.Fail("migration of " + result.vm + " to " + result.to + " failed: " + result.error +
-                   " (the VM stays on " + (result.from.empty() ? "its source" : result.from) + ")");
+                   (result.from.empty() ? ""
+                    : result.running_on.empty()
+                        ? " (the VM runs nowhere now: start it again with `greenshift vm start`)"
+                        : " (the VM stays on " + result.running_on + ")"));
     }
   });
 }

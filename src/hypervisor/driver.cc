@@ -40,6 +40,8 @@ nlohmann::json ToJson(const MigrationResult& result) {
       {"to", result.to},
       {"mode", MigrationModeName(result.mode)},
       {"status", result.completed ? "completed" : "failed"},
+      {"running_on",
+       result.running_on.empty() ? nlohmann::json(nullptr) : nlohmann::json(result.running_on)},
       {"error", result.completed ? nlohmann::json(nullptr) : nlohmann::json(result.error)},
       {"total_ms", result.total_ms},
       {"downtime_ms", number_or_null(result.downtime_ms)},

@@ -80,7 +80,10 @@ struct MigrationResult {
   std::string vm, from, to;
   MigrationMode mode = MigrationMode::kLive;
   bool completed = false;
-  std::string error;        // why it failed; empty when completed
+  std::string error;  // why it failed; empty when completed
+  // Where the VM runs after the call: `to` when completed, `from` after a roll-back, empty when
+  // it runs nowhere (its source QEMU died during the migration).
+  std::string running_on;
   double total_ms = 0;      // from the command to the VM running on the destination
   double downtime_ms = -1;  // QEMU's own figure (-1 when QEMU reported none)
   double paused_ms = -1;    // STOP on the source to RESUME on the destination, from QMP events

@@ -35,6 +35,7 @@ check "migrate exits non-zero when the migration failed" test "$rc" -ne 0
 check "the result says failed" test "$(jqr "$TEST_TMP/killed.json" .status)" = failed
 check "the error names the dead destination" \
   grep -q "destination QEMU on site b exited" <(jqr "$TEST_TMP/killed.json" .error)
+check "the result says the VM still runs on a" test "$(jqr "$TEST_TMP/killed.json" .running_on)" = a
 check "the VM is on a" test "$("$G" vm list --json | jq -r '.[0].site')" = a
 check "it runs on a" test "$("$G" vm list --json | jq -r '.[0].state')" = running
 check "no QEMU of it is left on b" test "$(qemu_count web b)" = 0

@@ -29,6 +29,7 @@ jq -c . "$TEST_TMP/ping.json"
 
 M="$TEST_TMP/migration.json"
 check "migration completed" test "$(jqr "$M" .status)" = completed
+check "the result says the VM runs on b" test "$(jqr "$M" .running_on)" = b
 check "result names vm, from, to, mode" \
   test "$(jqr "$M" '"\(.vm) \(.from) \(.to) \(.mode)"')" = "web a b live"
 check "QEMU reported a downtime" float_gt "$(jqr "$M" .downtime_ms)" 0

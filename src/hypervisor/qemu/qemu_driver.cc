@@ -457,6 +457,9 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   auto fail = [&](const std::string& why) {
     fill_figures();
     result.completed = false;
+    // Unless it died, the VM runs where it ran (nothing was moved, or the roll-back resumed it).
+    if (!result.from.empty() && InstancePid(name, result.from) != 0)
+      result.running_on = result.from;
     result.error = why;
     result.total_ms = MillisBetween(started, SteadyNow());
     return result;
@@ -613,6 +616,8 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       // The source QEMU itself died: nothing runs anywhere but possibly the destination, which
       // has not received a complete state. That is the one case we cannot roll back from.
       DestroyInstance(name, destination);
+      record.migrating_to.clear();
+      (void)SaveRecord(record);
       return fail("the source QEMU exited during the migration: " + source_events.error());
     }
     Absorb(*source_events, true, watch);
@@ -704,6 +709,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
 
   fill_figures();
   result.completed = true;
+  result.running_on = destination.name;
   result.total_ms = MillisBetween(started, SteadyNow());
   return result;
 }

@@ -34,5 +34,6 @@ void AddMigrateCommand(CLI::App& app, Context& context);
 void AddProbeCommands(CLI::App& app, Context& context);
 void AddDemoCommand(CLI::App& app, Context& context);
 void AddEnergyCommands(CLI::App& app, Context& context);
+void AddModelCommands(CLI::App& app, Context& context);
 
 }  // namespace greenshift::cli

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   greenshift::cli::AddProbeCommands(app, context);
   greenshift::cli::AddDemoCommand(app, context);
   greenshift::cli::AddEnergyCommands(app, context);
+  greenshift::cli::AddModelCommands(app, context);
 
   try {
     app.parse(argc, argv);

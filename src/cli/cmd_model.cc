@@ -1,0 +1,77 @@
+// greenshift model precopy: what the pre-copy model predicts for a migration.
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/context.h"
+#include "migration/precopy.h"
+
+namespace greenshift::cli {
+
+void AddModelCommands(CLI::App& app, Context& context) {
+  CLI::App* model_cmd = app.add_subcommand("model", "predictions of the migration cost model");
+  model_cmd->require_subcommand(1);
+  struct Options {
+    double memory_mib = 1024, nonzero_mib = -1, dirty_mb_s = 0, working_set_mib = -1;
+    double bandwidth_mbit = 1000, downtime_limit_ms = 300;
+    bool auto_converge = false, offline = false, json = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = model_cmd->add_subcommand(
+      "precopy", "rounds, time, bytes and downtime of a pre-copy live migration");
+  cmd->add_option("--memory-mib", o->memory_mib, "guest RAM")->capture_default_str();
+  cmd->add_option("--nonzero-mib", o->nonzero_mib, "RAM that is not zero (default: all)");
+  cmd->add_option("--dirty-mb-s", o->dirty_mb_s, "how fast the guest dirties memory")
+      ->capture_default_str();
+  cmd->add_option("--working-set-mib", o->working_set_mib,
+                  "most distinct memory it dirties (default: all of it)");
+  cmd->add_option("--bandwidth-mbit", o->bandwidth_mbit, "what the migration stream achieves")
+      ->capture_default_str();
+  cmd->add_option("--downtime-limit-ms", o->downtime_limit_ms, "QEMU's downtime-limit")
+      ->capture_default_str();
+  cmd->add_flag("--auto-converge", o->auto_converge, "QEMU throttles the guest when needed");
+  cmd->add_flag("--offline", o->offline, "regular migration: stop, copy, start");
+  cmd->add_flag("--json", o->json, "print as JSON");
+  cmd->callback([&context, o]() {
+    migration::PrecopyInput in;
+    in.memory_bytes = static_cast<int64_t>(o->memory_mib * 1048576);
+    in.nonzero_bytes = o->nonzero_mib < 0 ? -1 : static_cast<int64_t>(o->nonzero_mib * 1048576);
+    in.dirty_rate_bytes_s = o->dirty_mb_s * 1e6;
+    in.working_set_bytes =
+        o->working_set_mib < 0 ? -1 : static_cast<int64_t>(o->working_set_mib * 1048576);
+    in.bandwidth_bytes_s = o->bandwidth_mbit * 1e6 / 8;
+    in.downtime_limit_s = o->downtime_limit_ms / 1000;
+    in.auto_converge = o->auto_converge;
+    Result<migration::PrecopyPrediction> p =
+        o->offline ? migration::PredictStopAndCopy(in) : migration::PredictPrecopy(in);
+    if (!p.ok()) return context.Fail(p.error());
+    if (o->json) {
+      nlohmann::json rounds = nlohmann::json::array();
+      for (const migration::PrecopyRound& r : p->schedule) {
+        rounds.push_back({{"round", r.round},
+                          {"bytes", r.bytes},
+                          {"seconds", r.seconds},
+                          {"throttle", r.throttle},
+                          {"dirtied_bytes", r.dirtied_bytes}});
+      }
+      std::cout
+          << nlohmann::json{{"converges", p->converges},   {"rounds", p->rounds},
+                            {"total_s", p->total_s},       {"downtime_s", p->downtime_s},
+                            {"bytes_sent", p->bytes_sent}, {"final_throttle", p->final_throttle},
+                            {"reason", p->reason},         {"schedule", rounds}}
+                 .dump(2)
+          << "\n";
+    } else {
+      std::printf("%s\n", p->reason.c_str());
+      std::printf("rounds %d, total %.2f s, downtime %.1f ms, %.1f MiB sent", p->rounds, p->total_s,
+                  p->downtime_s * 1e3, p->bytes_sent / 1048576.0);
+      if (p->final_throttle > 0)
+        std::printf(", guest throttled to %.0f%%", 100 * (1 - p->final_throttle));
+      std::printf("\n");
+    }
+    if (!p->converges) context.Fail("the migration would not converge");
+  });
+}
+
+}  // namespace greenshift::cli

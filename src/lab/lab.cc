@@ -1,6 +1,8 @@
 #include "lab/lab.h"
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <set>
 
@@ -349,6 +351,24 @@ Status LabDown(const LabConfig& config) {
       }
     }
   }
+  // Then any QEMU of the lab that no record names any more (a command killed half-way): its pid
+  // file is in the lab's run directory, and its command line names that pid file.
+  const std::string qemu_dir = state->run_dir + "/qemu";
+  for (const std::string& entry : ListDir(qemu_dir)) {
+    if (entry.size() < 5 || entry.substr(entry.size() - 4) != ".pid") continue;
+    const std::string pid_file = qemu_dir + "/" + entry;
+    Result<std::string> pid_text = ReadFile(pid_file);
+    if (!pid_text.ok()) continue;
+    const pid_t pid = static_cast<pid_t>(std::atoi(pid_text->c_str()));
+    Result<std::string> cmdline = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+    if (pid > 0 && ProcessAlive(pid) && cmdline.ok() &&
+        cmdline->find(pid_file) != std::string::npos) {
+      std::fprintf(stderr, "greenshift: lab down: stopping QEMU %d (%s) that no VM record names\n",
+                   pid, entry.c_str());
+      TerminateProcess(pid, std::chrono::seconds(5));
+    }
+  }
+
   std::string errors;
   for (auto it = state->created_namespaces.rbegin(); it != state->created_namespaces.rend(); ++it) {
     if (!NetnsExists(*it)) continue;

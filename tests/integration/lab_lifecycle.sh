@@ -53,7 +53,13 @@ check "the VM is still where it was" test "$("$G" vm list --json | jq -c '[.[].n
 out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$G" lab up --sites 2 2>&1) && fail "lab up as nobody succeeded"
 check "non-root lab up is refused with a clear message ($out)" grep -q "needs root" <<<"$out"
 
+# A QEMU whose record is gone (a command killed half-way) is still the lab's: down stops it too.
+"$G" vm start orphan --site c --no-wait
+rm "$GREENSHIFT_RUN_DIR/it-lab/vms/orphan.json"
+check "the orphan's QEMU runs" test "$(qemu_count orphan c)" = 1
+
 "$G" lab down
+check "lab down stopped the orphan" test "$(qemu_count orphan c)" = 0
 for ns in it-lab-a it-lab-b it-lab-c it-lab-client it-lab-wan; do
   check "namespace $ns is gone" test ! -e "/run/netns/$ns"
 done

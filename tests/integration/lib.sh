@@ -32,6 +32,7 @@ use_lab() {
   export GREENSHIFT_RUN_DIR=${GREENSHIFT_TEST_RUN_DIR:-/run/greenshift-test}
   TEST_TMP=$(mktemp -d)
   trap 'on_exit' EXIT
+  trap 'exit 143' TERM INT  # a timeout or Ctrl-C still tears the lab down (through EXIT)
   "$G" lab down >/dev/null 2>&1 || true
 }
 

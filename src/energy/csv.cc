@@ -97,6 +97,10 @@ Result<int64_t> ParseIsoTime(const std::string& text, const CsvPlace& place) {
     }
     offset_s = (zone[0] == '-' ? -1 : 1) * (zone_hours * 3600 + zone_minutes * 60);
   }
+  return UtcSeconds(year, month, day, hour, minute, second) - offset_s;
+}
+
+int64_t UtcSeconds(int year, int month, int day, int hour, int minute, int second) {
   std::tm parts{};
   parts.tm_year = year - 1900;
   parts.tm_mon = month - 1;
@@ -104,13 +108,18 @@ Result<int64_t> ParseIsoTime(const std::string& text, const CsvPlace& place) {
   parts.tm_hour = hour;
   parts.tm_min = minute;
   parts.tm_sec = second;
-  return static_cast<int64_t>(timegm(&parts)) - offset_s;
+  return static_cast<int64_t>(timegm(&parts));
+}
+
+int FindColumn(const std::vector<std::string>& fields, const std::string& name) {
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (fields[i] == name) return static_cast<int>(i);
+  }
+  return -1;
 }
 
 Result<const std::vector<double>*> TimeSeriesTable::Column(const std::string& name) const {
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == name) return &columns[i];
-  }
+  if (const int i = FindColumn(names, name); i >= 0) return &columns[i];
   std::string known;
   for (const std::string& n : names) known += (known.empty() ? "" : ", ") + n;
   return Status::Error(file + ": no column '" + name + "' (columns: " + known + ")");
@@ -119,15 +128,22 @@ Result<const std::vector<double>*> TimeSeriesTable::Column(const std::string& na
 Result<TimeSeriesTable> ParseTimeSeriesCsv(std::string_view text, const std::string& file) {
   const std::vector<std::string_view> lines = SplitLines(text);
   if (lines.size() < 2) return Status::Error(file + ": expected a header row and data rows");
-  TimeSeriesTable table;
-  table.file = file;
   const std::vector<std::string> header = SplitCsvLine(lines[0]);
   if (header.size() < 2) {
     return Status::Error(file + " line 1: expected a time column and at least one value column");
   }
+  return ParseTimeSeriesRows(lines, 1, header, file);
+}
+
+Result<TimeSeriesTable> ParseTimeSeriesRows(const std::vector<std::string_view>& lines,
+                                            size_t first_row,
+                                            const std::vector<std::string>& header,
+                                            const std::string& file) {
+  TimeSeriesTable table;
+  table.file = file;
   table.names.assign(header.begin() + 1, header.end());
   table.columns.resize(table.names.size());
-  for (size_t n = 1; n < lines.size(); ++n) {
+  for (size_t n = first_row; n < lines.size(); ++n) {
     if (lines[n].empty() || lines[n] == "\r") continue;
     const std::vector<std::string> cells = SplitCsvLine(lines[n]);
     if (cells.size() != header.size()) {
@@ -142,6 +158,7 @@ Result<TimeSeriesTable> ParseTimeSeriesCsv(std::string_view text, const std::str
                            " does not come after the row before");
     }
     table.time_utc_s.push_back(*time);
+    table.line.push_back(n + 1);
     for (size_t i = 1; i < cells.size(); ++i) {
       Result<double> value = ParseNumber(cells[i], {file, n + 1, header[i]});
       if (!value.ok()) return value.status();

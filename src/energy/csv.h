@@ -28,6 +28,12 @@ struct CsvPlace {
 // Parses a whole field as a finite double; an error names the place and the text.
 Result<double> ParseNumber(std::string_view text, const CsvPlace& place);
 
+// Seconds since the epoch of a civil UTC time (fields as written: month 1..12, day 1..31).
+int64_t UtcSeconds(int year, int month, int day, int hour, int minute, int second = 0);
+
+// Index of the field called `name`, or -1.
+int FindColumn(const std::vector<std::string>& fields, const std::string& name);
+
 // "2010-01-01 00:00:00+01:00" (or with 'T', or 'Z') to seconds since the epoch, UTC. A time
 // without a UTC offset is an error: the zone is never guessed.
 Result<int64_t> ParseIsoTime(const std::string& text, const CsvPlace& place);
@@ -35,6 +41,7 @@ Result<int64_t> ParseIsoTime(const std::string& text, const CsvPlace& place);
 // A table of a time column and named numeric columns (a plain CSV: header row, then rows).
 struct TimeSeriesTable {
   std::vector<int64_t> time_utc_s;
+  std::vector<size_t> line;  // the file line (1-based) of each row, for later error messages
   std::vector<std::string> names;
   std::vector<std::vector<double>> columns;  // columns[i] belongs to names[i]
   // The column called `name`, or an error naming the file and the columns it has.
@@ -45,5 +52,12 @@ struct TimeSeriesTable {
 // Reads a CSV whose first column is an ISO time with a UTC offset and whose other columns are
 // numbers (empty cells are errors). Times must increase.
 Result<TimeSeriesTable> ParseTimeSeriesCsv(std::string_view text, const std::string& file);
+
+// The same for data rows that start at `lines[first_row]`, under the column names `header`
+// (whose first entry names the time column): for formats with more header rows than one.
+Result<TimeSeriesTable> ParseTimeSeriesRows(const std::vector<std::string_view>& lines,
+                                            size_t first_row,
+                                            const std::vector<std::string>& header,
+                                            const std::string& file);
 
 }  // namespace greenshift::energy

@@ -19,14 +19,30 @@ Status Error(const std::string& file, size_t line, const std::string& what) {
   return Status::Error(file + (line ? " line " + std::to_string(line) : "") + ": " + what);
 }
 
-int64_t UtcSeconds(int year, int month, int day, int hour, int minute) {
-  std::tm parts{};
-  parts.tm_year = year - 1900;
-  parts.tm_mon = month - 1;
-  parts.tm_mday = day;
-  parts.tm_hour = hour;
-  parts.tm_min = minute;
-  return static_cast<int64_t>(timegm(&parts));
+// Reads latitude, longitude, UTC offset (hours) and elevation from the given fields of a site
+// line (line 1); returns the UTC offset in seconds.
+Result<int64_t> ReadSite(const std::vector<std::string>& fields, size_t lat, size_t lon,
+                         size_t utc_offset, size_t elevation, const std::string& file,
+                         WeatherSeries& w) {
+  Result<double> v_lat = ParseNumber(fields[lat], {file, 1, "latitude"});
+  Result<double> v_lon = ParseNumber(fields[lon], {file, 1, "longitude"});
+  Result<double> v_tz = ParseNumber(fields[utc_offset], {file, 1, "UTC offset"});
+  Result<double> v_elevation = ParseNumber(fields[elevation], {file, 1, "elevation"});
+  for (const auto* r : {&v_lat, &v_lon, &v_tz, &v_elevation}) {
+    if (!r->ok()) return r->status();
+  }
+  w.latitude_deg = *v_lat;
+  w.longitude_deg = *v_lon;
+  w.elevation_m = *v_elevation;
+  return static_cast<int64_t>(std::llround(*v_tz * 3600));
+}
+
+// Index of the column `name` in `header` (file line `line`), or an error naming it.
+Result<size_t> RequireColumn(const std::vector<std::string>& header, const std::string& name,
+                             const std::string& file, size_t line) {
+  const int i = FindColumn(header, name);
+  if (i < 0) return Error(file, line, "no column '" + name + "'");
+  return static_cast<size_t>(i);
 }
 
 // The year a typical-year file (rows from several years) is placed in: its first row's year, or
@@ -205,17 +221,9 @@ Result<WeatherSeries> ParseEpw(std::string_view text, const std::string& file) {
   }
   WeatherSeries w;
   w.source = file;
-  Result<double> lat = ParseNumber(location[6], {file, 1, "latitude"});
-  Result<double> lon = ParseNumber(location[7], {file, 1, "longitude"});
-  Result<double> tz = ParseNumber(location[8], {file, 1, "time zone"});
-  Result<double> elevation = ParseNumber(location[9], {file, 1, "elevation"});
-  for (const auto* r : {&lat, &lon, &tz, &elevation}) {
-    if (!r->ok()) return r->status();
-  }
-  w.latitude_deg = *lat;
-  w.longitude_deg = *lon;
-  w.elevation_m = *elevation;
-  const int64_t offset = static_cast<int64_t>(std::llround(*tz * 3600));
+  Result<int64_t> site_offset = ReadSite(location, 6, 7, 8, 9, file, w);
+  if (!site_offset.ok()) return site_offset.status();
+  const int64_t offset = *site_offset;
   int first_year = 0;
   Reserve(w, lines.size());
   for (size_t n = 8; n < lines.size(); ++n) {
@@ -278,24 +286,11 @@ Result<WeatherSeries> ParseTmy3(std::string_view text, const std::string& file) 
                  "expected the TMY3 site line (id, name, state, UTC offset, lat, lon, elevation)");
   WeatherSeries w;
   w.source = file;
-  Result<double> tz = ParseNumber(site[3], {file, 1, "UTC offset"});
-  Result<double> lat = ParseNumber(site[4], {file, 1, "latitude"});
-  Result<double> lon = ParseNumber(site[5], {file, 1, "longitude"});
-  Result<double> elevation = ParseNumber(site[6], {file, 1, "elevation"});
-  for (const auto* r : {&tz, &lat, &lon, &elevation}) {
-    if (!r->ok()) return r->status();
-  }
-  w.latitude_deg = *lat;
-  w.longitude_deg = *lon;
-  w.elevation_m = *elevation;
-  const int64_t offset = static_cast<int64_t>(std::llround(*tz * 3600));
+  Result<int64_t> site_offset = ReadSite(site, 4, 5, 3, 6, file, w);
+  if (!site_offset.ok()) return site_offset.status();
+  const int64_t offset = *site_offset;
   const std::vector<std::string> header = SplitCsvLine(lines[1]);
-  auto column = [&](const std::string& name) -> Result<size_t> {
-    for (size_t i = 0; i < header.size(); ++i) {
-      if (header[i] == name) return i;
-    }
-    return Error(file, 2, "no column '" + name + "'");
-  };
+  auto column = [&](const std::string& name) { return RequireColumn(header, name, file, 2); };
   Result<size_t> c_ghi = column("GHI (W/m^2)"), c_dni = column("DNI (W/m^2)"),
                  c_dhi = column("DHI (W/m^2)"), c_cloud = column("TotCld (tenths)"),
                  c_temp = column("Dry-bulb (C)"), c_rh = column("RHum (%)"),
@@ -369,12 +364,7 @@ Result<WeatherSeries> ParsePvgisTmy(std::string_view text, const std::string& fi
     return Error(file, 0, "no 'Latitude' / 'Longitude' lines: not a PVGIS TMY file");
   if (n >= lines.size()) return Error(file, 0, "no 'time(UTC),...' header: not a PVGIS TMY file");
   const std::vector<std::string> header = SplitCsvLine(lines[n]);
-  auto column = [&](const std::string& name) -> Result<size_t> {
-    for (size_t i = 0; i < header.size(); ++i) {
-      if (header[i] == name) return i;
-    }
-    return Error(file, n + 1, "no column '" + name + "'");
-  };
+  auto column = [&](const std::string& name) { return RequireColumn(header, name, file, n + 1); };
   Result<size_t> c_t = column("T2m"), c_rh = column("RH"), c_ghi = column("G(h)"),
                  c_dni = column("Gb(n)"), c_dhi = column("Gd(h)"), c_ws = column("WS10m");
   for (const auto* r : {&c_t, &c_rh, &c_ghi, &c_dni, &c_dhi, &c_ws}) {
@@ -414,17 +404,11 @@ Result<WeatherSeries> ParseNsrdbPsm3(std::string_view text, const std::string& f
   size_t header_line = 0;
   double offset_h = utc_offset_hours;
   std::vector<std::string> first = SplitCsvLine(lines[0]);
-  auto find = [](const std::vector<std::string>& fields, const std::string& name) -> int {
-    for (size_t i = 0; i < fields.size(); ++i) {
-      if (fields[i] == name) return static_cast<int>(i);
-    }
-    return -1;
-  };
-  if (find(first, "Year") < 0) {  // metadata lines first
+  if (FindColumn(first, "Year") < 0) {  // metadata lines first
     if (lines.size() < 4) return Error(file, 0, "metadata but no data");
     const std::vector<std::string> values = SplitCsvLine(lines[1]);
     auto meta = [&](const std::string& name, double& out) -> Status {
-      const int i = find(first, name);
+      const int i = FindColumn(first, name);
       if (i < 0 || i >= static_cast<int>(values.size())) return Status::Ok();
       Result<double> v = ParseNumber(values[i], {file, 2, name});
       if (!v.ok()) return v.status();
@@ -441,9 +425,9 @@ Result<WeatherSeries> ParseNsrdbPsm3(std::string_view text, const std::string& f
     return Error(file, 0, "no 'Time Zone' metadata and no UTC offset given; refusing to guess");
   }
   const std::vector<std::string> header = SplitCsvLine(lines[header_line]);
-  const int c_year = find(header, "Year"), c_month = find(header, "Month"),
-            c_day = find(header, "Day"), c_hour = find(header, "Hour"),
-            c_minute = find(header, "Minute");
+  const int c_year = FindColumn(header, "Year"), c_month = FindColumn(header, "Month"),
+            c_day = FindColumn(header, "Day"), c_hour = FindColumn(header, "Hour"),
+            c_minute = FindColumn(header, "Minute");
   for (auto [index, name] : {std::pair{c_year, "Year"},
                              {c_month, "Month"},
                              {c_day, "Day"},
@@ -451,9 +435,10 @@ Result<WeatherSeries> ParseNsrdbPsm3(std::string_view text, const std::string& f
                              {c_minute, "Minute"}}) {
     if (index < 0) return Error(file, header_line + 1, std::string("no column '") + name + "'");
   }
-  const int c_temp = find(header, "Temperature"), c_ghi = find(header, "GHI"),
-            c_dni = find(header, "DNI"), c_dhi = find(header, "DHI"),
-            c_wind = find(header, "Wind Speed"), c_rh = find(header, "Relative Humidity");
+  const int c_temp = FindColumn(header, "Temperature"), c_ghi = FindColumn(header, "GHI"),
+            c_dni = FindColumn(header, "DNI"), c_dhi = FindColumn(header, "DHI"),
+            c_wind = FindColumn(header, "Wind Speed"),
+            c_rh = FindColumn(header, "Relative Humidity");
   if (c_ghi < 0 || c_temp < 0) {
     return Error(file, header_line + 1, "no 'GHI' or 'Temperature' column");
   }

@@ -124,59 +124,41 @@ Result<WindWeather> ParseWindpowerlibWeather(std::string_view text, const std::s
   if (heights_text[0] != "height") {
     return Status::Error(file + " line 2: the second header row must start with 'height'");
   }
-  struct Column {
-    std::string name;
-    double height;
-    bool kelvin;
-  };
-  std::vector<Column> columns;
   WindWeather weather;
+  std::vector<double> heights;
   for (size_t i = 1; i < names.size(); ++i) {
     Result<double> height = ParseNumber(heights_text[i], {file, 2, names[i]});
     if (!height.ok()) return height.status();
-    const bool kelvin = names[i] == "temperature";
-    columns.push_back({names[i], *height, kelvin});
     if (weather.series.count({names[i], *height})) {
       return Status::Error(file + " line 2: " + names[i] + " at " + heights_text[i] +
                            " m appears twice");
     }
     weather.series[{names[i], *height}] = {};
+    heights.push_back(*height);
   }
-  for (size_t n = 2; n < lines.size(); ++n) {
-    if (lines[n].empty() || lines[n] == "\r") continue;
-    const std::vector<std::string> cells = SplitCsvLine(lines[n]);
-    if (cells.size() != names.size()) {
-      return Status::Error(file + " line " + std::to_string(n + 1) + ": " +
-                           std::to_string(cells.size()) + " fields, expected " +
-                           std::to_string(names.size()));
-    }
-    Result<int64_t> time = ParseIsoTime(cells[0], {file, n + 1, names[0]});
-    if (!time.ok()) return time.status();
-    if (!weather.time_utc_s.empty() && *time <= weather.time_utc_s.back()) {
-      return Status::Error(file + " line " + std::to_string(n + 1) + ": time " + cells[0] +
-                           " does not come after the row before");
-    }
-    weather.time_utc_s.push_back(*time);
-    for (size_t i = 1; i < cells.size(); ++i) {
-      const Column& column = columns[i - 1];
-      Result<double> value = ParseNumber(cells[i], {file, n + 1, column.name});
-      if (!value.ok()) return value.status();
-      double v = *value;
-      if (column.kelvin) {
-        if (v < 150 || v > 350) {
-          return Status::Error(file + " line " + std::to_string(n + 1) + ": temperature " +
-                               cells[i] + " is not a plausible air temperature in kelvin");
+  Result<TimeSeriesTable> table = ParseTimeSeriesRows(lines, 2, names, file);
+  if (!table.ok()) return table.status();
+  weather.time_utc_s = table->time_utc_s;
+  for (size_t c = 0; c < table->names.size(); ++c) {
+    const std::string& name = table->names[c];
+    std::vector<double>& series = weather.series[{name, heights[c]}];
+    series = table->columns[c];
+    for (size_t r = 0; r < series.size(); ++r) {
+      char value[32];
+      std::snprintf(value, sizeof value, "%g", series[r]);
+      const std::string where = file + " line " + std::to_string(table->line[r]) + ": ";
+      if (name == "temperature") {
+        if (series[r] < 150 || series[r] > 350) {
+          return Status::Error(where + "temperature " + value +
+                               " is not a plausible air temperature in kelvin");
         }
-        v -= 273.15;
+        series[r] -= 273.15;
       }
-      if (column.name == "wind_speed" && (v < 0 || v > 100)) {
-        return Status::Error(file + " line " + std::to_string(n + 1) + ": wind_speed " + cells[i] +
-                             " m/s is impossible");
+      if (name == "wind_speed" && (series[r] < 0 || series[r] > 100)) {
+        return Status::Error(where + "wind_speed " + value + " m/s is impossible");
       }
-      weather.series[{column.name, column.height}].push_back(v);
     }
   }
-  if (weather.time_utc_s.empty()) return Status::Error(file + ": no data rows");
   return weather;
 }
 

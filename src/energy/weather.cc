@@ -19,6 +19,20 @@ Status Error(const std::string& file, size_t line, const std::string& what) {
   return Status::Error(file + (line ? " line " + std::to_string(line) : "") + ": " + what);
 }
 
+// A calendar field read as a number (EPW and PSM3 write them so): it must be a whole number in
+// [lo, hi] before it is used as one.
+Result<int> CalendarField(double value, int lo, int hi, const std::string& file, size_t line,
+                          const std::string& name) {
+  if (!(value >= lo && value <= hi) || value != std::floor(value)) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", value);
+    return Error(file, line,
+                 name + " " + text + " is not a whole number in " + std::to_string(lo) + ".." +
+                     std::to_string(hi));
+  }
+  return static_cast<int>(value);
+}
+
 // Reads latitude, longitude, UTC offset (hours) and elevation from the given fields of a site
 // line (line 1); returns the UTC offset in seconds.
 Result<int64_t> ReadSite(const std::vector<std::string>& fields, size_t lat, size_t lon,
@@ -259,17 +273,19 @@ Result<WeatherSeries> ParseEpw(std::string_view text, const std::string& file) {
         rh.ok() && *rh != 999) {
       humidity = *rh / 100.0;
     }
-    if (first_year == 0) first_year = TypicalYear(static_cast<int>(v[0]));
-    const int hour_ending = static_cast<int>(v[3]);
-    if (hour_ending < 1 || hour_ending > 24) return Error(file, n + 1, "hour must be 1..24");
+    Result<int> year = CalendarField(v[0], 1, 9999, file, n + 1, "year");
+    Result<int> month = CalendarField(v[1], 1, 12, file, n + 1, "month");
+    Result<int> day = CalendarField(v[2], 1, 31, file, n + 1, "day");
+    Result<int> hour_ending = CalendarField(v[3], 1, 24, file, n + 1, "hour");
+    for (const auto* r : {&year, &month, &day, &hour_ending}) {
+      if (!r->ok()) return r->status();
+    }
+    if (first_year == 0) first_year = TypicalYear(*year);
     // EPW marks missing values with 9999 (radiation) and 99.9 (temperature), 999 (wind).
     auto missing = [](double value, double marker) { return value >= marker ? kNaN : value; };
-    Push(
-        w,
-        UtcSeconds(first_year, static_cast<int>(v[1]), static_cast<int>(v[2]), hour_ending - 1, 0) -
-            offset,
-        missing(v[5], 9999), missing(v[6], 9999), missing(v[7], 9999), missing(v[4], 99.9),
-        missing(v[8], 999), cloud, humidity);
+    Push(w, UtcSeconds(first_year, *month, *day, *hour_ending - 1, 0) - offset, missing(v[5], 9999),
+         missing(v[6], 9999), missing(v[7], 9999), missing(v[4], 99.9), missing(v[8], 999), cloud,
+         humidity);
   }
   if (w.size() == 0) return Error(file, 0, "no data rows");
   GS_RETURN_IF_ERROR(CheckRanges(w));
@@ -462,11 +478,16 @@ Result<WeatherSeries> ParseNsrdbPsm3(std::string_view text, const std::string& f
          {&year, &month, &day, &hour, &minute, &temp, &ghi, &dni, &dhi, &wind, &rh}) {
       if (!r->ok()) return r->status();
     }
-    Push(w,
-         UtcSeconds(static_cast<int>(*year), static_cast<int>(*month), static_cast<int>(*day),
-                    static_cast<int>(*hour), static_cast<int>(*minute)) -
-             offset_s,
-         *ghi, *dni, *dhi, *temp, *wind, kNaN, std::isnan(*rh) ? kNaN : *rh / 100.0);
+    Result<int> y = CalendarField(*year, 1, 9999, file, n + 1, "Year");
+    Result<int> mo = CalendarField(*month, 1, 12, file, n + 1, "Month");
+    Result<int> d = CalendarField(*day, 1, 31, file, n + 1, "Day");
+    Result<int> h = CalendarField(*hour, 0, 23, file, n + 1, "Hour");
+    Result<int> mi = CalendarField(*minute, 0, 59, file, n + 1, "Minute");
+    for (const auto* r : {&y, &mo, &d, &h, &mi}) {
+      if (!r->ok()) return r->status();
+    }
+    Push(w, UtcSeconds(*y, *mo, *d, *h, *mi) - offset_s, *ghi, *dni, *dhi, *temp, *wind, kNaN,
+         std::isnan(*rh) ? kNaN : *rh / 100.0);
   }
   if (w.size() == 0) return Error(file, 0, "no data rows");
   GS_RETURN_IF_ERROR(CheckRanges(w));

@@ -201,3 +201,28 @@ TEST(Psm3Test, MetadataGivesTheZoneAndMalformedRowsAreNamed) {
 
 }  // namespace
 }  // namespace greenshift::energy
+
+namespace greenshift::energy {
+namespace {
+
+// Found by fuzz_epw: a calendar field far outside int's range was cast to int (undefined).
+TEST(CalendarFieldTest, OutOfRangeDatesAreErrorsNotCasts) {
+  Result<std::string> text =
+      ReadFile(GREENSHIFT_SOURCE_DIR "/data/weather/NLD_Amsterdam062400_IWEC.epw");
+  ASSERT_TRUE(text.ok());
+  std::string bad = *text;
+  bad.replace(bad.find("1995,1,1,1,60,"), 14, "1995,4e122,1,1,60,");
+  EXPECT_NE(ParseEpw(bad, "e.epw")
+                .error()
+                .find("e.epw line 9: month 4e+122 is not a whole number in 1..12"),
+            std::string::npos)
+      << ParseEpw(bad, "e.epw").error();
+  const std::string psm3 = "Year,Month,Day,Hour,Minute,Temperature,GHI\n2017,1,1,0.5,0,-8.4,0\n";
+  EXPECT_NE(
+      ParseNsrdbPsm3(psm3, "p.csv", 0).error().find("p.csv line 2: Hour 0.5 is not a whole number"),
+      std::string::npos)
+      << ParseNsrdbPsm3(psm3, "p.csv", 0).error();
+}
+
+}  // namespace
+}  // namespace greenshift::energy

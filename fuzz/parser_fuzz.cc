@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "energy/carbon.h"
 #include "energy/csv.h"
 #include "energy/sensor.h"
 #include "energy/weather.h"
@@ -37,6 +38,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto r = ParseNsrdbPsm3(text, file, NAN);
 #elif GS_FUZZ_PARSER == 9
   auto r = ParseReadingPayload(std::string(text), "site", "sensor", 0);
+#elif GS_FUZZ_PARSER == 10
+  auto r = ParseCarbonCsv(text, file);
+  if (r.ok()) (void)r->At(1640995200);
+#elif GS_FUZZ_PARSER == 11
+  // A plain time-series CSV read as weather.
+  auto table = ParseTimeSeriesCsv(text, file);
+  if (!table.ok()) return 0;
+  auto r = WeatherFromTable(*table, 40, -105);
 #else
 #error "GS_FUZZ_PARSER must name a parser"
 #endif

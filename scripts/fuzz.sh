@@ -29,6 +29,8 @@ declare -A corpus=(
   [pvgis_tmy]=$(seed pvgis_tmy data/weather/tmy_45.000_8.000_2005_2023.csv)
   [nsrdb_psm3]=$(seed nsrdb_psm3 data/weather/test_psm3_2017.csv)
   [reading_payload]=$(seed reading_payload /dev/null)
+  [carbon_csv]=$(seed carbon_csv data/carbon/GB_2022_hourly.csv)
+  [weather_table]=$(seed weather_table data/pv/serf_east_psm3_data.csv)
 )
 printf '{"time":"2023-11-14T22:13:20+00:00","power_w":800}' >"${corpus[reading_payload]}/json"
 printf '1234.5' >"${corpus[reading_payload]}/number"

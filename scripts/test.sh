@@ -21,7 +21,7 @@ fi
 echo "== unit tests under AddressSanitizer + UBSan"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DGREENSHIFT_WERROR=ON \
   -DGREENSHIFT_SANITIZE=ON -DGREENSHIFT_BUILD_GUEST=OFF >/dev/null
-ninja -C build-asan unit_tests
+ninja -C build-asan unit_tests greenshift
 ctest --test-dir build-asan -L unit --output-on-failure -j2
 
 echo "== parser fuzzing (libFuzzer, ASan + UBSan), bounded"

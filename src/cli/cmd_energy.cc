@@ -6,35 +6,14 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/context.h"
+#include "cli/inputs.h"
 #include "core/files.h"
+#include "energy/forecast.h"
 #include "energy/solar.h"
 #include "energy/weather.h"
 #include "energy/wind.h"
 
 namespace greenshift::cli {
-
-namespace {
-
-// Picks the parser by the file's content: Open-Meteo JSON, EPW, PVGIS, TMY3 or PSM3.
-Result<energy::WeatherSeries> ReadWeather(const std::string& path, double utc_offset_hours) {
-  Result<std::string> text = ReadFile(path);
-  if (!text.ok()) return text.status();
-  const std::string head = text->substr(0, 400);
-  if (head.find('{') == head.find_first_not_of(" \n\r\t"))
-    return energy::ParseOpenMeteoJson(*text, path);
-  if (head.rfind("LOCATION,", 0) == 0) return energy::ParseEpw(*text, path);
-  if (head.rfind("Latitude", 0) == 0) return energy::ParsePvgisTmy(*text, path);
-  if (head.find("Year,Month,Day,Hour,Minute") != std::string::npos ||
-      head.find("Time Zone") != std::string::npos) {
-    return energy::ParseNsrdbPsm3(*text, path, utc_offset_hours);
-  }
-  if (head.find("Date (MM/DD/YYYY)") != std::string::npos) return energy::ParseTmy3(*text, path);
-  return Status::Error(path +
-                       ": not a weather format greenshift reads (Open-Meteo JSON, EPW, "
-                       "TMY3, NSRDB PSM3, PVGIS TMY)");
-}
-
-}  // namespace
 
 void AddEnergyCommands(CLI::App& app, Context& context) {
   CLI::App* energy_cmd = app.add_subcommand("energy", "green power models on real data");
@@ -121,27 +100,14 @@ void AddEnergyCommands(CLI::App& app, Context& context) {
     system.azimuth_deg = pv->azimuth_deg;
     system.capacity_w = pv->capacity_kw * 1000;
     const bool from_clouds = !weather->HasIrradiance();
-    double energy_kwh = 0;
+    energy::SiteModel site;
+    site.pv.push_back(system);
+    const std::vector<double> power_w = energy::ModelPowerW(site, *weather);
     const size_t n = weather->size();
     const double step_h = n > 1 ? (weather->time_utc_s[1] - weather->time_utc_s[0]) / 3600.0 : 1;
-    for (size_t i = 0; i < n; ++i) {
-      const energy::SunPosition sun =
-          energy::SolarPosition(weather->time_utc_s[i], system.latitude_deg, system.longitude_deg);
-      double ghi = weather->ghi_w_m2[i];
-      if (from_clouds) {
-        ghi = energy::GhiFromCloudCover(energy::ClearSkyGhiHaurwitz(sun.zenith_deg),
-                                        weather->cloud_cover[i]);
-      }
-      if (std::isnan(ghi)) continue;
-      energy::Irradiance irradiance{ghi, weather->dni_w_m2[i], weather->dhi_w_m2[i]};
-      if (std::isnan(irradiance.dni_w_m2) || std::isnan(irradiance.dhi_w_m2)) {
-        irradiance = energy::ErbsDecomposition(ghi, sun.zenith_deg, weather->time_utc_s[i]);
-      }
-      const double air =
-          std::isnan(weather->air_temperature_c[i]) ? 20 : weather->air_temperature_c[i];
-      energy_kwh +=
-          energy::PvAcPowerW(system, energy::PlaneOfArrayW(system, sun, irradiance), air) * step_h /
-          1000;
+    double energy_kwh = 0;
+    for (double w : power_w) {
+      if (!std::isnan(w)) energy_kwh += w * step_h / 1000;
     }
     const double hours = n * step_h;
     const double capacity_factor = energy_kwh / (pv->capacity_kw * hours);

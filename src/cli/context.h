@@ -35,5 +35,6 @@ void AddProbeCommands(CLI::App& app, Context& context);
 void AddDemoCommand(CLI::App& app, Context& context);
 void AddEnergyCommands(CLI::App& app, Context& context);
 void AddModelCommands(CLI::App& app, Context& context);
+void AddForecastCommands(CLI::App& app, Context& context);
 
 }  // namespace greenshift::cli

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   greenshift::cli::AddDemoCommand(app, context);
   greenshift::cli::AddEnergyCommands(app, context);
   greenshift::cli::AddModelCommands(app, context);
+  greenshift::cli::AddForecastCommands(app, context);
 
   try {
     app.parse(argc, argv);

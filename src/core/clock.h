@@ -29,4 +29,7 @@ inline int64_t UnixMicros(WallTime t) {
 // ISO 8601 UTC with milliseconds, e.g. 2026-11-24T10:00:00.123Z.
 std::string FormatUtc(WallTime t);
 
+// Seconds since the epoch as ISO 8601 UTC to the minute, e.g. 2022-06-01T12:00Z.
+std::string FormatUtcMinutes(int64_t unix_seconds);
+
 }  // namespace greenshift

@@ -87,30 +87,6 @@ Irradiance FromClearSkyIndex(double ghi, const Irradiance& clear) {
   return irr;
 }
 
-Result<double> FitDerate(const PvSystem& system, const std::vector<double>& poa,
-                         const std::vector<double>& air_c, const std::vector<double>& measured) {
-  if (poa.size() != air_c.size() || poa.size() != measured.size()) {
-    return Status::Error("derate fit: series of different lengths");
-  }
-  PvSystem unit = system;
-  unit.derate = 1.0;
-  unit.inverter_limit_w = 0;
-  double xy = 0, xx = 0;
-  size_t used = 0;
-  for (size_t i = 0; i < poa.size(); ++i) {
-    if (!(poa[i] > 50) || !std::isfinite(measured[i])) continue;
-    if (system.inverter_limit_w > 0 && measured[i] >= 0.97 * system.inverter_limit_w) continue;
-    const double x = PvAcPowerW(unit, poa[i], air_c[i]);
-    xy += x * measured[i];
-    xx += x * x;
-    ++used;
-  }
-  if (used < 10 || xx <= 0) {
-    return Status::Error("derate fit: fewer than 10 lit, unclipped samples to fit on");
-  }
-  return xy / xx;
-}
-
 double ClearSkyGhiHaurwitz(double zenith_deg) {
   if (!(zenith_deg < 90)) return 0;
   const double cos_z = std::cos(Rad(zenith_deg));

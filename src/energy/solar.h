@@ -47,12 +47,6 @@ double PvAcPowerW(const PvSystem& system, double poa_w_m2, double air_temperatur
 // or a clear-sky model) and scale them by the clear-sky index GHI / GHI_clear.
 Irradiance FromClearSkyIndex(double ghi_w_m2, const Irradiance& clear_sky);
 
-// Fits `derate` (the one free scale of the model) to measured AC power by least squares, over the
-// samples where the array is lit and not clipping. Errors when there is nothing to fit on.
-Result<double> FitDerate(const PvSystem& system, const std::vector<double>& poa_w_m2,
-                         const std::vector<double>& air_temperature_c,
-                         const std::vector<double>& measured_ac_w);
-
 // Clear-sky global horizontal irradiance by the Haurwitz model (W/m², 0 with the sun down).
 double ClearSkyGhiHaurwitz(double zenith_deg);
 

@@ -494,4 +494,44 @@ Result<WeatherSeries> ParseNsrdbPsm3(std::string_view text, const std::string& f
   return w;
 }
 
+Result<WeatherSeries> WeatherFromTable(const TimeSeriesTable& table, double latitude_deg,
+                                       double longitude_deg) {
+  if (!(latitude_deg >= -90 && latitude_deg <= 90) ||
+      !(longitude_deg >= -180 && longitude_deg <= 180)) {
+    return Status::Error(table.file + ": the location " + std::to_string(latitude_deg) + ", " +
+                         std::to_string(longitude_deg) + " is not a latitude/longitude");
+  }
+  const size_t n = table.time_utc_s.size();
+  auto column = [&](const char* name) -> std::vector<double> {
+    const int i = FindColumn(table.names, name);
+    return i < 0 ? std::vector<double>(n, kNaN) : table.columns[i];
+  };
+  if (FindColumn(table.names, "ghi") < 0 && FindColumn(table.names, "cloud_cover") < 0) {
+    std::string known;
+    for (const std::string& name : table.names) known += (known.empty() ? "" : ", ") + name;
+    return Status::Error(table.file +
+                         ": needs a 'ghi' or a 'cloud_cover' column (columns: " + known + ")");
+  }
+  WeatherSeries w;
+  w.source = table.file;
+  w.latitude_deg = latitude_deg;
+  w.longitude_deg = longitude_deg;
+  w.time_utc_s = table.time_utc_s;
+  w.ghi_w_m2 = column("ghi");
+  w.dni_w_m2 = column("dni");
+  w.dhi_w_m2 = column("dhi");
+  w.air_temperature_c = column("temp_air");
+  w.wind_speed_m_s = column("wind_speed");
+  w.cloud_cover = column("cloud_cover");
+  w.relative_humidity = column("relative_humidity");
+  if (FindColumn(table.names, "ghi_clear") >= 0 && FindColumn(table.names, "dni_clear") >= 0 &&
+      FindColumn(table.names, "dhi_clear") >= 0) {
+    w.ghi_clear_w_m2 = column("ghi_clear");
+    w.dni_clear_w_m2 = column("dni_clear");
+    w.dhi_clear_w_m2 = column("dhi_clear");
+  }
+  GS_RETURN_IF_ERROR(CheckRanges(w));
+  return w;
+}
+
 }  // namespace greenshift::energy

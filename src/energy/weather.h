@@ -21,6 +21,8 @@ struct WeatherSeries {
   std::vector<double> wind_speed_m_s;     // at 10 m
   std::vector<double> cloud_cover;        // 0..1
   std::vector<double> relative_humidity;  // 0..1
+  // Clear-sky irradiance, when the source gives it (satellite products do); empty otherwise.
+  std::vector<double> ghi_clear_w_m2, dni_clear_w_m2, dhi_clear_w_m2;
   size_t size() const { return time_utc_s.size(); }
   bool HasIrradiance() const;  // GHI is given (somewhere not NaN)
 };
@@ -52,5 +54,14 @@ Result<WeatherSeries> ParsePvgisTmy(std::string_view text, const std::string& fi
 // `utc_offset_hours` (NaN: refuse to guess).
 Result<WeatherSeries> ParseNsrdbPsm3(std::string_view text, const std::string& file,
                                      double utc_offset_hours);
+
+struct TimeSeriesTable;
+
+// Weather from a plain time-series CSV (timestamp + named columns) with pvlib's column names:
+// ghi, dni, dhi, ghi_clear, dni_clear, dhi_clear (W/m²), temp_air (°C), wind_speed (m/s, 10 m),
+// cloud_cover (0..1), relative_humidity (0..1). Such a file does not say where it is: the caller
+// gives the location. It needs ghi or cloud_cover; other columns are ignored.
+Result<WeatherSeries> WeatherFromTable(const TimeSeriesTable& table, double latitude_deg,
+                                       double longitude_deg);
 
 }  // namespace greenshift::energy

@@ -71,24 +71,6 @@ TEST(PvModelTest, ClearSkyIndexScalesTheComponents) {
   EXPECT_EQ(night.dni_w_m2, 0);
 }
 
-TEST(PvModelTest, FitRecoversAKnownDerate) {
-  PvSystem system;
-  system.capacity_w = 5000;
-  system.derate = 0.8;
-  std::vector<double> poa, air, measured;
-  for (int i = 0; i < 200; ++i) {
-    poa.push_back(100 + 4 * i);
-    air.push_back(10 + i % 20);
-    measured.push_back(PvAcPowerW(system, poa.back(), air.back()));
-  }
-  system.derate = 0.5;  // the fit must not depend on the starting value
-  Result<double> fitted = FitDerate(system, poa, air, measured);
-  ASSERT_TRUE(fitted.ok()) << fitted.error();
-  EXPECT_NEAR(*fitted, 0.8, 1e-9);
-  EXPECT_FALSE(FitDerate(system, {1, 2}, {1, 2}, {1, 2}).ok());
-  EXPECT_FALSE(FitDerate(system, {1, 2}, {1}, {1, 2}).ok());
-}
-
 TEST(PvModelTest, TheTalksFormulaIsAProduct) {
   EXPECT_DOUBLE_EQ(TalkFormulaW(2.0, 500, 3, 20), 60000);
   EXPECT_DOUBLE_EQ(TalkFormulaW(2.0, 500, 3, -5), 0);  // no negative energy below 0 °C

@@ -1,0 +1,172 @@
+#include "cli/chart.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+
+namespace greenshift::cli {
+
+namespace {
+
+// A round tick spacing (1, 2 or 5 x 10^n) giving about `ticks` intervals over `range`.
+double NiceStep(double range, int ticks) {
+  if (!(range > 0)) return 1;
+  const double raw = range / ticks;
+  const double magnitude = std::pow(10, std::floor(std::log10(raw)));
+  for (double m : {1.0, 2.0, 5.0, 10.0}) {
+    if (raw <= m * magnitude) return m * magnitude;
+  }
+  return 10 * magnitude;
+}
+
+std::string Number(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", v);
+  return text;
+}
+
+std::string TickLabel(double v, double step) {
+  char text[32];
+  std::snprintf(text, sizeof text, step >= 1 ? "%.0f" : step >= 0.1 ? "%.1f" : "%.2f", v);
+  return text;
+}
+
+std::string TimeLabel(int64_t t, bool with_date) {
+  const std::time_t time = t;
+  std::tm parts{};
+  gmtime_r(&time, &parts);
+  char text[32];
+  std::strftime(text, sizeof text, with_date ? "%m-%d %H:%M" : "%H:%M", &parts);
+  return text;
+}
+
+}  // namespace
+
+std::string XmlEscape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string RenderSvg(const TimeChart& chart, int width, int height) {
+  const double left = 64, right = 16, top = 36, bottom = 64;
+  const double plot_w = width - left - right, plot_h = height - top - bottom;
+  double lo = 0, hi = 0;
+  for (const ChartSeries& s : chart.series) {
+    for (double v : s.values) {
+      if (std::isnan(v)) continue;
+      lo = std::min(lo, v / chart.y_scale);
+      hi = std::max(hi, v / chart.y_scale);
+    }
+  }
+  if (hi <= lo) hi = lo + 1;
+  const double step = NiceStep(hi - lo, 5);
+  lo = std::floor(lo / step) * step;
+  hi = std::ceil(hi / step) * step;
+  const size_t n = chart.time_utc_s.size();
+  const int64_t t0 = n ? chart.time_utc_s.front() : 0;
+  const int64_t t1 = n > 1 ? chart.time_utc_s.back() : t0 + 1;
+  auto x_of = [&](int64_t t) {
+    return left + plot_w * static_cast<double>(t - t0) / static_cast<double>(t1 - t0);
+  };
+  auto y_of = [&](double v) { return top + plot_h * (1 - (v / chart.y_scale - lo) / (hi - lo)); };
+
+  std::string svg;
+  svg += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(width) +
+         "\" height=\"" + std::to_string(height) + "\" viewBox=\"0 0 " + std::to_string(width) +
+         " " + std::to_string(height) + "\" font-family=\"sans-serif\" font-size=\"12\">\n";
+  svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  svg += "<text x=\"" + Number(left) + "\" y=\"22\" font-size=\"15\" font-weight=\"bold\">" +
+         XmlEscape(chart.title) + "</text>\n";
+  // Horizontal grid and y labels.
+  for (double v = lo; v <= hi + step / 2; v += step) {
+    const double y = top + plot_h * (1 - (v - lo) / (hi - lo));
+    svg += "<line x1=\"" + Number(left) + "\" x2=\"" + Number(left + plot_w) + "\" y1=\"" +
+           Number(y) + "\" y2=\"" + Number(y) + "\" stroke=\"#ddd\"/>\n";
+    svg += "<text x=\"" + Number(left - 6) + "\" y=\"" + Number(y + 4) + "\" text-anchor=\"end\">" +
+           TickLabel(v, step) + "</text>\n";
+  }
+  svg += "<text transform=\"rotate(-90)\" x=\"" + Number(-(top + plot_h / 2)) +
+         "\" y=\"16\" text-anchor=\"middle\">" + XmlEscape(chart.y_label) + "</text>\n";
+  // Time ticks: whole hours, about 8 of them.
+  if (n > 1) {
+    const int64_t span = t1 - t0;
+    int64_t tick = 3600;
+    for (int64_t candidate : {3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400}) {
+      tick = candidate;
+      if (span / candidate <= 8) break;
+    }
+    const bool with_date = span > 86400 || tick >= 86400;
+    for (int64_t t = (t0 + tick - 1) / tick * tick; t <= t1; t += tick) {
+      const double x = x_of(t);
+      svg += "<line x1=\"" + Number(x) + "\" x2=\"" + Number(x) + "\" y1=\"" + Number(top) +
+             "\" y2=\"" + Number(top + plot_h) + "\" stroke=\"#eee\"/>\n";
+      svg += "<text x=\"" + Number(x) + "\" y=\"" + Number(top + plot_h + 16) +
+             "\" text-anchor=\"middle\">" + TimeLabel(t, with_date) + "</text>\n";
+    }
+    svg += "<text x=\"" + Number(left + plot_w / 2) + "\" y=\"" + Number(top + plot_h + 32) +
+           "\" text-anchor=\"middle\" fill=\"#555\">time (UTC)</text>\n";
+  }
+  svg += "<rect x=\"" + Number(left) + "\" y=\"" + Number(top) + "\" width=\"" + Number(plot_w) +
+         "\" height=\"" + Number(plot_h) + "\" fill=\"none\" stroke=\"#888\"/>\n";
+  // The series: one polyline per run of known values.
+  for (const ChartSeries& s : chart.series) {
+    std::vector<std::pair<double, double>> run;
+    auto flush = [&]() {
+      if (run.empty()) return;
+      std::string pts;
+      for (const auto& [x, y] : run) pts += Number(x) + "," + Number(y) + " ";
+      if (s.filled) {
+        svg += "<polygon fill=\"" + s.color + "\" fill-opacity=\"0.15\" stroke=\"none\" points=\"" +
+               Number(run.front().first) + "," + Number(y_of(0)) + " " + pts +
+               Number(run.back().first) + "," + Number(y_of(0)) + "\"/>\n";
+      }
+      svg += "<polyline class=\"series\" fill=\"none\" stroke=\"" + s.color +
+             "\" stroke-width=\"2\"" + (s.dashed ? " stroke-dasharray=\"6,4\"" : "") +
+             " points=\"" + pts + "\"/>\n";
+      run.clear();
+    };
+    for (size_t i = 0; i < std::min(n, s.values.size()); ++i) {
+      if (std::isnan(s.values[i])) {
+        flush();
+        continue;
+      }
+      run.emplace_back(x_of(chart.time_utc_s[i]), y_of(s.values[i]));
+    }
+    flush();
+  }
+  // Legend, under the axis.
+  double x = left;
+  for (const ChartSeries& s : chart.series) {
+    const double y = height - 12;
+    svg += "<line x1=\"" + Number(x) + "\" x2=\"" + Number(x + 22) + "\" y1=\"" + Number(y - 4) +
+           "\" y2=\"" + Number(y - 4) + "\" stroke=\"" + s.color + "\" stroke-width=\"3\"" +
+           (s.dashed ? " stroke-dasharray=\"6,4\"" : "") + "/>\n";
+    svg += "<text x=\"" + Number(x + 28) + "\" y=\"" + Number(y) + "\">" + XmlEscape(s.name) +
+           "</text>\n";
+    x += 40 + 7.0 * static_cast<double>(s.name.size());
+  }
+  svg += "</svg>\n";
+  return svg;
+}
+
+}  // namespace greenshift::cli

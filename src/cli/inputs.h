@@ -1,0 +1,50 @@
+// Reading the input files subcommands share: weather in any format greenshift parses, the site's
+// installations from command-line options, measured power through the sensor validator.
+#pragma once
+
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "core/status.h"
+#include "energy/forecast.h"
+#include "energy/sensor.h"
+#include "energy/weather.h"
+
+namespace greenshift::cli {
+
+// Picks the parser by the file's content: Open-Meteo JSON, EPW, PVGIS, TMY3, PSM3, or a plain
+// time-series CSV with pvlib column names (which needs `latitude_deg`/`longitude_deg`, NaN when
+// not given).
+Result<energy::WeatherSeries> ReadWeather(const std::string& path, double utc_offset_hours,
+                                          double latitude_deg = NAN, double longitude_deg = NAN);
+
+// A site's installations, as options: --pv-kw, --tilt, --azimuth, --inverter-kw, --turbine,
+// --turbines, --hub-height, --roughness, --curves, --lat, --lon.
+struct SiteOptions {
+  std::string name = "site";
+  double latitude_deg = NAN, longitude_deg = NAN;
+  double pv_kw = 0, tilt_deg = 30, azimuth_deg = 180, inverter_kw = 0;
+  std::string turbine, curves;
+  int turbines = 1;
+  double hub_height_m = 100, roughness_m = 0.1;
+};
+void AddSiteOptions(CLI::App* command, const std::shared_ptr<SiteOptions>& options);
+
+// The site the options describe, located where the weather is unless --lat/--lon say otherwise.
+Result<energy::SiteModel> BuildSite(const SiteOptions& options,
+                                    const energy::WeatherSeries& weather);
+
+// Measured power (W) from column `column` of a time-series CSV, every row through the sensor
+// validator (`capacity_w` bounds it); `rejected` receives the validator's counts.
+struct MeasuredPower {
+  energy::PowerSeries series;
+  int64_t accepted = 0, rejected = 0;
+  std::string first_rejection;
+};
+Result<MeasuredPower> ReadMeasuredPower(const std::string& path, const std::string& column,
+                                        const std::string& site, double capacity_w);
+
+}  // namespace greenshift::cli

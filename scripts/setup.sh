@@ -15,6 +15,8 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libmosquitto-dev libmodbus-dev
+  # placement: the MILP solver (Coin-OR CBC)
+  coinor-libcbc-dev
   # sensors: an MQTT broker and clients for the integration tests
   mosquitto mosquitto-clients
   # lab: hypervisor, guest image, network namespaces, probes

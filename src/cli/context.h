@@ -36,5 +36,6 @@ void AddDemoCommand(CLI::App& app, Context& context);
 void AddEnergyCommands(CLI::App& app, Context& context);
 void AddModelCommands(CLI::App& app, Context& context);
 void AddForecastCommands(CLI::App& app, Context& context);
+void AddSimulateCommands(CLI::App& app, Context& context);
 
 }  // namespace greenshift::cli

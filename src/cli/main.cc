@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   greenshift::cli::AddEnergyCommands(app, context);
   greenshift::cli::AddModelCommands(app, context);
   greenshift::cli::AddForecastCommands(app, context);
+  greenshift::cli::AddSimulateCommands(app, context);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,313 @@
+// greenshift simulate: the predict / plan / act loop over a scenario's recorded year, per policy,
+// against `static` (never move) and the oracle's bound. greenshift plan: one plan, as a table.
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/chart.h"
+#include "cli/context.h"
+#include "core/clock.h"
+#include "core/files.h"
+#include "energy/csv.h"
+#include "placement/policy.h"
+#include "sim/scenario.h"
+#include "sim/simulate.h"
+
+namespace greenshift::cli {
+
+namespace {
+
+struct SimulateOptions {
+  std::string scenario, report, policies;
+  double days = 0;
+  bool json = false;
+};
+
+struct PlanOptions {
+  std::string scenario, at, policy = "greedy-forecast";
+  bool json = false;
+};
+
+std::vector<std::string> SplitNames(const std::string& text) {
+  std::vector<std::string> names;
+  std::stringstream in(text);
+  for (std::string name; std::getline(in, name, ',');) {
+    if (!name.empty()) names.push_back(name);
+  }
+  return names;
+}
+
+// Share of the way from static to the oracle (1 = all of it), by CO2.
+double GapClosed(const sim::PolicyResult& r, const sim::PolicyResult& base,
+                 const sim::PolicyResult& oracle) {
+  const double gap = base.co2_kg - oracle.co2_kg;
+  return gap > 0 ? (base.co2_kg - r.co2_kg) / gap : NAN;
+}
+
+// Daily means of a per-slot series, for charts of a long period.
+std::vector<double> Daily(const double* values, size_t slots) {
+  std::vector<double> out;
+  for (size_t t = 0; t < slots; t += 24) {
+    double sum = 0;
+    size_t n = 0;
+    for (size_t j = t; j < std::min(slots, t + 24); ++j, ++n) sum += values[j];
+    out.push_back(sum / static_cast<double>(n));
+  }
+  return out;
+}
+
+std::string Report(const sim::Scenario& scenario, const std::vector<sim::PolicyResult>& results) {
+  const sim::World& world = scenario.world;
+  const size_t T = world.slots, S = world.problem.sites.size();
+  const char* colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"};
+  const bool daily = T > 24 * 14;
+  const size_t step = daily ? 24 : 1;
+  std::vector<int64_t> times;
+  for (size_t t = 0; t < T; t += step)
+    times.push_back(world.start_utc_s + static_cast<int64_t>(t) * 3600);
+  auto series = [&](const double* values) {
+    return daily ? Daily(values, T) : std::vector<double>(values, values + T);
+  };
+  const sim::PolicyResult* best = &results.front();
+  for (const sim::PolicyResult& r : results) {
+    if (r.policy != "oracle" && r.co2_kg < best->co2_kg) best = &r;
+  }
+  std::string html =
+      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>greenshift simulate: " +
+      XmlEscape(scenario.name) +
+      "</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+      "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f4f4f4}"
+      "</style></head><body>\n<h1>greenshift simulate: " +
+      XmlEscape(scenario.name) + "</h1>\n<p>" + std::to_string(S) + " sites, " +
+      std::to_string(world.problem.vms.size()) + " VMs, " + std::to_string(T) +
+      " hourly slots from " + FormatUtcMinutes(world.start_utc_s) +
+      (daily ? "; charts show daily means" : "") +
+      ".</p>\n<table><tr><th>policy</th><th>green share</th><th>brown kWh</th><th>kg CO2</th>"
+      "<th>migrations</th><th>GB moved</th><th>downtime s</th></tr>\n";
+  for (const sim::PolicyResult& r : results) {
+    char row[400];
+    std::snprintf(
+        row, sizeof row,
+        "<tr><td style=\"text-align:left\">%s</td><td>%.1f%%</td><td>%.0f</td><td>%.0f</td>"
+        "<td>%lld</td><td>%.1f</td><td>%.1f</td></tr>\n",
+        r.policy.c_str(), 100 * r.green_share, r.brown_kwh, r.co2_kg,
+        static_cast<long long>(r.migrations), r.bytes_moved / 1e9, r.downtime_s);
+    html += row;
+  }
+  html += "</table>\n";
+  // Green supply vs load per site.
+  for (size_t s = 0; s < S; ++s) {
+    TimeChart chart;
+    chart.title = "site " + world.problem.sites[s].name + ": green power and load";
+    chart.y_label = "kW";
+    chart.y_scale = 1000;
+    chart.time_utc_s = times;
+    std::vector<double> green(T);
+    for (size_t t = 0; t < T; ++t) green[t] = world.GreenW(s, t);
+    chart.series.push_back({"green supply", series(green.data()), "#2ca02c", false, true});
+    size_t c = 0;
+    for (const sim::PolicyResult& r : results) {
+      if (r.site_load_w.empty()) continue;
+      chart.series.push_back({"load, " + r.policy, series(&r.site_load_w[s * T]), colors[c++ % 6]});
+    }
+    html += RenderSvg(chart, 1000, 320);
+  }
+  // Placements under the best policy.
+  if (!best->site_vms.empty()) {
+    TimeChart chart;
+    chart.title = "where the VMs run (" + best->policy + ")";
+    chart.y_label = "VMs";
+    chart.time_utc_s = times;
+    for (size_t s = 0; s < S; ++s)
+      chart.series.push_back(
+          {world.problem.sites[s].name, series(&best->site_vms[s * T]), colors[s % 6]});
+    html += RenderSvg(chart, 1000, 320);
+  }
+  // Cumulative carbon.
+  TimeChart carbon;
+  carbon.title = "cumulative CO2";
+  carbon.y_label = "kg CO2";
+  carbon.time_utc_s = times;
+  size_t c = 0;
+  for (const sim::PolicyResult& r : results) {
+    std::vector<double> sampled;
+    for (size_t t = 0; t < T; t += step)
+      sampled.push_back(r.cumulative_co2_kg[std::min(T - 1, t + step - 1)]);
+    carbon.series.push_back({r.policy, sampled, colors[c++ % 6], r.policy == "oracle"});
+  }
+  html += RenderSvg(carbon, 1000, 320);
+  html += "</body></html>\n";
+  return html;
+}
+
+void RunSimulate(Context& context, const SimulateOptions& o) {
+  Result<sim::Scenario> scenario = sim::LoadScenario(o.scenario, o.days);
+  if (!scenario.ok()) return context.Fail(scenario.error());
+  std::vector<std::string> names = o.policies.empty() ? scenario->policies : SplitNames(o.policies);
+  if (std::find(names.begin(), names.end(), "static") == names.end())
+    names.insert(names.begin(), "static");
+  std::vector<sim::PolicyResult> results;
+  for (const std::string& name : names) {
+    Result<std::unique_ptr<placement::Policy>> policy =
+        placement::MakePolicy(name, scenario->options.policy);
+    if (!policy.ok()) return context.Fail(policy.error());
+    sim::SimulationOptions options = scenario->options;
+    if (name == "optimal") options.replan_every_slots = scenario->optimal_replan_slots;
+    Result<sim::PolicyResult> result = sim::Simulate(scenario->world, **policy, options);
+    if (!result.ok()) return context.Fail(result.error());
+    results.push_back(*result);
+  }
+  Result<sim::PolicyResult> oracle_result = sim::OracleResult(scenario->world);
+  if (!oracle_result.ok()) return context.Fail(oracle_result.error());
+  results.push_back(*oracle_result);
+  const sim::PolicyResult& base = results.front();
+  const sim::PolicyResult& oracle = results.back();
+  if (!o.report.empty()) {
+    Status written = WriteFileAtomic(o.report, Report(*scenario, results));
+    if (!written.ok()) return context.Fail(written.message());
+  }
+  if (o.json) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const sim::PolicyResult& r : results) {
+      const double closed = GapClosed(r, base, oracle);
+      rows.push_back(
+          {{"policy", r.policy},
+           {"green_share", r.green_share},
+           {"load_kwh", r.load_kwh},
+           {"green_kwh", r.green_kwh},
+           {"brown_kwh", r.brown_kwh},
+           {"co2_kg", r.co2_kg},
+           {"migrations", r.migrations},
+           {"bytes_moved", r.bytes_moved},
+           {"downtime_s", r.downtime_s},
+           {"migration_energy_kwh", r.migration_energy_kwh},
+           {"refused_moves", r.refused_moves},
+           {"planning_ms", r.planning_ms},
+           {"max_mip_gap", r.max_mip_gap},
+           {"gap_closed", std::isnan(closed) ? nlohmann::json() : nlohmann::json(closed)}});
+    }
+    std::cout << nlohmann::json{{"scenario", scenario->name},
+                                {"sites", scenario->world.problem.sites.size()},
+                                {"vms", scenario->world.problem.vms.size()},
+                                {"slots", scenario->world.slots},
+                                {"start", FormatUtcMinutes(scenario->world.start_utc_s)},
+                                {"policies", rows}}
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  std::printf("scenario %s: %zu sites, %zu VMs, %zu hourly slots from %s\n\n",
+              scenario->name.c_str(), scenario->world.problem.sites.size(),
+              scenario->world.problem.vms.size(), scenario->world.slots,
+              FormatUtcMinutes(scenario->world.start_utc_s).c_str());
+  std::printf("| %-16s | %7s | %9s | %9s | %10s | %8s | %10s | %11s | %10s |\n", "policy", "green",
+              "brown kWh", "kg CO2", "migrations", "GB moved", "downtime s", "gap closed",
+              "plan ms");
+  std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(18, '-').c_str(),
+              std::string(9, '-').c_str(), std::string(11, '-').c_str(),
+              std::string(11, '-').c_str(), std::string(12, '-').c_str(),
+              std::string(10, '-').c_str(), std::string(12, '-').c_str(),
+              std::string(13, '-').c_str(), std::string(12, '-').c_str());
+  for (const sim::PolicyResult& r : results) {
+    const double closed = GapClosed(r, base, oracle);
+    std::printf(
+        "| %-16s | %6.1f%% | %9.1f | %9.1f | %10lld | %8.1f | %10.2f | %10.1f%% | %10.0f |\n",
+        r.policy.c_str(), 100 * r.green_share, r.brown_kwh, r.co2_kg,
+        static_cast<long long>(r.migrations), r.bytes_moved / 1e9, r.downtime_s, 100 * closed,
+        r.planning_ms);
+  }
+  std::printf(
+      "\ngap closed: share of the CO2 between static and the oracle's bound that a policy "
+      "saves (migration energy included).\n");
+  if (!o.report.empty()) std::printf("report written to %s\n", o.report.c_str());
+}
+
+void RunPlan(Context& context, const PlanOptions& o) {
+  Result<sim::Scenario> scenario = sim::LoadScenario(o.scenario);
+  if (!scenario.ok()) return context.Fail(scenario.error());
+  const sim::World& world = scenario->world;
+  Result<int64_t> at = energy::ParseIsoTime(o.at, {"--at", 0, "time"});
+  if (!at.ok()) return context.Fail(at.error());
+  const int64_t slot = (*at - world.start_utc_s) / 3600;
+  if (*at < world.start_utc_s || slot >= static_cast<int64_t>(world.slots)) {
+    return context.Fail("--at " + o.at + " is outside the scenario's period (" +
+                        FormatUtcMinutes(world.start_utc_s) + ", " + std::to_string(world.slots) +
+                        " hours)");
+  }
+  Result<std::unique_ptr<placement::Policy>> policy =
+      placement::MakePolicy(o.policy, scenario->options.policy);
+  if (!policy.ok()) return context.Fail(policy.error());
+  const placement::MoveCosts costs(world.problem);
+  const placement::Outlook outlook = sim::ForecastOutlook(
+      world, static_cast<size_t>(slot), scenario->options.policy.horizon_slots, world.initial_site,
+      std::vector<int64_t>(world.problem.vms.size(), -(int64_t{1} << 40)));
+  const placement::Plan plan = (*policy)->Decide(world.problem, costs, outlook);
+  Status valid =
+      placement::CheckPlan(world.problem, outlook, plan, scenario->options.policy.min_dwell_slots);
+  if (!valid.ok()) return context.Fail(valid.message());
+  if (o.json) {
+    nlohmann::json moves = nlohmann::json::array();
+    for (const placement::Move& m : plan.moves) {
+      moves.push_back({{"vm", world.problem.vms[m.vm].name},
+                       {"from", world.problem.sites[m.from].name},
+                       {"to", world.problem.sites[m.to].name},
+                       {"when", FormatUtcMinutes(world.start_utc_s + m.slot * 3600)},
+                       {"reason", m.reason},
+                       {"predicted_downtime_ms", m.predicted.downtime_s * 1000},
+                       {"predicted_total_s", m.predicted.total_s},
+                       {"predicted_bytes", m.predicted.bytes},
+                       {"predicted_energy_j", m.predicted.energy_j},
+                       {"predicted_saving_kg", m.predicted_saving_kg}});
+    }
+    std::cout << nlohmann::json{{"policy", plan.policy},
+                                {"at", FormatUtcMinutes(*at)},
+                                {"moves", moves}}
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  std::printf(
+      "plan by %s at %s (VMs where the scenario starts them; forecasts from the data before)\n\n",
+      plan.policy.c_str(), FormatUtcMinutes(*at).c_str());
+  std::printf("%-10s %-10s %-10s %-18s %9s %8s %8s  %s\n", "vm", "from", "to", "when (UTC)",
+              "downtime", "time", "GiB", "reason");
+  for (const placement::Move& m : plan.moves) {
+    std::printf(
+        "%-10s %-10s %-10s %-18s %7.0fms %7.1fs %8.2f  %s\n", world.problem.vms[m.vm].name.c_str(),
+        world.problem.sites[m.from].name.c_str(), world.problem.sites[m.to].name.c_str(),
+        FormatUtcMinutes(world.start_utc_s + m.slot * 3600).c_str(), m.predicted.downtime_s * 1000,
+        m.predicted.total_s, m.predicted.bytes / 1073741824.0, m.reason.c_str());
+  }
+  std::printf("\n%zu moves\n", plan.moves.size());
+}
+
+}  // namespace
+
+void AddSimulateCommands(CLI::App& app, Context& context) {
+  auto sim = std::make_shared<SimulateOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "simulate", "run policies over a scenario's recorded period, against static and the oracle");
+  cmd->add_option("--scenario", sim->scenario,
+                  "scenario JSON (e.g. data/scenarios/three-sites-2022.json)")
+      ->required();
+  cmd->add_option("--policies", sim->policies,
+                  "comma-separated: static, follow-sensor, greedy-forecast, optimal "
+                  "(default: the scenario's)");
+  cmd->add_option("--days", sim->days, "simulate only the first N days");
+  cmd->add_option("--report", sim->report, "write an HTML report with charts to this file");
+  cmd->add_flag("--json", sim->json, "print as JSON");
+  cmd->callback([&context, sim]() { RunSimulate(context, *sim); });
+
+  auto plan = std::make_shared<PlanOptions>();
+  CLI::App* plan_cmd = app.add_subcommand("plan", "one plan from a scenario at a given time");
+  plan_cmd->add_option("--scenario", plan->scenario, "scenario JSON")->required();
+  plan_cmd->add_option("--at", plan->at, "decision time, ISO with offset")->required();
+  plan_cmd->add_option("--policy", plan->policy, "policy")->capture_default_str();
+  plan_cmd->add_flag("--json", plan->json, "print as JSON");
+  plan_cmd->callback([&context, plan]() { RunPlan(context, *plan); });
+}
+
+}  // namespace greenshift::cli

@@ -1,0 +1,149 @@
+#include "placement/problem.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <tuple>
+
+#include "migration/precopy.h"
+
+namespace greenshift::placement {
+
+Status Problem::Check() const {
+  if (sites.empty()) return Status::Error("the problem has no sites");
+  if (links.size() != sites.size() * sites.size()) {
+    return Status::Error("links: " + std::to_string(links.size()) + " entries for " +
+                         std::to_string(sites.size()) + " sites (need sites x sites)");
+  }
+  if (slot_s <= 0) return Status::Error("slot length must be positive");
+  if (!(energy_per_byte_j >= 0)) return Status::Error("energy per byte must be >= 0");
+  for (const Site& s : sites) {
+    if (!(s.capacity_w > 0)) return Status::Error("site '" + s.name + "': capacity must be > 0 W");
+  }
+  for (const Vm& v : vms) {
+    if (v.memory_bytes <= 0) return Status::Error("VM '" + v.name + "': memory must be > 0");
+    if (!(v.dirty_rate_bytes_s >= 0)) return Status::Error("VM '" + v.name + "': dirty rate < 0");
+    if (!(v.peak_power_w > 0)) return Status::Error("VM '" + v.name + "': peak power must be > 0");
+    if (!(v.downtime_budget_s > 0))
+      return Status::Error("VM '" + v.name + "': downtime budget must be > 0");
+  }
+  for (size_t a = 0; a < sites.size(); ++a) {
+    for (size_t b = 0; b < sites.size(); ++b) {
+      if (a != b && !(LinkBetween(a, b).bandwidth_bytes_s > 0)) {
+        return Status::Error("link " + sites[a].name + " -> " + sites[b].name +
+                             ": bandwidth must be > 0");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+MoveCost PredictMove(const Problem& problem, size_t vm, size_t from, size_t to) {
+  MoveCost cost;
+  const Vm& v = problem.vms[vm];
+  migration::PrecopyInput input;
+  input.memory_bytes = v.memory_bytes;
+  input.dirty_rate_bytes_s = v.dirty_rate_bytes_s;
+  input.working_set_bytes = v.working_set_bytes;
+  input.bandwidth_bytes_s = problem.LinkBetween(from, to).bandwidth_bytes_s;
+  input.downtime_limit_s = v.downtime_budget_s;
+  Result<migration::PrecopyPrediction> p = migration::PredictPrecopy(input);
+  if (!p.ok()) {
+    cost.why_not = p.error();
+    return cost;
+  }
+  cost.downtime_s = p->downtime_s;
+  cost.total_s = p->total_s;
+  cost.bytes = p->bytes_sent;
+  cost.energy_j = static_cast<double>(p->bytes_sent) * problem.energy_per_byte_j * 2;
+  if (!p->converges) {
+    cost.why_not = "does not converge: " + p->reason;
+  } else if (p->downtime_s > v.downtime_budget_s) {
+    cost.why_not = "predicted downtime " + std::to_string(p->downtime_s) + " s over the budget";
+  } else {
+    cost.feasible = true;
+  }
+  return cost;
+}
+
+MoveCosts::MoveCosts(const Problem& problem) : sites_(problem.sites.size()) {
+  // VMs and links repeat: predict once per distinct VM (its migration parameters) and distinct
+  // link bandwidth, so 100,000 VMs of a few kinds cost a few predictions.
+  using VmKey = std::tuple<int64_t, double, int64_t, double>;
+  std::map<VmKey, size_t> vm_classes;
+  std::vector<size_t> representative;  // a VM of each class
+  vm_class_.resize(problem.vms.size());
+  for (size_t v = 0; v < problem.vms.size(); ++v) {
+    const Vm& vm = problem.vms[v];
+    const VmKey key{vm.memory_bytes, vm.dirty_rate_bytes_s, vm.working_set_bytes,
+                    vm.downtime_budget_s};
+    auto [it, added] = vm_classes.emplace(key, vm_classes.size());
+    if (added) representative.push_back(v);
+    vm_class_[v] = it->second;
+  }
+  std::map<double, size_t> bandwidths;
+  std::vector<std::pair<size_t, size_t>> link_of_class;
+  link_class_.resize(sites_ * sites_);
+  for (size_t a = 0; a < sites_; ++a) {
+    for (size_t b = 0; b < sites_; ++b) {
+      if (a == b) continue;
+      auto [it, added] =
+          bandwidths.emplace(problem.LinkBetween(a, b).bandwidth_bytes_s, bandwidths.size());
+      if (added) link_of_class.emplace_back(a, b);
+      link_class_[a * sites_ + b] = it->second;
+    }
+  }
+  link_classes_ = bandwidths.size();
+  table_.resize(representative.size() * link_classes_);
+  for (size_t c = 0; c < representative.size(); ++c) {
+    for (size_t l = 0; l < link_classes_; ++l) {
+      table_[c * link_classes_ + l] =
+          PredictMove(problem, representative[c], link_of_class[l].first, link_of_class[l].second);
+    }
+  }
+}
+
+Status CheckPlan(const Problem& problem, const Outlook& outlook, const Plan& plan,
+                 int64_t min_dwell_slots) {
+  std::vector<int> site_of = outlook.site_of_vm;
+  std::vector<int64_t> last = outlook.last_move_slot;
+  for (size_t i = 0; i < plan.moves.size(); ++i) {
+    const Move& m = plan.moves[i];
+    const std::string what = "plan " + plan.policy + ", move " + std::to_string(i + 1);
+    if (m.vm >= problem.vms.size() || m.from >= problem.sites.size() ||
+        m.to >= problem.sites.size()) {
+      return Status::Error(what + ": unknown VM or site");
+    }
+    const Vm& vm = problem.vms[m.vm];
+    if (site_of[m.vm] != static_cast<int>(m.from)) {
+      return Status::Error(what + ": VM '" + vm.name + "' is not at site '" +
+                           problem.sites[m.from].name + "'");
+    }
+    if (m.from == m.to) return Status::Error(what + ": moves VM '" + vm.name + "' nowhere");
+    if (m.predicted.downtime_s > vm.downtime_budget_s) {
+      return Status::Error(what + ": predicts " + std::to_string(m.predicted.downtime_s) +
+                           " s of downtime for VM '" + vm.name + "', over its budget of " +
+                           std::to_string(vm.downtime_budget_s) + " s");
+    }
+    if (m.slot - last[m.vm] < min_dwell_slots) {
+      return Status::Error(what + ": VM '" + vm.name + "' moved at slot " +
+                           std::to_string(last[m.vm]) + " and again at " + std::to_string(m.slot) +
+                           ", within the minimum dwell of " + std::to_string(min_dwell_slots));
+    }
+    site_of[m.vm] = static_cast<int>(m.to);
+    last[m.vm] = m.slot;
+  }
+  std::vector<double> used(problem.sites.size(), 0.0);
+  for (size_t v = 0; v < problem.vms.size(); ++v) used[site_of[v]] += problem.vms[v].peak_power_w;
+  for (size_t s = 0; s < problem.sites.size(); ++s) {
+    if (used[s] > problem.sites[s].capacity_w * (1 + 1e-9)) {
+      return Status::Error("plan " + plan.policy + ": site '" + problem.sites[s].name +
+                           "' would hold " + std::to_string(used[s]) +
+                           " W of peak power, over its " +
+                           std::to_string(problem.sites[s].capacity_w) + " W capacity");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace greenshift::placement

@@ -1,0 +1,108 @@
+// The planning problem: where each VM should run over the coming slots. Sites have a capacity,
+// green power and grid carbon intensity per slot; VMs have memory, a dirty rate, a power draw per
+// slot and a downtime budget; links between sites have a bandwidth. Moving a VM costs energy
+// (bytes sent x energy per byte, at both ends) and downtime, predicted by the pre-copy model.
+// Pure computation: values in, values out.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace greenshift::placement {
+
+struct Site {
+  std::string name;
+  double capacity_w = 0;  // most IT power its hosts take: the sum of the VMs' peak power
+};
+
+struct Vm {
+  std::string name;
+  int64_t memory_bytes = 0;
+  double dirty_rate_bytes_s = 0;
+  int64_t working_set_bytes = -1;  // -1: unbounded
+  double peak_power_w = 0;         // the most it draws: what it takes of a site's capacity
+  double downtime_budget_s = 0.5;  // no move may predict more downtime than this
+};
+
+struct Link {
+  double bandwidth_bytes_s = 125e6;  // what a migration stream achieves between two sites
+};
+
+// Everything that stays fixed while planning.
+struct Problem {
+  std::vector<Site> sites;
+  std::vector<Vm> vms;
+  // links[a * sites.size() + b]: from site a to site b (the diagonal is unused).
+  std::vector<Link> links;
+  int64_t slot_s = 3600;
+  double energy_per_byte_j = 2e-7;  // migration energy per byte sent, at each end
+  const Link& LinkBetween(size_t from, size_t to) const { return links[from * sites.size() + to]; }
+  // Errors name the site, VM or field that is wrong.
+  Status Check() const;
+};
+
+// What a move is predicted to cost (pre-copy model on the link).
+struct MoveCost {
+  bool feasible = false;  // converges, and within the VM's downtime budget
+  double downtime_s = 0;
+  double total_s = 0;
+  int64_t bytes = 0;
+  double energy_j = 0;  // bytes x energy per byte x 2 ends
+  std::string why_not;  // when not feasible
+};
+MoveCost PredictMove(const Problem& problem, size_t vm, size_t from, size_t to);
+
+// PredictMove for every VM and ordered pair of distinct sites, computed once per problem (once
+// per distinct VM kind and link bandwidth).
+class MoveCosts {
+ public:
+  explicit MoveCosts(const Problem& problem);
+  const MoveCost& At(size_t vm, size_t from, size_t to) const {
+    return table_[vm_class_[vm] * link_classes_ + link_class_[from * sites_ + to]];
+  }
+
+ private:
+  size_t sites_;
+  size_t link_classes_ = 0;
+  std::vector<size_t> vm_class_, link_class_;
+  std::vector<MoveCost> table_;
+};
+
+// What the planner knows at a decision time: forecasts for the next `slots` slots (index 0 =
+// the slot about to start), and where each VM is.
+struct Outlook {
+  int64_t now_slot = 0;  // absolute slot index of slot 0
+  size_t slots = 0;
+  // green_w[site * slots + k], carbon[site * slots + k] (gCO2/kWh), vm_power_w[vm * slots + k]
+  std::vector<double> green_w, carbon_g_per_kwh, vm_power_w;
+  std::vector<int> site_of_vm;          // current placement
+  std::vector<int64_t> last_move_slot;  // per VM; very negative when never moved
+  double Green(size_t site, size_t k) const { return green_w[site * slots + k]; }
+  double Carbon(size_t site, size_t k) const { return carbon_g_per_kwh[site * slots + k]; }
+  double Power(size_t vm, size_t k) const { return vm_power_w[vm * slots + k]; }
+};
+
+struct Move {
+  size_t vm = 0;
+  size_t from = 0, to = 0;
+  int64_t slot = 0;  // when (absolute slot index)
+  std::string reason;
+  MoveCost predicted;
+  double predicted_saving_kg = 0;  // CO2 the move is expected to save over the horizon
+};
+
+struct Plan {
+  std::string policy;
+  std::vector<Move> moves;
+};
+
+// Checks a plan against the problem: every move's VM and sites exist, no move predicts more
+// downtime than its VM's budget, capacity holds after the moves, no VM moves twice within
+// `min_dwell_slots`. Errors say which move broke which rule.
+Status CheckPlan(const Problem& problem, const Outlook& outlook, const Plan& plan,
+                 int64_t min_dwell_slots);
+
+}  // namespace greenshift::placement

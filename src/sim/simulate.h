@@ -1,0 +1,68 @@
+// The simulator: the predict / plan / act loop over recorded data, slot by slot, with the `sim`
+// driver (moves take effect as the pre-copy model predicts, nothing else is touched). A policy
+// is evaluated by the code that plans in production; the oracle bound shows what was possible.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "placement/policy.h"
+#include "placement/problem.h"
+
+namespace greenshift::sim {
+
+// What really happened at each site and VM, slot by slot.
+struct World {
+  placement::Problem problem;
+  int64_t start_utc_s = 0;
+  size_t slots = 0;
+  // Per site, per slot (index site * slots + t): PV and wind power produced, PV under a clear
+  // sky (the forecaster's reference), grid carbon intensity (gCO2/kWh).
+  std::vector<double> pv_w, wind_w, pv_clear_w, carbon_g_per_kwh;
+  // Per VM, per slot (vm * slots + t): power drawn.
+  std::vector<double> vm_power_w;
+  std::vector<int> initial_site;  // per VM
+  double GreenW(size_t site, size_t t) const {
+    return pv_w[site * slots + t] + wind_w[site * slots + t];
+  }
+  Status Check() const;
+};
+
+struct SimulationOptions {
+  placement::PolicyOptions policy;
+  int64_t replan_every_slots = 1;  // `optimal` may re-plan less often (its plan covers the horizon)
+};
+
+struct PolicyResult {
+  std::string policy;
+  double load_kwh = 0, green_kwh = 0, brown_kwh = 0, co2_kg = 0;
+  double green_share = 0;  // green energy used / energy used
+  int64_t migrations = 0;
+  int64_t bytes_moved = 0;
+  double downtime_s = 0;
+  double migration_energy_kwh = 0;
+  int64_t refused_moves = 0;  // planned moves the driver refused (would break a rule)
+  double planning_ms = 0;     // total time in the policy
+  double max_mip_gap = 0;     // `optimal` only
+  // For the report, per slot: load per site (site * slots + t), VMs per site, cumulative CO2.
+  std::vector<double> site_load_w, site_vms, cumulative_co2_kg;
+};
+
+// Runs `policy` over the world. Realizable policies see forecasts made from what was measured
+// before each slot (PV: clear-sky index of the last 3 h blended into the last 7 days'; wind:
+// last value blended into the 7-day mean; carbon and VM power: the same hour of the last day);
+// `follow-sensor` sees only the last measurement.
+Result<PolicyResult> Simulate(const World& world, placement::Policy& policy,
+                              const SimulationOptions& options);
+
+// The oracle's lower bound over the same world (divisible VMs, free moves, perfect foresight).
+Result<PolicyResult> OracleResult(const World& world);
+
+// What a realizable policy knows at slot t: the outlook the simulator gives it.
+placement::Outlook ForecastOutlook(const World& world, size_t t, size_t horizon_slots,
+                                   const std::vector<int>& site_of_vm,
+                                   const std::vector<int64_t>& last_move_slot);
+
+}  // namespace greenshift::sim

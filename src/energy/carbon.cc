@@ -6,14 +6,6 @@
 
 namespace greenshift::energy {
 
-namespace {
-
-Status Error(const std::string& file, size_t line, const std::string& what) {
-  return Status::Error(file + (line ? " line " + std::to_string(line) : "") + ": " + what);
-}
-
-}  // namespace
-
 double CarbonSeries::At(int64_t t) const {
   if (time_utc_s.empty()) return 0;
   auto it = std::upper_bound(time_utc_s.begin(), time_utc_s.end(), t);
@@ -24,7 +16,7 @@ double CarbonSeries::At(int64_t t) const {
 Result<CarbonSeries> ParseCarbonCsv(std::string_view text, const std::string& file, bool lifecycle,
                                     const std::string& zone_if_unnamed) {
   const std::vector<std::string_view> lines = SplitLines(text);
-  if (lines.size() < 2) return Error(file, 0, "expected a header row and data rows");
+  if (lines.size() < 2) return FileError(file, 0, "expected a header row and data rows");
   const std::vector<std::string> header = SplitCsvLine(lines[0]);
   CarbonSeries series;
   series.source = file;
@@ -37,24 +29,25 @@ Result<CarbonSeries> ParseCarbonCsv(std::string_view text, const std::string& fi
     value_column = FindColumn(header, lifecycle ? "Carbon Intensity gCO₂eq/kWh (LCA)"
                                                 : "Carbon Intensity gCO₂eq/kWh (direct)");
     if (value_column < 0) {
-      return Error(file, 1,
-                   std::string("no column 'Carbon Intensity gCO₂eq/kWh (") +
-                       (lifecycle ? "LCA" : "direct") + ")'");
+      return FileError(file, 1,
+                       std::string("no column 'Carbon Intensity gCO₂eq/kWh (") +
+                           (lifecycle ? "LCA" : "direct") + ")'");
     }
   } else if (FindColumn(header, "timestamp") == 0 && FindColumn(header, "avg_CI") > 0) {
     time_column = 0;
     value_column = FindColumn(header, "avg_CI");
     series.zone = zone_if_unnamed;
   } else {
-    return Error(file, 1,
-                 "not a carbon intensity file greenshift reads (an Electricity Maps export with "
-                 "'Datetime (UTC)' or an EIA-930 file with 'timestamp' and 'avg_CI')");
+    return FileError(
+        file, 1,
+        "not a carbon intensity file greenshift reads (an Electricity Maps export with "
+        "'Datetime (UTC)' or an EIA-930 file with 'timestamp' and 'avg_CI')");
   }
   for (size_t n = 1; n < lines.size(); ++n) {
     if (lines[n].empty() || lines[n] == "\r") continue;
     const std::vector<std::string> cells = SplitCsvLine(lines[n]);
     if (cells.size() != header.size()) {
-      return Error(
+      return FileError(
           file, n + 1,
           std::to_string(cells.size()) + " fields, expected " + std::to_string(header.size()));
     }
@@ -62,27 +55,27 @@ Result<CarbonSeries> ParseCarbonCsv(std::string_view text, const std::string& fi
     Result<int64_t> time = ParseIsoTime(when, {file, n + 1, header[time_column]});
     if (!time.ok()) return time.status();
     if (!series.time_utc_s.empty() && *time <= series.time_utc_s.back()) {
-      return Error(file, n + 1,
-                   "time " + cells[time_column] + " does not come after the row before");
+      return FileError(file, n + 1,
+                       "time " + cells[time_column] + " does not come after the row before");
     }
     Result<double> value = ParseNumber(cells[value_column], {file, n + 1, header[value_column]});
     if (!value.ok()) return value.status();
     if (*value < 0 || *value > 2000) {
-      return Error(file, n + 1,
-                   header[value_column] + " " + cells[value_column] +
-                       " is outside 0..2000 gCO2/kWh (wrong unit?)");
+      return FileError(file, n + 1,
+                       header[value_column] + " " + cells[value_column] +
+                           " is outside 0..2000 gCO2/kWh (wrong unit?)");
     }
     if (zone_column >= 0) {
       if (series.zone.empty()) series.zone = cells[zone_column];
       if (cells[zone_column] != series.zone) {
-        return Error(file, n + 1,
-                     "zone " + cells[zone_column] + " in a file of zone " + series.zone);
+        return FileError(file, n + 1,
+                         "zone " + cells[zone_column] + " in a file of zone " + series.zone);
       }
     }
     series.time_utc_s.push_back(*time);
     series.g_per_kwh.push_back(*value);
   }
-  if (series.time_utc_s.empty()) return Error(file, 0, "no data rows");
+  if (series.time_utc_s.empty()) return FileError(file, 0, "no data rows");
   return series;
 }
 

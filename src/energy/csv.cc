@@ -49,6 +49,10 @@ std::vector<std::string_view> SplitLines(std::string_view text) {
   return lines;
 }
 
+Status FileError(const std::string& file, size_t line, const std::string& what) {
+  return Status::Error(file + (line ? " line " + std::to_string(line) : "") + ": " + what);
+}
+
 std::string CsvPlace::Describe() const {
   std::string text = file + " line " + std::to_string(line);
   if (!field.empty()) text += ", field '" + field + "'";

@@ -25,6 +25,9 @@ struct CsvPlace {
   std::string Describe() const;
 };
 
+// "file line N: what" (line 0: "file: what"), the form of every parser error.
+Status FileError(const std::string& file, size_t line, const std::string& what);
+
 // Parses a whole field as a finite double; an error names the place and the text.
 Result<double> ParseNumber(std::string_view text, const CsvPlace& place);
 

@@ -15,10 +15,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-Status Error(const std::string& file, size_t line, const std::string& what) {
-  return Status::Error(file + (line ? " line " + std::to_string(line) : "") + ": " + what);
-}
-
 // A calendar field read as a number (EPW and PSM3 write them so): it must be a whole number in
 // [lo, hi] before it is used as one.
 Result<int> CalendarField(double value, int lo, int hi, const std::string& file, size_t line,
@@ -26,9 +22,9 @@ Result<int> CalendarField(double value, int lo, int hi, const std::string& file,
   if (!(value >= lo && value <= hi) || value != std::floor(value)) {
     char text[32];
     std::snprintf(text, sizeof text, "%g", value);
-    return Error(file, line,
-                 name + " " + text + " is not a whole number in " + std::to_string(lo) + ".." +
-                     std::to_string(hi));
+    return FileError(file, line,
+                     name + " " + text + " is not a whole number in " + std::to_string(lo) + ".." +
+                         std::to_string(hi));
   }
   return static_cast<int>(value);
 }
@@ -55,7 +51,7 @@ Result<int64_t> ReadSite(const std::vector<std::string>& fields, size_t lat, siz
 Result<size_t> RequireColumn(const std::vector<std::string>& header, const std::string& name,
                              const std::string& file, size_t line) {
   const int i = FindColumn(header, name);
-  if (i < 0) return Error(file, line, "no column '" + name + "'");
+  if (i < 0) return FileError(file, line, "no column '" + name + "'");
   return static_cast<size_t>(i);
 }
 
@@ -128,9 +124,10 @@ bool WeatherSeries::HasIrradiance() const {
 
 Result<WeatherSeries> ParseOpenMeteoJson(std::string_view text, const std::string& file) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) return Error(file, 0, "not valid JSON");
+  if (j.is_discarded()) return FileError(file, 0, "not valid JSON");
   if (j.contains("error") && j.value("error", false)) {
-    return Error(file, 0, "an Open-Meteo error response: " + j.value("reason", std::string("?")));
+    return FileError(file, 0,
+                     "an Open-Meteo error response: " + j.value("reason", std::string("?")));
   }
   WeatherSeries w;
   w.source = file;
@@ -143,7 +140,7 @@ Result<WeatherSeries> ParseOpenMeteoJson(std::string_view text, const std::strin
     const nlohmann::json& units = j.at("hourly_units");
     const nlohmann::json& times = hourly.at("time");
     const size_t n = times.size();
-    if (n == 0) return Error(file, 0, "hourly.time is empty");
+    if (n == 0) return FileError(file, 0, "hourly.time is empty");
     // Each variable: its array, converted to SI by its unit.
     auto series = [&](const std::vector<std::string>& names,
                       const std::string& want) -> Result<std::vector<double>> {
@@ -159,25 +156,26 @@ Result<WeatherSeries> ParseOpenMeteoJson(std::string_view text, const std::strin
           else if (unit == "kn")
             scale = 0.514444;
           else if (unit != "m/s")
-            return Error(file, 0, "hourly_units." + name + " '" + unit + "' is not a speed unit");
+            return FileError(file, 0,
+                             "hourly_units." + name + " '" + unit + "' is not a speed unit");
         } else if (want == "°C") {
           if (unit == "°F")
             scale = 5.0 / 9.0, shift = -32;
           else if (unit != "°C")
-            return Error(file, 0, "hourly_units." + name + " '" + unit + "' is not °C or °F");
+            return FileError(file, 0, "hourly_units." + name + " '" + unit + "' is not °C or °F");
         } else if (want == "%") {
           if (unit != "%")
-            return Error(file, 0, "hourly_units." + name + " '" + unit + "' is not %");
+            return FileError(file, 0, "hourly_units." + name + " '" + unit + "' is not %");
           scale = 0.01;
         } else if (want == "W/m²") {
           if (unit != "W/m²")
-            return Error(file, 0, "hourly_units." + name + " '" + unit + "' is not W/m²");
+            return FileError(file, 0, "hourly_units." + name + " '" + unit + "' is not W/m²");
         }
         const nlohmann::json& values = hourly.at(name);
         if (values.size() != n) {
-          return Error(file, 0,
-                       "hourly." + name + " has " + std::to_string(values.size()) + " values for " +
-                           std::to_string(n) + " times");
+          return FileError(file, 0,
+                           "hourly." + name + " has " + std::to_string(values.size()) +
+                               " values for " + std::to_string(n) + " times");
         }
         std::vector<double> out;
         out.reserve(n);
@@ -185,7 +183,8 @@ Result<WeatherSeries> ParseOpenMeteoJson(std::string_view text, const std::strin
           if (values[i].is_null()) {
             out.push_back(kNaN);  // Open-Meteo's "no data"
           } else if (!values[i].is_number()) {
-            return Error(file, 0, "hourly." + name + "[" + std::to_string(i) + "] is not a number");
+            return FileError(file, 0,
+                             "hourly." + name + "[" + std::to_string(i) + "] is not a number");
           } else {
             out.push_back((values[i].get<double>() + shift) * scale);
           }
@@ -210,8 +209,8 @@ Result<WeatherSeries> ParseOpenMeteoJson(std::string_view text, const std::strin
       const std::string t = times[i].get<std::string>();
       int year, month, day, hour, minute;
       if (std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d", &year, &month, &day, &hour, &minute) != 5) {
-        return Error(file, 0,
-                     "hourly.time[" + std::to_string(i) + "] '" + t + "' is not YYYY-MM-DDTHH:MM");
+        return FileError(
+            file, 0, "hourly.time[" + std::to_string(i) + "] '" + t + "' is not YYYY-MM-DDTHH:MM");
       }
       // Open-Meteo's hourly radiation is the mean of the hour before the timestamp; the other
       // variables are instantaneous. Both are kept at the stamped time.
@@ -219,7 +218,7 @@ Result<WeatherSeries> ParseOpenMeteoJson(std::string_view text, const std::strin
            (*temp)[i], (*wind)[i], (*cloud)[i], (*humidity)[i]);
     }
   } catch (const nlohmann::json::exception& e) {
-    return Error(file, 0, std::string("not an Open-Meteo response: ") + e.what());
+    return FileError(file, 0, std::string("not an Open-Meteo response: ") + e.what());
   }
   GS_RETURN_IF_ERROR(CheckRanges(w));
   return w;
@@ -228,10 +227,10 @@ Result<WeatherSeries> ParseOpenMeteoJson(std::string_view text, const std::strin
 Result<WeatherSeries> ParseEpw(std::string_view text, const std::string& file) {
   const std::vector<std::string_view> lines = SplitLines(text);
   if (lines.size() < 9)
-    return Error(file, 0, "too short for an EPW file (8 header lines, then data)");
+    return FileError(file, 0, "too short for an EPW file (8 header lines, then data)");
   const std::vector<std::string> location = SplitCsvLine(lines[0]);
   if (location.size() < 10 || location[0] != "LOCATION") {
-    return Error(file, 1, "expected the EPW LOCATION line");
+    return FileError(file, 1, "expected the EPW LOCATION line");
   }
   WeatherSeries w;
   w.source = file;
@@ -244,7 +243,7 @@ Result<WeatherSeries> ParseEpw(std::string_view text, const std::string& file) {
     if (lines[n].empty() || lines[n] == "\r") continue;
     const std::vector<std::string> f = SplitCsvLine(lines[n]);
     if (f.size() < 22) {
-      return Error(file, n + 1, std::to_string(f.size()) + " fields, an EPW data row has 35");
+      return FileError(file, n + 1, std::to_string(f.size()) + " fields, an EPW data row has 35");
     }
     double v[9];
     const int index[9] = {0, 1, 2, 3, 6, 13, 14, 15, 21};
@@ -287,7 +286,7 @@ Result<WeatherSeries> ParseEpw(std::string_view text, const std::string& file) {
          missing(v[6], 9999), missing(v[7], 9999), missing(v[4], 99.9), missing(v[8], 999), cloud,
          humidity);
   }
-  if (w.size() == 0) return Error(file, 0, "no data rows");
+  if (w.size() == 0) return FileError(file, 0, "no data rows");
   GS_RETURN_IF_ERROR(CheckRanges(w));
   return w;
 }
@@ -295,11 +294,11 @@ Result<WeatherSeries> ParseEpw(std::string_view text, const std::string& file) {
 Result<WeatherSeries> ParseTmy3(std::string_view text, const std::string& file) {
   const std::vector<std::string_view> lines = SplitLines(text);
   if (lines.size() < 3)
-    return Error(file, 0, "too short for a TMY3 file (site line, header, rows)");
+    return FileError(file, 0, "too short for a TMY3 file (site line, header, rows)");
   const std::vector<std::string> site = SplitCsvLine(lines[0]);
   if (site.size() < 7)
-    return Error(file, 1,
-                 "expected the TMY3 site line (id, name, state, UTC offset, lat, lon, elevation)");
+    return FileError(
+        file, 1, "expected the TMY3 site line (id, name, state, UTC offset, lat, lon, elevation)");
   WeatherSeries w;
   w.source = file;
   Result<int64_t> site_offset = ReadSite(site, 4, 5, 3, 6, file, w);
@@ -320,14 +319,14 @@ Result<WeatherSeries> ParseTmy3(std::string_view text, const std::string& file) 
     if (lines[n].empty() || lines[n] == "\r") continue;
     const std::vector<std::string> f = SplitCsvLine(lines[n]);
     if (f.size() != header.size()) {
-      return Error(
+      return FileError(
           file, n + 1,
           std::to_string(f.size()) + " fields, the header has " + std::to_string(header.size()));
     }
     int month, day, year, hour, minute;
     if (std::sscanf(f[0].c_str(), "%2d/%2d/%4d", &month, &day, &year) != 3 ||
         std::sscanf(f[1].c_str(), "%2d:%2d", &hour, &minute) != 2 || hour < 1 || hour > 24) {
-      return Error(
+      return FileError(
           file, n + 1,
           "date '" + f[0] + "' / time '" + f[1] + "' is not MM/DD/YYYY and HH:MM (01:00..24:00)");
     }
@@ -342,7 +341,7 @@ Result<WeatherSeries> ParseTmy3(std::string_view text, const std::string& file) 
     Push(w, UtcSeconds(first_year, month, day, hour - 1, 0) - offset, v[0], v[1], v[2], v[3], v[4],
          v[5] / 10.0, v[6] / 100.0);
   }
-  if (w.size() == 0) return Error(file, 0, "no data rows");
+  if (w.size() == 0) return FileError(file, 0, "no data rows");
   GS_RETURN_IF_ERROR(CheckRanges(w));
   return w;
 }
@@ -377,8 +376,9 @@ Result<WeatherSeries> ParsePvgisTmy(std::string_view text, const std::string& fi
     }
   }
   if (!have_lat || !have_lon)
-    return Error(file, 0, "no 'Latitude' / 'Longitude' lines: not a PVGIS TMY file");
-  if (n >= lines.size()) return Error(file, 0, "no 'time(UTC),...' header: not a PVGIS TMY file");
+    return FileError(file, 0, "no 'Latitude' / 'Longitude' lines: not a PVGIS TMY file");
+  if (n >= lines.size())
+    return FileError(file, 0, "no 'time(UTC),...' header: not a PVGIS TMY file");
   const std::vector<std::string> header = SplitCsvLine(lines[n]);
   auto column = [&](const std::string& name) { return RequireColumn(header, name, file, n + 1); };
   Result<size_t> c_t = column("T2m"), c_rh = column("RH"), c_ghi = column("G(h)"),
@@ -393,7 +393,7 @@ Result<WeatherSeries> ParsePvgisTmy(std::string_view text, const std::string& fi
     if (f.size() != header.size()) break;  // the legend after the table
     int year, month, day, hour, minute;
     if (std::sscanf(f[0].c_str(), "%4d%2d%2d:%2d%2d", &year, &month, &day, &hour, &minute) != 5) {
-      return Error(file, n + 1, "time '" + f[0] + "' is not YYYYMMDD:HHMM");
+      return FileError(file, n + 1, "time '" + f[0] + "' is not YYYYMMDD:HHMM");
     }
     if (first_year == 0) first_year = TypicalYear(year);
     double v[6];
@@ -406,7 +406,7 @@ Result<WeatherSeries> ParsePvgisTmy(std::string_view text, const std::string& fi
     Push(w, UtcSeconds(first_year, month, day, hour, minute), v[0], v[1], v[2], v[3], v[4], kNaN,
          v[5] / 100.0);
   }
-  if (w.size() == 0) return Error(file, 0, "no data rows");
+  if (w.size() == 0) return FileError(file, 0, "no data rows");
   GS_RETURN_IF_ERROR(CheckRanges(w));
   return w;
 }
@@ -414,14 +414,14 @@ Result<WeatherSeries> ParsePvgisTmy(std::string_view text, const std::string& fi
 Result<WeatherSeries> ParseNsrdbPsm3(std::string_view text, const std::string& file,
                                      double utc_offset_hours) {
   const std::vector<std::string_view> lines = SplitLines(text);
-  if (lines.size() < 2) return Error(file, 0, "too short for an NSRDB PSM3 file");
+  if (lines.size() < 2) return FileError(file, 0, "too short for an NSRDB PSM3 file");
   WeatherSeries w;
   w.source = file;
   size_t header_line = 0;
   double offset_h = utc_offset_hours;
   std::vector<std::string> first = SplitCsvLine(lines[0]);
   if (FindColumn(first, "Year") < 0) {  // metadata lines first
-    if (lines.size() < 4) return Error(file, 0, "metadata but no data");
+    if (lines.size() < 4) return FileError(file, 0, "metadata but no data");
     const std::vector<std::string> values = SplitCsvLine(lines[1]);
     auto meta = [&](const std::string& name, double& out) -> Status {
       const int i = FindColumn(first, name);
@@ -438,7 +438,7 @@ Result<WeatherSeries> ParseNsrdbPsm3(std::string_view text, const std::string& f
     header_line = 2;
   }
   if (std::isnan(offset_h)) {
-    return Error(file, 0, "no 'Time Zone' metadata and no UTC offset given; refusing to guess");
+    return FileError(file, 0, "no 'Time Zone' metadata and no UTC offset given; refusing to guess");
   }
   const std::vector<std::string> header = SplitCsvLine(lines[header_line]);
   const int c_year = FindColumn(header, "Year"), c_month = FindColumn(header, "Month"),
@@ -449,21 +449,21 @@ Result<WeatherSeries> ParseNsrdbPsm3(std::string_view text, const std::string& f
                              {c_day, "Day"},
                              {c_hour, "Hour"},
                              {c_minute, "Minute"}}) {
-    if (index < 0) return Error(file, header_line + 1, std::string("no column '") + name + "'");
+    if (index < 0) return FileError(file, header_line + 1, std::string("no column '") + name + "'");
   }
   const int c_temp = FindColumn(header, "Temperature"), c_ghi = FindColumn(header, "GHI"),
             c_dni = FindColumn(header, "DNI"), c_dhi = FindColumn(header, "DHI"),
             c_wind = FindColumn(header, "Wind Speed"),
             c_rh = FindColumn(header, "Relative Humidity");
   if (c_ghi < 0 || c_temp < 0) {
-    return Error(file, header_line + 1, "no 'GHI' or 'Temperature' column");
+    return FileError(file, header_line + 1, "no 'GHI' or 'Temperature' column");
   }
   const int64_t offset_s = static_cast<int64_t>(std::llround(offset_h * 3600));
   for (size_t n = header_line + 1; n < lines.size(); ++n) {
     if (lines[n].empty() || lines[n] == "\r") continue;
     const std::vector<std::string> f = SplitCsvLine(lines[n]);
     if (f.size() != header.size()) {
-      return Error(
+      return FileError(
           file, n + 1,
           std::to_string(f.size()) + " fields, the header has " + std::to_string(header.size()));
     }
@@ -489,7 +489,7 @@ Result<WeatherSeries> ParseNsrdbPsm3(std::string_view text, const std::string& f
     Push(w, UtcSeconds(*y, *mo, *d, *h, *mi) - offset_s, *ghi, *dni, *dhi, *temp, *wind, kNaN,
          std::isnan(*rh) ? kNaN : *rh / 100.0);
   }
-  if (w.size() == 0) return Error(file, 0, "no data rows");
+  if (w.size() == 0) return FileError(file, 0, "no data rows");
   GS_RETURN_IF_ERROR(CheckRanges(w));
   return w;
 }

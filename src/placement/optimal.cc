@@ -12,6 +12,28 @@ namespace greenshift::placement {
 
 namespace {
 
+// Collects one constraint's terms, then adds the row to the model.
+class RowBuilder {
+ public:
+  explicit RowBuilder(Cbc_Model* model) : model_(model) {}
+  void Add(int column, double coefficient) {
+    columns_.push_back(column);
+    coefficients_.push_back(coefficient);
+  }
+  bool empty() const { return columns_.empty(); }
+  void Finish(char sense, double rhs) {
+    Cbc_addRow(model_, "", static_cast<int>(columns_.size()), columns_.data(), coefficients_.data(),
+               sense, rhs);
+    columns_.clear();
+    coefficients_.clear();
+  }
+
+ private:
+  Cbc_Model* model_;
+  std::vector<int> columns_;
+  std::vector<double> coefficients_;
+};
+
 class OptimalPolicy : public Policy {
  public:
   explicit OptimalPolicy(PolicyOptions options) : options_(options) {
@@ -59,7 +81,7 @@ class OptimalPolicy : public Policy {
       for (size_t s = 0; s < S; ++s) {
         const MoveCost& cost = costs.At(v, cur, s == cur ? (cur + 1) % S : s);
         for (size_t k = 0; k < H; ++k) {
-          const double kg = cost.energy_j / 3600 / 1e6 * outlook.Carbon(s, k) + 1e-6;
+          const double kg = KgCo2(cost.energy_j / 3600, outlook.Carbon(s, k)) + 1e-6;
           std::snprintf(name, sizeof name, "y_%zu_%zu_%zu", v, s, k);
           Cbc_addCol(model, name, 0, 1, S > 1 ? kg : 0, 0, 0, nullptr, nullptr);
         }
@@ -70,53 +92,45 @@ class OptimalPolicy : public Policy {
       for (size_t k = 0; k < H; ++k) {
         std::snprintf(name, sizeof name, "b_%zu_%zu", s, k);
         Cbc_addCol(model, name, 0, std::numeric_limits<double>::infinity(),
-                   slot_h * outlook.Carbon(s, k) / 1e6, 0, 0, nullptr, nullptr);
+                   KgCo2(slot_h, outlook.Carbon(s, k)), 0, 0, nullptr, nullptr);
       }
     }
-    std::vector<int> idx;
-    std::vector<double> val;
-    auto row = [&](char sense, double rhs) {
-      Cbc_addRow(model, "", static_cast<int>(idx.size()), idx.data(), val.data(), sense, rhs);
-      idx.clear();
-      val.clear();
-    };
+    RowBuilder row(model);
     for (size_t v = 0; v < V; ++v) {
       const size_t cur = static_cast<size_t>(outlook.site_of_vm[v]);
       for (size_t k = 0; k < H; ++k) {
-        for (size_t s = 0; s < S; ++s) idx.push_back(x(v, s, k)), val.push_back(1);
-        row('E', 1);  // one site at a time
+        for (size_t s = 0; s < S; ++s) row.Add(x(v, s, k), 1);
+        row.Finish('E', 1);  // one site at a time
         for (size_t s = 0; s < S; ++s) {
           // y >= x[k] - x[k-1] (before slot 0: where it is now)
-          idx.push_back(y(v, s, k)), val.push_back(1);
-          idx.push_back(x(v, s, k)), val.push_back(-1);
+          row.Add(y(v, s, k), 1);
+          row.Add(x(v, s, k), -1);
           double rhs = 0;
           if (k > 0) {
-            idx.push_back(x(v, s, k - 1)), val.push_back(1);
+            row.Add(x(v, s, k - 1), 1);
           } else {
             rhs = s == cur ? -1 : 0;
           }
-          row('G', rhs);
+          row.Finish('G', rhs);
         }
       }
       // At most one arrival within any dwell window.
       for (size_t k = 0; k < H; ++k) {
         for (size_t j = k; j < std::min(H, k + static_cast<size_t>(dwell)); ++j) {
-          for (size_t s = 0; s < S; ++s) idx.push_back(y(v, s, j)), val.push_back(1);
+          for (size_t s = 0; s < S; ++s) row.Add(y(v, s, j), 1);
         }
-        row('L', 1);
+        row.Finish('L', 1);
       }
     }
     for (size_t s = 0; s < S; ++s) {
       for (size_t k = 0; k < H; ++k) {
         // Capacity: peak power of the VMs there.
-        for (size_t v = 0; v < V; ++v)
-          idx.push_back(x(v, s, k)), val.push_back(problem.vms[v].peak_power_w);
-        row('L', problem.sites[s].capacity_w);
+        for (size_t v = 0; v < V; ++v) row.Add(x(v, s, k), problem.vms[v].peak_power_w);
+        row.Finish('L', problem.sites[s].capacity_w);
         // Brown power: b >= load - green.
-        idx.push_back(b(s, k)), val.push_back(1);
-        for (size_t v = 0; v < V; ++v)
-          idx.push_back(x(v, s, k)), val.push_back(-outlook.Power(v, k));
-        row('G', -outlook.Green(s, k));
+        row.Add(b(s, k), 1);
+        for (size_t v = 0; v < V; ++v) row.Add(x(v, s, k), -outlook.Power(v, k));
+        row.Finish('G', -outlook.Green(s, k));
       }
     }
     // Link time in the first slot: the moves on each link fit in the slot.
@@ -126,9 +140,9 @@ class OptimalPolicy : public Policy {
         for (size_t v = 0; v < V; ++v) {
           if (static_cast<size_t>(outlook.site_of_vm[v]) != a) continue;
           const MoveCost& cost = costs.At(v, a, s);
-          if (cost.feasible) idx.push_back(x(v, s, 0)), val.push_back(cost.total_s);
+          if (cost.feasible) row.Add(x(v, s, 0), cost.total_s);
         }
-        if (!idx.empty()) row('L', static_cast<double>(problem.slot_s));
+        if (!row.empty()) row.Finish('L', static_cast<double>(problem.slot_s));
       }
     }
     // Start from the greedy plan held over the horizon.
@@ -210,27 +224,20 @@ Result<OracleSlot> OracleBound(const Problem& problem, const std::vector<double>
   const int b0 = static_cast<int>(V * S);
   for (size_t s = 0; s < S; ++s) {
     Cbc_addCol(model, "", 0, std::numeric_limits<double>::infinity(),
-               slot_h * carbon_g_per_kwh[s] / 1e6, 0, 0, nullptr, nullptr);
+               KgCo2(slot_h, carbon_g_per_kwh[s]), 0, 0, nullptr, nullptr);
   }
-  std::vector<int> idx;
-  std::vector<double> val;
-  auto row = [&](char sense, double rhs) {
-    Cbc_addRow(model, "", static_cast<int>(idx.size()), idx.data(), val.data(), sense, rhs);
-    idx.clear();
-    val.clear();
-  };
+  RowBuilder row(model);
   for (size_t v = 0; v < V; ++v) {
-    for (size_t s = 0; s < S; ++s) idx.push_back(static_cast<int>(v * S + s)), val.push_back(1);
-    row('E', 1);
+    for (size_t s = 0; s < S; ++s) row.Add(static_cast<int>(v * S + s), 1);
+    row.Finish('E', 1);
   }
   for (size_t s = 0; s < S; ++s) {
     for (size_t v = 0; v < V; ++v)
-      idx.push_back(static_cast<int>(v * S + s)), val.push_back(problem.vms[v].peak_power_w);
-    row('L', problem.sites[s].capacity_w);
-    idx.push_back(b0 + static_cast<int>(s)), val.push_back(1);
-    for (size_t v = 0; v < V; ++v)
-      idx.push_back(static_cast<int>(v * S + s)), val.push_back(-vm_power_w[v]);
-    row('G', -std::max(0.0, green_w[s]));
+      row.Add(static_cast<int>(v * S + s), problem.vms[v].peak_power_w);
+    row.Finish('L', problem.sites[s].capacity_w);
+    row.Add(b0 + static_cast<int>(s), 1);
+    for (size_t v = 0; v < V; ++v) row.Add(static_cast<int>(v * S + s), -vm_power_w[v]);
+    row.Finish('G', -std::max(0.0, green_w[s]));
   }
   Cbc_solve(model);
   const double* x = Cbc_getColSolution(model);
@@ -243,7 +250,7 @@ Result<OracleSlot> OracleBound(const Problem& problem, const std::vector<double>
     double load = 0;
     for (size_t v = 0; v < V; ++v) load += vm_power_w[v] * x[v * S + s];
     const double brown = std::max(0.0, x[b0 + static_cast<int>(s)]);
-    slot.co2_kg += slot_h * brown * carbon_g_per_kwh[s] / 1e6;
+    slot.co2_kg += KgCo2(brown * slot_h, carbon_g_per_kwh[s]);
     slot.green_wh += std::max(0.0, load - brown) * slot_h;
     slot.load_wh += load * slot_h;
   }

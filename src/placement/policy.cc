@@ -12,11 +12,6 @@ namespace greenshift::placement {
 
 namespace {
 
-// kg CO2 of `watts` for one slot at `g_per_kwh`.
-inline double Kg(double watts, double slot_h, double g_per_kwh) {
-  return watts * slot_h * g_per_kwh / 1e6;
-}
-
 class StaticPolicy : public Policy {
  public:
   std::string Name() const override { return "static"; }
@@ -64,7 +59,7 @@ class GreedyPolicy : public Policy {
       for (size_t k = 0; k < horizon; ++k) {
         const double left = std::max(0.0, outlook.Green(s, k) - site_load[k]);
         const double brown = std::max(0.0, outlook.Power(v, k) - left);
-        kg += Kg(brown, slot_h, outlook.Carbon(s, k));
+        kg += KgCo2(brown * slot_h, outlook.Carbon(s, k));
       }
       return kg;
     };
@@ -86,7 +81,7 @@ class GreedyPolicy : public Policy {
           if (link_busy_s[from * sites + s] + cost.total_s > link_time) continue;
           // The move's energy, at both ends' carbon intensity now.
           const double move_kg =
-              cost.energy_j / 3600 / 2 / 1e6 * (outlook.Carbon(from, 0) + outlook.Carbon(s, 0));
+              KgCo2(cost.energy_j / 3600, (outlook.Carbon(from, 0) + outlook.Carbon(s, 0)) / 2);
           const double kg = marginal_kg(v, s) + move_kg;
           if (kg < best_kg) {
             best_kg = kg;

@@ -13,6 +13,11 @@
 
 namespace greenshift::placement {
 
+// kg CO2 of `watt_hours` drawn from a grid at `g_per_kwh` (gCO2 per kWh).
+inline double KgCo2(double watt_hours, double g_per_kwh) {
+  return watt_hours * g_per_kwh / 1e6;
+}
+
 struct Site {
   std::string name;
   double capacity_w = 0;  // most IT power its hosts take: the sum of the VMs' peak power

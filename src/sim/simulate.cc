@@ -17,10 +17,6 @@ size_t LastDaySlot(size_t t, size_t k) {
   return t + k >= back ? t + k - back : (t + k) % 24;
 }
 
-double Kg(double watts, double slot_h, double g_per_kwh) {
-  return watts * slot_h * g_per_kwh / 1e6;
-}
-
 }  // namespace
 
 Status World::Check() const {
@@ -215,7 +211,7 @@ Result<PolicyResult> Simulate(const World& world, placement::Policy& policy,
       result.load_kwh += load * slot_h / 1000;
       result.green_kwh += green * slot_h / 1000;
       result.brown_kwh += (load - green) * slot_h / 1000;
-      result.co2_kg += Kg(load - green, slot_h, world.carbon_g_per_kwh[s * T + t]);
+      result.co2_kg += placement::KgCo2((load - green) * slot_h, world.carbon_g_per_kwh[s * T + t]);
     }
     result.cumulative_co2_kg[t] = result.co2_kg;
   }

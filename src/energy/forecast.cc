@@ -140,16 +140,19 @@ std::vector<double> AverageIntoSlots(const PowerSeries& series, int64_t start_ut
   return out;
 }
 
-Result<SiteForecast> ForecastSite(const SiteModel& site, const WeatherSeries& weather,
-                                  const PowerSeries& recent, int64_t start_utc_s,
-                                  const ForecastOptions& options) {
+namespace {
+
+// ForecastSite on the site's model output `model` (ModelSeries of the site on the weather), so a
+// caller forecasting many times from the same weather runs the models once.
+Result<SiteForecast> ForecastFromModel(const SiteModel& site, const WeatherSeries& weather,
+                                       const PowerSeries& model, const PowerSeries& recent,
+                                       int64_t start_utc_s, const ForecastOptions& options) {
   if (options.step_s <= 0 || options.slots == 0) {
     return Status::Error("forecast for site '" + site.name + "': step and slots must be positive");
   }
   if (site.pv.empty() && site.wind.empty()) {
     return Status::Error("forecast for site '" + site.name + "': the site has no PV or wind");
   }
-  const PowerSeries model = ModelSeries(site, weather);
   SiteForecast forecast;
   forecast.site = site.name;
   forecast.start_utc_s = start_utc_s;
@@ -195,6 +198,14 @@ Result<SiteForecast> ForecastSite(const SiteModel& site, const WeatherSeries& we
     forecast.green_w[s] = std::clamp(forecast.model_w[s] * factor, 0.0, capacity);
   }
   return forecast;
+}
+
+}  // namespace
+
+Result<SiteForecast> ForecastSite(const SiteModel& site, const WeatherSeries& weather,
+                                  const PowerSeries& recent, int64_t start_utc_s,
+                                  const ForecastOptions& options) {
+  return ForecastFromModel(site, weather, ModelSeries(site, weather), recent, start_utc_s, options);
 }
 
 Result<Calibration> CalibrateSite(const SiteModel& site, const WeatherSeries& weather,
@@ -348,14 +359,18 @@ Result<Evaluation> EvaluateForecasts(const SiteModel& site, const WeatherSeries&
   ForecastOptions forecast_options = options.forecast;
   forecast_options.step_s = step;
   forecast_options.slots = options.horizon_slots;
+  // The models run once on the whole weather; every issued forecast reads its slots from them.
+  const PowerSeries calibrated_model = ModelSeries(calibration->site, weather);
+  const PowerSeries nominal_model = ModelSeries(site, weather);
   enum { kCorrected, kCalibrated, kUncalibrated, kTalk, kPersistence, kMethods };
   std::vector<std::vector<double>> predicted(kMethods);
   std::vector<double> actual;
   for (int64_t issue = eval.test_start_utc_s; issue + horizon_s <= end;
        issue += options.issue_every_s) {
-    Result<SiteForecast> calibrated =
-        ForecastSite(calibration->site, weather, measured, issue, forecast_options);
-    Result<SiteForecast> uncalibrated = ForecastSite(site, weather, {}, issue, forecast_options);
+    Result<SiteForecast> calibrated = ForecastFromModel(
+        calibration->site, weather, calibrated_model, measured, issue, forecast_options);
+    Result<SiteForecast> uncalibrated =
+        ForecastFromModel(site, weather, nominal_model, {}, issue, forecast_options);
     if (!calibrated.ok()) return calibrated.status().Context("forecast evaluation");
     if (!uncalibrated.ok()) return uncalibrated.status().Context("forecast evaluation");
     ++eval.issues;

@@ -155,7 +155,6 @@ void RunSimulate(Context& context, const SimulateOptions& o) {
         placement::MakePolicy(name, scenario->options.policy);
     if (!policy.ok()) return context.Fail(policy.error());
     sim::SimulationOptions options = scenario->options;
-    if (name == "optimal") options.replan_every_slots = scenario->optimal_replan_slots;
     Result<sim::PolicyResult> result = sim::Simulate(scenario->world, **policy, options);
     if (!result.ok()) return context.Fail(result.error());
     results.push_back(*result);
@@ -241,9 +240,9 @@ void RunPlan(Context& context, const PlanOptions& o) {
       placement::MakePolicy(o.policy, scenario->options.policy);
   if (!policy.ok()) return context.Fail(policy.error());
   const placement::MoveCosts costs(world.problem);
-  const placement::Outlook outlook = sim::ForecastOutlook(
-      world, static_cast<size_t>(slot), scenario->options.policy.horizon_slots, world.initial_site,
-      std::vector<int64_t>(world.problem.vms.size(), -(int64_t{1} << 40)));
+  const placement::Outlook outlook =
+      sim::OutlookFor(world, **policy, static_cast<size_t>(slot), world.initial_site,
+                      std::vector<int64_t>(world.problem.vms.size(), -(int64_t{1} << 40)));
   const placement::Plan plan = (*policy)->Decide(world.problem, costs, outlook);
   Status valid =
       placement::CheckPlan(world.problem, outlook, plan, scenario->options.policy.min_dwell_slots);

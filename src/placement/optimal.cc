@@ -12,26 +12,57 @@ namespace greenshift::placement {
 
 namespace {
 
-// Collects one constraint's terms, then adds the row to the model.
-class RowBuilder {
+// Collects a linear programme's columns and rows, then hands CBC the whole matrix at once
+// (adding columns and rows one by one costs CBC time that grows with the model).
+class ModelBuilder {
  public:
-  explicit RowBuilder(Cbc_Model* model) : model_(model) {}
-  void Add(int column, double coefficient) {
-    columns_.push_back(column);
-    coefficients_.push_back(coefficient);
+  int AddCol(double lower, double upper, double objective, bool integer = false) {
+    col_lower_.push_back(lower);
+    col_upper_.push_back(upper);
+    objective_.push_back(objective);
+    if (integer) integers_.push_back(static_cast<int>(col_lower_.size() - 1));
+    return static_cast<int>(col_lower_.size() - 1);
   }
-  bool empty() const { return columns_.empty(); }
+  // One row: its terms, then its sense ('L' <=, 'G' >=, 'E' =) and right-hand side.
+  void Add(int column, double coefficient) {
+    entries_.push_back({column, static_cast<int>(row_lower_.size()), coefficient});
+    ++pending_;
+  }
+  bool empty() const { return pending_ == 0; }
   void Finish(char sense, double rhs) {
-    Cbc_addRow(model_, "", static_cast<int>(columns_.size()), columns_.data(), coefficients_.data(),
-               sense, rhs);
-    columns_.clear();
-    coefficients_.clear();
+    const double inf = std::numeric_limits<double>::infinity();
+    row_lower_.push_back(sense == 'L' ? -inf : rhs);
+    row_upper_.push_back(sense == 'G' ? inf : rhs);
+    pending_ = 0;
+  }
+  void Load(Cbc_Model* model) const {
+    const size_t columns = col_lower_.size();
+    std::vector<CoinBigIndex> start(columns + 1, 0);
+    for (const Entry& e : entries_) ++start[static_cast<size_t>(e.column) + 1];
+    for (size_t c = 0; c < columns; ++c) start[c + 1] += start[c];
+    std::vector<int> index(entries_.size());
+    std::vector<double> value(entries_.size());
+    std::vector<CoinBigIndex> next(start.begin(), start.end() - 1);
+    for (const Entry& e : entries_) {
+      const CoinBigIndex at = next[static_cast<size_t>(e.column)]++;
+      index[static_cast<size_t>(at)] = e.row;
+      value[static_cast<size_t>(at)] = e.value;
+    }
+    Cbc_loadProblem(model, static_cast<int>(columns), static_cast<int>(row_lower_.size()),
+                    start.data(), index.data(), value.data(), col_lower_.data(), col_upper_.data(),
+                    objective_.data(), row_lower_.data(), row_upper_.data());
+    for (int c : integers_) Cbc_setInteger(model, c);
   }
 
  private:
-  Cbc_Model* model_;
-  std::vector<int> columns_;
-  std::vector<double> coefficients_;
+  struct Entry {
+    int column, row;
+    double value;
+  };
+  std::vector<double> col_lower_, col_upper_, objective_, row_lower_, row_upper_;
+  std::vector<int> integers_;
+  std::vector<Entry> entries_;
+  size_t pending_ = 0;
 };
 
 class OptimalPolicy : public Policy {
@@ -43,21 +74,24 @@ class OptimalPolicy : public Policy {
     start_ = std::move(MakePolicy("greedy-forecast", greedy).value());
   }
   std::string Name() const override { return "optimal"; }
+  size_t HorizonSlots() const override {
+    return options_.optimal_horizon_slots > 0 ? options_.optimal_horizon_slots
+                                              : options_.horizon_slots;
+  }
+  int64_t ReplanEverySlots() const override { return options_.optimal_replan_slots; }
   double LastMipGap() const override { return gap_; }
 
   Plan Decide(const Problem& problem, const MoveCosts& costs, const Outlook& outlook) override {
     const size_t S = problem.sites.size(), V = problem.vms.size();
-    const size_t H = std::min(outlook.slots, std::max<size_t>(1, options_.horizon_slots));
+    const size_t H = std::min(outlook.slots, std::max<size_t>(1, HorizonSlots()));
     const double slot_h = static_cast<double>(problem.slot_s) / 3600;
     const int64_t dwell = options_.min_dwell_slots;
-    Cbc_Model* model = Cbc_newModel();
-    Cbc_setLogLevel(model, 0);
+    ModelBuilder lp;
     auto x = [&](size_t v, size_t s, size_t k) { return static_cast<int>((v * S + s) * H + k); };
     const int y0 = static_cast<int>(V * S * H);
     auto y = [&](size_t v, size_t s, size_t k) { return y0 + x(v, s, k); };
     const int b0 = 2 * y0;
     auto b = [&](size_t s, size_t k) { return b0 + static_cast<int>(s * H + k); };
-    char name[80];
     // x: binaries; fixed where a VM may not be.
     for (size_t v = 0; v < V; ++v) {
       const size_t cur = static_cast<size_t>(outlook.site_of_vm[v]);
@@ -70,8 +104,7 @@ class OptimalPolicy : public Policy {
           double upper = reachable ? 1 : 0;
           if (pinned) upper = s == cur ? 1 : 0;
           const double lower = pinned && s == cur ? 1 : 0;
-          std::snprintf(name, sizeof name, "x_%zu_%zu_%zu", v, s, k);
-          Cbc_addCol(model, name, lower, upper, 0, 1, 0, nullptr, nullptr);
+          lp.AddCol(lower, upper, 0, true);
         }
       }
     }
@@ -81,21 +114,18 @@ class OptimalPolicy : public Policy {
       for (size_t s = 0; s < S; ++s) {
         const MoveCost& cost = costs.At(v, cur, s == cur ? (cur + 1) % S : s);
         for (size_t k = 0; k < H; ++k) {
-          const double kg = KgCo2(cost.energy_j / 3600, outlook.Carbon(s, k)) + 1e-6;
-          std::snprintf(name, sizeof name, "y_%zu_%zu_%zu", v, s, k);
-          Cbc_addCol(model, name, 0, 1, S > 1 ? kg : 0, 0, 0, nullptr, nullptr);
+          const double kg = (KgCo2(cost.energy_j / 3600, outlook.Carbon(s, k)) + 1e-6);
+          lp.AddCol(0, 1, S > 1 ? kg : 0);
         }
       }
     }
     // b: brown power, priced at the grid's carbon intensity.
     for (size_t s = 0; s < S; ++s) {
       for (size_t k = 0; k < H; ++k) {
-        std::snprintf(name, sizeof name, "b_%zu_%zu", s, k);
-        Cbc_addCol(model, name, 0, std::numeric_limits<double>::infinity(),
-                   KgCo2(slot_h, outlook.Carbon(s, k)), 0, 0, nullptr, nullptr);
+        lp.AddCol(0, std::numeric_limits<double>::infinity(), KgCo2(slot_h, outlook.Carbon(s, k)));
       }
     }
-    RowBuilder row(model);
+    ModelBuilder& row = lp;
     for (size_t v = 0; v < V; ++v) {
       const size_t cur = static_cast<size_t>(outlook.site_of_vm[v]);
       for (size_t k = 0; k < H; ++k) {
@@ -145,6 +175,9 @@ class OptimalPolicy : public Policy {
         if (!row.empty()) row.Finish('L', static_cast<double>(problem.slot_s));
       }
     }
+    Cbc_Model* model = Cbc_newModel();
+    Cbc_setLogLevel(model, 0);
+    lp.Load(model);
     // Start from the greedy plan held over the horizon.
     const Plan greedy = start_->Decide(problem, costs, outlook);
     std::vector<int> site = outlook.site_of_vm;
@@ -215,18 +248,15 @@ Result<OracleSlot> OracleBound(const Problem& problem, const std::vector<double>
                                const std::vector<double>& vm_power_w) {
   const size_t S = problem.sites.size(), V = problem.vms.size();
   const double slot_h = static_cast<double>(problem.slot_s) / 3600;
-  Cbc_Model* model = Cbc_newModel();
-  Cbc_setLogLevel(model, 0);
+  ModelBuilder row;
   // f[v,s]: the share of VM v at site s; b[s]: brown power at s.
   for (size_t v = 0; v < V; ++v) {
-    for (size_t s = 0; s < S; ++s) Cbc_addCol(model, "", 0, 1, 0, 0, 0, nullptr, nullptr);
+    for (size_t s = 0; s < S; ++s) row.AddCol(0, 1, 0);
   }
   const int b0 = static_cast<int>(V * S);
   for (size_t s = 0; s < S; ++s) {
-    Cbc_addCol(model, "", 0, std::numeric_limits<double>::infinity(),
-               KgCo2(slot_h, carbon_g_per_kwh[s]), 0, 0, nullptr, nullptr);
+    row.AddCol(0, std::numeric_limits<double>::infinity(), KgCo2(slot_h, carbon_g_per_kwh[s]));
   }
-  RowBuilder row(model);
   for (size_t v = 0; v < V; ++v) {
     for (size_t s = 0; s < S; ++s) row.Add(static_cast<int>(v * S + s), 1);
     row.Finish('E', 1);
@@ -239,6 +269,9 @@ Result<OracleSlot> OracleBound(const Problem& problem, const std::vector<double>
     for (size_t v = 0; v < V; ++v) row.Add(static_cast<int>(v * S + s), -vm_power_w[v]);
     row.Finish('G', -std::max(0.0, green_w[s]));
   }
+  Cbc_Model* model = Cbc_newModel();
+  Cbc_setLogLevel(model, 0);
+  row.Load(model);
   Cbc_solve(model);
   const double* x = Cbc_getColSolution(model);
   if (!Cbc_isProvenOptimal(model) || x == nullptr) {

@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <limits>
-#include <numeric>
 
 #include "placement/optimal.h"
 
@@ -15,6 +16,7 @@ namespace {
 class StaticPolicy : public Policy {
  public:
   std::string Name() const override { return "static"; }
+  size_t HorizonSlots() const override { return 1; }
   Plan Decide(const Problem&, const MoveCosts&, const Outlook&) override { return {Name(), {}}; }
 };
 
@@ -26,9 +28,11 @@ class StaticPolicy : public Policy {
 // measure now, this is the talk's follow-the-sensor rule.
 class GreedyPolicy : public Policy {
  public:
-  GreedyPolicy(std::string name, PolicyOptions options)
-      : name_(std::move(name)), options_(options) {}
+  GreedyPolicy(std::string name, PolicyOptions options, bool sensor_only)
+      : name_(std::move(name)), options_(options), sensor_only_(sensor_only) {}
   std::string Name() const override { return name_; }
+  size_t HorizonSlots() const override { return options_.horizon_slots; }
+  bool SeesOnlySensors() const override { return sensor_only_; }
 
   Plan Decide(const Problem& problem, const MoveCosts& costs, const Outlook& outlook) override {
     Plan plan{name_, {}};
@@ -41,15 +45,19 @@ class GreedyPolicy : public Policy {
       peak_used[s] += problem.vms[v].peak_power_w;
       for (size_t k = 0; k < horizon; ++k) load[s * horizon + k] += outlook.Power(v, k);
     }
-    std::vector<double> energy(vms, 0.0);
+    // The VMs free to move, the most energy first (ties: lower index first).
+    keyed_.clear();
     for (size_t v = 0; v < vms; ++v) {
-      for (size_t k = 0; k < horizon; ++k) energy[v] += outlook.Power(v, k);
+      if (outlook.now_slot - outlook.last_move_slot[v] < options_.min_dwell_slots) continue;
+      float energy = 0;
+      for (size_t k = 0; k < horizon; ++k) energy += static_cast<float>(outlook.Power(v, k));
+      keyed_.push_back({DescendingKey(energy), static_cast<uint32_t>(v)});
     }
-    std::vector<size_t> order(vms);
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return energy[a] > energy[b]; });
+    RadixSort(keyed_, scratch_);
     std::vector<double> link_busy_s(sites * sites, 0.0);
+    double least_carbon_now = std::numeric_limits<double>::infinity();
+    for (size_t s = 0; s < sites; ++s)
+      least_carbon_now = std::min(least_carbon_now, outlook.Carbon(s, 0));
     const double link_time = static_cast<double>(problem.slot_s);
 
     // CO2 the VM adds at site s over the horizon, given the load already there.
@@ -64,14 +72,17 @@ class GreedyPolicy : public Policy {
       return kg;
     };
 
-    for (size_t v : order) {
+    for (const Keyed& entry : keyed_) {
+      const size_t v = entry.index;
       const size_t from = static_cast<size_t>(outlook.site_of_vm[v]);
-      const bool may_move =
-          outlook.now_slot - outlook.last_move_slot[v] >= options_.min_dwell_slots;
       for (size_t k = 0; k < horizon; ++k) load[from * horizon + k] -= outlook.Power(v, k);
       size_t to = from;
-      if (may_move && sites > 1) {
-        const double stay_kg = marginal_kg(v, from);
+      const double stay_kg = sites > 1 ? marginal_kg(v, from) : 0;
+      // No move saves more than staying costs, less the cheapest move's CO2: when that is
+      // within the hysteresis, no site needs pricing.
+      const double move_floor_kg = KgCo2(costs.LeastEnergyJ(v) / 3600, least_carbon_now);
+      if (sites > 1 && stay_kg - move_floor_kg > options_.hysteresis_kg &&
+          stay_kg - move_floor_kg > options_.hysteresis_fraction * stay_kg) {
         double best_kg = stay_kg;
         for (size_t s = 0; s < sites; ++s) {
           if (s == from) continue;
@@ -121,8 +132,32 @@ class GreedyPolicy : public Policy {
   }
 
  private:
+  struct Keyed {
+    uint32_t key, index;
+  };
+  // Non-negative floats order as their bits; inverted, the largest comes first.
+  static uint32_t DescendingKey(float value) {
+    uint32_t bits = 0;
+    std::memcpy(&bits, &value, sizeof bits);
+    return ~bits;
+  }
+  // Stable LSD radix sort by key, a byte at a time: sorting 100,000 VMs each decision costs
+  // less than pricing them.
+  static void RadixSort(std::vector<Keyed>& items, std::vector<Keyed>& scratch) {
+    scratch.resize(items.size());
+    for (int shift = 0; shift < 32; shift += 8) {
+      size_t count[257] = {};
+      for (const Keyed& item : items) ++count[((item.key >> shift) & 0xff) + 1];
+      for (size_t i = 0; i < 256; ++i) count[i + 1] += count[i];
+      for (const Keyed& item : items) scratch[count[(item.key >> shift) & 0xff]++] = item;
+      items.swap(scratch);
+    }
+  }
+
   std::string name_;
   PolicyOptions options_;
+  bool sensor_only_;
+  std::vector<Keyed> keyed_, scratch_;  // kept between decisions
 };
 
 }  // namespace
@@ -140,6 +175,8 @@ Result<std::unique_ptr<Policy>> MakePolicy(const std::string& name, const Policy
   if (!(options.hysteresis_kg >= 0) || !(options.hysteresis_fraction >= 0))
     return Status::Error("policy: hysteresis must be >= 0");
   if (options.horizon_slots < 1) return Status::Error("policy: horizon must be >= 1 slot");
+  if (options.optimal_replan_slots < 1)
+    return Status::Error("policy: optimal's re-plan interval must be >= 1 slot");
   if (name == "static") return std::unique_ptr<Policy>(new StaticPolicy());
   if (name == "follow-sensor") {
     // The talk's rule: what the sensors say now, no look-ahead, no hysteresis beyond a move
@@ -148,9 +185,10 @@ Result<std::unique_ptr<Policy>> MakePolicy(const std::string& name, const Policy
     now.horizon_slots = 1;
     now.hysteresis_kg = 0;
     now.hysteresis_fraction = 0;
-    return std::unique_ptr<Policy>(new GreedyPolicy(name, now));
+    return std::unique_ptr<Policy>(new GreedyPolicy(name, now, true));
   }
-  if (name == "greedy-forecast") return std::unique_ptr<Policy>(new GreedyPolicy(name, options));
+  if (name == "greedy-forecast")
+    return std::unique_ptr<Policy>(new GreedyPolicy(name, options, false));
   if (name == "optimal") return MakeOptimalPolicy(options);
   std::string known;
   for (const std::string& n : PolicyNames()) known += (known.empty() ? "" : ", ") + n;

@@ -17,6 +17,9 @@ struct PolicyOptions {
   double hysteresis_fraction = 0.1;  // ...and this share of what the VM would emit staying
   size_t horizon_slots = 24;         // how far ahead forecast-based policies look
   double optimal_time_limit_s = 10;  // for `optimal`: CBC's time limit
+  size_t optimal_horizon_slots = 0;  // for `optimal`: its horizon (0: horizon_slots)
+  int64_t optimal_replan_slots = 6;  // for `optimal`: how often it re-plans (its plan covers
+                                     // the horizon)
 };
 
 class Policy {
@@ -28,6 +31,13 @@ class Policy {
   virtual Plan Decide(const Problem& problem, const MoveCosts& costs, const Outlook& outlook) = 0;
   // For `optimal`: the relative MIP gap of the last solve (0 = proven optimal); NaN otherwise.
   virtual double LastMipGap() const;
+  // How many slots of outlook it uses (the caller need not forecast further).
+  virtual size_t HorizonSlots() const = 0;
+  // True when it decides from what the sensors measure now, not from forecasts.
+  virtual bool SeesOnlySensors() const { return false; }
+  // How often it needs to decide, in slots: a plan that covers the horizon may be re-made less
+  // often than every slot.
+  virtual int64_t ReplanEverySlots() const { return 1; }
 };
 
 // "static": never moves. "follow-sensor": the talk's rule, each slot to the site with the most

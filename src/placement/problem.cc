@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <tuple>
 
@@ -95,10 +96,12 @@ MoveCosts::MoveCosts(const Problem& problem) : sites_(problem.sites.size()) {
   }
   link_classes_ = bandwidths.size();
   table_.resize(representative.size() * link_classes_);
+  least_energy_j_.assign(representative.size(), std::numeric_limits<double>::infinity());
   for (size_t c = 0; c < representative.size(); ++c) {
     for (size_t l = 0; l < link_classes_; ++l) {
-      table_[c * link_classes_ + l] =
+      const MoveCost& cost = table_[c * link_classes_ + l] =
           PredictMove(problem, representative[c], link_of_class[l].first, link_of_class[l].second);
+      if (cost.feasible) least_energy_j_[c] = std::min(least_energy_j_[c], cost.energy_j);
     }
   }
 }

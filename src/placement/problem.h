@@ -68,12 +68,15 @@ class MoveCosts {
   const MoveCost& At(size_t vm, size_t from, size_t to) const {
     return table_[vm_class_[vm] * link_classes_ + link_class_[from * sites_ + to]];
   }
+  // The least energy of any feasible move of the VM (infinity when it cannot move at all).
+  double LeastEnergyJ(size_t vm) const { return least_energy_j_[vm_class_[vm]]; }
 
  private:
   size_t sites_;
   size_t link_classes_ = 0;
   std::vector<size_t> vm_class_, link_class_;
   std::vector<MoveCost> table_;
+  std::vector<double> least_energy_j_;  // per VM class
 };
 
 // What the planner knows at a decision time: forecasts for the next `slots` slots (index 0 =

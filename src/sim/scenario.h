@@ -15,7 +15,6 @@ struct Scenario {
   std::string file;
   World world;
   SimulationOptions options;
-  int64_t optimal_replan_slots = 6;
   std::vector<std::string> policies;  // to compare, in order
 };
 

@@ -90,8 +90,15 @@ placement::Outlook ForecastOutlook(const World& world, size_t t, size_t horizon,
       const double index = week_index + (recent_index - week_index) * std::exp(-lead / 4);
       const double wind_forecast = mean_wind + (last_wind - mean_wind) * std::exp(-lead / 6);
       outlook.green_w[s * horizon + k] = clear[at] * index + wind_forecast;
-      outlook.carbon_g_per_kwh[s * horizon + k] =
-          carbon[std::min(LastDaySlot(t, k), world.slots - 1)];
+      // Carbon: the last hour's value moved by yesterday's change over the same hours, fading
+      // into the same hour yesterday.
+      const double yesterday = carbon[std::min(LastDaySlot(t, k), world.slots - 1)];
+      double carbon_forecast = yesterday;
+      if (t > 24) {
+        const double persist = carbon[t - 1] + yesterday - carbon[t - 25];
+        carbon_forecast = yesterday + (persist - yesterday) * std::exp(-lead / 6);
+      }
+      outlook.carbon_g_per_kwh[s * horizon + k] = std::max(0.0, carbon_forecast);
     }
   }
   for (size_t v = 0; v < vms; ++v) {
@@ -103,10 +110,6 @@ placement::Outlook ForecastOutlook(const World& world, size_t t, size_t horizon,
   return outlook;
 }
 
-namespace {
-
-// What the talk's sensors show at t: the green power measured in the slot before, as the
-// outlook for the one slot ahead.
 placement::Outlook SensorOutlook(const World& world, size_t t, const std::vector<int>& site_of_vm,
                                  const std::vector<int64_t>& last_move_slot) {
   placement::Outlook outlook = ForecastOutlook(world, t, 1, site_of_vm, last_move_slot);
@@ -120,17 +123,21 @@ placement::Outlook SensorOutlook(const World& world, size_t t, const std::vector
   return outlook;
 }
 
-}  // namespace
+placement::Outlook OutlookFor(const World& world, const placement::Policy& policy, size_t t,
+                              const std::vector<int>& site_of_vm,
+                              const std::vector<int64_t>& last_move_slot) {
+  if (policy.SeesOnlySensors()) return SensorOutlook(world, t, site_of_vm, last_move_slot);
+  return ForecastOutlook(world, t, policy.HorizonSlots(), site_of_vm, last_move_slot);
+}
 
 Result<PolicyResult> Simulate(const World& world, placement::Policy& policy,
                               const SimulationOptions& options) {
   GS_RETURN_IF_ERROR(world.Check());
-  if (options.replan_every_slots < 1) return Status::Error("re-plan interval must be >= 1 slot");
   const placement::Problem& problem = world.problem;
   const size_t sites = problem.sites.size(), vms = problem.vms.size(), T = world.slots;
   const placement::MoveCosts costs(problem);
   const double slot_h = static_cast<double>(problem.slot_s) / 3600;
-  const bool sensor_only = policy.Name() == "follow-sensor";
+  const int64_t replan_every = std::max<int64_t>(1, policy.ReplanEverySlots());
   const int64_t dwell = options.policy.min_dwell_slots;
 
   PolicyResult result;
@@ -146,10 +153,8 @@ Result<PolicyResult> Simulate(const World& world, placement::Policy& policy,
   std::vector<double> move_w(sites);
 
   for (size_t t = 0; t < T; ++t) {
-    if (static_cast<int64_t>(t) % options.replan_every_slots == 0) {
-      const placement::Outlook outlook =
-          sensor_only ? SensorOutlook(world, t, site_of, last_move)
-                      : ForecastOutlook(world, t, options.policy.horizon_slots, site_of, last_move);
+    if (static_cast<int64_t>(t) % replan_every == 0) {
+      const placement::Outlook outlook = OutlookFor(world, policy, t, site_of, last_move);
       const auto began = std::chrono::steady_clock::now();
       placement::Plan plan = policy.Decide(problem, costs, outlook);
       result.planning_ms +=

@@ -32,7 +32,6 @@ struct World {
 
 struct SimulationOptions {
   placement::PolicyOptions policy;
-  int64_t replan_every_slots = 1;  // `optimal` may re-plan less often (its plan covers the horizon)
 };
 
 struct PolicyResult {
@@ -60,9 +59,20 @@ Result<PolicyResult> Simulate(const World& world, placement::Policy& policy,
 // The oracle's lower bound over the same world (divisible VMs, free moves, perfect foresight).
 Result<PolicyResult> OracleResult(const World& world);
 
-// What a realizable policy knows at slot t: the outlook the simulator gives it.
+// What a realizable policy knows at slot t: forecasts for `horizon_slots` made from what was
+// measured before t.
 placement::Outlook ForecastOutlook(const World& world, size_t t, size_t horizon_slots,
                                    const std::vector<int>& site_of_vm,
                                    const std::vector<int64_t>& last_move_slot);
+
+// What the talk's sensors show at t: the green power, carbon intensity and VM power measured in
+// the slot before, as the outlook for the one slot ahead.
+placement::Outlook SensorOutlook(const World& world, size_t t, const std::vector<int>& site_of_vm,
+                                 const std::vector<int64_t>& last_move_slot);
+
+// The outlook `policy` decides from at slot t (sensors only, or forecasts over its horizon).
+placement::Outlook OutlookFor(const World& world, const placement::Policy& policy, size_t t,
+                              const std::vector<int>& site_of_vm,
+                              const std::vector<int64_t>& last_move_slot);
 
 }  // namespace greenshift::sim

@@ -54,7 +54,7 @@ sim::PolicyResult RunPolicy(const sim::World& world, const std::string& name,
     // A small MILP: 8 slots ahead, re-planned every 6, one second per solve at most.
     options.horizon_slots = 8;
     options.optimal_time_limit_s = 1;
-    sim_options.replan_every_slots = 6;
+    options.optimal_replan_slots = 6;
     policy = placement::MakePolicy(name, options);
   }
   sim_options.policy = options;
@@ -169,6 +169,34 @@ TEST(PlacementTest, UnknownPolicyAndBadOptionsAreClearErrors) {
   Result<sim::PolicyResult> r = sim::Simulate(world, **policy, {});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().find("VM 'vm3'"), std::string::npos);
+}
+
+TEST(PlacementTest, PoliciesSayWhatTheyNeed) {
+  placement::PolicyOptions options;
+  options.horizon_slots = 5;
+  options.optimal_horizon_slots = 9;
+  options.optimal_replan_slots = 3;
+  auto sensor = placement::MakePolicy("follow-sensor", options);
+  auto greedy = placement::MakePolicy("greedy-forecast", options);
+  auto optimal = placement::MakePolicy("optimal", options);
+  ASSERT_TRUE(sensor.ok() && greedy.ok() && optimal.ok());
+  EXPECT_TRUE((*sensor)->SeesOnlySensors());
+  EXPECT_EQ((*sensor)->HorizonSlots(), 1u);
+  EXPECT_FALSE((*greedy)->SeesOnlySensors());
+  EXPECT_EQ((*greedy)->HorizonSlots(), 5u);
+  EXPECT_EQ((*greedy)->ReplanEverySlots(), 1);
+  EXPECT_EQ((*optimal)->HorizonSlots(), 9u);
+  EXPECT_EQ((*optimal)->ReplanEverySlots(), 3);
+  // The simulator gives each the outlook it asks for: the sensor policy sees the slot before.
+  const sim::World world = ThreeSites();
+  const std::vector<int64_t> never(world.problem.vms.size(), -(int64_t{1} << 40));
+  const placement::Outlook seen = sim::OutlookFor(world, **sensor, 10, world.initial_site, never);
+  ASSERT_EQ(seen.slots, 1u);
+  EXPECT_DOUBLE_EQ(seen.Green(1, 0), world.GreenW(1, 9));
+  const placement::Outlook ahead = sim::OutlookFor(world, **optimal, 10, world.initial_site, never);
+  EXPECT_EQ(ahead.slots, 9u);
+  options.optimal_replan_slots = 0;
+  EXPECT_FALSE(placement::MakePolicy("optimal", options).ok());
 }
 
 }  // namespace

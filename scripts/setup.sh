@@ -17,6 +17,8 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libmosquitto-dev libmodbus-dev
   # placement: the MILP solver (Coin-OR CBC)
   coinor-libcbc-dev
+  # the service: config (TOML), store (SQLite), REST API (cpp-httplib)
+  libtomlplusplus-dev libsqlite3-dev libcpp-httplib-dev
   # sensors: an MQTT broker and clients for the integration tests
   mosquitto mosquitto-clients
   # lab: hypervisor, guest image, network namespaces, probes

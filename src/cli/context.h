@@ -37,5 +37,6 @@ void AddEnergyCommands(CLI::App& app, Context& context);
 void AddModelCommands(CLI::App& app, Context& context);
 void AddForecastCommands(CLI::App& app, Context& context);
 void AddSimulateCommands(CLI::App& app, Context& context);
+void AddServeCommand(CLI::App& app, Context& context);
 
 }  // namespace greenshift::cli

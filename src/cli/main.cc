@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   greenshift::cli::AddModelCommands(app, context);
   greenshift::cli::AddForecastCommands(app, context);
   greenshift::cli::AddSimulateCommands(app, context);
+  greenshift::cli::AddServeCommand(app, context);
 
   try {
     app.parse(argc, argv);

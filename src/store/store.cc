@@ -1,0 +1,339 @@
+#include "store/store.h"
+
+#include <cmath>
+#include <utility>
+
+namespace greenshift::store {
+
+namespace {
+
+// Each entry moves the schema from version i to i + 1. Never edit one that has shipped: add
+// the next.
+const char* const kMigrations[] = {
+    // 1: readings, rejected readings, forecasts, plans, moves, events.
+    R"sql(
+    CREATE TABLE readings (
+      id INTEGER PRIMARY KEY,
+      site TEXT NOT NULL,
+      sensor TEXT NOT NULL,
+      time_utc_ms INTEGER NOT NULL,
+      power_w REAL NOT NULL,
+      received_utc_ms INTEGER NOT NULL
+    );
+    CREATE INDEX readings_site_time ON readings (site, time_utc_ms);
+    CREATE TABLE rejected_readings (
+      id INTEGER PRIMARY KEY,
+      site TEXT NOT NULL,
+      sensor TEXT NOT NULL,
+      time_utc_ms INTEGER NOT NULL,
+      power_w REAL,
+      reason TEXT NOT NULL,
+      why TEXT NOT NULL,
+      received_utc_ms INTEGER NOT NULL
+    );
+    CREATE TABLE forecasts (
+      id INTEGER PRIMARY KEY,
+      site TEXT NOT NULL,
+      issued_utc_ms INTEGER NOT NULL,
+      slot_utc_ms INTEGER NOT NULL,
+      power_w REAL NOT NULL
+    );
+    CREATE INDEX forecasts_site_issued ON forecasts (site, issued_utc_ms);
+    CREATE TABLE plans (
+      id INTEGER PRIMARY KEY,
+      created_utc_ms INTEGER NOT NULL,
+      policy TEXT NOT NULL,
+      mode TEXT NOT NULL,
+      status TEXT NOT NULL,
+      body TEXT NOT NULL
+    );
+    CREATE TABLE moves (
+      id INTEGER PRIMARY KEY,
+      plan_id INTEGER REFERENCES plans (id),
+      vm TEXT NOT NULL,
+      from_site TEXT NOT NULL,
+      to_site TEXT NOT NULL,
+      reason TEXT NOT NULL,
+      state TEXT NOT NULL,
+      requested_utc_ms INTEGER NOT NULL,
+      started_utc_ms INTEGER,
+      finished_utc_ms INTEGER,
+      downtime_ms REAL,
+      result TEXT
+    );
+    CREATE TABLE events (
+      id INTEGER PRIMARY KEY,
+      time_utc_ms INTEGER NOT NULL,
+      kind TEXT NOT NULL,
+      message TEXT NOT NULL
+    );
+    )sql",
+};
+
+constexpr int kLatest = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
+
+// A prepared statement, finalized when it goes out of scope.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  bool ok() const { return rc_ == SQLITE_OK; }
+  sqlite3_stmt* get() { return stmt_; }
+  void Bind(int i, const std::string& s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+  }
+  void Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  void Bind(int i, double v) {
+    if (std::isnan(v)) {
+      sqlite3_bind_null(stmt_, i);
+    } else {
+      sqlite3_bind_double(stmt_, i, v);
+    }
+  }
+  int Step() { return sqlite3_step(stmt_); }
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  int64_t Int(int i) { return sqlite3_column_int64(stmt_, i); }
+  double Real(int i) { return sqlite3_column_double(stmt_, i); }
+  std::string Text(int i) {
+    const unsigned char* text = sqlite3_column_text(stmt_, i);
+    return text ? reinterpret_cast<const char*>(text) : "";
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_ERROR;
+};
+
+}  // namespace
+
+int Store::LatestSchemaVersion() {
+  return kLatest;
+}
+
+std::string Store::Error(const std::string& what) const {
+  return "store: " + what + ": " + sqlite3_errmsg(db_);
+}
+
+Status Store::Exec(const std::string& sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string why = message ? message : "unknown error";
+    sqlite3_free(message);
+    return Status::Error("store: " + why);
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string why = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return Status::Error("store: cannot open " + path + ": " + why);
+  }
+  std::unique_ptr<Store> store(new Store(db));
+  sqlite3_busy_timeout(db, 5000);
+  // WAL: readers (the API) never wait for the writer (the loop); NORMAL sync is durable across
+  // a process crash (SIGKILL), which is what the service must survive.
+  GS_RETURN_IF_ERROR(store
+                         ->Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                                "PRAGMA foreign_keys = ON;")
+                         .Context(path));
+  GS_RETURN_IF_ERROR(store->Migrate().Context(path));
+  return store;
+}
+
+Store::~Store() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    stopping_ = true;
+  }
+  queued_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  sqlite3_close(db_);
+}
+
+Status Store::AddReadingsGrouped(std::vector<StoredReading> readings) {
+  std::unique_lock<std::mutex> lock(queue_mutex_);
+  if (stopping_) return Status::Error("store: closing; the readings were not stored");
+  if (!writer_.joinable()) writer_ = std::thread([this] { WriterLoop(); });
+  const uint64_t mine = generation_;
+  ++waiters_[mine];
+  queue_.insert(queue_.end(), std::make_move_iterator(readings.begin()),
+                std::make_move_iterator(readings.end()));
+  queued_.notify_one();
+  committed_.wait(lock, [&] { return done_generation_ >= mine; });
+  auto failed = failures_.find(mine);
+  const Status status = failed == failures_.end() ? Status::Ok() : failed->second;
+  if (--waiters_[mine] == 0) {  // the last waiter of its generation tidies up
+    waiters_.erase(mine);
+    failures_.erase(mine);
+  }
+  return status;
+}
+
+void Store::WriterLoop() {
+  std::unique_lock<std::mutex> lock(queue_mutex_);
+  for (;;) {
+    queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, nothing left
+    std::vector<StoredReading> batch;
+    batch.swap(queue_);
+    const uint64_t generation = generation_++;
+    lock.unlock();
+    Status status = AddReadings(batch);
+    lock.lock();
+    if (!status.ok()) failures_[generation] = status;
+    done_generation_ = generation;
+    committed_.notify_all();
+  }
+}
+
+Result<int> Store::SchemaVersion() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement q(db_, "PRAGMA user_version");
+  if (!q.ok() || q.Step() != SQLITE_ROW) return Status::Error(Error("reading the schema version"));
+  return static_cast<int>(q.Int(0));
+}
+
+Status Store::Migrate() {
+  Result<int> version = SchemaVersion();
+  if (!version.ok()) return version.status();
+  if (*version > kLatest) {
+    return Status::Error("store: the database has schema version " + std::to_string(*version) +
+                         ", newer than this greenshift knows (" + std::to_string(kLatest) +
+                         "); refusing to touch it");
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (int v = *version; v < kLatest; ++v) {
+    // Each step and its version bump commit together, or not at all.
+    GS_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+    Status step = Exec(kMigrations[v]);
+    if (step.ok()) step = Exec("PRAGMA user_version = " + std::to_string(v + 1));
+    if (!step.ok()) {
+      Exec("ROLLBACK").ok();
+      return step.Context("migrating the schema to version " + std::to_string(v + 1));
+    }
+    GS_RETURN_IF_ERROR(Exec("COMMIT"));
+  }
+  return Status::Ok();
+}
+
+Status Store::AddReadings(const std::vector<StoredReading>& readings) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  GS_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Statement insert(db_,
+                   "INSERT INTO readings (site, sensor, time_utc_ms, power_w, received_utc_ms) "
+                   "VALUES (?, ?, ?, ?, ?)");
+  if (!insert.ok()) {
+    const std::string why = Error("preparing a reading insert");
+    Exec("ROLLBACK").ok();
+    return Status::Error(why);
+  }
+  for (const StoredReading& r : readings) {
+    insert.Bind(1, r.site);
+    insert.Bind(2, r.sensor);
+    insert.Bind(3, r.time_utc_ms);
+    insert.Bind(4, r.power_w);
+    insert.Bind(5, r.received_utc_ms);
+    if (insert.Step() != SQLITE_DONE) {
+      const std::string why = Error("storing a reading of site '" + r.site + "'");
+      insert.Reset();
+      Exec("ROLLBACK").ok();
+      return Status::Error(why);
+    }
+    insert.Reset();
+  }
+  return Exec("COMMIT");
+}
+
+Status Store::AddRejected(const RejectedReading& r) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement insert(db_,
+                   "INSERT INTO rejected_readings (site, sensor, time_utc_ms, power_w, reason, "
+                   "why, received_utc_ms) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  if (!insert.ok()) return Status::Error(Error("preparing a rejection insert"));
+  insert.Bind(1, r.site);
+  insert.Bind(2, r.sensor);
+  insert.Bind(3, r.time_utc_ms);
+  insert.Bind(4, r.power_w);
+  insert.Bind(5, r.reason);
+  insert.Bind(6, r.why);
+  insert.Bind(7, r.received_utc_ms);
+  if (insert.Step() != SQLITE_DONE) return Status::Error(Error("storing a rejected reading"));
+  return Status::Ok();
+}
+
+Result<std::vector<StoredReading>> Store::Readings(const std::string& site, int64_t since_utc_ms,
+                                                   size_t limit) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement q(db_,
+              "SELECT id, site, sensor, time_utc_ms, power_w, received_utc_ms FROM readings "
+              "WHERE (?1 = '' OR site = ?1) AND time_utc_ms >= ?2 "
+              "ORDER BY time_utc_ms DESC, id DESC LIMIT ?3");
+  if (!q.ok()) return Status::Error(Error("preparing a readings query"));
+  q.Bind(1, site);
+  q.Bind(2, since_utc_ms);
+  q.Bind(3, static_cast<int64_t>(limit));
+  std::vector<StoredReading> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) {
+    out.push_back({q.Int(0), q.Text(1), q.Text(2), q.Int(3), q.Real(4), q.Int(5)});
+  }
+  if (rc != SQLITE_DONE) return Status::Error(Error("reading readings"));
+  return out;
+}
+
+namespace {
+Result<int64_t> Count(sqlite3* db, const char* sql) {
+  Statement q(db, sql);
+  if (!q.ok() || q.Step() != SQLITE_ROW)
+    return Status::Error(std::string("store: counting: ") + sqlite3_errmsg(db));
+  return q.Int(0);
+}
+}  // namespace
+
+Result<int64_t> Store::CountReadings() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return Count(db_, "SELECT COUNT(*) FROM readings");
+}
+
+Result<int64_t> Store::CountRejected() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return Count(db_, "SELECT COUNT(*) FROM rejected_readings");
+}
+
+Status Store::AddEvent(int64_t time_utc_ms, const std::string& kind, const std::string& message) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement insert(db_, "INSERT INTO events (time_utc_ms, kind, message) VALUES (?, ?, ?)");
+  if (!insert.ok()) return Status::Error(Error("preparing an event insert"));
+  insert.Bind(1, time_utc_ms);
+  insert.Bind(2, kind);
+  insert.Bind(3, message);
+  if (insert.Step() != SQLITE_DONE) return Status::Error(Error("storing an event"));
+  return Status::Ok();
+}
+
+Result<std::vector<Event>> Store::Events(size_t limit) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement q(db_, "SELECT id, time_utc_ms, kind, message FROM events ORDER BY id DESC LIMIT ?");
+  if (!q.ok()) return Status::Error(Error("preparing an events query"));
+  q.Bind(1, static_cast<int64_t>(limit));
+  std::vector<Event> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) out.push_back({q.Int(0), q.Int(1), q.Text(2), q.Text(3)});
+  if (rc != SQLITE_DONE) return Status::Error(Error("reading events"));
+  return out;
+}
+
+}  // namespace greenshift::store

@@ -1,0 +1,122 @@
+#include "control/config.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace greenshift::control {
+namespace {
+
+const char* kGood = R"(
+[service]
+token = "0123456789abcdef-secret"
+mode = "auto"
+period_s = 30
+database = "state/greenshift.db"
+
+[policy]
+name = "greedy-forecast"
+min_dwell_hours = 1
+horizon_hours = 2
+
+[[sites]]
+name = "frankfurt"
+latitude = 50.1
+longitude = 8.7
+capacity_kw = 5
+pv_kwp = 8
+weather = "../data/weather/openmeteo_DE-LU_2022.json"
+[[sites.sensors]]
+name = "pv"
+kind = "push"
+capacity_kw = 8
+
+[[sites]]
+name = "london"
+latitude = 51.5
+longitude = -0.1
+capacity_kw = 5
+
+[[hosts]]
+name = "fra1"
+site = "frankfurt"
+driver = "qemu"
+
+[[vms]]
+name = "web"
+host = "fra1"
+memory_mib = 256
+downtime_budget_ms = 300
+)";
+
+std::string Replace(std::string text, const std::string& from, const std::string& to) {
+  const size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return text.replace(at, from.size(), to);
+}
+
+TEST(ConfigTest, ReadsEverySection) {
+  Result<ServiceConfig> c = ParseConfig(kGood, "/etc/greenshift/greenshift.toml");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->mode, Mode::kAuto);
+  EXPECT_EQ(c->listen, "127.0.0.1");  // loopback unless configured otherwise
+  EXPECT_EQ(c->database, "/etc/greenshift/state/greenshift.db");
+  EXPECT_EQ(c->sites[0].weather, "/etc/data/weather/openmeteo_DE-LU_2022.json");
+  EXPECT_DOUBLE_EQ(c->sites[0].capacity_w, 5000);
+  ASSERT_EQ(c->sites[0].sensors.size(), 1u);
+  EXPECT_DOUBLE_EQ(c->sites[0].sensors[0].capacity_w, 8000);
+  EXPECT_EQ(c->policy_options.min_dwell_slots, 120);  // 1 h of 30 s periods
+  EXPECT_EQ(c->policy_options.horizon_slots, 240u);
+  EXPECT_DOUBLE_EQ(c->vms[0].downtime_budget_s, 0.3);
+  EXPECT_EQ(c->FindHost("fra1")->site, "frankfurt");
+}
+
+TEST(ConfigTest, ErrorsNameTheKey) {
+  struct Case {
+    std::string from, to, expect;
+  };
+  const Case cases[] = {
+      {"mode = \"auto\"", "mode = \"yolo\"", "key 'service.mode': 'yolo' is not one of"},
+      {"capacity_kw = 5\npv_kwp", "capacity_kw = -5\npv_kwp", "key 'sites[0].capacity_kw'"},
+      {"pv_kwp = 8", "pv_kwp = 8\npv_kwq = 3", "key 'sites[0].pv_kwq': unknown key"},
+      {"site = \"frankfurt\"", "site = \"paris\"", "key 'hosts[0].site': no site is named 'paris'"},
+      {"host = \"fra1\"", "host = \"nowhere\"", "key 'vms[0].host'"},
+      {"token = \"0123456789abcdef-secret\"", "token = \"short\"", "key 'service.token'"},
+      {"name = \"greedy-forecast\"", "name = \"random\"", "key 'policy.name': unknown policy"},
+      {"kind = \"push\"", "kind = \"mqtt\"", "key 'sites[0].sensors[0].address': is required"},
+      {"latitude = 50.1", "latitude = \"north\"", "key 'sites[0].latitude': must be a number"},
+      {"name = \"london\"", "name = \"frankfurt\"",
+       "key 'sites[1].name': site 'frankfurt' is "
+       "defined twice"},
+  };
+  for (const Case& c : cases) {
+    Result<ServiceConfig> r = ParseConfig(Replace(kGood, c.from, c.to), "g.toml");
+    ASSERT_FALSE(r.ok()) << c.to;
+    EXPECT_NE(r.error().find(c.expect), std::string::npos) << r.error();
+    EXPECT_EQ(r.error().rfind("g.toml: ", 0), 0u) << r.error();
+  }
+}
+
+TEST(ConfigTest, SyntaxErrorsGiveTheLine) {
+  Result<ServiceConfig> r = ParseConfig("[service]\ntoken = \"unterminated\n", "g.toml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("g.toml: line 2"), std::string::npos) << r.error();
+}
+
+}  // namespace
+}  // namespace greenshift::control
+
+namespace greenshift::control {
+namespace {
+
+TEST(ConfigTest, TheShippedExampleIsValid) {
+  Result<ServiceConfig> c =
+      LoadConfig(std::string(GREENSHIFT_SOURCE_DIR) + "/config/greenshift.example.toml");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->sites.size(), 3u);
+  EXPECT_EQ(c->mode, Mode::kDryRun);
+  EXPECT_EQ(c->listen, "127.0.0.1");
+}
+
+}  // namespace
+}  // namespace greenshift::control

@@ -114,7 +114,7 @@ class OptimalPolicy : public Policy {
       for (size_t s = 0; s < S; ++s) {
         const MoveCost& cost = costs.At(v, cur, s == cur ? (cur + 1) % S : s);
         for (size_t k = 0; k < H; ++k) {
-          const double kg = (KgCo2(cost.energy_j / 3600, outlook.Carbon(s, k)) + 1e-6);
+          const double kg = KgCo2(cost.energy_j / 3600, outlook.Carbon(s, k)) + 1e-6;
           lp.AddCol(0, 1, S > 1 ? kg : 0);
         }
       }

@@ -3,7 +3,6 @@
 #include <toml++/toml.h>
 
 #include <cmath>
-#include <filesystem>
 #include <set>
 #include <sstream>
 
@@ -98,25 +97,16 @@ class Table {
   const std::string* file_;
 };
 
-#define GS_TRY(lhs, expr)                       \
-  do {                                          \
-    auto gs_try_ = (expr);                      \
-    if (!gs_try_.ok()) return gs_try_.status(); \
-    lhs = *gs_try_;                             \
-  } while (false)
-
-std::string Resolve(const std::string& file, const std::string& path) {
-  if (path.empty() || path.front() == '/') return path;
-  return (std::filesystem::path(file).parent_path() / path).lexically_normal().string();
-}
-
-Status CheckName(const Table& t, const char* key, const std::string& name) {
-  if (name.empty()) return t.Error(key, "must not be empty");
+// The table's required "name": letters, digits, '-', '_' and '.'.
+Result<std::string> ReadName(const Table& t) {
+  std::string name;
+  GS_ASSIGN(name, t.String("name", std::nullopt));
+  if (name.empty()) return t.Error("name", "must not be empty");
   for (char c : name) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
-      return t.Error(key, "'" + name + "' may only hold letters, digits, '-', '_' and '.'");
+      return t.Error("name", "'" + name + "' may only hold letters, digits, '-', '_' and '.'");
   }
-  return Status::Ok();
+  return name;
 }
 
 }  // namespace
@@ -167,17 +157,17 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   Table service = top.Sub("service").value();
   GS_RETURN_IF_ERROR(service.CheckKnown(
       {"listen", "port", "token", "database", "mode", "period_s", "migrations_per_link"}));
-  GS_TRY(c.listen, service.String("listen", std::string("127.0.0.1")));
+  GS_ASSIGN(c.listen, service.String("listen", std::string("127.0.0.1")));
   double port = 0, per_link = 0;
-  GS_TRY(port, service.Number("port", 8080, 0, 65535));
+  GS_ASSIGN(port, service.Number("port", 8080, 0, 65535));
   c.port = static_cast<int>(port);
-  GS_TRY(c.token, service.String("token", std::nullopt));
+  GS_ASSIGN(c.token, service.String("token", std::nullopt));
   if (c.token.size() < 16)
     return service.Error("token", "must be at least 16 characters (it guards every change)");
-  GS_TRY(c.database, service.String("database", std::string("greenshift.db")));
-  c.database = Resolve(file, c.database);
+  GS_ASSIGN(c.database, service.String("database", std::string("greenshift.db")));
+  c.database = PathBeside(file, c.database);
   std::string mode;
-  GS_TRY(mode, service.String("mode", std::string("dry-run")));
+  GS_ASSIGN(mode, service.String("mode", std::string("dry-run")));
   if (mode == "auto") {
     c.mode = Mode::kAuto;
   } else if (mode == "approve") {
@@ -187,21 +177,21 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   } else {
     return service.Error("mode", "'" + mode + "' is not one of auto, approve, dry-run");
   }
-  GS_TRY(c.period_s, service.Number("period_s", 60, 0.1, 86400));
-  GS_TRY(per_link, service.Number("migrations_per_link", 1, 1, 64));
+  GS_ASSIGN(c.period_s, service.Number("period_s", 60, 0.1, 86400));
+  GS_ASSIGN(per_link, service.Number("migrations_per_link", 1, 1, 64));
   c.migrations_per_link = static_cast<int>(per_link);
 
   Table policy = top.Sub("policy").value();
   GS_RETURN_IF_ERROR(policy.CheckKnown({"name", "min_dwell_hours", "horizon_hours", "hysteresis_kg",
                                         "hysteresis_fraction", "optimal_time_limit_s"}));
-  GS_TRY(c.policy, policy.String("name", std::string("greedy-forecast")));
+  GS_ASSIGN(c.policy, policy.String("name", std::string("greedy-forecast")));
   double dwell = 0, horizon = 0;
-  GS_TRY(dwell, policy.Number("min_dwell_hours", 4, 0, 24 * 30));
-  GS_TRY(horizon, policy.Number("horizon_hours", 2, 0, 24 * 7));
+  GS_ASSIGN(dwell, policy.Number("min_dwell_hours", 4, 0, 24 * 30));
+  GS_ASSIGN(horizon, policy.Number("horizon_hours", 2, 0, 24 * 7));
   placement::PolicyOptions& po = c.policy_options;
-  GS_TRY(po.hysteresis_kg, policy.Number("hysteresis_kg", 0.001, 0, 1e6));
-  GS_TRY(po.hysteresis_fraction, policy.Number("hysteresis_fraction", 0.1, 0, 10));
-  GS_TRY(po.optimal_time_limit_s, policy.Number("optimal_time_limit_s", 10, 0.1, 3600));
+  GS_ASSIGN(po.hysteresis_kg, policy.Number("hysteresis_kg", 0.001, 0, 1e6));
+  GS_ASSIGN(po.hysteresis_fraction, policy.Number("hysteresis_fraction", 0.1, 0, 10));
+  GS_ASSIGN(po.optimal_time_limit_s, policy.Number("optimal_time_limit_s", 10, 0.1, 3600));
   // The loop's period is the policy's slot.
   po.min_dwell_slots = std::max<int64_t>(1, std::llround(dwell * 3600 / c.period_s));
   po.horizon_slots =
@@ -212,47 +202,45 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   }
 
   std::vector<Table> sites;
-  GS_TRY(sites, top.Tables("sites"));
+  GS_ASSIGN(sites, top.Tables("sites"));
   if (sites.empty()) return top.Error("sites", "at least one [[sites]] is required");
   for (const Table& t : sites) {
     GS_RETURN_IF_ERROR(t.CheckKnown({"name", "latitude", "longitude", "capacity_kw", "pv_kwp",
                                      "pv_tilt", "pv_azimuth", "wind_turbine", "wind_hub_height_m",
                                      "wind_count", "weather", "carbon", "sensors"}));
     SiteConfig s;
-    GS_TRY(s.name, t.String("name", std::nullopt));
-    GS_RETURN_IF_ERROR(CheckName(t, "name", s.name));
+    GS_ASSIGN(s.name, ReadName(t));
     if (c.FindSite(s.name)) return t.Error("name", "site '" + s.name + "' is defined twice");
-    GS_TRY(s.latitude, t.Number("latitude", std::nullopt, -90, 90));
-    GS_TRY(s.longitude, t.Number("longitude", std::nullopt, -180, 180));
+    GS_ASSIGN(s.latitude, t.Number("latitude", std::nullopt, -90, 90));
+    GS_ASSIGN(s.longitude, t.Number("longitude", std::nullopt, -180, 180));
     double capacity_kw = 0, count = 0;
-    GS_TRY(capacity_kw, t.Number("capacity_kw", std::nullopt, 0.001, 1e6));
+    GS_ASSIGN(capacity_kw, t.Number("capacity_kw", std::nullopt, 0.001, 1e6));
     s.capacity_w = capacity_kw * 1000;
-    GS_TRY(s.pv_kwp, t.Number("pv_kwp", 0, 0, 1e6));
-    GS_TRY(s.pv_tilt_deg, t.Number("pv_tilt", 30, 0, 90));
-    GS_TRY(s.pv_azimuth_deg, t.Number("pv_azimuth", 180, 0, 360));
-    GS_TRY(s.wind_turbine, t.String("wind_turbine", std::string()));
-    GS_TRY(s.wind_hub_height_m, t.Number("wind_hub_height_m", 0, 0, 500));
-    GS_TRY(count, t.Number("wind_count", s.wind_turbine.empty() ? 0 : 1, 0, 10000));
+    GS_ASSIGN(s.pv_kwp, t.Number("pv_kwp", 0, 0, 1e6));
+    GS_ASSIGN(s.pv_tilt_deg, t.Number("pv_tilt", 30, 0, 90));
+    GS_ASSIGN(s.pv_azimuth_deg, t.Number("pv_azimuth", 180, 0, 360));
+    GS_ASSIGN(s.wind_turbine, t.String("wind_turbine", std::string()));
+    GS_ASSIGN(s.wind_hub_height_m, t.Number("wind_hub_height_m", 0, 0, 500));
+    GS_ASSIGN(count, t.Number("wind_count", s.wind_turbine.empty() ? 0 : 1, 0, 10000));
     s.wind_count = static_cast<int>(count);
-    GS_TRY(s.weather, t.String("weather", std::string()));
-    GS_TRY(s.carbon, t.String("carbon", std::string()));
-    s.weather = Resolve(file, s.weather);
-    s.carbon = Resolve(file, s.carbon);
+    GS_ASSIGN(s.weather, t.String("weather", std::string()));
+    GS_ASSIGN(s.carbon, t.String("carbon", std::string()));
+    s.weather = PathBeside(file, s.weather);
+    s.carbon = PathBeside(file, s.carbon);
     std::vector<Table> sensors;
-    GS_TRY(sensors, t.Tables("sensors"));
+    GS_ASSIGN(sensors, t.Tables("sensors"));
     for (const Table& st : sensors) {
       GS_RETURN_IF_ERROR(st.CheckKnown({"name", "kind", "address", "capacity_kw"}));
       SensorConfig sensor;
-      GS_TRY(sensor.name, st.String("name", std::nullopt));
-      GS_RETURN_IF_ERROR(CheckName(st, "name", sensor.name));
-      GS_TRY(sensor.kind, st.String("kind", std::string("push")));
+      GS_ASSIGN(sensor.name, ReadName(st));
+      GS_ASSIGN(sensor.kind, st.String("kind", std::string("push")));
       if (sensor.kind != "push" && sensor.kind != "mqtt" && sensor.kind != "modbus")
         return st.Error("kind", "'" + sensor.kind + "' is not one of push, mqtt, modbus");
-      GS_TRY(sensor.address, st.String("address", std::string()));
+      GS_ASSIGN(sensor.address, st.String("address", std::string()));
       if (sensor.kind != "push" && sensor.address.empty())
         return st.Error("address", "is required for a " + sensor.kind + " sensor");
       double sensor_kw = 0;
-      GS_TRY(sensor_kw, st.Number("capacity_kw", std::nullopt, 0.001, 1e6));
+      GS_ASSIGN(sensor_kw, st.Number("capacity_kw", std::nullopt, 0.001, 1e6));
       sensor.capacity_w = sensor_kw * 1000;
       for (const SensorConfig& other : s.sensors) {
         if (other.name == sensor.name)
@@ -264,38 +252,36 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   }
 
   std::vector<Table> hosts;
-  GS_TRY(hosts, top.Tables("hosts"));
+  GS_ASSIGN(hosts, top.Tables("hosts"));
   for (const Table& t : hosts) {
     GS_RETURN_IF_ERROR(t.CheckKnown({"name", "site", "driver", "address"}));
     HostConfig h;
-    GS_TRY(h.name, t.String("name", std::nullopt));
-    GS_RETURN_IF_ERROR(CheckName(t, "name", h.name));
+    GS_ASSIGN(h.name, ReadName(t));
     if (c.FindHost(h.name)) return t.Error("name", "host '" + h.name + "' is defined twice");
-    GS_TRY(h.site, t.String("site", std::nullopt));
+    GS_ASSIGN(h.site, t.String("site", std::nullopt));
     if (!c.FindSite(h.site)) return t.Error("site", "no site is named '" + h.site + "'");
-    GS_TRY(h.driver, t.String("driver", std::nullopt));
+    GS_ASSIGN(h.driver, t.String("driver", std::nullopt));
     if (h.driver != "qemu" && h.driver != "libvirt" && h.driver != "sim")
       return t.Error("driver", "'" + h.driver + "' is not one of qemu, libvirt, sim");
-    GS_TRY(h.address, t.String("address", std::string()));
+    GS_ASSIGN(h.address, t.String("address", std::string()));
     c.hosts.push_back(std::move(h));
   }
 
   std::vector<Table> vms;
-  GS_TRY(vms, top.Tables("vms"));
+  GS_ASSIGN(vms, top.Tables("vms"));
   for (const Table& t : vms) {
     GS_RETURN_IF_ERROR(
         t.CheckKnown({"name", "host", "memory_mib", "peak_w", "downtime_budget_ms"}));
     VmConfig v;
-    GS_TRY(v.name, t.String("name", std::nullopt));
-    GS_RETURN_IF_ERROR(CheckName(t, "name", v.name));
+    GS_ASSIGN(v.name, ReadName(t));
     if (c.FindVm(v.name)) return t.Error("name", "VM '" + v.name + "' is defined twice");
-    GS_TRY(v.host, t.String("host", std::nullopt));
+    GS_ASSIGN(v.host, t.String("host", std::nullopt));
     if (!c.FindHost(v.host)) return t.Error("host", "no host is named '" + v.host + "'");
     double memory = 0, budget_ms = 0;
-    GS_TRY(memory, t.Number("memory_mib", std::nullopt, 16, 16 * 1024 * 1024));
+    GS_ASSIGN(memory, t.Number("memory_mib", std::nullopt, 16, 16 * 1024 * 1024));
     v.memory_mib = static_cast<int64_t>(memory);
-    GS_TRY(v.peak_power_w, t.Number("peak_w", 100, 1, 1e5));
-    GS_TRY(budget_ms, t.Number("downtime_budget_ms", 500, 1, 3600e3));
+    GS_ASSIGN(v.peak_power_w, t.Number("peak_w", 100, 1, 1e5));
+    GS_ASSIGN(budget_ms, t.Number("downtime_budget_ms", 500, 1, 3600e3));
     v.downtime_budget_s = budget_ms / 1000;
     c.vms.push_back(std::move(v));
   }

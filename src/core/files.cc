@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -64,6 +65,11 @@ Status MakeDirs(const std::string& path) {
 bool PathExists(const std::string& path) {
   struct stat info;
   return lstat(path.c_str(), &info) == 0;
+}
+
+std::string PathBeside(const std::string& file, const std::string& path) {
+  if (path.empty() || path.front() == '/') return path;
+  return (std::filesystem::path(file).parent_path() / path).lexically_normal().string();
 }
 
 Status RemoveFile(const std::string& path) {

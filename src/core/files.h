@@ -14,6 +14,9 @@ Status WriteFileAtomic(const std::string& path, const std::string& content);
 // mkdir -p.
 Status MakeDirs(const std::string& path);
 bool PathExists(const std::string& path);
+// `path` as seen from the directory of `file` (paths in a config or scenario file are relative
+// to it); absolute and empty paths stay as they are.
+std::string PathBeside(const std::string& file, const std::string& path);
 Status RemoveFile(const std::string& path);  // OK if it did not exist
 // Names of the entries of a directory (no "." and ".."); empty when it does not exist.
 std::vector<std::string> ListDir(const std::string& path);

@@ -65,3 +65,11 @@ class [[nodiscard]] Result {
     ::greenshift::Status gs_status_ = (expr); \
     if (!gs_status_.ok()) return gs_status_;  \
   } while (0)
+
+// Assigns a Result's value to `lhs`, or returns its error from the enclosing function.
+#define GS_ASSIGN(lhs, expr)                          \
+  do {                                                \
+    auto gs_result_ = (expr);                         \
+    if (!gs_result_.ok()) return gs_result_.status(); \
+    lhs = *gs_result_;                                \
+  } while (0)

@@ -68,20 +68,6 @@ class Keys {
   std::string where_, file_;
 };
 
-#define GS_ASSIGN(lhs, expr)                          \
-  do {                                                \
-    auto gs_result_ = (expr);                         \
-    if (!gs_result_.ok()) return gs_result_.status(); \
-    lhs = *gs_result_;                                \
-  } while (0)
-
-std::string Resolve(const std::string& scenario_file, const std::string& relative) {
-  if (!relative.empty() && relative[0] == '/') return relative;
-  return (std::filesystem::path(scenario_file).parent_path() / relative)
-      .lexically_normal()
-      .string();
-}
-
 // PlanetLab CoMon traces: one CPU utilization (%) per line, every 5 minutes over a day.
 Result<std::vector<double>> ReadPlanetLabHourly(const std::string& path) {
   Result<std::string> text = ReadFile(path);
@@ -165,8 +151,8 @@ Result<Scenario> LoadScenario(const std::string& path, double days_override) {
     std::string weather_file, carbon_file;
     GS_ASSIGN(weather_file, site_keys.String("weather"));
     GS_ASSIGN(carbon_file, site_keys.String("carbon"));
-    weather_file = Resolve(path, weather_file);
-    carbon_file = Resolve(path, carbon_file);
+    weather_file = PathBeside(path, weather_file);
+    carbon_file = PathBeside(path, carbon_file);
     Result<std::string> weather_text = ReadFile(weather_file);
     if (!weather_text.ok()) return weather_text.status();
     Result<energy::WeatherSeries> weather = energy::ParseOpenMeteoJson(*weather_text, weather_file);
@@ -198,7 +184,7 @@ Result<Scenario> LoadScenario(const std::string& path, double days_override) {
       if (curves.empty()) {
         std::string curves_file;
         GS_ASSIGN(curves_file, top.String("curves"));
-        curves_file = Resolve(path, curves_file);
+        curves_file = PathBeside(path, curves_file);
         Result<std::string> curves_text = ReadFile(curves_file);
         if (!curves_text.ok()) return curves_text.status();
         Result<std::vector<energy::PowerCurve>> parsed =
@@ -270,7 +256,7 @@ Result<Scenario> LoadScenario(const std::string& path, double days_override) {
   GS_ASSIGN(peak_w, vm_keys.Number("peak_w", 100, 0.001, 1e5));
   GS_ASSIGN(budget_ms, vm_keys.Number("downtime_budget_ms", 500, 1, 1e6));
   if (idle_w > peak_w) return vm_keys.Error("vms.idle_w", "is above vms.peak_w");
-  trace_dir = Resolve(path, trace_dir);
+  trace_dir = PathBeside(path, trace_dir);
   std::vector<std::string> traces;
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(trace_dir, error)) {

@@ -10,8 +10,6 @@
 // staying put. The input is synthetic but shaped like the real one: sites spread over the
 // world's longitudes with PV that follows the sun and clouds, wind, grid carbon intensity with a
 // daily swing, and VMs of four kinds with diurnal CPU load. Deterministic (fixed seed).
-#include <sys/resource.h>
-
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
@@ -21,6 +19,7 @@
 
 #include "placement/policy.h"
 #include "placement/problem.h"
+#include "rss.h"
 #include "synthetic.h"
 
 using namespace greenshift;
@@ -73,12 +72,6 @@ double PredictedKg(const Problem& p, const Outlook& o, const Plan& plan) {
                   o.Carbon(s, k));
   }
   return kg;
-}
-
-double PeakRssMib() {
-  struct rusage usage {};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024;  // KiB on Linux
 }
 
 struct Run {
@@ -141,9 +134,9 @@ int main(int argc, char** argv) {
   bool ok = true;
 
   {
-    const double rss_before = PeakRssMib();
+    const double rss_before = bench::PeakRssMib();
     const Input in = MakeInput(sites, vms, slots, 42);
-    const double rss_input = PeakRssMib();
+    const double rss_input = bench::PeakRssMib();
     const MoveCosts costs(in.problem);
     PolicyOptions options;
     options.horizon_slots = slots;
@@ -152,7 +145,7 @@ int main(int argc, char** argv) {
     const double stay_kg = PredictedKg(in.problem, in.outlook, Plan{"static", {}});
     std::vector<Run> runs;
     runs.push_back(PlanWith("greedy-forecast", options, in, costs));
-    const double rss_greedy = PeakRssMib();
+    const double rss_greedy = bench::PeakRssMib();
     runs.push_back(PlanWith("follow-sensor", options, in, costs));
     PrintRuns(runs, stay_kg);
     std::printf(
@@ -176,7 +169,7 @@ int main(int argc, char** argv) {
     runs.push_back(PlanWith("greedy-forecast", options, in, costs));
     PrintRuns(runs, stay_kg);
     std::printf("\noptimal: %.2f s (goal: under 10 s), MIP gap %.2f%%; peak memory %.0f MiB\n",
-                runs[0].ms / 1000, 100 * runs[0].gap, PeakRssMib());
+                runs[0].ms / 1000, 100 * runs[0].gap, bench::PeakRssMib());
     ok = ok && runs[0].valid && runs[1].valid;
   }
   return ok ? 0 : 1;

@@ -2,8 +2,6 @@
 // 10 s per policy), for static (the simulator's own cost: forecasts, accounting), follow-sensor
 // and greedy-forecast, with each run's planning time, the results, and peak memory. The input is
 // bench/synthetic.h's; the simulator is the one `greenshift simulate` runs.
-#include <sys/resource.h>
-
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -11,20 +9,11 @@
 #include <vector>
 
 #include "placement/policy.h"
+#include "rss.h"
 #include "sim/simulate.h"
 #include "synthetic.h"
 
 using namespace greenshift;
-
-namespace {
-
-double PeakRssMib() {
-  struct rusage usage {};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"greenshift: a year of simulation at scale"};
@@ -36,7 +25,7 @@ int main(int argc, char** argv) {
   app.add_option("--policies", policies, "comma-separated");
   CLI11_PARSE(app, argc, argv);
 
-  const double rss_before = PeakRssMib();
+  const double rss_before = bench::PeakRssMib();
   bench::SyntheticSeries series = bench::MakeSynthetic(sites, vms, days * 24, 11);
   sim::World world;
   world.problem = std::move(series.problem);
@@ -49,7 +38,7 @@ int main(int argc, char** argv) {
   world.vm_power_w = std::move(series.vm_power_w);
   world.initial_site = std::move(series.initial_site);
   std::printf("%zu sites x %zu VMs x %zu hourly slots (input %.0f MiB)\n\n", sites, vms,
-              world.slots, PeakRssMib() - rss_before);
+              world.slots, bench::PeakRssMib() - rss_before);
 
   sim::SimulationOptions options;
   options.policy.horizon_slots = 2;
@@ -88,6 +77,6 @@ int main(int argc, char** argv) {
                 static_cast<long long>(r->migrations), r->downtime_s);
   }
   std::printf("\nslowest policy: %.2f s for the year (goal: under 10 s); peak memory %.0f MiB\n",
-              worst_s, PeakRssMib());
+              worst_s, bench::PeakRssMib());
   return ok ? 0 : 1;
 }

@@ -313,16 +313,15 @@ std::pair<int, std::string> ApiServer::PostReadings(const std::string& body) {
 
 std::string ApiServer::Metrics() {
   std::string out;
-  char line[512];
   std::lock_guard<std::mutex> lock(mutex_);
   out += "# HELP greenshift_green_power_watts Green power last measured, per site and sensor.\n";
   out += "# TYPE greenshift_green_power_watts gauge\n";
   for (const auto& [key, state] : sensors_) {
     if (state.last_time_ms < 0) continue;
-    std::snprintf(
-        line, sizeof line, "greenshift_green_power_watts{site=\"%s\",sensor=\"%s\"} %.3f\n",
-        MetricLabel(key.first).c_str(), MetricLabel(key.second).c_str(), state.last_power_w);
-    out += line;
+    char watts[32];
+    std::snprintf(watts, sizeof watts, "%.3f", state.last_power_w);
+    out += "greenshift_green_power_watts{site=\"" + MetricLabel(key.first) + "\",sensor=\"" +
+           MetricLabel(key.second) + "\"} " + watts + "\n";
   }
   out += "# HELP greenshift_readings_accepted_total Sensor readings accepted and stored.\n";
   out += "# TYPE greenshift_readings_accepted_total counter\n";
@@ -341,10 +340,8 @@ std::string ApiServer::Metrics() {
   out += "# HELP greenshift_http_requests_total HTTP requests by route and status.\n";
   out += "# TYPE greenshift_http_requests_total counter\n";
   for (const auto& [key, count] : requests_) {
-    std::snprintf(line, sizeof line,
-                  "greenshift_http_requests_total{route=\"%s\",code=\"%d\"} %lld\n",
-                  MetricLabel(key.first).c_str(), key.second, static_cast<long long>(count));
-    out += line;
+    out += "greenshift_http_requests_total{route=\"" + MetricLabel(key.first) + "\",code=\"" +
+           std::to_string(key.second) + "\"} " + std::to_string(count) + "\n";
   }
   return out;
 }

@@ -19,6 +19,8 @@ PACKAGES=(
   coinor-libcbc-dev
   # the service: config (TOML), store (SQLite), REST API (cpp-httplib)
   libtomlplusplus-dev libsqlite3-dev libcpp-httplib-dev
+  # the dashboard: its charts (Chart.js), and headless Chromium for its browser test
+  libjs-chart.js chromium
   # sensors: an MQTT broker and clients for the integration tests
   mosquitto mosquitto-clients
   # lab: hypervisor, guest image, network namespaces, probes

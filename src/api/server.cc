@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "api/dashboard.h"
 #include "core/clock.h"
+#include "core/names.h"
 #include "energy/csv.h"
 
 namespace greenshift::api {
@@ -26,29 +28,21 @@ bool SameToken(const std::string& a, const std::string& b) {
   return diff == 0 && !b.empty();
 }
 
-std::string MetricLabel(const std::string& value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
 }  // namespace
 
-ApiServer::ApiServer(const control::ServiceConfig& config, store::Store& store, Clock clock)
-    : config_(config), store_(store), clock_(std::move(clock)), http_(new httplib::Server) {
+ApiServer::ApiServer(const control::ServiceConfig& config, store::Store& store, Clock clock,
+                     control::Controller* controller)
+    : config_(config),
+      store_(store),
+      clock_(std::move(clock)),
+      controller_(controller),
+      http_(new httplib::Server) {
   for (const control::SiteConfig& site : config_.sites) {
     for (const control::SensorConfig& sensor : site.sensors) {
       energy::SensorLimits limits;
       limits.capacity_w = sensor.capacity_w;
       sensors_.emplace(std::make_pair(site.name, sensor.name),
-                       SensorState{energy::SensorValidator(limits), 0, -1});
+                       SensorState{energy::SensorValidator(limits), 0, -1, sensor.kind});
     }
   }
   Routes();
@@ -162,6 +156,14 @@ void ApiServer::Routes() {
                        {"pv_kwp", site.pv_kwp},
                        {"sensors", sensors}});
     }
+    if (controller_) {
+      // What the loop knows now: green power, forecast, carbon, load and the VMs there.
+      const json now = controller_->SitesJson();
+      for (size_t i = 0; i < sites.size() && i < now.size(); ++i) {
+        for (const char* key : {"green_w", "forecast_next_w", "carbon_g_per_kwh", "load_w", "vms"})
+          sites[i][key] = now[i][key];
+      }
+    }
     reply(res, 200, sites.dump());
   });
 
@@ -218,6 +220,76 @@ void ApiServer::Routes() {
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(Metrics(), "text/plain; version=0.0.4");
   });
+
+  if (!controller_) return;
+  control::Controller& c = *controller_;
+  auto send = [reply](httplib::Response& res, const control::Reply& r) {
+    reply(res, r.status, r.body.dump());
+  };
+  auto limit_of = [](const httplib::Request& req, size_t* limit) {
+    if (!req.has_param("limit")) return true;
+    try {
+      *limit = std::stoul(req.get_param_value("limit"));
+    } catch (const std::exception&) {
+      return false;
+    }
+    return *limit >= 1 && *limit <= 10000;
+  };
+  s.Get("/api/status", [&c, reply](const httplib::Request&, httplib::Response& res) {
+    reply(res, 200, c.StatusJson().dump());
+  });
+  s.Get("/api/vms", [&c, reply](const httplib::Request&, httplib::Response& res) {
+    reply(res, 200, c.VmsJson().dump());
+  });
+  s.Get("/api/forecasts",
+        [&c, send](const httplib::Request&, httplib::Response& res) { send(res, c.Forecasts()); });
+  s.Get("/api/plans",
+        [&c, send, reply, limit_of](const httplib::Request& req, httplib::Response& res) {
+          size_t limit = 50;
+          if (!limit_of(req, &limit))
+            return reply(res, 400, ErrorBody("'limit' must be 1 .. 10000"));
+          send(res, c.Plans(limit));
+        });
+  s.Get(R"(/api/plans/(\d+))", [&c, send](const httplib::Request& req, httplib::Response& res) {
+    send(res, c.Plan(std::stoll(req.matches[1])));
+  });
+  s.Post(R"(/api/plans/(\d+)/(approve|reject))",
+         [&c, send, authorized](const httplib::Request& req, httplib::Response& res) {
+           if (!authorized(req, res)) return;
+           const int64_t id = std::stoll(req.matches[1]);
+           send(res, req.matches[2] == "approve" ? c.Approve(id) : c.Reject(id));
+         });
+  s.Get("/api/moves",
+        [&c, send, reply, limit_of](const httplib::Request& req, httplib::Response& res) {
+          size_t limit = 100;
+          if (!limit_of(req, &limit))
+            return reply(res, 400, ErrorBody("'limit' must be 1 .. 10000"));
+          send(res, c.Moves(limit));
+        });
+  s.Post("/api/moves", [&c, send, reply, authorized](const httplib::Request& req,
+                                                     httplib::Response& res) {
+    if (!authorized(req, res)) return;
+    const json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object())
+      return reply(res, 400, ErrorBody("the body is not a JSON object {\"vm\": ..., \"to\": ...}"));
+    for (auto it = body.begin(); it != body.end(); ++it) {
+      if (it.key() != "vm" && it.key() != "to")
+        return reply(res, 400, ErrorBody("unknown field '" + it.key() + "' (fields: vm, to)"));
+    }
+    if (!body.contains("vm") || !body["vm"].is_string() || !body.contains("to") ||
+        !body["to"].is_string())
+      return reply(res, 400, ErrorBody("'vm' and 'to' (a site) must be strings"));
+    send(res, c.RequestMove(body["vm"], body["to"]));
+  });
+  s.Get("/", [reply](const httplib::Request&, httplib::Response& res) {
+    res.set_content(DashboardHtml(), "text/html; charset=utf-8");
+  });
+  s.Get("/static/chart.js", [reply](const httplib::Request&, httplib::Response& res) {
+    Result<std::string> script = ChartJs();
+    if (!script.ok()) return reply(res, 500, ErrorBody(script.error()));
+    res.set_header("Cache-Control", "max-age=3600");
+    res.set_content(*script, "application/javascript");
+  });
 }
 
 std::pair<int, std::string> ApiServer::PostReadings(const std::string& body) {
@@ -254,6 +326,9 @@ std::pair<int, std::string> ApiServer::PostReadings(const std::string& body) {
         return {404, ErrorBody(where + "no site is named '" + site + "'")};
       return {404, ErrorBody(where + "site '" + site + "' has no sensor '" + sensor + "'")};
     }
+    if (known->second.kind != "push")
+      return {409, ErrorBody(where + "sensor '" + sensor + "' of site '" + site + "' is a " +
+                             known->second.kind + " sensor: the service reads it, nobody pushes")};
     if (!r.contains("power_w") || !(r["power_w"].is_number() || r["power_w"].is_null()))
       return {400, ErrorBody(where + "'power_w' must be a number")};
     energy::Reading reading{site, sensor, now_ms,
@@ -312,7 +387,7 @@ std::pair<int, std::string> ApiServer::PostReadings(const std::string& body) {
 }
 
 std::string ApiServer::Metrics() {
-  std::string out;
+  std::string out = controller_ ? controller_->Metrics() : "";
   std::lock_guard<std::mutex> lock(mutex_);
   out += "# HELP greenshift_green_power_watts Green power last measured, per site and sensor.\n";
   out += "# TYPE greenshift_green_power_watts gauge\n";

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "control/config.h"
+#include "control/controller.h"
 #include "core/status.h"
 #include "energy/sensor.h"
 #include "store/store.h"
@@ -29,7 +30,9 @@ namespace greenshift::api {
 class ApiServer {
  public:
   using Clock = std::function<int64_t()>;  // now, UTC ms
-  ApiServer(const control::ServiceConfig& config, store::Store& store, Clock clock);
+  // `controller` (may be null: readings only) serves the loop's views and actions.
+  ApiServer(const control::ServiceConfig& config, store::Store& store, Clock clock,
+            control::Controller* controller = nullptr);
   ~ApiServer();
 
   // Binds (port 0: any free port) and serves on a thread of its own.
@@ -45,6 +48,7 @@ class ApiServer {
     energy::SensorValidator validator;
     double last_power_w = 0;
     int64_t last_time_ms = -1;
+    std::string kind;  // only "push" sensors take POSTed readings
   };
   void Routes();
   // Validates and stores a batch: all of it or none. Returns the HTTP status and the body.
@@ -53,6 +57,7 @@ class ApiServer {
   const control::ServiceConfig& config_;
   store::Store& store_;
   Clock clock_;
+  control::Controller* controller_;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
   int port_ = 0;

@@ -91,7 +91,8 @@ void AddEnergyCommands(CLI::App& app, Context& context) {
                      "for PSM3 files without time-zone metadata");
   pv_cmd->add_flag("--json", pv->json, "print as JSON");
   pv_cmd->callback([&context, pv]() {
-    Result<energy::WeatherSeries> weather = ReadWeather(pv->weather, pv->utc_offset_hours);
+    Result<energy::WeatherSeries> weather =
+        energy::ReadWeatherFile(pv->weather, pv->utc_offset_hours);
     if (!weather.ok()) return context.Fail(weather.error());
     energy::PvSystem system;
     system.latitude_deg = weather->latitude_deg;

@@ -58,7 +58,7 @@ void RunForecast(Context& context, const ForecastOptions& o, const SiteOptions& 
   if (!step.ok()) return context.Fail(step.error());
   Result<size_t> slots = SlotCount(o.hours, *step);
   if (!slots.ok()) return context.Fail(slots.error());
-  Result<energy::WeatherSeries> weather = ReadWeather(
+  Result<energy::WeatherSeries> weather = energy::ReadWeatherFile(
       o.weather, o.utc_offset_hours, site_options.latitude_deg, site_options.longitude_deg);
   if (!weather.ok()) return context.Fail(weather.error());
   Result<energy::SiteModel> site = BuildSite(site_options, *weather);
@@ -201,7 +201,7 @@ void RunEvaluate(Context& context, const EvaluateOptions& o, const SiteOptions& 
     return context.Fail("--issue-every-hours must be a whole number >= 1");
   if (!(o.train_days >= 1) || o.train_days != std::floor(o.train_days))
     return context.Fail("--train-days must be a whole number >= 1");
-  Result<energy::WeatherSeries> weather = ReadWeather(
+  Result<energy::WeatherSeries> weather = energy::ReadWeatherFile(
       o.weather, o.utc_offset_hours, site_options.latitude_deg, site_options.longitude_deg);
   if (!weather.ok()) return context.Fail(weather.error());
   Result<energy::SiteModel> site = BuildSite(site_options, *weather);

@@ -1,6 +1,7 @@
-// greenshift serve: the Green Energy Control service. So far it loads the config, opens (and
-// migrates) the store, and serves the REST API and /metrics until SIGINT or SIGTERM; the
-// control loop (observe, predict, plan, act) is not part of it yet.
+// greenshift serve: the Green Energy Control service. Loads the config, opens (and migrates) the
+// store, opens the driver (the lab's QEMUs, or the sim driver), reconciles the store with what
+// the driver reports, then runs the control loop and serves the REST API, /metrics and the
+// dashboard until SIGINT or SIGTERM.
 #include <pthread.h>
 #include <signal.h>
 
@@ -11,6 +12,8 @@
 #include "api/server.h"
 #include "cli/context.h"
 #include "control/config.h"
+#include "control/controller.h"
+#include "hypervisor/sim/sim_driver.h"
 #include "store/store.h"
 
 namespace greenshift::cli {
@@ -35,7 +38,35 @@ void RunServe(Context& context, const std::string& config_path, int port_overrid
   if (!config.ok()) return context.Fail(config.error());
   Result<std::unique_ptr<store::Store>> store = store::Store::Open(config->database);
   if (!store.ok()) return context.Fail(store.error());
-  api::ApiServer server(*config, **store, NowMs);
+  std::unique_ptr<hypervisor::Driver> driver;
+  if (config->driver == "qemu") {
+    lab::LabConfig lab_config = context.LabConfig();
+    lab_config.name = config->lab;
+    Result<lab::LabState> lab = lab::LoadLab(lab_config);
+    if (!lab.ok()) return context.Fail(lab.error());
+    for (const control::HostConfig& host : config->hosts) {
+      bool found = false;
+      for (const lab::LabSite& site : lab->sites) found |= site.name == host.address;
+      if (!found)
+        return context.Fail(config_path + ": host '" + host.name + "': lab '" + lab->name +
+                            "' has no site '" + host.address + "'");
+    }
+    driver = context.DriverFor(*lab);
+  } else {
+    hypervisor::SimDriverConfig sim;
+    for (const control::HostConfig& host : config->hosts) sim.sites.push_back(host.name);
+    sim.bandwidth_bytes_s = config->link_mbit * 1e6 / 8;
+    sim.speed = config->replay_speed;
+    driver = std::make_unique<hypervisor::SimDriver>(sim);
+  }
+  Result<std::unique_ptr<control::Controller>> controller =
+      control::Controller::Create(*config, **store, *driver, NowMs);
+  if (!controller.ok()) return context.Fail(controller.error());
+  if (Status settled = (*controller)->Reconcile(); !settled.ok())
+    return context.Fail(settled.message());
+  control::Controller* loop = controller->get();
+  api::ApiServer server(
+      *config, **store, [loop] { return loop->NowMs(); }, loop);
   const int port = port_override >= 0 ? port_override : config->port;
   Status started = server.Start(config->listen, port);
   if (!started.ok()) return context.Fail(started.message());
@@ -46,12 +77,15 @@ void RunServe(Context& context, const std::string& config_path, int port_overrid
   std::printf("greenshift serve: %zu sites, %zu hosts, %zu VMs, mode %s, store %s\n",
               config->sites.size(), config->hosts.size(), config->vms.size(),
               control::ModeName(config->mode), config->database.c_str());
-  std::printf("listening on http://%s:%d (API under /api, metrics at /metrics)\n",
+  std::printf("dashboard at http://%s:%d/ (API under /api, metrics at /metrics)\n",
               config->listen.c_str(), server.port());
   std::fflush(stdout);
+  loop->Start();
   int signal = 0;
   sigwait(&signals, &signal);
   std::printf("greenshift serve: %s, stopping\n", signal == SIGINT ? "SIGINT" : "SIGTERM");
+  std::fflush(stdout);
+  loop->Stop();  // a migration still running is cancelled: its VM stays on its source
   server.Stop();
   (*store)->AddEvent(NowMs(), "stop", "service stopped").ok();
 }
@@ -59,7 +93,8 @@ void RunServe(Context& context, const std::string& config_path, int port_overrid
 }  // namespace
 
 void AddServeCommand(CLI::App& app, Context& context) {
-  CLI::App* serve = app.add_subcommand("serve", "run the service: REST API and metrics");
+  CLI::App* serve =
+      app.add_subcommand("serve", "run the service: control loop, REST API, metrics and dashboard");
   struct Options {
     std::string config;
     int port = -1;

@@ -6,44 +6,6 @@
 
 namespace greenshift::cli {
 
-Result<energy::WeatherSeries> ReadWeather(const std::string& path, double utc_offset_hours,
-                                          double latitude_deg, double longitude_deg) {
-  Result<std::string> text = ReadFile(path);
-  if (!text.ok()) return text.status();
-  const std::string head = text->substr(0, 400);
-  if (head.find('{') == head.find_first_not_of(" \n\r\t"))
-    return energy::ParseOpenMeteoJson(*text, path);
-  if (head.rfind("LOCATION,", 0) == 0) return energy::ParseEpw(*text, path);
-  if (head.rfind("Latitude", 0) == 0) return energy::ParsePvgisTmy(*text, path);
-  // A plain time-series CSV: a header naming ghi or cloud_cover, rows starting with an ISO time.
-  const std::vector<std::string_view> lines =
-      energy::SplitLines(std::string_view(*text).substr(0, 2000));
-  if (lines.size() >= 2) {
-    const std::vector<std::string> header = energy::SplitCsvLine(lines[0]);
-    const std::vector<std::string> row = energy::SplitCsvLine(lines[1]);
-    const bool has_sky =
-        energy::FindColumn(header, "ghi") > 0 || energy::FindColumn(header, "cloud_cover") > 0;
-    if (has_sky && !row.empty() && energy::ParseIsoTime(row[0], {path, 2, header[0]}).ok()) {
-      if (std::isnan(latitude_deg) || std::isnan(longitude_deg)) {
-        return Status::Error(path +
-                             ": a plain time-series CSV does not say where it is: give --lat and "
-                             "--lon");
-      }
-      Result<energy::TimeSeriesTable> table = energy::ParseTimeSeriesCsv(*text, path);
-      if (!table.ok()) return table.status();
-      return energy::WeatherFromTable(*table, latitude_deg, longitude_deg);
-    }
-  }
-  if (head.find("Year,Month,Day,Hour,Minute") != std::string::npos ||
-      head.find("Time Zone") != std::string::npos) {
-    return energy::ParseNsrdbPsm3(*text, path, utc_offset_hours);
-  }
-  if (head.find("Date (MM/DD/YYYY)") != std::string::npos) return energy::ParseTmy3(*text, path);
-  return Status::Error(path +
-                       ": not a weather format greenshift reads (Open-Meteo JSON, EPW, TMY3, "
-                       "NSRDB PSM3, PVGIS TMY, or a time-series CSV with ghi or cloud_cover)");
-}
-
 void AddSiteOptions(CLI::App* command, const std::shared_ptr<SiteOptions>& o) {
   command->add_option("--site-name", o->name, "the site's name")->capture_default_str();
   command->add_option("--lat", o->latitude_deg, "latitude (default: the weather file's)");

@@ -15,12 +15,6 @@
 
 namespace greenshift::cli {
 
-// Picks the parser by the file's content: Open-Meteo JSON, EPW, PVGIS, TMY3, PSM3, or a plain
-// time-series CSV with pvlib column names (which needs `latitude_deg`/`longitude_deg`, NaN when
-// not given).
-Result<energy::WeatherSeries> ReadWeather(const std::string& path, double utc_offset_hours,
-                                          double latitude_deg = NAN, double longitude_deg = NAN);
-
 // A site's installations, as options: --pv-kw, --tilt, --azimuth, --inverter-kw, --turbine,
 // --turbines, --hub-height, --roughness, --curves, --lat, --lon.
 struct SiteOptions {

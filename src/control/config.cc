@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/files.h"
+#include "energy/csv.h"
 
 namespace greenshift::control {
 
@@ -155,8 +156,9 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   GS_RETURN_IF_ERROR(top.CheckKnown({"service", "policy", "sites", "hosts", "vms"}));
 
   Table service = top.Sub("service").value();
-  GS_RETURN_IF_ERROR(service.CheckKnown(
-      {"listen", "port", "token", "database", "mode", "period_s", "migrations_per_link"}));
+  GS_RETURN_IF_ERROR(service.CheckKnown({"listen", "port", "token", "database", "mode", "period_s",
+                                         "migrations_per_link", "link_mbit", "migration_timeout_s",
+                                         "lab", "replay_start", "replay_speed"}));
   GS_ASSIGN(c.listen, service.String("listen", std::string("127.0.0.1")));
   double port = 0, per_link = 0;
   GS_ASSIGN(port, service.Number("port", 8080, 0, 65535));
@@ -180,6 +182,21 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   GS_ASSIGN(c.period_s, service.Number("period_s", 60, 0.1, 86400));
   GS_ASSIGN(per_link, service.Number("migrations_per_link", 1, 1, 64));
   c.migrations_per_link = static_cast<int>(per_link);
+  GS_ASSIGN(c.link_mbit, service.Number("link_mbit", 1000, 0.001, 1e7));
+  GS_ASSIGN(c.migration_timeout_s, service.Number("migration_timeout_s", 300, 1, 86400));
+  GS_ASSIGN(c.lab, service.String("lab", std::string("gs")));
+  std::string replay_start;
+  GS_ASSIGN(replay_start, service.String("replay_start", std::string()));
+  if (!replay_start.empty()) {
+    Result<int64_t> start =
+        energy::ParseIsoTime(replay_start, energy::CsvPlace{file, 0, "replay_start"});
+    if (!start.ok())
+      return service.Error("replay_start", "'" + replay_start + "' is not an ISO time with a zone");
+    c.replay_start_utc_s = *start;
+  }
+  GS_ASSIGN(c.replay_speed, service.Number("replay_speed", 1, 0.001, 1e6));
+  if (replay_start.empty() && c.replay_speed != 1)
+    return service.Error("replay_speed", "needs replay_start (real time runs at speed 1)");
 
   Table policy = top.Sub("policy").value();
   GS_RETURN_IF_ERROR(policy.CheckKnown({"name", "min_dwell_hours", "horizon_hours", "hysteresis_kg",
@@ -205,9 +222,10 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   GS_ASSIGN(sites, top.Tables("sites"));
   if (sites.empty()) return top.Error("sites", "at least one [[sites]] is required");
   for (const Table& t : sites) {
-    GS_RETURN_IF_ERROR(t.CheckKnown({"name", "latitude", "longitude", "capacity_kw", "pv_kwp",
-                                     "pv_tilt", "pv_azimuth", "wind_turbine", "wind_hub_height_m",
-                                     "wind_count", "weather", "carbon", "sensors"}));
+    GS_RETURN_IF_ERROR(
+        t.CheckKnown({"name", "latitude", "longitude", "capacity_kw", "pv_kwp", "pv_tilt",
+                      "pv_azimuth", "wind_turbine", "wind_curves", "wind_hub_height_m",
+                      "wind_count", "weather", "carbon", "carbon_g_per_kwh", "sensors"}));
     SiteConfig s;
     GS_ASSIGN(s.name, ReadName(t));
     if (c.FindSite(s.name)) return t.Error("name", "site '" + s.name + "' is defined twice");
@@ -220,25 +238,35 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     GS_ASSIGN(s.pv_tilt_deg, t.Number("pv_tilt", 30, 0, 90));
     GS_ASSIGN(s.pv_azimuth_deg, t.Number("pv_azimuth", 180, 0, 360));
     GS_ASSIGN(s.wind_turbine, t.String("wind_turbine", std::string()));
-    GS_ASSIGN(s.wind_hub_height_m, t.Number("wind_hub_height_m", 0, 0, 500));
+    GS_ASSIGN(s.wind_curves, t.String("wind_curves", std::string()));
+    if (!s.wind_turbine.empty() && s.wind_curves.empty())
+      return t.Error("wind_curves", "is required with wind_turbine (power_curves.csv)");
+    if (!s.wind_curves.empty()) s.wind_curves = PathBeside(file, s.wind_curves);
+    GS_ASSIGN(s.wind_hub_height_m, t.Number("wind_hub_height_m", 100, 10, 500));
     GS_ASSIGN(count, t.Number("wind_count", s.wind_turbine.empty() ? 0 : 1, 0, 10000));
     s.wind_count = static_cast<int>(count);
     GS_ASSIGN(s.weather, t.String("weather", std::string()));
     GS_ASSIGN(s.carbon, t.String("carbon", std::string()));
     s.weather = PathBeside(file, s.weather);
     s.carbon = PathBeside(file, s.carbon);
+    GS_ASSIGN(s.carbon_g_per_kwh, t.Number("carbon_g_per_kwh", 400, 0, 5000));
+    if (!s.weather.empty() && !(s.pv_kwp > 0) && s.wind_turbine.empty())
+      return t.Error("weather", "is given but the site has neither pv_kwp nor wind_turbine");
     std::vector<Table> sensors;
     GS_ASSIGN(sensors, t.Tables("sensors"));
     for (const Table& st : sensors) {
-      GS_RETURN_IF_ERROR(st.CheckKnown({"name", "kind", "address", "capacity_kw"}));
+      GS_RETURN_IF_ERROR(st.CheckKnown({"name", "kind", "address", "column", "capacity_kw"}));
       SensorConfig sensor;
       GS_ASSIGN(sensor.name, ReadName(st));
       GS_ASSIGN(sensor.kind, st.String("kind", std::string("push")));
-      if (sensor.kind != "push" && sensor.kind != "mqtt" && sensor.kind != "modbus")
-        return st.Error("kind", "'" + sensor.kind + "' is not one of push, mqtt, modbus");
+      if (sensor.kind != "push" && sensor.kind != "mqtt" && sensor.kind != "modbus" &&
+          sensor.kind != "replay")
+        return st.Error("kind", "'" + sensor.kind + "' is not one of push, mqtt, modbus, replay");
       GS_ASSIGN(sensor.address, st.String("address", std::string()));
       if (sensor.kind != "push" && sensor.address.empty())
         return st.Error("address", "is required for a " + sensor.kind + " sensor");
+      if (sensor.kind == "replay") sensor.address = PathBeside(file, sensor.address);
+      GS_ASSIGN(sensor.column, st.String("column", std::string("power_w")));
       double sensor_kw = 0;
       GS_ASSIGN(sensor_kw, st.Number("capacity_kw", std::nullopt, 0.001, 1e6));
       sensor.capacity_w = sensor_kw * 1000;
@@ -261,17 +289,30 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     GS_ASSIGN(h.site, t.String("site", std::nullopt));
     if (!c.FindSite(h.site)) return t.Error("site", "no site is named '" + h.site + "'");
     GS_ASSIGN(h.driver, t.String("driver", std::nullopt));
-    if (h.driver != "qemu" && h.driver != "libvirt" && h.driver != "sim")
-      return t.Error("driver", "'" + h.driver + "' is not one of qemu, libvirt, sim");
+    if (h.driver == "libvirt")
+      return t.Error("driver", "libvirt is not in this build of greenshift; use qemu or sim");
+    if (h.driver != "qemu" && h.driver != "sim")
+      return t.Error("driver", "'" + h.driver + "' is not one of qemu, sim");
+    if (!c.driver.empty() && h.driver != c.driver)
+      return t.Error("driver", "is '" + h.driver + "' but an earlier host uses '" + c.driver +
+                                   "': every host of a service uses the same driver");
+    c.driver = h.driver;
     GS_ASSIGN(h.address, t.String("address", std::string()));
+    if (h.driver == "qemu" && h.address.empty())
+      return t.Error("address", "is required for a qemu host: the lab site it runs in");
+    for (const HostConfig& other : c.hosts) {
+      if (h.driver == "qemu" && other.address == h.address)
+        return t.Error("address",
+                       "lab site '" + h.address + "' is already host '" + other.name + "'");
+    }
     c.hosts.push_back(std::move(h));
   }
 
   std::vector<Table> vms;
   GS_ASSIGN(vms, top.Tables("vms"));
   for (const Table& t : vms) {
-    GS_RETURN_IF_ERROR(
-        t.CheckKnown({"name", "host", "memory_mib", "peak_w", "downtime_budget_ms"}));
+    GS_RETURN_IF_ERROR(t.CheckKnown({"name", "host", "memory_mib", "peak_w", "power_w",
+                                     "dirty_mb_s", "downtime_budget_ms", "address"}));
     VmConfig v;
     GS_ASSIGN(v.name, ReadName(t));
     if (c.FindVm(v.name)) return t.Error("name", "VM '" + v.name + "' is defined twice");
@@ -281,10 +322,19 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     GS_ASSIGN(memory, t.Number("memory_mib", std::nullopt, 16, 16 * 1024 * 1024));
     v.memory_mib = static_cast<int64_t>(memory);
     GS_ASSIGN(v.peak_power_w, t.Number("peak_w", 100, 1, 1e5));
+    GS_ASSIGN(v.power_w, t.Number("power_w", v.peak_power_w, 0, 1e5));
+    if (v.power_w > v.peak_power_w) return t.Error("power_w", "is above peak_w");
+    GS_ASSIGN(v.dirty_mb_s, t.Number("dirty_mb_s", 0, 0, 1e5));
+    GS_ASSIGN(v.address, t.String("address", std::string()));
+    if (c.driver == "qemu" && v.address.find('/') == std::string::npos)
+      return t.Error("address",
+                     "is required under the qemu driver, with its prefix length "
+                     "(e.g. 198.18.128.10/16)");
     GS_ASSIGN(budget_ms, t.Number("downtime_budget_ms", 500, 1, 3600e3));
     v.downtime_budget_s = budget_ms / 1000;
     c.vms.push_back(std::move(v));
   }
+  if (c.hosts.empty() && !c.vms.empty()) return top.Error("hosts", "VMs need at least one host");
   return c;
 }
 

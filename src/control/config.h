@@ -18,8 +18,10 @@ const char* ModeName(Mode mode);
 
 struct SensorConfig {
   std::string name;
-  std::string kind;     // "push" (POSTed to the API), "mqtt", "modbus"
-  std::string address;  // mqtt: host:port/topic; modbus: host:port
+  std::string kind;  // "push" (POSTed to the API), "mqtt", "modbus", "replay"
+  // mqtt: host:port/topic; modbus: host:port; replay: a time-series CSV of recorded power
+  std::string address;
+  std::string column = "power_w";  // replay: the CSV column with the power in W
   double capacity_w = 0;
 };
 
@@ -28,27 +30,33 @@ struct SiteConfig {
   double latitude = 0, longitude = 0;
   double capacity_w = 0;  // IT power the site's hosts take (VM peak power)
   double pv_kwp = 0, pv_tilt_deg = 30, pv_azimuth_deg = 180;
-  std::string wind_turbine;  // a windpowerlib turbine type, or empty
+  std::string wind_turbine;  // a turbine type of `wind_curves`, or empty
+  std::string wind_curves;   // power_curves.csv (Open Energy Database layout)
   double wind_hub_height_m = 0;
   int wind_count = 0;
-  std::string weather;  // a weather file (Open-Meteo JSON, EPW, ...)
-  std::string carbon;   // a carbon-intensity CSV
+  std::string weather;  // a weather file (Open-Meteo JSON, EPW, ...); empty: forecasts persist
+                        // what the sensors measure
+  std::string carbon;   // a carbon-intensity CSV; empty: `carbon_g_per_kwh` all the time
+  double carbon_g_per_kwh = 400;
   std::vector<SensorConfig> sensors;
 };
 
 struct HostConfig {
   std::string name;
   std::string site;
-  std::string driver;   // "qemu", "libvirt", "sim"
-  std::string address;  // the driver's: a QMP socket directory, a libvirt URI, ...
+  std::string driver;   // "qemu" or "sim" (every host of a service uses the same)
+  std::string address;  // qemu: the lab site its QEMUs run in (`greenshift lab up`)
 };
 
 struct VmConfig {
   std::string name;
   std::string host;  // where it starts
   int64_t memory_mib = 0;
-  double peak_power_w = 0;
+  double peak_power_w = 0;  // what it takes of a site's capacity
+  double power_w = 0;       // what it draws on average (default: peak_power_w)
+  double dirty_mb_s = 0;    // how fast it rewrites memory (the guest's workload under qemu)
   double downtime_budget_s = 0.5;
+  std::string address;  // qemu: the address it keeps everywhere, e.g. 198.18.128.10/16
 };
 
 struct ServiceConfig {
@@ -58,8 +66,16 @@ struct ServiceConfig {
   std::string token;  // bearer token for mutating endpoints
   std::string database = "greenshift.db";
   Mode mode = Mode::kDryRun;
-  double period_s = 60;
+  double period_s = 60;  // one loop, and one planning slot, in the service's clock
   int migrations_per_link = 1;
+  double link_mbit = 1000;  // what a migration stream achieves between two sites
+  double migration_timeout_s = 300;
+  std::string lab = "gs";  // qemu hosts: the lab whose sites they are
+  // Replay: the service's clock starts at this time (UTC seconds; 0: real time) and runs
+  // `replay_speed` times as fast as the wall clock.
+  int64_t replay_start_utc_s = 0;
+  double replay_speed = 1;
+  std::string driver;  // of every host ("qemu" or "sim")
   std::string policy = "greedy-forecast";
   placement::PolicyOptions policy_options;
   std::vector<SiteConfig> sites;

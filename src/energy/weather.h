@@ -3,6 +3,7 @@
 // and names file, line and field when the input is wrong.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -63,5 +64,11 @@ struct TimeSeriesTable;
 // gives the location. It needs ghi or cloud_cover; other columns are ignored.
 Result<WeatherSeries> WeatherFromTable(const TimeSeriesTable& table, double latitude_deg,
                                        double longitude_deg);
+
+// Reads a weather file, picking the parser by its content: Open-Meteo JSON, EPW, PVGIS, TMY3,
+// PSM3, or a plain time-series CSV with pvlib column names (which needs `latitude_deg` and
+// `longitude_deg`, NaN when not given).
+Result<WeatherSeries> ReadWeatherFile(const std::string& path, double utc_offset_hours,
+                                      double latitude_deg = NAN, double longitude_deg = NAN);
 
 }  // namespace greenshift::energy

@@ -114,6 +114,12 @@ class Driver {
                                   const ProgressCallback& progress) = 0;
   // Asks a running migration of `name` (possibly driven by another process) to stop.
   virtual Status CancelMigration(const std::string& name) = 0;
+  // Settles a VM whose migration was left behind by a process that died (the service killed in
+  // the middle of a move): waits up to `timeout` for a migration that still runs, then keeps the
+  // one copy that runs the VM (the destination when the move completed, else the source, resumed
+  // if it was left paused) and ends the other. Returns where the VM runs then. A VM that is not
+  // in a migration is returned as it is.
+  virtual Result<VmInfo> Recover(const std::string& name, std::chrono::milliseconds timeout) = 0;
   // Measures how fast the running VM dirties its memory, in bytes per second, over `seconds`
   // (the input of the pre-copy model). The VM keeps running.
   virtual Result<double> MeasureDirtyRate(const std::string& name, int seconds) = 0;

@@ -68,6 +68,15 @@ const char* const kMigrations[] = {
       message TEXT NOT NULL
     );
     )sql",
+    // 2: settings kept across restarts; moves found by state (reconciliation) and by plan.
+    R"sql(
+    CREATE TABLE settings (
+      key TEXT PRIMARY KEY,
+      value TEXT NOT NULL
+    );
+    CREATE INDEX moves_state ON moves (state);
+    CREATE INDEX moves_plan ON moves (plan_id);
+    )sql",
 };
 
 constexpr int kLatest = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
@@ -311,6 +320,211 @@ Result<int64_t> Store::CountReadings() {
 Result<int64_t> Store::CountRejected() {
   std::lock_guard<std::mutex> lock(mutex_);
   return Count(db_, "SELECT COUNT(*) FROM rejected_readings");
+}
+
+Result<int64_t> Store::AddPlan(const PlanRecord& plan) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement insert(db_,
+                   "INSERT INTO plans (created_utc_ms, policy, mode, status, body) "
+                   "VALUES (?, ?, ?, ?, ?)");
+  if (!insert.ok()) return Status::Error(Error("preparing a plan insert"));
+  insert.Bind(1, plan.created_utc_ms);
+  insert.Bind(2, plan.policy);
+  insert.Bind(3, plan.mode);
+  insert.Bind(4, plan.status);
+  insert.Bind(5, plan.body);
+  if (insert.Step() != SQLITE_DONE) return Status::Error(Error("storing a plan"));
+  return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+Status Store::SetPlanStatus(int64_t id, const std::string& status) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement update(db_, "UPDATE plans SET status = ? WHERE id = ?");
+  if (!update.ok()) return Status::Error(Error("preparing a plan update"));
+  update.Bind(1, status);
+  update.Bind(2, id);
+  if (update.Step() != SQLITE_DONE)
+    return Status::Error(Error("updating plan " + std::to_string(id)));
+  if (sqlite3_changes(db_) != 1)
+    return Status::Error("store: there is no plan " + std::to_string(id));
+  return Status::Ok();
+}
+
+namespace {
+const char kPlanColumns[] = "SELECT id, created_utc_ms, policy, mode, status, body FROM plans ";
+PlanRecord PlanFrom(Statement& q) {
+  return {q.Int(0), q.Int(1), q.Text(2), q.Text(3), q.Text(4), q.Text(5)};
+}
+const char kMoveColumns[] =
+    "SELECT id, plan_id, vm, from_site, to_site, reason, state, requested_utc_ms, "
+    "started_utc_ms, finished_utc_ms, downtime_ms, result FROM moves ";
+MoveRecord MoveFrom(Statement& q) {
+  MoveRecord m;
+  m.id = q.Int(0);
+  m.plan_id = q.Int(1);
+  m.vm = q.Text(2);
+  m.from_site = q.Text(3);
+  m.to_site = q.Text(4);
+  m.reason = q.Text(5);
+  m.state = q.Text(6);
+  m.requested_utc_ms = q.Int(7);
+  m.started_utc_ms = q.Int(8);
+  m.finished_utc_ms = q.Int(9);
+  m.downtime_ms = sqlite3_column_type(q.get(), 10) == SQLITE_NULL ? -1 : q.Real(10);
+  m.result = q.Text(11);
+  return m;
+}
+}  // namespace
+
+Result<PlanRecord> Store::GetPlan(int64_t id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement q(db_, (std::string(kPlanColumns) + "WHERE id = ?").c_str());
+  if (!q.ok()) return Status::Error(Error("preparing a plan query"));
+  q.Bind(1, id);
+  const int rc = q.Step();
+  if (rc == SQLITE_DONE) return Status::Error("there is no plan " + std::to_string(id));
+  if (rc != SQLITE_ROW) return Status::Error(Error("reading plan " + std::to_string(id)));
+  return PlanFrom(q);
+}
+
+Result<std::vector<PlanRecord>> Store::Plans(size_t limit) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement q(db_, (std::string(kPlanColumns) + "ORDER BY id DESC LIMIT ?").c_str());
+  if (!q.ok()) return Status::Error(Error("preparing a plans query"));
+  q.Bind(1, static_cast<int64_t>(limit));
+  std::vector<PlanRecord> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) out.push_back(PlanFrom(q));
+  if (rc != SQLITE_DONE) return Status::Error(Error("reading plans"));
+  return out;
+}
+
+Result<int64_t> Store::AddMove(const MoveRecord& m) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement insert(db_,
+                   "INSERT INTO moves (plan_id, vm, from_site, to_site, reason, state, "
+                   "requested_utc_ms) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  if (!insert.ok()) return Status::Error(Error("preparing a move insert"));
+  if (m.plan_id > 0) {
+    insert.Bind(1, m.plan_id);
+  } else {
+    sqlite3_bind_null(insert.get(), 1);
+  }
+  insert.Bind(2, m.vm);
+  insert.Bind(3, m.from_site);
+  insert.Bind(4, m.to_site);
+  insert.Bind(5, m.reason);
+  insert.Bind(6, m.state);
+  insert.Bind(7, m.requested_utc_ms);
+  if (insert.Step() != SQLITE_DONE) return Status::Error(Error("storing a move"));
+  return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+Status Store::UpdateMove(const MoveRecord& m) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement update(db_,
+                   "UPDATE moves SET state = ?, started_utc_ms = ?, finished_utc_ms = ?, "
+                   "downtime_ms = ?, result = ? WHERE id = ?");
+  if (!update.ok()) return Status::Error(Error("preparing a move update"));
+  update.Bind(1, m.state);
+  auto bind_time = [&](int i, int64_t t) {
+    if (t > 0) {
+      update.Bind(i, t);
+    } else {
+      sqlite3_bind_null(update.get(), i);
+    }
+  };
+  bind_time(2, m.started_utc_ms);
+  bind_time(3, m.finished_utc_ms);
+  update.Bind(4, m.downtime_ms >= 0 ? m.downtime_ms : NAN);
+  update.Bind(5, m.result);
+  update.Bind(6, m.id);
+  if (update.Step() != SQLITE_DONE)
+    return Status::Error(Error("updating move " + std::to_string(m.id)));
+  if (sqlite3_changes(db_) != 1)
+    return Status::Error("store: there is no move " + std::to_string(m.id));
+  return Status::Ok();
+}
+
+Result<std::vector<MoveRecord>> Store::Moves(size_t limit, const std::string& state) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement q(
+      db_, (std::string(kMoveColumns) + "WHERE (?1 = '' OR state = ?1) ORDER BY id DESC LIMIT ?2")
+               .c_str());
+  if (!q.ok()) return Status::Error(Error("preparing a moves query"));
+  q.Bind(1, state);
+  q.Bind(2, static_cast<int64_t>(limit));
+  std::vector<MoveRecord> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) out.push_back(MoveFrom(q));
+  if (rc != SQLITE_DONE) return Status::Error(Error("reading moves"));
+  return out;
+}
+
+Status Store::AddForecast(const std::string& site, int64_t issued_utc_ms,
+                          const std::vector<ForecastPoint>& points) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  GS_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Statement insert(db_,
+                   "INSERT INTO forecasts (site, issued_utc_ms, slot_utc_ms, power_w) "
+                   "VALUES (?, ?, ?, ?)");
+  bool ok = insert.ok();
+  for (size_t i = 0; ok && i < points.size(); ++i) {
+    insert.Bind(1, site);
+    insert.Bind(2, issued_utc_ms);
+    insert.Bind(3, points[i].slot_utc_ms);
+    insert.Bind(4, points[i].power_w);
+    ok = insert.Step() == SQLITE_DONE;
+    insert.Reset();
+  }
+  if (!ok) {
+    const std::string why = Error("storing a forecast of site '" + site + "'");
+    Exec("ROLLBACK").ok();
+    return Status::Error(why);
+  }
+  return Exec("COMMIT");
+}
+
+Result<std::pair<int64_t, std::vector<ForecastPoint>>> Store::LatestForecast(
+    const std::string& site) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement q(db_,
+              "SELECT issued_utc_ms, slot_utc_ms, power_w FROM forecasts WHERE site = ?1 AND "
+              "issued_utc_ms = (SELECT MAX(issued_utc_ms) FROM forecasts WHERE site = ?1) "
+              "ORDER BY slot_utc_ms");
+  if (!q.ok()) return Status::Error(Error("preparing a forecast query"));
+  q.Bind(1, site);
+  std::pair<int64_t, std::vector<ForecastPoint>> out{0, {}};
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) {
+    out.first = q.Int(0);
+    out.second.push_back({q.Int(1), q.Real(2)});
+  }
+  if (rc != SQLITE_DONE) return Status::Error(Error("reading a forecast"));
+  return out;
+}
+
+Result<std::optional<std::string>> Store::Setting(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement q(db_, "SELECT value FROM settings WHERE key = ?");
+  if (!q.ok()) return Status::Error(Error("preparing a settings query"));
+  q.Bind(1, key);
+  const int rc = q.Step();
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  if (rc != SQLITE_ROW) return Status::Error(Error("reading setting '" + key + "'"));
+  return std::optional<std::string>(q.Text(0));
+}
+
+Status Store::SetSetting(const std::string& key, const std::string& value) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement q(db_,
+              "INSERT INTO settings (key, value) VALUES (?, ?) "
+              "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+  if (!q.ok()) return Status::Error(Error("preparing a settings update"));
+  q.Bind(1, key);
+  q.Bind(2, value);
+  if (q.Step() != SQLITE_DONE) return Status::Error(Error("storing setting '" + key + "'"));
+  return Status::Ok();
 }
 
 Status Store::AddEvent(int64_t time_utc_ms, const std::string& kind, const std::string& message) {

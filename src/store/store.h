@@ -44,6 +44,32 @@ struct Event {
   std::string message;
 };
 
+// A plan the loop made: its moves as JSON in `body`. Status: "pending" (waits for approval),
+// "approved", "rejected", "superseded" (a newer plan replaced it before approval), "recorded"
+// (dry-run), "executed" (its moves were queued).
+struct PlanRecord {
+  int64_t id = 0;
+  int64_t created_utc_ms = 0;
+  std::string policy, mode, status, body;
+};
+
+// A move and what came of it. State: "queued", "running" (the migration was started),
+// "completed", "failed" (the VM stayed on its source), "interrupted" (the service stopped during
+// it; the reconciliation says where the VM was found), "cancelled" (never started).
+struct MoveRecord {
+  int64_t id = 0;
+  int64_t plan_id = 0;  // 0: requested by hand through the API
+  std::string vm, from_site, to_site, reason, state;
+  int64_t requested_utc_ms = 0, started_utc_ms = 0, finished_utc_ms = 0;  // 0: not yet
+  double downtime_ms = -1;                                                // measured; -1 when none
+  std::string result;  // the driver's migration result (JSON), or why it did not run
+};
+
+struct ForecastPoint {
+  int64_t slot_utc_ms = 0;
+  double power_w = 0;
+};
+
 class Store {
  public:
   // Opens (creating if needed) and migrates the schema to the newest version. A database from a
@@ -68,6 +94,27 @@ class Store {
                                               size_t limit);
   Result<int64_t> CountReadings();
   Result<int64_t> CountRejected();
+
+  Result<int64_t> AddPlan(const PlanRecord& plan);
+  Status SetPlanStatus(int64_t id, const std::string& status);
+  Result<PlanRecord> GetPlan(int64_t id);               // an error naming the id when there is none
+  Result<std::vector<PlanRecord>> Plans(size_t limit);  // newest first
+
+  Result<int64_t> AddMove(const MoveRecord& move);
+  // Writes state, times, downtime and result of the move `move.id`.
+  Status UpdateMove(const MoveRecord& move);
+  // Newest first; an empty state means every state.
+  Result<std::vector<MoveRecord>> Moves(size_t limit, const std::string& state = "");
+
+  // One forecast of a site, issued at `issued_utc_ms`: all points in one transaction.
+  Status AddForecast(const std::string& site, int64_t issued_utc_ms,
+                     const std::vector<ForecastPoint>& points);
+  // The newest forecast of the site (empty when there is none) and when it was issued.
+  Result<std::pair<int64_t, std::vector<ForecastPoint>>> LatestForecast(const std::string& site);
+
+  // Small named values the service keeps across restarts (e.g. the replay's epoch).
+  Result<std::optional<std::string>> Setting(const std::string& key);
+  Status SetSetting(const std::string& key, const std::string& value);
 
   Status AddEvent(int64_t time_utc_ms, const std::string& kind, const std::string& message);
   Result<std::vector<Event>> Events(size_t limit);

@@ -41,12 +41,14 @@ capacity_kw = 5
 name = "fra1"
 site = "frankfurt"
 driver = "qemu"
+address = "a"
 
 [[vms]]
 name = "web"
 host = "fra1"
 memory_mib = 256
 downtime_budget_ms = 300
+address = "198.18.128.10/16"
 )";
 
 std::string Replace(std::string text, const std::string& from, const std::string& to) {
@@ -69,6 +71,22 @@ TEST(ConfigTest, ReadsEverySection) {
   EXPECT_EQ(c->policy_options.horizon_slots, 240u);
   EXPECT_DOUBLE_EQ(c->vms[0].downtime_budget_s, 0.3);
   EXPECT_EQ(c->FindHost("fra1")->site, "frankfurt");
+  EXPECT_EQ(c->driver, "qemu");
+  EXPECT_DOUBLE_EQ(c->vms[0].power_w, 100);  // the peak, when not given
+  EXPECT_EQ(c->replay_start_utc_s, 0);       // real time
+}
+
+TEST(ConfigTest, ReadsAReplay) {
+  std::string text = Replace(kGood, "mode = \"auto\"",
+                             "mode = \"auto\"\nreplay_start = \"2022-06-21T00:00:00Z\"\n"
+                             "replay_speed = 480");
+  text = Replace(text, "kind = \"push\"", "kind = \"replay\"\naddress = \"pv.csv\"");
+  Result<ServiceConfig> c = ParseConfig(text, "/etc/gs/g.toml");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->replay_start_utc_s, 1655769600);
+  EXPECT_DOUBLE_EQ(c->replay_speed, 480);
+  EXPECT_EQ(c->sites[0].sensors[0].address, "/etc/gs/pv.csv");
+  EXPECT_EQ(c->sites[0].sensors[0].column, "power_w");
 }
 
 TEST(ConfigTest, ErrorsNameTheKey) {
@@ -85,6 +103,15 @@ TEST(ConfigTest, ErrorsNameTheKey) {
       {"name = \"greedy-forecast\"", "name = \"random\"", "key 'policy.name': unknown policy"},
       {"kind = \"push\"", "kind = \"mqtt\"", "key 'sites[0].sensors[0].address': is required"},
       {"latitude = 50.1", "latitude = \"north\"", "key 'sites[0].latitude': must be a number"},
+      {"address = \"a\"", "address = \"\"", "key 'hosts[0].address': is required for a qemu"},
+      {"driver = \"qemu\"", "driver = \"libvirt\"", "key 'hosts[0].driver': libvirt is not in"},
+      {"address = \"198.18.128.10/16\"", "power_w = 5", "key 'vms[0].address': is required"},
+      {"memory_mib = 256", "memory_mib = 256\npeak_w = 50\npower_w = 60", "key 'vms[0].power_w'"},
+      {"mode = \"auto\"", "mode = \"auto\"\nreplay_start = \"2022-06-21 12:00\"",
+       "key 'service.replay_start'"},
+      {"mode = \"auto\"", "mode = \"auto\"\nreplay_speed = 100",
+       "key 'service.replay_speed': needs replay_start"},
+      {"kind = \"push\"", "kind = \"replay\"", "key 'sites[0].sensors[0].address': is required"},
       {"name = \"london\"", "name = \"frankfurt\"",
        "key 'sites[1].name': site 'frankfurt' is "
        "defined twice"},

@@ -371,6 +371,74 @@ Result<std::vector<VmInfo>> QemuDriver::ListVms() {
   return vms;
 }
 
+Result<VmInfo> QemuDriver::Recover(const std::string& name, milliseconds timeout) {
+  // A process that still migrates the VM holds its lock: wait for it to let go.
+  const SteadyTime deadline = SteadyNow() + timeout;
+  auto acquire = [&]() -> Result<FileLock> {
+    while (true) {
+      Result<FileLock> lock = FileLock::TryAcquire(LockPath(name), "VM '" + name + "'");
+      if (lock.ok() || SteadyNow() >= deadline) return lock;
+      SleepMs(200);
+    }
+  };
+  Result<FileLock> lock = acquire();
+  if (!lock.ok()) return lock.status();
+  Result<Record> loaded = LoadRecord(name);
+  if (!loaded.ok()) return loaded.status();
+  Record record = *loaded;
+  if (record.migrating_to.empty()) return InfoFor(record);
+  Result<const QemuSite*> source = FindSite(record.site);
+  Result<const QemuSite*> destination = FindSite(record.migrating_to);
+  if (!source.ok()) return source.status();
+  if (!destination.ok()) return destination.status();
+
+  // QEMU goes on migrating without the process that started it: let it finish or fail.
+  auto migration_status = [&]() -> std::string {
+    Result<std::unique_ptr<QmpClient>> qmp =
+        QmpClient::Connect(PathsFor(config_, name, record.site).query_socket, milliseconds(2000));
+    if (!qmp.ok()) return "gone";
+    Result<json> info = (*qmp)->Execute("query-migrate");
+    return info.ok() ? info->value("status", std::string("none")) : "gone";
+  };
+  std::string status = migration_status();
+  while ((status == "setup" || status == "active" || status == "device" ||
+          status == "pre-switchover" || status == "cancelling") &&
+         SteadyNow() < deadline) {
+    SleepMs(200);
+    status = migration_status();
+  }
+  // Keep the destination only when it runs the VM, else the source.
+  std::string destination_state;
+  for (int i = 0; i < 50 && InstancePid(name, (*destination)->name) != 0; ++i) {
+    Result<std::string> state = QueryStatus(name, (*destination)->name);
+    destination_state = state.ok() ? *state : "";
+    if (destination_state == "running" || status != "completed") break;
+    SleepMs(100);  // completed: the destination starts by itself in a moment
+  }
+  if (destination_state == "running") {
+    DestroyInstance(name, **source);
+    record.site = (*destination)->name;
+  } else {
+    DestroyInstance(name, **destination);
+    if (InstancePid(name, (*source)->name) == 0) {
+      record.migrating_to.clear();
+      GS_RETURN_IF_ERROR(SaveRecord(record));
+      return Status::Error("VM '" + name + "' runs nowhere: its source QEMU on site " +
+                           (*source)->name + " is gone and its destination never ran it");
+    }
+    Result<std::unique_ptr<QmpClient>> qmp =
+        QmpClient::Connect(PathsFor(config_, name, record.site).control_socket, kQmpConnectTimeout);
+    if (!qmp.ok()) return qmp.status();
+    if (Result<json> state = (*qmp)->Execute("query-status");
+        state.ok() && state->value("status", std::string()) != "running") {
+      if (Result<json> r = (*qmp)->Execute("cont"); !r.ok()) return r.status();
+    }
+  }
+  record.migrating_to.clear();
+  GS_RETURN_IF_ERROR(SaveRecord(record));
+  return InfoFor(record);
+}
+
 Status QemuDriver::CancelMigration(const std::string& name) {
   Result<Record> record = LoadRecord(name);
   if (!record.ok()) return record.status();

@@ -55,6 +55,8 @@ class QemuDriver : public hypervisor::Driver {
                                       const hypervisor::MigrationOptions& options,
                                       const hypervisor::ProgressCallback& progress) override;
   Status CancelMigration(const std::string& name) override;
+  Result<hypervisor::VmInfo> Recover(const std::string& name,
+                                     std::chrono::milliseconds timeout) override;
   Result<double> MeasureDirtyRate(const std::string& name, int seconds) override;
 
   // pid of the QEMU of `vm` on `site`, 0 if none runs there.

@@ -1,0 +1,344 @@
+// The control loop with the sim driver, a real SQLite store and a replayed day: green power
+// moves from site a to site b; what each mode does with the plan; manual moves and their
+// errors; the reconciliation after a restart; and the API on top of it.
+#include "control/controller.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+
+#include "api/server.h"
+#include "hypervisor/sim/sim_driver.h"
+
+namespace greenshift::control {
+namespace {
+
+using nlohmann::json;
+
+const char* kToken = "test-token-0123456789";
+constexpr int64_t kStartMs = 1655769600000;  // 2022-06-21T00:00:00Z, where the replay starts
+
+class ControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/gs-control-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+    // Site a is green for the first 2 h, then site b.
+    std::ofstream a(dir_ + "/a.csv"), b(dir_ + "/b.csv");
+    a << "time,power_w\n";
+    b << "time,power_w\n";
+    for (int m = 0; m <= 6 * 60; m += 10) {
+      char t[32];
+      std::snprintf(t, sizeof t, "2022-06-21T%02d:%02d:00Z", m / 60, m % 60);
+      a << t << "," << (m < 120 ? 4000 : 0) << "\n";
+      b << t << "," << (m < 120 ? 0 : 4000) << "\n";
+    }
+  }
+  void TearDown() override {
+    server_.reset();
+    if (controller_) controller_->Stop();
+    controller_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string Toml(const std::string& mode) const {
+    return std::string(R"(
+[service]
+token = ")") +
+           kToken + R"("
+mode = ")" +
+           mode + R"("
+period_s = 600
+replay_start = "2022-06-21T00:00:00Z"
+[policy]
+name = "greedy-forecast"
+min_dwell_hours = 0.5
+horizon_hours = 1
+[[sites]]
+name = "a"
+latitude = 50
+longitude = 8
+capacity_kw = 1
+[[sites.sensors]]
+name = "pv"
+kind = "replay"
+address = "a.csv"
+capacity_kw = 5
+[[sites]]
+name = "b"
+latitude = 51
+longitude = 0
+capacity_kw = 1
+[[sites.sensors]]
+name = "pv"
+kind = "replay"
+address = "b.csv"
+capacity_kw = 5
+[[sites.sensors]]
+name = "roof"
+kind = "push"
+capacity_kw = 1
+[[hosts]]
+name = "a1"
+site = "a"
+driver = "sim"
+[[hosts]]
+name = "b1"
+site = "b"
+driver = "sim"
+[[vms]]
+name = "web"
+host = "a1"
+memory_mib = 256
+peak_w = 200
+power_w = 120
+)";
+  }
+
+  // Opens store, driver and controller as `greenshift serve` does; the wall clock is ours.
+  void Open(const std::string& mode, bool keep_driver = false) {
+    Result<ServiceConfig> parsed = ParseConfig(Toml(mode), dir_ + "/greenshift.toml");
+    ASSERT_TRUE(parsed.ok()) << parsed.error();
+    config_ = *parsed;
+    Result<std::unique_ptr<store::Store>> store = store::Store::Open(dir_ + "/gs.db");
+    ASSERT_TRUE(store.ok()) << store.error();
+    store_ = std::move(*store);
+    if (!keep_driver) {
+      hypervisor::SimDriverConfig sim;
+      sim.sites = {"a1", "b1"};
+      sim.speed = 1000;  // a migration of the model's seconds takes milliseconds
+      driver_ = std::make_unique<hypervisor::SimDriver>(sim);
+    }
+    Result<std::unique_ptr<Controller>> c =
+        Controller::Create(config_, *store_, *driver_, [this] { return wall_.load(); });
+    ASSERT_TRUE(c.ok()) << c.error();
+    controller_ = std::move(*c);
+    Status settled = controller_->Reconcile();
+    ASSERT_TRUE(settled.ok()) << settled.message();
+  }
+
+  // Ticks every period from now until `until_ms` (service time).
+  void RunUntil(int64_t until_ms) {
+    while (controller_->NowMs() < until_ms) {
+      Status ticked = controller_->Tick();
+      ASSERT_TRUE(ticked.ok()) << ticked.message();
+      ASSERT_TRUE(controller_->WaitForMoves(5000));
+      wall_ += 600 * 1000;
+    }
+  }
+
+  std::string VmSite() {
+    for (const json& vm : controller_->VmsJson()) {
+      if (vm["name"] == "web") return vm["site"].is_null() ? "" : vm["site"].get<std::string>();
+    }
+    return "?";
+  }
+
+  std::string dir_;
+  std::atomic<int64_t> wall_{1700000000000};
+  ServiceConfig config_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<hypervisor::SimDriver> driver_;
+  std::unique_ptr<Controller> controller_;
+  std::unique_ptr<api::ApiServer> server_;
+};
+
+TEST_F(ControllerTest, AutoFollowsTheGreenPowerFromAToB) {
+  Open("auto");
+  EXPECT_EQ(controller_->NowMs(), kStartMs);
+  EXPECT_EQ(VmSite(), "a");  // Reconcile started it on its host
+  RunUntil(kStartMs + 110 * 60000);
+  EXPECT_EQ(VmSite(), "a");  // a is green: it stays
+  EXPECT_TRUE(store_->Moves(10).value().empty());
+  RunUntil(kStartMs + 4 * 3600000);
+  EXPECT_EQ(VmSite(), "b");
+  std::vector<store::MoveRecord> moves = store_->Moves(10).value();
+  ASSERT_EQ(moves.size(), 1u);  // once, not back and forth
+  EXPECT_EQ(moves[0].state, "completed");
+  EXPECT_EQ(moves[0].from_site, "a");
+  EXPECT_EQ(moves[0].to_site, "b");
+  EXPECT_GT(moves[0].downtime_ms, 0);
+  EXPECT_FALSE(moves[0].reason.empty());
+  EXPECT_GE(moves[0].requested_utc_ms, kStartMs + 2 * 3600000);
+  EXPECT_GT(moves[0].plan_id, 0);
+  EXPECT_EQ(store_->GetPlan(moves[0].plan_id).value().status, "executed");
+
+  const json status = controller_->StatusJson();
+  EXPECT_GT(status["green_share"].get<double>(), status["static_green_share"].get<double>());
+  EXPECT_LT(status["co2_kg"].get<double>(), status["static_co2_kg"].get<double>());
+  const std::string metrics = controller_->Metrics();
+  EXPECT_NE(metrics.find("greenshift_migrations_total{result=\"completed\"} 1"), std::string::npos);
+  EXPECT_NE(metrics.find("greenshift_site_green_power_watts{site=\"b\"} 4000"), std::string::npos);
+  EXPECT_NE(metrics.find("greenshift_site_load_watts{site=\"b\"} 120"), std::string::npos);
+  EXPECT_NE(metrics.find("greenshift_last_migration_downtime_seconds"), std::string::npos);
+  // Every replayed reading was stored; forecasts were issued for both sites.
+  EXPECT_GT(store_->CountReadings().value(), 40);
+  EXPECT_EQ(store_->CountRejected().value(), 0);
+  EXPECT_FALSE(store_->LatestForecast("b").value().second.empty());
+}
+
+TEST_F(ControllerTest, ApproveWaitsForTheOperator) {
+  Open("approve");
+  RunUntil(kStartMs + 150 * 60000);
+  EXPECT_EQ(VmSite(), "a");  // planned, not executed
+  std::vector<store::PlanRecord> plans = store_->Plans(10).value();
+  ASSERT_FALSE(plans.empty());
+  EXPECT_EQ(plans[0].status, "pending");
+  for (size_t i = 1; i < plans.size(); ++i) EXPECT_EQ(plans[i].status, "superseded");
+  EXPECT_EQ(controller_->Approve(plans.back().id).status, 409) << "a superseded plan";
+  EXPECT_EQ(controller_->Approve(123456).status, 404);
+  Reply approved = controller_->Approve(plans[0].id);
+  ASSERT_EQ(approved.status, 200) << approved.body.dump();
+  ASSERT_TRUE(controller_->WaitForMoves(5000));
+  EXPECT_EQ(VmSite(), "b");
+  EXPECT_EQ(controller_->Approve(plans[0].id).status, 409) << "approved twice";
+  EXPECT_EQ(controller_->Reject(plans[0].id).status, 409);
+}
+
+TEST_F(ControllerTest, RejectedPlansMoveNothing) {
+  Open("approve");
+  RunUntil(kStartMs + 150 * 60000);
+  const int64_t id = store_->Plans(1).value().at(0).id;
+  EXPECT_EQ(controller_->Reject(id).status, 200);
+  EXPECT_EQ(store_->GetPlan(id).value().status, "rejected");
+  EXPECT_EQ(controller_->Approve(id).status, 409);
+  EXPECT_EQ(VmSite(), "a");
+  EXPECT_TRUE(store_->Moves(10).value().empty());
+}
+
+TEST_F(ControllerTest, DryRunOnlyRecords) {
+  Open("dry-run");
+  RunUntil(kStartMs + 4 * 3600000);
+  EXPECT_EQ(VmSite(), "a");
+  EXPECT_TRUE(store_->Moves(10).value().empty());
+  std::vector<store::PlanRecord> plans = store_->Plans(10).value();
+  ASSERT_FALSE(plans.empty());
+  EXPECT_EQ(plans[0].status, "recorded");
+  EXPECT_EQ(controller_->RequestMove("web", "b").status, 409);
+}
+
+TEST_F(ControllerTest, ManualMovesAndTheirErrors) {
+  Open("auto");
+  RunUntil(kStartMs + 30 * 60000);
+  EXPECT_EQ(controller_->RequestMove("nope", "b").status, 404);
+  EXPECT_EQ(controller_->RequestMove("web", "mars").status, 404);
+  EXPECT_EQ(controller_->RequestMove("web", "a").status, 409);  // already there
+  Reply moved = controller_->RequestMove("web", "b");
+  ASSERT_EQ(moved.status, 202) << moved.body.dump();
+  EXPECT_EQ(moved.body["state"], "queued");
+  ASSERT_TRUE(controller_->WaitForMoves(5000));
+  EXPECT_EQ(VmSite(), "b");
+  EXPECT_EQ(store_->Moves(1).value().at(0).plan_id, 0);
+  EXPECT_EQ(store_->Moves(1).value().at(0).state, "completed");
+}
+
+TEST_F(ControllerTest, AFailedMigrationLeavesTheVmOnItsSource) {
+  Open("auto");
+  driver_->FailMigrations(true);
+  RunUntil(kStartMs + 150 * 60000);
+  EXPECT_EQ(VmSite(), "a");
+  std::vector<store::MoveRecord> moves = store_->Moves(10).value();
+  ASSERT_FALSE(moves.empty());
+  EXPECT_EQ(moves.back().state, "failed");
+  EXPECT_NE(moves.back().result.find("link to site b1 is down"), std::string::npos);
+  EXPECT_NE(controller_->Metrics().find("greenshift_migrations_total{result=\"failed\"}"),
+            std::string::npos);
+}
+
+TEST_F(ControllerTest, ReconcileSettlesWhatTheLastRunLeft) {
+  Open("auto");
+  // As a killed service would leave them: one move running (the VM did arrive), one queued,
+  // and a second run.
+  store::MoveRecord running{0,         0,        "web",    "a", "b", "test",
+                            "running", kStartMs, kStartMs, 0,   -1,  ""};
+  store::MoveRecord queued{0, 0, "web", "b", "a", "test", "queued", kStartMs, 0, 0, -1, ""};
+  const int64_t running_id = store_->AddMove(running).value();
+  const int64_t queued_id = store_->AddMove(queued).value();
+  hypervisor::MigrationOptions options;
+  ASSERT_TRUE(driver_->Migrate("web", "b1", options, nullptr).completed);
+  controller_->Stop();
+  controller_.reset();
+  store_.reset();
+  Open("auto", /*keep_driver=*/true);
+  std::map<int64_t, store::MoveRecord> by_id;
+  const std::vector<store::MoveRecord> after = store_->Moves(10).value();
+  for (const store::MoveRecord& m : after) by_id[m.id] = m;
+  EXPECT_EQ(by_id[running_id].state, "completed");
+  EXPECT_NE(by_id[running_id].result.find("reconciled"), std::string::npos);
+  EXPECT_EQ(by_id[queued_id].state, "cancelled");
+  EXPECT_EQ(VmSite(), "b");
+  EXPECT_EQ(driver_->ListVms().value().size(), 1u);  // started once, never twice
+  // The replay's clock went on from where it was (the epoch is kept in the store).
+  EXPECT_EQ(controller_->NowMs(), kStartMs);
+}
+
+TEST_F(ControllerTest, TheApiServesTheLoop) {
+  Open("auto");
+  RunUntil(kStartMs + 30 * 60000);
+  server_ = std::make_unique<api::ApiServer>(
+      config_, *store_, [this] { return controller_->NowMs(); }, controller_.get());
+  ASSERT_TRUE(server_->Start("127.0.0.1", 0).ok());
+  httplib::Client http("127.0.0.1", server_->port());
+  const httplib::Headers auth = {{"Authorization", std::string("Bearer ") + kToken}};
+
+  auto vms = http.Get("/api/vms");
+  ASSERT_TRUE(vms);
+  EXPECT_EQ(vms->status, 200);
+  EXPECT_EQ(json::parse(vms->body)[0]["site"], "a");
+  auto sites = http.Get("/api/sites");
+  ASSERT_TRUE(sites);
+  EXPECT_EQ(json::parse(sites->body)[0]["green_w"], 4000);
+  EXPECT_EQ(json::parse(sites->body)[0]["vms"], json::array({"web"}));
+
+  auto no_token = http.Post("/api/moves", R"({"vm": "web", "to": "b"})", "application/json");
+  ASSERT_TRUE(no_token);
+  EXPECT_EQ(no_token->status, 401);
+  auto bad_json = http.Post("/api/moves", auth, "{vm", "application/json");
+  ASSERT_TRUE(bad_json);
+  EXPECT_EQ(bad_json->status, 400);
+  auto unknown_vm = http.Post("/api/moves", auth, R"({"vm": "x", "to": "b"})", "application/json");
+  ASSERT_TRUE(unknown_vm);
+  EXPECT_EQ(unknown_vm->status, 404);
+  EXPECT_NE(json::parse(unknown_vm->body)["error"].get<std::string>().find("no VM is named 'x'"),
+            std::string::npos);
+  auto unknown_plan = http.Post("/api/plans/999/approve", auth, "", "application/json");
+  ASSERT_TRUE(unknown_plan);
+  EXPECT_EQ(unknown_plan->status, 404);
+  // A replayed sensor is read by the service: nobody may push its readings.
+  auto pushed = http.Post("/api/readings", auth, R"({"site": "b", "sensor": "pv", "power_w": 5})",
+                          "application/json");
+  ASSERT_TRUE(pushed);
+  EXPECT_EQ(pushed->status, 409);
+
+  auto moved = http.Post("/api/moves", auth, R"({"vm": "web", "to": "b"})", "application/json");
+  ASSERT_TRUE(moved);
+  EXPECT_EQ(moved->status, 202) << moved->body;
+  ASSERT_TRUE(controller_->WaitForMoves(5000));
+  auto moves = http.Get("/api/moves");
+  ASSERT_TRUE(moves);
+  const json list = json::parse(moves->body);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["state"], "completed");
+  EXPECT_EQ(list[0]["reason"], "requested through the API");
+  EXPECT_TRUE(list[0]["downtime_ms"].is_number());
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("greenshift_migrations_total{result=\"completed\"} 1"),
+            std::string::npos);
+  auto page = http.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_NE(page->body.find("/static/chart.js"), std::string::npos);
+  auto forecasts = http.Get("/api/forecasts");
+  ASSERT_TRUE(forecasts);
+  EXPECT_EQ(json::parse(forecasts->body).size(), 2u);
+  server_->Stop();
+}
+
+}  // namespace
+}  // namespace greenshift::control

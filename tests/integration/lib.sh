@@ -94,3 +94,121 @@ wait_console() {
     sleep 0.2
   done
 }
+
+# write_replay DIR SWITCH_MINUTE: replayed PV of sites a and b (a.csv, b.csv) on 2022-06-21,
+# every 10 min for 4 h: a makes 4 kW until SWITCH_MINUTE, then b does.
+write_replay() {
+  local dir=$1 switch=$2 m t
+  echo "time,power_w" >"$dir/a.csv"
+  echo "time,power_w" >"$dir/b.csv"
+  for ((m = 0; m <= 240; m += 10)); do
+    t=$(printf '2022-06-21T%02d:%02d:00Z' $((m / 60)) $((m % 60)))
+    if ((m < switch)); then
+      echo "$t,4000" >>"$dir/a.csv"
+      echo "$t,0" >>"$dir/b.csv"
+    else
+      echo "$t,0" >>"$dir/a.csv"
+      echo "$t,4000" >>"$dir/b.csv"
+    fi
+  done
+}
+
+# write_service_config FILE SPEED: the service on lab $GREENSHIFT_LAB, sites a and b with the
+# replayed PV of write_replay, VM web (256 MiB) starting on a, auto mode, a loop every 10 min
+# of replayed time, played SPEED times as fast.
+write_service_config() {
+  cat >"$1" <<TOML
+[service]
+port = 0
+token = "integration-test-token-0123"
+database = "greenshift.db"
+mode = "auto"
+period_s = 600
+lab = "$GREENSHIFT_LAB"
+replay_start = "2022-06-21T00:00:00Z"
+replay_speed = $2
+
+[policy]
+name = "greedy-forecast"
+min_dwell_hours = 1
+horizon_hours = 1
+
+[[sites]]
+name = "a"
+latitude = 50.1
+longitude = 8.7
+capacity_kw = 1
+[[sites.sensors]]
+name = "pv"
+kind = "replay"
+address = "a.csv"
+capacity_kw = 5
+
+[[sites]]
+name = "b"
+latitude = 51.5
+longitude = -0.1
+capacity_kw = 1
+[[sites.sensors]]
+name = "pv"
+kind = "replay"
+address = "b.csv"
+capacity_kw = 5
+
+[[hosts]]
+name = "a1"
+site = "a"
+driver = "qemu"
+address = "a"
+
+[[hosts]]
+name = "b1"
+site = "b"
+driver = "qemu"
+address = "b"
+
+[[vms]]
+name = "web"
+host = "a1"
+memory_mib = 256
+peak_w = 200
+power_w = 100
+downtime_budget_ms = 500
+address = "198.18.128.10/16"
+TOML
+}
+
+# start_service CONFIG LOG: runs greenshift serve in the background (pid in SERVICE_PID) and
+# waits until it listens (its URL in SERVICE_URL).
+start_service() {
+  "$G" serve --config "$1" >"$2" 2>&1 &
+  SERVICE_PID=$!
+  local deadline=$((SECONDS + 120))
+  SERVICE_URL=""
+  until [[ -n $SERVICE_URL ]]; do
+    kill -0 "$SERVICE_PID" 2>/dev/null || { cat "$2" >&2; fail "greenshift serve exited"; }
+    ((SECONDS < deadline)) || { cat "$2" >&2; fail "greenshift serve never listened"; }
+    SERVICE_URL=$(sed -n 's|^dashboard at \(http://[0-9.:]*\)/.*|\1|p' "$2")
+    sleep 0.2
+  done
+  echo "service at $SERVICE_URL (pid $SERVICE_PID)"
+}
+
+# wait_move STATE SECONDS: waits until the newest move of the service is in STATE.
+wait_move() {
+  local deadline=$((SECONDS + $2)) state=""
+  until [[ $state == "$1" ]]; do
+    ((SECONDS < deadline)) || fail "no move reached state '$1' (last: '$state')"
+    state=$(curl -fsS "$SERVICE_URL/api/moves" | jq -r '.[0].state // ""')
+    sleep 0.2
+  done
+}
+
+# wait_http IP SECONDS: waits until the guest at IP answers HTTP from the lab's client.
+wait_http() {
+  local deadline=$((SECONDS + $2))
+  until ip netns exec "$GREENSHIFT_LAB-client" curl -fsS -m 2 "http://$1/status" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || fail "the guest at $1 never answered HTTP"
+    sleep 0.5
+  done
+}

@@ -144,6 +144,7 @@ async function refresh() {
     downtimeChart.data.labels = measured.map((m) => "#" + m.id + " " + m.vm);
     downtimeChart.data.datasets[0].data = measured.map((m) => m.downtime_ms);
     downtimeChart.update();
+    document.body.dataset.charts = Object.keys(Chart.instances).length;
     document.body.dataset.ready = "yes";
   } catch (e) {
     document.getElementById("error").textContent = String(e);

@@ -77,6 +77,7 @@ void AddEnergyCommands(CLI::App& app, Context& context) {
     std::string weather;
     double capacity_kw = 10, tilt_deg = 30, azimuth_deg = 180, utc_offset_hours = NAN;
     bool json = false;
+    std::string series_csv;
   };
   auto pv = std::make_shared<PvOptions>();
   CLI::App* pv_cmd = energy_cmd->add_subcommand(
@@ -90,6 +91,8 @@ void AddEnergyCommands(CLI::App& app, Context& context) {
   pv_cmd->add_option("--utc-offset-hours", pv->utc_offset_hours,
                      "for PSM3 files without time-zone metadata");
   pv_cmd->add_flag("--json", pv->json, "print as JSON");
+  pv_cmd->add_option("--series-csv", pv->series_csv,
+                     "also write the power of every weather step as CSV (time,power_w)");
   pv_cmd->callback([&context, pv]() {
     Result<energy::WeatherSeries> weather =
         energy::ReadWeatherFile(pv->weather, pv->utc_offset_hours);
@@ -109,6 +112,21 @@ void AddEnergyCommands(CLI::App& app, Context& context) {
     double energy_kwh = 0;
     for (double w : power_w) {
       if (!std::isnan(w)) energy_kwh += w * step_h / 1000;
+    }
+    if (!pv->series_csv.empty()) {
+      std::string csv = "time,power_w\n";
+      for (size_t i = 0; i < n; ++i) {
+        if (std::isnan(power_w[i])) continue;  // no weather for that step: no value
+        const time_t t = static_cast<time_t>(weather->time_utc_s[i]);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        char line[64];
+        const size_t len = std::strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        std::snprintf(line + len, sizeof line - len, ",%.1f\n", power_w[i]);
+        csv += line;
+      }
+      if (Status written = WriteFileAtomic(pv->series_csv, csv); !written.ok())
+        return context.Fail(written.message());
     }
     const double hours = n * step_h;
     const double capacity_factor = energy_kwh / (pv->capacity_kw * hours);

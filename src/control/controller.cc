@@ -680,9 +680,7 @@ void Controller::Start() {
 void Controller::Stop() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (stopping_.exchange(true)) {
-      // already stopping
-    }
+    stopping_ = true;  // also cancels a running migration (MigrationOptions::cancel_requested)
     loop_wake_.notify_all();
     changed_.notify_all();
   }

@@ -68,8 +68,12 @@ power_w = 150
 TOML
 cd "$TMP"
 start_service "$TMP/greenshift.toml" "$TMP/serve.log"
-# 10 min of replayed time every 0.5 s: the green power moves to b after ~3 s.
-wait_move completed 60
+# 10 min of replayed time every 0.5 s: the green power moves to b after ~3 s, and web with it.
+deadline=$((SECONDS + 60))
+until [[ $(curl -fsS "$SERVICE_URL/api/vms" | jq -r '.[] | select(.name == "web") | "\(.site) \(.moving)"') == "b false" ]]; do
+  ((SECONDS < deadline)) || fail "web never moved to b: $(curl -fsS "$SERVICE_URL/api/moves")"
+  sleep 0.2
+done
 
 run_chromium() {
   timeout 90 "$CHROMIUM" --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage \

@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
   for (int v = 0; v < 4; ++v)
     toml += "[[vms]]\nname = \"vm" + std::to_string(v) +
             "\"\nhost = \"h-other\"\n"
-            "memory_mib = 1024\npeak_w = 200\n";
+            "memory_mib = 64\npeak_w = 200\n";
   Result<control::ServiceConfig> config = control::ParseConfig(toml, std::string(dir) + "/g.toml");
   if (!config.ok()) {
     std::fprintf(stderr, "%s\n", config.error().c_str());
@@ -181,6 +181,8 @@ int main(int argc, char** argv) {
               static_cast<long long>(status["ticks"].get<int64_t>()),
               status["last_tick_duration_s"].get<double>() * 1000,
               status["moves_by_result"].dump().c_str());
+  if (!status["last_error"].get<std::string>().empty())
+    std::printf("the loop's last error: %s\n", status["last_error"].get<std::string>().c_str());
   const int64_t stored = (*store)->CountReadings().value();
   std::printf("\nstored %lld readings, sent %lld: %s\n", static_cast<long long>(stored),
               static_cast<long long>(expected),

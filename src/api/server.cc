@@ -1,9 +1,13 @@
 #include "api/server.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "api/dashboard.h"
@@ -26,6 +30,34 @@ bool SameToken(const std::string& a, const std::string& b) {
   unsigned char diff = a.size() == b.size() ? 0 : 1;
   for (size_t i = 0; i < a.size(); ++i) diff |= a[i] ^ b[i % (b.empty() ? 1 : b.size())];
   return diff == 0 && !b.empty();
+}
+
+// Debian's libcpp-httplib (0.11) listens with a backlog of 5, compiled into the library: when
+// more sensors than that connect at once, the kernel drops their SYNs and each retries after a
+// second. Linux lets a listening socket's backlog be raised by calling listen() again: find our
+// socket (listening, bound to `port`) among the process's descriptors and do that.
+void RaiseListenBacklog(int port) {
+  for (const std::filesystem::directory_entry& entry :
+       std::filesystem::directory_iterator("/proc/self/fd")) {
+    int fd = -1;
+    try {
+      fd = std::stoi(entry.path().filename().string());
+    } catch (const std::exception&) {
+      continue;
+    }
+    int listening = 0;
+    socklen_t length = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 || !listening) continue;
+    sockaddr_storage address{};
+    socklen_t address_length = sizeof address;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &address_length) != 0) continue;
+    int bound = -1;
+    if (address.ss_family == AF_INET)
+      bound = ntohs(reinterpret_cast<sockaddr_in*>(&address)->sin_port);
+    if (address.ss_family == AF_INET6)
+      bound = ntohs(reinterpret_cast<sockaddr_in6*>(&address)->sin6_port);
+    if (bound == port) ::listen(fd, SOMAXCONN);
+  }
 }
 
 }  // namespace
@@ -62,6 +94,7 @@ Status ApiServer::Start(const std::string& host, int port) {
     return Status::Error("api: cannot listen on " + host + ":" + std::to_string(port) +
                          " (in use, or not an address of this machine?)");
   }
+  RaiseListenBacklog(port_);
   thread_ = std::thread([this] { http_->listen_after_bind(); });
   return Status::Ok();
 }
@@ -365,9 +398,11 @@ std::pair<int, std::string> ApiServer::PostReadings(const std::string& body) {
   // the store commits outside the lock, grouped with other requests'.
   std::map<std::pair<std::string, std::string>, SensorState> before;
   std::map<std::pair<std::string, std::string>, int64_t> ours;  // each sensor's last time now
+  std::vector<std::pair<std::pair<std::string, std::string>, double>> newest;
   for (auto& [key, state] : trial) {
     before.emplace(key, sensors_.at(key));
     ours[key] = state.last_time_ms;
+    newest.push_back({key, state.last_power_w});
     sensors_.at(key) = std::move(state);
   }
   const size_t count = rows.size();
@@ -383,6 +418,10 @@ std::pair<int, std::string> ApiServer::PostReadings(const std::string& body) {
     return {503, ErrorBody(stored.message() + "; nothing was stored")};
   }
   accepted_ += static_cast<int64_t>(count);
+  if (controller_) {
+    for (const auto& [key, power] : newest)
+      controller_->NoteReading(key.first, key.second, ours.at(key), power);
+  }
   return {201, json{{"stored", count}}.dump()};
 }
 

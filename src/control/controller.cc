@@ -270,6 +270,15 @@ Status Controller::RefreshVms() {
 
 Status Controller::Reconcile() {
   const int64_t now = NowMs();
+  // The sensors' newest readings from before the restart.
+  for (const SiteConfig& site : config_.sites) {
+    Result<std::vector<store::StoredReading>> recent = store_.Readings(
+        site.name, now - std::max<int64_t>(300000, 3 * problem_.slot_s * 1000), 10000);
+    if (!recent.ok()) return recent.status();
+    for (const store::StoredReading& r : *recent) {
+      NoteReading(r.site, r.sensor, r.time_utc_ms, r.power_w);
+    }
+  }
   const auto timeout =
       std::chrono::milliseconds(static_cast<int64_t>(config_.migration_timeout_s * 1000));
   for (const VmState& vm : vms_) {
@@ -357,6 +366,13 @@ Status Controller::Reconcile() {
   return Status::Ok();
 }
 
+void Controller::NoteReading(const std::string& site, const std::string& sensor,
+                             int64_t time_utc_ms, double power_w) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto& newest = latest_[{site, sensor}];
+  if (time_utc_ms >= newest.first) newest = {time_utc_ms, power_w};
+}
+
 void Controller::StoreReading(const energy::Reading& reading, energy::SensorValidator* validator,
                               int64_t now_ms) {
   const int64_t received = clock_.wall()();
@@ -369,6 +385,7 @@ void Controller::StoreReading(const energy::Reading& reading, energy::SensorVali
     Status added = store_.AddReadings({stored});
     if (added.ok()) {
       readings_stored_++;
+      NoteReading(reading.site, reading.sensor, reading.time_utc_ms, reading.power_w);
       return;
     }
     verdict.accepted = false;
@@ -441,17 +458,17 @@ void Controller::Observe(int64_t now_ms) {
   // Each site's green power now: the sum of its sensors' newest fresh readings.
   const int64_t stale_ms = std::max<int64_t>(300000, 3 * problem_.slot_s * 1000);
   for (SiteState& site : sites_) {
-    Result<std::vector<store::StoredReading>> recent =
-        store_.Readings(site.config->name, now_ms - stale_ms, 1000);
+    std::lock_guard<std::mutex> lock(mutex_);
     double sum = 0;
     std::set<std::string> seen;
-    if (recent.ok()) {
-      for (const store::StoredReading& r : *recent) {
-        if (r.time_utc_ms > now_ms + 60000) continue;
-        if (seen.insert(r.sensor).second) sum += r.power_w;
-      }
+    for (const SensorConfig& sensor : site.config->sensors) {
+      auto it = latest_.find({site.config->name, sensor.name});
+      if (it == latest_.end()) continue;
+      const int64_t t = it->second.first;
+      if (t < now_ms - stale_ms || t > now_ms + 60000) continue;
+      sum += it->second.second;
+      seen.insert(sensor.name);
     }
-    std::lock_guard<std::mutex> lock(mutex_);
     site.measured_w = seen.empty() ? NAN : sum;
     const int64_t slot_start_s = now_ms / 1000 / problem_.slot_s * problem_.slot_s;
     if (!seen.empty() &&

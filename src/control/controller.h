@@ -92,6 +92,11 @@ class Controller {
 
   int64_t NowMs() const { return clock_.NowMs(); }
 
+  // A reading the API stored (pushed by a sensor): the loop takes it as the sensor's newest
+  // without asking the store.
+  void NoteReading(const std::string& site, const std::string& sensor, int64_t time_utc_ms,
+                   double power_w);
+
   // The API's views and actions.
   nlohmann::json StatusJson();
   nlohmann::json SitesJson();
@@ -191,6 +196,8 @@ class Controller {
   std::vector<ReplaySensor> replay_;
   std::vector<ModbusSensor> modbus_;
   std::vector<MqttBroker> mqtt_;
+  // Each sensor's newest stored reading: (site, sensor) -> (time, W).
+  std::map<std::pair<std::string, std::string>, std::pair<int64_t, double>> latest_;
   nlohmann::json current_plan_ = nlohmann::json::object();
   int64_t last_tick_ms_ = 0;  // service clock
   int64_t ticks_ = 0;

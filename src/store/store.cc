@@ -130,6 +130,10 @@ std::string Store::Error(const std::string& what) const {
   return "store: " + what + ": " + sqlite3_errmsg(db_);
 }
 
+std::string Store::ReadError(const std::string& what) const {
+  return "store: " + what + ": " + sqlite3_errmsg(reader_);
+}
+
 Status Store::Exec(const std::string& sql) {
   char* message = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
@@ -159,7 +163,44 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
                                 "PRAGMA foreign_keys = ON;")
                          .Context(path));
   GS_RETURN_IF_ERROR(store->Migrate().Context(path));
+  // Queries go through a second connection: in WAL mode a reader sees the last commit and
+  // neither waits for the writer nor makes it wait (the API's GETs and the loop's reads run
+  // while readings are committed).
+  sqlite3* reader = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &reader, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string why = reader ? sqlite3_errmsg(reader) : "out of memory";
+    sqlite3_close(reader);
+    return Status::Error("store: cannot open " + path + " for reading: " + why);
+  }
+  sqlite3_busy_timeout(reader, 5000);
+  store->reader_ = reader;
+  // Checkpoints (copying the WAL back into the database, with an fsync) would otherwise run
+  // inside whichever commit crosses 1000 pages and stall it: they run on a thread and a
+  // connection of their own, once a second, without blocking the writer (PASSIVE).
+  sqlite3* checkpointer = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &checkpointer, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string why = checkpointer ? sqlite3_errmsg(checkpointer) : "out of memory";
+    sqlite3_close(checkpointer);
+    return Status::Error("store: cannot open " + path + " for checkpoints: " + why);
+  }
+  store->checkpointer_ = checkpointer;
+  GS_RETURN_IF_ERROR(store->Exec("PRAGMA wal_autocheckpoint = 0").Context(path));
+  Store* self = store.get();
+  store->checkpoints_ = std::thread([self] { self->CheckpointLoop(); });
   return store;
+}
+
+void Store::CheckpointLoop() {
+  std::unique_lock<std::mutex> lock(queue_mutex_);
+  while (!stopping_) {
+    checkpoint_wake_.wait_for(lock, std::chrono::seconds(1));
+    if (stopping_) break;
+    lock.unlock();
+    sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    lock.lock();
+  }
 }
 
 Store::~Store() {
@@ -168,7 +209,14 @@ Store::~Store() {
     stopping_ = true;
   }
   queued_.notify_all();
+  checkpoint_wake_.notify_all();
   if (writer_.joinable()) writer_.join();
+  if (checkpoints_.joinable()) checkpoints_.join();
+  if (checkpointer_) {
+    sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+    sqlite3_close(checkpointer_);
+  }
+  sqlite3_close(reader_);
   sqlite3_close(db_);
 }
 
@@ -285,12 +333,12 @@ Status Store::AddRejected(const RejectedReading& r) {
 
 Result<std::vector<StoredReading>> Store::Readings(const std::string& site, int64_t since_utc_ms,
                                                    size_t limit) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  Statement q(db_,
+  std::lock_guard<std::mutex> lock(read_mutex_);
+  Statement q(reader_,
               "SELECT id, site, sensor, time_utc_ms, power_w, received_utc_ms FROM readings "
               "WHERE (?1 = '' OR site = ?1) AND time_utc_ms >= ?2 "
               "ORDER BY time_utc_ms DESC, id DESC LIMIT ?3");
-  if (!q.ok()) return Status::Error(Error("preparing a readings query"));
+  if (!q.ok()) return Status::Error(ReadError("preparing a readings query"));
   q.Bind(1, site);
   q.Bind(2, since_utc_ms);
   q.Bind(3, static_cast<int64_t>(limit));
@@ -299,7 +347,7 @@ Result<std::vector<StoredReading>> Store::Readings(const std::string& site, int6
   while ((rc = q.Step()) == SQLITE_ROW) {
     out.push_back({q.Int(0), q.Text(1), q.Text(2), q.Int(3), q.Real(4), q.Int(5)});
   }
-  if (rc != SQLITE_DONE) return Status::Error(Error("reading readings"));
+  if (rc != SQLITE_DONE) return Status::Error(ReadError("reading readings"));
   return out;
 }
 
@@ -313,13 +361,13 @@ Result<int64_t> Count(sqlite3* db, const char* sql) {
 }  // namespace
 
 Result<int64_t> Store::CountReadings() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return Count(db_, "SELECT COUNT(*) FROM readings");
+  std::lock_guard<std::mutex> lock(read_mutex_);
+  return Count(reader_, "SELECT COUNT(*) FROM readings");
 }
 
 Result<int64_t> Store::CountRejected() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return Count(db_, "SELECT COUNT(*) FROM rejected_readings");
+  std::lock_guard<std::mutex> lock(read_mutex_);
+  return Count(reader_, "SELECT COUNT(*) FROM rejected_readings");
 }
 
 Result<int64_t> Store::AddPlan(const PlanRecord& plan) {
@@ -377,25 +425,25 @@ MoveRecord MoveFrom(Statement& q) {
 }  // namespace
 
 Result<PlanRecord> Store::GetPlan(int64_t id) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  Statement q(db_, (std::string(kPlanColumns) + "WHERE id = ?").c_str());
-  if (!q.ok()) return Status::Error(Error("preparing a plan query"));
+  std::lock_guard<std::mutex> lock(read_mutex_);
+  Statement q(reader_, (std::string(kPlanColumns) + "WHERE id = ?").c_str());
+  if (!q.ok()) return Status::Error(ReadError("preparing a plan query"));
   q.Bind(1, id);
   const int rc = q.Step();
   if (rc == SQLITE_DONE) return Status::Error("there is no plan " + std::to_string(id));
-  if (rc != SQLITE_ROW) return Status::Error(Error("reading plan " + std::to_string(id)));
+  if (rc != SQLITE_ROW) return Status::Error(ReadError("reading plan " + std::to_string(id)));
   return PlanFrom(q);
 }
 
 Result<std::vector<PlanRecord>> Store::Plans(size_t limit) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  Statement q(db_, (std::string(kPlanColumns) + "ORDER BY id DESC LIMIT ?").c_str());
-  if (!q.ok()) return Status::Error(Error("preparing a plans query"));
+  std::lock_guard<std::mutex> lock(read_mutex_);
+  Statement q(reader_, (std::string(kPlanColumns) + "ORDER BY id DESC LIMIT ?").c_str());
+  if (!q.ok()) return Status::Error(ReadError("preparing a plans query"));
   q.Bind(1, static_cast<int64_t>(limit));
   std::vector<PlanRecord> out;
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) out.push_back(PlanFrom(q));
-  if (rc != SQLITE_DONE) return Status::Error(Error("reading plans"));
+  if (rc != SQLITE_DONE) return Status::Error(ReadError("reading plans"));
   return out;
 }
 
@@ -447,17 +495,17 @@ Status Store::UpdateMove(const MoveRecord& m) {
 }
 
 Result<std::vector<MoveRecord>> Store::Moves(size_t limit, const std::string& state) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(read_mutex_);
   Statement q(
       db_, (std::string(kMoveColumns) + "WHERE (?1 = '' OR state = ?1) ORDER BY id DESC LIMIT ?2")
                .c_str());
-  if (!q.ok()) return Status::Error(Error("preparing a moves query"));
+  if (!q.ok()) return Status::Error(ReadError("preparing a moves query"));
   q.Bind(1, state);
   q.Bind(2, static_cast<int64_t>(limit));
   std::vector<MoveRecord> out;
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) out.push_back(MoveFrom(q));
-  if (rc != SQLITE_DONE) return Status::Error(Error("reading moves"));
+  if (rc != SQLITE_DONE) return Status::Error(ReadError("reading moves"));
   return out;
 }
 
@@ -487,12 +535,12 @@ Status Store::AddForecast(const std::string& site, int64_t issued_utc_ms,
 
 Result<std::pair<int64_t, std::vector<ForecastPoint>>> Store::LatestForecast(
     const std::string& site) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  Statement q(db_,
+  std::lock_guard<std::mutex> lock(read_mutex_);
+  Statement q(reader_,
               "SELECT issued_utc_ms, slot_utc_ms, power_w FROM forecasts WHERE site = ?1 AND "
               "issued_utc_ms = (SELECT MAX(issued_utc_ms) FROM forecasts WHERE site = ?1) "
               "ORDER BY slot_utc_ms");
-  if (!q.ok()) return Status::Error(Error("preparing a forecast query"));
+  if (!q.ok()) return Status::Error(ReadError("preparing a forecast query"));
   q.Bind(1, site);
   std::pair<int64_t, std::vector<ForecastPoint>> out{0, {}};
   int rc;
@@ -500,7 +548,7 @@ Result<std::pair<int64_t, std::vector<ForecastPoint>>> Store::LatestForecast(
     out.first = q.Int(0);
     out.second.push_back({q.Int(1), q.Real(2)});
   }
-  if (rc != SQLITE_DONE) return Status::Error(Error("reading a forecast"));
+  if (rc != SQLITE_DONE) return Status::Error(ReadError("reading a forecast"));
   return out;
 }
 
@@ -539,14 +587,15 @@ Status Store::AddEvent(int64_t time_utc_ms, const std::string& kind, const std::
 }
 
 Result<std::vector<Event>> Store::Events(size_t limit) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  Statement q(db_, "SELECT id, time_utc_ms, kind, message FROM events ORDER BY id DESC LIMIT ?");
-  if (!q.ok()) return Status::Error(Error("preparing an events query"));
+  std::lock_guard<std::mutex> lock(read_mutex_);
+  Statement q(reader_,
+              "SELECT id, time_utc_ms, kind, message FROM events ORDER BY id DESC LIMIT ?");
+  if (!q.ok()) return Status::Error(ReadError("preparing an events query"));
   q.Bind(1, static_cast<int64_t>(limit));
   std::vector<Event> out;
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) out.push_back({q.Int(0), q.Int(1), q.Text(2), q.Text(3)});
-  if (rc != SQLITE_DONE) return Status::Error(Error("reading events"));
+  if (rc != SQLITE_DONE) return Status::Error(ReadError("reading events"));
   return out;
 }
 

@@ -1,7 +1,8 @@
 // The service's memory: SQLite in WAL mode, with a versioned schema that migrates itself
 // forward on open. Readings (and the readings that were rejected, with why: none is dropped
-// silently), forecasts, plans, moves with their measured results, and events. One connection,
-// serialized by a mutex: safe to share between the API's threads and the control loop.
+// silently), forecasts, plans, moves with their measured results, and events. Two connections,
+// each serialized by a mutex: one writes, one queries (WAL: neither waits for the other). Safe to
+// share between the API's threads and the control loop.
 #pragma once
 
 #include <sqlite3.h>
@@ -124,11 +125,14 @@ class Store {
   Status Exec(const std::string& sql);
   Status Migrate();
   std::string Error(const std::string& what) const;
+  std::string ReadError(const std::string& what) const;
 
   void WriterLoop();
 
   sqlite3* db_;
-  std::mutex mutex_;
+  std::mutex mutex_;  // db_: every write
+  sqlite3* reader_ = nullptr;
+  std::mutex read_mutex_;  // reader_: every query
   // Group commit: batches waiting, the generation each belongs to, the last committed one.
   std::mutex queue_mutex_;
   std::condition_variable queued_, committed_;
@@ -138,6 +142,10 @@ class Store {
   std::map<uint64_t, int> waiters_;      // generation -> callers still to read its outcome
   bool stopping_ = false;
   std::thread writer_;
+  void CheckpointLoop();
+  sqlite3* checkpointer_ = nullptr;  // its own connection, for the checkpoint thread
+  std::thread checkpoints_;
+  std::condition_variable checkpoint_wake_;
 };
 
 }  // namespace greenshift::store

@@ -435,6 +435,20 @@ void Controller::Observe(int64_t now_ms) {
                  now_ms);
   }
   for (MqttBroker& broker : mqtt_) {
+    // What the subscriber rejected (validation, malformed payloads) is counted, and each
+    // problem recorded as an event: never dropped silently.
+    int64_t rejected = 0;
+    for (const auto& [sensor, counts] : broker.subscriber->counts())
+      rejected += counts.rejected + counts.malformed;
+    if (rejected > broker.rejected_seen) {
+      const std::vector<std::string> problems = broker.subscriber->recent_problems();
+      const size_t fresh = static_cast<size_t>(std::min<int64_t>(
+          rejected - broker.rejected_seen, static_cast<int64_t>(problems.size())));
+      for (size_t i = problems.size() - fresh; i < problems.size(); ++i)
+        store_.AddEvent(now_ms, "rejected", "mqtt " + broker.host + ": " + problems[i]).ok();
+      readings_rejected_ += rejected - broker.rejected_seen;
+      broker.rejected_seen = rejected;
+    }
     for (const energy::Reading& reading : broker.subscriber->TakeAccepted()) {
       const SiteConfig* site = config_.FindSite(reading.site);
       bool known = false;

@@ -146,6 +146,7 @@ class Controller {
     std::string host, prefix;
     int port = 1883;
     std::unique_ptr<energy::MqttSensorSubscriber> subscriber;
+    int64_t rejected_seen = 0;  // the subscriber's rejections already recorded
   };
   struct VmState {
     const VmConfig* config = nullptr;

@@ -14,51 +14,9 @@ CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
 [[ -n $CHROMIUM ]] || { echo "FAIL: chromium is not installed (scripts/setup.sh installs it)" >&2; exit 1; }
 
 write_replay "$TMP" 60
-cat >"$TMP/greenshift.toml" <<TOML
-[service]
-port = 0
-token = "browser-test-token-0123456"
-database = "greenshift.db"
-mode = "auto"
-period_s = 600
-replay_start = "2022-06-21T00:00:00Z"
-replay_speed = 1200
-[policy]
-min_dwell_hours = 1
-horizon_hours = 1
-[[sites]]
-name = "a"
-latitude = 50.1
-longitude = 8.7
-capacity_kw = 1
-[[sites.sensors]]
-name = "pv"
-kind = "replay"
-address = "a.csv"
-capacity_kw = 5
-[[sites]]
-name = "b"
-latitude = 51.5
-longitude = -0.1
-capacity_kw = 1
-[[sites.sensors]]
-name = "pv"
-kind = "replay"
-address = "b.csv"
-capacity_kw = 5
-[[hosts]]
-name = "a1"
-site = "a"
-driver = "sim"
-[[hosts]]
-name = "b1"
-site = "b"
-driver = "sim"
-[[vms]]
-name = "web"
-host = "a1"
-memory_mib = 1024
-power_w = 100
+write_service_config "$TMP/greenshift.toml" 1200 sim
+cat >>"$TMP/greenshift.toml" <<TOML
+
 [[vms]]
 name = "db"
 host = "b1"

@@ -113,10 +113,12 @@ write_replay() {
   done
 }
 
-# write_service_config FILE SPEED: the service on lab $GREENSHIFT_LAB, sites a and b with the
-# replayed PV of write_replay, VM web (256 MiB) starting on a, auto mode, a loop every 10 min
-# of replayed time, played SPEED times as fast.
+# write_service_config FILE SPEED [DRIVER]: the service on lab $GREENSHIFT_LAB (driver qemu, the
+# default) or without hypervisor (sim), sites a and b with the replayed PV of write_replay, VM
+# web (256 MiB) starting on a, auto mode, a loop every 10 min of replayed time, played SPEED
+# times as fast.
 write_service_config() {
+  local driver=${3:-qemu}
   cat >"$1" <<TOML
 [service]
 port = 0
@@ -124,7 +126,7 @@ token = "integration-test-token-0123"
 database = "greenshift.db"
 mode = "auto"
 period_s = 600
-lab = "$GREENSHIFT_LAB"
+lab = "${GREENSHIFT_LAB:-}"
 replay_start = "2022-06-21T00:00:00Z"
 replay_speed = $2
 
@@ -158,13 +160,13 @@ capacity_kw = 5
 [[hosts]]
 name = "a1"
 site = "a"
-driver = "qemu"
+driver = "$driver"
 address = "a"
 
 [[hosts]]
 name = "b1"
 site = "b"
-driver = "qemu"
+driver = "$driver"
 address = "b"
 
 [[vms]]

@@ -407,6 +407,13 @@ Result<VmInfo> QemuDriver::Recover(const std::string& name, milliseconds timeout
     SleepMs(200);
     status = migration_status();
   }
+  if (status == "setup" || status == "active" || status == "device" || status == "pre-switchover") {
+    // Still migrating at the deadline: stop it; the source keeps the VM.
+    Result<std::unique_ptr<QmpClient>> qmp =
+        QmpClient::Connect(PathsFor(config_, name, record.site).control_socket, kQmpConnectTimeout);
+    if (qmp.ok()) (void)(*qmp)->Execute("migrate_cancel");
+    for (int i = 0; i < 100 && migration_status() == "cancelling"; ++i) SleepMs(50);
+  }
   // Keep the destination only when it runs the VM, else the source.
   std::string destination_state;
   for (int i = 0; i < 50 && InstancePid(name, (*destination)->name) != 0; ++i) {

@@ -7,6 +7,7 @@
 
 #include "cli/context.h"
 #include "cli/inputs.h"
+#include "core/clock.h"
 #include "core/files.h"
 #include "energy/forecast.h"
 #include "energy/solar.h"
@@ -117,13 +118,9 @@ void AddEnergyCommands(CLI::App& app, Context& context) {
       std::string csv = "time,power_w\n";
       for (size_t i = 0; i < n; ++i) {
         if (std::isnan(power_w[i])) continue;  // no weather for that step: no value
-        const time_t t = static_cast<time_t>(weather->time_utc_s[i]);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        char line[64];
-        const size_t len = std::strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        std::snprintf(line + len, sizeof line - len, ",%.1f\n", power_w[i]);
-        csv += line;
+        char watts[32];
+        std::snprintf(watts, sizeof watts, ",%.1f\n", power_w[i]);
+        csv += FormatUtcSeconds(weather->time_utc_s[i]) + watts;
       }
       if (Status written = WriteFileAtomic(pv->series_csv, csv); !written.ok())
         return context.Fail(written.message());

@@ -54,7 +54,7 @@ void RunServe(Context& context, const std::string& config_path, int port_overrid
     driver = context.DriverFor(*lab);
   } else {
     hypervisor::SimDriverConfig sim;
-    for (const control::HostConfig& host : config->hosts) sim.sites.push_back(host.name);
+    for (const control::HostConfig& host : config->hosts) sim.sites.push_back(host.DriverSite());
     sim.bandwidth_bytes_s = config->link_mbit * 1e6 / 8;
     sim.speed = config->replay_speed;
     driver = std::make_unique<hypervisor::SimDriver>(sim);

@@ -46,6 +46,8 @@ struct HostConfig {
   std::string site;
   std::string driver;   // "qemu" or "sim" (every host of a service uses the same)
   std::string address;  // qemu: the lab site its QEMUs run in (`greenshift lab up`)
+  // Where the driver runs this host's VMs: the lab site (qemu), the host itself (sim).
+  const std::string& DriverSite() const { return driver == "qemu" ? address : name; }
 };
 
 struct VmConfig {

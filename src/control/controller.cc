@@ -21,12 +21,7 @@ using nlohmann::json;
 namespace {
 
 std::string TimeText(int64_t utc_ms) {
-  const time_t t = static_cast<time_t>(utc_ms / 1000);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
+  return FormatUtcSeconds(utc_ms / 1000);
 }
 
 // "host:port/rest" (port optional) into its parts.
@@ -216,25 +211,51 @@ Status Controller::Load() {
   return Status::Ok();
 }
 
-int Controller::SiteOfHost(const std::string& host) const {
-  const HostConfig* h = config_.FindHost(host);
-  if (!h) return -1;
+int Controller::SiteIndex(const std::string& name) const {
   for (size_t s = 0; s < config_.sites.size(); ++s) {
-    if (config_.sites[s].name == h->site) return static_cast<int>(s);
+    if (config_.sites[s].name == name) return static_cast<int>(s);
   }
   return -1;
 }
 
+int Controller::VmIndex(const std::string& name) const {
+  for (size_t v = 0; v < config_.vms.size(); ++v) {
+    if (config_.vms[v].name == name) return static_cast<int>(v);
+  }
+  return -1;
+}
+
+int Controller::SiteOfHost(const std::string& host) const {
+  const HostConfig* h = config_.FindHost(host);
+  return h ? SiteIndex(h->site) : -1;
+}
+
+int64_t Controller::StaleMs() const {
+  return std::max<int64_t>(300000, 3 * problem_.slot_s * 1000);
+}
+
+double Controller::CarbonAt(const SiteState& site, int64_t utc_s) const {
+  return site.has_carbon ? site.carbon.At(utc_s) : site.config->carbon_g_per_kwh;
+}
+
+double Controller::LoadW(size_t site) const {
+  double load = 0;
+  for (const VmState& vm : vms_) {
+    if (vm.site == static_cast<int>(site)) load += vm.config->power_w;
+  }
+  return load;
+}
+
 std::string Controller::DriverSiteOf(size_t site) const {
   for (const HostConfig& h : config_.hosts) {
-    if (h.site == config_.sites[site].name) return h.driver == "qemu" ? h.address : h.name;
+    if (h.site == config_.sites[site].name) return h.DriverSite();
   }
   return "";
 }
 
 int Controller::SiteOfDriverSite(const std::string& driver_site) const {
   for (const HostConfig& h : config_.hosts) {
-    if ((h.driver == "qemu" ? h.address : h.name) == driver_site) return SiteOfHost(h.name);
+    if (h.DriverSite() == driver_site) return SiteIndex(h.site);
   }
   return -1;
 }
@@ -272,8 +293,8 @@ Status Controller::Reconcile() {
   const int64_t now = NowMs();
   // The sensors' newest readings from before the restart.
   for (const SiteConfig& site : config_.sites) {
-    Result<std::vector<store::StoredReading>> recent = store_.Readings(
-        site.name, now - std::max<int64_t>(300000, 3 * problem_.slot_s * 1000), 10000);
+    Result<std::vector<store::StoredReading>> recent =
+        store_.Readings(site.name, now - StaleMs(), 10000);
     if (!recent.ok()) return recent.status();
     for (const store::StoredReading& r : *recent) {
       NoteReading(r.site, r.sensor, r.time_utc_ms, r.power_w);
@@ -344,11 +365,7 @@ Status Controller::Reconcile() {
       moves_by_result_[move.state]++;
     }
   }
-  Result<std::vector<store::PlanRecord>> plans = store_.Plans(1000);
-  if (!plans.ok()) return plans.status();
-  for (const store::PlanRecord& plan : *plans) {
-    if (plan.status == "pending") GS_RETURN_IF_ERROR(store_.SetPlanStatus(plan.id, "superseded"));
-  }
+  GS_RETURN_IF_ERROR(store_.SupersedePendingPlans());
   // When each VM last moved, for the dwell time.
   Result<std::vector<store::MoveRecord>> done = store_.Moves(100000, "completed");
   if (!done.ok()) return done.status();
@@ -424,7 +441,6 @@ void Controller::Observe(int64_t now_ms) {
     options.port = m.port;
     Result<energy::InverterPower> power = energy::ReadSunSpecPower(options);
     if (!power.ok()) {
-      m.last_error = power.error();
       store_
           .AddEvent(now_ms, "sensor",
                     config_.sites[m.site].name + "/" + m.config->name + ": " + power.error())
@@ -470,7 +486,7 @@ void Controller::Observe(int64_t now_ms) {
     }
   }
   // Each site's green power now: the sum of its sensors' newest fresh readings.
-  const int64_t stale_ms = std::max<int64_t>(300000, 3 * problem_.slot_s * 1000);
+  const int64_t stale_ms = StaleMs();
   for (SiteState& site : sites_) {
     std::lock_guard<std::mutex> lock(mutex_);
     double sum = 0;
@@ -541,9 +557,7 @@ void Controller::Predict(int64_t now_ms) {
     store_.AddForecast(site.config->name, now_ms, points).ok();
     std::lock_guard<std::mutex> lock(mutex_);
     site.forecast_w = std::move(forecast);
-    site.forecast_start_ms = start_ms;
-    site.carbon_now =
-        site.has_carbon ? site.carbon.At(now_ms / 1000) : site.config->carbon_g_per_kwh;
+    site.carbon_now = CarbonAt(site, now_ms / 1000);
   }
 }
 
@@ -554,9 +568,9 @@ void Controller::Account(int64_t now_ms) {
   const double hours =
       std::min<double>(now_ms - last_tick_ms_, 2 * problem_.slot_s * 1000.0) / 3.6e6;
   for (size_t s = 0; s < sites_.size(); ++s) {
-    double load = 0, static_load = 0;
+    const double load = LoadW(s);
+    double static_load = 0;
     for (const VmState& vm : vms_) {
-      if (vm.site == static_cast<int>(s)) load += vm.config->power_w;
       if (vm.home_site == s) static_load += vm.config->power_w;
     }
     const double green = std::isnan(sites_[s].measured_w) ? 0 : sites_[s].measured_w;
@@ -602,8 +616,7 @@ Status Controller::PlanAndAct(int64_t now_ms) {
       outlook.green_w[s * H + k] =
           sensors_only ? measured : (k < site.forecast_w.size() ? site.forecast_w[k] : 0);
       const int64_t at_s = (now_ms / slot_ms + 1 + static_cast<int64_t>(k)) * problem_.slot_s;
-      outlook.carbon_g_per_kwh[s * H + k] =
-          site.has_carbon ? site.carbon.At(at_s) : site.config->carbon_g_per_kwh;
+      outlook.carbon_g_per_kwh[s * H + k] = CarbonAt(site, at_s);
     }
   }
   outlook.vm_power_w.resize(V * H);
@@ -648,12 +661,7 @@ Status Controller::PlanAndAct(int64_t now_ms) {
                                                         : "recorded";
   if (config_.mode == Mode::kApprove) {
     // A newer plan replaces one still waiting: only the latest can be approved.
-    Result<std::vector<store::PlanRecord>> plans = store_.Plans(50);
-    if (plans.ok()) {
-      for (const store::PlanRecord& p : *plans) {
-        if (p.status == "pending") store_.SetPlanStatus(p.id, "superseded").ok();
-      }
-    }
+    GS_RETURN_IF_ERROR(store_.SupersedePendingPlans());
   }
   Result<int64_t> id =
       store_.AddPlan({0, now_ms, policy_->Name(), ModeName(config_.mode), status, body.dump()});
@@ -809,9 +817,8 @@ void Controller::RunMove(QueuedMove move) {
       record.state = "failed";
     }
     json r = hypervisor::ToJson(result);
-    r["running_on_site"] = SiteOfDriverSite(result.running_on) >= 0
-                               ? config_.sites[SiteOfDriverSite(result.running_on)].name
-                               : "";
+    const int running_on = SiteOfDriverSite(result.running_on);
+    r["running_on_site"] = running_on >= 0 ? config_.sites[running_on].name : "";
     record.result = r.dump();
   } else {
     record.state = "cancelled";
@@ -898,30 +905,16 @@ json Controller::SitesJson() {
   json out = json::array();
   for (size_t s = 0; s < sites_.size(); ++s) {
     const SiteState& site = sites_[s];
-    double load = 0;
     json vms = json::array();
     for (const VmState& vm : vms_) {
-      if (vm.site == static_cast<int>(s)) {
-        load += vm.config->power_w;
-        vms.push_back(vm.config->name);
-      }
-    }
-    json sensors = json::array();
-    for (const SensorConfig& sensor : site.config->sensors) {
-      sensors.push_back(
-          {{"name", sensor.name}, {"kind", sensor.kind}, {"capacity_w", sensor.capacity_w}});
+      if (vm.site == static_cast<int>(s)) vms.push_back(vm.config->name);
     }
     out.push_back(
         {{"name", site.config->name},
-         {"latitude", site.config->latitude},
-         {"longitude", site.config->longitude},
-         {"capacity_w", site.config->capacity_w},
-         {"pv_kwp", site.config->pv_kwp},
-         {"sensors", sensors},
          {"green_w", std::isnan(site.measured_w) ? json(nullptr) : json(site.measured_w)},
          {"forecast_next_w", site.forecast_w.empty() ? json(nullptr) : json(site.forecast_w[0])},
          {"carbon_g_per_kwh", site.carbon_now},
-         {"load_w", load},
+         {"load_w", LoadW(s)},
          {"vms", vms}});
   }
   return out;
@@ -973,19 +966,15 @@ Reply Controller::Approve(int64_t id) {
   std::vector<placement::Move> moves;
   std::lock_guard<std::mutex> lock(mutex_);
   for (const json& m : body.value("moves", json::array())) {
+    const int v = VmIndex(m.value("vm", "")), from = SiteIndex(m.value("from", "")),
+              to = SiteIndex(m.value("to", ""));
+    if (v < 0 || from < 0 || to < 0 || vms_[v].busy) continue;
     placement::Move move;
-    bool found = false;
-    for (size_t v = 0; v < vms_.size(); ++v) {
-      if (vms_[v].config->name != m.value("vm", "")) continue;
-      for (size_t s = 0; s < sites_.size(); ++s) {
-        if (sites_[s].config->name == m.value("from", "")) move.from = s;
-        if (sites_[s].config->name == m.value("to", "")) move.to = s;
-      }
-      move.vm = v;
-      found = !vms_[v].busy;
-    }
+    move.vm = static_cast<size_t>(v);
+    move.from = static_cast<size_t>(from);
+    move.to = static_cast<size_t>(to);
     move.reason = m.value("reason", "") + " (approved)";
-    if (found) moves.push_back(move);
+    moves.push_back(move);
   }
   Status set = store_.SetPlanStatus(id, "approved");
   if (!set.ok()) return {500, {{"error", set.message()}}};
@@ -1017,13 +1006,7 @@ Reply Controller::Moves(size_t limit) {
 
 Reply Controller::RequestMove(const std::string& vm_name, const std::string& site_name) {
   std::lock_guard<std::mutex> lock(mutex_);
-  int v = -1, s = -1;
-  for (size_t i = 0; i < vms_.size(); ++i) {
-    if (vms_[i].config->name == vm_name) v = static_cast<int>(i);
-  }
-  for (size_t i = 0; i < sites_.size(); ++i) {
-    if (sites_[i].config->name == site_name) s = static_cast<int>(i);
-  }
+  const int v = VmIndex(vm_name), s = SiteIndex(site_name);
   if (v < 0) return {404, {{"error", "no VM is named '" + vm_name + "'"}}};
   if (s < 0) return {404, {{"error", "no site is named '" + site_name + "'"}}};
   if (config_.mode == Mode::kDryRun)
@@ -1104,12 +1087,8 @@ std::string Controller::Metrics() {
   }
   gauge("greenshift_site_load_watts", "Power drawn by the VMs running at each site.");
   for (size_t s = 0; s < sites_.size(); ++s) {
-    double load = 0;
-    for (const VmState& vm : vms_) {
-      if (vm.site == static_cast<int>(s)) load += vm.config->power_w;
-    }
     out += "greenshift_site_load_watts{site=\"" + MetricLabel(sites_[s].config->name) + "\"} " +
-           number(load) + "\n";
+           number(LoadW(s)) + "\n";
   }
   out +=
       "# HELP greenshift_migrations_total Moves by how they ended.\n"

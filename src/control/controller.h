@@ -99,6 +99,8 @@ class Controller {
 
   // The API's views and actions.
   nlohmann::json StatusJson();
+  // What the loop knows of each site now (green power, forecast, carbon, load, VMs), in the
+  // config's order; the API adds it to its description of the sites.
   nlohmann::json SitesJson();
   nlohmann::json VmsJson();
   Reply Plans(size_t limit);
@@ -123,7 +125,6 @@ class Controller {
     bool has_carbon = false;
     double measured_w = NAN;  // the sum of its sensors' fresh readings; NaN when none is fresh
     std::vector<double> forecast_w;  // over the horizon, from the slot about to start
-    int64_t forecast_start_ms = 0;
     double carbon_now = 0;
     energy::PowerSeries history;  // measured, one value per tick
   };
@@ -140,7 +141,6 @@ class Controller {
     std::string host;
     int port = 502;
     energy::SensorValidator validator{energy::SensorLimits{}};
-    std::string last_error;
   };
   struct MqttBroker {
     std::string host, prefix;
@@ -169,7 +169,13 @@ class Controller {
   std::string DriverSiteOf(size_t site) const;  // where the driver runs a site's VMs
   int SiteOfDriverSite(const std::string& driver_site) const;
   int SiteOfHost(const std::string& host) const;
-  Status RefreshVms();  // from the driver
+  int SiteIndex(const std::string& name) const;  // -1 when no site is named so
+  int VmIndex(const std::string& name) const;    // -1 when no VM is named so
+  // A sensor's reading older than this is stale: 3 periods, at least 5 minutes.
+  int64_t StaleMs() const;
+  double CarbonAt(const SiteState& site, int64_t utc_s) const;  // gCO2/kWh
+  double LoadW(size_t site) const;  // what the VMs there draw (the caller holds mutex_)
+  Status RefreshVms();              // from the driver
   void Observe(int64_t now_ms);
   void StoreReading(const energy::Reading& reading, energy::SensorValidator* validator,
                     int64_t now_ms);

@@ -28,4 +28,14 @@ std::string FormatUtcMinutes(int64_t unix_seconds) {
   return buffer;
 }
 
+std::string FormatUtcSeconds(int64_t unix_seconds) {
+  const std::time_t seconds = static_cast<std::time_t>(unix_seconds);
+  std::tm parts{};
+  gmtime_r(&seconds, &parts);
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02dZ", parts.tm_year + 1900,
+                parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec);
+  return buffer;
+}
+
 }  // namespace greenshift

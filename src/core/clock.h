@@ -32,4 +32,7 @@ std::string FormatUtc(WallTime t);
 // Seconds since the epoch as ISO 8601 UTC to the minute, e.g. 2022-06-01T12:00Z.
 std::string FormatUtcMinutes(int64_t unix_seconds);
 
+// Seconds since the epoch as ISO 8601 UTC to the second, e.g. 2022-06-01T12:00:00Z.
+std::string FormatUtcSeconds(int64_t unix_seconds);
+
 }  // namespace greenshift

@@ -398,6 +398,14 @@ Status Store::SetPlanStatus(int64_t id, const std::string& status) {
   return Status::Ok();
 }
 
+Status Store::SupersedePendingPlans() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement update(db_, "UPDATE plans SET status = 'superseded' WHERE status = 'pending'");
+  if (!update.ok() || update.Step() != SQLITE_DONE)
+    return Status::Error(Error("superseding pending plans"));
+  return Status::Ok();
+}
+
 namespace {
 const char kPlanColumns[] = "SELECT id, created_utc_ms, policy, mode, status, body FROM plans ";
 PlanRecord PlanFrom(Statement& q) {

@@ -98,6 +98,8 @@ class Store {
 
   Result<int64_t> AddPlan(const PlanRecord& plan);
   Status SetPlanStatus(int64_t id, const std::string& status);
+  // Every plan still "pending" becomes "superseded" (a newer plan, or a restart, replaced it).
+  Status SupersedePendingPlans();
   Result<PlanRecord> GetPlan(int64_t id);               // an error naming the id when there is none
   Result<std::vector<PlanRecord>> Plans(size_t limit);  // newest first
 

@@ -110,7 +110,28 @@ Status CheckPlan(const Problem& problem, const Outlook& outlook, const Plan& pla
                  int64_t min_dwell_slots) {
   std::vector<int> site_of = outlook.site_of_vm;
   std::vector<int64_t> last = outlook.last_move_slot;
-  for (size_t i = 0; i < plan.moves.size(); ++i) {
+  // Moves in the order they happen (a plan may hold several slots); capacity must hold after
+  // each slot's moves.
+  std::vector<size_t> order(plan.moves.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return plan.moves[a].slot < plan.moves[b].slot; });
+  std::vector<double> used(problem.sites.size(), 0.0);
+  for (size_t v = 0; v < problem.vms.size() && v < site_of.size(); ++v)
+    used[site_of[v]] += problem.vms[v].peak_power_w;
+  auto check_capacity = [&](int64_t slot) {
+    for (size_t s = 0; s < problem.sites.size(); ++s) {
+      if (used[s] > problem.sites[s].capacity_w * (1 + 1e-9)) {
+        return Status::Error("plan " + plan.policy + ": site '" + problem.sites[s].name +
+                             "' would hold " + std::to_string(used[s]) +
+                             " W of peak power in slot " + std::to_string(slot) + ", over its " +
+                             std::to_string(problem.sites[s].capacity_w) + " W capacity");
+      }
+    }
+    return Status::Ok();
+  };
+  for (size_t n = 0; n < order.size(); ++n) {
+    const size_t i = order[n];
     const Move& m = plan.moves[i];
     const std::string what = "plan " + plan.policy + ", move " + std::to_string(i + 1);
     if (m.vm >= problem.vms.size() || m.from >= problem.sites.size() ||
@@ -135,18 +156,34 @@ Status CheckPlan(const Problem& problem, const Outlook& outlook, const Plan& pla
     }
     site_of[m.vm] = static_cast<int>(m.to);
     last[m.vm] = m.slot;
+    used[m.from] -= vm.peak_power_w;
+    used[m.to] += vm.peak_power_w;
+    if (n + 1 == order.size() || plan.moves[order[n + 1]].slot != m.slot)
+      GS_RETURN_IF_ERROR(check_capacity(m.slot));
   }
-  std::vector<double> used(problem.sites.size(), 0.0);
-  for (size_t v = 0; v < problem.vms.size(); ++v) used[site_of[v]] += problem.vms[v].peak_power_w;
-  for (size_t s = 0; s < problem.sites.size(); ++s) {
-    if (used[s] > problem.sites[s].capacity_w * (1 + 1e-9)) {
-      return Status::Error("plan " + plan.policy + ": site '" + problem.sites[s].name +
-                           "' would hold " + std::to_string(used[s]) +
-                           " W of peak power, over its " +
-                           std::to_string(problem.sites[s].capacity_w) + " W capacity");
+  return check_capacity(outlook.now_slot);
+}
+
+double PlanKgCo2(const Problem& problem, const Outlook& outlook, const Plan& plan) {
+  const size_t S = problem.sites.size(), V = problem.vms.size();
+  const double slot_h = static_cast<double>(problem.slot_s) / 3600;
+  std::vector<int> site = outlook.site_of_vm;
+  std::vector<double> load(S);
+  double kg = 0;
+  for (size_t k = 0; k < outlook.slots; ++k) {
+    std::fill(load.begin(), load.end(), 0.0);
+    for (const Move& m : plan.moves) {
+      if (m.slot != outlook.now_slot + static_cast<int64_t>(k)) continue;
+      site[m.vm] = static_cast<int>(m.to);
+      const double w = m.predicted.energy_j / 2 / static_cast<double>(problem.slot_s);
+      load[m.from] += w;
+      load[m.to] += w;
     }
+    for (size_t v = 0; v < V; ++v) load[site[v]] += outlook.Power(v, k);
+    for (size_t s = 0; s < S; ++s)
+      kg += KgCo2(std::max(0.0, load[s] - outlook.Green(s, k)) * slot_h, outlook.Carbon(s, k));
   }
-  return Status::Ok();
+  return kg;
 }
 
 }  // namespace greenshift::placement

@@ -108,9 +108,14 @@ struct Plan {
 };
 
 // Checks a plan against the problem: every move's VM and sites exist, no move predicts more
-// downtime than its VM's budget, capacity holds after the moves, no VM moves twice within
+// downtime than its VM's budget, capacity holds after each slot's moves, no VM moves twice within
 // `min_dwell_slots`. Errors say which move broke which rule.
 Status CheckPlan(const Problem& problem, const Outlook& outlook, const Plan& plan,
                  int64_t min_dwell_slots);
+
+// The kg CO2 the outlook predicts over its slots with the plan's moves made at their slots:
+// per site and slot, the load (the VMs there, and each move's energy as power at both ends over
+// its slot) beyond the green power, at the grid's carbon intensity. As the simulator counts.
+double PlanKgCo2(const Problem& problem, const Outlook& outlook, const Plan& plan);
 
 }  // namespace greenshift::placement

@@ -1,39 +1,78 @@
 #include "placement/optimal.h"
 
 #include <coin/Cbc_C_Interface.h>
+#include <coin/Clp_C_Interface.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace greenshift::placement {
 
 namespace {
 
-// Collects a linear programme's columns and rows, then hands CBC the whole matrix at once
-// (adding columns and rows one by one costs CBC time that grows with the model).
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// FNV-1a over an itinerary's sites: tells itineraries already in the master.
+uint64_t PathHash(const int* sites, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; ++i) {
+    h ^= static_cast<uint64_t>(static_cast<uint32_t>(sites[i]));
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// A linear programme's columns, built one column at a time (compressed by column, as CLP and
+// CBC take them).
+struct Columns {
+  std::vector<CoinBigIndex> start{0};
+  std::vector<int> row;
+  std::vector<double> value, lower, upper, cost;
+  void Add(int r, double v) {
+    row.push_back(r);
+    value.push_back(v);
+  }
+  void Finish(double lo, double up, double c) {
+    lower.push_back(lo);
+    upper.push_back(up);
+    cost.push_back(c);
+    start.push_back(static_cast<CoinBigIndex>(row.size()));
+  }
+  int size() const { return static_cast<int>(lower.size()); }
+  void Append(const Columns& more) {
+    const CoinBigIndex base = start.back();
+    for (size_t c = 1; c < more.start.size(); ++c) start.push_back(base + more.start[c]);
+    row.insert(row.end(), more.row.begin(), more.row.end());
+    value.insert(value.end(), more.value.begin(), more.value.end());
+    lower.insert(lower.end(), more.lower.begin(), more.lower.end());
+    upper.insert(upper.end(), more.upper.begin(), more.upper.end());
+    cost.insert(cost.end(), more.cost.begin(), more.cost.end());
+  }
+};
+
+// Collects a linear programme's rows, then hands CBC the whole matrix at once (adding columns
+// and rows one by one costs CBC time that grows with the model).
 class ModelBuilder {
  public:
-  int AddCol(double lower, double upper, double objective, bool integer = false) {
+  int AddCol(double lower, double upper, double objective) {
     col_lower_.push_back(lower);
     col_upper_.push_back(upper);
     objective_.push_back(objective);
-    if (integer) integers_.push_back(static_cast<int>(col_lower_.size() - 1));
     return static_cast<int>(col_lower_.size() - 1);
   }
   // One row: its terms, then its sense ('L' <=, 'G' >=, 'E' =) and right-hand side.
   void Add(int column, double coefficient) {
     entries_.push_back({column, static_cast<int>(row_lower_.size()), coefficient});
-    ++pending_;
   }
-  bool empty() const { return pending_ == 0; }
   void Finish(char sense, double rhs) {
-    const double inf = std::numeric_limits<double>::infinity();
-    row_lower_.push_back(sense == 'L' ? -inf : rhs);
-    row_upper_.push_back(sense == 'G' ? inf : rhs);
-    pending_ = 0;
+    row_lower_.push_back(sense == 'L' ? -kInf : rhs);
+    row_upper_.push_back(sense == 'G' ? kInf : rhs);
   }
   void Load(Cbc_Model* model) const {
     const size_t columns = col_lower_.size();
@@ -51,7 +90,6 @@ class ModelBuilder {
     Cbc_loadProblem(model, static_cast<int>(columns), static_cast<int>(row_lower_.size()),
                     start.data(), index.data(), value.data(), col_lower_.data(), col_upper_.data(),
                     objective_.data(), row_lower_.data(), row_upper_.data());
-    for (int c : integers_) Cbc_setInteger(model, c);
   }
 
  private:
@@ -60,9 +98,419 @@ class ModelBuilder {
     double value;
   };
   std::vector<double> col_lower_, col_upper_, objective_, row_lower_, row_upper_;
-  std::vector<int> integers_;
   std::vector<Entry> entries_;
-  size_t pending_ = 0;
+};
+
+// The horizon problem in path form (a Dantzig-Wolfe reformulation): a column is one VM's whole
+// itinerary, a site for each slot of the horizon. Rows: each VM follows one itinerary
+// (convexity); per site and slot, peak power within capacity and brown power >= load - green
+// (the moves' energy is load at both ends, as the simulator counts it); per link and slot, the
+// moves' predicted time fits in the slot. The minimum dwell time, the downtime budgets (only
+// feasible moves) and where a VM is now live inside the itineraries, so the rows stay few:
+// the arrival rows of the compact model, which made its LP relaxation hard, are gone.
+class PathModel {
+ public:
+  PathModel(const Problem& problem, const MoveCosts& costs, const Outlook& outlook, size_t horizon,
+            int64_t dwell)
+      : p_(problem),
+        o_(outlook),
+        S_(problem.sites.size()),
+        V_(problem.vms.size()),
+        H_(horizon),
+        D_(static_cast<int>(std::min<int64_t>(dwell, static_cast<int64_t>(horizon) + 1))),
+        T_(D_ + 2),
+        dwell_beyond_(dwell - D_) {
+    hops_.resize(V_ * S_ * S_);
+    for (size_t v = 0; v < V_; ++v) {
+      for (size_t a = 0; a < S_; ++a) {
+        for (size_t b = 0; b < S_; ++b) {
+          if (a == b) continue;
+          const MoveCost& cost = costs.At(v, a, b);
+          hops_[(v * S_ + a) * S_ + b] = {
+              cost.feasible, cost.energy_j / 2 / static_cast<double>(p_.slot_s), cost.total_s};
+        }
+      }
+    }
+  }
+
+  int Rows() const { return static_cast<int>(V_ + 2 * S_ * H_ + S_ * S_ * H_); }
+  int Convexity(size_t v) const { return static_cast<int>(v); }
+  int Capacity(size_t s, size_t k) const { return static_cast<int>(V_ + s * H_ + k); }
+  int Brown(size_t s, size_t k) const { return static_cast<int>(V_ + (S_ + s) * H_ + k); }
+  int Link(size_t a, size_t b, size_t k) const {
+    return static_cast<int>(V_ + 2 * S_ * H_ + (a * S_ + b) * H_ + k);
+  }
+  void RowBounds(std::vector<double>* lower, std::vector<double>* upper) const {
+    lower->assign(static_cast<size_t>(Rows()), -kInf);
+    upper->assign(static_cast<size_t>(Rows()), kInf);
+    for (size_t v = 0; v < V_; ++v) (*lower)[Convexity(v)] = (*upper)[Convexity(v)] = 1;
+    for (size_t s = 0; s < S_; ++s) {
+      for (size_t k = 0; k < H_; ++k) {
+        (*upper)[Capacity(s, k)] = p_.sites[s].capacity_w;
+        (*lower)[Brown(s, k)] = -o_.Green(s, k);
+        for (size_t b = 0; b < S_; ++b) {
+          if (b != s) (*upper)[Link(s, b, k)] = static_cast<double>(p_.slot_s);
+        }
+      }
+    }
+  }
+  // Brown power b[s,k] >= 0 at the grid's carbon intensity; where the VMs there now exceed a
+  // site's capacity, an overload column priced far above any CO2 (so that the LP has a solution
+  // and the MILP empties the site if it can).
+  void AddSiteColumns(Columns* out, std::vector<int>* overload) const {
+    const double slot_h = static_cast<double>(p_.slot_s) / 3600;
+    for (size_t s = 0; s < S_; ++s) {
+      for (size_t k = 0; k < H_; ++k) {
+        out->Add(Brown(s, k), 1);
+        out->Finish(0, kInf, KgCo2(slot_h, o_.Carbon(s, k)));
+      }
+    }
+    std::vector<double> used(S_, 0.0);
+    for (size_t v = 0; v < V_; ++v) used[o_.site_of_vm[v]] += p_.vms[v].peak_power_w;
+    for (size_t s = 0; s < S_; ++s) {
+      if (used[s] <= p_.sites[s].capacity_w) continue;
+      for (size_t k = 0; k < H_; ++k) {
+        out->Add(Capacity(s, k), -1);
+        overload->push_back(out->size());
+        out->Finish(0, kInf, kOverloadKgPerW);
+      }
+    }
+  }
+  // The entries of VM v's column for itinerary `path` (a site per slot), each given to
+  // entry(row, value); returns the column's cost.
+  template <class Entry>
+  double Entries(size_t v, const int* path, Entry entry) const {
+    size_t at = static_cast<size_t>(o_.site_of_vm[v]);
+    size_t moves = 0;
+    entry(Convexity(v), 1.0);
+    for (size_t k = 0; k < H_; ++k) {
+      const size_t s = static_cast<size_t>(path[k]);
+      double load = o_.Power(v, k);
+      if (s != at) {
+        const Hop& hop = HopOf(v, at, s);
+        entry(Brown(at, k), -hop.move_w);
+        entry(Link(at, s, k), hop.total_s);
+        load += hop.move_w;
+        ++moves;
+      }
+      entry(Capacity(s, k), p_.vms[v].peak_power_w);
+      entry(Brown(s, k), -load);
+      at = s;
+    }
+    return kMoveKg * static_cast<double>(moves);
+  }
+  void AddPath(size_t v, const int* path, Columns* out) const {
+    const double cost = Entries(v, path, [&](int row, double value) { out->Add(row, value); });
+    out->Finish(0, 1, cost);
+  }
+  // The cheapest itinerary of VM v: a shortest path over (site, slots since the last arrival)
+  // through the horizon, where being at site s in slot k costs node(s, k) and a move from a to
+  // b into slot k costs arc(a, b, k, its MoveCost); infinity forbids either. Moves only where
+  // the pre-copy model says they converge within the VM's budget, and only once the slots since
+  // the VM's last arrival reach the dwell time. Returns the cost (infinity: no itinerary).
+  template <class Node, class Arc>
+  double Cheapest(size_t v, Node node, Arc arc, int* path) {
+    const int D = D_, T = T_;
+    const size_t states = S_ * static_cast<size_t>(T);
+    f_.assign(states, kInf);
+    pred_.resize(H_ * states);
+    const size_t cur = static_cast<size_t>(o_.site_of_vm[v]);
+    // Age at the slot before the horizon: the slots since its last arrival (less what the
+    // dwell time exceeds D by), capped at D.
+    const int64_t since = o_.now_slot - o_.last_move_slot[v];
+    const int age0 = static_cast<int>(std::clamp<int64_t>(since - 1 - dwell_beyond_, -1, D));
+    f_[cur * T + (age0 + 1)] = 0;
+    node_.resize(S_);
+    for (size_t k = 0; k < H_; ++k) {
+      g_.assign(states, kInf);
+      int* pred = &pred_[k * states];
+      for (size_t s = 0; s < S_; ++s) node_[s] = node(s, k);
+      for (size_t s = 0; s < S_; ++s) {
+        if (node_[s] == kInf) continue;
+        for (int a = -1; a <= D; ++a) {
+          const double here = f_[s * T + (a + 1)];
+          if (here == kInf) continue;
+          const size_t to = s * T + (std::min(D, a + 1) + 1);
+          if (here + node_[s] < g_[to]) {
+            g_[to] = here + node_[s];
+            pred[to] = static_cast<int>(s * T + (a + 1));
+          }
+        }
+      }
+      for (size_t a = 0; a < S_; ++a) {
+        double best = kInf;
+        int from = -1;
+        for (int age = std::max(-1, D - 1); age <= D; ++age) {
+          const double here = f_[a * T + (age + 1)];
+          if (here < best) {
+            best = here;
+            from = static_cast<int>(a * T + (age + 1));
+          }
+        }
+        if (best == kInf) continue;
+        const Hop* hops = &hops_[(v * S_ + a) * S_];
+        for (size_t b = 0; b < S_; ++b) {
+          if (b == a || node_[b] == kInf) continue;
+          const Hop& hop = hops[b];
+          if (!hop.feasible) continue;
+          const double via = best + arc(a, b, k, hop) + node_[b];
+          const size_t to = b * T + 1;  // arrived: age 0
+          if (via < g_[to]) {
+            g_[to] = via;
+            pred[to] = from;
+          }
+        }
+      }
+      f_.swap(g_);
+    }
+    size_t end = 0;
+    for (size_t i = 1; i < states; ++i) {
+      if (f_[i] < f_[end]) end = i;
+    }
+    const double best = f_[end];
+    if (best == kInf) return kInf;
+    for (size_t k = H_; k-- > 0;) {
+      path[k] = static_cast<int>(end / static_cast<size_t>(T));
+      end = static_cast<size_t>(pred_[k * states + end]);
+    }
+    return best;
+  }
+  // The itinerary of VM v with the least reduced cost at row duals `pi`, and that cost.
+  double Price(size_t v, const double* pi, int* path) {
+    const double peak = p_.vms[v].peak_power_w;
+    auto node = [&](size_t s, size_t k) {
+      return -peak * pi[Capacity(s, k)] + o_.Power(v, k) * pi[Brown(s, k)];
+    };
+    auto arc = [&](size_t a, size_t b, size_t k, const Hop& hop) {
+      return kMoveKg + hop.move_w * (pi[Brown(a, k)] + pi[Brown(b, k)]) -
+             hop.total_s * pi[Link(a, b, k)];
+    };
+    return Cheapest(v, node, arc, path) - pi[Convexity(v)];
+  }
+
+  // A whole plan, improved one VM at a time: each VM in turn takes its cheapest itinerary given
+  // where all the others are (the exact CO2 its power and its moves' energy add at each site,
+  // within capacity and link time), until a sweep changes nothing or time runs out. `paths`
+  // holds H sites per VM and must respect capacity and link time. Returns the plan's kg CO2.
+  template <class Clock>
+  double Improve(std::vector<int>* paths, typename Clock::time_point deadline) {
+    const double slot_h = static_cast<double>(p_.slot_s) / 3600;
+    std::vector<double> load(S_ * H_, 0.0), used(S_ * H_, 0.0), busy(S_ * S_ * H_, 0.0);
+    auto kg = [&](size_t s, size_t k, double w) {
+      return KgCo2(std::max(0.0, w - o_.Green(s, k)) * slot_h, o_.Carbon(s, k));
+    };
+    auto apply = [&](size_t v, const int* path, double sign) {
+      size_t at = static_cast<size_t>(o_.site_of_vm[v]);
+      for (size_t k = 0; k < H_; ++k) {
+        const size_t s = static_cast<size_t>(path[k]);
+        double w = o_.Power(v, k);
+        if (s != at) {
+          const Hop& hop = HopOf(v, at, s);
+          load[at * H_ + k] += sign * hop.move_w;
+          busy[(at * S_ + s) * H_ + k] += sign * hop.total_s;
+          w += hop.move_w;
+        }
+        load[s * H_ + k] += sign * w;
+        used[s * H_ + k] += sign * p_.vms[v].peak_power_w;
+        at = s;
+      }
+    };
+    for (size_t v = 0; v < V_; ++v) apply(v, &(*paths)[v * H_], 1);
+    std::vector<int> best(H_);
+    for (bool changed = true; changed && Clock::now() < deadline;) {
+      changed = false;
+      for (size_t v = 0; v < V_; ++v) {
+        int* mine = &(*paths)[v * H_];
+        apply(v, mine, -1);
+        const double peak = p_.vms[v].peak_power_w;
+        auto node = [&](size_t s, size_t k) {
+          if (used[s * H_ + k] + peak > p_.sites[s].capacity_w * (1 + 1e-12)) return kInf;
+          const double there = load[s * H_ + k];
+          return kg(s, k, there + o_.Power(v, k)) - kg(s, k, there);
+        };
+        auto arc = [&](size_t a, size_t b, size_t k, const Hop& hop) {
+          if (busy[(a * S_ + b) * H_ + k] + hop.total_s > static_cast<double>(p_.slot_s))
+            return kInf;
+          const double w = hop.move_w, there = load[b * H_ + k] + o_.Power(v, k);
+          return kMoveKg + kg(a, k, load[a * H_ + k] + w) - kg(a, k, load[a * H_ + k]) +
+                 kg(b, k, there + w) - kg(b, k, there);
+        };
+        // What its itinerary costs now, priced the same way.
+        double now = 0;
+        size_t at = static_cast<size_t>(o_.site_of_vm[v]);
+        for (size_t k = 0; k < H_; ++k) {
+          const size_t s = static_cast<size_t>(mine[k]);
+          if (s != at) now += arc(at, s, k, HopOf(v, at, s));
+          now += node(s, k);
+          at = s;
+        }
+        const double cheapest = Cheapest(v, node, arc, best.data());
+        if (cheapest < kInf && (now == kInf || cheapest < now - 1e-9)) {
+          std::copy(best.begin(), best.end(), mine);
+          changed = true;
+        }
+        apply(v, mine, 1);
+      }
+    }
+    // A start over capacity or link time is repaired on the way (a VM where it does not fit
+    // takes any itinerary that does); one still not whole is no plan.
+    for (size_t i = 0; i < S_ * H_; ++i) {
+      if (used[i] > p_.sites[i / H_].capacity_w * (1 + 1e-9)) return kInf;
+    }
+    for (size_t i = 0; i < busy.size(); ++i) {
+      if (busy[i] > static_cast<double>(p_.slot_s) * (1 + 1e-9)) return kInf;
+    }
+    double total = 0;
+    for (size_t s = 0; s < S_; ++s) {
+      for (size_t k = 0; k < H_; ++k) total += kg(s, k, load[s * H_ + k]);
+    }
+    for (size_t v = 0; v < V_; ++v) {
+      int at = o_.site_of_vm[v];
+      for (size_t k = 0; k < H_; ++k) {
+        if ((*paths)[v * H_ + k] != at) total += kMoveKg;
+        at = (*paths)[v * H_ + k];
+      }
+    }
+    return total;
+  }
+  // Row duals as the LP's sense requires (<= rows non-positive, >= rows non-negative, free rows
+  // zero), so that any of them, or a mix, prices to a valid bound.
+  void ClampDuals(std::vector<double>* pi) const {
+    std::vector<double> lower, upper;
+    RowBounds(&lower, &upper);
+    for (size_t i = 0; i < pi->size(); ++i) {
+      if (lower[i] == -kInf) (*pi)[i] = std::min((*pi)[i], 0.0);
+      if (upper[i] == kInf) (*pi)[i] = std::max((*pi)[i], 0.0);
+    }
+  }
+  // The Lagrangian at duals `pi`, all but the itineraries' part: pi . rhs, plus what the site
+  // columns contribute at their best (b and overload columns whose reduced cost is negative
+  // are unbounded: no bound then).
+  double DualValue(const double* pi) const {
+    double value = 0;
+    const double slot_h = static_cast<double>(p_.slot_s) / 3600;
+    for (size_t v = 0; v < V_; ++v) value += pi[Convexity(v)];
+    for (size_t s = 0; s < S_; ++s) {
+      for (size_t k = 0; k < H_; ++k) {
+        value += pi[Capacity(s, k)] * p_.sites[s].capacity_w - pi[Brown(s, k)] * o_.Green(s, k);
+        if (KgCo2(slot_h, o_.Carbon(s, k)) - pi[Brown(s, k)] < -1e-12) return -kInf;
+        for (size_t b = 0; b < S_; ++b) {
+          if (b != s) value += pi[Link(s, b, k)] * static_cast<double>(p_.slot_s);
+        }
+      }
+    }
+    return value;
+  }
+  // The Lagrangian dual of the horizon problem, climbed by projected subgradient steps (Polyak's
+  // step toward `upper`, the best whole plan's kg): at row duals `pi` every VM takes its
+  // cheapest itinerary on its own, which bounds the problem from below; the rows' excess (load
+  // beyond green, peak beyond capacity, link time beyond the slot) moves the duals. Every 20
+  // steps the itineraries of all VMs go to `heuristic(paths)`, which may return a better
+  // `upper`. Leaves in `pi` the duals of the best
+  // bound, and returns that bound.
+  template <class Clock, class Heuristic>
+  double Climb(std::vector<double>* pi, double upper, typename Clock::time_point deadline,
+               size_t* steps, Heuristic heuristic) {
+    std::vector<double> lower, up, activity(pi->size()), g(pi->size()), best_pi = *pi;
+    RowBounds(&lower, &up);
+    const double slot_h = static_cast<double>(p_.slot_s) / 3600;
+    std::vector<int> paths(V_ * H_);
+    double best = -kInf, theta = 1;
+    int stale = 0;
+    while (Clock::now() < deadline && *steps < 10000) {
+      ++*steps;
+      std::fill(activity.begin(), activity.end(), 0.0);
+      double value = DualValue(pi->data());
+      for (size_t v = 0; v < V_; ++v) {
+        int* path = &paths[v * H_];
+        value += Price(v, pi->data(), path);
+        Entries(v, path, [&](int row, double x) { activity[row] += x; });
+      }
+      if (*steps % 20 == 0) upper = std::min(upper, heuristic(paths));
+      if (best == -kInf || value > best + 1e-9 * std::abs(best)) {
+        best = value;
+        best_pi = *pi;
+        stale = 0;
+      } else if (++stale >= 10) {
+        theta /= 2;
+        stale = 0;
+        if (theta < 1e-4) break;
+      }
+      if (upper - best <= 1e-5 * std::max(1.0, std::abs(upper))) break;
+      // Projected subgradient: rows' bound minus activity; nothing where the dual sits on the
+      // edge it would be pushed over.
+      double norm = 0;
+      for (size_t i = V_; i < pi->size(); ++i) {
+        double d = 0;
+        if (lower[i] > -kInf) {
+          d = lower[i] - activity[i];  // brown rows: load - green (b at 0)
+          const size_t sk = i - (V_ + S_ * H_);
+          const double price = KgCo2(slot_h, o_.Carbon(sk / H_, sk % H_));
+          if (((*pi)[i] <= 0 && d < 0) || ((*pi)[i] >= price && d > 0)) d = 0;
+        } else if (up[i] < kInf) {
+          d = up[i] - activity[i];
+          if ((*pi)[i] >= 0 && d > 0) d = 0;
+        }
+        g[i] = d;
+        norm += d * d;
+      }
+      if (norm <= 0) break;  // the cheapest itineraries are a whole plan meeting every row
+      const double step = theta * (upper - value) / norm;
+      for (size_t i = V_; i < pi->size(); ++i) {
+        if (g[i] == 0) continue;
+        double x = (*pi)[i] + step * g[i];
+        if (lower[i] > -kInf) {
+          const size_t sk = i - (V_ + S_ * H_);
+          x = std::clamp(x, 0.0, KgCo2(slot_h, o_.Carbon(sk / H_, sk % H_)));
+        } else {
+          x = std::min(x, 0.0);
+        }
+        (*pi)[i] = x;
+      }
+    }
+    *pi = best_pi;
+    return best;
+  }
+  // The reduced cost of VM v's itinerary `path` at duals `pi`.
+  double ReducedCost(size_t v, const int* path, const double* pi) const {
+    double priced = 0;
+    const double cost = Entries(v, path, [&](int row, double value) { priced += pi[row] * value; });
+    return cost - priced;
+  }
+  // The VM's itinerary when it stays where it is, and with a plan's moves.
+  void PathOf(size_t v, const Plan* plan, int* path) const {
+    std::fill(path, path + H_, o_.site_of_vm[v]);
+    if (plan == nullptr) return;
+    for (const Move& m : plan->moves) {
+      if (m.vm != v) continue;
+      const int64_t k = m.slot - o_.now_slot;
+      if (k < 0 || k >= static_cast<int64_t>(H_)) continue;
+      std::fill(path + k, path + H_, static_cast<int>(m.to));
+    }
+  }
+
+  static constexpr double kMoveKg = 1e-6;  // a tie-break: of equal plans, the fewer moves
+  static constexpr double kOverloadKgPerW = 1e3;
+
+ private:
+  // A move as the model needs it: its energy as power at each end over the slot, its time on
+  // the link. Looked up for every arc of every shortest path, so kept per VM and site pair.
+  struct Hop {
+    bool feasible = false;
+    double move_w = 0, total_s = 0;
+  };
+  const Hop& HopOf(size_t v, size_t a, size_t b) const { return hops_[(v * S_ + a) * S_ + b]; }
+
+  const Problem& p_;
+  const Outlook& o_;
+  const size_t S_, V_, H_;
+  // The dwell time in slots, at most the horizon + 1 (a longer one allows no second move
+  // within the horizon either); ages -1..D per site; how much longer the real dwell is.
+  const int D_, T_;
+  const int64_t dwell_beyond_;
+  std::vector<Hop> hops_;
+  std::vector<double> f_, g_, node_;
+  std::vector<int> pred_;
 };
 
 class OptimalPolicy : public Policy {
@@ -80,165 +528,254 @@ class OptimalPolicy : public Policy {
   }
   int64_t ReplanEverySlots() const override { return options_.optimal_replan_slots; }
   double LastMipGap() const override { return gap_; }
+  std::string LastSolveNote() const override {
+    char note[240];
+    std::snprintf(note, sizeof note,
+                  "subgradient: %zu steps, bound %.3f kg, %.2f s; column generation: %zu rounds, "
+                  "%zu itineraries, LP %.3f kg, bound %.3f kg, %.2f s; best plan improved VM by "
+                  "VM %.3f kg, after CBC %.3f kg; %.2f s in all",
+                  stats_.steps, stats_.climb_bound, stats_.climb_s, stats_.rounds, stats_.columns,
+                  stats_.lp_objective, stats_.bound, stats_.pricing_s, stats_.improved_kg,
+                  stats_.objective, stats_.seconds);
+    return note;
+  }
 
   Plan Decide(const Problem& problem, const MoveCosts& costs, const Outlook& outlook) override {
-    const size_t S = problem.sites.size(), V = problem.vms.size();
+    using Clock = std::chrono::steady_clock;
+    const auto began = Clock::now();
+    auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - began).count(); };
+    auto after = [&](double fraction) {
+      return began + std::chrono::duration_cast<Clock::duration>(
+                         std::chrono::duration<double>(fraction * options_.optimal_time_limit_s));
+    };
+    const size_t V = problem.vms.size();
     const size_t H = std::min(outlook.slots, std::max<size_t>(1, HorizonSlots()));
-    const double slot_h = static_cast<double>(problem.slot_s) / 3600;
-    const int64_t dwell = options_.min_dwell_slots;
-    ModelBuilder lp;
-    auto x = [&](size_t v, size_t s, size_t k) { return static_cast<int>((v * S + s) * H + k); };
-    const int y0 = static_cast<int>(V * S * H);
-    auto y = [&](size_t v, size_t s, size_t k) { return y0 + x(v, s, k); };
-    const int b0 = 2 * y0;
-    auto b = [&](size_t s, size_t k) { return b0 + static_cast<int>(s * H + k); };
-    // x: binaries; fixed where a VM may not be.
-    for (size_t v = 0; v < V; ++v) {
-      const size_t cur = static_cast<size_t>(outlook.site_of_vm[v]);
-      const int64_t since = outlook.now_slot - outlook.last_move_slot[v];
-      for (size_t s = 0; s < S; ++s) {
-        const bool reachable = s == cur || costs.At(v, cur, s).feasible;
-        for (size_t k = 0; k < H; ++k) {
-          // Still within its dwell time: stays where it is.
-          const bool pinned = since + static_cast<int64_t>(k) < dwell;
-          double upper = reachable ? 1 : 0;
-          if (pinned) upper = s == cur ? 1 : 0;
-          const double lower = pinned && s == cur ? 1 : 0;
-          lp.AddCol(lower, upper, 0, true);
-        }
-      }
-    }
-    // y: arrivals, priced at the move's energy and the destination's carbon intensity.
-    for (size_t v = 0; v < V; ++v) {
-      const size_t cur = static_cast<size_t>(outlook.site_of_vm[v]);
-      for (size_t s = 0; s < S; ++s) {
-        const MoveCost& cost = costs.At(v, cur, s == cur ? (cur + 1) % S : s);
-        for (size_t k = 0; k < H; ++k) {
-          const double kg = KgCo2(cost.energy_j / 3600, outlook.Carbon(s, k)) + 1e-6;
-          lp.AddCol(0, 1, S > 1 ? kg : 0);
-        }
-      }
-    }
-    // b: brown power, priced at the grid's carbon intensity.
-    for (size_t s = 0; s < S; ++s) {
-      for (size_t k = 0; k < H; ++k) {
-        lp.AddCol(0, std::numeric_limits<double>::infinity(), KgCo2(slot_h, outlook.Carbon(s, k)));
-      }
-    }
-    ModelBuilder& row = lp;
-    for (size_t v = 0; v < V; ++v) {
-      const size_t cur = static_cast<size_t>(outlook.site_of_vm[v]);
-      for (size_t k = 0; k < H; ++k) {
-        for (size_t s = 0; s < S; ++s) row.Add(x(v, s, k), 1);
-        row.Finish('E', 1);  // one site at a time
-        for (size_t s = 0; s < S; ++s) {
-          // y >= x[k] - x[k-1] (before slot 0: where it is now)
-          row.Add(y(v, s, k), 1);
-          row.Add(x(v, s, k), -1);
-          double rhs = 0;
-          if (k > 0) {
-            row.Add(x(v, s, k - 1), 1);
-          } else {
-            rhs = s == cur ? -1 : 0;
-          }
-          row.Finish('G', rhs);
-        }
-      }
-      // At most one arrival within any dwell window.
-      for (size_t k = 0; k < H; ++k) {
-        for (size_t j = k; j < std::min(H, k + static_cast<size_t>(dwell)); ++j) {
-          for (size_t s = 0; s < S; ++s) row.Add(y(v, s, j), 1);
-        }
-        row.Finish('L', 1);
-      }
-    }
-    for (size_t s = 0; s < S; ++s) {
-      for (size_t k = 0; k < H; ++k) {
-        // Capacity: peak power of the VMs there.
-        for (size_t v = 0; v < V; ++v) row.Add(x(v, s, k), problem.vms[v].peak_power_w);
-        row.Finish('L', problem.sites[s].capacity_w);
-        // Brown power: b >= load - green.
-        row.Add(b(s, k), 1);
-        for (size_t v = 0; v < V; ++v) row.Add(x(v, s, k), -outlook.Power(v, k));
-        row.Finish('G', -outlook.Green(s, k));
-      }
-    }
-    // Link time in the first slot: the moves on each link fit in the slot.
-    for (size_t a = 0; a < S; ++a) {
-      for (size_t s = 0; s < S; ++s) {
-        if (a == s) continue;
-        for (size_t v = 0; v < V; ++v) {
-          if (static_cast<size_t>(outlook.site_of_vm[v]) != a) continue;
-          const MoveCost& cost = costs.At(v, a, s);
-          if (cost.feasible) row.Add(x(v, s, 0), cost.total_s);
-        }
-        if (!row.empty()) row.Finish('L', static_cast<double>(problem.slot_s));
-      }
-    }
-    Cbc_Model* model = Cbc_newModel();
-    Cbc_setLogLevel(model, 0);
-    lp.Load(model);
-    // Start from the greedy plan held over the horizon.
+    stats_ = {};
+    PathModel model(problem, costs, outlook, H, options_.min_dwell_slots);
     const Plan greedy = start_->Decide(problem, costs, outlook);
-    std::vector<int> site = outlook.site_of_vm;
-    for (const Move& m : greedy.moves) site[m.vm] = static_cast<int>(m.to);
-    std::vector<int> start_idx;
-    std::vector<double> start_val;
+
+    // The restricted master: the site columns, every VM staying, every VM as the greedy plan
+    // moves it.
+    Columns cols;
+    std::vector<int> overload;
+    model.AddSiteColumns(&cols, &overload);
+    const int first_path = cols.size();
+    std::vector<int> path_vm, path_site;  // per path column: its VM, its sites (H each)
+    std::vector<int> greedy_paths(V * H), stay(H);
+    auto add_path = [&](size_t v, const int* sites, Columns* to) {
+      model.AddPath(v, sites, to);
+      path_vm.push_back(static_cast<int>(v));
+      path_site.insert(path_site.end(), sites, sites + H);
+    };
     for (size_t v = 0; v < V; ++v) {
-      for (size_t s = 0; s < S; ++s) {
-        for (size_t k = 0; k < H; ++k) {
-          start_idx.push_back(x(v, s, k));
-          start_val.push_back(site[v] == static_cast<int>(s) ? 1 : 0);
-        }
+      int* mine = &greedy_paths[v * H];
+      model.PathOf(v, nullptr, stay.data());
+      model.PathOf(v, &greedy, mine);
+      add_path(v, stay.data(), &cols);
+      if (!std::equal(stay.begin(), stay.end(), mine)) add_path(v, mine, &cols);
+    }
+    std::vector<double> row_lower, row_upper;
+    model.RowBounds(&row_lower, &row_upper);
+
+    // The incumbent, the best whole plan so far: the greedy one improved VM by VM.
+    std::vector<int> incumbent = greedy_paths;
+    double incumbent_kg = model.Improve<Clock>(&incumbent, after(0.1));
+    auto consider = [&](std::vector<int>* paths) {
+      const double kg = model.Improve<Clock>(paths, after(0.9));
+      if (kg < incumbent_kg) {
+        incumbent_kg = kg;
+        incumbent.swap(*paths);
+      }
+      return incumbent_kg;
+    };
+
+    // The bound, and prices for itineraries: the Lagrangian dual climbed by subgradient steps
+    // from brown power at half the grid's carbon price. Every 20 steps the VMs' cheapest
+    // itineraries at the prices, improved VM by VM, are a candidate incumbent (a Lagrangian
+    // heuristic).
+    std::vector<double> duals(static_cast<size_t>(model.Rows()), 0.0);
+    const double slot_h = static_cast<double>(problem.slot_s) / 3600;
+    for (size_t s = 0; s < problem.sites.size(); ++s) {
+      for (size_t k = 0; k < H; ++k)
+        duals[model.Brown(s, k)] = 0.5 * KgCo2(slot_h, outlook.Carbon(s, k));
+    }
+    std::vector<int> candidate;
+    double bound = model.Climb<Clock>(&duals, incumbent_kg, after(0.6), &stats_.steps,
+                                      [&](const std::vector<int>& paths) {
+                                        candidate = paths;
+                                        return consider(&candidate);
+                                      });
+    stats_.climb_bound = bound;
+    stats_.climb_s = elapsed();
+    // The master starts with each VM's cheapest itinerary at the best duals and the incumbent's.
+    std::vector<std::unordered_set<uint64_t>> seen(V);
+    for (size_t i = 0; i < path_vm.size(); ++i)
+      seen[path_vm[i]].insert(PathHash(&path_site[i * H], H));
+    std::vector<int> priced(V * H);
+    for (size_t v = 0; v < V; ++v) {
+      model.Price(v, duals.data(), &priced[v * H]);
+      for (const int* sites : {&priced[v * H], &incumbent[v * H]}) {
+        if (seen[v].insert(PathHash(sites, H)).second) add_path(v, sites, &cols);
       }
     }
-    Cbc_setMIPStartI(model, static_cast<int>(start_idx.size()), start_idx.data(), start_val.data());
-    Cbc_setMaximumSeconds(model, options_.optimal_time_limit_s);
-    Cbc_setAllowableFractionGap(model, 1e-4);
-    Cbc_solve(model);
+
+    Clp_Simplex* lp = Clp_newModel();
+    Clp_setLogLevel(lp, 0);
+    Clp_loadProblem(lp, cols.size(), model.Rows(), cols.start.data(), cols.row.data(),
+                    cols.value.data(), cols.lower.data(), cols.upper.data(), cols.cost.data(),
+                    row_lower.data(), row_upper.data());
+    Clp_setMaximumSeconds(lp, std::max(0.05, 0.8 * options_.optimal_time_limit_s - elapsed()));
+    Clp_dual(lp, 0);
+
+    // Column generation from there: price every VM's best itinerary, add those that would lower
+    // the LP's objective, re-solve (primal simplex from the last basis). Pricing at any dual
+    // point gives a bound, so itineraries are priced between the duals of the best bound so far
+    // and the LP's (Wentges smoothing), and at the LP's own when that finds nothing for it.
+    // Stops when the bound meets the LP (its optimum over all itineraries), or at 70 % of the
+    // time limit.
+    std::vector<double> center = duals, lp_pi, at;
+    while (Clp_status(lp) == 0 && Clock::now() < after(0.8)) {
+      const double* row_duals = Clp_dualRowSolution(lp);
+      lp_pi.assign(row_duals, row_duals + model.Rows());
+      model.ClampDuals(&lp_pi);
+      const double objective = Clp_objectiveValue(lp);
+      ++stats_.rounds;
+      stats_.lp_objective = objective;
+      Columns fresh;
+      for (int attempt = 0; attempt < 2 && fresh.size() == 0; ++attempt) {
+        at = lp_pi;
+        if (attempt == 0) {
+          for (size_t i = 0; i < at.size(); ++i)
+            at[i] = kSmoothing * center[i] + (1 - kSmoothing) * lp_pi[i];
+        }
+        double lagrangian = model.DualValue(at.data());
+        for (size_t v = 0; v < V; ++v) lagrangian += model.Price(v, at.data(), &priced[v * H]);
+        if (lagrangian > bound) {
+          bound = lagrangian;
+          center = at;
+        }
+        for (size_t v = 0; v < V; ++v) {
+          if (model.ReducedCost(v, &priced[v * H], lp_pi.data()) < -1e-9)
+            add_path(v, &priced[v * H], &fresh);
+        }
+      }
+      if (fresh.size() == 0) bound = std::max(bound, objective);  // nothing prices out: optimal
+      if (fresh.size() == 0 || objective - bound <= 1e-5 * std::max(1.0, std::abs(objective))) {
+        path_vm.resize(static_cast<size_t>(cols.size() - first_path));
+        path_site.resize(path_vm.size() * H);
+        break;
+      }
+      Clp_addColumns(lp, fresh.size(), fresh.lower.data(), fresh.upper.data(), fresh.cost.data(),
+                     fresh.start.data(), fresh.row.data(), fresh.value.data());
+      cols.Append(fresh);
+      Clp_setMaximumSeconds(lp, std::max(0.05, 0.8 * options_.optimal_time_limit_s - elapsed()));
+      Clp_primal(lp, 0);
+    }
+    stats_.columns = static_cast<size_t>(cols.size() - first_path);
+    stats_.pricing_s = elapsed() - stats_.climb_s;
+    stats_.bound = bound;
+
+    // The LP's solution rounded (each VM on its heaviest itinerary), improved VM by VM, may be a
+    // better incumbent.
+    if (Clp_status(lp) == 0) {
+      const double* z = Clp_primalColumnSolution(lp);
+      std::vector<double> heaviest(V, -1);
+      candidate.assign(V * H, 0);
+      for (int c = first_path; c < Clp_getNumCols(lp); ++c) {
+        const size_t i = static_cast<size_t>(c - first_path), v = static_cast<size_t>(path_vm[i]);
+        if (z[c] <= heaviest[v]) continue;
+        heaviest[v] = z[c];
+        std::copy(&path_site[i * H], &path_site[i * H] + H, &candidate[v * H]);
+      }
+      consider(&candidate);
+    }
+    Clp_deleteModel(lp);
+    stats_.improved_kg = incumbent_kg;
+
+    // The MILP over every itinerary found, the incumbent's among them: CBC, from the incumbent,
+    // for the rest of the time.
+    std::vector<int> chosen_paths;
+    double best = incumbent_kg;
+    if (incumbent_kg < kInf) chosen_paths = incumbent;
+    if (bound < best - 1e-5 * std::abs(best) && incumbent_kg < kInf && Clock::now() < after(0.85)) {
+      const int first_incumbent = cols.size();
+      for (size_t v = 0; v < V; ++v) add_path(v, &incumbent[v * H], &cols);
+      Cbc_Model* mip = Cbc_newModel();
+      Cbc_setLogLevel(mip, 0);
+      Cbc_loadProblem(mip, cols.size(), model.Rows(), cols.start.data(), cols.row.data(),
+                      cols.value.data(), cols.lower.data(), cols.upper.data(), cols.cost.data(),
+                      row_lower.data(), row_upper.data());
+      std::vector<int> start_idx;
+      std::vector<double> start_val;
+      for (int c = first_path; c < cols.size(); ++c) {
+        Cbc_setInteger(mip, c);
+        start_idx.push_back(c);
+        start_val.push_back(c >= first_incumbent ? 1 : 0);
+      }
+      Cbc_setMIPStartI(mip, static_cast<int>(start_idx.size()), start_idx.data(), start_val.data());
+      // CBC checks its limit between nodes, not inside the root LP: leave it a margin.
+      Cbc_setMaximumSeconds(mip, std::max(0.05, 0.9 * options_.optimal_time_limit_s - elapsed()));
+      Cbc_setAllowableFractionGap(mip, 1e-4);
+      Cbc_solve(mip);
+      const double* z = Cbc_getColSolution(mip);
+      bool whole = z != nullptr && Cbc_numberSavedSolutions(mip) >= 1;
+      for (int c : overload) whole = whole && z[c] <= 1e-6;
+      if (whole && Cbc_getObjValue(mip) < best - 1e-9) {
+        best = Cbc_getObjValue(mip);
+        for (int c = first_path; c < cols.size(); ++c) {
+          if (z[c] < 0.5) continue;
+          const size_t i = static_cast<size_t>(c - first_path);
+          std::copy(&path_site[i * H], &path_site[i * H] + H,
+                    &chosen_paths[static_cast<size_t>(path_vm[i]) * H]);
+        }
+      }
+      Cbc_deleteModel(mip);
+    }
+    stats_.seconds = elapsed();
+    if (chosen_paths.empty()) {
+      gap_ = 1;
+      return greedy;  // no whole plan within capacity and link time: the greedy one
+    }
+    gap_ = std::max(0.0, best - bound) / std::max(1e-9, std::abs(best));
+    stats_.objective = best;
 
     Plan plan{Name(), {}};
-    gap_ = std::numeric_limits<double>::quiet_NaN();
-    const double* solution = Cbc_getColSolution(model);
-    if (solution == nullptr || Cbc_numberSavedSolutions(model) < 1) {
-      Cbc_deleteModel(model);
-      gap_ = 1;
-      return greedy;  // no solution within the limit: the greedy start is the best known
-    }
-    const double best = Cbc_getObjValue(model), bound = Cbc_getBestPossibleObjValue(model);
-    gap_ = Cbc_isProvenOptimal(model) ? 0 : std::abs(best - bound) / std::max(1e-9, std::abs(best));
+    char reason[200];
+    std::snprintf(reason, sizeof reason,
+                  "optimal: MILP over the next %zu slots (objective %.3f kg CO2, gap %.2f%%)", H,
+                  best, 100 * gap_);
     for (size_t v = 0; v < V; ++v) {
-      size_t at = static_cast<size_t>(outlook.site_of_vm[v]);
+      size_t from = static_cast<size_t>(outlook.site_of_vm[v]);
       for (size_t k = 0; k < H; ++k) {
-        size_t next = at;
-        for (size_t s = 0; s < S; ++s) {
-          if (solution[x(v, s, k)] > 0.5) next = s;
-        }
-        if (next != at) {
-          Move move;
-          move.vm = v;
-          move.from = at;
-          move.to = next;
-          move.slot = outlook.now_slot + static_cast<int64_t>(k);
-          move.predicted = costs.At(v, at, next);
-          char reason[160];
-          std::snprintf(reason, sizeof reason,
-                        "optimal: MILP over the next %zu slots (objective %.3f kg, gap %.2f%%)", H,
-                        best, 100 * gap_);
-          move.reason = reason;
-          plan.moves.push_back(std::move(move));
-          at = next;
-        }
+        const size_t next = static_cast<size_t>(chosen_paths[v * H + k]);
+        if (next == from) continue;
+        Move move;
+        move.vm = v;
+        move.from = from;
+        move.to = next;
+        move.slot = outlook.now_slot + static_cast<int64_t>(k);
+        move.predicted = costs.At(v, from, next);
+        move.reason = reason;
+        plan.moves.push_back(std::move(move));
+        from = next;
       }
     }
-    Cbc_deleteModel(model);
+    std::stable_sort(plan.moves.begin(), plan.moves.end(),
+                     [](const Move& a, const Move& b) { return a.slot < b.slot; });
     return plan;
   }
 
  private:
+  static constexpr double kSmoothing = 0.7;  // weight of the best bound's duals when pricing
   PolicyOptions options_;
   std::unique_ptr<Policy> start_;
   double gap_ = std::numeric_limits<double>::quiet_NaN();
+  struct Stats {
+    size_t rounds = 0, columns = 0;
+    size_t steps = 0;
+    double climb_bound = 0, lp_objective = 0, bound = 0, improved_kg = 0, objective = 0;
+    double climb_s = 0, pricing_s = 0, seconds = 0;
+  } stats_;
 };
 
 }  // namespace

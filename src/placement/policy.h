@@ -16,7 +16,7 @@ struct PolicyOptions {
   double hysteresis_kg = 0.001;      // a move must save at least this much CO2 over the horizon...
   double hysteresis_fraction = 0.1;  // ...and this share of what the VM would emit staying
   size_t horizon_slots = 24;         // how far ahead forecast-based policies look
-  double optimal_time_limit_s = 10;  // for `optimal`: CBC's time limit
+  double optimal_time_limit_s = 10;  // for `optimal`: its time limit (it may overrun by ~10 %)
   size_t optimal_horizon_slots = 0;  // for `optimal`: its horizon (0: horizon_slots)
   int64_t optimal_replan_slots = 6;  // for `optimal`: how often it re-plans (its plan covers
                                      // the horizon)
@@ -31,6 +31,9 @@ class Policy {
   virtual Plan Decide(const Problem& problem, const MoveCosts& costs, const Outlook& outlook) = 0;
   // For `optimal`: the relative MIP gap of the last solve (0 = proven optimal); NaN otherwise.
   virtual double LastMipGap() const;
+  // For `optimal`: how the last solve went (rounds, columns, bound, time), for people reading
+  // a benchmark or a log; empty otherwise.
+  virtual std::string LastSolveNote() const { return {}; }
   // How many slots of outlook it uses (the caller need not forecast further).
   virtual size_t HorizonSlots() const = 0;
   // True when it decides from what the sensors measure now, not from forecasts.
@@ -43,7 +46,8 @@ class Policy {
 // "static": never moves. "follow-sensor": the talk's rule, each slot to the site with the most
 // green power measured now. "greedy-forecast": over the horizon, each VM to the site where it is
 // predicted to emit least, moves included, with hysteresis and a minimum dwell time.
-// "optimal": a MILP over the horizon (Coin-OR CBC) with migration energy and link capacity.
+// "optimal": a MILP over the horizon (Coin-OR CLP and CBC) with migration energy and link
+// capacity, and the gap to its bound.
 Result<std::unique_ptr<Policy>> MakePolicy(const std::string& name, const PolicyOptions& options);
 std::vector<std::string> PolicyNames();
 

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <limits>
 #include <string>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -117,16 +118,19 @@ class PathModel {
         S_(problem.sites.size()),
         V_(problem.vms.size()),
         H_(horizon),
-        D_(static_cast<int>(std::min<int64_t>(dwell, static_cast<int64_t>(horizon) + 1))),
-        T_(D_ + 2),
-        dwell_beyond_(dwell - D_) {
-    hops_.resize(V_ * S_ * S_);
+        dwell_(dwell) {
+    kind_.resize(V_);
+    hops_.resize(costs.Kinds() * S_ * S_);
+    std::vector<bool> done(costs.Kinds(), false);
     for (size_t v = 0; v < V_; ++v) {
+      const size_t kind = kind_[v] = costs.Kind(v);
+      if (done[kind]) continue;
+      done[kind] = true;
       for (size_t a = 0; a < S_; ++a) {
         for (size_t b = 0; b < S_; ++b) {
           if (a == b) continue;
           const MoveCost& cost = costs.At(v, a, b);
-          hops_[(v * S_ + a) * S_ + b] = {
+          hops_[(kind * S_ + a) * S_ + b] = {
               cost.feasible, cost.energy_j / 2 / static_cast<double>(p_.slot_s), cost.total_s};
         }
       }
@@ -139,6 +143,11 @@ class PathModel {
   int Brown(size_t s, size_t k) const { return static_cast<int>(V_ + (S_ + s) * H_ + k); }
   int Link(size_t a, size_t b, size_t k) const {
     return static_cast<int>(V_ + 2 * S_ * H_ + (a * S_ + b) * H_ + k);
+  }
+  // kg CO2 of a watt drawn from the grid at site s over slot k: the cost of brown power, so the
+  // most a watt of load there can be worth (the brown rows' duals stay within 0 .. this).
+  double BrownPrice(size_t s, size_t k) const {
+    return KgCo2(static_cast<double>(p_.slot_s) / 3600, o_.Carbon(s, k));
   }
   void RowBounds(std::vector<double>* lower, std::vector<double>* upper) const {
     lower->assign(static_cast<size_t>(Rows()), -kInf);
@@ -158,11 +167,10 @@ class PathModel {
   // site's capacity, an overload column priced far above any CO2 (so that the LP has a solution
   // and the MILP empties the site if it can).
   void AddSiteColumns(Columns* out, std::vector<int>* overload) const {
-    const double slot_h = static_cast<double>(p_.slot_s) / 3600;
     for (size_t s = 0; s < S_; ++s) {
       for (size_t k = 0; k < H_; ++k) {
         out->Add(Brown(s, k), 1);
-        out->Finish(0, kInf, KgCo2(slot_h, o_.Carbon(s, k)));
+        out->Finish(0, kInf, BrownPrice(s, k));
       }
     }
     std::vector<double> used(S_, 0.0);
@@ -203,80 +211,104 @@ class PathModel {
     const double cost = Entries(v, path, [&](int row, double value) { out->Add(row, value); });
     out->Finish(0, 1, cost);
   }
-  // The cheapest itinerary of VM v: a shortest path over (site, slots since the last arrival)
-  // through the horizon, where being at site s in slot k costs node(s, k) and a move from a to
-  // b into slot k costs arc(a, b, k, its MoveCost); infinity forbids either. Moves only where
-  // the pre-copy model says they converge within the VM's budget, and only once the slots since
-  // the VM's last arrival reach the dwell time. Returns the cost (infinity: no itinerary).
+  // The shortest paths' working memory: one per thread.
+  struct Scratch {
+    std::vector<double> f, node, sum;
+    std::vector<int> pred, forbidden;
+  };
+  // The cheapest itinerary of VM v, where being at site s in slot k costs node(s, k) and a move
+  // from a to b into slot k costs arc(a, b, k, its Hop); infinity forbids either. Moves only
+  // where the pre-copy model says they converge within the VM's budget, and only once the
+  // dwell time since the VM's last arrival is over. A shortest path over (slot, site) where a
+  // state is a VM free to move next slot: staying one slot is one edge; arriving at b in slot k
+  // is one edge to slot k + dwell - 1 (the dwell spent at b; cut at the horizon's end), priced
+  // with b's slots from prefix sums. Returns the cost (infinity: no itinerary).
   template <class Node, class Arc>
-  double Cheapest(size_t v, Node node, Arc arc, int* path) {
-    const int D = D_, T = T_;
-    const size_t states = S_ * static_cast<size_t>(T);
-    f_.assign(states, kInf);
-    pred_.resize(H_ * states);
+  double Cheapest(size_t v, Node node, Arc arc, int* path, Scratch& w) const {
+    const size_t S = S_, H = H_;
+    w.node.resize(S * H);
+    w.sum.resize(S * (H + 1));
+    w.forbidden.resize(S * (H + 1));
+    for (size_t s = 0; s < S; ++s) {
+      w.sum[s * (H + 1)] = 0;
+      w.forbidden[s * (H + 1)] = 0;
+      for (size_t k = 0; k < H; ++k) {
+        const double c = w.node[s * H + k] = node(s, k);
+        const bool no = c == kInf;
+        w.sum[s * (H + 1) + k + 1] = w.sum[s * (H + 1) + k] + (no ? 0 : c);
+        w.forbidden[s * (H + 1) + k + 1] = w.forbidden[s * (H + 1) + k] + (no ? 1 : 0);
+      }
+    }
+    // Slots s..e of site b (inclusive): their cost, or infinity if any is forbidden.
+    auto span = [&](size_t b, size_t from, size_t to) {
+      const size_t row = b * (H + 1);
+      if (w.forbidden[row + to + 1] != w.forbidden[row + from]) return kInf;
+      return w.sum[row + to + 1] - w.sum[row + from];
+    };
+    // f[k * S + s]: least cost to be at s through slot k, free to move at k + 1. pred: -1 for
+    // a stay, else the arrival (slot * S + from site) of the dwell that ends here.
+    w.f.assign(S * H, kInf);
+    w.pred.assign(S * H, -1);
+    double* f = w.f.data();
+    int* pred = w.pred.data();
     const size_t cur = static_cast<size_t>(o_.site_of_vm[v]);
-    // Age at the slot before the horizon: the slots since its last arrival (less what the
-    // dwell time exceeds D by), capped at D.
+    // The first slot it may arrive elsewhere: its dwell since its last arrival must be over.
     const int64_t since = o_.now_slot - o_.last_move_slot[v];
-    const int age0 = static_cast<int>(std::clamp<int64_t>(since - 1 - dwell_beyond_, -1, D));
-    f_[cur * T + (age0 + 1)] = 0;
-    node_.resize(S_);
-    for (size_t k = 0; k < H_; ++k) {
-      g_.assign(states, kInf);
-      int* pred = &pred_[k * states];
-      for (size_t s = 0; s < S_; ++s) node_[s] = node(s, k);
-      for (size_t s = 0; s < S_; ++s) {
-        if (node_[s] == kInf) continue;
-        for (int a = -1; a <= D; ++a) {
-          const double here = f_[s * T + (a + 1)];
-          if (here == kInf) continue;
-          const size_t to = s * T + (std::min(D, a + 1) + 1);
-          if (here + node_[s] < g_[to]) {
-            g_[to] = here + node_[s];
-            pred[to] = static_cast<int>(s * T + (a + 1));
+    const size_t first = static_cast<size_t>(std::clamp<int64_t>(dwell_ - since, 0, H));
+    const size_t dwell = static_cast<size_t>(std::min<int64_t>(dwell_, H));
+    // Pinned until then: it stays where it is.
+    double pinned = first > 0 ? span(cur, 0, first - 1) : 0;
+    if (pinned == kInf) return kInf;
+    if (first > 0) f[(first - 1) * S + cur] = pinned;
+    for (size_t k = first; k < H; ++k) {
+      // Stays into slot k (from a free state at k - 1; before the horizon, only where it is).
+      for (size_t s = 0; s < S; ++s) {
+        const double before = k == 0 ? (s == cur ? 0 : kInf) : f[(k - 1) * S + s];
+        const double via = before + w.node[s * H + k];
+        if (via < f[k * S + s]) {
+          f[k * S + s] = via;
+          pred[k * S + s] = -1;
+        }
+      }
+      // Arrivals into slot k: the dwell ends at slot k + dwell - 1, or the horizon's end.
+      const size_t end = std::min(H - 1, k + dwell - 1);
+      for (size_t a = 0; a < S; ++a) {
+        const double before = k == 0 ? (a == cur ? 0 : kInf) : f[(k - 1) * S + a];
+        if (before == kInf) continue;
+        const Hop* hops = &HopOf(v, a, 0);
+        for (size_t b = 0; b < S; ++b) {
+          if (b == a || !hops[b].feasible) continue;
+          const double stay = span(b, k, end);
+          if (stay == kInf) continue;
+          const double via = before + arc(a, b, k, hops[b]) + stay;
+          if (via < f[end * S + b]) {
+            f[end * S + b] = via;
+            pred[end * S + b] = static_cast<int>(k * S + a);
           }
         }
       }
-      for (size_t a = 0; a < S_; ++a) {
-        double best = kInf;
-        int from = -1;
-        for (int age = std::max(-1, D - 1); age <= D; ++age) {
-          const double here = f_[a * T + (age + 1)];
-          if (here < best) {
-            best = here;
-            from = static_cast<int>(a * T + (age + 1));
-          }
-        }
-        if (best == kInf) continue;
-        const Hop* hops = &hops_[(v * S_ + a) * S_];
-        for (size_t b = 0; b < S_; ++b) {
-          if (b == a || node_[b] == kInf) continue;
-          const Hop& hop = hops[b];
-          if (!hop.feasible) continue;
-          const double via = best + arc(a, b, k, hop) + node_[b];
-          const size_t to = b * T + 1;  // arrived: age 0
-          if (via < g_[to]) {
-            g_[to] = via;
-            pred[to] = from;
-          }
-        }
-      }
-      f_.swap(g_);
     }
-    size_t end = 0;
-    for (size_t i = 1; i < states; ++i) {
-      if (f_[i] < f_[end]) end = i;
+    size_t at = 0;
+    for (size_t s = 1; s < S; ++s) {
+      if (f[(H - 1) * S + s] < f[(H - 1) * S + at]) at = s;
     }
-    const double best = f_[end];
+    const double best = f[(H - 1) * S + at];
     if (best == kInf) return kInf;
-    for (size_t k = H_; k-- > 0;) {
-      path[k] = static_cast<int>(end / static_cast<size_t>(T));
-      end = static_cast<size_t>(pred_[k * states + end]);
+    for (size_t k = H; k-- > 0;) {
+      const int p = pred[k * S + at];
+      if (p < 0) {
+        path[k] = static_cast<int>(at);
+        continue;
+      }
+      const size_t arrived = static_cast<size_t>(p) / S;
+      for (size_t j = arrived; j <= k; ++j) path[j] = static_cast<int>(at);
+      at = static_cast<size_t>(p) % S;
+      k = arrived;  // the loop's k-- steps to the slot before the arrival
     }
     return best;
   }
   // The itinerary of VM v with the least reduced cost at row duals `pi`, and that cost.
-  double Price(size_t v, const double* pi, int* path) {
+  double Price(size_t v, const double* pi, int* path, Scratch& w) const {
     const double peak = p_.vms[v].peak_power_w;
     auto node = [&](size_t s, size_t k) {
       return -peak * pi[Capacity(s, k)] + o_.Power(v, k) * pi[Brown(s, k)];
@@ -285,7 +317,26 @@ class PathModel {
       return kMoveKg + hop.move_w * (pi[Brown(a, k)] + pi[Brown(b, k)]) -
              hop.total_s * pi[Link(a, b, k)];
     };
-    return Cheapest(v, node, arc, path) - pi[Convexity(v)];
+    return Cheapest(v, node, arc, path, w) - pi[Convexity(v)];
+  }
+  // Price for every VM (paths: H sites per VM), on up to two threads when there are enough VMs
+  // to pay for them. Returns the sum of the least reduced costs (summed in VM order, so the
+  // same whatever the threads).
+  double PriceAll(const double* pi, int* paths) {
+    reduced_.resize(V_);
+    auto range = [&](size_t from, size_t to, Scratch& w) {
+      for (size_t v = from; v < to; ++v) reduced_[v] = Price(v, pi, &paths[v * H_], w);
+    };
+    if (V_ >= 256 && std::thread::hardware_concurrency() > 1) {
+      std::thread other(range, V_ / 2, V_, std::ref(scratch_[1]));
+      range(0, V_ / 2, scratch_[0]);
+      other.join();
+    } else {
+      range(0, V_, scratch_[0]);
+    }
+    double sum = 0;
+    for (double d : reduced_) sum += d;
+    return sum;
   }
 
   // A whole plan, improved one VM at a time: each VM in turn takes its cheapest itinerary given
@@ -344,7 +395,7 @@ class PathModel {
           now += node(s, k);
           at = s;
         }
-        const double cheapest = Cheapest(v, node, arc, best.data());
+        const double cheapest = Cheapest(v, node, arc, best.data(), scratch_[0]);
         if (cheapest < kInf && (now == kInf || cheapest < now - 1e-9)) {
           std::copy(best.begin(), best.end(), mine);
           changed = true;
@@ -374,7 +425,8 @@ class PathModel {
     return total;
   }
   // Row duals as the LP's sense requires (<= rows non-positive, >= rows non-negative, free rows
-  // zero), so that any of them, or a mix, prices to a valid bound.
+  // zero, brown rows at most their price: the LP's are so only within its tolerances), so that
+  // any of them, or a mix, prices to a valid bound.
   void ClampDuals(std::vector<double>* pi) const {
     std::vector<double> lower, upper;
     RowBounds(&lower, &upper);
@@ -382,18 +434,21 @@ class PathModel {
       if (lower[i] == -kInf) (*pi)[i] = std::min((*pi)[i], 0.0);
       if (upper[i] == kInf) (*pi)[i] = std::max((*pi)[i], 0.0);
     }
+    for (size_t s = 0; s < S_; ++s) {
+      for (size_t k = 0; k < H_; ++k)
+        (*pi)[Brown(s, k)] = std::min((*pi)[Brown(s, k)], BrownPrice(s, k));
+    }
   }
   // The Lagrangian at duals `pi`, all but the itineraries' part: pi . rhs, plus what the site
   // columns contribute at their best (b and overload columns whose reduced cost is negative
   // are unbounded: no bound then).
   double DualValue(const double* pi) const {
     double value = 0;
-    const double slot_h = static_cast<double>(p_.slot_s) / 3600;
     for (size_t v = 0; v < V_; ++v) value += pi[Convexity(v)];
     for (size_t s = 0; s < S_; ++s) {
       for (size_t k = 0; k < H_; ++k) {
         value += pi[Capacity(s, k)] * p_.sites[s].capacity_w - pi[Brown(s, k)] * o_.Green(s, k);
-        if (KgCo2(slot_h, o_.Carbon(s, k)) - pi[Brown(s, k)] < -1e-12) return -kInf;
+        if (BrownPrice(s, k) - pi[Brown(s, k)] < -1e-12) return -kInf;
         for (size_t b = 0; b < S_; ++b) {
           if (b != s) value += pi[Link(s, b, k)] * static_cast<double>(p_.slot_s);
         }
@@ -406,26 +461,21 @@ class PathModel {
   // cheapest itinerary on its own, which bounds the problem from below; the rows' excess (load
   // beyond green, peak beyond capacity, link time beyond the slot) moves the duals. Every 20
   // steps the itineraries of all VMs go to `heuristic(paths)`, which may return a better
-  // `upper`. Leaves in `pi` the duals of the best
-  // bound, and returns that bound.
+  // `upper`. Leaves in `pi` the duals of the best bound, and returns that bound.
   template <class Clock, class Heuristic>
   double Climb(std::vector<double>* pi, double upper, typename Clock::time_point deadline,
                size_t* steps, Heuristic heuristic) {
     std::vector<double> lower, up, activity(pi->size()), g(pi->size()), best_pi = *pi;
     RowBounds(&lower, &up);
-    const double slot_h = static_cast<double>(p_.slot_s) / 3600;
     std::vector<int> paths(V_ * H_);
     double best = -kInf, theta = 1;
     int stale = 0;
     while (Clock::now() < deadline && *steps < 10000) {
       ++*steps;
       std::fill(activity.begin(), activity.end(), 0.0);
-      double value = DualValue(pi->data());
-      for (size_t v = 0; v < V_; ++v) {
-        int* path = &paths[v * H_];
-        value += Price(v, pi->data(), path);
-        Entries(v, path, [&](int row, double x) { activity[row] += x; });
-      }
+      const double value = DualValue(pi->data()) + PriceAll(pi->data(), paths.data());
+      for (size_t v = 0; v < V_; ++v)
+        Entries(v, &paths[v * H_], [&](int row, double x) { activity[row] += x; });
       if (*steps % 20 == 0) upper = std::min(upper, heuristic(paths));
       if (best == -kInf || value > best + 1e-9 * std::abs(best)) {
         best = value;
@@ -436,7 +486,7 @@ class PathModel {
         stale = 0;
         if (theta < 1e-4) break;
       }
-      if (upper - best <= 1e-5 * std::max(1.0, std::abs(upper))) break;
+      if (upper < kInf && upper - best <= 1e-5 * std::max(1.0, std::abs(upper))) break;
       // Projected subgradient: rows' bound minus activity; nothing where the dual sits on the
       // edge it would be pushed over.
       double norm = 0;
@@ -445,7 +495,7 @@ class PathModel {
         if (lower[i] > -kInf) {
           d = lower[i] - activity[i];  // brown rows: load - green (b at 0)
           const size_t sk = i - (V_ + S_ * H_);
-          const double price = KgCo2(slot_h, o_.Carbon(sk / H_, sk % H_));
+          const double price = BrownPrice(sk / H_, sk % H_);
           if (((*pi)[i] <= 0 && d < 0) || ((*pi)[i] >= price && d > 0)) d = 0;
         } else if (up[i] < kInf) {
           d = up[i] - activity[i];
@@ -455,13 +505,15 @@ class PathModel {
         norm += d * d;
       }
       if (norm <= 0) break;  // the cheapest itineraries are a whole plan meeting every row
-      const double step = theta * (upper - value) / norm;
+      // Polyak's step toward the best plan's kg; with none yet, toward half again the bound.
+      const double target = upper < kInf ? upper : value + 0.5 * std::abs(value) + 1e-3;
+      const double step = theta * (target - value) / norm;
       for (size_t i = V_; i < pi->size(); ++i) {
         if (g[i] == 0) continue;
         double x = (*pi)[i] + step * g[i];
         if (lower[i] > -kInf) {
           const size_t sk = i - (V_ + S_ * H_);
-          x = std::clamp(x, 0.0, KgCo2(slot_h, o_.Carbon(sk / H_, sk % H_)));
+          x = std::clamp(x, 0.0, BrownPrice(sk / H_, sk % H_));
         } else {
           x = std::min(x, 0.0);
         }
@@ -494,23 +546,23 @@ class PathModel {
 
  private:
   // A move as the model needs it: its energy as power at each end over the slot, its time on
-  // the link. Looked up for every arc of every shortest path, so kept per VM and site pair.
+  // the link. Looked up for every arc of every shortest path, so kept per VM kind and site pair.
   struct Hop {
     bool feasible = false;
     double move_w = 0, total_s = 0;
   };
-  const Hop& HopOf(size_t v, size_t a, size_t b) const { return hops_[(v * S_ + a) * S_ + b]; }
+  const Hop& HopOf(size_t v, size_t a, size_t b) const {
+    return hops_[(kind_[v] * S_ + a) * S_ + b];
+  }
 
   const Problem& p_;
   const Outlook& o_;
   const size_t S_, V_, H_;
-  // The dwell time in slots, at most the horizon + 1 (a longer one allows no second move
-  // within the horizon either); ages -1..D per site; how much longer the real dwell is.
-  const int D_, T_;
-  const int64_t dwell_beyond_;
-  std::vector<Hop> hops_;
-  std::vector<double> f_, g_, node_;
-  std::vector<int> pred_;
+  const int64_t dwell_;       // slots a VM stays where it arrived
+  std::vector<size_t> kind_;  // per VM
+  std::vector<Hop> hops_;     // per VM kind, from, to
+  Scratch scratch_[2];
+  std::vector<double> reduced_;
 };
 
 class OptimalPolicy : public Policy {
@@ -522,9 +574,11 @@ class OptimalPolicy : public Policy {
     start_ = std::move(MakePolicy("greedy-forecast", greedy).value());
   }
   std::string Name() const override { return "optimal"; }
+  // Its plan must last until it plans again: at least the re-plan interval.
   size_t HorizonSlots() const override {
-    return options_.optimal_horizon_slots > 0 ? options_.optimal_horizon_slots
-                                              : options_.horizon_slots;
+    const size_t horizon = options_.optimal_horizon_slots > 0 ? options_.optimal_horizon_slots
+                                                              : options_.horizon_slots;
+    return std::max(horizon, static_cast<size_t>(options_.optimal_replan_slots));
   }
   int64_t ReplanEverySlots() const override { return options_.optimal_replan_slots; }
   double LastMipGap() const override { return gap_; }
@@ -594,13 +648,11 @@ class OptimalPolicy : public Policy {
     // itineraries at the prices, improved VM by VM, are a candidate incumbent (a Lagrangian
     // heuristic).
     std::vector<double> duals(static_cast<size_t>(model.Rows()), 0.0);
-    const double slot_h = static_cast<double>(problem.slot_s) / 3600;
     for (size_t s = 0; s < problem.sites.size(); ++s) {
-      for (size_t k = 0; k < H; ++k)
-        duals[model.Brown(s, k)] = 0.5 * KgCo2(slot_h, outlook.Carbon(s, k));
+      for (size_t k = 0; k < H; ++k) duals[model.Brown(s, k)] = 0.5 * model.BrownPrice(s, k);
     }
     std::vector<int> candidate;
-    double bound = model.Climb<Clock>(&duals, incumbent_kg, after(0.6), &stats_.steps,
+    double bound = model.Climb<Clock>(&duals, incumbent_kg, after(kClimbUntil), &stats_.steps,
                                       [&](const std::vector<int>& paths) {
                                         candidate = paths;
                                         return consider(&candidate);
@@ -612,8 +664,8 @@ class OptimalPolicy : public Policy {
     for (size_t i = 0; i < path_vm.size(); ++i)
       seen[path_vm[i]].insert(PathHash(&path_site[i * H], H));
     std::vector<int> priced(V * H);
+    model.PriceAll(duals.data(), priced.data());
     for (size_t v = 0; v < V; ++v) {
-      model.Price(v, duals.data(), &priced[v * H]);
       for (const int* sites : {&priced[v * H], &incumbent[v * H]}) {
         if (seen[v].insert(PathHash(sites, H)).second) add_path(v, sites, &cols);
       }
@@ -624,17 +676,18 @@ class OptimalPolicy : public Policy {
     Clp_loadProblem(lp, cols.size(), model.Rows(), cols.start.data(), cols.row.data(),
                     cols.value.data(), cols.lower.data(), cols.upper.data(), cols.cost.data(),
                     row_lower.data(), row_upper.data());
-    Clp_setMaximumSeconds(lp, std::max(0.05, 0.8 * options_.optimal_time_limit_s - elapsed()));
+    Clp_setMaximumSeconds(
+        lp, std::max(0.05, kColumnsUntil * options_.optimal_time_limit_s - elapsed()));
     Clp_dual(lp, 0);
 
     // Column generation from there: price every VM's best itinerary, add those that would lower
     // the LP's objective, re-solve (primal simplex from the last basis). Pricing at any dual
     // point gives a bound, so itineraries are priced between the duals of the best bound so far
     // and the LP's (Wentges smoothing), and at the LP's own when that finds nothing for it.
-    // Stops when the bound meets the LP (its optimum over all itineraries), or at 70 % of the
-    // time limit.
+    // Stops when the bound meets the LP (its optimum over all itineraries), or at its share of
+    // the time limit.
     std::vector<double> center = duals, lp_pi, at;
-    while (Clp_status(lp) == 0 && Clock::now() < after(0.8)) {
+    while (Clp_status(lp) == 0 && Clock::now() < after(kColumnsUntil)) {
       const double* row_duals = Clp_dualRowSolution(lp);
       lp_pi.assign(row_duals, row_duals + model.Rows());
       model.ClampDuals(&lp_pi);
@@ -648,8 +701,8 @@ class OptimalPolicy : public Policy {
           for (size_t i = 0; i < at.size(); ++i)
             at[i] = kSmoothing * center[i] + (1 - kSmoothing) * lp_pi[i];
         }
-        double lagrangian = model.DualValue(at.data());
-        for (size_t v = 0; v < V; ++v) lagrangian += model.Price(v, at.data(), &priced[v * H]);
+        const double lagrangian =
+            model.DualValue(at.data()) + model.PriceAll(at.data(), priced.data());
         if (lagrangian > bound) {
           bound = lagrangian;
           center = at;
@@ -668,7 +721,8 @@ class OptimalPolicy : public Policy {
       Clp_addColumns(lp, fresh.size(), fresh.lower.data(), fresh.upper.data(), fresh.cost.data(),
                      fresh.start.data(), fresh.row.data(), fresh.value.data());
       cols.Append(fresh);
-      Clp_setMaximumSeconds(lp, std::max(0.05, 0.8 * options_.optimal_time_limit_s - elapsed()));
+      Clp_setMaximumSeconds(
+          lp, std::max(0.05, kColumnsUntil * options_.optimal_time_limit_s - elapsed()));
       Clp_primal(lp, 0);
     }
     stats_.columns = static_cast<size_t>(cols.size() - first_path);
@@ -697,7 +751,8 @@ class OptimalPolicy : public Policy {
     std::vector<int> chosen_paths;
     double best = incumbent_kg;
     if (incumbent_kg < kInf) chosen_paths = incumbent;
-    if (bound < best - 1e-5 * std::abs(best) && incumbent_kg < kInf && Clock::now() < after(0.85)) {
+    if (bound < best - 1e-5 * std::abs(best) && incumbent_kg < kInf &&
+        Clock::now() < after(kMipFrom)) {
       const int first_incumbent = cols.size();
       for (size_t v = 0; v < V; ++v) add_path(v, &incumbent[v * H], &cols);
       Cbc_Model* mip = Cbc_newModel();
@@ -713,8 +768,8 @@ class OptimalPolicy : public Policy {
         start_val.push_back(c >= first_incumbent ? 1 : 0);
       }
       Cbc_setMIPStartI(mip, static_cast<int>(start_idx.size()), start_idx.data(), start_val.data());
-      // CBC checks its limit between nodes, not inside the root LP: leave it a margin.
-      Cbc_setMaximumSeconds(mip, std::max(0.05, 0.9 * options_.optimal_time_limit_s - elapsed()));
+      Cbc_setMaximumSeconds(mip,
+                            std::max(0.05, kMipUntil * options_.optimal_time_limit_s - elapsed()));
       Cbc_setAllowableFractionGap(mip, 1e-4);
       Cbc_solve(mip);
       const double* z = Cbc_getColSolution(mip);
@@ -767,6 +822,10 @@ class OptimalPolicy : public Policy {
 
  private:
   static constexpr double kSmoothing = 0.7;  // weight of the best bound's duals when pricing
+  // How the time limit is shared (fractions of it): the subgradient climb until the first,
+  // column generation until the second; CBC starts only before the third and is told to stop
+  // at the fourth (it checks its limit between nodes, not inside its root LP).
+  static constexpr double kClimbUntil = 0.7, kColumnsUntil = 0.8, kMipFrom = 0.85, kMipUntil = 0.9;
   PolicyOptions options_;
   std::unique_ptr<Policy> start_;
   double gap_ = std::numeric_limits<double>::quiet_NaN();

@@ -17,7 +17,8 @@ struct PolicyOptions {
   double hysteresis_fraction = 0.1;  // ...and this share of what the VM would emit staying
   size_t horizon_slots = 24;         // how far ahead forecast-based policies look
   double optimal_time_limit_s = 10;  // for `optimal`: its time limit (it may overrun by ~10 %)
-  size_t optimal_horizon_slots = 0;  // for `optimal`: its horizon (0: horizon_slots)
+  size_t optimal_horizon_slots = 0;  // for `optimal`: its horizon (0: horizon_slots), at least
+                                     // its re-plan interval
   int64_t optimal_replan_slots = 6;  // for `optimal`: how often it re-plans (its plan covers
                                      // the horizon)
 };

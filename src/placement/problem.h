@@ -70,6 +70,9 @@ class MoveCosts {
   }
   // The least energy of any feasible move of the VM (infinity when it cannot move at all).
   double LeastEnergyJ(size_t vm) const { return least_energy_j_[vm_class_[vm]]; }
+  // VMs of one kind move alike: their kind (0 .. Kinds() - 1).
+  size_t Kind(size_t vm) const { return vm_class_[vm]; }
+  size_t Kinds() const { return least_energy_j_.size(); }
 
  private:
   size_t sites_;

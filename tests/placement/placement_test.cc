@@ -281,6 +281,44 @@ TEST(PlacementTest, OptimalReportsAnHonestGapAgainstExhaustiveSearch) {
   EXPECT_EQ(exact, 12u);
 }
 
+TEST(PlacementTest, OptimalEmptiesAnOverfullSite) {
+  // Three 100 W VMs on a site with room for two (its capacity was lowered), none on the other:
+  // whatever the green power, the plan must move one out at once, and be valid from then on.
+  placement::Problem p;
+  p.sites = {{"full", 200}, {"empty", 200}};
+  p.links.assign(4, placement::Link{125e6});
+  for (size_t v = 0; v < 3; ++v) {
+    placement::Vm vm;
+    vm.name = "vm" + std::to_string(v);
+    vm.memory_bytes = int64_t{1} << 30;
+    vm.dirty_rate_bytes_s = 1e6;
+    vm.peak_power_w = 100;
+    p.vms.push_back(vm);
+  }
+  placement::Outlook o;
+  o.now_slot = 10;
+  o.slots = 4;
+  o.green_w = {300, 300, 300, 300, 0, 0, 0, 0};  // all the green power where there is no room
+  o.carbon_g_per_kwh.assign(8, 400);
+  o.vm_power_w.assign(12, 80);
+  o.site_of_vm = {0, 0, 0};
+  o.last_move_slot = {-100, -100, -100};
+  const placement::MoveCosts costs(p);
+  placement::PolicyOptions options;
+  options.horizon_slots = 4;
+  options.optimal_time_limit_s = 1;
+  EXPECT_FALSE(placement::CheckPlan(p, o, {"static", {}}, 4).ok());
+  auto optimal = placement::MakePolicy("optimal", options);
+  ASSERT_TRUE(optimal.ok());
+  const placement::Plan plan = (*optimal)->Decide(p, costs, o);
+  const Status valid = placement::CheckPlan(p, o, plan, 4);
+  EXPECT_TRUE(valid.ok()) << valid.message();
+  ASSERT_EQ(plan.moves.size(), 1u);
+  EXPECT_EQ(plan.moves[0].slot, o.now_slot);
+  EXPECT_EQ(plan.moves[0].to, 1u);
+  EXPECT_LT((*optimal)->LastMipGap(), 1e-4);
+}
+
 TEST(PlacementTest, UnknownPolicyAndBadOptionsAreClearErrors) {
   auto unknown = placement::MakePolicy("random", {});
   ASSERT_FALSE(unknown.ok());

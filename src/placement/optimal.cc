@@ -342,7 +342,8 @@ class PathModel {
   // A whole plan, improved one VM at a time: each VM in turn takes its cheapest itinerary given
   // where all the others are (the exact CO2 its power and its moves' energy add at each site,
   // within capacity and link time), until a sweep changes nothing or time runs out. `paths`
-  // holds H sites per VM and must respect capacity and link time. Returns the plan's kg CO2.
+  // holds H sites per VM. Returns the plan's kg CO2 (with the tie-break per move), or infinity
+  // if it still breaks capacity or link time.
   template <class Clock>
   double Improve(std::vector<int>* paths, typename Clock::time_point deadline) {
     const double slot_h = static_cast<double>(p_.slot_s) / 3600;

@@ -606,6 +606,10 @@ class OptimalPolicy : public Policy {
     const size_t V = problem.vms.size();
     const size_t H = std::min(outlook.slots, std::max<size_t>(1, HorizonSlots()));
     stats_ = {};
+    if (H == 0 || V == 0 || problem.sites.empty()) {
+      gap_ = 0;
+      return Plan{Name(), {}};  // nothing to place, or no slot to place it in
+    }
     PathModel model(problem, costs, outlook, H, options_.min_dwell_slots);
     const Plan greedy = start_->Decide(problem, costs, outlook);
 

@@ -317,6 +317,12 @@ TEST(PlacementTest, OptimalEmptiesAnOverfullSite) {
   EXPECT_EQ(plan.moves[0].slot, o.now_slot);
   EXPECT_EQ(plan.moves[0].to, 1u);
   EXPECT_LT((*optimal)->LastMipGap(), 1e-4);
+  // An outlook without slots plans nothing (and does not fail).
+  o.slots = 0;
+  o.green_w.clear();
+  o.carbon_g_per_kwh.clear();
+  o.vm_power_w.clear();
+  EXPECT_TRUE((*optimal)->Decide(p, costs, o).moves.empty());
 }
 
 TEST(PlacementTest, UnknownPolicyAndBadOptionsAreClearErrors) {

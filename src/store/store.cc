@@ -144,16 +144,25 @@ Status Store::Exec(const std::string& sql) {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+namespace {
+
+// One connection to the database at `path`; `purpose` (" for reading", ...) goes in the error.
+Result<sqlite3*> Connect(const std::string& path, int flags, const std::string& purpose) {
   sqlite3* db = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string why = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
-    return Status::Error("store: cannot open " + path + ": " + why);
+    return Status::Error("store: cannot open " + path + purpose + ": " + why);
   }
+  return db;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  GS_ASSIGN(db, Connect(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, ""));
   std::unique_ptr<Store> store(new Store(db));
   sqlite3_busy_timeout(db, 5000);
   // WAL: readers (the API) never wait for the writer (the loop); NORMAL sync is durable across
@@ -166,26 +175,12 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   // Queries go through a second connection: in WAL mode a reader sees the last commit and
   // neither waits for the writer nor makes it wait (the API's GETs and the loop's reads run
   // while readings are committed).
-  sqlite3* reader = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &reader, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    std::string why = reader ? sqlite3_errmsg(reader) : "out of memory";
-    sqlite3_close(reader);
-    return Status::Error("store: cannot open " + path + " for reading: " + why);
-  }
-  sqlite3_busy_timeout(reader, 5000);
-  store->reader_ = reader;
+  GS_ASSIGN(store->reader_, Connect(path, SQLITE_OPEN_READONLY, " for reading"));
+  sqlite3_busy_timeout(store->reader_, 5000);
   // Checkpoints (copying the WAL back into the database, with an fsync) would otherwise run
   // inside whichever commit crosses 1000 pages and stall it: they run on a thread and a
   // connection of their own, once a second, without blocking the writer (PASSIVE).
-  sqlite3* checkpointer = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &checkpointer, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    std::string why = checkpointer ? sqlite3_errmsg(checkpointer) : "out of memory";
-    sqlite3_close(checkpointer);
-    return Status::Error("store: cannot open " + path + " for checkpoints: " + why);
-  }
-  store->checkpointer_ = checkpointer;
+  GS_ASSIGN(store->checkpointer_, Connect(path, SQLITE_OPEN_READWRITE, " for checkpoints"));
   GS_RETURN_IF_ERROR(store->Exec("PRAGMA wal_autocheckpoint = 0").Context(path));
   Store* self = store.get();
   store->checkpoints_ = std::thread([self] { self->CheckpointLoop(); });

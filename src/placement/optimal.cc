@@ -30,7 +30,7 @@ uint64_t PathHash(const int* sites, size_t n) {
 }
 
 // A linear programme's columns, built one column at a time (compressed by column, as CLP and
-// CBC take them).
+// CBC take them whole: adding columns one by one costs them time that grows with the model).
 struct Columns {
   std::vector<CoinBigIndex> start{0};
   std::vector<int> row;
@@ -55,51 +55,6 @@ struct Columns {
     upper.insert(upper.end(), more.upper.begin(), more.upper.end());
     cost.insert(cost.end(), more.cost.begin(), more.cost.end());
   }
-};
-
-// Collects a linear programme's rows, then hands CBC the whole matrix at once (adding columns
-// and rows one by one costs CBC time that grows with the model).
-class ModelBuilder {
- public:
-  int AddCol(double lower, double upper, double objective) {
-    col_lower_.push_back(lower);
-    col_upper_.push_back(upper);
-    objective_.push_back(objective);
-    return static_cast<int>(col_lower_.size() - 1);
-  }
-  // One row: its terms, then its sense ('L' <=, 'G' >=, 'E' =) and right-hand side.
-  void Add(int column, double coefficient) {
-    entries_.push_back({column, static_cast<int>(row_lower_.size()), coefficient});
-  }
-  void Finish(char sense, double rhs) {
-    row_lower_.push_back(sense == 'L' ? -kInf : rhs);
-    row_upper_.push_back(sense == 'G' ? kInf : rhs);
-  }
-  void Load(Cbc_Model* model) const {
-    const size_t columns = col_lower_.size();
-    std::vector<CoinBigIndex> start(columns + 1, 0);
-    for (const Entry& e : entries_) ++start[static_cast<size_t>(e.column) + 1];
-    for (size_t c = 0; c < columns; ++c) start[c + 1] += start[c];
-    std::vector<int> index(entries_.size());
-    std::vector<double> value(entries_.size());
-    std::vector<CoinBigIndex> next(start.begin(), start.end() - 1);
-    for (const Entry& e : entries_) {
-      const CoinBigIndex at = next[static_cast<size_t>(e.column)]++;
-      index[static_cast<size_t>(at)] = e.row;
-      value[static_cast<size_t>(at)] = e.value;
-    }
-    Cbc_loadProblem(model, static_cast<int>(columns), static_cast<int>(row_lower_.size()),
-                    start.data(), index.data(), value.data(), col_lower_.data(), col_upper_.data(),
-                    objective_.data(), row_lower_.data(), row_upper_.data());
-  }
-
- private:
-  struct Entry {
-    int column, row;
-    double value;
-  };
-  std::vector<double> col_lower_, col_upper_, objective_, row_lower_, row_upper_;
-  std::vector<Entry> entries_;
 };
 
 // The horizon problem in path form (a Dantzig-Wolfe reformulation): a column is one VM's whole
@@ -849,30 +804,36 @@ Result<OracleSlot> OracleBound(const Problem& problem, const std::vector<double>
                                const std::vector<double>& vm_power_w) {
   const size_t S = problem.sites.size(), V = problem.vms.size();
   const double slot_h = static_cast<double>(problem.slot_s) / 3600;
-  ModelBuilder row;
-  // f[v,s]: the share of VM v at site s; b[s]: brown power at s.
+  // Rows: each VM placed once (v), then per site its capacity (V + 2s) and brown power >= load
+  // - green (V + 2s + 1). Columns: f[v,s], the share of VM v at site s; then b[s], brown power.
+  const int vm_rows = static_cast<int>(V);
+  auto capacity = [&](size_t s) { return vm_rows + 2 * static_cast<int>(s); };
+  Columns cols;
   for (size_t v = 0; v < V; ++v) {
-    for (size_t s = 0; s < S; ++s) row.AddCol(0, 1, 0);
+    for (size_t s = 0; s < S; ++s) {
+      cols.Add(static_cast<int>(v), 1);
+      cols.Add(capacity(s), problem.vms[v].peak_power_w);
+      cols.Add(capacity(s) + 1, -vm_power_w[v]);
+      cols.Finish(0, 1, 0);
+    }
   }
-  const int b0 = static_cast<int>(V * S);
+  const int b0 = cols.size();
   for (size_t s = 0; s < S; ++s) {
-    row.AddCol(0, std::numeric_limits<double>::infinity(), KgCo2(slot_h, carbon_g_per_kwh[s]));
+    cols.Add(capacity(s) + 1, 1);
+    cols.Finish(0, kInf, KgCo2(slot_h, carbon_g_per_kwh[s]));
   }
-  for (size_t v = 0; v < V; ++v) {
-    for (size_t s = 0; s < S; ++s) row.Add(static_cast<int>(v * S + s), 1);
-    row.Finish('E', 1);
-  }
+  std::vector<double> row_lower(V + 2 * S, 1), row_upper(V + 2 * S, 1);
   for (size_t s = 0; s < S; ++s) {
-    for (size_t v = 0; v < V; ++v)
-      row.Add(static_cast<int>(v * S + s), problem.vms[v].peak_power_w);
-    row.Finish('L', problem.sites[s].capacity_w);
-    row.Add(b0 + static_cast<int>(s), 1);
-    for (size_t v = 0; v < V; ++v) row.Add(static_cast<int>(v * S + s), -vm_power_w[v]);
-    row.Finish('G', -std::max(0.0, green_w[s]));
+    row_lower[capacity(s)] = -kInf;
+    row_upper[capacity(s)] = problem.sites[s].capacity_w;
+    row_lower[capacity(s) + 1] = -std::max(0.0, green_w[s]);
+    row_upper[capacity(s) + 1] = kInf;
   }
   Cbc_Model* model = Cbc_newModel();
   Cbc_setLogLevel(model, 0);
-  row.Load(model);
+  Cbc_loadProblem(model, cols.size(), static_cast<int>(row_lower.size()), cols.start.data(),
+                  cols.row.data(), cols.value.data(), cols.lower.data(), cols.upper.data(),
+                  cols.cost.data(), row_lower.data(), row_upper.data());
   Cbc_solve(model);
   const double* x = Cbc_getColSolution(model);
   if (!Cbc_isProvenOptimal(model) || x == nullptr) {

@@ -1,7 +1,8 @@
 // bench/api_load: sensor readings POSTed to the API at a steady rate, on loopback, against a real
 // SQLite store, for a bounded time (goal: 5,000 readings/s sustained with p99 under 20 ms), while
-// the control loop runs (sim driver, one loop per second: it reads the same store, forecasts,
-// plans and moves VMs as the readings say).
+// the engine runs (sim driver, one loop per second: it reads the same sensors, forecasts, plans
+// with `optimal` by default, a MILP solve of up to a second or two every loop, and moves VMs as
+// the readings say).
 // Open loop: each request has its scheduled send time and its latency counts from then, so a
 // stalled server shows up in the tail instead of slowing the senders down. Side by side: the same
 // rate sent as batches of 50 readings per request. Every reading must be stored exactly once.
@@ -17,8 +18,9 @@
 #include <thread>
 #include <vector>
 
+#include "api/api.h"
 #include "api/server.h"
-#include "control/controller.h"
+#include "control/service.h"
 #include "core/stats.h"
 #include "hypervisor/sim/sim_driver.h"
 
@@ -105,28 +107,38 @@ int main(int argc, char** argv) {
   CLI::App app{"greenshift API load: sensor readings POSTed at a steady rate"};
   double rate = 5000, seconds = 10;
   int senders = 8;
+  std::string policy = "optimal";
   app.add_option("--rate", rate, "readings per second")->check(CLI::Range(1.0, 1e6));
+  app.add_option("--policy", policy, "the engine's policy meanwhile")->capture_default_str();
   app.add_option("--seconds", seconds, "how long each run lasts")->check(CLI::Range(1.0, 120.0));
   app.add_option("--senders", senders, "client threads")->check(CLI::Range(1, 64));
   CLI11_PARSE(app, argc, argv);
 
   char dir[] = "/tmp/gs-api-load-XXXXXX";
   if (mkdtemp(dir) == nullptr) return 2;
-  // Two sites: the senders push the green power of "bench"; "other" has none. The loop runs
-  // every second (greedy-forecast over 30 s), with four VMs on the sim driver.
+  // Three sites: the senders push the green power of "bench"; the others have none. The loop
+  // runs every second (the policy over 30 s; optimal solves for up to 1.5 s each time), with 40
+  // VMs on the sim driver.
   std::string toml =
       "[service]\ntoken = \"bench-token-0123456789\"\nmode = \"auto\"\nperiod_s = 1\n"
-      "[policy]\nhorizon_hours = 0.0084\nmin_dwell_hours = 0.0028\nhysteresis_kg = 0\n"
+      "[policy]\nname = \"" +
+      policy +
+      "\"\nhorizon_hours = 0.0084\nmin_dwell_hours = 0.0028\n"
+      "hysteresis_kg = 0\noptimal_time_limit_s = 1.5\n"
       "[[sites]]\nname = \"bench\"\nlatitude = 0\nlongitude = 0\ncapacity_kw = 5\n";
   for (int i = 0; i < senders; ++i)
     toml += "[[sites.sensors]]\nname = \"s" + std::to_string(i) + "\"\ncapacity_kw = 8\n";
-  toml += "[[sites]]\nname = \"other\"\nlatitude = 0\nlongitude = 0\ncapacity_kw = 5\n";
-  toml += "[[hosts]]\nname = \"h-bench\"\nsite = \"bench\"\ndriver = \"sim\"\n";
-  toml += "[[hosts]]\nname = \"h-other\"\nsite = \"other\"\ndriver = \"sim\"\n";
-  for (int v = 0; v < 4; ++v)
-    toml += "[[vms]]\nname = \"vm" + std::to_string(v) +
-            "\"\nhost = \"h-other\"\n"
-            "memory_mib = 64\npeak_w = 200\n";
+  for (const char* site : {"other", "third"})
+    toml += std::string("[[sites]]\nname = \"") + site +
+            "\"\nlatitude = 0\nlongitude = 0\ncapacity_kw = 5\ncarbon_g_per_kwh = " +
+            (site[0] == 'o' ? "300" : "500") + "\n";
+  for (const char* site : {"bench", "other", "third"})
+    toml += std::string("[[hosts]]\nname = \"h-") + site + "\"\nsite = \"" + site +
+            "\"\ndriver = \"sim\"\n";
+  for (int v = 0; v < 40; ++v)
+    toml += "[[vms]]\nname = \"vm" + std::to_string(v) + "\"\nhost = \"" +
+            (v % 2 ? "h-other" : "h-third") +
+            "\"\nmemory_mib = 64\npeak_w = 200\npower_w = " + std::to_string(40 + v) + "\n";
   Result<control::ServiceConfig> config = control::ParseConfig(toml, std::string(dir) + "/g.toml");
   if (!config.ok()) {
     std::fprintf(stderr, "%s\n", config.error().c_str());
@@ -137,22 +149,31 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", store.error().c_str());
     return 2;
   }
-  hypervisor::SimDriver driver({{"h-bench", "h-other"}, 125e6, 100});
-  Result<std::unique_ptr<control::Controller>> loop =
-      control::Controller::Create(*config, **store, driver, NowMs);
-  if (!loop.ok() || !(*loop)->Reconcile().ok()) {
-    std::fprintf(stderr, "the control loop did not start: %s\n",
-                 loop.ok() ? "reconcile failed" : loop.error().c_str());
+  hypervisor::SimDriverConfig sim;
+  sim.sites = {"h-bench", "h-other", "h-third"};
+  sim.speed = 100;
+  hypervisor::SimDriver driver(sim);
+  Result<control::Service> service = control::BuildService(*config, **store, driver, NowMs);
+  if (!service.ok()) {
+    std::fprintf(stderr, "the engine did not start: %s\n", service.error().c_str());
     return 2;
   }
-  (*loop)->Start();
-  api::ApiServer server(*config, **store, NowMs, loop->get());
-  if (!server.Start("127.0.0.1", 0).ok()) return 2;
+  control::Engine& engine = *service->engine;
+  for (size_t v = 0; v < config->vms.size(); ++v) {
+    hypervisor::VmSpec spec;
+    spec.name = config->vms[v].name;
+    spec.memory_mib = 64;
+    if (!driver.StartVm(spec, v % 2 ? "h-other" : "h-third").ok()) return 2;
+  }
+  engine.Start(service->clock);
+  api::Api api(*config, **store, *service->recorder, engine);
+  api::HttpServer server(api::ServerOptions{}, api);
+  if (!server.Start().ok()) return 2;
 
   std::printf(
       "%.0f readings/s for %.0f s from %d senders, on loopback, SQLite in WAL mode, with the "
-      "control loop running every second\n\n",
-      rate, seconds, senders);
+      "engine running every second (policy %s, 3 sites, 40 VMs)\n\n",
+      rate, seconds, senders, policy.c_str());
   std::printf("| %-22s | %10s | %8s | %8s | %8s | %7s |\n", "mode", "readings/s", "p50 ms",
               "p99 ms", "max ms", "failed");
   std::printf(
@@ -175,14 +196,18 @@ int main(int argc, char** argv) {
     }
     ok = ok && f.failed == 0;
   }
-  const nlohmann::json status = (*loop)->StatusJson();
-  (*loop)->Stop();
-  std::printf("\nthe loop ran %lld times meanwhile (last one took %.1f ms), moves: %s\n",
-              static_cast<long long>(status["ticks"].get<int64_t>()),
-              status["last_tick_duration_s"].get<double>() * 1000,
-              status["moves_by_result"].dump().c_str());
-  if (!status["last_error"].get<std::string>().empty())
-    std::printf("the loop's last error: %s\n", status["last_error"].get<std::string>().c_str());
+  const control::EngineStatus status = engine.GetStatus();
+  engine.Stop();
+  std::string moves;
+  for (const auto& [state, count] : status.moves.ended)
+    moves += (moves.empty() ? "" : ", ") + state + " " + std::to_string(count);
+  std::printf(
+      "\nthe loop ran %lld times meanwhile (the last took %.1f ms, the policy's last solve "
+      "%.0f ms), moves: %s\n",
+      static_cast<long long>(status.ticks), status.last_tick_duration_s * 1000,
+      status.last_planning_ms, moves.empty() ? "none" : moves.c_str());
+  if (!status.last_error.empty())
+    std::printf("the loop's last error: %s\n", status.last_error.c_str());
   const int64_t stored = (*store)->CountReadings().value();
   std::printf("\nstored %lld readings, sent %lld: %s\n", static_cast<long long>(stored),
               static_cast<long long>(expected),

@@ -1,463 +1,398 @@
 #include "api/server.h"
 
-#include <arpa/inet.h>
-#include <httplib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
+#include <atomic>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <type_traits>
+#include <vector>
 
-#include <cmath>
-#include <cstdio>
-#include <filesystem>
-#include <nlohmann/json.hpp>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
-#include "api/dashboard.h"
-#include "core/clock.h"
-#include "core/names.h"
-#include "energy/csv.h"
+#include "api/views.h"
+#include "core/log.h"
 
 namespace greenshift::api {
 
 namespace {
 
-using nlohmann::json;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
 
-std::string ErrorBody(const std::string& message) {
-  return json{{"error", message}}.dump();
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+      .count();
 }
 
-// Constant-time comparison: the token's bytes do not leak through the response time.
-bool SameToken(const std::string& a, const std::string& b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < a.size(); ++i) diff |= a[i] ^ b[i % (b.empty() ? 1 : b.size())];
-  return diff == 0 && !b.empty();
-}
-
-// Debian's libcpp-httplib (0.11) listens with a backlog of 5, compiled into the library: when
-// more sensors than that connect at once, the kernel drops their SYNs and each retries after a
-// second. Linux lets a listening socket's backlog be raised by calling listen() again: find our
-// socket (listening, bound to `port`) among the process's descriptors and do that.
-void RaiseListenBacklog(int port) {
-  for (const std::filesystem::directory_entry& entry :
-       std::filesystem::directory_iterator("/proc/self/fd")) {
-    int fd = -1;
-    try {
-      fd = std::stoi(entry.path().filename().string());
-    } catch (const std::exception&) {
-      continue;
-    }
-    int listening = 0;
-    socklen_t length = sizeof listening;
-    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 || !listening) continue;
-    sockaddr_storage address{};
-    socklen_t address_length = sizeof address;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &address_length) != 0) continue;
-    int bound = -1;
-    if (address.ss_family == AF_INET)
-      bound = ntohs(reinterpret_cast<sockaddr_in*>(&address)->sin_port);
-    if (address.ss_family == AF_INET6)
-      bound = ntohs(reinterpret_cast<sockaddr_in6*>(&address)->sin6_port);
-    if (bound == port) ::listen(fd, SOMAXCONN);
-  }
-}
+// What the server registry knows of a connection, to pick one to close when full.
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void Evict() = 0;
+  std::atomic<bool> waiting_head{true};      // waiting for (the rest of) a request head
+  std::atomic<int64_t> waiting_since_ms{0};  // since when
+};
 
 }  // namespace
 
-ApiServer::ApiServer(const control::ServiceConfig& config, store::Store& store, Clock clock,
-                     control::Controller* controller)
-    : config_(config),
-      store_(store),
-      clock_(std::move(clock)),
-      controller_(controller),
-      http_(new httplib::Server) {
-  for (const control::SiteConfig& site : config_.sites) {
-    for (const control::SensorConfig& sensor : site.sensors) {
-      energy::SensorLimits limits;
-      limits.capacity_w = sensor.capacity_w;
-      sensors_.emplace(std::make_pair(site.name, sensor.name),
-                       SensorState{energy::SensorValidator(limits), 0, -1, sensor.kind});
+struct HttpServer::Impl {
+  Impl(ServerOptions o, Api& a)
+      : options(std::move(o)),
+        api(a),
+        workers(static_cast<size_t>(std::max(1, options.worker_threads))) {}
+
+  ServerOptions options;
+  Api& api;
+  asio::io_context ioc;
+  std::optional<ssl::context> tls;
+  tcp::acceptor acceptor{ioc};
+  asio::thread_pool workers;
+  std::vector<std::thread> threads;
+  std::mutex mutex;
+  std::list<std::weak_ptr<SessionBase>> sessions;
+  int port = 0;
+  bool stopped = false;
+
+  void Accept();
+  void OnAccept(beast::error_code ec, tcp::socket socket);
+  // Makes room for one more connection: false when every connection is busy with a request.
+  bool MakeRoom();
+  void Refuse(tcp::socket socket, int status, const std::string& message);
+};
+
+namespace {
+
+template <class Stream>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  Session(HttpServer::Impl& server, Stream stream) : server_(server), stream_(std::move(stream)) {}
+
+  void Run() {
+    waiting_since_ms = SteadyMs();
+    if constexpr (kTls) {
+      Tcp().expires_after(server_.options.header_timeout);
+      stream_.async_handshake(ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (ec) return self->Close();
+                                self->ReadHead();
+                              });
+    } else {
+      ReadHead();
     }
   }
-  Routes();
+
+  void Evict() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->Close(); });
+  }
+
+ private:
+  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+
+  void ReadHead() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
+    // The largest body any route takes (a Content-Length above it fails the head already); the
+    // route's own limit is set once the API admitted the request.
+    parser_->body_limit(MaxBodyBytes("POST", "/api/readings"));
+    waiting_head = true;
+    waiting_since_ms = SteadyMs();
+    // A new connection must send its head quickly; one that has made a request may wait
+    // between requests (a sensor keeping its connection).
+    Tcp().expires_after(first_ ? server_.options.header_timeout : server_.options.idle_timeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHead(ec); });
+  }
+
+  void OnHead(beast::error_code ec) {
+    waiting_head = false;
+    if (ec == asio::error::operation_aborted) return;  // evicted or stopped
+    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::connection_reset)
+      return Close();
+    if (ec == beast::error::timeout) {
+      // A client that said nothing is just closed; one that was sending a head too slowly is
+      // told why.
+      if (buffer_.size() == 0) return Close();
+      return SendError(408, "the request's head did not arrive within " +
+                                std::to_string(server_.options.header_timeout.count()) + " ms");
+    }
+    if (ec == http::error::header_limit)
+      return SendError(431, "the request's head is larger than " +
+                                std::to_string(server_.options.max_header_bytes) + " bytes");
+    if (ec == http::error::body_limit)
+      return SendError(413, "the body is larger than any endpoint takes");
+    if (ec) return SendError(400, "malformed request: " + ec.message());
+    started_ = Clock::now();
+    const auto& head = parser_->get();
+    method_ = std::string(head.method_string().substr(0, 16));
+    ParseTarget(std::string(head.target()), &path_, &query_);
+    const std::string authorization(head[http::field::authorization]);
+    const uint64_t length = parser_->content_length().value_or(0);
+    const bool has_body = length > 0 || parser_->chunked();
+    std::optional<Response> refused = server_.api.Admit(method_, path_, authorization, length);
+    if (refused) {
+      // The body, if any, is not read: the connection closes after the answer.
+      return Send(std::move(*refused), !has_body);
+    }
+    parser_->body_limit(MaxBodyBytes(method_, path_));
+    if (parser_->is_done()) return Dispatch();
+    if (beast::iequals(head[http::field::expect], "100-continue")) {
+      Tcp().expires_after(server_.options.write_timeout);
+      asio::async_write(stream_, asio::buffer(kContinue, sizeof kContinue - 1),
+                        [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                          if (ec) return self->Close();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    const auto left =
+        server_.options.request_timeout -
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_);
+    Tcp().expires_after(std::max(left, std::chrono::milliseconds(1)));
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+  }
+
+  void OnBody(beast::error_code ec) {
+    if (ec == asio::error::operation_aborted) return;
+    if (ec == http::error::body_limit)
+      return SendError(413, "the body is larger than this endpoint takes (" +
+                                std::to_string(MaxBodyBytes(method_, path_)) + " bytes)");
+    if (ec == beast::error::timeout)
+      return SendError(408, "the request did not arrive within " +
+                                std::to_string(server_.options.request_timeout.count()) + " ms");
+    if (ec) return Close();
+    Dispatch();
+  }
+
+  void Dispatch() {
+    Request request;
+    request.method = method_;
+    request.path = std::move(path_);
+    request.query = std::move(query_);
+    const auto& message = parser_->get();
+    request.authorization = std::string(message[http::field::authorization]);
+    request.content_type = std::string(message[http::field::content_type]);
+    request.body = std::move(parser_->get().body());
+    const bool keep_alive = message.keep_alive();
+    Tcp().expires_never();  // nothing is read or written while the API works
+    asio::post(server_.workers, [self = this->shared_from_this(), request = std::move(request),
+                                 keep_alive]() mutable {
+      Response response = self->server_.api.Handle(request);
+      asio::post(self->stream_.get_executor(),
+                 [self, response = std::move(response), keep_alive]() mutable {
+                   self->Send(std::move(response), keep_alive);
+                 });
+    });
+  }
+
+  void SendError(int status, const std::string& message) {
+    server_.api.CountServerResponse(status);
+    Response r;
+    r.status = status;
+    r.body = ErrorBody(message);
+    Send(std::move(r), false);
+  }
+
+  void Send(Response r, bool keep_alive) {
+    auto res = std::make_shared<http::response<http::string_body>>();
+    res->version(11);
+    res->result(static_cast<unsigned>(r.status));
+    res->set(http::field::server, "greenshift");
+    res->set(http::field::content_type, r.content_type);
+    for (const auto& [name, value] : r.headers) res->set(name, value);
+    res->keep_alive(keep_alive);
+    res->body() = std::move(r.body);
+    res->prepare_payload();
+    if (method_ == "HEAD") res->body().clear();  // the length stays: what a GET would send
+    Tcp().expires_after(server_.options.write_timeout);
+    http::async_write(
+        stream_, *res,
+        [self = this->shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
+          if (ec || !keep_alive) return self->Close();
+          self->first_ = false;
+          self->ReadHead();
+        });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Tcp().close();
+  }
+
+  static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+  HttpServer::Impl& server_;
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  Clock::time_point started_;
+  std::string method_, path_;
+  std::map<std::string, std::string> query_;
+  bool first_ = true;
+};
+
+}  // namespace
+
+void HttpServer::Impl::Accept() {
+  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    OnAccept(ec, std::move(socket));
+  });
 }
 
-ApiServer::~ApiServer() {
+bool HttpServer::Impl::MakeRoom() {
+  // The caller holds `mutex`.
+  sessions.remove_if([](const std::weak_ptr<SessionBase>& s) { return s.expired(); });
+  if (static_cast<int>(sessions.size()) < options.max_connections) return true;
+  std::shared_ptr<SessionBase> oldest;
+  for (const std::weak_ptr<SessionBase>& weak : sessions) {
+    std::shared_ptr<SessionBase> s = weak.lock();
+    if (!s || !s->waiting_head) continue;
+    if (!oldest || s->waiting_since_ms < oldest->waiting_since_ms) oldest = s;
+  }
+  if (!oldest) return false;
+  oldest->waiting_head = false;  // not picked twice
+  oldest->Evict();
+  sessions.remove_if(
+      [&](const std::weak_ptr<SessionBase>& s) { return s.expired() || s.lock() == oldest; });
+  return true;
+}
+
+void HttpServer::Impl::Refuse(tcp::socket socket, int status, const std::string& message) {
+  api.CountServerResponse(status);
+  const std::string body = ErrorBody(message);
+  const std::string text = "HTTP/1.1 " + std::to_string(status) +
+                           " Service Unavailable\r\nContent-Type: application/json\r\n"
+                           "Connection: close\r\nRetry-After: 1\r\nContent-Length: " +
+                           std::to_string(body.size()) + "\r\n\r\n" + body;
+  beast::error_code ignored;
+  socket.non_blocking(true, ignored);
+  asio::write(socket, asio::buffer(text), ignored);  // small: fits the socket's buffer
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
+}
+
+void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+  if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+  if (!ec) {
+    beast::error_code ignored;
+    // Without TCP_NODELAY a response written in two parts waits for the client's delayed ACK.
+    socket.set_option(tcp::no_delay(true), ignored);
+    std::unique_lock<std::mutex> lock(mutex);
+    if (stopped) return;
+    if (!MakeRoom()) {
+      lock.unlock();
+      Refuse(std::move(socket), 503,
+             "too many connections (" + std::to_string(options.max_connections) +
+                 "), all of them busy: try again");
+    } else if (tls) {
+      auto session = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+          *this, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls));
+      sessions.push_back(session);
+      lock.unlock();
+      session->Run();
+    } else {
+      auto session =
+          std::make_shared<Session<beast::tcp_stream>>(*this, beast::tcp_stream(std::move(socket)));
+      sessions.push_back(session);
+      lock.unlock();
+      session->Run();
+    }
+  }
+  Accept();
+}
+
+HttpServer::HttpServer(ServerOptions options, Api& api)
+    : impl_(std::make_unique<Impl>(std::move(options), api)) {}
+
+HttpServer::~HttpServer() {
   Stop();
 }
 
-Status ApiServer::Start(const std::string& host, int port) {
-  if (port == 0) {
-    port_ = http_->bind_to_any_port(host);
-  } else {
-    port_ = http_->bind_to_port(host, port) ? port : -1;
+int HttpServer::port() const {
+  return impl_->port;
+}
+
+bool HttpServer::tls() const {
+  return impl_->tls.has_value();
+}
+
+Status HttpServer::Start() {
+  Impl& s = *impl_;
+  const std::string where = s.options.host + ":" + std::to_string(s.options.port);
+  if (!s.options.tls_cert.empty()) {
+    s.tls.emplace(ssl::context::tls_server);
+    s.tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    beast::error_code ec;
+    s.tls->use_certificate_chain_file(s.options.tls_cert, ec);
+    if (ec)
+      return Status::Invalid("api: the TLS certificate " + s.options.tls_cert + ": " +
+                             ec.message());
+    s.tls->use_private_key_file(s.options.tls_key, ssl::context::pem, ec);
+    if (ec) return Status::Invalid("api: the TLS key " + s.options.tls_key + ": " + ec.message());
   }
-  if (port_ <= 0) {
-    return Status::Error("api: cannot listen on " + host + ":" + std::to_string(port) +
-                         " (in use, or not an address of this machine?)");
-  }
-  RaiseListenBacklog(port_);
-  thread_ = std::thread([this] { http_->listen_after_bind(); });
+  beast::error_code ec;
+  const asio::ip::address address = asio::ip::make_address(s.options.host, ec);
+  if (ec) return Status::Invalid("api: '" + s.options.host + "' is not an IP address");
+  const tcp::endpoint endpoint(address, static_cast<unsigned short>(s.options.port));
+  s.acceptor.open(endpoint.protocol(), ec);
+  if (ec) return Status::Unavailable("api: cannot open a socket: " + ec.message());
+  // SO_REUSEADDR only (a restart binds while old connections linger in TIME_WAIT); never
+  // SO_REUSEPORT, which would let a second server share the port.
+  s.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  s.acceptor.bind(endpoint, ec);
+  if (ec)
+    return Status::Unavailable("api: cannot listen on " + where + ": " + ec.message() +
+                               (ec == asio::error::address_in_use
+                                    ? " (another greenshift serve, or another program?)"
+                                    : ""));
+  s.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::Unavailable("api: cannot listen on " + where + ": " + ec.message());
+  s.port = s.acceptor.local_endpoint().port();
+  s.Accept();
+  for (int i = 0; i < std::max(1, s.options.network_threads); ++i)
+    s.threads.emplace_back([&s] { s.ioc.run(); });
   return Status::Ok();
 }
 
-void ApiServer::Stop() {
-  if (thread_.joinable()) {
-    http_->stop();
-    thread_.join();
+void HttpServer::Stop() {
+  Impl& s = *impl_;
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    if (s.stopped) return;
+    s.stopped = true;
   }
-}
-
-void ApiServer::Routes() {
-  httplib::Server& s = *http_;
-  // Without TCP_NODELAY a response written in two parts waits for the client's delayed ACK:
-  // 40 ms per request.
-  s.set_tcp_nodelay(true);
-  // Sensors keep their connection open: let them, and keep threads for the connections that
-  // wait between requests (httplib's defaults, 5 requests per connection and a thread per
-  // core, stall new connections behind idle ones for up to a second).
-  s.set_keep_alive_max_count(100000);
-  s.new_task_queue = [] { return new httplib::ThreadPool(32); };
-  auto reply = [](httplib::Response& res, int status, const std::string& body) {
-    res.status = status;
-    res.set_content(body, "application/json");
-  };
-  auto authorized = [this, reply](const httplib::Request& req, httplib::Response& res) {
-    const std::string header = req.get_header_value("Authorization");
-    const std::string prefix = "Bearer ";
-    if (header.rfind(prefix, 0) == 0 && SameToken(header.substr(prefix.size()), config_.token))
-      return true;
-    res.set_header("WWW-Authenticate", "Bearer");
-    reply(res, 401,
-          ErrorBody(header.empty() ? "this endpoint needs 'Authorization: Bearer <token>'"
-                                   : "the bearer token is wrong"));
-    return false;
-  };
-  s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    // Routes, not raw paths: a scan of unknown paths must not grow the metrics without bound.
-    const std::string route = req.matches.empty() ? "other" : std::string(req.matches[0]);
-    ++requests_[{req.method + " " + route, res.status}];
+  if (s.threads.empty()) return;
+  asio::post(s.ioc, [&s] {
+    beast::error_code ignored;
+    s.acceptor.close(ignored);
+    std::lock_guard<std::mutex> lock(s.mutex);
+    for (const std::weak_ptr<SessionBase>& weak : s.sessions) {
+      if (std::shared_ptr<SessionBase> session = weak.lock()) session->Evict();
+    }
   });
-  s.set_exception_handler(
-      [reply](const httplib::Request&, httplib::Response& res, std::exception_ptr e) {
-        std::string what = "internal error";
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          what = std::string("internal error: ") + ex.what();
-        } catch (...) {
-        }
-        reply(res, 500, ErrorBody(what));
-      });
-  s.set_error_handler([reply](const httplib::Request& req, httplib::Response& res) {
-    if (res.body.empty()) reply(res, res.status, ErrorBody("no such endpoint: " + req.path));
-  });
-
-  s.Get("/api/health", [this, reply](const httplib::Request&, httplib::Response& res) {
-    Result<int> version = store_.SchemaVersion();
-    Result<int64_t> readings = store_.CountReadings();
-    if (!version.ok() || !readings.ok()) {
-      reply(res, 503, ErrorBody(version.ok() ? readings.error() : version.error()));
-      return;
-    }
-    reply(res, 200,
-          json{{"status", "ok"},
-               {"mode", control::ModeName(config_.mode)},
-               {"schema_version", *version},
-               {"readings", *readings}}
-              .dump());
-  });
-
-  s.Get("/api/sites", [this, reply](const httplib::Request&, httplib::Response& res) {
-    json sites = json::array();
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (const control::SiteConfig& site : config_.sites) {
-      json sensors = json::array();
-      for (const control::SensorConfig& sensor : site.sensors) {
-        const SensorState& state = sensors_.at({site.name, sensor.name});
-        json j{{"name", sensor.name}, {"kind", sensor.kind}, {"capacity_w", sensor.capacity_w}};
-        if (state.last_time_ms >= 0) {
-          j["last_power_w"] = state.last_power_w;
-          j["last_time"] = FormatUtcMinutes(state.last_time_ms / 1000);
-          j["last_time_utc_ms"] = state.last_time_ms;
-        }
-        sensors.push_back(j);
-      }
-      sites.push_back({{"name", site.name},
-                       {"latitude", site.latitude},
-                       {"longitude", site.longitude},
-                       {"capacity_w", site.capacity_w},
-                       {"pv_kwp", site.pv_kwp},
-                       {"sensors", sensors}});
-    }
-    if (controller_) {
-      // What the loop knows now: green power, forecast, carbon, load and the VMs there.
-      const json now = controller_->SitesJson();
-      for (size_t i = 0; i < sites.size() && i < now.size(); ++i) {
-        for (const char* key : {"green_w", "forecast_next_w", "carbon_g_per_kwh", "load_w", "vms"})
-          sites[i][key] = now[i][key];
-      }
-    }
-    reply(res, 200, sites.dump());
-  });
-
-  s.Get("/api/hosts", [this, reply](const httplib::Request&, httplib::Response& res) {
-    json hosts = json::array();
-    for (const control::HostConfig& h : config_.hosts) {
-      hosts.push_back(
-          {{"name", h.name}, {"site", h.site}, {"driver", h.driver}, {"address", h.address}});
-    }
-    reply(res, 200, hosts.dump());
-  });
-
-  s.Get("/api/readings", [this, reply](const httplib::Request& req, httplib::Response& res) {
-    const std::string site = req.get_param_value("site");
-    if (!site.empty() && config_.FindSite(site) == nullptr) {
-      reply(res, 404, ErrorBody("no site is named '" + site + "'"));
-      return;
-    }
-    int64_t since = 0;
-    size_t limit = 1000;
-    try {
-      if (req.has_param("since_utc_ms")) since = std::stoll(req.get_param_value("since_utc_ms"));
-      if (req.has_param("limit")) limit = std::stoul(req.get_param_value("limit"));
-    } catch (const std::exception&) {
-      reply(res, 400, ErrorBody("'since_utc_ms' and 'limit' must be whole numbers"));
-      return;
-    }
-    if (limit < 1 || limit > 100000) {
-      reply(res, 400, ErrorBody("'limit' must be 1 .. 100000"));
-      return;
-    }
-    Result<std::vector<store::StoredReading>> rows = store_.Readings(site, since, limit);
-    if (!rows.ok()) {
-      reply(res, 500, ErrorBody(rows.error()));
-      return;
-    }
-    json out = json::array();
-    for (const store::StoredReading& r : *rows) {
-      out.push_back({{"site", r.site},
-                     {"sensor", r.sensor},
-                     {"time_utc_ms", r.time_utc_ms},
-                     {"power_w", r.power_w}});
-    }
-    reply(res, 200, out.dump());
-  });
-
-  s.Post("/api/readings",
-         [this, reply, authorized](const httplib::Request& req, httplib::Response& res) {
-           if (!authorized(req, res)) return;
-           auto [status, body] = PostReadings(req.body);
-           reply(res, status, body);
-         });
-
-  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(Metrics(), "text/plain; version=0.0.4");
-  });
-
-  if (!controller_) return;
-  control::Controller& c = *controller_;
-  auto send = [reply](httplib::Response& res, const control::Reply& r) {
-    reply(res, r.status, r.body.dump());
-  };
-  auto limit_of = [](const httplib::Request& req, size_t* limit) {
-    if (!req.has_param("limit")) return true;
-    try {
-      *limit = std::stoul(req.get_param_value("limit"));
-    } catch (const std::exception&) {
-      return false;
-    }
-    return *limit >= 1 && *limit <= 10000;
-  };
-  s.Get("/api/status", [&c, reply](const httplib::Request&, httplib::Response& res) {
-    reply(res, 200, c.StatusJson().dump());
-  });
-  s.Get("/api/vms", [&c, reply](const httplib::Request&, httplib::Response& res) {
-    reply(res, 200, c.VmsJson().dump());
-  });
-  s.Get("/api/forecasts",
-        [&c, send](const httplib::Request&, httplib::Response& res) { send(res, c.Forecasts()); });
-  s.Get("/api/plans",
-        [&c, send, reply, limit_of](const httplib::Request& req, httplib::Response& res) {
-          size_t limit = 50;
-          if (!limit_of(req, &limit))
-            return reply(res, 400, ErrorBody("'limit' must be 1 .. 10000"));
-          send(res, c.Plans(limit));
-        });
-  s.Get(R"(/api/plans/(\d+))", [&c, send](const httplib::Request& req, httplib::Response& res) {
-    send(res, c.Plan(std::stoll(req.matches[1])));
-  });
-  s.Post(R"(/api/plans/(\d+)/(approve|reject))",
-         [&c, send, authorized](const httplib::Request& req, httplib::Response& res) {
-           if (!authorized(req, res)) return;
-           const int64_t id = std::stoll(req.matches[1]);
-           send(res, req.matches[2] == "approve" ? c.Approve(id) : c.Reject(id));
-         });
-  s.Get("/api/moves",
-        [&c, send, reply, limit_of](const httplib::Request& req, httplib::Response& res) {
-          size_t limit = 100;
-          if (!limit_of(req, &limit))
-            return reply(res, 400, ErrorBody("'limit' must be 1 .. 10000"));
-          send(res, c.Moves(limit));
-        });
-  s.Post("/api/moves", [&c, send, reply, authorized](const httplib::Request& req,
-                                                     httplib::Response& res) {
-    if (!authorized(req, res)) return;
-    const json body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object())
-      return reply(res, 400, ErrorBody("the body is not a JSON object {\"vm\": ..., \"to\": ...}"));
-    for (auto it = body.begin(); it != body.end(); ++it) {
-      if (it.key() != "vm" && it.key() != "to")
-        return reply(res, 400, ErrorBody("unknown field '" + it.key() + "' (fields: vm, to)"));
-    }
-    if (!body.contains("vm") || !body["vm"].is_string() || !body.contains("to") ||
-        !body["to"].is_string())
-      return reply(res, 400, ErrorBody("'vm' and 'to' (a site) must be strings"));
-    send(res, c.RequestMove(body["vm"], body["to"]));
-  });
-  s.Get("/", [reply](const httplib::Request&, httplib::Response& res) {
-    res.set_content(DashboardHtml(), "text/html; charset=utf-8");
-  });
-  s.Get("/static/chart.js", [reply](const httplib::Request&, httplib::Response& res) {
-    Result<std::string> script = ChartJs();
-    if (!script.ok()) return reply(res, 500, ErrorBody(script.error()));
-    res.set_header("Cache-Control", "max-age=3600");
-    res.set_content(*script, "application/javascript");
-  });
-}
-
-std::pair<int, std::string> ApiServer::PostReadings(const std::string& body) {
-  const json parsed = json::parse(body, nullptr, false);
-  if (parsed.is_discarded())
-    return {400, ErrorBody("the body is not JSON (a reading object, or an array of them)")};
-  const json batch = parsed.is_array() ? parsed : json::array({parsed});
-  if (batch.empty()) return {400, ErrorBody("no readings in the body")};
-  if (batch.size() > 10000) return {413, ErrorBody("at most 10000 readings per request")};
-  const int64_t now_ms = clock_();
-  std::unique_lock<std::mutex> lock(mutex_);
-  // Check everything on copies of the validators; store and commit only if all pass.
-  std::map<std::pair<std::string, std::string>, SensorState> trial;
-  std::vector<store::StoredReading> rows;
-  rows.reserve(batch.size());
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const json& r = batch[i];
-    const std::string where = batch.size() > 1 ? "reading " + std::to_string(i) + ": " : "";
-    if (!r.is_object()) return {400, ErrorBody(where + "must be a JSON object")};
-    for (auto it = r.begin(); it != r.end(); ++it) {
-      if (it.key() != "site" && it.key() != "sensor" && it.key() != "time" &&
-          it.key() != "time_utc_ms" && it.key() != "power_w")
-        return {400, ErrorBody(where + "unknown field '" + it.key() +
-                               "' (fields: site, sensor, time or time_utc_ms, power_w)")};
-    }
-    if (!r.contains("site") || !r["site"].is_string() || !r.contains("sensor") ||
-        !r["sensor"].is_string())
-      return {400, ErrorBody(where + "'site' and 'sensor' must be strings")};
-    const std::string site = r["site"], sensor = r["sensor"];
-    const auto key = std::make_pair(site, sensor);
-    auto known = sensors_.find(key);
-    if (known == sensors_.end()) {
-      if (config_.FindSite(site) == nullptr)
-        return {404, ErrorBody(where + "no site is named '" + site + "'")};
-      return {404, ErrorBody(where + "site '" + site + "' has no sensor '" + sensor + "'")};
-    }
-    if (known->second.kind != "push")
-      return {409, ErrorBody(where + "sensor '" + sensor + "' of site '" + site + "' is a " +
-                             known->second.kind + " sensor: the service reads it, nobody pushes")};
-    if (!r.contains("power_w") || !(r["power_w"].is_number() || r["power_w"].is_null()))
-      return {400, ErrorBody(where + "'power_w' must be a number")};
-    energy::Reading reading{site, sensor, now_ms,
-                            r["power_w"].is_null() ? NAN : r["power_w"].get<double>()};
-    if (r.contains("time_utc_ms")) {
-      if (!r["time_utc_ms"].is_number_integer())
-        return {400, ErrorBody(where + "'time_utc_ms' must be a whole number")};
-      reading.time_utc_ms = r["time_utc_ms"].get<int64_t>();
-    } else if (r.contains("time")) {
-      if (!r["time"].is_string()) return {400, ErrorBody(where + "'time' must be a string")};
-      Result<int64_t> t = energy::ParseIsoTime(r["time"].get<std::string>(), {"body", 1, "time"});
-      if (!t.ok()) return {400, ErrorBody(where + t.error())};
-      reading.time_utc_ms = *t * 1000;
-    }
-    auto state = trial.find(key);
-    if (state == trial.end()) state = trial.emplace(key, known->second).first;
-    const energy::Verdict verdict = state->second.validator.Check(reading, now_ms);
-    if (!verdict.accepted) {
-      const std::string reason = energy::RejectReasonName(verdict.reason);
-      ++rejected_by_reason_[reason];
-      Status kept = store_.AddRejected(
-          {site, sensor, reading.time_utc_ms, reading.power_w, reason, verdict.why, now_ms});
-      std::string message = where + verdict.why;
-      if (batch.size() > 1)
-        message += "; none of the " + std::to_string(batch.size()) + " readings was stored";
-      if (!kept.ok()) message += " (and recording the rejection failed: " + kept.message() + ")";
-      return {422, json{{"error", message}, {"reason", reason}}.dump()};
-    }
-    state->second.last_power_w = reading.power_w;
-    state->second.last_time_ms = reading.time_utc_ms;
-    rows.push_back({0, site, sensor, reading.time_utc_ms, reading.power_w, now_ms});
-  }
-  // The sensors move on now, so that a concurrent request is checked against these readings;
-  // the store commits outside the lock, grouped with other requests'.
-  std::map<std::pair<std::string, std::string>, SensorState> before;
-  std::map<std::pair<std::string, std::string>, int64_t> ours;  // each sensor's last time now
-  std::vector<std::pair<std::pair<std::string, std::string>, double>> newest;
-  for (auto& [key, state] : trial) {
-    before.emplace(key, sensors_.at(key));
-    ours[key] = state.last_time_ms;
-    newest.push_back({key, state.last_power_w});
-    sensors_.at(key) = std::move(state);
-  }
-  const size_t count = rows.size();
-  lock.unlock();
-  Status stored = store_.AddReadingsGrouped(std::move(rows));
-  lock.lock();
-  if (!stored.ok()) {
-    // Not stored: put back each sensor that nothing else has moved since, so that the client
-    // can send the same readings again.
-    for (auto& [key, state] : before) {
-      if (sensors_.at(key).last_time_ms == ours.at(key)) sensors_.at(key) = std::move(state);
-    }
-    return {503, ErrorBody(stored.message() + "; nothing was stored")};
-  }
-  accepted_ += static_cast<int64_t>(count);
-  if (controller_) {
-    for (const auto& [key, power] : newest)
-      controller_->NoteReading(key.first, key.second, ours.at(key), power);
-  }
-  return {201, json{{"stored", count}}.dump()};
-}
-
-std::string ApiServer::Metrics() {
-  std::string out = controller_ ? controller_->Metrics() : "";
-  std::lock_guard<std::mutex> lock(mutex_);
-  out += "# HELP greenshift_green_power_watts Green power last measured, per site and sensor.\n";
-  out += "# TYPE greenshift_green_power_watts gauge\n";
-  for (const auto& [key, state] : sensors_) {
-    if (state.last_time_ms < 0) continue;
-    char watts[32];
-    std::snprintf(watts, sizeof watts, "%.3f", state.last_power_w);
-    out += "greenshift_green_power_watts{site=\"" + MetricLabel(key.first) + "\",sensor=\"" +
-           MetricLabel(key.second) + "\"} " + watts + "\n";
-  }
-  out += "# HELP greenshift_readings_accepted_total Sensor readings accepted and stored.\n";
-  out += "# TYPE greenshift_readings_accepted_total counter\n";
-  out += "greenshift_readings_accepted_total " + std::to_string(accepted_) + "\n";
-  out += "# HELP greenshift_readings_rejected_total Sensor readings rejected, by reason.\n";
-  out += "# TYPE greenshift_readings_rejected_total counter\n";
-  for (energy::RejectReason r :
-       {energy::RejectReason::kNotANumber, energy::RejectReason::kNegative,
-        energy::RejectReason::kAboveCapacity, energy::RejectReason::kInTheFuture,
-        energy::RejectReason::kOutOfOrder}) {
-    const std::string reason = energy::RejectReasonName(r);
-    auto it = rejected_by_reason_.find(reason);
-    out += "greenshift_readings_rejected_total{reason=\"" + reason + "\"} " +
-           std::to_string(it == rejected_by_reason_.end() ? 0 : it->second) + "\n";
-  }
-  out += "# HELP greenshift_http_requests_total HTTP requests by route and status.\n";
-  out += "# TYPE greenshift_http_requests_total counter\n";
-  for (const auto& [key, count] : requests_) {
-    out += "greenshift_http_requests_total{route=\"" + MetricLabel(key.first) + "\",code=\"" +
-           std::to_string(key.second) + "\"} " + std::to_string(count) + "\n";
-  }
-  return out;
+  s.workers.join();  // what the API is doing finishes; its answers may go unsent
+  s.ioc.stop();
+  for (std::thread& t : s.threads) t.join();
+  s.threads.clear();
 }
 
 }  // namespace greenshift::api

@@ -1,71 +1,60 @@
-// The REST API (JSON over HTTP, cpp-httplib) and the Prometheus metrics. Reads are open;
-// every change (readings pushed by sensors, plan approvals, manual moves) needs the bearer
-// token from the config. Errors are JSON {"error": "..."} with the status code that fits:
-// 400 malformed, 401 no or wrong token, 404 unknown site/sensor/VM, 422 a value that cannot be.
-// Listens on loopback unless the config says otherwise.
+// The HTTP server in front of the API, built for clients that are slow, broken or hostile
+// (Boost.Beast on Boost.Asio, from Debian; TLS through OpenSSL when a certificate is configured):
+//   - connections are handled asynchronously: a slow client holds a connection, never a thread;
+//   - the head of each request must arrive within `header_timeout`, the whole request within
+//     `request_timeout`, a keep-alive connection may idle for `idle_timeout`;
+//   - at most `max_connections` at once: when full, the connection that has waited longest for
+//     a request head is closed to make room (a flood of idle connections cannot lock others out);
+//   - heads larger than `max_header_bytes` are refused (431); a body is read only once the API
+//     admitted the request on its head (route, method, token, Content-Length within the route's
+//     limit), and never beyond that limit (413);
+//   - no Range support, so no multi-range amplification: every answer is the whole body;
+//   - it binds without SO_REUSEPORT: a second server on the same port fails to start.
+// The API's handlers run on a pool of worker threads, not on the network threads.
 #pragma once
 
-#include <atomic>
-#include <cstdint>
-#include <functional>
-#include <map>
+#include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <utility>
 
-#include "control/config.h"
-#include "control/controller.h"
+#include "api/api.h"
 #include "core/status.h"
-#include "energy/sensor.h"
-#include "store/store.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace greenshift::api {
 
-class ApiServer {
- public:
-  using Clock = std::function<int64_t()>;  // now, UTC ms
-  // `controller` (may be null: readings only) serves the loop's views and actions.
-  ApiServer(const control::ServiceConfig& config, store::Store& store, Clock clock,
-            control::Controller* controller = nullptr);
-  ~ApiServer();
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;  // 0: any free port
+  int max_connections = 256;
+  int network_threads = 2;
+  int worker_threads = 16;
+  std::chrono::milliseconds header_timeout{5000};
+  std::chrono::milliseconds request_timeout{15000};
+  std::chrono::milliseconds idle_timeout{60000};
+  std::chrono::milliseconds write_timeout{15000};
+  size_t max_header_bytes = 16 * 1024;
+  std::string tls_cert, tls_key;  // PEM files; HTTPS when both are set
+};
 
-  // Binds (port 0: any free port) and serves on a thread of its own.
-  Status Start(const std::string& host, int port);
-  int port() const { return port_; }
+class HttpServer {
+ public:
+  HttpServer(ServerOptions options, Api& api);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and starts serving. Errors (the port is taken, not an address of this machine, a
+  // certificate that cannot be loaded) name what was wrong.
+  Status Start();
+  int port() const;
+  bool tls() const;
+  // Closes the listener and every connection, and waits for the threads.
   void Stop();
 
-  // The metrics page, as /metrics serves it.
-  std::string Metrics();
+  struct Impl;  // the connections' state, in server.cc (public only so its sessions see it)
 
  private:
-  struct SensorState {
-    energy::SensorValidator validator;
-    double last_power_w = 0;
-    int64_t last_time_ms = -1;
-    std::string kind;  // only "push" sensors take POSTed readings
-  };
-  void Routes();
-  // Validates and stores a batch: all of it or none. Returns the HTTP status and the body.
-  std::pair<int, std::string> PostReadings(const std::string& body);
-
-  const control::ServiceConfig& config_;
-  store::Store& store_;
-  Clock clock_;
-  control::Controller* controller_;
-  std::unique_ptr<httplib::Server> http_;
-  std::thread thread_;
-  int port_ = 0;
-  std::mutex mutex_;  // guards sensors_ and the counters
-  std::map<std::pair<std::string, std::string>, SensorState> sensors_;
-  int64_t accepted_ = 0;
-  std::map<std::string, int64_t> rejected_by_reason_;
-  std::map<std::pair<std::string, int>, int64_t> requests_;  // (route, status) -> count
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace greenshift::api

@@ -1,7 +1,9 @@
 // greenshift serve: the Green Energy Control service. Loads the config, opens (and migrates) the
-// store, opens the driver (the lab's QEMUs, or the sim driver), reconciles the store with what
-// the driver reports, then runs the control loop and serves the REST API, /metrics and the
-// dashboard until SIGINT or SIGTERM.
+// store, holding its lock, opens the driver (the lab's QEMUs, or the sim driver), settles the
+// store with what the driver reports, then runs the engine's loop and serves the REST API,
+// /metrics and the dashboard. SIGHUP reads the weather and carbon files again; SIGINT and
+// SIGTERM stop it cleanly (a migration still running is cancelled: its VM stays on its source).
+// Under systemd (Type=notify) it says when it is ready, reloading and stopping.
 #include <pthread.h>
 #include <signal.h>
 
@@ -9,10 +11,14 @@
 #include <cstdio>
 #include <memory>
 
+#include "api/api.h"
 #include "api/server.h"
 #include "cli/context.h"
 #include "control/config.h"
-#include "control/controller.h"
+#include "control/recovery.h"
+#include "control/service.h"
+#include "core/log.h"
+#include "core/systemd.h"
 #include "hypervisor/sim/sim_driver.h"
 #include "store/store.h"
 
@@ -20,28 +26,52 @@ namespace greenshift::cli {
 
 namespace {
 
-int64_t NowMs() {
+int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-void RunServe(Context& context, const std::string& config_path, int port_override) {
-  // Block the signals before any thread starts, so only sigwait below sees them.
+// Every file the config names, read as the service would: the config is only "ok" when the
+// service could start from it (bar the store, the driver and the network).
+Status CheckConfig(const control::ServiceConfig& config) {
+  const int64_t slot_s = control::ProblemOf(config).slot_s;
+  GS_RETURN_IF_ERROR(control::ProblemOf(config).Check().Context(config.file));
+  for (const control::SiteConfig& site : config.sites) {
+    Result<std::shared_ptr<const control::SiteInputs>> in =
+        control::LoadSiteInputs(site, config.file, slot_s);
+    if (!in.ok()) return in.status();
+  }
+  return Status::Ok();
+}
+
+void RunServe(Context& context, const std::string& config_path, int port_override,
+              bool check_only) {
+  // Block the signals before any thread starts, so only sigtimedwait below sees them.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   Result<control::ServiceConfig> config = control::LoadConfig(config_path);
   if (!config.ok()) return context.Fail(config.error());
-  Result<std::unique_ptr<store::Store>> store = store::Store::Open(config->database);
+  if (check_only) {
+    Status checked = CheckConfig(*config);
+    if (!checked.ok()) return context.Fail(checked.message());
+    std::printf("%s: ok (%zu sites, %zu hosts, %zu VMs, mode %s, policy %s, token from %s)\n",
+                config_path.c_str(), config->sites.size(), config->hosts.size(), config->vms.size(),
+                control::ModeName(config->mode), config->policy.c_str(),
+                config->token_source.c_str());
+    return;
+  }
+  Result<std::unique_ptr<store::Store>> store = store::Store::Open(config->database, true);
   if (!store.ok()) return context.Fail(store.error());
   std::unique_ptr<hypervisor::Driver> driver;
+  lab::LabConfig lab_config = context.LabConfig();
+  lab_config.name = config->lab;
   if (config->driver == "qemu") {
-    lab::LabConfig lab_config = context.LabConfig();
-    lab_config.name = config->lab;
     Result<lab::LabState> lab = lab::LoadLab(lab_config);
     if (!lab.ok()) return context.Fail(lab.error());
     for (const control::HostConfig& host : config->hosts) {
@@ -59,35 +89,95 @@ void RunServe(Context& context, const std::string& config_path, int port_overrid
     sim.speed = config->replay_speed;
     driver = std::make_unique<hypervisor::SimDriver>(sim);
   }
-  Result<std::unique_ptr<control::Controller>> controller =
-      control::Controller::Create(*config, **store, *driver, NowMs);
-  if (!controller.ok()) return context.Fail(controller.error());
-  if (Status settled = (*controller)->Reconcile(); !settled.ok())
-    return context.Fail(settled.message());
-  control::Controller* loop = controller->get();
-  api::ApiServer server(
-      *config, **store, [loop] { return loop->NowMs(); }, loop);
-  const int port = port_override >= 0 ? port_override : config->port;
-  Status started = server.Start(config->listen, port);
+  Result<control::Service> service = control::BuildService(*config, **store, *driver, WallMs);
+  if (!service.ok()) return context.Fail(service.error());
+  control::Engine& engine = *service->engine;
+
+  // A lab guest, for a VM that runs nowhere: the lab's business, given to the recovery.
+  const control::ServiceConfig& c = *config;
+  auto spec_for = [&c, &lab_config](size_t v) {
+    const control::VmConfig& vm = c.vms[v];
+    hypervisor::VmSpec spec;
+    spec.name = vm.name;
+    spec.memory_mib = static_cast<int>(vm.memory_mib);
+    spec.dirty_mb_s = vm.dirty_mb_s;
+    spec.dirty_size_mib = vm.dirty_mb_s > 0
+                              ? (vm.working_set_mib > 0 ? static_cast<int>(vm.working_set_mib)
+                                                        : std::min(64, spec.memory_mib / 4))
+                              : 0;
+    spec.ip_cidr = vm.address;
+    spec.mac = lab::MacFor(lab_config.name, vm.name);
+    return spec;
+  };
+  Result<control::RecoveryReport> recovered = control::Recover(
+      engine, **store, *driver, *service->recorder, spec_for,
+      std::chrono::milliseconds(static_cast<int64_t>(config->migration_timeout_s * 1000)));
+  if (!recovered.ok()) return context.Fail(recovered.error());
+
+  api::Api api(*config, **store, *service->recorder, engine);
+  api::ServerOptions options;
+  options.host = config->listen;
+  options.port = port_override >= 0 ? port_override : config->port;
+  options.max_connections = config->max_connections;
+  options.tls_cert = config->tls_cert;
+  options.tls_key = config->tls_key;
+  api::HttpServer server(options, api);
+  Status started = server.Start();
   if (!started.ok()) return context.Fail(started.message());
-  (*store)
-      ->AddEvent(NowMs(), "start",
-                 "service started, mode " + std::string(control::ModeName(config->mode)))
-      .ok();
+  service->recorder->Event(LogLevel::kInfo, "start",
+                           "service started, mode " + std::string(control::ModeName(config->mode)),
+                           engine.NowMs());
   std::printf("greenshift serve: %zu sites, %zu hosts, %zu VMs, mode %s, store %s\n",
               config->sites.size(), config->hosts.size(), config->vms.size(),
               control::ModeName(config->mode), config->database.c_str());
-  std::printf("dashboard at http://%s:%d/ (API under /api, metrics at /metrics)\n",
-              config->listen.c_str(), server.port());
+  std::printf("dashboard at %s://%s:%d/ (API under /api, metrics at /metrics)\n",
+              server.tls() ? "https" : "http", config->listen.c_str(), server.port());
   std::fflush(stdout);
-  loop->Start();
-  int signal = 0;
-  sigwait(&signals, &signal);
-  std::printf("greenshift serve: %s, stopping\n", signal == SIGINT ? "SIGINT" : "SIGTERM");
-  std::fflush(stdout);
-  loop->Stop();  // a migration still running is cancelled: its VM stays on its source
+  engine.Start(service->clock);
+  NotifySystemd("READY=1");
+
+  // Signals, and every minute the store's retention.
+  const int64_t retention_ms = static_cast<int64_t>(config->retention_days * 86400e3);
+  int64_t pruned_at = 0;
+  for (;;) {
+    const timespec minute{60, 0};
+    const int signal = sigtimedwait(&signals, nullptr, &minute);
+    if (signal == SIGHUP) {
+      NotifySystemd("RELOADING=1");
+      Status reloaded = control::ReloadInputs(*config, *service->inputs);
+      if (reloaded.ok()) {
+        service->recorder->Event(LogLevel::kInfo, "reload", "weather and carbon files read again",
+                                 engine.NowMs());
+      } else {
+        service->recorder->Event(LogLevel::kError, "reload",
+                                 "the files were kept as they were: " + reloaded.message(),
+                                 engine.NowMs());
+      }
+      NotifySystemd("READY=1");
+      continue;
+    }
+    if (signal == SIGINT || signal == SIGTERM) {
+      std::printf("greenshift serve: %s, stopping\n", signal == SIGINT ? "SIGINT" : "SIGTERM");
+      std::fflush(stdout);
+      break;
+    }
+    const int64_t now = engine.NowMs();
+    if (now - pruned_at >= 3600 * 1000) {
+      pruned_at = now;
+      Result<int64_t> removed = (*store)->Prune(now - retention_ms, 1000000);
+      if (!removed.ok()) {
+        Log(LogLevel::kError, "store.prune_failed", {{"error", removed.error()}});
+      } else if (*removed > 0) {
+        Log(LogLevel::kInfo, "store.pruned",
+            {{"rows", static_cast<long long>(*removed)},
+             {"older_than_days", config->retention_days}});
+      }
+    }
+  }
+  NotifySystemd("STOPPING=1");
+  engine.Stop();  // a migration still running is cancelled: its VM stays on its source
   server.Stop();
-  (*store)->AddEvent(NowMs(), "stop", "service stopped").ok();
+  service->recorder->Event(LogLevel::kInfo, "stop", "service stopped", engine.NowMs());
 }
 
 }  // namespace
@@ -98,12 +188,15 @@ void AddServeCommand(CLI::App& app, Context& context) {
   struct Options {
     std::string config;
     int port = -1;
+    bool check = false;
   };
   auto o = std::make_shared<Options>();
   serve->add_option("--config", o->config, "the service's TOML file")->required();
   serve->add_option("--port", o->port, "listen on this port instead of the config's (0: any)")
       ->check(CLI::Range(0, 65535));
-  serve->callback([&context, o] { RunServe(context, o->config, o->port); });
+  serve->add_flag("--check-config", o->check,
+                  "read the config and every file it names, say what is wrong, and exit");
+  serve->callback([&context, o] { RunServe(context, o->config, o->port, o->check); });
 }
 
 }  // namespace greenshift::cli

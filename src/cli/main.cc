@@ -1,9 +1,14 @@
 // greenshift: moves running VMs to where the green power is.
+#include <cstdio>
 #include <cstdlib>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/context.h"
+
+#ifndef GREENSHIFT_VERSION
+#define GREENSHIFT_VERSION "unknown"
+#endif
 
 #ifndef GREENSHIFT_DEFAULT_GUEST_DIR
 #define GREENSHIFT_DEFAULT_GUEST_DIR "/usr/local/share/greenshift/guest"
@@ -27,6 +32,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"greenshift: live-migrates virtual machines to the site with the most green power"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "greenshift " GREENSHIFT_VERSION);
   app.add_option("--lab", context.lab,
                  "lab name, the prefix of its namespaces (env GREENSHIFT_LAB)")
       ->capture_default_str();
@@ -53,7 +59,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version print and succeed; a usage error says so as every error does, and
+    // fails with 1 (scripts tell "wrong call" from "it ran and failed" by the message).
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "greenshift: error: %s (see greenshift --help)\n", e.what());
+    return 1;
   }
   return context.exit_code;
 }

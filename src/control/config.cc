@@ -1,11 +1,17 @@
 #include "control/config.h"
 
-#include <toml++/toml.h>
+#include <sys/stat.h>
 
+#include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <set>
 #include <sstream>
 
+#include "control/toml_table.h"
 #include "core/files.h"
 #include "energy/csv.h"
 
@@ -13,104 +19,51 @@ namespace greenshift::control {
 
 namespace {
 
-// One TOML table and its dotted path in the file: typed getters that name the key in errors,
-// and a check that the table holds no key it does not know.
-class Table {
- public:
-  Table(const toml::table& table, std::string path, const std::string& file)
-      : table_(&table), path_(std::move(path)), file_(&file) {}
-
-  Status Error(const std::string& key, const std::string& why) const {
-    return Status::Error(*file_ + ": key '" + Key(key) + "': " + why);
+// Tokens people paste from examples and forget to replace: refused, not guarded with.
+bool LooksLikeAPlaceholder(const std::string& token) {
+  std::string lower;
+  for (char c : token) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* word : {"change-me", "changeme", "change_me", "replace-me", "replace_me",
+                           "placeholder", "your-token", "your_token", "example", "xxxxxxxx"}) {
+    if (lower.find(word) != std::string::npos) return true;
   }
-  std::string Key(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  // One character repeated ("aaaaaaaaaaaaaaaa") guards nothing either.
+  return token.find_first_not_of(token[0]) == std::string::npos;
+}
 
-  Status CheckKnown(std::initializer_list<const char*> known) const {
-    std::set<std::string> allowed(known.begin(), known.end());
-    for (const auto& [key, unused] : *table_) {
-      if (!allowed.count(std::string(key.str()))) {
-        std::string list;
-        for (const std::string& k : allowed) list += (list.empty() ? "" : ", ") + k;
-        return Error(std::string(key.str()), "unknown key (known here: " + list + ")");
-      }
-    }
-    return Status::Ok();
+// Reads a token file: its first line, trimmed. A file others may read is refused: the token
+// guards every change made through the API.
+Result<std::string> ReadTokenFile(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return Status::Invalid("cannot read " + path + ": " + std::strerror(errno));
+  if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%03o", static_cast<unsigned>(st.st_mode & 0777));
+    return Status::Invalid(path + " may be read by others (mode " + mode + "): chmod 600 it");
   }
-
-  Result<std::string> String(const char* key, std::optional<std::string> fallback) const {
-    const toml::node* node = table_->get(key);
-    if (node == nullptr) {
-      if (!fallback) return Error(key, "is required");
-      return *fallback;
-    }
-    if (!node->is_string()) return Error(key, "must be a string");
-    return std::string(*node->value<std::string>());
-  }
-
-  Result<double> Number(const char* key, std::optional<double> fallback, double lo,
-                        double hi) const {
-    const toml::node* node = table_->get(key);
-    if (node == nullptr) {
-      if (!fallback) return Error(key, "is required");
-      return *fallback;
-    }
-    std::optional<double> value = node->value<double>();
-    if (!value || !(node->is_integer() || node->is_floating_point()))
-      return Error(key, "must be a number");
-    if (!std::isfinite(*value) || *value < lo || *value > hi) {
-      std::ostringstream range;
-      range << "= " << *value << " is outside " << lo << " .. " << hi;
-      return Error(key, range.str());
-    }
-    return *value;
-  }
-
-  // An array of tables (absent: empty).
-  Result<std::vector<Table>> Tables(const char* key) const {
-    std::vector<Table> out;
-    const toml::node* node = table_->get(key);
-    if (node == nullptr) return out;
-    const toml::array* array = node->as_array();
-    if (array == nullptr) return Error(key, "must be an array of tables ([[" + Key(key) + "]])");
-    for (size_t i = 0; i < array->size(); ++i) {
-      const toml::table* t = (*array)[i].as_table();
-      if (t == nullptr) return Error(key, "must be an array of tables ([[" + Key(key) + "]])");
-      out.emplace_back(*t, Key(key) + "[" + std::to_string(i) + "]", *file_);
-    }
-    return out;
-  }
-
-  // A sub-table (absent: an empty one).
-  Result<Table> Sub(const char* key) const {
-    const toml::node* node = table_->get(key);
-    if (node == nullptr) return Table(Empty(), Key(key), *file_);
-    if (!node->is_table()) return Error(key, "must be a table ([" + Key(key) + "])");
-    return Table(*node->as_table(), Key(key), *file_);
-  }
-
- private:
-  static const toml::table& Empty() {
-    static const toml::table empty;
-    return empty;
-  }
-  const toml::table* table_;
-  std::string path_;
-  const std::string* file_;
-};
-
-// The table's required "name": letters, digits, '-', '_' and '.'.
-Result<std::string> ReadName(const Table& t) {
-  std::string name;
-  GS_ASSIGN(name, t.String("name", std::nullopt));
-  if (name.empty()) return t.Error("name", "must not be empty");
-  for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
-      return t.Error("name", "'" + name + "' may only hold letters, digits, '-', '_' and '.'");
-  }
-  return name;
+  Result<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  std::string token = text->substr(0, text->find('\n'));
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  size_t start = 0;
+  while (start < token.size() && std::isspace(static_cast<unsigned char>(token[start]))) ++start;
+  return token.substr(start);
 }
 
 }  // namespace
+
+const char* MeasuresName(Measures measures) {
+  switch (measures) {
+    case Measures::kGreen:
+      return "green";
+    case Measures::kPv:
+      return "pv";
+    case Measures::kWind:
+      return "wind";
+  }
+  return "green";
+}
 
 const char* ModeName(Mode mode) {
   switch (mode) {
@@ -148,7 +101,7 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     std::ostringstream why;
     why << file << ": line " << e.source().begin.line << ", column " << e.source().begin.column
         << ": " << e.description();
-    return Status::Error(why.str());
+    return Status::Invalid(why.str());
   }
   ServiceConfig c;
   c.file = file;
@@ -156,16 +109,76 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   GS_RETURN_IF_ERROR(top.CheckKnown({"service", "policy", "sites", "hosts", "vms"}));
 
   Table service = top.Sub("service").value();
-  GS_RETURN_IF_ERROR(service.CheckKnown({"listen", "port", "token", "database", "mode", "period_s",
-                                         "migrations_per_link", "link_mbit", "migration_timeout_s",
-                                         "lab", "replay_start", "replay_speed"}));
+  GS_RETURN_IF_ERROR(service.CheckKnown({"listen",
+                                         "port",
+                                         "token",
+                                         "token_file",
+                                         "tls_cert",
+                                         "tls_key",
+                                         "max_connections",
+                                         "database",
+                                         "mode",
+                                         "period_s",
+                                         "migrations_per_link",
+                                         "link_mbit",
+                                         "migration_timeout_s",
+                                         "downtime_limit_ms",
+                                         "auto_converge",
+                                         "energy_per_byte_j",
+                                         "retention_days",
+                                         "lab",
+                                         "replay_start",
+                                         "replay_speed"}));
   GS_ASSIGN(c.listen, service.String("listen", std::string("127.0.0.1")));
-  double port = 0, per_link = 0;
+  double port = 0, per_link = 0, connections = 0, downtime_limit = 0;
   GS_ASSIGN(port, service.Number("port", 8080, 0, 65535));
   c.port = static_cast<int>(port);
-  GS_ASSIGN(c.token, service.String("token", std::nullopt));
+  GS_ASSIGN(connections, service.Number("max_connections", 256, 4, 100000));
+  c.max_connections = static_cast<int>(connections);
+  // The token: in the file, in a file of its own, or in the environment (in that order).
+  std::string token_file;
+  GS_ASSIGN(c.token, service.String("token", std::string()));
+  GS_ASSIGN(token_file, service.String("token_file", std::string()));
+  const char* token_key = "token";
+  if (!c.token.empty() && !token_file.empty())
+    return service.Error("token_file", "and 'token' are both given: keep one");
+  if (!c.token.empty()) {
+    c.token_source = "token";
+  } else if (!token_file.empty()) {
+    token_key = "token_file";
+    token_file = PathBeside(file, token_file);
+    Result<std::string> read = ReadTokenFile(token_file);
+    if (!read.ok()) return service.Error("token_file", read.error());
+    c.token = *read;
+    c.token_source = "token_file " + token_file;
+  } else if (const char* env = std::getenv("GREENSHIFT_TOKEN"); env != nullptr && *env) {
+    c.token = env;
+    c.token_source = "GREENSHIFT_TOKEN";
+  } else {
+    return service.Error("token",
+                         "is required: set 'token', 'token_file' (a file of mode 600), or the "
+                         "environment variable GREENSHIFT_TOKEN (it guards every change)");
+  }
   if (c.token.size() < 16)
-    return service.Error("token", "must be at least 16 characters (it guards every change)");
+    return service.Error(token_key, "from " + c.token_source +
+                                        " must be at least 16 characters (it guards every change)");
+  if (LooksLikeAPlaceholder(c.token))
+    return service.Error(
+        token_key, "from " + c.token_source +
+                       " looks like a placeholder: generate one, e.g. `openssl rand -hex 24`");
+  for (char ch : c.token) {
+    if (ch <= ' ' || ch > '~')
+      return service.Error(token_key, "from " + c.token_source +
+                                          " must be printable ASCII without spaces (it is sent "
+                                          "in an HTTP header)");
+  }
+  GS_ASSIGN(c.tls_cert, service.String("tls_cert", std::string()));
+  GS_ASSIGN(c.tls_key, service.String("tls_key", std::string()));
+  if (c.tls_cert.empty() != c.tls_key.empty())
+    return service.Error(c.tls_cert.empty() ? "tls_cert" : "tls_key",
+                         "is needed too: HTTPS takes both a certificate and its key");
+  c.tls_cert = PathBeside(file, c.tls_cert);
+  c.tls_key = PathBeside(file, c.tls_key);
   GS_ASSIGN(c.database, service.String("database", std::string("greenshift.db")));
   c.database = PathBeside(file, c.database);
   std::string mode;
@@ -184,6 +197,11 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   c.migrations_per_link = static_cast<int>(per_link);
   GS_ASSIGN(c.link_mbit, service.Number("link_mbit", 1000, 0.001, 1e7));
   GS_ASSIGN(c.migration_timeout_s, service.Number("migration_timeout_s", 300, 1, 86400));
+  GS_ASSIGN(downtime_limit, service.Number("downtime_limit_ms", 20, 0, 600000));
+  c.downtime_limit_ms = static_cast<int>(downtime_limit);
+  GS_ASSIGN(c.auto_converge, service.Bool("auto_converge", true));
+  GS_ASSIGN(c.energy_per_byte_j, service.Number("energy_per_byte_j", 2e-7, 0, 1));
+  GS_ASSIGN(c.retention_days, service.Number("retention_days", 30, 1, 36500));
   GS_ASSIGN(c.lab, service.String("lab", std::string("gs")));
   std::string replay_start;
   GS_ASSIGN(replay_start, service.String("replay_start", std::string()));
@@ -200,7 +218,8 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
 
   Table policy = top.Sub("policy").value();
   GS_RETURN_IF_ERROR(policy.CheckKnown({"name", "min_dwell_hours", "horizon_hours", "hysteresis_kg",
-                                        "hysteresis_fraction", "optimal_time_limit_s"}));
+                                        "hysteresis_fraction", "optimal_time_limit_s",
+                                        "optimal_horizon_hours", "optimal_replan_hours"}));
   GS_ASSIGN(c.policy, policy.String("name", std::string("greedy-forecast")));
   double dwell = 0, horizon = 0;
   GS_ASSIGN(dwell, policy.Number("min_dwell_hours", 4, 0, 24 * 30));
@@ -209,10 +228,17 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   GS_ASSIGN(po.hysteresis_kg, policy.Number("hysteresis_kg", 0.001, 0, 1e6));
   GS_ASSIGN(po.hysteresis_fraction, policy.Number("hysteresis_fraction", 0.1, 0, 10));
   GS_ASSIGN(po.optimal_time_limit_s, policy.Number("optimal_time_limit_s", 10, 0.1, 3600));
+  double optimal_horizon = 0, optimal_replan = 0;
+  GS_ASSIGN(optimal_horizon, policy.Number("optimal_horizon_hours", 0, 0, 24 * 7));
+  GS_ASSIGN(optimal_replan, policy.Number("optimal_replan_hours", 0, 0, 24 * 7));
   // The loop's period is the policy's slot.
   po.min_dwell_slots = std::max<int64_t>(1, std::llround(dwell * 3600 / c.period_s));
   po.horizon_slots =
       static_cast<size_t>(std::max<int64_t>(1, std::llround(horizon * 3600 / c.period_s)));
+  po.optimal_horizon_slots = static_cast<size_t>(std::llround(optimal_horizon * 3600 / c.period_s));
+  po.optimal_replan_slots =
+      optimal_replan > 0 ? std::max<int64_t>(1, std::llround(optimal_replan * 3600 / c.period_s))
+                         : 1;
   {
     Result<std::unique_ptr<placement::Policy>> made = placement::MakePolicy(c.policy, po);
     if (!made.ok()) return policy.Error("name", made.error());
@@ -222,10 +248,10 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   GS_ASSIGN(sites, top.Tables("sites"));
   if (sites.empty()) return top.Error("sites", "at least one [[sites]] is required");
   for (const Table& t : sites) {
-    GS_RETURN_IF_ERROR(
-        t.CheckKnown({"name", "latitude", "longitude", "capacity_kw", "pv_kwp", "pv_tilt",
-                      "pv_azimuth", "wind_turbine", "wind_curves", "wind_hub_height_m",
-                      "wind_count", "weather", "carbon", "carbon_g_per_kwh", "sensors"}));
+    GS_RETURN_IF_ERROR(t.CheckKnown(
+        {"name", "latitude", "longitude", "capacity_kw", "pv_kwp", "pv_tilt", "pv_azimuth",
+         "wind_turbine", "wind_curves", "wind_hub_height_m", "wind_count", "weather", "carbon",
+         "carbon_g_per_kwh", "forecast", "carbon_forecast", "sensors"}));
     SiteConfig s;
     GS_ASSIGN(s.name, ReadName(t));
     if (c.FindSite(s.name)) return t.Error("name", "site '" + s.name + "' is defined twice");
@@ -252,10 +278,37 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     GS_ASSIGN(s.carbon_g_per_kwh, t.Number("carbon_g_per_kwh", 400, 0, 5000));
     if (!s.weather.empty() && !(s.pv_kwp > 0) && s.wind_turbine.empty())
       return t.Error("weather", "is given but the site has neither pv_kwp nor wind_turbine");
+    std::string forecast, carbon_forecast;
+    GS_ASSIGN(forecast,
+              t.String("forecast", std::string(s.weather.empty() ? "persistence" : "model")));
+    if (forecast == "model") {
+      s.forecast = GreenForecast::kModel;
+    } else if (forecast == "history") {
+      s.forecast = GreenForecast::kHistory;
+    } else if (forecast == "persistence") {
+      s.forecast = GreenForecast::kPersistence;
+    } else {
+      return t.Error("forecast", "'" + forecast + "' is not one of model, history, persistence");
+    }
+    if (s.forecast != GreenForecast::kPersistence && s.weather.empty())
+      return t.Error("forecast", "'" + forecast +
+                                     "' needs the site's weather file (the model, or the clear "
+                                     "sky the history is scaled by)");
+    if (s.forecast == GreenForecast::kHistory && !(s.pv_kwp > 0))
+      return t.Error("forecast", "'history' scales PV by its clear sky: the site needs pv_kwp");
+    GS_ASSIGN(carbon_forecast, t.String("carbon_forecast", std::string("file")));
+    if (carbon_forecast == "file") {
+      s.carbon_forecast = CarbonForecast::kFile;
+    } else if (carbon_forecast == "history") {
+      s.carbon_forecast = CarbonForecast::kHistory;
+    } else {
+      return t.Error("carbon_forecast", "'" + carbon_forecast + "' is not one of file, history");
+    }
     std::vector<Table> sensors;
     GS_ASSIGN(sensors, t.Tables("sensors"));
     for (const Table& st : sensors) {
-      GS_RETURN_IF_ERROR(st.CheckKnown({"name", "kind", "address", "column", "capacity_kw"}));
+      GS_RETURN_IF_ERROR(
+          st.CheckKnown({"name", "kind", "address", "column", "capacity_kw", "measures"}));
       SensorConfig sensor;
       GS_ASSIGN(sensor.name, ReadName(st));
       GS_ASSIGN(sensor.kind, st.String("kind", std::string("push")));
@@ -270,6 +323,17 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
       double sensor_kw = 0;
       GS_ASSIGN(sensor_kw, st.Number("capacity_kw", std::nullopt, 0.001, 1e6));
       sensor.capacity_w = sensor_kw * 1000;
+      std::string measures;
+      GS_ASSIGN(measures, st.String("measures", std::string("green")));
+      if (measures == "green") {
+        sensor.measures = Measures::kGreen;
+      } else if (measures == "pv") {
+        sensor.measures = Measures::kPv;
+      } else if (measures == "wind") {
+        sensor.measures = Measures::kWind;
+      } else {
+        return st.Error("measures", "'" + measures + "' is not one of green, pv, wind");
+      }
       for (const SensorConfig& other : s.sensors) {
         if (other.name == sensor.name)
           return st.Error("name", "sensor '" + sensor.name + "' is defined twice at this site");
@@ -311,8 +375,9 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   std::vector<Table> vms;
   GS_ASSIGN(vms, top.Tables("vms"));
   for (const Table& t : vms) {
-    GS_RETURN_IF_ERROR(t.CheckKnown({"name", "host", "memory_mib", "peak_w", "power_w",
-                                     "dirty_mb_s", "downtime_budget_ms", "address"}));
+    GS_RETURN_IF_ERROR(
+        t.CheckKnown({"name", "host", "memory_mib", "peak_w", "power_w", "dirty_mb_s",
+                      "working_set_mib", "downtime_budget_ms", "address"}));
     VmConfig v;
     GS_ASSIGN(v.name, ReadName(t));
     if (c.FindVm(v.name)) return t.Error("name", "VM '" + v.name + "' is defined twice");
@@ -325,6 +390,10 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     GS_ASSIGN(v.power_w, t.Number("power_w", v.peak_power_w, 0, 1e5));
     if (v.power_w > v.peak_power_w) return t.Error("power_w", "is above peak_w");
     GS_ASSIGN(v.dirty_mb_s, t.Number("dirty_mb_s", 0, 0, 1e5));
+    double working_set = 0;
+    GS_ASSIGN(working_set, t.Number("working_set_mib", -1, -1, memory));
+    if (working_set == 0) return t.Error("working_set_mib", "must be > 0, or -1 for all of memory");
+    v.working_set_mib = static_cast<int64_t>(working_set);
     GS_ASSIGN(v.address, t.String("address", std::string()));
     if (c.driver == "qemu" && v.address.find('/') == std::string::npos)
       return t.Error("address",

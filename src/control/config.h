@@ -16,6 +16,11 @@ namespace greenshift::control {
 enum class Mode { kAuto, kApprove, kDryRun };
 const char* ModeName(Mode mode);
 
+// What a sensor measures: the forecaster's history method treats PV (scaled by the clear sky)
+// and wind (persisted) apart; "green" is a site's total, treated as PV.
+enum class Measures { kGreen, kPv, kWind };
+const char* MeasuresName(Measures measures);
+
 struct SensorConfig {
   std::string name;
   std::string kind;  // "push" (POSTed to the API), "mqtt", "modbus", "replay"
@@ -23,7 +28,16 @@ struct SensorConfig {
   std::string address;
   std::string column = "power_w";  // replay: the CSV column with the power in W
   double capacity_w = 0;
+  Measures measures = Measures::kGreen;
 };
+
+// How a site's green power is forecast: "model" (its PV and wind models on the weather file,
+// corrected by the sensors), "history" (the sensors' last week against the clear sky, and the
+// wind persisted), "persistence" (what the sensors measure now stays).
+enum class GreenForecast { kModel, kHistory, kPersistence };
+// How its grid carbon intensity is forecast: "file" (the carbon file holds forecasts: read
+// ahead), "history" (the last hour moved by yesterday's change over the same hours).
+enum class CarbonForecast { kFile, kHistory };
 
 struct SiteConfig {
   std::string name;
@@ -38,6 +52,8 @@ struct SiteConfig {
                         // what the sensors measure
   std::string carbon;   // a carbon-intensity CSV; empty: `carbon_g_per_kwh` all the time
   double carbon_g_per_kwh = 400;
+  GreenForecast forecast = GreenForecast::kPersistence;  // default: model when weather is given
+  CarbonForecast carbon_forecast = CarbonForecast::kFile;
   std::vector<SensorConfig> sensors;
 };
 
@@ -54,9 +70,10 @@ struct VmConfig {
   std::string name;
   std::string host;  // where it starts
   int64_t memory_mib = 0;
-  double peak_power_w = 0;  // what it takes of a site's capacity
-  double power_w = 0;       // what it draws on average (default: peak_power_w)
-  double dirty_mb_s = 0;    // how fast it rewrites memory (the guest's workload under qemu)
+  double peak_power_w = 0;       // what it takes of a site's capacity
+  double power_w = 0;            // what it draws on average (default: peak_power_w)
+  double dirty_mb_s = 0;         // how fast it rewrites memory (the guest's workload under qemu)
+  int64_t working_set_mib = -1;  // the most memory it rewrites (-1: all of it)
   double downtime_budget_s = 0.5;
   std::string address;  // qemu: the address it keeps everywhere, e.g. 198.18.128.10/16
 };
@@ -65,14 +82,23 @@ struct ServiceConfig {
   std::string file;
   std::string listen = "127.0.0.1";
   int port = 8080;
-  std::string token;  // bearer token for mutating endpoints
+  // Bearer token for mutating endpoints: `token`, or read from `token_file`, or from the
+  // environment variable GREENSHIFT_TOKEN; blank and placeholder tokens are refused.
+  std::string token;
+  std::string token_source;  // where it came from ("token", "token_file PATH", "GREENSHIFT_TOKEN")
+  std::string tls_cert, tls_key;  // PEM files: HTTPS when both are set
+  int max_connections = 256;      // open API connections at once; more are refused
   std::string database = "greenshift.db";
   Mode mode = Mode::kDryRun;
   double period_s = 60;  // one loop, and one planning slot, in the service's clock
   int migrations_per_link = 1;
   double link_mbit = 1000;  // what a migration stream achieves between two sites
   double migration_timeout_s = 300;
-  std::string lab = "gs";  // qemu hosts: the lab whose sites they are
+  int downtime_limit_ms = 20;  // the migrations' downtime target (0: each VM's downtime budget)
+  bool auto_converge = true;   // throttle a guest that does not converge
+  double energy_per_byte_j = 2e-7;  // migration energy per byte sent, at each end
+  double retention_days = 30;       // readings, forecasts and events older than this are pruned
+  std::string lab = "gs";           // qemu hosts: the lab whose sites they are
   // Replay: the service's clock starts at this time (UTC seconds; 0: real time) and runs
   // `replay_speed` times as fast as the wall clock.
   int64_t replay_start_utc_s = 0;

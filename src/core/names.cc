@@ -19,17 +19,4 @@ Status ValidateName(const std::string& kind, const std::string& name, size_t max
   return Status::Ok();
 }
 
-std::string MetricLabel(const std::string& value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
 }  // namespace greenshift

@@ -12,7 +12,4 @@ namespace greenshift {
 // `kind` names what is checked ("VM name", "site name") in the error.
 Status ValidateName(const std::string& kind, const std::string& name, size_t max_length = 12);
 
-// A Prometheus label value, escaped: backslash, double quote and newline.
-std::string MetricLabel(const std::string& value);
-
 }  // namespace greenshift

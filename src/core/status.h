@@ -1,6 +1,8 @@
 // Errors as values: every fallible boundary in greenshift returns a Status or a Result<T>.
 // A failed Status carries a message that names what was wrong (the input, the file, the VM),
-// written for the operator who reads it. See docs/architecture.md.
+// written for the operator who reads it, and a kind (not found, invalid, conflict, unavailable)
+// so that callers map errors (to an HTTP status, to an exit code) without parsing the text.
+// See docs/architecture.md.
 #pragma once
 
 #include <cassert>
@@ -12,24 +14,53 @@ namespace greenshift {
 
 class [[nodiscard]] Status {
  public:
+  // What kind of failure: callers branch on the kind, people read the message.
+  enum class Kind {
+    kOk,
+    kError,        // anything else: a failure of greenshift or of the system under it
+    kInvalid,      // the input is malformed or a value cannot be (a caller's mistake)
+    kNotFound,     // a named thing (VM, site, plan, file) does not exist
+    kConflict,     // the request contradicts the current state (already moving, not pending)
+    kUnavailable,  // a dependency cannot be reached now (store, hypervisor, broker); retry later
+  };
+
   Status() = default;  // OK
   static Status Ok() { return Status(); }
-  static Status Error(std::string message) { return Status(std::move(message)); }
+  static Status Error(std::string message) { return Status(Kind::kError, std::move(message)); }
+  static Status Invalid(std::string message) { return Status(Kind::kInvalid, std::move(message)); }
+  static Status NotFound(std::string message) {
+    return Status(Kind::kNotFound, std::move(message));
+  }
+  static Status Conflict(std::string message) {
+    return Status(Kind::kConflict, std::move(message));
+  }
+  static Status Unavailable(std::string message) {
+    return Status(Kind::kUnavailable, std::move(message));
+  }
 
-  bool ok() const { return ok_; }
+  bool ok() const { return kind_ == Kind::kOk; }
+  Kind kind() const { return kind_; }
+  bool IsInvalid() const { return kind_ == Kind::kInvalid; }
+  bool IsNotFound() const { return kind_ == Kind::kNotFound; }
+  bool IsConflict() const { return kind_ == Kind::kConflict; }
+  bool IsUnavailable() const { return kind_ == Kind::kUnavailable; }
   // The error message; empty for an OK status.
   const std::string& message() const { return message_; }
-  // Returns a failed status whose message is `context: message`. OK stays OK.
+  // Returns a failed status of the same kind whose message is `context: message`. OK stays OK.
   Status Context(const std::string& context) const {
     if (ok()) return *this;
-    return Status(context + ": " + message_);
+    return Status(kind_, context + ": " + message_);
   }
 
  private:
-  explicit Status(std::string message) : ok_(false), message_(std::move(message)) {}
-  bool ok_ = true;
+  Status(Kind kind, std::string message) : kind_(kind), message_(std::move(message)) {}
+  Kind kind_ = Kind::kOk;
   std::string message_;
 };
+
+// The kind's name, for logs and JSON: "ok", "error", "invalid", "not_found", "conflict",
+// "unavailable".
+const char* KindName(Status::Kind kind);
 
 // A value or the Status that explains why there is none.
 template <typename T>

@@ -202,6 +202,13 @@ Result<SiteForecast> ForecastFromModel(const SiteModel& site, const WeatherSerie
 
 }  // namespace
 
+WeatherSeries ClearSkyWeather(const WeatherSeries& weather) {
+  WeatherSeries clear = weather;
+  std::fill(clear.cloud_cover.begin(), clear.cloud_cover.end(), 0.0);
+  std::fill(clear.ghi_w_m2.begin(), clear.ghi_w_m2.end(), NAN);
+  return clear;
+}
+
 Result<SiteForecast> ForecastSite(const SiteModel& site, const WeatherSeries& weather,
                                   const PowerSeries& recent, int64_t start_utc_s,
                                   const ForecastOptions& options) {

@@ -40,6 +40,11 @@ struct SiteModel {
 // weather is missing (NaN) gives NaN.
 std::vector<double> ModelPowerW(const SiteModel& site, const WeatherSeries& weather);
 
+// The same weather under a clear sky: no clouds, and no measured irradiance (the model takes the
+// clear-sky irradiance instead); temperature and wind stay. PV modelled on it is the most the
+// array makes at each time, the reference a clear-sky index is taken against.
+WeatherSeries ClearSkyWeather(const WeatherSeries& weather);
+
 // A power series with irregular or regular timestamps (measured production, model output).
 struct PowerSeries {
   std::vector<int64_t> time_utc_s;  // the start of each step, increasing

@@ -18,18 +18,27 @@ const char* RejectReasonName(RejectReason reason) {
       return "in_the_future";
     case RejectReason::kOutOfOrder:
       return "out_of_order";
+    case RejectReason::kTooOld:
+      return "too_old";
   }
   return "unknown";
 }
 
+const std::vector<RejectReason>& AllRejectReasons() {
+  static const std::vector<RejectReason> all = {
+      RejectReason::kNotANumber,  RejectReason::kNegative,   RejectReason::kAboveCapacity,
+      RejectReason::kInTheFuture, RejectReason::kOutOfOrder, RejectReason::kTooOld};
+  return all;
+}
+
 Verdict SensorValidator::Check(const Reading& reading, int64_t now_utc_ms) {
   Verdict verdict;
-  const std::string who = "reading of " + reading.site + "/" + reading.sensor + " at " +
-                          std::to_string(reading.time_utc_ms) + " ms";
   auto reject = [&](RejectReason reason, const std::string& why) {
     verdict.accepted = false;
     verdict.reason = reason;
-    verdict.why = who + ": " + why;
+    // Built only for a rejection: accepting a reading allocates nothing.
+    verdict.why = "reading of " + reading.site + "/" + reading.sensor + " at " +
+                  std::to_string(reading.time_utc_ms) + " ms: " + why;
     ++rejected_[reason];
     recent_.push_back(verdict.why);
     if (recent_.size() > 20) recent_.pop_front();
@@ -51,18 +60,37 @@ Verdict SensorValidator::Check(const Reading& reading, int64_t now_utc_ms) {
         RejectReason::kInTheFuture,
         "taken " + std::to_string((reading.time_utc_ms - now_utc_ms) / 1000) + " s in the future");
   }
-  if (last_time_ms_ >= 0 && reading.time_utc_ms <= last_time_ms_) {
+  if (reading.time_utc_ms < now_utc_ms - limits_.max_age_ms) {
+    return reject(RejectReason::kTooOld,
+                  "taken " + std::to_string((now_utc_ms - reading.time_utc_ms) / 1000) +
+                      " s before now, older than the " + std::to_string(limits_.max_age_ms / 1000) +
+                      " s a reading may be");
+  }
+  if (has_last_ && reading.time_utc_ms == last_time_ms_ && reading.power_w == last_power_w_) {
+    verdict.duplicate = true;
+    return verdict;
+  }
+  if (has_last_ && reading.time_utc_ms <= last_time_ms_) {
     return reject(RejectReason::kOutOfOrder,
                   "not after the last accepted reading (" + std::to_string(last_time_ms_) + " ms)");
   }
+  has_last_ = true;
   last_time_ms_ = reading.time_utc_ms;
+  last_power_w_ = reading.power_w;
   ++accepted_;
   verdict.accepted = true;
   return verdict;
 }
 
+void SensorValidator::Seed(int64_t time_utc_ms, double power_w) {
+  if (has_last_ && time_utc_ms <= last_time_ms_) return;
+  has_last_ = true;
+  last_time_ms_ = time_utc_ms;
+  last_power_w_ = power_w;
+}
+
 bool SensorValidator::IsStale(int64_t now_utc_ms) const {
-  return last_time_ms_ < 0 || now_utc_ms - last_time_ms_ > limits_.stale_after_ms;
+  return !has_last_ || now_utc_ms - last_time_ms_ > limits_.stale_after_ms;
 }
 
 int64_t SensorValidator::rejected(RejectReason reason) const {

@@ -21,18 +21,33 @@ struct Reading {
   double power_w = 0;
 };
 
-enum class RejectReason { kNotANumber, kNegative, kAboveCapacity, kInTheFuture, kOutOfOrder };
+enum class RejectReason {
+  kNotANumber,
+  kNegative,
+  kAboveCapacity,
+  kInTheFuture,
+  kOutOfOrder,
+  kTooOld,
+};
 const char* RejectReasonName(RejectReason reason);
+// Every reason, in the order above (for counters that list them all).
+const std::vector<RejectReason>& AllRejectReasons();
 
 struct SensorLimits {
   double capacity_w = 0;              // installed capacity; readings above 1.2 x this are rejected
   int64_t max_clock_skew_ms = 60000;  // a reading this far ahead of now is from the future
   int64_t stale_after_ms = 300000;    // no accepted reading for this long: the sensor is stale
   double negative_tolerance_w = 0;    // inverters report a few W of standby draw; 0 = none allowed
+  // A reading taken longer than this before now is refused: a clock at 1970 or a replay of last
+  // year is not green power now, and would otherwise move the order check back in time.
+  int64_t max_age_ms = 7 * 86400 * 1000LL;
 };
 
 struct Verdict {
   bool accepted = false;
+  // The reading is the sensor's last accepted one again (same time, same power): a client
+  // re-sending what it is not sure arrived. Not accepted again, and not an error.
+  bool duplicate = false;
   RejectReason reason = RejectReason::kNotANumber;
   std::string why;  // for the operator: what was wrong with which reading
 };
@@ -43,18 +58,26 @@ class SensorValidator {
   explicit SensorValidator(SensorLimits limits) : limits_(limits) {}
 
   Verdict Check(const Reading& reading, int64_t now_utc_ms);
+  // Continues from a reading accepted before (by an earlier run: the store's newest), so that
+  // the order and duplicate checks hold across restarts.
+  void Seed(int64_t time_utc_ms, double power_w);
 
   bool IsStale(int64_t now_utc_ms) const;
   int64_t accepted() const { return accepted_; }
   int64_t rejected(RejectReason reason) const;
   int64_t rejected_total() const;
   const std::deque<std::string>& recent_rejections() const { return recent_; }
+  bool has_last() const { return has_last_; }
   int64_t last_accepted_ms() const { return last_time_ms_; }
+  double last_power_w() const { return last_power_w_; }
+  const SensorLimits& limits() const { return limits_; }
 
  private:
   SensorLimits limits_;
   int64_t accepted_ = 0;
-  int64_t last_time_ms_ = -1;
+  bool has_last_ = false;
+  int64_t last_time_ms_ = 0;
+  double last_power_w_ = 0;
   std::map<RejectReason, int64_t> rejected_;
   std::deque<std::string> recent_;  // the last 20 rejections, newest last
 };

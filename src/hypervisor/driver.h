@@ -23,8 +23,9 @@ struct VmSpec {
   std::string name;
   int memory_mib = 256;
   int vcpus = 1;
-  // The guest's memory-dirtying workload: rate in MB/s (0: idle) over a buffer of this size.
-  int dirty_mb_s = 0;
+  // The guest's memory-dirtying workload: rate in MB/s (0: idle) over a buffer of this size
+  // (its writable working set; 0 with a rate: all of memory).
+  double dirty_mb_s = 0;
   int dirty_size_mib = 0;
   std::string ip_cidr;  // the address the guest keeps wherever it runs, e.g. 198.18.128.10/16
   std::string mac;      // e.g. 52:54:00:12:34:56

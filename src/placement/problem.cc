@@ -106,6 +106,35 @@ MoveCosts::MoveCosts(const Problem& problem) : sites_(problem.sites.size()) {
   }
 }
 
+Status CheckMove(const Problem& problem, const Move& m, int site_of_vm, int64_t last_move_slot,
+                 int64_t min_dwell_slots) {
+  if (m.vm >= problem.vms.size() || m.from >= problem.sites.size() ||
+      m.to >= problem.sites.size()) {
+    return Status::Invalid("unknown VM or site");
+  }
+  const Vm& vm = problem.vms[m.vm];
+  if (site_of_vm != static_cast<int>(m.from)) {
+    return Status::Conflict("VM '" + vm.name + "' is not at site '" + problem.sites[m.from].name +
+                            "'");
+  }
+  if (m.from == m.to) return Status::Invalid("moves VM '" + vm.name + "' nowhere");
+  if (!m.predicted.feasible) {
+    return Status::Invalid("moving VM '" + vm.name + "' to " + problem.sites[m.to].name +
+                           " is not possible: " + m.predicted.why_not);
+  }
+  if (m.predicted.downtime_s > vm.downtime_budget_s) {
+    return Status::Invalid("predicts " + std::to_string(m.predicted.downtime_s) +
+                           " s of downtime for VM '" + vm.name + "', over its budget of " +
+                           std::to_string(vm.downtime_budget_s) + " s");
+  }
+  if (m.slot - last_move_slot < min_dwell_slots) {
+    return Status::Conflict("VM '" + vm.name + "' moved at slot " + std::to_string(last_move_slot) +
+                            " and again at " + std::to_string(m.slot) +
+                            ", within the minimum dwell of " + std::to_string(min_dwell_slots));
+  }
+  return Status::Ok();
+}
+
 Status CheckPlan(const Problem& problem, const Outlook& outlook, const Plan& plan,
                  int64_t min_dwell_slots) {
   std::vector<int> site_of = outlook.site_of_vm;
@@ -133,27 +162,12 @@ Status CheckPlan(const Problem& problem, const Outlook& outlook, const Plan& pla
   for (size_t n = 0; n < order.size(); ++n) {
     const size_t i = order[n];
     const Move& m = plan.moves[i];
-    const std::string what = "plan " + plan.policy + ", move " + std::to_string(i + 1);
-    if (m.vm >= problem.vms.size() || m.from >= problem.sites.size() ||
-        m.to >= problem.sites.size()) {
-      return Status::Error(what + ": unknown VM or site");
-    }
+    if (m.vm >= problem.vms.size())
+      return Status::Invalid("plan " + plan.policy + ", move " + std::to_string(i + 1) +
+                             ": unknown VM");
+    Status kept = CheckMove(problem, m, site_of[m.vm], last[m.vm], min_dwell_slots);
+    if (!kept.ok()) return kept.Context("plan " + plan.policy + ", move " + std::to_string(i + 1));
     const Vm& vm = problem.vms[m.vm];
-    if (site_of[m.vm] != static_cast<int>(m.from)) {
-      return Status::Error(what + ": VM '" + vm.name + "' is not at site '" +
-                           problem.sites[m.from].name + "'");
-    }
-    if (m.from == m.to) return Status::Error(what + ": moves VM '" + vm.name + "' nowhere");
-    if (m.predicted.downtime_s > vm.downtime_budget_s) {
-      return Status::Error(what + ": predicts " + std::to_string(m.predicted.downtime_s) +
-                           " s of downtime for VM '" + vm.name + "', over its budget of " +
-                           std::to_string(vm.downtime_budget_s) + " s");
-    }
-    if (m.slot - last[m.vm] < min_dwell_slots) {
-      return Status::Error(what + ": VM '" + vm.name + "' moved at slot " +
-                           std::to_string(last[m.vm]) + " and again at " + std::to_string(m.slot) +
-                           ", within the minimum dwell of " + std::to_string(min_dwell_slots));
-    }
     site_of[m.vm] = static_cast<int>(m.to);
     last[m.vm] = m.slot;
     used[m.from] -= vm.peak_power_w;

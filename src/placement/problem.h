@@ -110,9 +110,16 @@ struct Plan {
   std::vector<Move> moves;
 };
 
-// Checks a plan against the problem: every move's VM and sites exist, no move predicts more
-// downtime than its VM's budget, capacity holds after each slot's moves, no VM moves twice within
-// `min_dwell_slots`. Errors say which move broke which rule.
+// The rules one move keeps by itself, given where its VM is now and the slot it last moved in:
+// its VM and sites exist, the VM is at `from`, `to` is another site, the move is feasible and
+// predicts no more downtime than the VM's budget, and `min_dwell_slots` have passed since its
+// last move. (Capacity depends on every other move: CheckPlan and the executor see to it.)
+// Callers name the move in the error with Context.
+Status CheckMove(const Problem& problem, const Move& move, int site_of_vm, int64_t last_move_slot,
+                 int64_t min_dwell_slots);
+
+// Checks a plan against the problem: every move keeps CheckMove's rules in the order of its
+// slots, and capacity holds after each slot's moves. Errors say which move broke which rule.
 Status CheckPlan(const Problem& problem, const Outlook& outlook, const Plan& plan,
                  int64_t min_dwell_slots);
 

@@ -206,9 +206,7 @@ Result<Scenario> LoadScenario(const std::string& path, double days_override) {
       wind_site.wind.push_back(wind);
     }
     // Produced power per hourly slot from the weather; and PV under a clear sky.
-    energy::WeatherSeries clear = *weather;
-    std::fill(clear.cloud_cover.begin(), clear.cloud_cover.end(), 0.0);
-    std::fill(clear.ghi_w_m2.begin(), clear.ghi_w_m2.end(), NAN);
+    const energy::WeatherSeries clear = energy::ClearSkyWeather(*weather);
     auto slots_of = [&](const energy::SiteModel& model, const energy::WeatherSeries& w,
                         const char* what) -> Result<std::vector<double>> {
       if (model.pv.empty() && model.wind.empty()) return std::vector<double>(T, 0.0);

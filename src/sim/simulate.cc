@@ -3,18 +3,259 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
+#include <memory>
+
+#include "control/engine.h"
+#include "control/recorder.h"
+#include "control/sources.h"
+#include "hypervisor/sim/sim_driver.h"
 
 namespace greenshift::sim {
 
 namespace {
 
-constexpr size_t kWeekSlots = 7 * 24;
+// A policy the caller owns, lent to the engine (which takes ownership of the policies it runs).
+class LentPolicy : public placement::Policy {
+ public:
+  explicit LentPolicy(placement::Policy& policy) : policy_(policy) {}
+  std::string Name() const override { return policy_.Name(); }
+  placement::Plan Decide(const placement::Problem& problem, const placement::MoveCosts& costs,
+                         const placement::Outlook& outlook) override {
+    return policy_.Decide(problem, costs, outlook);
+  }
+  double LastMipGap() const override { return policy_.LastMipGap(); }
+  std::string LastSolveNote() const override { return policy_.LastSolveNote(); }
+  size_t HorizonSlots() const override { return policy_.HorizonSlots(); }
+  bool SeesOnlySensors() const override { return policy_.SeesOnlySensors(); }
+  int64_t ReplanEverySlots() const override { return policy_.ReplanEverySlots(); }
 
-// The same hour on the last day known at t (data up to t - 1): t + k - 24 x ceil((k + 1) / 24),
-// never before slot 0.
-size_t LastDaySlot(size_t t, size_t k) {
-  const size_t back = 24 * ((k + 24) / 24);
-  return t + k >= back ? t + k - back : (t + k) % 24;
+ private:
+  placement::Policy& policy_;
+};
+
+int64_t StartSlot(const World& world) {
+  return world.start_utc_s / world.problem.slot_s;
+}
+
+// Each site's inputs from the world: the clear-sky PV and the grid's intensity per slot, forecast
+// from history (what the simulator's realizable policies may know).
+std::shared_ptr<control::Inputs> InputsOf(const World& world) {
+  const size_t T = world.slots;
+  std::vector<std::shared_ptr<const control::SiteInputs>> sites;
+  for (size_t s = 0; s < world.problem.sites.size(); ++s) {
+    auto in = std::make_shared<control::SiteInputs>();
+    in->forecast = control::GreenForecast::kHistory;
+    in->carbon_forecast = control::CarbonForecast::kHistory;
+    in->weather_file = "the scenario's weather";
+    in->clear_sky_pv_w.first_slot = StartSlot(world);
+    in->clear_sky_pv_w.values.assign(
+        world.pv_clear_w.begin() + static_cast<ptrdiff_t>(s * T),
+        world.pv_clear_w.begin() + static_cast<ptrdiff_t>((s + 1) * T));
+    in->has_carbon = true;
+    in->carbon_file = "the scenario's carbon";
+    for (size_t t = 0; t < T; ++t) {
+      in->carbon.time_utc_s.push_back(world.start_utc_s +
+                                      static_cast<int64_t>(t) * world.problem.slot_s);
+      in->carbon.g_per_kwh.push_back(world.carbon_g_per_kwh[s * T + t]);
+    }
+    sites.push_back(std::move(in));
+  }
+  return std::make_shared<control::Inputs>(std::move(sites));
+}
+
+// The sites' sensors: what PV and wind made in each slot, reported at its end.
+std::vector<std::unique_ptr<control::SensorSource>> SensorsOf(
+    const World& world, std::vector<control::SensorSpec>* specs) {
+  const size_t T = world.slots;
+  const int64_t slot_s = world.problem.slot_s;
+  std::vector<int64_t> ends(T);
+  for (size_t t = 0; t < T; ++t) ends[t] = world.start_utc_s + static_cast<int64_t>(t + 1) * slot_s;
+  std::vector<std::unique_ptr<control::SensorSource>> sources;
+  for (size_t s = 0; s < world.problem.sites.size(); ++s) {
+    const std::string& site = world.problem.sites[s].name;
+    for (const auto& [name, series, measures] :
+         {std::make_tuple("pv", &world.pv_w, control::Measures::kPv),
+          std::make_tuple("wind", &world.wind_w, control::Measures::kWind)}) {
+      std::vector<double> values(series->begin() + static_cast<ptrdiff_t>(s * T),
+                                 series->begin() + static_cast<ptrdiff_t>((s + 1) * T));
+      const double most = values.empty() ? 0 : *std::max_element(values.begin(), values.end());
+      specs->push_back({site, name, "replay", measures, std::max(1.0, most)});
+      sources.push_back(control::MakeReplaySource(site, name, ends, std::move(values), 2 * slot_s));
+    }
+  }
+  return sources;
+}
+
+// What the VMs drew over the slot that ends at `now`.
+class WorldLoad : public control::LoadSource {
+ public:
+  explicit WorldLoad(const World& world) : world_(world) {}
+  void Read(int64_t now_ms, std::vector<double>* vm_power_w) override {
+    const size_t V = world_.problem.vms.size(), T = world_.slots;
+    const int64_t ended = (now_ms / 1000 - world_.start_utc_s) / world_.problem.slot_s - 1;
+    vm_power_w->resize(V);
+    for (size_t v = 0; v < V; ++v) {
+      (*vm_power_w)[v] = ended >= 0 && ended < static_cast<int64_t>(T)
+                             ? world_.vm_power_w[v * T + static_cast<size_t>(ended)]
+                             : NAN;
+    }
+  }
+
+ private:
+  const World& world_;
+};
+
+// The simulator's recorder: it adds up the policy's result; nothing is stored.
+class ResultRecorder : public control::Recorder {
+ public:
+  ResultRecorder(const World& world, PolicyResult* result, bool keep_moves)
+      : world_(world), result_(result), keep_moves_(keep_moves) {}
+  Status Readings(std::vector<store::StoredReading>, bool) override { return Status::Ok(); }
+  Result<bool> HasReading(const std::string&, const std::string&, int64_t, double) override {
+    return false;
+  }
+  void Rejected(const store::RejectedReading& r) override {
+    ++rejected_;
+    if (first_rejection_.empty()) first_rejection_ = r.why;
+  }
+  void ForecastIssued(const control::Forecast&) override {}
+  Result<int64_t> PlanMade(const control::PlanEntry&) override { return ++plans_; }
+  Status PlanStatus(int64_t, const std::string&, const std::string&) override {
+    return Status::Ok();
+  }
+  Status SupersedePending() override { return Status::Ok(); }
+  Result<int64_t> MoveQueued(const control::MoveOrder&, int64_t) override { return ++moves_; }
+  void MoveStarted(const control::MoveOrder&, int64_t) override {}
+  void MoveEnded(const control::MoveOrder& order, const control::MoveOutcome& outcome) override {
+    if (outcome.state != "completed") {
+      ++result_->refused_moves;
+      return;
+    }
+    ++result_->migrations;
+    result_->bytes_moved += outcome.result.bytes;
+    result_->downtime_s += std::max(0.0, outcome.result.downtime_ms) / 1000;
+    result_->migration_energy_kwh += outcome.EnergyJ(world_.problem.energy_per_byte_j) / 3.6e6;
+    if (keep_moves_) {
+      const placement::Move& m = order.move;
+      result_->moves.push_back({world_.problem.vms[m.vm].name, world_.problem.sites[m.from].name,
+                                world_.problem.sites[m.to].name, m.slot - StartSlot(world_)});
+    }
+  }
+  void PeriodClosed(const control::PeriodAccount& a) override {
+    // The period that just closed is the slot before the tick's.
+    const int64_t t = (a.end_ms / 1000 - world_.start_utc_s) / world_.problem.slot_s - 1;
+    if (t < 0 || t >= static_cast<int64_t>(world_.slots)) return;
+    const size_t T = world_.slots, slot = static_cast<size_t>(t);
+    for (size_t s = 0; s < a.load_w.size(); ++s) {
+      result_->site_load_w[s * T + slot] = a.load_w[s];
+      result_->site_vms[s * T + slot] = a.vms[s];
+    }
+    result_->load_kwh += a.load_wh / 1000;
+    result_->green_kwh += a.green_used_wh / 1000;
+    result_->brown_kwh += (a.load_wh - a.green_used_wh) / 1000;
+    result_->co2_kg += a.co2_kg;
+    result_->cumulative_co2_kg[slot] = result_->co2_kg;
+  }
+  void Event(LogLevel level, const std::string& kind, const std::string& message,
+             int64_t) override {
+    if (level >= LogLevel::kError && first_error_.empty()) first_error_ = kind + ": " + message;
+  }
+  const std::string& first_error() const { return first_error_; }
+  int64_t rejected() const { return rejected_; }
+  const std::string& first_rejection() const { return first_rejection_; }
+
+ private:
+  const World& world_;
+  PolicyResult* result_;
+  const bool keep_moves_;
+  int64_t plans_ = 0, moves_ = 0, rejected_ = 0;
+  std::string first_error_, first_rejection_;
+};
+
+struct SimWorld {
+  std::unique_ptr<hypervisor::SimDriver> driver;
+  std::unique_ptr<control::Engine> engine;
+};
+
+// The engine over the world, its VMs placed where the world starts them.
+Result<SimWorld> Build(const World& world, std::unique_ptr<placement::Policy> policy,
+                       const placement::PolicyOptions& policy_options, control::Recorder& recorder,
+                       std::function<int64_t()> clock) {
+  const size_t S = world.problem.sites.size(), V = world.problem.vms.size(), T = world.slots;
+  hypervisor::SimDriverConfig driver_config;
+  driver_config.instant = true;
+  for (size_t a = 0; a < S; ++a) {
+    driver_config.sites.push_back(world.problem.sites[a].name);
+    for (size_t b = 0; b < S; ++b) {
+      if (a == b) continue;
+      driver_config
+          .link_bandwidth_bytes_s[{world.problem.sites[a].name, world.problem.sites[b].name}] =
+          world.problem.LinkBetween(a, b).bandwidth_bytes_s;
+    }
+  }
+  SimWorld sim;
+  sim.driver = std::make_unique<hypervisor::SimDriver>(driver_config);
+
+  control::EngineSetup setup;
+  setup.problem = world.problem;
+  for (size_t s = 0; s < S; ++s) {
+    setup.hosts.names.push_back(world.problem.sites[s].name);
+    setup.hosts.site.push_back(s);
+    setup.hosts.driver_location.push_back(world.problem.sites[s].name);
+  }
+  setup.home_site = world.initial_site;
+  setup.inputs = InputsOf(world);
+  std::vector<std::unique_ptr<control::SensorSource>> sources = SensorsOf(world, &setup.sensors);
+  setup.observer.stale_ms = std::max<int64_t>(300000, 3 * world.problem.slot_s * 1000);
+  for (size_t v = 0; v < V; ++v) setup.default_vm_power_w.push_back(world.vm_power_w[v * T]);
+  setup.policy = std::move(policy);
+  setup.min_dwell_slots = policy_options.min_dwell_slots;
+  setup.executor.run_inline = true;
+  setup.executor.migration.mode = hypervisor::MigrationMode::kLive;
+  setup.executor.migration.timeout = std::chrono::hours(24);
+  // As the planner's move costs predict them: each VM's budget as the downtime limit.
+  setup.executor.migration.downtime_limit_ms = 0;
+  setup.executor.migration.auto_converge = false;
+  setup.mode = control::Mode::kAuto;
+  setup.refresh_inventory = false;  // nobody but the engine moves the simulator's VMs
+  setup.keep_static_account = false;
+  sim.engine = std::make_unique<control::Engine>(std::move(setup), *sim.driver, recorder, clock);
+  for (std::unique_ptr<control::SensorSource>& source : sources)
+    sim.engine->observer().AddSource(std::move(source));
+  sim.engine->observer().SetLoadSource(std::make_unique<WorldLoad>(world));
+
+  for (size_t v = 0; v < V; ++v) {
+    const placement::Vm& vm = world.problem.vms[v];
+    hypervisor::VmSpec spec;
+    spec.name = vm.name;
+    spec.memory_mib = static_cast<int>(vm.memory_bytes >> 20);
+    spec.dirty_mb_s = vm.dirty_rate_bytes_s / 1e6;
+    spec.dirty_size_mib =
+        vm.working_set_bytes > 0 ? static_cast<int>(vm.working_set_bytes >> 20) : 0;
+    const size_t site = static_cast<size_t>(world.initial_site[v]);
+    GS_RETURN_IF_ERROR(sim.driver->StartVm(spec, world.problem.sites[site].name));
+    sim.engine->fleet().Place(v, static_cast<int>(site), hypervisor::VmState::kRunning);
+  }
+  return sim;
+}
+
+// What was measured over slot t of the world, as the observer reports it at the slot's end.
+control::Observation ObservationOf(const World& world, size_t t) {
+  const size_t S = world.problem.sites.size(), V = world.problem.vms.size(), T = world.slots;
+  control::Observation o;
+  o.time_ms = (world.start_utc_s + static_cast<int64_t>(t + 1) * world.problem.slot_s) * 1000;
+  o.sites.resize(S);
+  for (size_t s = 0; s < S; ++s) {
+    o.sites[s].pv_w = world.pv_w[s * T + t];
+    o.sites[s].wind_w = world.wind_w[s * T + t];
+    o.sites[s].green_w = o.sites[s].pv_w + o.sites[s].wind_w;
+    o.sites[s].fresh_sensors = 2;
+    o.sites[s].carbon_g_per_kwh = world.carbon_g_per_kwh[s * T + t];
+  }
+  o.vm_power_w.resize(V);
+  for (size_t v = 0; v < V; ++v) o.vm_power_w[v] = world.vm_power_w[v * T + t];
+  return o;
 }
 
 }  // namespace
@@ -23,6 +264,9 @@ Status World::Check() const {
   GS_RETURN_IF_ERROR(problem.Check());
   const size_t sites = problem.sites.size(), vms = problem.vms.size();
   if (slots == 0) return Status::Error("the world has no slots");
+  if (start_utc_s % problem.slot_s != 0)
+    return Status::Invalid("the world must start on a slot boundary (a multiple of " +
+                           std::to_string(problem.slot_s) + " s)");
   for (const auto* series : {&pv_w, &wind_w, &pv_clear_w, &carbon_g_per_kwh}) {
     if (series->size() != sites * slots) return Status::Error("a site series has the wrong length");
   }
@@ -48,178 +292,40 @@ Status World::Check() const {
   return Status::Ok();
 }
 
-placement::Outlook ForecastOutlook(const World& world, size_t t, size_t horizon,
-                                   const std::vector<int>& site_of_vm,
-                                   const std::vector<int64_t>& last_move_slot) {
-  const size_t sites = world.problem.sites.size(), vms = world.problem.vms.size();
-  placement::Outlook outlook;
-  outlook.now_slot = static_cast<int64_t>(t);
-  outlook.slots = horizon;
-  outlook.site_of_vm = site_of_vm;
-  outlook.last_move_slot = last_move_slot;
-  outlook.green_w.resize(sites * horizon);
-  outlook.carbon_g_per_kwh.resize(sites * horizon);
-  outlook.vm_power_w.resize(vms * horizon);
-  for (size_t s = 0; s < sites; ++s) {
-    const double* pv = &world.pv_w[s * world.slots];
-    const double* clear = &world.pv_clear_w[s * world.slots];
-    const double* wind = &world.wind_w[s * world.slots];
-    const double* carbon = &world.carbon_g_per_kwh[s * world.slots];
-    // The last week's clear-sky index and mean wind, and the last 3 h's index.
-    double week_pv = 0, week_clear = 0, week_wind = 0, recent_pv = 0, recent_clear = 0;
-    const size_t from = t > kWeekSlots ? t - kWeekSlots : 0;
-    for (size_t j = from; j < t; ++j) {
-      week_pv += pv[j];
-      week_clear += clear[j];
-      week_wind += wind[j];
-    }
-    double peak_clear = 0;
-    for (size_t j = from; j < t; ++j) peak_clear = std::max(peak_clear, clear[j]);
-    for (size_t j = t > 3 ? t - 3 : 0; j < t; ++j) {
-      if (clear[j] < 0.05 * peak_clear) continue;
-      recent_pv += pv[j];
-      recent_clear += clear[j];
-    }
-    const double week_index = week_clear > 0 ? week_pv / week_clear : 0.6;
-    const double recent_index = recent_clear > 0 ? recent_pv / recent_clear : week_index;
-    const double mean_wind = t > from ? week_wind / static_cast<double>(t - from) : 0;
-    const double last_wind = t > 0 ? wind[t - 1] : mean_wind;
-    for (size_t k = 0; k < horizon; ++k) {
-      const size_t at = std::min(t + k, world.slots - 1);
-      const double lead = static_cast<double>(k + 1);
-      const double index = week_index + (recent_index - week_index) * std::exp(-lead / 4);
-      const double wind_forecast = mean_wind + (last_wind - mean_wind) * std::exp(-lead / 6);
-      outlook.green_w[s * horizon + k] = clear[at] * index + wind_forecast;
-      // Carbon: the last hour's value moved by yesterday's change over the same hours, fading
-      // into the same hour yesterday.
-      const double yesterday = carbon[std::min(LastDaySlot(t, k), world.slots - 1)];
-      double carbon_forecast = yesterday;
-      if (t > 24) {
-        const double persist = carbon[t - 1] + yesterday - carbon[t - 25];
-        carbon_forecast = yesterday + (persist - yesterday) * std::exp(-lead / 6);
-      }
-      outlook.carbon_g_per_kwh[s * horizon + k] = std::max(0.0, carbon_forecast);
-    }
-  }
-  for (size_t v = 0; v < vms; ++v) {
-    const double* power = &world.vm_power_w[v * world.slots];
-    for (size_t k = 0; k < horizon; ++k) {
-      outlook.vm_power_w[v * horizon + k] = power[std::min(LastDaySlot(t, k), world.slots - 1)];
-    }
-  }
-  return outlook;
-}
-
-placement::Outlook SensorOutlook(const World& world, size_t t, const std::vector<int>& site_of_vm,
-                                 const std::vector<int64_t>& last_move_slot) {
-  placement::Outlook outlook = ForecastOutlook(world, t, 1, site_of_vm, last_move_slot);
-  const size_t seen = t > 0 ? t - 1 : 0;
-  for (size_t s = 0; s < world.problem.sites.size(); ++s) {
-    outlook.green_w[s] = world.GreenW(s, seen);
-    outlook.carbon_g_per_kwh[s] = world.carbon_g_per_kwh[s * world.slots + seen];
-  }
-  for (size_t v = 0; v < world.problem.vms.size(); ++v)
-    outlook.vm_power_w[v] = world.vm_power_w[v * world.slots + seen];
-  return outlook;
-}
-
-placement::Outlook OutlookFor(const World& world, const placement::Policy& policy, size_t t,
-                              const std::vector<int>& site_of_vm,
-                              const std::vector<int64_t>& last_move_slot) {
-  if (policy.SeesOnlySensors()) return SensorOutlook(world, t, site_of_vm, last_move_slot);
-  return ForecastOutlook(world, t, policy.HorizonSlots(), site_of_vm, last_move_slot);
-}
-
 Result<PolicyResult> Simulate(const World& world, placement::Policy& policy,
                               const SimulationOptions& options) {
   GS_RETURN_IF_ERROR(world.Check());
-  const placement::Problem& problem = world.problem;
-  const size_t sites = problem.sites.size(), vms = problem.vms.size(), T = world.slots;
-  const placement::MoveCosts costs(problem);
-  const double slot_h = static_cast<double>(problem.slot_s) / 3600;
-  const int64_t replan_every = std::max<int64_t>(1, policy.ReplanEverySlots());
-  const int64_t dwell = options.policy.min_dwell_slots;
-
+  const size_t S = world.problem.sites.size(), T = world.slots;
   PolicyResult result;
   result.policy = policy.Name();
-  result.site_load_w.assign(sites * T, 0.0);
-  result.site_vms.assign(sites * T, 0.0);
+  result.site_load_w.assign(S * T, 0.0);
+  result.site_vms.assign(S * T, 0.0);
   result.cumulative_co2_kg.assign(T, 0.0);
-  std::vector<int> site_of = world.initial_site;
-  std::vector<int64_t> last_move(vms, -(int64_t{1} << 40));
-  std::vector<double> peak_used(sites, 0.0);
-  for (size_t v = 0; v < vms; ++v) peak_used[site_of[v]] += problem.vms[v].peak_power_w;
-  std::vector<placement::Move> pending;
-  std::vector<double> move_w(sites);
-
+  ResultRecorder recorder(world, &result, options.keep_moves);
+  int64_t now_ms = world.start_utc_s * 1000;
+  Result<SimWorld> built = Build(world, std::make_unique<LentPolicy>(policy), options.policy,
+                                 recorder, [&now_ms] { return now_ms; });
+  if (!built.ok()) return built.status();
+  SimWorld sim = std::move(*built);
+  control::Engine& engine = *sim.engine;
+  const int64_t slot_ms = world.problem.slot_s * 1000;
+  // A tick at the start of every slot; at the end of the last, its accounts.
   for (size_t t = 0; t < T; ++t) {
-    if (static_cast<int64_t>(t) % replan_every == 0) {
-      const placement::Outlook outlook = OutlookFor(world, policy, t, site_of, last_move);
-      const auto began = std::chrono::steady_clock::now();
-      placement::Plan plan = policy.Decide(problem, costs, outlook);
-      result.planning_ms +=
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began)
-              .count();
-      const double gap = policy.LastMipGap();
-      if (!std::isnan(gap)) result.max_mip_gap = std::max(result.max_mip_gap, gap);
-      pending = std::move(plan.moves);
-    }
-    // Act: the moves due now, each checked again by the driver against what is true now. A move
-    // into a full site may wait for a move out of it in the same slot, so retry while any lands.
-    std::fill(move_w.begin(), move_w.end(), 0.0);
-    std::vector<const placement::Move*> due;
-    for (const placement::Move& m : pending) {
-      if (m.slot == static_cast<int64_t>(t)) due.push_back(&m);
-    }
-    for (bool progress = true; progress && !due.empty();) {
-      progress = false;
-      for (auto it = due.begin(); it != due.end();) {
-        const placement::Move& m = **it;
-        const placement::Vm& vm = problem.vms[m.vm];
-        if (peak_used[m.to] + vm.peak_power_w > problem.sites[m.to].capacity_w) {
-          ++it;  // not yet
-          continue;
-        }
-        it = due.erase(it);
-        const bool ok = site_of[m.vm] == static_cast<int>(m.from) && m.from != m.to &&
-                        static_cast<int64_t>(t) - last_move[m.vm] >= dwell &&
-                        m.predicted.feasible && m.predicted.downtime_s <= vm.downtime_budget_s;
-        if (!ok) {
-          ++result.refused_moves;
-          continue;
-        }
-        progress = true;
-        site_of[m.vm] = static_cast<int>(m.to);
-        last_move[m.vm] = static_cast<int64_t>(t);
-        peak_used[m.from] -= vm.peak_power_w;
-        peak_used[m.to] += vm.peak_power_w;
-        ++result.migrations;
-        result.bytes_moved += m.predicted.bytes;
-        result.downtime_s += m.predicted.downtime_s;
-        result.migration_energy_kwh += m.predicted.energy_j / 3.6e6;
-        // The move's energy, half at each end, spread over the slot.
-        const double watts = m.predicted.energy_j / 2 / static_cast<double>(problem.slot_s);
-        move_w[m.from] += watts;
-        move_w[m.to] += watts;
-      }
-    }
-    result.refused_moves += static_cast<int64_t>(due.size());  // never found room
-    // Account the slot with what really happened.
-    for (size_t s = 0; s < sites; ++s) result.site_load_w[s * T + t] = move_w[s];
-    for (size_t v = 0; v < vms; ++v) {
-      result.site_load_w[site_of[v] * T + t] += world.vm_power_w[v * T + t];
-      result.site_vms[site_of[v] * T + t] += 1;
-    }
-    for (size_t s = 0; s < sites; ++s) {
-      const double load = result.site_load_w[s * T + t];
-      const double green = std::min(load, world.GreenW(s, t));
-      result.load_kwh += load * slot_h / 1000;
-      result.green_kwh += green * slot_h / 1000;
-      result.brown_kwh += (load - green) * slot_h / 1000;
-      result.co2_kg += placement::KgCo2((load - green) * slot_h, world.carbon_g_per_kwh[s * T + t]);
-    }
-    result.cumulative_co2_kg[t] = result.co2_kg;
+    now_ms = (world.start_utc_s * 1000) + static_cast<int64_t>(t) * slot_ms;
+    Status ticked = engine.Tick(now_ms);
+    if (!ticked.ok()) return ticked.Context("slot " + std::to_string(t));
+    if (!std::isnan(engine.planner().last_mip_gap()) &&
+        engine.planner().last_plan_slot() == StartSlot(world) + static_cast<int64_t>(t))
+      result.max_mip_gap = std::max(result.max_mip_gap, engine.planner().last_mip_gap());
+    if (engine.planner().last_plan_slot() == StartSlot(world) + static_cast<int64_t>(t))
+      result.planning_ms += engine.planner().last_planning_ms();
   }
+  now_ms = (world.start_utc_s * 1000) + static_cast<int64_t>(T) * slot_ms;
+  engine.CloseLastPeriod(now_ms);
+  if (recorder.rejected() > 0)
+    return Status::Error("the simulator's own sensors had " + std::to_string(recorder.rejected()) +
+                         " readings rejected: " + recorder.first_rejection());
+  if (!recorder.first_error().empty()) return Status::Error(recorder.first_error());
   result.green_share = result.load_kwh > 0 ? result.green_kwh / result.load_kwh : 0;
   return result;
 }
@@ -248,6 +354,55 @@ Result<PolicyResult> OracleResult(const World& world) {
   result.brown_kwh = result.load_kwh - result.green_kwh;
   result.green_share = result.load_kwh > 0 ? result.green_kwh / result.load_kwh : 0;
   return result;
+}
+
+placement::Outlook ForecastOutlook(const World& world, size_t t, size_t horizon_slots,
+                                   const std::vector<int>& site_of_vm,
+                                   const std::vector<int64_t>& last_move_slot) {
+  const size_t V = world.problem.vms.size(), T = world.slots;
+  std::vector<double> default_power(V);
+  for (size_t v = 0; v < V; ++v) default_power[v] = world.vm_power_w[v * T];
+  control::Forecaster forecaster(InputsOf(world), world.problem.slot_s, default_power);
+  const size_t week = static_cast<size_t>(7 * 86400 / world.problem.slot_s);
+  for (size_t j = t > week ? t - week : 0; j < t && j < T; ++j)
+    forecaster.Learn(ObservationOf(world, j));
+  const int64_t now_ms =
+      (world.start_utc_s + static_cast<int64_t>(t) * world.problem.slot_s) * 1000;
+  const control::Forecast forecast = forecaster.Predict(now_ms, horizon_slots);
+  placement::Outlook outlook;
+  outlook.now_slot = static_cast<int64_t>(t);
+  outlook.slots = horizon_slots;
+  outlook.site_of_vm = site_of_vm;
+  outlook.last_move_slot = last_move_slot;
+  const size_t S = world.problem.sites.size(), H = horizon_slots;
+  outlook.green_w.resize(S * H);
+  outlook.carbon_g_per_kwh.resize(S * H);
+  for (size_t s = 0; s < S; ++s) {
+    for (size_t k = 0; k < H; ++k) {
+      outlook.green_w[s * H + k] = forecast.sites[s].green_w[k];
+      outlook.carbon_g_per_kwh[s * H + k] = forecast.sites[s].carbon_g_per_kwh[k];
+    }
+  }
+  outlook.vm_power_w = forecast.vm_power_w;
+  return outlook;
+}
+
+placement::Outlook OutlookFor(const World& world, const placement::Policy& policy, size_t t,
+                              const std::vector<int>& site_of_vm,
+                              const std::vector<int64_t>& last_move_slot) {
+  if (!policy.SeesOnlySensors())
+    return ForecastOutlook(world, t, std::max<size_t>(1, policy.HorizonSlots()), site_of_vm,
+                           last_move_slot);
+  // What the sensors measured in the slot before (at the first slot, nothing yet: the forecast).
+  placement::Outlook outlook = ForecastOutlook(world, t, 1, site_of_vm, last_move_slot);
+  if (t == 0) return outlook;
+  const control::Observation seen = ObservationOf(world, t - 1);
+  for (size_t s = 0; s < world.problem.sites.size(); ++s) {
+    outlook.green_w[s] = seen.sites[s].green_w;
+    outlook.carbon_g_per_kwh[s] = seen.sites[s].carbon_g_per_kwh;
+  }
+  outlook.vm_power_w = seen.vm_power_w;
+  return outlook;
 }
 
 }  // namespace greenshift::sim

@@ -1,6 +1,9 @@
-// The simulator: the predict / plan / act loop over recorded data, slot by slot, with the `sim`
-// driver (moves take effect as the pre-copy model predicts, nothing else is touched). A policy
-// is evaluated by the code that plans in production; the oracle bound shows what was possible.
+// The simulator: the service's engine (control::Engine: observer, forecaster, planner, executor,
+// accountant) ticked slot by slot over recorded data, with the `sim` driver (a migration takes
+// effect as the pre-copy model predicts, in no time) and a replay clock. Each site's sensors
+// replay what its PV and wind made, its grid carbon is the recorded intensity, its VMs draw
+// their recorded power. A policy is evaluated by the code that runs in production; the oracle
+// bound shows what was possible.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +35,16 @@ struct World {
 
 struct SimulationOptions {
   placement::PolicyOptions policy;
+  bool keep_moves = false;  // PolicyResult::moves: every completed move (for comparisons)
+};
+
+// One move the simulation made.
+struct SimulatedMove {
+  std::string vm, from, to;
+  int64_t slot = 0;  // slot index from the world's start
+  bool operator==(const SimulatedMove& o) const {
+    return vm == o.vm && from == o.from && to == o.to && slot == o.slot;
+  }
 };
 
 struct PolicyResult {
@@ -47,30 +60,30 @@ struct PolicyResult {
   double max_mip_gap = 0;     // `optimal` only
   // For the report, per slot: load per site (site * slots + t), VMs per site, cumulative CO2.
   std::vector<double> site_load_w, site_vms, cumulative_co2_kg;
+  std::vector<SimulatedMove> moves;  // with SimulationOptions::keep_moves
 };
 
-// Runs `policy` over the world. Realizable policies see forecasts made from what was measured
-// before each slot (PV: clear-sky index of the last 3 h blended into the last 7 days'; wind:
-// last value blended into the 7-day mean; carbon and VM power: the same hour of the last day);
-// `follow-sensor` sees only the last measurement.
+// Runs `policy` over the world through the engine. Realizable policies see forecasts made from
+// what was measured before each slot (the engine's "history" methods: PV from the clear-sky
+// index of the last 3 h blended into the last 7 days'; wind: last value blended into the 7-day
+// mean; carbon: the last hour moved by yesterday's change; VM power: the same hour of the last
+// day); `follow-sensor` sees only the last measurement.
 Result<PolicyResult> Simulate(const World& world, placement::Policy& policy,
                               const SimulationOptions& options);
 
 // The oracle's lower bound over the same world (divisible VMs, free moves, perfect foresight).
 Result<PolicyResult> OracleResult(const World& world);
 
-// What a realizable policy knows at slot t: forecasts for `horizon_slots` made from what was
-// measured before t.
+// What a realizable policy knows at slot t: the engine's forecasts for `horizon_slots` made from
+// what was measured before t (the last week of it), with the VMs where `site_of_vm` says and
+// last moved at `last_move_slot` (slot indices from the world's start). The outlook's slots
+// count from the world's start too.
 placement::Outlook ForecastOutlook(const World& world, size_t t, size_t horizon_slots,
                                    const std::vector<int>& site_of_vm,
                                    const std::vector<int64_t>& last_move_slot);
 
-// What the talk's sensors show at t: the green power, carbon intensity and VM power measured in
-// the slot before, as the outlook for the one slot ahead.
-placement::Outlook SensorOutlook(const World& world, size_t t, const std::vector<int>& site_of_vm,
-                                 const std::vector<int64_t>& last_move_slot);
-
-// The outlook `policy` decides from at slot t (sensors only, or forecasts over its horizon).
+// The outlook `policy` decides from at slot t: what the sensors measured in the slot before (a
+// policy that sees only them), or ForecastOutlook over its horizon.
 placement::Outlook OutlookFor(const World& world, const placement::Policy& policy, size_t t,
                               const std::vector<int>& site_of_vm,
                               const std::vector<int64_t>& last_move_slot);

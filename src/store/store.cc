@@ -1,5 +1,6 @@
 #include "store/store.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -77,6 +78,18 @@ const char* const kMigrations[] = {
     CREATE INDEX moves_state ON moves (state);
     CREATE INDEX moves_plan ON moves (plan_id);
     )sql",
+    // 3: a reading is stored once: (site, sensor, time) is unique (a copy an earlier version
+    // stored twice is dropped, the first kept); pruning by age finds old rows by index.
+    R"sql(
+    DELETE FROM readings WHERE id NOT IN
+      (SELECT MIN(id) FROM readings GROUP BY site, sensor, time_utc_ms);
+    DROP INDEX readings_site_time;
+    CREATE UNIQUE INDEX readings_sensor_time ON readings (site, sensor, time_utc_ms);
+    CREATE INDEX readings_time ON readings (time_utc_ms);
+    CREATE INDEX rejected_received ON rejected_readings (received_utc_ms);
+    CREATE INDEX forecasts_issued ON forecasts (issued_utc_ms);
+    CREATE INDEX events_time ON events (time_utc_ms);
+    )sql",
 };
 
 constexpr int kLatest = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
@@ -139,7 +152,7 @@ Status Store::Exec(const std::string& sql) {
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
     std::string why = message ? message : "unknown error";
     sqlite3_free(message);
-    return Status::Error("store: " + why);
+    return Status::Unavailable("store: " + why);
   }
   return Status::Ok();
 }
@@ -153,17 +166,26 @@ Result<sqlite3*> Connect(const std::string& path, int flags, const std::string& 
   if (rc != SQLITE_OK) {
     std::string why = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
-    return Status::Error("store: cannot open " + path + purpose + ": " + why);
+    return Status::Unavailable("store: cannot open " + path + purpose + ": " + why);
   }
   return db;
 }
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path, bool exclusive) {
+  std::unique_ptr<FileLock> lock;
+  if (exclusive) {
+    Result<FileLock> taken =
+        FileLock::TryAcquire(path + ".lock", "the store " + path + " (another greenshift serve?)");
+    if (!taken.ok()) return Status::Conflict(taken.error());
+    lock = std::make_unique<FileLock>(std::move(*taken));
+  }
   sqlite3* db = nullptr;
   GS_ASSIGN(db, Connect(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, ""));
   std::unique_ptr<Store> store(new Store(db));
+  store->lock_ = std::move(lock);
+  store->path_ = path;
   sqlite3_busy_timeout(db, 5000);
   // WAL: readers (the API) never wait for the writer (the loop); NORMAL sync is durable across
   // a process crash (SIGKILL), which is what the service must survive.
@@ -217,7 +239,7 @@ Store::~Store() {
 
 Status Store::AddReadingsGrouped(std::vector<StoredReading> readings) {
   std::unique_lock<std::mutex> lock(queue_mutex_);
-  if (stopping_) return Status::Error("store: closing; the readings were not stored");
+  if (stopping_) return Status::Unavailable("store: closing; the readings were not stored");
   if (!writer_.joinable()) writer_ = std::thread([this] { WriterLoop(); });
   const uint64_t mine = generation_;
   ++waiters_[mine];
@@ -254,7 +276,8 @@ void Store::WriterLoop() {
 Result<int> Store::SchemaVersion() {
   std::lock_guard<std::mutex> lock(mutex_);
   Statement q(db_, "PRAGMA user_version");
-  if (!q.ok() || q.Step() != SQLITE_ROW) return Status::Error(Error("reading the schema version"));
+  if (!q.ok() || q.Step() != SQLITE_ROW)
+    return Status::Unavailable(Error("reading the schema version"));
   return static_cast<int>(q.Int(0));
 }
 
@@ -284,13 +307,14 @@ Status Store::Migrate() {
 Status Store::AddReadings(const std::vector<StoredReading>& readings) {
   std::lock_guard<std::mutex> lock(mutex_);
   GS_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  // A reading already stored (the same sensor at the same time) is not stored twice.
   Statement insert(db_,
-                   "INSERT INTO readings (site, sensor, time_utc_ms, power_w, received_utc_ms) "
-                   "VALUES (?, ?, ?, ?, ?)");
+                   "INSERT OR IGNORE INTO readings (site, sensor, time_utc_ms, power_w, "
+                   "received_utc_ms) VALUES (?, ?, ?, ?, ?)");
   if (!insert.ok()) {
     const std::string why = Error("preparing a reading insert");
     Exec("ROLLBACK").ok();
-    return Status::Error(why);
+    return Status::Unavailable(why);
   }
   for (const StoredReading& r : readings) {
     insert.Bind(1, r.site);
@@ -302,11 +326,93 @@ Status Store::AddReadings(const std::vector<StoredReading>& readings) {
       const std::string why = Error("storing a reading of site '" + r.site + "'");
       insert.Reset();
       Exec("ROLLBACK").ok();
-      return Status::Error(why);
+      return Status::Unavailable(why);
     }
     insert.Reset();
   }
-  return Exec("COMMIT");
+  Status committed = Exec("COMMIT");
+  if (!committed.ok()) Exec("ROLLBACK").ok();
+  return committed;
+}
+
+Result<bool> Store::HasReading(const std::string& site, const std::string& sensor,
+                               int64_t time_utc_ms, double power_w) {
+  std::lock_guard<std::mutex> lock(read_mutex_);
+  Statement q(reader_,
+              "SELECT power_w FROM readings WHERE site = ? AND sensor = ? AND time_utc_ms = ?");
+  if (!q.ok()) return Status::Unavailable(ReadError("preparing a reading lookup"));
+  q.Bind(1, site);
+  q.Bind(2, sensor);
+  q.Bind(3, time_utc_ms);
+  const int rc = q.Step();
+  if (rc == SQLITE_DONE) return false;
+  if (rc != SQLITE_ROW) return Status::Unavailable(ReadError("looking up a reading"));
+  return q.Real(0) == power_w;
+}
+
+Result<std::vector<StoredReading>> Store::NewestReadings() {
+  std::lock_guard<std::mutex> lock(read_mutex_);
+  // SQLite takes the other columns from the row that holds the MAX.
+  Statement q(reader_,
+              "SELECT 0, site, sensor, MAX(time_utc_ms), power_w, received_utc_ms FROM readings "
+              "GROUP BY site, sensor");
+  if (!q.ok()) return Status::Unavailable(ReadError("preparing a newest-readings query"));
+  std::vector<StoredReading> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) {
+    out.push_back({q.Int(0), q.Text(1), q.Text(2), q.Int(3), q.Real(4), q.Int(5)});
+  }
+  if (rc != SQLITE_DONE) return Status::Unavailable(ReadError("reading the newest readings"));
+  return out;
+}
+
+Result<int64_t> Store::Prune(int64_t before_utc_ms, int64_t max_rows) {
+  // In batches, each its own short transaction: the API's readings never wait long.
+  const char* const deletes[] = {
+      "DELETE FROM readings WHERE id IN (SELECT id FROM readings WHERE time_utc_ms < ?1 "
+      "LIMIT ?2)",
+      "DELETE FROM rejected_readings WHERE id IN (SELECT id FROM rejected_readings WHERE "
+      "received_utc_ms < ?1 LIMIT ?2)",
+      "DELETE FROM forecasts WHERE id IN (SELECT id FROM forecasts WHERE issued_utc_ms < ?1 "
+      "LIMIT ?2)",
+      "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time_utc_ms < ?1 LIMIT ?2)",
+  };
+  int64_t removed = 0;
+  for (const char* sql : deletes) {
+    for (;;) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      Statement q(db_, sql);
+      if (!q.ok()) return Status::Unavailable(Error("preparing a prune"));
+      q.Bind(1, before_utc_ms);
+      q.Bind(2, std::min<int64_t>(max_rows - removed, 5000));
+      if (q.Step() != SQLITE_DONE) return Status::Unavailable(Error("pruning old rows"));
+      const int changed = sqlite3_changes(db_);
+      removed += changed;
+      if (changed < 5000 || removed >= max_rows) break;
+    }
+    if (removed >= max_rows) break;
+  }
+  return removed;
+}
+
+Status Store::Check() {
+  // The file the service writes must still be the one at its path: deleted or replaced, every
+  // write would go to a file nobody will ever open again.
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    int moved = 0;
+    if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved)
+      return Status::Unavailable("store: " + path_ +
+                                 " was deleted or replaced while the service had it open");
+  }
+  std::lock_guard<std::mutex> lock(read_mutex_);
+  Result<int64_t> pages = [&]() -> Result<int64_t> {
+    Statement q(reader_, "PRAGMA page_count");
+    if (!q.ok() || q.Step() != SQLITE_ROW)
+      return Status::Unavailable(ReadError("reading the database"));
+    return q.Int(0);
+  }();
+  return pages.ok() ? Status::Ok() : pages.status();
 }
 
 Status Store::AddRejected(const RejectedReading& r) {
@@ -314,7 +420,7 @@ Status Store::AddRejected(const RejectedReading& r) {
   Statement insert(db_,
                    "INSERT INTO rejected_readings (site, sensor, time_utc_ms, power_w, reason, "
                    "why, received_utc_ms) VALUES (?, ?, ?, ?, ?, ?, ?)");
-  if (!insert.ok()) return Status::Error(Error("preparing a rejection insert"));
+  if (!insert.ok()) return Status::Unavailable(Error("preparing a rejection insert"));
   insert.Bind(1, r.site);
   insert.Bind(2, r.sensor);
   insert.Bind(3, r.time_utc_ms);
@@ -322,7 +428,7 @@ Status Store::AddRejected(const RejectedReading& r) {
   insert.Bind(5, r.reason);
   insert.Bind(6, r.why);
   insert.Bind(7, r.received_utc_ms);
-  if (insert.Step() != SQLITE_DONE) return Status::Error(Error("storing a rejected reading"));
+  if (insert.Step() != SQLITE_DONE) return Status::Unavailable(Error("storing a rejected reading"));
   return Status::Ok();
 }
 
@@ -333,7 +439,7 @@ Result<std::vector<StoredReading>> Store::Readings(const std::string& site, int6
               "SELECT id, site, sensor, time_utc_ms, power_w, received_utc_ms FROM readings "
               "WHERE (?1 = '' OR site = ?1) AND time_utc_ms >= ?2 "
               "ORDER BY time_utc_ms DESC, id DESC LIMIT ?3");
-  if (!q.ok()) return Status::Error(ReadError("preparing a readings query"));
+  if (!q.ok()) return Status::Unavailable(ReadError("preparing a readings query"));
   q.Bind(1, site);
   q.Bind(2, since_utc_ms);
   q.Bind(3, static_cast<int64_t>(limit));
@@ -342,7 +448,7 @@ Result<std::vector<StoredReading>> Store::Readings(const std::string& site, int6
   while ((rc = q.Step()) == SQLITE_ROW) {
     out.push_back({q.Int(0), q.Text(1), q.Text(2), q.Int(3), q.Real(4), q.Int(5)});
   }
-  if (rc != SQLITE_DONE) return Status::Error(ReadError("reading readings"));
+  if (rc != SQLITE_DONE) return Status::Unavailable(ReadError("reading readings"));
   return out;
 }
 
@@ -350,7 +456,7 @@ namespace {
 Result<int64_t> Count(sqlite3* db, const char* sql) {
   Statement q(db, sql);
   if (!q.ok() || q.Step() != SQLITE_ROW)
-    return Status::Error(std::string("store: counting: ") + sqlite3_errmsg(db));
+    return Status::Unavailable(std::string("store: counting: ") + sqlite3_errmsg(db));
   return q.Int(0);
 }
 }  // namespace
@@ -370,34 +476,39 @@ Result<int64_t> Store::AddPlan(const PlanRecord& plan) {
   Statement insert(db_,
                    "INSERT INTO plans (created_utc_ms, policy, mode, status, body) "
                    "VALUES (?, ?, ?, ?, ?)");
-  if (!insert.ok()) return Status::Error(Error("preparing a plan insert"));
+  if (!insert.ok()) return Status::Unavailable(Error("preparing a plan insert"));
   insert.Bind(1, plan.created_utc_ms);
   insert.Bind(2, plan.policy);
   insert.Bind(3, plan.mode);
   insert.Bind(4, plan.status);
   insert.Bind(5, plan.body);
-  if (insert.Step() != SQLITE_DONE) return Status::Error(Error("storing a plan"));
+  if (insert.Step() != SQLITE_DONE) return Status::Unavailable(Error("storing a plan"));
   return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
 }
 
-Status Store::SetPlanStatus(int64_t id, const std::string& status) {
+Status Store::SetPlanStatus(int64_t id, const std::string& from, const std::string& to) {
   std::lock_guard<std::mutex> lock(mutex_);
-  Statement update(db_, "UPDATE plans SET status = ? WHERE id = ?");
-  if (!update.ok()) return Status::Error(Error("preparing a plan update"));
-  update.Bind(1, status);
+  // Only from `from`: two callers (approve, reject) racing for one plan cannot both win.
+  Statement update(db_, "UPDATE plans SET status = ? WHERE id = ? AND status = ?");
+  if (!update.ok()) return Status::Unavailable(Error("preparing a plan update"));
+  update.Bind(1, to);
   update.Bind(2, id);
+  update.Bind(3, from);
   if (update.Step() != SQLITE_DONE)
-    return Status::Error(Error("updating plan " + std::to_string(id)));
-  if (sqlite3_changes(db_) != 1)
-    return Status::Error("store: there is no plan " + std::to_string(id));
-  return Status::Ok();
+    return Status::Unavailable(Error("updating plan " + std::to_string(id)));
+  if (sqlite3_changes(db_) == 1) return Status::Ok();
+  Statement q(db_, "SELECT status FROM plans WHERE id = ?");
+  if (!q.ok()) return Status::Unavailable(Error("preparing a plan query"));
+  q.Bind(1, id);
+  if (q.Step() != SQLITE_ROW) return Status::NotFound("there is no plan " + std::to_string(id));
+  return Status::Conflict("plan " + std::to_string(id) + " is " + q.Text(0) + ", not " + from);
 }
 
 Status Store::SupersedePendingPlans() {
   std::lock_guard<std::mutex> lock(mutex_);
   Statement update(db_, "UPDATE plans SET status = 'superseded' WHERE status = 'pending'");
   if (!update.ok() || update.Step() != SQLITE_DONE)
-    return Status::Error(Error("superseding pending plans"));
+    return Status::Unavailable(Error("superseding pending plans"));
   return Status::Ok();
 }
 
@@ -430,23 +541,23 @@ MoveRecord MoveFrom(Statement& q) {
 Result<PlanRecord> Store::GetPlan(int64_t id) {
   std::lock_guard<std::mutex> lock(read_mutex_);
   Statement q(reader_, (std::string(kPlanColumns) + "WHERE id = ?").c_str());
-  if (!q.ok()) return Status::Error(ReadError("preparing a plan query"));
+  if (!q.ok()) return Status::Unavailable(ReadError("preparing a plan query"));
   q.Bind(1, id);
   const int rc = q.Step();
-  if (rc == SQLITE_DONE) return Status::Error("there is no plan " + std::to_string(id));
-  if (rc != SQLITE_ROW) return Status::Error(ReadError("reading plan " + std::to_string(id)));
+  if (rc == SQLITE_DONE) return Status::NotFound("there is no plan " + std::to_string(id));
+  if (rc != SQLITE_ROW) return Status::Unavailable(ReadError("reading plan " + std::to_string(id)));
   return PlanFrom(q);
 }
 
 Result<std::vector<PlanRecord>> Store::Plans(size_t limit) {
   std::lock_guard<std::mutex> lock(read_mutex_);
   Statement q(reader_, (std::string(kPlanColumns) + "ORDER BY id DESC LIMIT ?").c_str());
-  if (!q.ok()) return Status::Error(ReadError("preparing a plans query"));
+  if (!q.ok()) return Status::Unavailable(ReadError("preparing a plans query"));
   q.Bind(1, static_cast<int64_t>(limit));
   std::vector<PlanRecord> out;
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) out.push_back(PlanFrom(q));
-  if (rc != SQLITE_DONE) return Status::Error(ReadError("reading plans"));
+  if (rc != SQLITE_DONE) return Status::Unavailable(ReadError("reading plans"));
   return out;
 }
 
@@ -455,7 +566,7 @@ Result<int64_t> Store::AddMove(const MoveRecord& m) {
   Statement insert(db_,
                    "INSERT INTO moves (plan_id, vm, from_site, to_site, reason, state, "
                    "requested_utc_ms) VALUES (?, ?, ?, ?, ?, ?, ?)");
-  if (!insert.ok()) return Status::Error(Error("preparing a move insert"));
+  if (!insert.ok()) return Status::Unavailable(Error("preparing a move insert"));
   if (m.plan_id > 0) {
     insert.Bind(1, m.plan_id);
   } else {
@@ -467,7 +578,7 @@ Result<int64_t> Store::AddMove(const MoveRecord& m) {
   insert.Bind(5, m.reason);
   insert.Bind(6, m.state);
   insert.Bind(7, m.requested_utc_ms);
-  if (insert.Step() != SQLITE_DONE) return Status::Error(Error("storing a move"));
+  if (insert.Step() != SQLITE_DONE) return Status::Unavailable(Error("storing a move"));
   return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
 }
 
@@ -476,7 +587,7 @@ Status Store::UpdateMove(const MoveRecord& m) {
   Statement update(db_,
                    "UPDATE moves SET state = ?, started_utc_ms = ?, finished_utc_ms = ?, "
                    "downtime_ms = ?, result = ? WHERE id = ?");
-  if (!update.ok()) return Status::Error(Error("preparing a move update"));
+  if (!update.ok()) return Status::Unavailable(Error("preparing a move update"));
   update.Bind(1, m.state);
   auto bind_time = [&](int i, int64_t t) {
     if (t > 0) {
@@ -491,24 +602,24 @@ Status Store::UpdateMove(const MoveRecord& m) {
   update.Bind(5, m.result);
   update.Bind(6, m.id);
   if (update.Step() != SQLITE_DONE)
-    return Status::Error(Error("updating move " + std::to_string(m.id)));
+    return Status::Unavailable(Error("updating move " + std::to_string(m.id)));
   if (sqlite3_changes(db_) != 1)
-    return Status::Error("store: there is no move " + std::to_string(m.id));
+    return Status::NotFound("store: there is no move " + std::to_string(m.id));
   return Status::Ok();
 }
 
 Result<std::vector<MoveRecord>> Store::Moves(size_t limit, const std::string& state) {
   std::lock_guard<std::mutex> lock(read_mutex_);
-  Statement q(
-      db_, (std::string(kMoveColumns) + "WHERE (?1 = '' OR state = ?1) ORDER BY id DESC LIMIT ?2")
-               .c_str());
-  if (!q.ok()) return Status::Error(ReadError("preparing a moves query"));
+  Statement q(reader_, (std::string(kMoveColumns) +
+                        "WHERE (?1 = '' OR state = ?1) ORDER BY id DESC LIMIT ?2")
+                           .c_str());
+  if (!q.ok()) return Status::Unavailable(ReadError("preparing a moves query"));
   q.Bind(1, state);
   q.Bind(2, static_cast<int64_t>(limit));
   std::vector<MoveRecord> out;
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) out.push_back(MoveFrom(q));
-  if (rc != SQLITE_DONE) return Status::Error(ReadError("reading moves"));
+  if (rc != SQLITE_DONE) return Status::Unavailable(ReadError("reading moves"));
   return out;
 }
 
@@ -543,7 +654,7 @@ Result<std::pair<int64_t, std::vector<ForecastPoint>>> Store::LatestForecast(
               "SELECT issued_utc_ms, slot_utc_ms, power_w FROM forecasts WHERE site = ?1 AND "
               "issued_utc_ms = (SELECT MAX(issued_utc_ms) FROM forecasts WHERE site = ?1) "
               "ORDER BY slot_utc_ms");
-  if (!q.ok()) return Status::Error(ReadError("preparing a forecast query"));
+  if (!q.ok()) return Status::Unavailable(ReadError("preparing a forecast query"));
   q.Bind(1, site);
   std::pair<int64_t, std::vector<ForecastPoint>> out{0, {}};
   int rc;
@@ -551,18 +662,18 @@ Result<std::pair<int64_t, std::vector<ForecastPoint>>> Store::LatestForecast(
     out.first = q.Int(0);
     out.second.push_back({q.Int(1), q.Real(2)});
   }
-  if (rc != SQLITE_DONE) return Status::Error(ReadError("reading a forecast"));
+  if (rc != SQLITE_DONE) return Status::Unavailable(ReadError("reading a forecast"));
   return out;
 }
 
 Result<std::optional<std::string>> Store::Setting(const std::string& key) {
   std::lock_guard<std::mutex> lock(mutex_);
   Statement q(db_, "SELECT value FROM settings WHERE key = ?");
-  if (!q.ok()) return Status::Error(Error("preparing a settings query"));
+  if (!q.ok()) return Status::Unavailable(Error("preparing a settings query"));
   q.Bind(1, key);
   const int rc = q.Step();
   if (rc == SQLITE_DONE) return std::optional<std::string>();
-  if (rc != SQLITE_ROW) return Status::Error(Error("reading setting '" + key + "'"));
+  if (rc != SQLITE_ROW) return Status::Unavailable(Error("reading setting '" + key + "'"));
   return std::optional<std::string>(q.Text(0));
 }
 
@@ -571,21 +682,21 @@ Status Store::SetSetting(const std::string& key, const std::string& value) {
   Statement q(db_,
               "INSERT INTO settings (key, value) VALUES (?, ?) "
               "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
-  if (!q.ok()) return Status::Error(Error("preparing a settings update"));
+  if (!q.ok()) return Status::Unavailable(Error("preparing a settings update"));
   q.Bind(1, key);
   q.Bind(2, value);
-  if (q.Step() != SQLITE_DONE) return Status::Error(Error("storing setting '" + key + "'"));
+  if (q.Step() != SQLITE_DONE) return Status::Unavailable(Error("storing setting '" + key + "'"));
   return Status::Ok();
 }
 
 Status Store::AddEvent(int64_t time_utc_ms, const std::string& kind, const std::string& message) {
   std::lock_guard<std::mutex> lock(mutex_);
   Statement insert(db_, "INSERT INTO events (time_utc_ms, kind, message) VALUES (?, ?, ?)");
-  if (!insert.ok()) return Status::Error(Error("preparing an event insert"));
+  if (!insert.ok()) return Status::Unavailable(Error("preparing an event insert"));
   insert.Bind(1, time_utc_ms);
   insert.Bind(2, kind);
   insert.Bind(3, message);
-  if (insert.Step() != SQLITE_DONE) return Status::Error(Error("storing an event"));
+  if (insert.Step() != SQLITE_DONE) return Status::Unavailable(Error("storing an event"));
   return Status::Ok();
 }
 
@@ -593,12 +704,12 @@ Result<std::vector<Event>> Store::Events(size_t limit) {
   std::lock_guard<std::mutex> lock(read_mutex_);
   Statement q(reader_,
               "SELECT id, time_utc_ms, kind, message FROM events ORDER BY id DESC LIMIT ?");
-  if (!q.ok()) return Status::Error(ReadError("preparing an events query"));
+  if (!q.ok()) return Status::Unavailable(ReadError("preparing an events query"));
   q.Bind(1, static_cast<int64_t>(limit));
   std::vector<Event> out;
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) out.push_back({q.Int(0), q.Int(1), q.Text(2), q.Text(3)});
-  if (rc != SQLITE_DONE) return Status::Error(ReadError("reading events"));
+  if (rc != SQLITE_DONE) return Status::Unavailable(ReadError("reading events"));
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/files.h"
 #include "core/status.h"
 
 namespace greenshift::store {
@@ -75,7 +76,9 @@ class Store {
  public:
   // Opens (creating if needed) and migrates the schema to the newest version. A database from a
   // newer greenshift (a schema version this one does not know) is an error, never touched.
-  static Result<std::unique_ptr<Store>> Open(const std::string& path);
+  // `exclusive`: holds a lock (`path`.lock) for as long as it is open, so that a second service
+  // on the same store fails to start (Conflict) instead of writing beside the first.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path, bool exclusive = false);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -83,7 +86,8 @@ class Store {
   static int LatestSchemaVersion();
   Result<int> SchemaVersion();
 
-  // All in one transaction: either every reading is stored or none.
+  // All in one transaction: either every reading is stored or none. A reading of a sensor at a
+  // time it already has a reading for is not stored again.
   Status AddReadings(const std::vector<StoredReading>& readings);
   // The same, with group commit: concurrent callers' batches share one transaction (a writer
   // thread commits whatever has queued while the last commit ran). Returns once the caller's
@@ -93,11 +97,18 @@ class Store {
   // The newest first, at most `limit`; an empty site means every site.
   Result<std::vector<StoredReading>> Readings(const std::string& site, int64_t since_utc_ms,
                                               size_t limit);
+  // Whether the sensor's reading at that time is stored, with exactly that power.
+  Result<bool> HasReading(const std::string& site, const std::string& sensor, int64_t time_utc_ms,
+                          double power_w);
+  // Each sensor's newest stored reading.
+  Result<std::vector<StoredReading>> NewestReadings();
   Result<int64_t> CountReadings();
   Result<int64_t> CountRejected();
 
   Result<int64_t> AddPlan(const PlanRecord& plan);
-  Status SetPlanStatus(int64_t id, const std::string& status);
+  // Plan `id` goes from status `from` to `to`, atomically: NotFound when there is no such plan,
+  // Conflict when it is not in `from` (someone else changed it first).
+  Status SetPlanStatus(int64_t id, const std::string& from, const std::string& to);
   // Every plan still "pending" becomes "superseded" (a newer plan, or a restart, replaced it).
   Status SupersedePendingPlans();
   Result<PlanRecord> GetPlan(int64_t id);               // an error naming the id when there is none
@@ -122,6 +133,14 @@ class Store {
   Status AddEvent(int64_t time_utc_ms, const std::string& kind, const std::string& message);
   Result<std::vector<Event>> Events(size_t limit);
 
+  // Deletes readings, rejected readings, forecasts and events from before `before_utc_ms`, at
+  // most `max_rows` (in short transactions); returns how many. Plans and moves are kept: they
+  // are the audit trail.
+  Result<int64_t> Prune(int64_t before_utc_ms, int64_t max_rows);
+  // Unavailable when the database cannot be used any more: its file was deleted or replaced
+  // under the service, or it cannot be read.
+  Status Check();
+
  private:
   explicit Store(sqlite3* db) : db_(db) {}
   Status Exec(const std::string& sql);
@@ -132,7 +151,9 @@ class Store {
   void WriterLoop();
 
   sqlite3* db_;
-  std::mutex mutex_;  // db_: every write
+  std::string path_;
+  std::unique_ptr<FileLock> lock_;  // held while open when exclusive
+  std::mutex mutex_;                // db_: every write
   sqlite3* reader_ = nullptr;
   std::mutex read_mutex_;  // reader_: every query
   // Group commit: batches waiting, the generation each belongs to, the last committed one.

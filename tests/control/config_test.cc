@@ -1,6 +1,12 @@
 #include "control/config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include <string>
 
@@ -124,6 +130,66 @@ TEST(ConfigTest, ErrorsNameTheKey) {
   }
 }
 
+TEST(ConfigTest, TheTokenComesFromTheFileAFileOfItsOwnOrTheEnvironment) {
+  char dir[] = "/tmp/gs-config-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string base =
+      "[[sites]]\nname = \"a\"\nlatitude = 0\nlongitude = 0\ncapacity_kw = 1\n";
+  const std::string file = std::string(dir) + "/g.toml";
+  // A token file: read, trimmed; refused while others may read it.
+  const std::string token_path = std::string(dir) + "/token";
+  { std::ofstream(token_path) << "  7f3a9c2e51b84d06a1e2c3b4d5e6f708\n"; }
+  ::chmod(token_path.c_str(), 0644);
+  Result<ServiceConfig> open_file = ParseConfig("[service]\ntoken_file = \"token\"\n" + base, file);
+  ASSERT_FALSE(open_file.ok());
+  EXPECT_NE(open_file.error().find("chmod 600"), std::string::npos) << open_file.error();
+  ::chmod(token_path.c_str(), 0600);
+  Result<ServiceConfig> from_file = ParseConfig("[service]\ntoken_file = \"token\"\n" + base, file);
+  ASSERT_TRUE(from_file.ok()) << from_file.error();
+  EXPECT_EQ(from_file->token, "7f3a9c2e51b84d06a1e2c3b4d5e6f708");
+  EXPECT_EQ(from_file->token_source, "token_file " + token_path);
+  // Both in the file and in a file: which one was meant?
+  EXPECT_FALSE(
+      ParseConfig(
+          "[service]\ntoken = \"7f3a9c2e51b84d06a1e2c3b4\"\ntoken_file = \"token\"\n" + base, file)
+          .ok());
+  // The environment, when the file says nothing.
+  ::setenv("GREENSHIFT_TOKEN", "0b1c2d3e4f5a6b7c8d9e", 1);
+  Result<ServiceConfig> from_env = ParseConfig(base, file);
+  ASSERT_TRUE(from_env.ok()) << from_env.error();
+  EXPECT_EQ(from_env->token, "0b1c2d3e4f5a6b7c8d9e");
+  // Placeholders and blanks are refused, wherever they come from.
+  for (const char* bad : {"change-me-to-a-long-random-secret", "aaaaaaaaaaaaaaaaaaaa",
+                          "your-token-goes-here-please", "                    "}) {
+    ::setenv("GREENSHIFT_TOKEN", bad, 1);
+    Result<ServiceConfig> refused = ParseConfig(base, file);
+    EXPECT_FALSE(refused.ok()) << bad;
+  }
+  ::unsetenv("GREENSHIFT_TOKEN");
+  Result<ServiceConfig> none = ParseConfig(base, file);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().find("GREENSHIFT_TOKEN"), std::string::npos) << none.error();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ConfigTest, TlsNeedsBothCertificateAndKey) {
+  const std::string base =
+      "[service]\ntoken = \"0123456789abcdef-secret\"\n%s\n[[sites]]\nname = \"a\"\n"
+      "latitude = 0\nlongitude = 0\ncapacity_kw = 1\n";
+  auto with = [&](const std::string& lines) {
+    std::string text = base;
+    text.replace(text.find("%s"), 2, lines);
+    return ParseConfig(text, "/etc/gs/g.toml");
+  };
+  Result<ServiceConfig> only_cert = with("tls_cert = \"cert.pem\"");
+  ASSERT_FALSE(only_cert.ok());
+  EXPECT_NE(only_cert.error().find("tls_key"), std::string::npos) << only_cert.error();
+  Result<ServiceConfig> both = with("tls_cert = \"cert.pem\"\ntls_key = \"key.pem\"");
+  ASSERT_TRUE(both.ok()) << both.error();
+  EXPECT_EQ(both->tls_cert, "/etc/gs/cert.pem");
+  EXPECT_EQ(both->tls_key, "/etc/gs/key.pem");
+}
+
 TEST(ConfigTest, SyntaxErrorsGiveTheLine) {
   Result<ServiceConfig> r = ParseConfig("[service]\ntoken = \"unterminated\n", "g.toml");
   ASSERT_FALSE(r.ok());
@@ -137,9 +203,13 @@ namespace greenshift::control {
 namespace {
 
 TEST(ConfigTest, TheShippedExampleIsValid) {
+  // It takes its token from the environment, as the README says.
+  ::setenv("GREENSHIFT_TOKEN", "d41d8cd98f00b204e9800998ecf8427e", 1);
   Result<ServiceConfig> c =
       LoadConfig(std::string(GREENSHIFT_SOURCE_DIR) + "/config/greenshift.example.toml");
+  ::unsetenv("GREENSHIFT_TOKEN");
   ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->token_source, "GREENSHIFT_TOKEN");
   EXPECT_EQ(c->sites.size(), 3u);
   EXPECT_EQ(c->mode, Mode::kDryRun);
   EXPECT_EQ(c->listen, "127.0.0.1");

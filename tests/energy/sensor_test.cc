@@ -41,8 +41,10 @@ TEST(SensorValidatorTest, RejectsEachImplausibleReadingWithItsReason) {
       {{"a", "pv", kNow - 5000, -3}, RejectReason::kNegative, "negative"},
       {{"a", "pv", kNow - 5000, 6001}, RejectReason::kAboveCapacity, "above 1.2 x"},
       {{"a", "pv", kNow + 120000, 100}, RejectReason::kInTheFuture, "in the future"},
-      {{"a", "pv", kNow - 10000, 100}, RejectReason::kOutOfOrder, "not after"},
+      {{"a", "pv", kNow - 10000, 101}, RejectReason::kOutOfOrder, "not after"},
       {{"a", "pv", kNow - 20000, 100}, RejectReason::kOutOfOrder, "not after"},
+      {{"a", "pv", -5000, 100}, RejectReason::kTooOld, "older than"},
+      {{"a", "pv", kNow - 8 * 86400000LL, 100}, RejectReason::kTooOld, "older than"},
   };
   for (const Case& c : cases) {
     Verdict verdict = v.Check(c.reading, kNow);
@@ -54,8 +56,39 @@ TEST(SensorValidatorTest, RejectsEachImplausibleReadingWithItsReason) {
   EXPECT_EQ(v.accepted(), 1);
   EXPECT_EQ(v.rejected(RejectReason::kNotANumber), 2);
   EXPECT_EQ(v.rejected(RejectReason::kOutOfOrder), 2);
-  EXPECT_EQ(v.rejected_total(), 7);  // none lost: every rejection is counted
-  EXPECT_EQ(v.recent_rejections().size(), 7u);
+  EXPECT_EQ(v.rejected(RejectReason::kTooOld), 2);
+  EXPECT_EQ(v.rejected_total(), 9);  // none lost: every rejection is counted
+  EXPECT_EQ(v.recent_rejections().size(), 9u);
+  // A far-past reading did not move the order check back: the next one still must be newer.
+  EXPECT_FALSE(v.Check({"a", "pv", kNow - 15000, 100}, kNow).accepted);
+  EXPECT_TRUE(v.Check({"a", "pv", kNow - 9000, 100}, kNow).accepted);
+}
+
+TEST(SensorValidatorTest, TheSameReadingAgainIsADuplicateNotAnError) {
+  SensorValidator v(Limits());
+  ASSERT_TRUE(v.Check({"a", "pv", kNow - 1000, 250}, kNow).accepted);
+  Verdict again = v.Check({"a", "pv", kNow - 1000, 250}, kNow);
+  EXPECT_FALSE(again.accepted);
+  EXPECT_TRUE(again.duplicate);
+  EXPECT_EQ(v.rejected_total(), 0);
+  EXPECT_EQ(v.accepted(), 1);
+  // Same time, another value: that is not the same reading.
+  Verdict other = v.Check({"a", "pv", kNow - 1000, 260}, kNow);
+  EXPECT_FALSE(other.accepted);
+  EXPECT_FALSE(other.duplicate);
+  EXPECT_EQ(other.reason, RejectReason::kOutOfOrder);
+}
+
+TEST(SensorValidatorTest, SeededFromTheStoreItContinuesTheOrder) {
+  // What a restarted service does: the newest stored reading is where the sensor stands.
+  SensorValidator v(Limits());
+  v.Seed(kNow - 60000, 300);
+  EXPECT_TRUE(v.has_last());
+  EXPECT_TRUE(v.Check({"a", "pv", kNow - 60000, 300}, kNow).duplicate);
+  EXPECT_EQ(v.Check({"a", "pv", kNow - 70000, 300}, kNow).reason, RejectReason::kOutOfOrder);
+  EXPECT_TRUE(v.Check({"a", "pv", kNow - 50000, 310}, kNow).accepted);
+  v.Seed(kNow - 90000, 1);  // an older seed does not move it back
+  EXPECT_EQ(v.last_accepted_ms(), kNow - 50000);
 }
 
 TEST(SensorValidatorTest, AToleranceForStandbyDraw) {

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <thread>
 
@@ -53,7 +54,7 @@ VmSpec SpecFromJson(const json& j) {
   spec.name = j.at("name").get<std::string>();
   spec.memory_mib = j.at("memory_mib").get<int>();
   spec.vcpus = j.value("vcpus", 1);
-  spec.dirty_mb_s = j.value("dirty_mb_s", 0);
+  spec.dirty_mb_s = j.value("dirty_mb_s", 0.0);
   spec.dirty_size_mib = j.value("dirty_size_mib", 0);
   spec.ip_cidr = j.value("ip", std::string());
   spec.mac = j.value("mac", std::string());
@@ -78,7 +79,7 @@ std::string TapName(const std::string& vm) {
 
 std::string KernelCommandLine(const VmSpec& spec) {
   return "console=ttyS0 panic=-1 quiet gs.name=" + spec.name + " gs.ip=" + spec.ip_cidr +
-         " gs.dirty_mb_s=" + std::to_string(spec.dirty_mb_s) +
+         " gs.dirty_mb_s=" + std::to_string(std::lround(spec.dirty_mb_s)) +
          " gs.dirty_size_mib=" + std::to_string(spec.dirty_size_mib);
 }
 
@@ -291,7 +292,8 @@ Status QemuDriver::StartVm(const VmSpec& spec, const std::string& site_name) {
                          std::to_string(kGuestBaseMib) + " MiB besides");
   }
   if (spec.dirty_mb_s > 0 && spec.dirty_size_mib == 0) {
-    return Status::Error("VM '" + spec.name + "' dirties " + std::to_string(spec.dirty_mb_s) +
+    return Status::Error("VM '" + spec.name + "' dirties " +
+                         std::to_string(std::lround(spec.dirty_mb_s)) +
                          " MB/s but has no dirty buffer: give it a size");
   }
   if (spec.ip_cidr.empty() || spec.mac.empty()) {

@@ -7,41 +7,92 @@
 
 namespace greenshift::hypervisor {
 
+SimDriver::SimDriver(SimDriverConfig config)
+    : config_(std::move(config)), sites_(config_.sites.begin(), config_.sites.end()) {}
+
+VmInfo* SimDriver::Find(const std::string& name) {
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &vms_[it->second];
+}
+
 bool SimDriver::KnownSite(const std::string& site) const {
-  return std::find(config_.sites.begin(), config_.sites.end(), site) != config_.sites.end();
+  return sites_.count(site) > 0;
+}
+
+double SimDriver::Bandwidth(const std::string& from, const std::string& to) const {
+  auto it = config_.link_bandwidth_bytes_s.find({from, to});
+  return it == config_.link_bandwidth_bytes_s.end() ? config_.bandwidth_bytes_s : it->second;
+}
+
+Result<migration::PrecopyPrediction> SimDriver::Predict(const migration::PrecopyInput& input,
+                                                        bool live) {
+  const Key key{input.memory_bytes,
+                input.working_set_bytes,
+                input.dirty_rate_bytes_s,
+                input.bandwidth_bytes_s,
+                input.downtime_limit_s,
+                input.auto_converge,
+                live};
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = predictions_.find(key);
+  if (it == predictions_.end()) {
+    it = predictions_
+             .emplace(key, live ? migration::PredictPrecopy(input)
+                                : migration::PredictStopAndCopy(input))
+             .first;
+  }
+  return it->second;
 }
 
 Status SimDriver::StartVm(const VmSpec& spec, const std::string& site) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!KnownSite(site)) return Status::Error("no site is named '" + site + "'");
-  if (vms_.count(spec.name)) return Status::Error("a VM named '" + spec.name + "' already exists");
+  if (index_.count(spec.name))
+    return Status::Conflict("a VM named '" + spec.name + "' already exists");
   VmInfo info;
   info.spec = spec;
   info.site = site;
   info.state = VmState::kRunning;
   info.copies = {site};
-  vms_[spec.name] = info;
+  size_t slot = vms_.size();
+  if (!free_.empty()) {
+    slot = free_.back();
+    free_.pop_back();
+    vms_[slot] = info;
+  } else {
+    vms_.push_back(info);
+  }
+  index_[spec.name] = slot;
   return Status::Ok();
 }
 
 Status SimDriver::StopVm(const std::string& name) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (vms_.erase(name) == 0) return Status::Error("no VM is named '" + name + "'");
+  auto it = index_.find(name);
+  if (it == index_.end()) return Status::NotFound("no VM is named '" + name + "'");
+  VmInfo& info = vms_[it->second];
+  if (info.state == VmState::kMigrating)
+    return Status::Conflict("VM '" + name + "' is migrating: cancel the migration first");
+  info = VmInfo();
+  free_.push_back(it->second);
+  index_.erase(it);
   return Status::Ok();
 }
 
 Result<std::vector<VmInfo>> SimDriver::ListVms() {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<VmInfo> out;
-  for (const auto& [name, info] : vms_) out.push_back(info);
+  for (const auto& [name, slot] : index_) out.push_back(vms_[slot]);
+  std::sort(out.begin(), out.end(),
+            [](const VmInfo& a, const VmInfo& b) { return a.spec.name < b.spec.name; });
   return out;
 }
 
 Result<VmInfo> SimDriver::GetVm(const std::string& name) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = vms_.find(name);
-  if (it == vms_.end()) return Status::Error("no VM is named '" + name + "'");
-  return it->second;
+  const VmInfo* info = Find(name);
+  if (info == nullptr) return Status::NotFound("no VM is named '" + name + "'");
+  return *info;
 }
 
 void SimDriver::FailMigrations(bool fail) {
@@ -57,46 +108,45 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
   result.to = to_site;
   result.mode = options.mode;
   result.tuning = "sim";
-  VmSpec spec;
+  migration::PrecopyInput input;
+  VmInfo* info = nullptr;  // stable: a deque's elements stay put, a migrating VM is not stopped
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = vms_.find(name);
-    if (it == vms_.end()) {
+    info = Find(name);
+    if (info == nullptr) {
       result.error = "no VM is named '" + name + "'";
       return result;
     }
-    result.from = result.running_on = it->second.site;
+    result.from = result.running_on = info->site;
     if (!KnownSite(to_site)) {
       result.error = "no site is named '" + to_site + "'";
       return result;
     }
-    if (it->second.site == to_site) {
+    if (info->site == to_site) {
       result.error = "VM '" + name + "' already runs on site " + to_site;
       return result;
     }
-    if (it->second.state != VmState::kRunning) {
-      result.error = "VM '" + name + "' is " + VmStateName(it->second.state) + ", not running";
+    if (info->state != VmState::kRunning) {
+      result.error = "VM '" + name + "' is " + VmStateName(info->state) + ", not running";
       return result;
     }
-    it->second.state = VmState::kMigrating;
-    spec = it->second.spec;
+    info->state = VmState::kMigrating;
+    const VmSpec& spec = info->spec;
+    input.memory_bytes = int64_t{spec.memory_mib} << 20;
+    input.dirty_rate_bytes_s = spec.dirty_mb_s * 1e6;
+    input.working_set_bytes = spec.dirty_size_mib > 0 ? int64_t{spec.dirty_size_mib} << 20 : -1;
+    input.bandwidth_bytes_s = Bandwidth(result.from, to_site);
+    input.downtime_limit_s = options.downtime_limit_ms / 1000.0;
+    input.auto_converge = options.auto_converge;
   }
-  migration::PrecopyInput input;
-  input.memory_bytes = int64_t{spec.memory_mib} << 20;
-  input.dirty_rate_bytes_s = spec.dirty_mb_s * 1e6;
-  input.working_set_bytes = spec.dirty_size_mib > 0 ? int64_t{spec.dirty_size_mib} << 20 : -1;
-  input.bandwidth_bytes_s = config_.bandwidth_bytes_s;
-  input.downtime_limit_s = options.downtime_limit_ms / 1000.0;
-  input.auto_converge = options.auto_converge;
-  Result<migration::PrecopyPrediction> predicted = options.mode == MigrationMode::kLive
-                                                       ? migration::PredictPrecopy(input)
-                                                       : migration::PredictStopAndCopy(input);
+  Result<migration::PrecopyPrediction> predicted =
+      Predict(input, options.mode == MigrationMode::kLive);
   std::string error;
   if (!predicted.ok()) {
     error = predicted.error();
   } else if (!predicted->converges) {
     error = "the migration would not converge: " + predicted->reason;
-  } else {
+  } else if (!config_.instant) {
     // Take the model's time, in steps, so a cancel is seen.
     const double wall_s = predicted->total_s / std::max(config_.speed, 1e-9);
     const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(wall_s);
@@ -108,24 +158,23 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
         break;
       }
     }
-    if (progress) {
-      MigrationProgress p;
-      p.status = "completed";
-      p.transferred_bytes = predicted->bytes_sent;
-      p.elapsed_ms = predicted->total_s * 1000;
-      progress(p);
-    }
+  }
+  if (error.empty() && progress) {
+    MigrationProgress p;
+    p.status = "completed";
+    p.transferred_bytes = predicted->bytes_sent;
+    p.elapsed_ms = predicted->total_s * 1000;
+    progress(p);
   }
   std::lock_guard<std::mutex> lock(mutex_);
   if (error.empty() && fail_) error = "the link to site " + to_site + " is down";
-  VmInfo& info = vms_[name];
-  info.state = VmState::kRunning;
+  info->state = VmState::kRunning;
   if (!error.empty()) {
     result.error = error;
     return result;
   }
-  info.site = to_site;
-  info.copies = {to_site};
+  info->site = to_site;
+  info->copies.assign(1, to_site);
   result.completed = true;
   result.running_on = to_site;
   result.total_ms = predicted->total_s * 1000;
@@ -137,9 +186,9 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
 
 Status SimDriver::CancelMigration(const std::string& name) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = vms_.find(name);
-  if (it == vms_.end()) return Status::Error("no VM is named '" + name + "'");
-  if (it->second.state != VmState::kMigrating)
+  const VmInfo* info = Find(name);
+  if (info == nullptr) return Status::NotFound("no VM is named '" + name + "'");
+  if (info->state != VmState::kMigrating)
     return Status::Error("VM '" + name + "' is not migrating");
   cancel_.insert(name);
   return Status::Ok();

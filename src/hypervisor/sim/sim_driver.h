@@ -1,29 +1,36 @@
-// The sim driver: sites without a hypervisor, for planning rehearsals, tests of the service and
-// operators trying greenshift without hosts. VMs are records in memory; a migration takes the
-// time the pre-copy model predicts for the VM on the configured link (divided by `speed`, so a
-// replayed day can run fast), and reports the model's downtime, bytes and rounds. It keeps the
-// driver promise: a failed migration leaves the VM on its source.
+// The sim driver: sites without a hypervisor, for simulation at scale, planning rehearsals, tests
+// of the service and operators trying greenshift without hosts. VMs are records in memory; a
+// migration takes the time the pre-copy model predicts for the VM on its link (divided by
+// `speed`, so a replayed day can run fast; or no time at all, for the simulator) and reports the
+// model's downtime, bytes and rounds. It keeps the driver promise: a failed migration leaves the
+// VM on its source.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "hypervisor/driver.h"
+#include "migration/precopy.h"
 
 namespace greenshift::hypervisor {
 
 struct SimDriverConfig {
   std::vector<std::string> sites;
-  double bandwidth_bytes_s = 125e6;  // every link
-  double speed = 1;                  // model seconds per wall second
+  double bandwidth_bytes_s = 125e6;  // every link, unless named below
+  std::map<std::pair<std::string, std::string>, double> link_bandwidth_bytes_s;  // (from, to)
+  double speed = 1;      // model seconds per wall second
+  bool instant = false;  // a migration takes no wall time at all (the simulator's)
 };
 
 class SimDriver : public Driver {
  public:
-  explicit SimDriver(SimDriverConfig config) : config_(std::move(config)) {}
+  explicit SimDriver(SimDriverConfig config);
 
   Status StartVm(const VmSpec& spec, const std::string& site) override;
   Status StopVm(const std::string& name) override;
@@ -41,11 +48,32 @@ class SimDriver : public Driver {
 
  private:
   bool KnownSite(const std::string& site) const;
+  double Bandwidth(const std::string& from, const std::string& to) const;
+  // The model's prediction, computed once per distinct input (VMs of a kind move alike).
+  Result<migration::PrecopyPrediction> Predict(const migration::PrecopyInput& input, bool live);
+
   SimDriverConfig config_;
+  std::set<std::string> sites_;
   std::mutex mutex_;
-  std::map<std::string, VmInfo> vms_;
+  VmInfo* Find(const std::string& name);  // the caller holds mutex_; null when unknown
+  // The VMs, where they stay put (a deque: a migration keeps a pointer to its VM), found by name
+  // through a small index (a year of millions of simulated moves looks VMs up by name).
+  std::deque<VmInfo> vms_;
+  std::vector<size_t> free_;  // slots of stopped VMs (their name is cleared)
+  std::unordered_map<std::string, size_t> index_;
   std::set<std::string> cancel_;
   bool fail_ = false;
+  struct Key {
+    int64_t memory, working_set;
+    double dirty, bandwidth, limit;
+    bool auto_converge, live;
+    bool operator<(const Key& o) const {
+      return std::tie(memory, working_set, dirty, bandwidth, limit, auto_converge, live) <
+             std::tie(o.memory, o.working_set, o.dirty, o.bandwidth, o.limit, o.auto_converge,
+                      o.live);
+    }
+  };
+  std::map<Key, Result<migration::PrecopyPrediction>> predictions_;
 };
 
 }  // namespace greenshift::hypervisor

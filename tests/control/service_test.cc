@@ -1,8 +1,7 @@
-// The control loop with the sim driver, a real SQLite store and a replayed day: green power
-// moves from site a to site b; what each mode does with the plan; manual moves and their
-// errors; the reconciliation after a restart; and the API on top of it.
-#include "control/controller.h"
-
+// The service's engine, built from its config as `greenshift serve` builds it, with the sim
+// driver, a real SQLite store and a replayed day: green power moves from site a to site b; what
+// each mode does with the plan; manual moves and their errors; the recovery after a restart;
+// and the API on top of it, over a real HTTP server.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <unistd.h>
@@ -11,7 +10,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "api/api.h"
 #include "api/server.h"
+#include "control/recovery.h"
+#include "control/service.h"
 #include "hypervisor/sim/sim_driver.h"
 
 namespace greenshift::control {
@@ -22,7 +24,7 @@ using nlohmann::json;
 const char* kToken = "test-token-0123456789";
 constexpr int64_t kStartMs = 1655769600000;  // 2022-06-21T00:00:00Z, where the replay starts
 
-class ControllerTest : public ::testing::Test {
+class ServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     char dir[] = "/tmp/gs-control-XXXXXX";
@@ -41,10 +43,15 @@ class ControllerTest : public ::testing::Test {
   }
   void TearDown() override {
     server_.reset();
-    if (controller_) controller_->Stop();
-    controller_.reset();
-    store_.reset();
+    api_.reset();
+    Close();
     std::filesystem::remove_all(dir_);
+  }
+
+  void Close() {
+    if (service_) service_->engine->Stop();
+    service_.reset();
+    store_.reset();
   }
 
   std::string Toml(const std::string& mode) const {
@@ -101,12 +108,12 @@ power_w = 120
 )";
   }
 
-  // Opens store, driver and controller as `greenshift serve` does; the wall clock is ours.
+  // Opens store, driver and the service as `greenshift serve` does; the wall clock is ours.
   void Open(const std::string& mode, bool keep_driver = false) {
     Result<ServiceConfig> parsed = ParseConfig(Toml(mode), dir_ + "/greenshift.toml");
     ASSERT_TRUE(parsed.ok()) << parsed.error();
     config_ = *parsed;
-    Result<std::unique_ptr<store::Store>> store = store::Store::Open(dir_ + "/gs.db");
+    Result<std::unique_ptr<store::Store>> store = store::Store::Open(dir_ + "/gs.db", true);
     ASSERT_TRUE(store.ok()) << store.error();
     store_ = std::move(*store);
     if (!keep_driver) {
@@ -115,29 +122,45 @@ power_w = 120
       sim.speed = 1000;  // a migration of the model's seconds takes milliseconds
       driver_ = std::make_unique<hypervisor::SimDriver>(sim);
     }
-    Result<std::unique_ptr<Controller>> c =
-        Controller::Create(config_, *store_, *driver_, [this] { return wall_.load(); });
-    ASSERT_TRUE(c.ok()) << c.error();
-    controller_ = std::move(*c);
-    Status settled = controller_->Reconcile();
-    ASSERT_TRUE(settled.ok()) << settled.message();
+    Result<Service> service =
+        BuildService(config_, *store_, *driver_, [this] { return wall_.load(); });
+    ASSERT_TRUE(service.ok()) << service.error();
+    service_ = std::make_unique<Service>(std::move(*service));
+    engine_ = service_->engine.get();
+    engine_->executor().Start();
+    auto spec_for = [this](size_t v) {
+      hypervisor::VmSpec spec;
+      spec.name = config_.vms[v].name;
+      spec.memory_mib = static_cast<int>(config_.vms[v].memory_mib);
+      return spec;
+    };
+    Result<RecoveryReport> recovered = Recover(*engine_, *store_, *driver_, *service_->recorder,
+                                               spec_for, std::chrono::milliseconds(1000));
+    ASSERT_TRUE(recovered.ok()) << recovered.error();
+    report_ = *recovered;
   }
 
   // Ticks every period from now until `until_ms` (service time).
   void RunUntil(int64_t until_ms) {
-    while (controller_->NowMs() < until_ms) {
-      Status ticked = controller_->Tick();
+    while (engine_->NowMs() < until_ms) {
+      Status ticked = engine_->Tick(engine_->NowMs());
       ASSERT_TRUE(ticked.ok()) << ticked.message();
-      ASSERT_TRUE(controller_->WaitForMoves(5000));
+      ASSERT_TRUE(engine_->WaitForMoves(5000));
       wall_ += 600 * 1000;
     }
   }
 
   std::string VmSite() {
-    for (const json& vm : controller_->VmsJson()) {
-      if (vm["name"] == "web") return vm["site"].is_null() ? "" : vm["site"].get<std::string>();
+    for (const VmView& vm : engine_->Vms()) {
+      if (vm.name == "web")
+        return vm.site < 0 ? "" : engine_->problem().sites[static_cast<size_t>(vm.site)].name;
     }
     return "?";
+  }
+
+  std::string Metrics() {
+    api::Api api(config_, *store_, *service_->recorder, *engine_);
+    return api.Metrics();
   }
 
   std::string dir_;
@@ -145,14 +168,18 @@ power_w = 120
   ServiceConfig config_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<hypervisor::SimDriver> driver_;
-  std::unique_ptr<Controller> controller_;
-  std::unique_ptr<api::ApiServer> server_;
+  std::unique_ptr<Service> service_;
+  Engine* engine_ = nullptr;
+  RecoveryReport report_;
+  std::unique_ptr<api::Api> api_;
+  std::unique_ptr<api::HttpServer> server_;
 };
 
-TEST_F(ControllerTest, AutoFollowsTheGreenPowerFromAToB) {
+TEST_F(ServiceTest, AutoFollowsTheGreenPowerFromAToB) {
   Open("auto");
-  EXPECT_EQ(controller_->NowMs(), kStartMs);
-  EXPECT_EQ(VmSite(), "a");  // Reconcile started it on its host
+  EXPECT_EQ(engine_->NowMs(), kStartMs);
+  EXPECT_EQ(report_.vms_started, 1);
+  EXPECT_EQ(VmSite(), "a");  // the recovery started it on its host
   RunUntil(kStartMs + 110 * 60000);
   EXPECT_EQ(VmSite(), "a");  // a is green: it stays
   EXPECT_TRUE(store_->Moves(10).value().empty());
@@ -169,10 +196,10 @@ TEST_F(ControllerTest, AutoFollowsTheGreenPowerFromAToB) {
   EXPECT_GT(moves[0].plan_id, 0);
   EXPECT_EQ(store_->GetPlan(moves[0].plan_id).value().status, "executed");
 
-  const json status = controller_->StatusJson();
-  EXPECT_GT(status["green_share"].get<double>(), status["static_green_share"].get<double>());
-  EXPECT_LT(status["co2_kg"].get<double>(), status["static_co2_kg"].get<double>());
-  const std::string metrics = controller_->Metrics();
+  const EngineStatus status = engine_->GetStatus();
+  EXPECT_GT(status.totals.green_used_wh, status.totals.static_green_used_wh);
+  EXPECT_LT(status.totals.co2_kg, status.totals.static_co2_kg);
+  const std::string metrics = Metrics();
   EXPECT_NE(metrics.find("greenshift_migrations_total{result=\"completed\"} 1"), std::string::npos);
   EXPECT_NE(metrics.find("greenshift_site_green_power_watts{site=\"b\"} 4000"), std::string::npos);
   EXPECT_NE(metrics.find("greenshift_site_load_watts{site=\"b\"} 120"), std::string::npos);
@@ -183,7 +210,7 @@ TEST_F(ControllerTest, AutoFollowsTheGreenPowerFromAToB) {
   EXPECT_FALSE(store_->LatestForecast("b").value().second.empty());
 }
 
-TEST_F(ControllerTest, ApproveWaitsForTheOperator) {
+TEST_F(ServiceTest, ApproveWaitsForTheOperator) {
   Open("approve");
   RunUntil(kStartMs + 150 * 60000);
   EXPECT_EQ(VmSite(), "a");  // planned, not executed
@@ -191,28 +218,28 @@ TEST_F(ControllerTest, ApproveWaitsForTheOperator) {
   ASSERT_FALSE(plans.empty());
   EXPECT_EQ(plans[0].status, "pending");
   for (size_t i = 1; i < plans.size(); ++i) EXPECT_EQ(plans[i].status, "superseded");
-  EXPECT_EQ(controller_->Approve(plans.back().id).status, 409) << "a superseded plan";
-  EXPECT_EQ(controller_->Approve(123456).status, 404);
-  Reply approved = controller_->Approve(plans[0].id);
-  ASSERT_EQ(approved.status, 200) << approved.body.dump();
-  ASSERT_TRUE(controller_->WaitForMoves(5000));
+  EXPECT_TRUE(engine_->Approve(plans.back().id).status().IsConflict()) << "a superseded plan";
+  EXPECT_TRUE(engine_->Approve(123456).status().IsNotFound());
+  Result<PlanView> approved = engine_->Approve(plans[0].id);
+  ASSERT_TRUE(approved.ok()) << approved.error();
+  ASSERT_TRUE(engine_->WaitForMoves(5000));
   EXPECT_EQ(VmSite(), "b");
-  EXPECT_EQ(controller_->Approve(plans[0].id).status, 409) << "approved twice";
-  EXPECT_EQ(controller_->Reject(plans[0].id).status, 409);
+  EXPECT_TRUE(engine_->Approve(plans[0].id).status().IsConflict()) << "approved twice";
+  EXPECT_TRUE(engine_->Reject(plans[0].id).IsConflict());
 }
 
-TEST_F(ControllerTest, RejectedPlansMoveNothing) {
+TEST_F(ServiceTest, RejectedPlansMoveNothing) {
   Open("approve");
   RunUntil(kStartMs + 150 * 60000);
   const int64_t id = store_->Plans(1).value().at(0).id;
-  EXPECT_EQ(controller_->Reject(id).status, 200);
+  EXPECT_TRUE(engine_->Reject(id).ok());
   EXPECT_EQ(store_->GetPlan(id).value().status, "rejected");
-  EXPECT_EQ(controller_->Approve(id).status, 409);
+  EXPECT_TRUE(engine_->Approve(id).status().IsConflict());
   EXPECT_EQ(VmSite(), "a");
   EXPECT_TRUE(store_->Moves(10).value().empty());
 }
 
-TEST_F(ControllerTest, DryRunOnlyRecords) {
+TEST_F(ServiceTest, DryRunOnlyRecords) {
   Open("dry-run");
   RunUntil(kStartMs + 4 * 3600000);
   EXPECT_EQ(VmSite(), "a");
@@ -220,25 +247,26 @@ TEST_F(ControllerTest, DryRunOnlyRecords) {
   std::vector<store::PlanRecord> plans = store_->Plans(10).value();
   ASSERT_FALSE(plans.empty());
   EXPECT_EQ(plans[0].status, "recorded");
-  EXPECT_EQ(controller_->RequestMove("web", "b").status, 409);
+  EXPECT_TRUE(engine_->RequestMove("web", "b").status().IsConflict());
 }
 
-TEST_F(ControllerTest, ManualMovesAndTheirErrors) {
+TEST_F(ServiceTest, ManualMovesAndTheirErrors) {
   Open("auto");
   RunUntil(kStartMs + 30 * 60000);
-  EXPECT_EQ(controller_->RequestMove("nope", "b").status, 404);
-  EXPECT_EQ(controller_->RequestMove("web", "mars").status, 404);
-  EXPECT_EQ(controller_->RequestMove("web", "a").status, 409);  // already there
-  Reply moved = controller_->RequestMove("web", "b");
-  ASSERT_EQ(moved.status, 202) << moved.body.dump();
-  EXPECT_EQ(moved.body["state"], "queued");
-  ASSERT_TRUE(controller_->WaitForMoves(5000));
+  EXPECT_TRUE(engine_->RequestMove("nope", "b").status().IsNotFound());
+  EXPECT_TRUE(engine_->RequestMove("web", "mars").status().IsNotFound());
+  EXPECT_TRUE(engine_->RequestMove("web", "a").status().IsConflict());  // already there
+  Result<MoveOrder> moved = engine_->RequestMove("web", "b");
+  ASSERT_TRUE(moved.ok()) << moved.error();
+  EXPECT_GT(moved->id, 0);
+  EXPECT_TRUE(moved->manual);
+  ASSERT_TRUE(engine_->WaitForMoves(5000));
   EXPECT_EQ(VmSite(), "b");
   EXPECT_EQ(store_->Moves(1).value().at(0).plan_id, 0);
   EXPECT_EQ(store_->Moves(1).value().at(0).state, "completed");
 }
 
-TEST_F(ControllerTest, AFailedMigrationLeavesTheVmOnItsSource) {
+TEST_F(ServiceTest, AFailedMigrationLeavesTheVmOnItsSource) {
   Open("auto");
   driver_->FailMigrations(true);
   RunUntil(kStartMs + 150 * 60000);
@@ -247,11 +275,10 @@ TEST_F(ControllerTest, AFailedMigrationLeavesTheVmOnItsSource) {
   ASSERT_FALSE(moves.empty());
   EXPECT_EQ(moves.back().state, "failed");
   EXPECT_NE(moves.back().result.find("link to site b1 is down"), std::string::npos);
-  EXPECT_NE(controller_->Metrics().find("greenshift_migrations_total{result=\"failed\"}"),
-            std::string::npos);
+  EXPECT_NE(Metrics().find("greenshift_migrations_total{result=\"failed\"}"), std::string::npos);
 }
 
-TEST_F(ControllerTest, ReconcileSettlesWhatTheLastRunLeft) {
+TEST_F(ServiceTest, ReconcileSettlesWhatTheLastRunLeft) {
   Open("auto");
   // As a killed service would leave them: one move running (the VM did arrive), one queued,
   // and a second run.
@@ -262,9 +289,7 @@ TEST_F(ControllerTest, ReconcileSettlesWhatTheLastRunLeft) {
   const int64_t queued_id = store_->AddMove(queued).value();
   hypervisor::MigrationOptions options;
   ASSERT_TRUE(driver_->Migrate("web", "b1", options, nullptr).completed);
-  controller_->Stop();
-  controller_.reset();
-  store_.reset();
+  Close();
   Open("auto", /*keep_driver=*/true);
   std::map<int64_t, store::MoveRecord> by_id;
   const std::vector<store::MoveRecord> after = store_->Moves(10).value();
@@ -275,15 +300,17 @@ TEST_F(ControllerTest, ReconcileSettlesWhatTheLastRunLeft) {
   EXPECT_EQ(VmSite(), "b");
   EXPECT_EQ(driver_->ListVms().value().size(), 1u);  // started once, never twice
   // The replay's clock went on from where it was (the epoch is kept in the store).
-  EXPECT_EQ(controller_->NowMs(), kStartMs);
+  EXPECT_EQ(engine_->NowMs(), kStartMs);
+  EXPECT_EQ(report_.moves_completed, 1);
+  EXPECT_EQ(report_.moves_cancelled, 1);
 }
 
-TEST_F(ControllerTest, TheApiServesTheLoop) {
+TEST_F(ServiceTest, TheApiServesTheLoop) {
   Open("auto");
   RunUntil(kStartMs + 30 * 60000);
-  server_ = std::make_unique<api::ApiServer>(
-      config_, *store_, [this] { return controller_->NowMs(); }, controller_.get());
-  ASSERT_TRUE(server_->Start("127.0.0.1", 0).ok());
+  api_ = std::make_unique<api::Api>(config_, *store_, *service_->recorder, *engine_);
+  server_ = std::make_unique<api::HttpServer>(api::ServerOptions{}, *api_);
+  ASSERT_TRUE(server_->Start().ok());
   httplib::Client http("127.0.0.1", server_->port());
   const httplib::Headers auth = {{"Authorization", std::string("Bearer ") + kToken}};
 
@@ -319,7 +346,7 @@ TEST_F(ControllerTest, TheApiServesTheLoop) {
   auto moved = http.Post("/api/moves", auth, R"({"vm": "web", "to": "b"})", "application/json");
   ASSERT_TRUE(moved);
   EXPECT_EQ(moved->status, 202) << moved->body;
-  ASSERT_TRUE(controller_->WaitForMoves(5000));
+  ASSERT_TRUE(engine_->WaitForMoves(5000));
   auto moves = http.Get("/api/moves");
   ASSERT_TRUE(moves);
   const json list = json::parse(moves->body);

@@ -1,0 +1,33 @@
+// The engine's views and the store's records as the API's JSON. JSON is dumped with invalid
+// UTF-8 replaced, never thrown on: a name or a message may hold any bytes a client sent.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "control/config.h"
+#include "control/engine.h"
+#include "store/store.h"
+
+namespace greenshift::api {
+
+std::string Dump(const nlohmann::json& value);
+std::string ErrorBody(const std::string& message);
+std::string TimeText(int64_t utc_ms);
+
+nlohmann::json StatusJson(const control::ServiceConfig& config, const control::EngineStatus& s,
+                          const placement::Problem& problem, int64_t slot_ms);
+nlohmann::json PlanViewJson(const control::PlanView& plan, const placement::Problem& problem,
+                            int64_t slot_ms);
+nlohmann::json PlanRecordJson(const store::PlanRecord& plan);
+nlohmann::json MoveRecordJson(const store::MoveRecord& move);
+nlohmann::json SitesJson(const control::ServiceConfig& config,
+                         const std::vector<control::SiteView>& sites,
+                         const std::vector<control::SensorView>& sensors);
+nlohmann::json VmsJson(const control::ServiceConfig& config,
+                       const std::vector<control::VmView>& vms, const placement::Problem& problem,
+                       int64_t slot_ms);
+nlohmann::json ForecastsJson(const control::Forecast* forecast, const placement::Problem& problem);
+
+}  // namespace greenshift::api

@@ -1,0 +1,85 @@
+// predict: the second stage. From what the observer saw (kept as history) and each site's inputs
+// (weather and models, clear sky, carbon), each site's green power and grid carbon intensity,
+// and each VM's power, for the slots ahead. How a site is forecast is its config's choice:
+//   model        its PV and wind models on the weather, corrected by the sensors' last hours
+//   history      PV: the clear sky scaled by the last week's and last 3 hours' clear-sky index;
+//                wind: the last value fading into the week's mean
+//   persistence  what the sensors measure now stays
+// Carbon: the file read ahead (it holds forecasts), or the last hour moved by yesterday's change
+// over the same hours. VM power: the same slot of the day before, else the last value seen.
+//
+// A site whose inputs do not cover now (a weather file that has ended, a carbon series years
+// old, no sensor reading at all) is marked stale with why: its forecast is still made (from what
+// is left), but nothing may be moved on it.
+//
+// Thread safety: one thread (the loop) calls Learn and Predict.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "control/inputs.h"
+#include "control/observer.h"
+
+namespace greenshift::control {
+
+struct SiteForecast {
+  std::vector<double> green_w;  // one per slot, from the forecast's first slot
+  std::vector<double> carbon_g_per_kwh;
+  std::string method;  // "model", "history", "persistence" (what was used, after fallbacks)
+  std::string stale;   // why its inputs do not cover now; empty when they do
+};
+
+struct Forecast {
+  int64_t issued_ms = 0;
+  int64_t first_slot = 0;  // absolute slot index (time / slot length) of slot 0
+  int64_t slot_s = 0;
+  size_t slots = 0;
+  std::vector<SiteForecast> sites;
+  std::vector<double> vm_power_w;  // vm * slots + k
+  double VmPower(size_t vm, size_t k) const { return vm_power_w[vm * slots + k]; }
+};
+
+class Forecaster {
+ public:
+  // `default_vm_power_w`: what a VM is taken to draw before anything was observed of it.
+  Forecaster(std::shared_ptr<const Inputs> inputs, int64_t slot_s,
+             std::vector<double> default_vm_power_w);
+
+  // Keeps what was observed over the period that ended at `observation.time_ms`.
+  void Learn(const Observation& observation);
+  // The forecast for `slots` slots from the first slot boundary at or after `now_ms`.
+  Forecast Predict(int64_t now_ms, size_t slots) const;
+
+ private:
+  struct Seen {
+    int64_t slot = 0;
+    double green_w = NAN, pv_w = NAN, wind_w = NAN;
+  };
+  void PredictGreen(size_t site, const SiteInputs& in, int64_t first_slot, size_t slots,
+                    SiteForecast* out) const;
+  void PredictByModel(size_t site, const SiteInputs& in, int64_t first_slot, size_t slots,
+                      SiteForecast* out) const;
+  void PredictByHistory(size_t site, const SiteInputs& in, int64_t first_slot, size_t slots,
+                        SiteForecast* out) const;
+  void PredictCarbon(const SiteInputs& in, int64_t first_slot, size_t slots,
+                     SiteForecast* out) const;
+  double VmPowerAt(size_t vm, int64_t slot) const;
+
+  std::shared_ptr<const Inputs> inputs_;
+  const int64_t slot_s_;
+  const int64_t day_slots_, week_slots_;
+  std::vector<std::deque<Seen>> seen_;  // per site, oldest first, at most a week
+  std::vector<double> default_vm_power_w_;
+  // The last day of observed VM power: a ring of rows (one per slot % day_slots_, one value
+  // per VM in each).
+  std::vector<double> vm_ring_;
+  std::vector<int64_t> vm_ring_slot_;  // which slot each ring cell holds (shared by every VM)
+  std::vector<double> vm_last_w_;      // the newest value seen per VM (NaN: none yet)
+  std::vector<SiteObservation> last_;  // the newest observation of each site
+};
+
+}  // namespace greenshift::control

@@ -1,0 +1,34 @@
+#include "control/inputs.h"
+
+#include "core/clock.h"
+
+namespace greenshift::control {
+
+std::string SiteInputs::CarbonGap(int64_t utc_s) const {
+  if (!has_carbon || carbon.time_utc_s.empty()) return "";
+  const int64_t step =
+      carbon.time_utc_s.size() > 1
+          ? carbon.time_utc_s.back() - carbon.time_utc_s[carbon.time_utc_s.size() - 2]
+          : 3600;
+  if (utc_s >= carbon.time_utc_s.back() + 2 * step)
+    return "carbon intensity (" + carbon_file + ") ends at " +
+           FormatUtcMinutes(carbon.time_utc_s.back() + step);
+  if (utc_s < carbon.time_utc_s.front() - step)
+    return "carbon intensity (" + carbon_file + ") starts at " +
+           FormatUtcMinutes(carbon.time_utc_s.front());
+  return "";
+}
+
+std::string SiteInputs::WeatherGap(int64_t from_utc_s, int64_t to_utc_s) const {
+  if (weather.time_utc_s.empty()) return "no weather";
+  const int64_t step =
+      weather.time_utc_s.size() > 1 ? weather.time_utc_s[1] - weather.time_utc_s[0] : 3600;
+  const int64_t end = weather.time_utc_s.back() + step;
+  if (from_utc_s < weather.time_utc_s.front() || to_utc_s > end)
+    return "the weather (" + weather_file + ") covers " +
+           FormatUtcMinutes(weather.time_utc_s.front()) + " to " + FormatUtcMinutes(end) +
+           ", not " + FormatUtcMinutes(from_utc_s) + " to " + FormatUtcMinutes(to_utc_s);
+  return "";
+}
+
+}  // namespace greenshift::control

@@ -1,0 +1,120 @@
+// Reading a TOML file with errors that name the key: one table and its dotted path in the file,
+// typed getters, and a check that the table holds no key it does not know.
+#pragma once
+
+#include <toml++/toml.h>
+
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace greenshift::control {
+
+// One TOML table and its dotted path in the file: typed getters that name the key in errors,
+// and a check that the table holds no key it does not know.
+class Table {
+ public:
+  Table(const toml::table& table, std::string path, const std::string& file)
+      : table_(&table), path_(std::move(path)), file_(&file) {}
+
+  Status Error(const std::string& key, const std::string& why) const {
+    return Status::Invalid(*file_ + ": key '" + Key(key) + "': " + why);
+  }
+  std::string Key(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+
+  Status CheckKnown(std::initializer_list<const char*> known) const {
+    std::set<std::string> allowed(known.begin(), known.end());
+    for (const auto& [key, unused] : *table_) {
+      if (!allowed.count(std::string(key.str()))) {
+        std::string list;
+        for (const std::string& k : allowed) list += (list.empty() ? "" : ", ") + k;
+        return Error(std::string(key.str()), "unknown key (known here: " + list + ")");
+      }
+    }
+    return Status::Ok();
+  }
+
+  Result<std::string> String(const char* key, std::optional<std::string> fallback) const {
+    const toml::node* node = table_->get(key);
+    if (node == nullptr) {
+      if (!fallback) return Error(key, "is required");
+      return *fallback;
+    }
+    if (!node->is_string()) return Error(key, "must be a string");
+    return std::string(*node->value<std::string>());
+  }
+
+  Result<double> Number(const char* key, std::optional<double> fallback, double lo,
+                        double hi) const {
+    const toml::node* node = table_->get(key);
+    if (node == nullptr) {
+      if (!fallback) return Error(key, "is required");
+      return *fallback;
+    }
+    std::optional<double> value = node->value<double>();
+    if (!value || !(node->is_integer() || node->is_floating_point()))
+      return Error(key, "must be a number");
+    if (!std::isfinite(*value) || *value < lo || *value > hi) {
+      std::ostringstream range;
+      range << "= " << *value << " is outside " << lo << " .. " << hi;
+      return Error(key, range.str());
+    }
+    return *value;
+  }
+
+  Result<bool> Bool(const char* key, bool fallback) const {
+    const toml::node* node = table_->get(key);
+    if (node == nullptr) return fallback;
+    if (!node->is_boolean()) return Error(key, "must be true or false");
+    return *node->value<bool>();
+  }
+
+  // An array of tables (absent: empty).
+  Result<std::vector<Table>> Tables(const char* key) const {
+    std::vector<Table> out;
+    const toml::node* node = table_->get(key);
+    if (node == nullptr) return out;
+    const toml::array* array = node->as_array();
+    if (array == nullptr) return Error(key, "must be an array of tables ([[" + Key(key) + "]])");
+    for (size_t i = 0; i < array->size(); ++i) {
+      const toml::table* t = (*array)[i].as_table();
+      if (t == nullptr) return Error(key, "must be an array of tables ([[" + Key(key) + "]])");
+      out.emplace_back(*t, Key(key) + "[" + std::to_string(i) + "]", *file_);
+    }
+    return out;
+  }
+
+  // A sub-table (absent: an empty one).
+  Result<Table> Sub(const char* key) const {
+    const toml::node* node = table_->get(key);
+    if (node == nullptr) return Table(Empty(), Key(key), *file_);
+    if (!node->is_table()) return Error(key, "must be a table ([" + Key(key) + "])");
+    return Table(*node->as_table(), Key(key), *file_);
+  }
+
+ private:
+  static const toml::table& Empty() {
+    static const toml::table empty;
+    return empty;
+  }
+  const toml::table* table_;
+  std::string path_;
+  const std::string* file_;
+};
+
+// The table's required "name": letters, digits, '-', '_' and '.'.
+inline Result<std::string> ReadName(const Table& t) {
+  std::string name;
+  GS_ASSIGN(name, t.String("name", std::nullopt));
+  if (name.empty()) return t.Error("name", "must not be empty");
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+      return t.Error("name", "'" + name + "' may only hold letters, digits, '-', '_' and '.'");
+  }
+  return name;
+}
+
+}  // namespace greenshift::control

@@ -195,6 +195,15 @@ Matched Match(const std::string& path) {
   return m;
 }
 
+// The method as a metrics label: the methods HTTP defines, anything else "OTHER" (a client must
+// not be able to add label values).
+std::string MethodLabel(const std::string& method) {
+  for (const char* known : {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}) {
+    if (method == known) return method;
+  }
+  return "OTHER";
+}
+
 }  // namespace
 
 uint64_t MaxBodyBytes(const std::string& method, const std::string& path) {
@@ -219,7 +228,7 @@ void Api::CountServerResponse(int status) {
 std::optional<Response> Api::Admit(const std::string& method, const std::string& path,
                                    const std::string& authorization, uint64_t content_length) {
   const Matched m = Match(path);
-  const std::string route = method.size() <= 8 ? method + " " + m.name : std::string("? other");
+  const std::string route = MethodLabel(method) + " " + m.name;
   auto refuse = [&](Response r) {
     Count(route, r.status);
     return std::optional<Response>(std::move(r));
@@ -270,7 +279,7 @@ Response Api::Handle(const Request& request) {
   } catch (...) {
     response = Error(500, "internal error");
   }
-  Count(request.method.size() <= 8 ? request.method + " " + route : "? other", response.status);
+  Count(MethodLabel(request.method) + " " + route, response.status);
   return response;
 }
 

@@ -76,7 +76,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
  public:
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
-  Session(HttpServer::Impl& server, Stream stream) : server_(server), stream_(std::move(stream)) {}
+  Session(HttpServer::Impl& server, Stream stream)
+      : server_(server), stream_(std::move(stream)), timer_(stream_.get_executor()) {}
 
   void Run() {
     waiting_since_ms = SteadyMs();
@@ -99,6 +100,21 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
  private:
   beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
 
+  // A deadline for a read that may still be answered: when it passes, the read is cancelled
+  // (not the connection closed, as a stream timeout would), so the client can be told why.
+  void Deadline(std::chrono::milliseconds after) {
+    timed_out_ = false;
+    Tcp().expires_never();
+    timer_.expires_after(after);
+    timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      if (ec) return;  // cancelled: the read finished first
+      self->timed_out_ = true;
+      beast::error_code ignored;
+      self->Tcp().socket().cancel(ignored);
+    });
+  }
+  void NoDeadline() { timer_.cancel(); }
+
   void ReadHead() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
@@ -109,7 +125,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     waiting_since_ms = SteadyMs();
     // A new connection must send its head quickly; one that has made a request may wait
     // between requests (a sensor keeping its connection).
-    Tcp().expires_after(first_ ? server_.options.header_timeout : server_.options.idle_timeout);
+    Deadline(first_ ? server_.options.header_timeout : server_.options.idle_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHead(ec); });
@@ -117,11 +133,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void OnHead(beast::error_code ec) {
     waiting_head = false;
-    if (ec == asio::error::operation_aborted) return;  // evicted or stopped
+    NoDeadline();
+    if (ec == asio::error::operation_aborted && !timed_out_) return;  // evicted or stopped
     if (ec == http::error::end_of_stream || ec == asio::error::eof ||
         ec == asio::error::connection_reset)
       return Close();
-    if (ec == beast::error::timeout) {
+    if (timed_out_ || ec == beast::error::timeout) {
+      if constexpr (kTls) return Close();  // a cancelled TLS read leaves nothing to answer on
       // A client that said nothing is just closed; one that was sending a head too slowly is
       // told why.
       if (buffer_.size() == 0) return Close();
@@ -171,13 +189,16 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void OnBody(beast::error_code ec) {
-    if (ec == asio::error::operation_aborted) return;
+    NoDeadline();
+    if (ec == asio::error::operation_aborted && !timed_out_) return;
     if (ec == http::error::body_limit)
       return SendError(413, "the body is larger than this endpoint takes (" +
                                 std::to_string(MaxBodyBytes(method_, path_)) + " bytes)");
-    if (ec == beast::error::timeout)
+    if (timed_out_ || ec == beast::error::timeout) {
+      if constexpr (kTls) return Close();
       return SendError(408, "the request did not arrive within " +
                                 std::to_string(server_.options.request_timeout.count()) + " ms");
+    }
     if (ec) return Close();
     Dispatch();
   }
@@ -247,6 +268,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::string method_, path_;
   std::map<std::string, std::string> query_;
   bool first_ = true;
+  asio::steady_timer timer_;
+  bool timed_out_ = false;
+  char drain_[4096];
 };
 
 }  // namespace

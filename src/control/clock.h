@@ -33,4 +33,13 @@ inline int64_t NextBoundaryMs(int64_t now_ms, int64_t slot_ms) {
   return slot * slot_ms;
 }
 
+// The slot a tick at `now_ms` plans for and acts in: the one whose boundary is nearest. A tick a
+// few milliseconds late is still the tick of the boundary it was meant for; the first tick after
+// a start, in the middle of a slot, acts for the slot about to start when more than half of the
+// current one has passed.
+inline int64_t TickSlot(int64_t now_ms, int64_t slot_ms) {
+  const int64_t shifted = now_ms + slot_ms / 2;
+  return shifted >= 0 ? shifted / slot_ms : -((-shifted + slot_ms - 1) / slot_ms);
+}
+
 }  // namespace greenshift::control

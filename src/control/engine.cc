@@ -68,7 +68,7 @@ void Engine::MoveEnded(const MoveOrder& order, const MoveOutcome& outcome) {
 
 Status Engine::Tick(int64_t now_ms) {
   const SteadyTime began = SteadyNow();
-  const int64_t slot = NextBoundaryMs(now_ms, slot_ms()) / slot_ms();
+  const int64_t slot = TickSlot(now_ms, slot_ms());
   std::string error;
   bool inventory_ok = true;
   if (refresh_inventory_) {
@@ -194,7 +194,7 @@ Result<PlanView> Engine::Approve(int64_t plan_id) {
     current_->status = "approved";
     view = *current_;
   }
-  Apply(NextBoundaryMs(NowMs(), slot_ms()) / slot_ms());
+  Apply(TickSlot(NowMs(), slot_ms()));
   return view;
 }
 
@@ -236,7 +236,7 @@ Result<MoveOrder> Engine::RequestMove(const std::string& vm_name, const std::str
   order.move.vm = static_cast<size_t>(v);
   order.move.from = static_cast<size_t>(place.site);
   order.move.to = static_cast<size_t>(s);
-  order.move.slot = NextBoundaryMs(NowMs(), slot_ms()) / slot_ms();
+  order.move.slot = TickSlot(NowMs(), slot_ms());
   order.move.reason = "requested through the API";
   order.move.predicted = cost;
   const std::vector<int64_t> ids = executor_->Submit({order});

@@ -73,7 +73,7 @@ Forecast Forecaster::Predict(int64_t now_ms, size_t slots) const {
   Forecast f;
   const int64_t slot_ms = slot_s_ * 1000;
   f.issued_ms = now_ms;
-  f.first_slot = NextBoundaryMs(now_ms, slot_ms) / slot_ms;
+  f.first_slot = TickSlot(now_ms, slot_ms);
   f.slot_s = slot_s_;
   f.slots = slots;
   f.sites.resize(inputs_->size());

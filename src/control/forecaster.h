@@ -51,7 +51,7 @@ class Forecaster {
 
   // Keeps what was observed over the period that ended at `observation.time_ms`.
   void Learn(const Observation& observation);
-  // The forecast for `slots` slots from the first slot boundary at or after `now_ms`.
+  // The forecast for `slots` slots from the tick's slot (TickSlot: the nearest boundary).
   Forecast Predict(int64_t now_ms, size_t slots) const;
 
  private:

@@ -129,8 +129,9 @@ hysteresis_fraction = 0.1
                      Number(world.carbon_g_per_kwh[s * T + t]) + "\n";
     }
     ASSERT_TRUE(WriteFileAtomic(carbon, carbon_rows).ok());
-    toml += std::string("[[sites]]\nname = \"") + kSites[s].name + "\"\nlatitude = " +
-            Number(w->latitude_deg) + "\nlongitude = " + Number(w->longitude_deg) +
+    toml += std::string("[[sites]]\nname = \"") + kSites[s].name +
+            "\"\nlatitude = " + Number(w->latitude_deg) +
+            "\nlongitude = " + Number(w->longitude_deg) +
             "\ncapacity_kw = 2\npv_kwp = 2\npv_tilt = 30\npv_azimuth = 180\nweather = \"" +
             weather + "\"\ncarbon = \"" + carbon +
             "\"\nforecast = \"history\"\ncarbon_forecast = \"history\"\n"
@@ -142,9 +143,10 @@ hysteresis_fraction = 0.1
             kSites[s].name + "\"\ndriver = \"sim\"\n";
   for (size_t v = 0; v < V; ++v) {
     toml += "[[vms]]\nname = \"" + world.problem.vms[v].name + "\"\nhost = \"" +
-            kSites[world.initial_site[v]].name + "-1\"\nmemory_mib = 1024\ndirty_mb_s = 10\n"
-            "working_set_mib = 128\npeak_w = 150\npower_w = " + Number(90.0 + 10 * v) +
-            "\ndowntime_budget_ms = 500\n";
+            kSites[world.initial_site[v]].name +
+            "-1\"\nmemory_mib = 1024\ndirty_mb_s = 10\n"
+            "working_set_mib = 128\npeak_w = 150\npower_w = " +
+            Number(90.0 + 10 * v) + "\ndowntime_budget_ms = 500\n";
   }
   Result<control::ServiceConfig> config = control::ParseConfig(toml, dir_ + "/g.toml");
   ASSERT_TRUE(config.ok()) << config.error();

@@ -6,6 +6,17 @@
 #include <string>
 #include <string_view>
 
+#if GS_FUZZ_PARSER == 12
+#include "control/config.h"
+#elif GS_FUZZ_PARSER == 13
+#include <unistd.h>
+
+#include <memory>
+
+#include "api/api.h"
+#include "control/service.h"
+#include "hypervisor/sim/sim_driver.h"
+#endif
 #include "energy/carbon.h"
 #include "energy/csv.h"
 #include "energy/sensor.h"
@@ -46,9 +57,90 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto table = ParseTimeSeriesCsv(text, file);
   if (!table.ok()) return 0;
   auto r = WeatherFromTable(*table, 40, -105);
+#elif GS_FUZZ_PARSER == 12
+  // The service's TOML config. Paths in it are relative to a directory that does not exist.
+  auto r = greenshift::control::ParseConfig(std::string(text), "/nonexistent/fuzz.toml");
+#elif GS_FUZZ_PARSER == 13
+  // A request to the API: "METHOD PATH?QUERY\n" then the body, with the token. The API over a
+  // real store and engine (sim driver), built once.
+  using namespace greenshift;
+  struct World {
+    control::ServiceConfig config;
+    std::unique_ptr<store::Store> store;
+    std::unique_ptr<hypervisor::SimDriver> driver;
+    std::unique_ptr<control::Service> service;
+    std::unique_ptr<api::Api> api;
+  };
+  static World* world = [] {
+    auto* w = new World;
+    char dir[] = "/tmp/gs-fuzz-api-XXXXXX";
+    if (mkdtemp(dir) == nullptr) abort();
+    const char* toml = R"([service]
+token = "fuzz-token-0123456789abcdef"
+mode = "approve"
+[[sites]]
+name = "a"
+latitude = 50
+longitude = 8
+capacity_kw = 1
+[[sites.sensors]]
+name = "pv"
+capacity_kw = 5
+[[sites]]
+name = "b"
+latitude = 51
+longitude = 0
+capacity_kw = 1
+[[hosts]]
+name = "a1"
+site = "a"
+driver = "sim"
+[[hosts]]
+name = "b1"
+site = "b"
+driver = "sim"
+[[vms]]
+name = "web"
+host = "a1"
+memory_mib = 256
+)";
+    w->config = control::ParseConfig(toml, std::string(dir) + "/g.toml").value();
+    w->store = store::Store::Open(std::string(dir) + "/g.db").value();
+    hypervisor::SimDriverConfig sim;
+    sim.sites = {"a1", "b1"};
+    sim.instant = true;
+    w->driver = std::make_unique<hypervisor::SimDriver>(sim);
+    hypervisor::VmSpec web;
+    web.name = "web";
+    (void)w->driver->StartVm(web, "a1");
+    w->service = std::make_unique<control::Service>(
+        control::BuildService(w->config, *w->store, *w->driver, [] {
+          return int64_t{1656676800000};
+        }).value());
+    (void)w->service->engine->Tick(1656676800000);
+    w->api = std::make_unique<api::Api>(w->config, *w->store, *w->service->recorder,
+                                        *w->service->engine);
+    return w;
+  }();
+  const size_t line = text.find('\n');
+  const std::string head(text.substr(0, line));
+  api::Request request;
+  const size_t space = head.find(' ');
+  request.method = head.substr(0, space);
+  api::ParseTarget(space == std::string::npos ? "/" : head.substr(space + 1), &request.path,
+                   &request.query);
+  request.authorization = "Bearer fuzz-token-0123456789abcdef";
+  if (line != std::string_view::npos) request.body = std::string(text.substr(line + 1));
+  const api::Response response = world->api->Handle(request);
+  if (response.status < 100 || response.status > 599) abort();
+  bool r = true;
 #else
 #error "GS_FUZZ_PARSER must name a parser"
 #endif
+#if GS_FUZZ_PARSER == 13
+  (void)r;
+#else
   (void)r.ok();
+#endif
   return 0;
 }

@@ -31,9 +31,17 @@ declare -A corpus=(
   [reading_payload]=$(seed reading_payload /dev/null)
   [carbon_csv]=$(seed carbon_csv data/carbon/GB_2022_hourly.csv)
   [weather_table]=$(seed weather_table data/pv/serf_east_psm3_data.csv)
+  [config_toml]=$(seed config_toml config/greenshift.example.toml)
+  [api_request]=$(seed api_request /dev/null)
 )
 printf '{"time":"2023-11-14T22:13:20+00:00","power_w":800}' >"${corpus[reading_payload]}/json"
 printf '1234.5' >"${corpus[reading_payload]}/number"
+printf 'POST /api/readings\n[{"site":"a","sensor":"pv","time":"2022-07-01T11:59:00Z","power_w":500}]' \
+  >"${corpus[api_request]}/readings"
+printf 'POST /api/moves\n{"vm":"web","to":"b"}' >"${corpus[api_request]}/move"
+printf 'POST /api/plans/1/approve\n' >"${corpus[api_request]}/approve"
+printf 'GET /api/readings?site=a&since_utc_ms=0&limit=10\n' >"${corpus[api_request]}/query"
+printf 'GET /metrics\n' >"${corpus[api_request]}/metrics"
 
 rm -rf build-fuzz/crashes  # reproducers of an earlier run must not fail this one
 mkdir -p build-fuzz/crashes

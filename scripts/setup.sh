@@ -17,8 +17,10 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libmosquitto-dev libmodbus-dev
   # placement: the MILP solver (Coin-OR CBC)
   coinor-libcbc-dev
-  # the service: config (TOML), store (SQLite), REST API (cpp-httplib)
-  libtomlplusplus-dev libsqlite3-dev libcpp-httplib-dev
+  # the service: config (TOML), store (SQLite), HTTP server (Boost.Beast, OpenSSL for TLS);
+  # cpp-httplib is the tests' and benchmarks' HTTP client; openssl and curl for the HTTPS test
+  libtomlplusplus-dev libsqlite3-dev libboost-dev libboost-system-dev libssl-dev
+  libcpp-httplib-dev openssl curl
   # the dashboard: its charts (Chart.js), and headless Chromium for its browser test
   libjs-chart.js chromium
   # sensors: an MQTT broker and clients for the integration tests

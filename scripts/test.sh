@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs what greenshift needs, builds it, and runs every test:
 #   1. the unit tests under AddressSanitizer and UBSan (build-asan/, no guest image),
-#   2. the parsers' libFuzzer targets, 10 s each (scripts/fuzz.sh; longer runs: scripts/fuzz.sh 600),
-#   3. the full build (warnings are errors): unit tests, then the integration tests, which start
-#      real QEMU guests in network namespaces (root needed), and the format check.
+#   2. the service's threaded tests (engine, executor, API server, same-engine, MQTT) under
+#      ThreadSanitizer (build-tsan/),
+#   3. the libFuzzer targets, 10 s each (scripts/fuzz.sh; longer runs: scripts/fuzz.sh 600),
+#   4. the full build (warnings are errors): unit tests, then the integration tests, which start
+#      real QEMU guests in network namespaces (root needed), the service as a process under
+#      attack, and the format check.
 # Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +27,18 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DGREENSHIFT_WERROR=O
 ninja -C build-asan unit_tests greenshift
 ctest --test-dir build-asan -L unit --output-on-failure -j2
 
-echo "== parser fuzzing (libFuzzer, ASan + UBSan), bounded"
+echo "== the service's threaded tests under ThreadSanitizer"
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGREENSHIFT_WERROR=ON \
+  -DGREENSHIFT_TSAN=ON -DGREENSHIFT_BUILD_GUEST=OFF >/dev/null
+ninja -C build-tsan unit_tests energy_integration_tests
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+build-tsan/tests/unit_tests --gtest_brief=1 \
+  --gtest_filter='ServiceTest.*:ApiTest.*:SameEngineTest.*:ExecutorTest.*:ObserverTest.*'
+build-tsan/tests/energy_integration_tests --gtest_brief=1 \
+  --gtest_filter='MqttIntegrationTest.TheServiceReadsMqttSensors:MqttIntegrationTest.ItSubscribesAgainAfterTheBrokerRestarts'
+unset TSAN_OPTIONS
+
+echo "== fuzzing (libFuzzer, ASan + UBSan), bounded"
 scripts/fuzz.sh 10
 
 echo "== full build, unit and integration tests"

@@ -29,6 +29,9 @@ const char kHtml[] = R"html(<!doctype html>
   .completed { color: #1b7a2b; } .failed, .interrupted { color: #b3261e; }
   .running, .queued { color: #9a6700; }
   #error { color: #b3261e; }
+  #stale { color: #9a3b00; background: #fff4e5; border: 1px solid #e8b36b; padding: .4em .6em;
+           margin: .5em 0; }
+  #stale:empty { display: none; }
 </style>
 <script src="/static/chart.js"></script>
 </head>
@@ -37,6 +40,7 @@ const char kHtml[] = R"html(<!doctype html>
 <div id="status">loading&hellip;</div>
 <div class="figures" id="figures"></div>
 <div id="error"></div>
+<div id="stale"></div>
 <div class="grid">
   <div class="card"><h2>Green power per site: measured (solid) and forecast (dashed), W</h2>
     <canvas id="power" height="130"></canvas></div>
@@ -113,6 +117,13 @@ async function refresh() {
       "</b></span><span>moving now <b>" + (status.moves_running + status.moves_queued) +
       "</b></span>";
     document.getElementById("error").textContent = status.last_error || "";
+    // A site whose inputs do not cover now: nothing planned moves to or from it.
+    const stale = sites.filter((s) => s.stale);
+    document.getElementById("stale").innerHTML = stale.length
+      ? "<b>Stale inputs: no planned move touches these sites.</b><ul>" +
+        stale.map((s) => "<li>" + text(s.name) + ": " + text(s.stale) + "</li>").join("") +
+        "</ul>"
+      : "";
     sites.forEach((s, i) => {
       const h = history[s.name];
       if (s.green_w !== null && (!h.length || h[h.length - 1].x < now)) h.push({x: now, y: s.green_w});

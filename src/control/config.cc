@@ -94,6 +94,7 @@ const VmConfig* ServiceConfig::FindVm(const std::string& name) const {
 }
 
 Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& file) {
+  GS_RETURN_IF_ERROR(CheckTomlBytes(text, file));
   toml::table root;
   try {
     root = toml::parse(text, file);

@@ -105,6 +105,53 @@ class Table {
   const std::string* file_;
 };
 
+// greenshift's config is ASCII outside its comments. Checked before the text reaches toml++:
+// Debian's toml++ (3.3.0) runs into undefined behaviour on many characters beyond ASCII (its
+// table of Unicode whitespace falls through to an "unreachable" point for whole ranges, e.g.
+// U+00A1..U+0499 and U+FBC6..U+FEFE), in bare keys, after a bad escape, and wherever it looks
+// for whitespace; the config fuzzer found it. Names are ASCII anyway; a path or a value beyond
+// ASCII is refused with where it is.
+inline Status CheckTomlBytes(const std::string& text, const std::string& file) {
+  size_t line = 1, column = 0;
+  bool comment = false, quoted = false, triple = false, escaped = false;
+  char quote = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    ++column;
+    if (c == '\n') {
+      ++line;
+      column = 0;
+      comment = escaped = false;
+      continue;
+    }
+    if (comment) continue;
+    if (static_cast<unsigned char>(c) >= 0x80)
+      return Status::Invalid(file + ": line " + std::to_string(line) + ", column " +
+                             std::to_string(column) +
+                             ": a character beyond ASCII (the config is ASCII outside comments)");
+    // Where a comment starts: a '#' outside quotes ("a#b", 'a#b' and """a#b""" are values).
+    const bool three = i + 2 < text.size() && text[i + 1] == c && text[i + 2] == c;
+    if (quoted) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\' && quote == '"') {
+        escaped = true;
+      } else if (c == quote && (!triple || three)) {
+        quoted = false;
+        if (triple) i += 2;
+      }
+    } else if (c == '"' || c == '\'') {
+      quoted = true;
+      quote = c;
+      triple = three;
+      if (triple) i += 2;
+    } else if (c == '#') {
+      comment = true;
+    }
+  }
+  return Status::Ok();
+}
+
 // The table's required "name": letters, digits, '-', '_' and '.'.
 inline Result<std::string> ReadName(const Table& t) {
   std::string name;

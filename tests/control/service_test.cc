@@ -210,6 +210,36 @@ TEST_F(ServiceTest, AutoFollowsTheGreenPowerFromAToB) {
   EXPECT_FALSE(store_->LatestForecast("b").value().second.empty());
 }
 
+// The Grafana dashboard we ship asks only for metrics the service exposes.
+TEST_F(ServiceTest, TheGrafanaDashboardAsksForMetricsThatExist) {
+  Open("auto");
+  RunUntil(kStartMs + 4 * 3600000);  // a move, so that the migration metrics have samples
+  const std::string metrics = Metrics();
+  std::ifstream in(std::string(GREENSHIFT_SOURCE_DIR) + "/packaging/grafana-dashboard.json");
+  const json dashboard = json::parse(in);
+  size_t asked = 0;
+  for (const json& panel : dashboard["panels"]) {
+    for (const json& target : panel["targets"]) {
+      const std::string expr = target["expr"];
+      for (size_t at = expr.find("greenshift_"); at != std::string::npos;
+           at = expr.find("greenshift_", at + 1)) {
+        size_t end = at;
+        while (end < expr.size() &&
+               (std::isalnum(static_cast<unsigned char>(expr[end])) || expr[end] == '_'))
+          ++end;
+        const std::string name = expr.substr(at, end - at);
+        ++asked;
+        // A sample of it, or at least its declaration (a counter nobody has counted yet).
+        const bool exposed = metrics.find("\n" + name) != std::string::npos ||
+                             metrics.find("# TYPE " + name + " ") != std::string::npos;
+        EXPECT_TRUE(exposed) << "panel '" << panel["title"].get<std::string>() << "' asks for "
+                             << name;
+      }
+    }
+  }
+  EXPECT_GT(asked, 15u);
+}
+
 TEST_F(ServiceTest, ApproveWaitsForTheOperator) {
   Open("approve");
   RunUntil(kStartMs + 150 * 60000);

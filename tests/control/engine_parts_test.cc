@@ -1,0 +1,374 @@
+// The engine's stages one by one: the executor's pre- and post-conditions, the observer's
+// all-or-none pushes and duplicates, the forecaster's stale inputs.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "control/executor.h"
+#include "control/fleet.h"
+#include "control/forecaster.h"
+#include "control/observer.h"
+#include "control/recorder.h"
+#include "hypervisor/sim/sim_driver.h"
+
+namespace greenshift::control {
+namespace {
+
+// What the stages record, kept in memory so the tests can read it.
+class MemoryRecorder : public Recorder {
+ public:
+  Status Readings(std::vector<store::StoredReading> readings, bool) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (fail_readings) return Status::Unavailable("store: database or disk is full");
+    for (const store::StoredReading& r : readings) stored[{r.sensor, r.time_utc_ms}] = r.power_w;
+    return Status::Ok();
+  }
+  Result<bool> HasReading(const std::string&, const std::string& sensor, int64_t time,
+                          double power_w) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = stored.find({sensor, time});
+    return it != stored.end() && it->second == power_w;
+  }
+  void Rejected(const store::RejectedReading& r) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    rejected.push_back(r.reason);
+  }
+  void ForecastIssued(const Forecast&) override {}
+  Result<int64_t> PlanMade(const PlanEntry&) override { return ++ids_; }
+  Status PlanStatus(int64_t, const std::string&, const std::string&) override {
+    return Status::Ok();
+  }
+  Status SupersedePending() override { return Status::Ok(); }
+  Result<int64_t> MoveQueued(const MoveOrder&, int64_t) override { return ++ids_; }
+  void MoveStarted(const MoveOrder&, int64_t) override {}
+  void MoveEnded(const MoveOrder& order, const MoveOutcome& outcome) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ended.push_back({order.move.vm, outcome});
+  }
+  void PeriodClosed(const PeriodAccount&) override {}
+  void Event(LogLevel, const std::string&, const std::string&, int64_t) override {}
+
+  std::vector<std::pair<size_t, MoveOutcome>> Ended() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return ended;
+  }
+
+  bool fail_readings = false;
+  std::map<std::pair<std::string, int64_t>, double> stored;
+  std::vector<std::string> rejected;
+  std::vector<std::pair<size_t, MoveOutcome>> ended;
+
+ private:
+  std::mutex mutex_;
+  std::atomic<int64_t> ids_{0};
+};
+
+// A driver that says a migration completed while the VM stays where it was: the executor's
+// postcondition must catch it (a hypervisor API that lies, or a VM moved back behind our back).
+class LyingDriver : public hypervisor::SimDriver {
+ public:
+  using SimDriver::SimDriver;
+  hypervisor::MigrationResult Migrate(const std::string& name, const std::string& to,
+                                      const hypervisor::MigrationOptions&,
+                                      const hypervisor::ProgressCallback&) override {
+    hypervisor::MigrationResult r;
+    r.vm = name;
+    r.to = to;
+    r.completed = true;
+    r.running_on = to;
+    return r;
+  }
+};
+
+// Counts the migrations that run at once.
+class CountingDriver : public hypervisor::SimDriver {
+ public:
+  using SimDriver::SimDriver;
+  hypervisor::MigrationResult Migrate(const std::string& name, const std::string& to,
+                                      const hypervisor::MigrationOptions& options,
+                                      const hypervisor::ProgressCallback& progress) override {
+    const int now = ++running;
+    int seen = most.load();
+    while (now > seen && !most.compare_exchange_weak(seen, now)) {
+    }
+    hypervisor::MigrationResult r = SimDriver::Migrate(name, to, options, progress);
+    --running;
+    return r;
+  }
+  std::atomic<int> running{0}, most{0};
+};
+
+class ExecutorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* name : {"a", "b", "c"}) problem_.sites.push_back({name, 400});
+    problem_.links.assign(9, placement::Link{125e6});
+    for (int v = 0; v < 4; ++v) {
+      placement::Vm vm;
+      vm.name = "vm" + std::to_string(v);
+      vm.memory_bytes = int64_t{256} << 20;
+      vm.peak_power_w = 100;
+      problem_.vms.push_back(vm);
+    }
+    costs_ = std::make_unique<placement::MoveCosts>(problem_);
+    hosts_.names = {"a1", "b1", "c1"};
+    hosts_.site = {0, 1, 2};
+    hosts_.driver_location = {"a1", "b1", "c1"};
+  }
+
+  // Driver, fleet and executor with every VM on `site`.
+  template <typename DriverT = hypervisor::SimDriver>
+  void Build(bool run_inline, int site = 0, double speed = 0, int64_t dwell = 4) {
+    hypervisor::SimDriverConfig config;
+    config.sites = hosts_.driver_location;
+    config.instant = speed == 0;
+    config.speed = speed;
+    driver_ = std::make_unique<DriverT>(config);
+    fleet_ = std::make_unique<Fleet>(problem_, hosts_);
+    for (size_t v = 0; v < problem_.vms.size(); ++v) {
+      hypervisor::VmSpec spec;
+      spec.name = problem_.vms[v].name;
+      spec.memory_mib = 256;
+      ASSERT_TRUE(driver_->StartVm(spec, hosts_.driver_location[site]).ok());
+      fleet_->Place(v, site, hypervisor::VmState::kRunning);
+    }
+    ExecutorOptions options;
+    options.run_inline = run_inline;
+    options.min_dwell_slots = dwell;
+    options.slot_ms = 1000;
+    options.migration.downtime_limit_ms = 0;
+    executor_ = std::make_unique<Executor>(
+        options, problem_, *fleet_, *driver_, recorder_, [this] { return now_ms_.load(); },
+        nullptr);
+    executor_->BeginSlot(10);
+  }
+
+  MoveOrder Order(size_t vm, size_t from, size_t to, int64_t slot = 10, bool manual = false) {
+    MoveOrder order;
+    order.manual = manual;
+    order.plan_id = manual ? 0 : 1;
+    order.move.vm = vm;
+    order.move.from = from;
+    order.move.to = to;
+    order.move.slot = slot;
+    order.move.reason = "test";
+    order.move.predicted = costs_->At(vm, from, to);
+    return order;
+  }
+
+  // How the VM's last move ended.
+  std::string WhyOf(size_t vm) {
+    std::string last = "(no outcome)";
+    for (const auto& [v, outcome] : recorder_.Ended()) {
+      if (v == vm) last = outcome.state + ": " + outcome.why;
+    }
+    return last;
+  }
+
+  placement::Problem problem_;
+  std::unique_ptr<placement::MoveCosts> costs_;
+  HostMap hosts_;
+  MemoryRecorder recorder_;
+  std::unique_ptr<hypervisor::SimDriver> driver_;
+  std::unique_ptr<Fleet> fleet_;
+  std::unique_ptr<Executor> executor_;
+  std::atomic<int64_t> now_ms_{10000};
+};
+
+TEST_F(ExecutorTest, EachMoveKeepsItsPreconditions) {
+  Build(/*run_inline=*/true);
+  fleet_->SetLastMove(1, 8);  // moved two slots ago: the dwell of 4 holds it
+  executor_->SetBlocked({"", "", "its weather ended on 2022-12-31"});
+  executor_->Submit({Order(0, 1, 0),              // vm0 is at a, not b
+                     Order(1, 0, 1),              // within its dwell time
+                     Order(2, 0, 2),              // into a stale site
+                     Order(3, 0, 1, 10, true)});  // an operator's: allowed
+  EXPECT_NE(WhyOf(0).find("cancelled: VM 'vm0' is not at site 'b'"), std::string::npos) << WhyOf(0);
+  EXPECT_NE(WhyOf(1).find("within the minimum dwell of 4"), std::string::npos) << WhyOf(1);
+  EXPECT_NE(WhyOf(2).find("site c's inputs are stale: its weather ended"), std::string::npos)
+      << WhyOf(2);
+  EXPECT_EQ(WhyOf(3), "completed: ");
+  EXPECT_EQ(fleet_->Get(3).site, 1);
+  EXPECT_EQ(fleet_->Get(3).last_move_slot, 10);
+  for (size_t v = 0; v < 3; ++v) {
+    EXPECT_EQ(fleet_->Get(v).site, 0);    // nothing else moved...
+    EXPECT_FALSE(fleet_->Get(v).moving);  // ...and nothing is left marked as moving
+  }
+  EXPECT_EQ(driver_->GetVm("vm0").value().site, "a1");
+}
+
+TEST_F(ExecutorTest, AMoveIntoAFullSiteWaitsForAMoveOutOfIt) {
+  // b has room for two VMs and holds two (vm2, vm3); vm0 and vm1 come from a, vm3 leaves for c.
+  Build(true);
+  for (size_t v : {2, 3}) {
+    ASSERT_TRUE(driver_->StopVm(problem_.vms[v].name).ok());
+    hypervisor::VmSpec spec;
+    spec.name = problem_.vms[v].name;
+    spec.memory_mib = 256;
+    ASSERT_TRUE(driver_->StartVm(spec, "b1").ok());
+    fleet_->Place(v, 1, hypervisor::VmState::kRunning);
+  }
+  problem_.sites[1].capacity_w = 200;
+  executor_->Submit({Order(0, 0, 1), Order(1, 0, 1), Order(3, 1, 2)});
+  EXPECT_EQ(WhyOf(3), "completed: ");
+  EXPECT_EQ(WhyOf(0), "completed: ");  // after vm3 left
+  EXPECT_NE(WhyOf(1).find("site b has no room for VM vm1 (200 of 200 W taken"), std::string::npos)
+      << WhyOf(1);
+  EXPECT_EQ(recorder_.Ended()[0].first, 3u);  // vm3 first, although it was asked for last
+  EXPECT_EQ(fleet_->PeakUsedW()[1], 200);
+  EXPECT_EQ(fleet_->Get(1).site, 0);
+}
+
+TEST_F(ExecutorTest, ADriverThatSaysCompletedIsCheckedAgainstWhereItFindsTheVm) {
+  Build<LyingDriver>(true);
+  executor_->Submit({Order(0, 0, 1)});
+  EXPECT_NE(WhyOf(0).find("failed: the driver reported the migration completed, but finds VM vm0 "
+                          "at a1"),
+            std::string::npos)
+      << WhyOf(0);
+  EXPECT_EQ(fleet_->Get(0).site, 0);  // where the VM really runs
+}
+
+TEST_F(ExecutorTest, OneMigrationPerLinkAndQueuedMovesExpireWithTheirSlot) {
+  // Each migration takes its model time (about 2 s) at 20x: about 100 ms.
+  Build<CountingDriver>(/*run_inline=*/false, 0, 20, /*dwell=*/0);
+  auto& counting = static_cast<CountingDriver&>(*driver_);
+  executor_->Start();
+  executor_->Submit({Order(0, 0, 1), Order(1, 0, 1), Order(2, 0, 1)});
+  ASSERT_TRUE(executor_->WaitIdle(10000));
+  EXPECT_EQ(counting.most.load(), 1);
+  for (size_t v = 0; v < 3; ++v) EXPECT_EQ(WhyOf(v), "completed: ");
+  // Queued behind a busy link when its slot passes: dropped, not made late.
+  executor_->Submit({Order(0, 1, 2), Order(1, 1, 2)});
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // vm0's migration is running
+  executor_->BeginSlot(11);
+  ASSERT_TRUE(executor_->WaitIdle(10000));
+  EXPECT_NE(WhyOf(1).find("its slot passed before it could start"), std::string::npos) << WhyOf(1);
+  EXPECT_EQ(fleet_->Get(0).site, 2);
+  EXPECT_EQ(fleet_->Get(1).site, 1);
+  executor_->Stop();
+}
+
+class ObserverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto in = std::make_shared<SiteInputs>();
+    inputs_ = std::make_shared<Inputs>(std::vector<std::shared_ptr<const SiteInputs>>{in, in});
+    observer_ = std::make_unique<Observer>(
+        std::vector<std::string>{"a", "b"},
+        std::vector<SensorSpec>{{"a", "roof", "push", Measures::kPv, 5000},
+                                {"a", "mast", "push", Measures::kWind, 2000},
+                                {"b", "pv", "replay", Measures::kPv, 5000}},
+        inputs_, recorder_, ObserverOptions{});
+  }
+  MemoryRecorder recorder_;
+  std::shared_ptr<Inputs> inputs_;
+  std::unique_ptr<Observer> observer_;
+  const int64_t now_ = 1700000000000;
+};
+
+TEST_F(ObserverTest, APushIsStoredWholeOrNotAtAll) {
+  Result<PushOutcome> bad =
+      observer_->Push({{"a", "roof", now_ - 2000, 100}, {"a", "roof", now_ - 1000, -50}}, now_);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(bad.status().IsInvalid());
+  EXPECT_NE(bad.error().find("reading 1: "), std::string::npos) << bad.error();
+  EXPECT_TRUE(recorder_.stored.empty());
+  // The first reading of the refused batch did not move the sensor on.
+  Result<PushOutcome> good = observer_->Push({{"a", "roof", now_ - 2000, 100}}, now_);
+  ASSERT_TRUE(good.ok()) << good.error();
+  EXPECT_EQ(good->stored, 1u);
+  EXPECT_TRUE(observer_->Push({{"a", "attic", now_, 1}}, now_).status().IsNotFound());
+  EXPECT_TRUE(observer_->Push({{"z", "roof", now_, 1}}, now_).status().IsNotFound());
+  EXPECT_TRUE(observer_->Push({{"b", "pv", now_, 1}}, now_).status().IsConflict());
+}
+
+TEST_F(ObserverTest, ReadingsSentAgainAreDuplicatesNotErrors) {
+  ASSERT_TRUE(observer_
+                  ->Push({{"a", "roof", now_ - 3000, 100},
+                          {"a", "roof", now_ - 2000, 110},
+                          {"a", "roof", now_ - 1000, 120}},
+                         now_)
+                  .ok());
+  // The whole batch again (its answer was lost): every reading is known, none stored twice.
+  Result<PushOutcome> again = observer_->Push({{"a", "roof", now_ - 3000, 100},
+                                               {"a", "roof", now_ - 2000, 110},
+                                               {"a", "roof", now_ - 1000, 120},
+                                               {"a", "roof", now_, 130}},
+                                              now_);
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_EQ(again->stored, 1u);
+  EXPECT_EQ(again->duplicates, 3u);
+  // An older time with another value is not a duplicate: out of order.
+  Result<PushOutcome> other = observer_->Push({{"a", "roof", now_ - 2000, 999}}, now_);
+  EXPECT_TRUE(other.status().IsInvalid());
+  EXPECT_NE(other.error().find("out_of_order"), std::string::npos);
+}
+
+TEST_F(ObserverTest, AStoreThatFailsLeavesTheSensorAsItWas) {
+  recorder_.fail_readings = true;
+  Result<PushOutcome> failed = observer_->Push({{"a", "roof", now_ - 1000, 100}}, now_);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_TRUE(failed.status().IsUnavailable());
+  EXPECT_NE(failed.error().find("nothing was stored"), std::string::npos);
+  recorder_.fail_readings = false;
+  // The client sends the same reading again: taken now.
+  Result<PushOutcome> retried = observer_->Push({{"a", "roof", now_ - 1000, 100}}, now_);
+  ASSERT_TRUE(retried.ok()) << retried.error();
+  EXPECT_EQ(retried->stored, 1u);
+}
+
+TEST_F(ObserverTest, ASiteMeasuresItsFreshSensorsByKind) {
+  ASSERT_TRUE(
+      observer_->Push({{"a", "roof", now_ - 1000, 300}, {"a", "mast", now_ - 1000, 50}}, now_)
+          .ok());
+  const Observation o = observer_->Observe(now_);
+  EXPECT_EQ(o.sites[0].green_w, 350);
+  EXPECT_EQ(o.sites[0].pv_w, 300);
+  EXPECT_EQ(o.sites[0].wind_w, 50);
+  EXPECT_EQ(o.sites[0].fresh_sensors, 2);
+  EXPECT_TRUE(std::isnan(o.sites[1].green_w));  // nothing from b
+  // Ten minutes later both readings are stale (older than 5 minutes).
+  EXPECT_TRUE(std::isnan(observer_->Observe(now_ + 600000).sites[0].green_w));
+}
+
+TEST(ForecasterTest, InputsThatDoNotCoverNowMakeTheSiteStale) {
+  auto fresh = std::make_shared<SiteInputs>();
+  fresh->has_carbon = true;
+  fresh->carbon_file = "grid.csv";
+  const int64_t hour = 3600;
+  for (int64_t t = 0; t < 48; ++t) {
+    fresh->carbon.time_utc_s.push_back(1655769600 + t * hour);  // 21-22 June 2022
+    fresh->carbon.g_per_kwh.push_back(300);
+  }
+  auto inputs = std::make_shared<Inputs>(std::vector<std::shared_ptr<const SiteInputs>>{fresh});
+  Forecaster forecaster(inputs, hour, {});
+  Observation seen;
+  seen.time_ms = (1655769600 + 10 * hour) * 1000;
+  seen.sites.resize(1);
+  seen.sites[0].green_w = 500;
+  forecaster.Learn(seen);
+  const Forecast during = forecaster.Predict(seen.time_ms, 2);
+  EXPECT_EQ(during.sites[0].stale, "");
+  EXPECT_EQ(during.sites[0].green_w[0], 500);  // persistence
+  // A year later the carbon file has long ended: stale, and said why.
+  const Forecast later = forecaster.Predict(seen.time_ms + 365LL * 86400000, 2);
+  EXPECT_NE(later.sites[0].stale.find("carbon intensity (grid.csv) ends at 2022-06-23"),
+            std::string::npos)
+      << later.sites[0].stale;
+  // No sensor reading at all: persistence has nothing to persist.
+  Observation silent = seen;
+  silent.time_ms += 3600000;
+  silent.sites[0].green_w = NAN;
+  forecaster.Learn(silent);
+  EXPECT_EQ(forecaster.Predict(silent.time_ms, 1).sites[0].stale,
+            "no fresh reading from its sensors");
+}
+
+}  // namespace
+}  // namespace greenshift::control

@@ -202,10 +202,10 @@ int main(int argc, char** argv) {
   for (const auto& [state, count] : status.moves.ended)
     moves += (moves.empty() ? "" : ", ") + state + " " + std::to_string(count);
   std::printf(
-      "\nthe loop ran %lld times meanwhile (the last took %.1f ms, the policy's last solve "
-      "%.0f ms), moves: %s\n",
-      static_cast<long long>(status.ticks), status.last_tick_duration_s * 1000,
-      status.last_planning_ms, moves.empty() ? "none" : moves.c_str());
+      "\nthe loop ran %lld times meanwhile, busy %.1f s in all (most of it the policy's solves; "
+      "the last solve %.0f ms), moves: %s\n",
+      static_cast<long long>(status.ticks), status.loop_seconds.sum(), status.last_planning_ms,
+      moves.empty() ? "none" : moves.c_str());
   if (!status.last_error.empty())
     std::printf("the loop's last error: %s\n", status.last_error.c_str());
   const int64_t stored = (*store)->CountReadings().value();

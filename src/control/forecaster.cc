@@ -103,7 +103,8 @@ void Forecaster::PredictGreen(size_t site, const SiteInputs& in, int64_t first_s
   }
   // Persistence: what the sensors measure now stays.
   const double measured = site < last_.size() ? last_[site].green_w : NAN;
-  if (std::isnan(measured) && out->stale.empty()) out->stale = "no fresh reading from its sensors";
+  if (std::isnan(measured) && out->stale.empty() && in.has_sensors)
+    out->stale = "no fresh reading from its sensors";
   out->green_w.assign(slots, std::isnan(measured) ? 0.0 : measured);
   out->method = "persistence";
 }

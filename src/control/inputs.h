@@ -46,6 +46,9 @@ struct SiteInputs {
   bool has_carbon = false;
   std::string carbon_file;
   double carbon_constant = 400;  // gCO2/kWh when there is no carbon series
+  // Whether the site has sensors at all: one without any (and without PV or wind) has no green
+  // power, which is known, not stale.
+  bool has_sensors = true;
 
   // Intensity at `utc_s` (the step that contains it), the constant without a series.
   double CarbonAt(int64_t utc_s) const { return has_carbon ? carbon.At(utc_s) : carbon_constant; }

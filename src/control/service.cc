@@ -85,6 +85,7 @@ Result<std::shared_ptr<const SiteInputs>> LoadSiteInputs(const SiteConfig& sc,
   in->forecast = sc.forecast;
   in->carbon_forecast = sc.carbon_forecast;
   in->carbon_constant = sc.carbon_g_per_kwh;
+  in->has_sensors = !sc.sensors.empty();
   in->model.name = sc.name;
   if (!sc.weather.empty()) {
     Result<energy::WeatherSeries> weather =

@@ -1,0 +1,44 @@
+#!/bin/bash
+# The command line of the service as an operator meets it: --version, usage errors,
+# serve --check-config on good and bad configs. No root, no network.
+set -euo pipefail
+G=${GREENSHIFT:?path to the greenshift binary}
+SRC=${GREENSHIFT_SOURCE_DIR:?}
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$G" --version | grep -Eq '^greenshift [0-9]+\.[0-9]+\.[0-9]+$' || fail "--version"
+
+# A usage error fails with 1 and says so the way every error does.
+set +e
+"$G" serve --no-such-flag >/dev/null 2>"$OUT/err"
+code=$?
+set -e
+[[ $code -eq 1 ]] || fail "usage error exited $code, not 1"
+grep -q '^greenshift: error: .*(see greenshift --help)$' "$OUT/err" ||
+  fail "usage error says: $(cat "$OUT/err")"
+"$G" --help >/dev/null || fail "--help fails"
+
+# --check-config reads the example and every file it names.
+GREENSHIFT_TOKEN=5e0c7a1d9b3f42e68a17c0d4 "$G" serve --config "$SRC/config/greenshift.example.toml" \
+  --check-config >"$OUT/ok"
+grep -q 'greenshift.example.toml: ok (3 sites, 3 hosts, 2 VMs, mode dry-run, policy greedy-forecast, token from GREENSHIFT_TOKEN)' \
+  "$OUT/ok" || fail "check-config says: $(cat "$OUT/ok")"
+
+# A placeholder token, a missing file: refused with what and where.
+expect_error() {
+  local want=$1
+  shift
+  if "$@" >/dev/null 2>"$OUT/err"; then fail "succeeded: $*"; fi
+  grep -q "$want" "$OUT/err" || fail "'$want' not in: $(cat "$OUT/err")"
+}
+expect_error "looks like a placeholder" env GREENSHIFT_TOKEN=change-me-to-a-long-random-secret \
+  "$G" serve --config "$SRC/config/greenshift.example.toml" --check-config
+sed 's|openmeteo_GB_2022.json|openmeteo_GB_2099.json|' "$SRC/config/greenshift.example.toml" \
+  >"$OUT/g.toml"
+sed -i "s|\.\./data|$SRC/data|g; s|\.\./greenshift.db|$OUT/g.db|" "$OUT/g.toml"
+expect_error "site 'london'.*openmeteo_GB_2099.json" env GREENSHIFT_TOKEN=5e0c7a1d9b3f42e68a17c0d4 \
+  "$G" serve --config "$OUT/g.toml" --check-config
+[[ ! -e "$OUT/g.db" ]] || fail "--check-config opened the store"
+echo "serve_cli: ok"

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <exception>
 
 #include <nlohmann/json.hpp>
@@ -95,26 +96,24 @@ Result<json> ParseBody(const std::string& body, const std::string& what) {
   return parsed;
 }
 
-// A whole number in [lo, hi] from a query parameter, or why not.
+// A whole number in [lo, hi] from a query parameter, or why not (digits only, no overflow).
 Result<int64_t> WholeNumber(const std::string& text, const char* name, int64_t lo, int64_t hi) {
-  if (text.empty() || text.size() > 19)
-    return Status::Invalid(std::string("'") + name + "' must be a whole number");
-  int64_t value = 0;
-  size_t i = 0;
-  const bool negative = text[0] == '-';
-  if (negative) ++i;
-  if (i == text.size())
-    return Status::Invalid(std::string("'") + name + "' must be a whole number");
-  for (; i < text.size(); ++i) {
-    if (!std::isdigit(static_cast<unsigned char>(text[i])))
-      return Status::Invalid(std::string("'") + name + "' must be a whole number");
-    value = value * 10 + (text[i] - '0');
+  const Status bad = Status::Invalid(std::string("'") + name + "' must be a whole number in " +
+                                     std::to_string(lo) + " .. " + std::to_string(hi));
+  const bool negative = !text.empty() && text[0] == '-';
+  const size_t first = negative ? 1 : 0;
+  if (text.size() == first || text.size() > first + 19) return bad;
+  uint64_t value = 0;
+  for (size_t i = first; i < text.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(text[i]))) return bad;
+    if (value > (UINT64_MAX - 9) / 10) return bad;
+    value = value * 10 + static_cast<uint64_t>(text[i] - '0');
   }
-  if (negative) value = -value;
-  if (value < lo || value > hi)
-    return Status::Invalid(std::string("'") + name + "' must be " + std::to_string(lo) + " .. " +
-                           std::to_string(hi));
-  return value;
+  if (value > static_cast<uint64_t>(INT64_MAX)) return bad;
+  const int64_t signed_value =
+      negative ? -static_cast<int64_t>(value) : static_cast<int64_t>(value);
+  if (signed_value < lo || signed_value > hi) return bad;
+  return signed_value;
 }
 
 enum class RouteId {

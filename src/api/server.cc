@@ -1,6 +1,7 @@
 #include "api/server.h"
 
 #include <atomic>
+#include <future>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -405,14 +406,20 @@ void HttpServer::Stop() {
     s.stopped = true;
   }
   if (s.threads.empty()) return;
-  asio::post(s.ioc, [&s] {
+  // No new connection, and every open one closed, before the network threads stop.
+  std::promise<void> closed;
+  asio::post(s.ioc, [&s, &closed] {
     beast::error_code ignored;
     s.acceptor.close(ignored);
-    std::lock_guard<std::mutex> lock(s.mutex);
-    for (const std::weak_ptr<SessionBase>& weak : s.sessions) {
-      if (std::shared_ptr<SessionBase> session = weak.lock()) session->Evict();
+    {
+      std::lock_guard<std::mutex> lock(s.mutex);
+      for (const std::weak_ptr<SessionBase>& weak : s.sessions) {
+        if (std::shared_ptr<SessionBase> session = weak.lock()) session->Evict();
+      }
     }
+    closed.set_value();
   });
+  closed.get_future().wait();
   s.workers.join();  // what the API is doing finishes; its answers may go unsent
   s.ioc.stop();
   for (std::thread& t : s.threads) t.join();

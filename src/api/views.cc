@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "control/store_recorder.h"
 #include "core/clock.h"
 
 namespace greenshift::api {
@@ -30,19 +31,10 @@ json NumberOrNull(double v) {
 
 json PlanViewJson(const control::PlanView& plan, const placement::Problem& problem,
                   int64_t slot_ms) {
-  json moves = json::array();
-  for (const placement::Move& m : plan.moves) {
-    moves.push_back({{"vm", problem.vms[m.vm].name},
-                     {"from", problem.sites[m.from].name},
-                     {"to", problem.sites[m.to].name},
-                     {"at", TimeText(m.slot * slot_ms)},
-                     {"reason", m.reason},
-                     {"predicted_downtime_s", m.predicted.downtime_s},
-                     {"predicted_total_s", m.predicted.total_s},
-                     {"predicted_bytes", m.predicted.bytes},
-                     {"predicted_energy_j", m.predicted.energy_j},
-                     {"predicted_saving_kg", m.predicted_saving_kg}});
-  }
+  std::vector<std::string> sites, vms;
+  for (const placement::Site& s : problem.sites) sites.push_back(s.name);
+  for (const placement::Vm& v : problem.vms) vms.push_back(v.name);
+  const json moves = control::PlanMovesJson(plan.moves, sites, vms, slot_ms / 1000);
   json j = {{"id", plan.id},
             {"made", TimeText(plan.made_ms)},
             {"slot_start", TimeText(plan.first_slot * slot_ms)},

@@ -137,7 +137,8 @@ Status Engine::Tick(int64_t now_ms) {
       }
     }
   }
-  Apply(slot);
+  // Moves go out only on a fresh inventory: the executor checks them against the fleet.
+  if (inventory_ok) Apply(slot);
 
   const double seconds = MillisBetween(began, SteadyNow()) / 1000;
   std::lock_guard<std::mutex> lock(mutex_);
@@ -182,28 +183,34 @@ void Engine::Apply(int64_t slot) {
 }
 
 Result<PlanView> Engine::Approve(int64_t plan_id) {
-  GS_RETURN_IF_ERROR(recorder_.PlanStatus(plan_id, "pending", "approved"));
-  recorder_.Event(LogLevel::kInfo, "plan", "plan " + std::to_string(plan_id) + " approved",
-                  NowMs());
   PlanView view;
   {
+    std::lock_guard<std::mutex> plans(plan_mutex_);
+    // Only a pending plan is approved, and only the newest plan can be pending: it is the
+    // current one.
+    GS_RETURN_IF_ERROR(recorder_.PlanStatus(plan_id, "pending", "approved"));
     std::lock_guard<std::mutex> lock(mutex_);
     if (!current_ || current_->id != plan_id)
-      return Status::Conflict("plan " + std::to_string(plan_id) +
-                              " was approved but is no longer the current plan");
+      return Status::Error("plan " + std::to_string(plan_id) +
+                           " was pending but is not the current plan");
     current_->status = "approved";
     view = *current_;
   }
+  recorder_.Event(LogLevel::kInfo, "plan", "plan " + std::to_string(plan_id) + " approved",
+                  NowMs());
   Apply(TickSlot(NowMs(), slot_ms()));
   return view;
 }
 
 Status Engine::Reject(int64_t plan_id) {
-  GS_RETURN_IF_ERROR(recorder_.PlanStatus(plan_id, "pending", "rejected"));
+  {
+    std::lock_guard<std::mutex> plans(plan_mutex_);
+    GS_RETURN_IF_ERROR(recorder_.PlanStatus(plan_id, "pending", "rejected"));
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (current_ && current_->id == plan_id) current_->status = "rejected";
+  }
   recorder_.Event(LogLevel::kInfo, "plan", "plan " + std::to_string(plan_id) + " rejected",
                   NowMs());
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (current_ && current_->id == plan_id) current_->status = "rejected";
   return Status::Ok();
 }
 

@@ -182,6 +182,7 @@ class Engine {
   std::unique_ptr<Accountant> accountant_;
   std::unique_ptr<Executor> executor_;
 
+  std::mutex plan_mutex_;     // plan status changes (a new plan, approve, reject), in order
   mutable std::mutex mutex_;  // guards what the views read, below
   std::optional<PlanView> current_;
   int64_t applied_slot_ = kNeverMoved;  // the current plan's last slot whose moves went out

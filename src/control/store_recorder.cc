@@ -87,21 +87,28 @@ void StoreRecorder::ForecastIssued(const Forecast& forecast) {
   }
 }
 
-Result<int64_t> StoreRecorder::PlanMade(const PlanEntry& plan) {
-  json moves = json::array();
-  for (const placement::Move& m : plan.plan->moves) {
-    moves.push_back({{"vm", vm_names_[m.vm]},
-                     {"from", site_names_[m.from]},
-                     {"to", site_names_[m.to]},
-                     {"slot", m.slot},
-                     {"at", FormatUtcSeconds(m.slot * slot_s_)},
-                     {"reason", m.reason},
-                     {"predicted_downtime_s", m.predicted.downtime_s},
-                     {"predicted_total_s", m.predicted.total_s},
-                     {"predicted_bytes", m.predicted.bytes},
-                     {"predicted_energy_j", m.predicted.energy_j},
-                     {"predicted_saving_kg", m.predicted_saving_kg}});
+json PlanMovesJson(const std::vector<placement::Move>& moves,
+                   const std::vector<std::string>& site_names,
+                   const std::vector<std::string>& vm_names, int64_t slot_s) {
+  json out = json::array();
+  for (const placement::Move& m : moves) {
+    out.push_back({{"vm", vm_names[m.vm]},
+                   {"from", site_names[m.from]},
+                   {"to", site_names[m.to]},
+                   {"slot", m.slot},
+                   {"at", FormatUtcSeconds(m.slot * slot_s)},
+                   {"reason", m.reason},
+                   {"predicted_downtime_s", m.predicted.downtime_s},
+                   {"predicted_total_s", m.predicted.total_s},
+                   {"predicted_bytes", m.predicted.bytes},
+                   {"predicted_energy_j", m.predicted.energy_j},
+                   {"predicted_saving_kg", m.predicted_saving_kg}});
   }
+  return out;
+}
+
+Result<int64_t> StoreRecorder::PlanMade(const PlanEntry& plan) {
+  const json moves = PlanMovesJson(plan.plan->moves, site_names_, vm_names_, slot_s_);
   json body = {{"slot_start", FormatUtcSeconds(plan.first_slot * slot_s_)},
                {"first_slot", plan.first_slot},
                {"policy", plan.policy},

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "control/recorder.h"
 #include "store/store.h"
 
@@ -27,6 +29,12 @@ struct StoreHealth {
   // The newest write failed (nothing has worked since): what the service writes is being lost.
   bool failing = false;
 };
+
+// A plan's moves as the store keeps them (and the API shows them): names, when, why, and what
+// each is predicted to cost and save.
+nlohmann::json PlanMovesJson(const std::vector<placement::Move>& moves,
+                             const std::vector<std::string>& site_names,
+                             const std::vector<std::string>& vm_names, int64_t slot_s);
 
 class StoreRecorder : public Recorder {
  public:

@@ -27,7 +27,7 @@ struct HostMap {
   std::vector<std::string> names;            // per host
   std::vector<size_t> site;                  // per host: its site (index into the problem)
   std::vector<std::string> driver_location;  // per host: where the driver runs its VMs
-  // The host index of a driver location, or -1.
+  // The host index of a driver location, or -1. (A few string compares: hosts are few.)
   int HostOfLocation(const std::string& location) const;
   // The host a VM moving to `site` goes to: its first host. (One host per site today.)
   int HostForSite(size_t site) const;

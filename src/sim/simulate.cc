@@ -87,23 +87,36 @@ std::vector<std::unique_ptr<control::SensorSource>> SensorsOf(
   return sources;
 }
 
-// What the VMs drew over the slot that ends at `now`.
+// What the VMs drew over the slot that ends at `now`. The world keeps each VM's year in a row;
+// reading one value of every VM each slot would touch a cache line per VM per slot, so the rows
+// are copied a block of slots at a time into a buffer laid out by slot.
 class WorldLoad : public control::LoadSource {
  public:
   explicit WorldLoad(const World& world) : world_(world) {}
   void Read(int64_t now_ms, std::vector<double>* vm_power_w) override {
     const size_t V = world_.problem.vms.size(), T = world_.slots;
     const int64_t ended = (now_ms / 1000 - world_.start_utc_s) / world_.problem.slot_s - 1;
-    vm_power_w->resize(V);
-    for (size_t v = 0; v < V; ++v) {
-      (*vm_power_w)[v] = ended >= 0 && ended < static_cast<int64_t>(T)
-                             ? world_.vm_power_w[v * T + static_cast<size_t>(ended)]
-                             : NAN;
+    vm_power_w->assign(V, NAN);
+    if (ended < 0 || ended >= static_cast<int64_t>(T)) return;
+    const size_t t = static_cast<size_t>(ended);
+    if (t < block_start_ || t >= block_start_ + kBlock || block_.empty()) {
+      block_start_ = t;
+      const size_t n = std::min(kBlock, T - t);
+      block_.assign(kBlock * V, NAN);
+      for (size_t v = 0; v < V; ++v) {
+        const double* row = &world_.vm_power_w[v * T + t];
+        for (size_t j = 0; j < n; ++j) block_[j * V + v] = row[j];
+      }
     }
+    const double* slot = &block_[(t - block_start_) * V];
+    std::copy(slot, slot + V, vm_power_w->begin());
   }
 
  private:
+  static constexpr size_t kBlock = 64;
   const World& world_;
+  std::vector<double> block_;  // kBlock slots x VMs, from block_start_
+  size_t block_start_ = 0;
 };
 
 // The simulator's recorder: it adds up the policy's result; nothing is stored.

@@ -7,21 +7,24 @@
 
 namespace greenshift::hypervisor {
 
-SimDriver::SimDriver(SimDriverConfig config)
-    : config_(std::move(config)), sites_(config_.sites.begin(), config_.sites.end()) {}
+SimDriver::SimDriver(SimDriverConfig config) : config_(std::move(config)) {
+  const size_t n = config_.sites.size();
+  for (size_t s = 0; s < n; ++s) site_index_.emplace(config_.sites[s], static_cast<int>(s));
+  bandwidth_bytes_s_.assign(n * n, config_.bandwidth_bytes_s);
+  for (const auto& [link, bandwidth] : config_.link_bandwidth_bytes_s) {
+    const int from = SiteIndex(link.first), to = SiteIndex(link.second);
+    if (from >= 0 && to >= 0) bandwidth_bytes_s_[static_cast<size_t>(from) * n + to] = bandwidth;
+  }
+}
+
+int SimDriver::SiteIndex(const std::string& site) const {
+  auto it = site_index_.find(site);
+  return it == site_index_.end() ? -1 : it->second;
+}
 
 VmInfo* SimDriver::Find(const std::string& name) {
-  auto it = index_.find(name);
-  return it == index_.end() ? nullptr : &vms_[it->second];
-}
-
-bool SimDriver::KnownSite(const std::string& site) const {
-  return sites_.count(site) > 0;
-}
-
-double SimDriver::Bandwidth(const std::string& from, const std::string& to) const {
-  auto it = config_.link_bandwidth_bytes_s.find({from, to});
-  return it == config_.link_bandwidth_bytes_s.end() ? config_.bandwidth_bytes_s : it->second;
+  auto it = vms_.find(name);
+  return it == vms_.end() ? nullptr : &it->second;
 }
 
 Result<migration::PrecopyPrediction> SimDriver::Predict(const migration::PrecopyInput& input,
@@ -47,42 +50,31 @@ Result<migration::PrecopyPrediction> SimDriver::Predict(const migration::Precopy
 Status SimDriver::StartVm(const VmSpec& spec, const std::string& site) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!KnownSite(site)) return Status::Error("no site is named '" + site + "'");
-  if (index_.count(spec.name))
+  if (vms_.count(spec.name))
     return Status::Conflict("a VM named '" + spec.name + "' already exists");
   VmInfo info;
   info.spec = spec;
   info.site = site;
   info.state = VmState::kRunning;
   info.copies = {site};
-  size_t slot = vms_.size();
-  if (!free_.empty()) {
-    slot = free_.back();
-    free_.pop_back();
-    vms_[slot] = info;
-  } else {
-    vms_.push_back(info);
-  }
-  index_[spec.name] = slot;
+  vms_.emplace(spec.name, std::move(info));
   return Status::Ok();
 }
 
 Status SimDriver::StopVm(const std::string& name) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = index_.find(name);
-  if (it == index_.end()) return Status::NotFound("no VM is named '" + name + "'");
-  VmInfo& info = vms_[it->second];
-  if (info.state == VmState::kMigrating)
+  auto it = vms_.find(name);
+  if (it == vms_.end()) return Status::NotFound("no VM is named '" + name + "'");
+  if (it->second.state == VmState::kMigrating)
     return Status::Conflict("VM '" + name + "' is migrating: cancel the migration first");
-  info = VmInfo();
-  free_.push_back(it->second);
-  index_.erase(it);
+  vms_.erase(it);
   return Status::Ok();
 }
 
 Result<std::vector<VmInfo>> SimDriver::ListVms() {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<VmInfo> out;
-  for (const auto& [name, slot] : index_) out.push_back(vms_[slot]);
+  for (const auto& [name, info] : vms_) out.push_back(info);
   std::sort(out.begin(), out.end(),
             [](const VmInfo& a, const VmInfo& b) { return a.spec.name < b.spec.name; });
   return out;
@@ -109,7 +101,7 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
   result.mode = options.mode;
   result.tuning = "sim";
   migration::PrecopyInput input;
-  VmInfo* info = nullptr;  // stable: a deque's elements stay put, a migrating VM is not stopped
+  VmInfo* info = nullptr;  // stable: map nodes stay put, and a migrating VM is not stopped
   {
     std::lock_guard<std::mutex> lock(mutex_);
     info = Find(name);
@@ -118,7 +110,8 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
       return result;
     }
     result.from = result.running_on = info->site;
-    if (!KnownSite(to_site)) {
+    const int to = SiteIndex(to_site), from = SiteIndex(info->site);
+    if (to < 0) {
       result.error = "no site is named '" + to_site + "'";
       return result;
     }
@@ -135,7 +128,10 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
     input.memory_bytes = int64_t{spec.memory_mib} << 20;
     input.dirty_rate_bytes_s = spec.dirty_mb_s * 1e6;
     input.working_set_bytes = spec.dirty_size_mib > 0 ? int64_t{spec.dirty_size_mib} << 20 : -1;
-    input.bandwidth_bytes_s = Bandwidth(result.from, to_site);
+    input.bandwidth_bytes_s =
+        from >= 0 ? bandwidth_bytes_s_[static_cast<size_t>(from) * config_.sites.size() +
+                                       static_cast<size_t>(to)]
+                  : config_.bandwidth_bytes_s;
     input.downtime_limit_s = options.downtime_limit_ms / 1000.0;
     input.auto_converge = options.auto_converge;
   }

@@ -6,7 +6,6 @@
 // VM on its source.
 #pragma once
 
-#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -47,20 +46,21 @@ class SimDriver : public Driver {
   void FailMigrations(bool fail);
 
  private:
-  bool KnownSite(const std::string& site) const;
-  double Bandwidth(const std::string& from, const std::string& to) const;
+  int SiteIndex(const std::string& site) const;  // -1 when unknown
+  bool KnownSite(const std::string& site) const { return SiteIndex(site) >= 0; }
   // The model's prediction, computed once per distinct input (VMs of a kind move alike).
   Result<migration::PrecopyPrediction> Predict(const migration::PrecopyInput& input, bool live);
 
   SimDriverConfig config_;
-  std::set<std::string> sites_;
+  // Sites by name, and each link's bandwidth (from * sites + to): a simulated year looks them up
+  // millions of times.
+  std::unordered_map<std::string, int> site_index_;
+  std::vector<double> bandwidth_bytes_s_;
   std::mutex mutex_;
   VmInfo* Find(const std::string& name);  // the caller holds mutex_; null when unknown
-  // The VMs, where they stay put (a deque: a migration keeps a pointer to its VM), found by name
-  // through a small index (a year of millions of simulated moves looks VMs up by name).
-  std::deque<VmInfo> vms_;
-  std::vector<size_t> free_;  // slots of stopped VMs (their name is cleared)
-  std::unordered_map<std::string, size_t> index_;
+  // The VMs by name. A node-based map: a VM stays where it is in memory while others come and
+  // go (a migration keeps a pointer to its VM), and one lookup reaches it.
+  std::unordered_map<std::string, VmInfo> vms_;
   std::set<std::string> cancel_;
   bool fail_ = false;
   struct Key {

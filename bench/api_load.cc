@@ -150,7 +150,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   hypervisor::SimDriverConfig sim;
-  sim.sites = {"h-bench", "h-other", "h-third"};
+  sim.hosts = {"h-bench", "h-other", "h-third"};
   sim.speed = 100;
   hypervisor::SimDriver driver(sim);
   Result<control::Service> service = control::BuildService(*config, **store, driver, NowMs);

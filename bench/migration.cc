@@ -33,12 +33,12 @@ struct Cell {
   std::vector<double> dirty_rates_bytes_s;  // measured by QEMU just before each run
 };
 
-// When the source QEMU reported the migration `active` and `completed`, in ms after the command.
+// When the source reported the migration copying and completed, in ms after the command.
 std::pair<double, double> CopyWindow(const hypervisor::MigrationResult& m) {
   double active = -1, completed = -1;
   for (const hypervisor::MigrationEvent& e : m.events) {
-    if (e.site != m.from || e.name != "MIGRATION") continue;
-    if (e.detail == "active" && active < 0) active = e.at_ms;
+    if (e.host != m.from || e.kind != hypervisor::MigrationEventKind::kPhase) continue;
+    if (e.detail == "copying" && active < 0) active = e.at_ms;
     if (e.detail == "completed") completed = e.at_ms;
   }
   return {active, completed};

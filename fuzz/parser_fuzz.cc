@@ -107,7 +107,7 @@ memory_mib = 256
     w->config = control::ParseConfig(toml, std::string(dir) + "/g.toml").value();
     w->store = store::Store::Open(std::string(dir) + "/g.db").value();
     hypervisor::SimDriverConfig sim;
-    sim.sites = {"a1", "b1"};
+    sim.hosts = {"a1", "b1"};
     sim.instant = true;
     w->driver = std::make_unique<hypervisor::SimDriver>(sim);
     hypervisor::VmSpec web;

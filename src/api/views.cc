@@ -57,6 +57,7 @@ json StatusJson(const control::ServiceConfig& config, const control::EngineStatu
           {"speed", config.replay_speed},
           {"mode", control::ModeName(s.mode)},
           {"policy", s.policy},
+          {"driver", {{"name", config.driver}, {"capabilities", s.driver_capabilities}}},
           {"period_s", config.period_s},
           {"ticks", s.ticks},
           {"last_tick", s.last_tick_ms > 0 ? json(TimeText(s.last_tick_ms)) : json(nullptr)},

@@ -83,7 +83,7 @@ void AddDemoCommand(CLI::App& app, Context& context) {
     Result<hypervisor::VmInfo> after = driver->GetVm(vm);
     if (options->json) {
       nlohmann::json j = lab::ToJson(*result);
-      if (after.ok()) j["vm_site_after"] = after->site;
+      if (after.ok()) j["vm_site_after"] = after->host;
       std::cout << j.dump(2) << "\n";
     } else {
       const hypervisor::MigrationResult& m = result->migration;
@@ -100,7 +100,7 @@ void AddDemoCommand(CLI::App& app, Context& context) {
           result->http.completed, result->http.failed, result->http.latency_p50_ms,
           result->http.latency_p99_ms, result->http.requests_per_s,
           result->load_covered_migration ? "" : " (load ended before the migration did)");
-      if (after.ok()) std::printf("  VM now on      site %s\n\n", after->site.c_str());
+      if (after.ok()) std::printf("  VM now on      site %s\n\n", after->host.c_str());
     }
     if (!result->migration.completed)
       context.Fail("the migration failed: " + result->migration.error);

@@ -16,7 +16,7 @@ nlohmann::json VmsJson(Context& context, const lab::LabState& state) {
   for (const hypervisor::VmInfo& vm : *list) {
     vms.push_back({{"name", vm.spec.name},
                    {"ip", lab::HostAddress(vm.spec.ip_cidr)},
-                   {"site", vm.site},
+                   {"site", vm.host},
                    {"state", hypervisor::VmStateName(vm.state)}});
   }
   return vms;

@@ -19,13 +19,13 @@ void OnSignal(int) {
 
 void PrintProgress(const hypervisor::MigrationProgress& p) {
   static int last_pass = -1;
-  static std::string last_status;
-  if (p.pass == last_pass && p.status == last_status) return;
+  static hypervisor::MigrationPhase last_phase = hypervisor::MigrationPhase::kSetup;
+  if (p.pass == last_pass && p.phase == last_phase) return;
   last_pass = p.pass;
-  last_status = p.status;
+  last_phase = p.phase;
   std::fprintf(stderr, "  %7.0f ms  %-10s pass %d  sent %.1f MiB  remaining %.1f MiB\n",
-               p.elapsed_ms, p.status.c_str(), p.pass, p.transferred_bytes / 1048576.0,
-               p.remaining_bytes / 1048576.0);
+               p.elapsed_ms, hypervisor::MigrationPhaseName(p.phase), p.pass,
+               p.transferred_bytes / 1048576.0, p.remaining_bytes / 1048576.0);
 }
 
 }  // namespace

@@ -14,12 +14,12 @@
 #include "api/api.h"
 #include "api/server.h"
 #include "cli/context.h"
+#include "cli/drivers.h"
 #include "control/config.h"
 #include "control/recovery.h"
 #include "control/service.h"
 #include "core/log.h"
 #include "core/systemd.h"
-#include "hypervisor/sim/sim_driver.h"
 #include "store/store.h"
 
 namespace greenshift::cli {
@@ -68,47 +68,16 @@ void RunServe(Context& context, const std::string& config_path, int port_overrid
   }
   Result<std::unique_ptr<store::Store>> store = store::Store::Open(config->database, true);
   if (!store.ok()) return context.Fail(store.error());
-  std::unique_ptr<hypervisor::Driver> driver;
-  lab::LabConfig lab_config = context.LabConfig();
-  lab_config.name = config->lab;
-  if (config->driver == "qemu") {
-    Result<lab::LabState> lab = lab::LoadLab(lab_config);
-    if (!lab.ok()) return context.Fail(lab.error());
-    for (const control::HostConfig& host : config->hosts) {
-      bool found = false;
-      for (const lab::LabSite& site : lab->sites) found |= site.name == host.address;
-      if (!found)
-        return context.Fail(config_path + ": host '" + host.name + "': lab '" + lab->name +
-                            "' has no site '" + host.address + "'");
-    }
-    driver = context.DriverFor(*lab);
-  } else {
-    hypervisor::SimDriverConfig sim;
-    for (const control::HostConfig& host : config->hosts) sim.sites.push_back(host.DriverSite());
-    sim.bandwidth_bytes_s = config->link_mbit * 1e6 / 8;
-    sim.speed = config->replay_speed;
-    driver = std::make_unique<hypervisor::SimDriver>(sim);
-  }
+  Result<std::unique_ptr<hypervisor::Driver>> opened = OpenServiceDriver(context, *config);
+  if (!opened.ok()) return context.Fail(opened.error());
+  std::unique_ptr<hypervisor::Driver> driver = std::move(*opened);
   Result<control::Service> service = control::BuildService(*config, **store, *driver, WallMs);
   if (!service.ok()) return context.Fail(service.error());
   control::Engine& engine = *service->engine;
 
-  // A lab guest, for a VM that runs nowhere: the lab's business, given to the recovery.
+  // A VM that runs nowhere is started where the store last saw it (a lab guest under qemu).
   const control::ServiceConfig& c = *config;
-  auto spec_for = [&c, &lab_config](size_t v) {
-    const control::VmConfig& vm = c.vms[v];
-    hypervisor::VmSpec spec;
-    spec.name = vm.name;
-    spec.memory_mib = static_cast<int>(vm.memory_mib);
-    spec.dirty_mb_s = vm.dirty_mb_s;
-    spec.dirty_size_mib = vm.dirty_mb_s > 0
-                              ? (vm.working_set_mib > 0 ? static_cast<int>(vm.working_set_mib)
-                                                        : std::min(64, spec.memory_mib / 4))
-                              : 0;
-    spec.ip_cidr = vm.address;
-    spec.mac = lab::MacFor(lab_config.name, vm.name);
-    return spec;
-  };
+  auto spec_for = [&c](size_t v) { return StartSpecFor(c, v); };
   Result<control::RecoveryReport> recovered = control::Recover(
       engine, **store, *driver, *service->recorder, spec_for,
       std::chrono::milliseconds(static_cast<int64_t>(config->migration_timeout_s * 1000)));
@@ -124,8 +93,12 @@ void RunServe(Context& context, const std::string& config_path, int port_overrid
   api::HttpServer server(options, api);
   Status started = server.Start();
   if (!started.ok()) return context.Fail(started.message());
+  std::string can;
+  for (const std::string& name : driver->GetCapabilities().Names())
+    can += (can.empty() ? "" : ", ") + name;
   service->recorder->Event(LogLevel::kInfo, "start",
-                           "service started, mode " + std::string(control::ModeName(config->mode)),
+                           "service started, mode " + std::string(control::ModeName(config->mode)) +
+                               ", driver " + config->driver + " (" + can + ")",
                            engine.NowMs());
   std::printf("greenshift serve: %zu sites, %zu hosts, %zu VMs, mode %s, store %s\n",
               config->sites.size(), config->hosts.size(), config->vms.size(),

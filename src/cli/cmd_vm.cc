@@ -86,7 +86,7 @@ void AddVmCommands(CLI::App& app, Context& context) {
     nlohmann::json list = nlohmann::json::array();
     for (const hypervisor::VmInfo& vm : *vms) {
       list.push_back({{"name", vm.spec.name},
-                      {"site", vm.site},
+                      {"site", vm.host},
                       {"state", hypervisor::VmStateName(vm.state)},
                       {"ip", lab::HostAddress(vm.spec.ip_cidr)},
                       {"mac", vm.spec.mac},

@@ -14,6 +14,7 @@
 #include "control/toml_table.h"
 #include "core/files.h"
 #include "energy/csv.h"
+#include "hypervisor/kinds.h"
 
 namespace greenshift::control {
 
@@ -354,21 +355,25 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     GS_ASSIGN(h.site, t.String("site", std::nullopt));
     if (!c.FindSite(h.site)) return t.Error("site", "no site is named '" + h.site + "'");
     GS_ASSIGN(h.driver, t.String("driver", std::nullopt));
-    if (h.driver == "libvirt")
-      return t.Error("driver", "libvirt is not in this build of greenshift; use qemu or sim");
-    if (h.driver != "qemu" && h.driver != "sim")
-      return t.Error("driver", "'" + h.driver + "' is not one of qemu, sim");
+    const hypervisor::DriverKind* kind = hypervisor::FindDriverKind(h.driver);
+    if (!kind)
+      return t.Error("driver", "'" + h.driver + "' is not one of " + hypervisor::DriverKindNames());
+    if (!kind->in_this_build)
+      return t.Error("driver", h.driver + " is not in this build of greenshift; use one of " +
+                                   hypervisor::DriverKindNames());
     if (!c.driver.empty() && h.driver != c.driver)
       return t.Error("driver", "is '" + h.driver + "' but an earlier host uses '" + c.driver +
                                    "': every host of a service uses the same driver");
     c.driver = h.driver;
+    h.runs_at_address = kind->location_is_address;
     GS_ASSIGN(h.address, t.String("address", std::string()));
-    if (h.driver == "qemu" && h.address.empty())
-      return t.Error("address", "is required for a qemu host: the lab site it runs in");
+    if (kind->host_needs_address && h.address.empty())
+      return t.Error("address",
+                     "is required for a " + h.driver + " host: " + kind->host_address_is);
     for (const HostConfig& other : c.hosts) {
-      if (h.driver == "qemu" && other.address == h.address)
+      if (kind->addresses_unique && other.address == h.address)
         return t.Error("address",
-                       "lab site '" + h.address + "' is already host '" + other.name + "'");
+                       "'" + h.address + "' is already the address of host '" + other.name + "'");
     }
     c.hosts.push_back(std::move(h));
   }
@@ -396,10 +401,10 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     if (working_set == 0) return t.Error("working_set_mib", "must be > 0, or -1 for all of memory");
     v.working_set_mib = static_cast<int64_t>(working_set);
     GS_ASSIGN(v.address, t.String("address", std::string()));
-    if (c.driver == "qemu" && v.address.find('/') == std::string::npos)
-      return t.Error("address",
-                     "is required under the qemu driver, with its prefix length "
-                     "(e.g. 198.18.128.10/16)");
+    if (const hypervisor::DriverKind* kind = hypervisor::FindDriverKind(c.driver);
+        kind && kind->vm_needs_ip && v.address.find('/') == std::string::npos)
+      return t.Error("address", "is required under the " + c.driver +
+                                    " driver, with its prefix length (e.g. 198.18.128.10/16)");
     GS_ASSIGN(budget_ms, t.Number("downtime_budget_ms", 500, 1, 3600e3));
     v.downtime_budget_s = budget_ms / 1000;
     c.vms.push_back(std::move(v));

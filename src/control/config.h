@@ -60,10 +60,11 @@ struct SiteConfig {
 struct HostConfig {
   std::string name;
   std::string site;
-  std::string driver;   // "qemu" or "sim" (every host of a service uses the same)
+  std::string driver;   // a kind of hypervisor/kinds.h (every host of a service uses the same)
   std::string address;  // qemu: the lab site its QEMUs run in (`greenshift lab up`)
+  bool runs_at_address = false;  // the driver knows this host by its address (qemu), not its name
   // Where the driver runs this host's VMs: the lab site (qemu), the host itself (sim).
-  const std::string& DriverSite() const { return driver == "qemu" ? address : name; }
+  const std::string& DriverSite() const { return runs_at_address ? address : name; }
 };
 
 struct VmConfig {
@@ -103,7 +104,7 @@ struct ServiceConfig {
   // `replay_speed` times as fast as the wall clock.
   int64_t replay_start_utc_s = 0;
   double replay_speed = 1;
-  std::string driver;  // of every host ("qemu" or "sim")
+  std::string driver;  // of every host (a kind of hypervisor/kinds.h)
   std::string policy = "greedy-forecast";
   placement::PolicyOptions policy_options;
   std::vector<SiteConfig> sites;

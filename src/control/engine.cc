@@ -8,8 +8,18 @@
 
 namespace greenshift::control {
 
+namespace {
+
+// The problem as the driver can carry it out: moves are priced as what it will do.
+placement::Problem AsTheDriverMoves(placement::Problem problem, const hypervisor::Driver& driver) {
+  problem.live_migration = driver.GetCapabilities().live_migration;
+  return problem;
+}
+
+}  // namespace
+
 Engine::Engine(EngineSetup setup, hypervisor::Driver& driver, Recorder& recorder, Clock clock)
-    : problem_(std::move(setup.problem)),
+    : problem_(AsTheDriverMoves(std::move(setup.problem), driver)),
       home_site_(setup.home_site),
       mode_(setup.mode),
       refresh_inventory_(setup.refresh_inventory),
@@ -34,6 +44,7 @@ Engine::Engine(EngineSetup setup, hypervisor::Driver& driver, Recorder& recorder
       [this](const MoveOrder& order, const MoveOutcome& outcome) { MoveEnded(order, outcome); });
   status_.mode = mode_;
   status_.policy = planner_->policy().Name();
+  status_.driver_capabilities = driver_.GetCapabilities().Names();
 }
 
 Engine::~Engine() {

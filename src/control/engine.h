@@ -100,6 +100,7 @@ struct EngineStatus {
   int64_t now_ms = 0;
   Mode mode = Mode::kAuto;
   std::string policy;
+  std::vector<std::string> driver_capabilities;  // what the driver says it can do
   int64_t ticks = 0;
   int64_t last_tick_ms = 0;
   double last_tick_duration_s = 0;

@@ -15,6 +15,7 @@ Executor::Executor(ExecutorOptions options, const placement::Problem& problem, F
       recorder_(recorder),
       now_(std::move(now)),
       on_end_(std::move(on_end)),
+      capabilities_(driver.GetCapabilities()),
       blocked_(problem.sites.size()) {}
 
 Executor::~Executor() {
@@ -67,6 +68,10 @@ Executor::Verdict Executor::Examine(const MoveOrder& order, std::string* why) {
   }
   if (!order.manual && m.slot < slot_) {
     *why = "its slot passed before it could start";
+    return Verdict::kRefuse;
+  }
+  if (!capabilities_.live_migration && !capabilities_.offline_migration) {
+    *why = "the driver cannot migrate VMs";
     return Verdict::kRefuse;
   }
   const VmPlace place = fleet_.Get(m.vm);
@@ -193,6 +198,11 @@ void Executor::Run(MoveOrder order) {
   hypervisor::MigrationOptions options = options_.migration;
   if (options.downtime_limit_ms <= 0)
     options.downtime_limit_ms = static_cast<int>(problem_.vms[m.vm].downtime_budget_s * 1000);
+  // What the driver cannot do is not asked of it (a driver without live migration moves a VM
+  // stopped; the planner priced it so).
+  if (!capabilities_.live_migration) options.mode = hypervisor::MigrationMode::kOffline;
+  if (!capabilities_.auto_converge) options.auto_converge = false;
+  if (!capabilities_.bandwidth_limit) options.max_bandwidth_bytes_s = 0;
   options.cancel_requested = &stopping_;
   outcome.ran = true;
   outcome.result =
@@ -202,7 +212,7 @@ void Executor::Run(MoveOrder order) {
   hypervisor::VmState state = hypervisor::VmState::kStopped;
   Result<hypervisor::VmInfo> found = driver_.GetVm(name);
   if (found.ok()) {
-    host = hosts.HostOfLocation(found->site);
+    host = hosts.HostOfLocation(found->host);
     state = found->state;
   }
   const bool moved =
@@ -213,7 +223,7 @@ void Executor::Run(MoveOrder order) {
     outcome.state = "failed";
     if (outcome.result.completed) {
       outcome.why = "the driver reported the migration completed, but finds VM " + name +
-                    (found.ok() ? " at " + found->site + ", " + hypervisor::VmStateName(state)
+                    (found.ok() ? " at " + found->host + ", " + hypervisor::VmStateName(state)
                                 : ": " + found.error());
     } else {
       outcome.why = outcome.result.error;

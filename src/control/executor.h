@@ -99,6 +99,7 @@ class Executor {
   Recorder& recorder_;
   const std::function<int64_t()> now_;
   const OnEnd on_end_;
+  const hypervisor::Capabilities capabilities_;  // the driver's: asked once
 
   mutable std::mutex mutex_;  // guards everything below
   std::condition_variable changed_;

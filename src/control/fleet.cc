@@ -55,7 +55,7 @@ void Fleet::Refresh(const std::vector<hypervisor::VmInfo>& listed) {
     const size_t v = it->second;
     seen[v] = true;
     Account(v, -1);
-    vms_[v].host = hosts_.HostOfLocation(info.site);
+    vms_[v].host = hosts_.HostOfLocation(info.host);
     vms_[v].site = vms_[v].host >= 0 ? static_cast<int>(hosts_.site[vms_[v].host]) : -1;
     vms_[v].state = info.state;
     Account(v, +1);

@@ -41,7 +41,7 @@ Result<RecoveryReport> Recover(Engine& engine, store::Store& store, hypervisor::
       Result<hypervisor::VmInfo> settled = driver.Recover(name, timeout);
       if (!settled.ok()) return settled.status().Context("settling VM '" + name + "'");
       recorder.Event(LogLevel::kWarning, "reconcile",
-                     "VM " + name + " was left in a migration; it runs on " + settled->site, now);
+                     "VM " + name + " was left in a migration; it runs on " + settled->host, now);
       ++report.vms_settled;
     }
   }

@@ -22,6 +22,56 @@ const char* MigrationModeName(MigrationMode mode) {
   return mode == MigrationMode::kLive ? "live" : "offline";
 }
 
+const char* MigrationPhaseName(MigrationPhase phase) {
+  switch (phase) {
+    case MigrationPhase::kSetup:
+      return "setup";
+    case MigrationPhase::kCopying:
+      return "copying";
+    case MigrationPhase::kSwitchover:
+      return "switchover";
+    case MigrationPhase::kCompleted:
+      return "completed";
+    case MigrationPhase::kFailed:
+      return "failed";
+    case MigrationPhase::kCancelled:
+      return "cancelled";
+  }
+  return "setup";
+}
+
+const char* MigrationEventKindName(MigrationEventKind kind) {
+  switch (kind) {
+    case MigrationEventKind::kPhase:
+      return "phase";
+    case MigrationEventKind::kPass:
+      return "pass";
+    case MigrationEventKind::kPaused:
+      return "paused";
+    case MigrationEventKind::kResumed:
+      return "resumed";
+  }
+  return "phase";
+}
+
+std::vector<std::string> Capabilities::Names() const {
+  std::vector<std::string> names;
+  const std::pair<bool, const char*> all[] = {{live_migration, "live"},
+                                              {offline_migration, "offline"},
+                                              {auto_converge, "auto-converge"},
+                                              {post_copy, "post-copy"},
+                                              {downtime_limit, "downtime-limit"},
+                                              {bandwidth_limit, "bandwidth-limit"},
+                                              {disk_copy, "disk-copy"},
+                                              {dirty_rate, "dirty-rate"},
+                                              {cancel, "cancel"},
+                                              {recovery, "recovery"}};
+  for (const auto& [has, name] : all) {
+    if (has) names.push_back(name);
+  }
+  return names;
+}
+
 nlohmann::json ToJson(const MigrationResult& result) {
   auto number_or_null = [](double value) -> nlohmann::json {
     if (value < 0) return nullptr;
@@ -30,8 +80,8 @@ nlohmann::json ToJson(const MigrationResult& result) {
   nlohmann::json events = nlohmann::json::array();
   for (const MigrationEvent& event : result.events) {
     events.push_back({{"at_ms", event.at_ms},
-                      {"site", event.site},
-                      {"event", event.name},
+                      {"host", event.host},
+                      {"event", MigrationEventKindName(event.kind)},
                       {"detail", event.detail}});
   }
   return {
@@ -51,6 +101,7 @@ nlohmann::json ToJson(const MigrationResult& result) {
       {"passes", result.passes},
       {"mbps", result.mbps},
       {"tuning", result.tuning},
+      {"hypervisor_status", result.hypervisor_status},
       {"events", events},
   };
 }

@@ -1,8 +1,19 @@
-// The hypervisor-neutral driver interface. Callers never branch on the hypervisor: the qemu driver
-// (QMP), and later libvirt and sim, fill in the same calls.
+// The hypervisor-neutral driver interface, the way libvirt's driver table is neutral: the qemu
+// driver (QMP), the sim driver (the pre-copy model), and later libvirt, fill in the same calls,
+// and callers never branch on the hypervisor. They ask what a driver can do (Capabilities) instead
+// of assuming it. A VM is named on its host by its name (and its UUID where the hypervisor has
+// one); a host is named by the driver's location string (a lab site for qemu, a host for sim).
+// Progress, events and results are in neutral terms (phase, bytes, passes, pause): each driver's
+// own names (QMP's MIGRATION, STOP, RESUME...) stay inside it.
 //
 // Promise of every driver: a failed migration leaves the VM running on its source, with nothing
 // of it left on the destination, and says why. A VM is never left stopped or running twice.
+//
+// Threading: a driver may be called from several threads at once (the service's executor runs
+// one migration per thread, its loop lists VMs meanwhile). Calls about different VMs proceed in
+// parallel; calls about one VM are serialized by the driver where they would conflict (a second
+// migration of a VM that is migrating fails with why). CancelMigration and the cancel flag of
+// MigrationOptions may come from any thread while Migrate runs.
 #pragma once
 
 #include <atomic>
@@ -36,11 +47,27 @@ const char* VmStateName(VmState state);
 
 struct VmInfo {
   VmSpec spec;
-  std::string site;  // where it runs now
+  std::string uuid;  // the hypervisor's identity of the VM (empty where there is none)
+  std::string host;  // where it runs now: the driver's location string
   VmState state = VmState::kUnknown;
-  int pid = 0;  // the hypervisor process, where there is one
-  std::vector<std::string>
-      copies;  // sites where a process of this VM exists (normally just `site`)
+  int pid = 0;                      // the hypervisor process, where there is one
+  std::vector<std::string> copies;  // hosts where a process of this VM exists (normally `host`)
+};
+
+// What a driver can do. The executor and the planner ask; they never assume.
+struct Capabilities {
+  bool live_migration = false;     // pre-copy, the guest running
+  bool offline_migration = false;  // stop, copy, start
+  bool auto_converge = false;      // throttling a guest that does not converge
+  bool post_copy = false;          // switching to the destination before the copy ends
+  bool downtime_limit = false;     // a target for the final pause
+  bool bandwidth_limit = false;    // a cap on the migration stream
+  bool disk_copy = false;          // copying disks that are not shared along
+  bool dirty_rate = false;         // MeasureDirtyRate
+  bool cancel = false;             // stopping a running migration (the VM stays on its source)
+  bool recovery = false;           // Recover: settling a migration left by a dead caller
+  // The names of what it has ("live", "offline", ...), for logs and the API.
+  std::vector<std::string> Names() const;
 };
 
 enum class MigrationMode { kLive, kOffline };
@@ -61,20 +88,33 @@ struct MigrationOptions {
   const std::atomic<bool>* cancel_requested = nullptr;
 };
 
+// Where a migration is: setting up, copying memory while the guest runs, switching over (the
+// guest paused), or ended.
+enum class MigrationPhase { kSetup, kCopying, kSwitchover, kCompleted, kFailed, kCancelled };
+const char* MigrationPhaseName(MigrationPhase phase);
+
 struct MigrationProgress {
-  std::string status;  // QEMU's migration status: setup, active, device, completed, ...
-  int pass = 0;
+  MigrationPhase phase = MigrationPhase::kSetup;
+  int pass = 0;  // memory passes so far (the bulk copy is the first)
   int64_t transferred_bytes = 0;
   int64_t remaining_bytes = 0;
   double elapsed_ms = 0;
 };
 
-// One QMP event seen during a migration, on the source or the destination QEMU.
+// One thing that happened during a migration, on the source or the destination.
+enum class MigrationEventKind {
+  kPhase,    // the migration entered a phase (detail: its name)
+  kPass,     // a memory pass began (detail: its number)
+  kPaused,   // the guest stopped running here
+  kResumed,  // the guest runs here again
+};
+const char* MigrationEventKindName(MigrationEventKind kind);
+
 struct MigrationEvent {
-  double at_ms = 0;    // QEMU's event timestamp, relative to the start of the migration command
-  std::string site;    // where the QEMU that sent it runs
-  std::string name;    // MIGRATION, MIGRATION_PASS, STOP, RESUME
-  std::string detail;  // the migration status or the pass number
+  double at_ms = 0;  // the hypervisor's timestamp, relative to the start of the migration
+  std::string host;  // where it happened
+  MigrationEventKind kind = MigrationEventKind::kPhase;
+  std::string detail;  // the phase, or the pass number
 };
 
 struct MigrationResult {
@@ -90,6 +130,7 @@ struct MigrationResult {
   double paused_ms = -1;    // STOP on the source to RESUME on the destination, from QMP events
   int64_t bytes = 0;        // RAM bytes sent
   int passes = 0;           // RAM passes (dirty bitmap syncs)
+  std::string hypervisor_status;  // the last migration status in the hypervisor's own words
   double setup_ms = -1;
   int64_t mbps = 0;  // QEMU's last throughput figure, Mbit/s
   std::string tuning;
@@ -103,14 +144,17 @@ using ProgressCallback = std::function<void(const MigrationProgress&)>;
 class Driver {
  public:
   virtual ~Driver() = default;
-  // Starts a VM on `site`; returns once the hypervisor reports it running.
-  virtual Status StartVm(const VmSpec& spec, const std::string& site) = 0;
+  virtual Capabilities GetCapabilities() const = 0;
+  // Starts a VM on `host`; returns once the hypervisor reports it running.
+  virtual Status StartVm(const VmSpec& spec, const std::string& host) = 0;
   // Stops the VM wherever it runs and forgets it.
   virtual Status StopVm(const std::string& name) = 0;
   virtual Result<std::vector<VmInfo>> ListVms() = 0;
   virtual Result<VmInfo> GetVm(const std::string& name) = 0;
-  // Moves a VM to `to_site`. Always returns a result; result.completed says whether it moved.
-  virtual MigrationResult Migrate(const std::string& name, const std::string& to_site,
+  // Moves a VM to `to_host`. Always returns a result; result.completed says whether it moved.
+  // A mode the driver lacks (GetCapabilities) is refused with why; tuning it lacks
+  // (auto-converge, a bandwidth cap, a downtime target) is ignored. Callers ask first.
+  virtual MigrationResult Migrate(const std::string& name, const std::string& to_host,
                                   const MigrationOptions& options,
                                   const ProgressCallback& progress) = 0;
   // Asks a running migration of `name` (possibly driven by another process) to stop.

@@ -48,7 +48,9 @@ MoveCost PredictMove(const Problem& problem, size_t vm, size_t from, size_t to) 
   input.working_set_bytes = v.working_set_bytes;
   input.bandwidth_bytes_s = problem.LinkBetween(from, to).bandwidth_bytes_s;
   input.downtime_limit_s = v.downtime_budget_s;
-  Result<migration::PrecopyPrediction> p = migration::PredictPrecopy(input);
+  Result<migration::PrecopyPrediction> p = problem.live_migration
+                                               ? migration::PredictPrecopy(input)
+                                               : migration::PredictStopAndCopy(input);
   if (!p.ok()) {
     cost.why_not = p.error();
     return cost;
@@ -70,7 +72,7 @@ MoveCost PredictMove(const Problem& problem, size_t vm, size_t from, size_t to) 
 MoveCosts::MoveCosts(const Problem& problem) : sites_(problem.sites.size()) {
   // VMs and links repeat: predict once per distinct VM (its migration parameters) and distinct
   // link bandwidth, so 100,000 VMs of a few kinds cost a few predictions.
-  using VmKey = std::tuple<int64_t, double, int64_t, double>;
+  using VmKey = std::tuple<int64_t, double, int64_t, double>;  // the same for every VM kind
   std::map<VmKey, size_t> vm_classes;
   std::vector<size_t> representative;  // a VM of each class
   vm_class_.resize(problem.vms.size());

@@ -44,6 +44,9 @@ struct Problem {
   std::vector<Link> links;
   int64_t slot_s = 3600;
   double energy_per_byte_j = 2e-7;  // migration energy per byte sent, at each end
+  // Whether moves are live (pre-copy) or stop-and-copy: what the hypervisor can do. A stopped
+  // VM's downtime is the whole copy, and budgets are measured against it.
+  bool live_migration = true;
   const Link& LinkBetween(size_t from, size_t to) const { return links[from * sites.size() + to]; }
   // Errors name the site, VM or field that is wrong.
   Status Check() const;

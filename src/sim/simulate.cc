@@ -199,7 +199,7 @@ Result<SimWorld> Build(const World& world, std::unique_ptr<placement::Policy> po
   hypervisor::SimDriverConfig driver_config;
   driver_config.instant = true;
   for (size_t a = 0; a < S; ++a) {
-    driver_config.sites.push_back(world.problem.sites[a].name);
+    driver_config.hosts.push_back(world.problem.sites[a].name);
     for (size_t b = 0; b < S; ++b) {
       if (a == b) continue;
       driver_config

@@ -110,6 +110,10 @@ TEST_F(ApiTest, AReadingIsStoredAndShownInTheApiAndTheMetrics) {
   auto health = json::parse(client_->Get("/api/health")->body);
   EXPECT_EQ(health["store"]["ok"], true) << health.dump();
   EXPECT_EQ(health["readings_accepted"], 1);
+  // The status says which driver moves the VMs and what it can do (asked, not assumed).
+  auto status = json::parse(client_->Get("/api/status")->body);
+  EXPECT_EQ(status["driver"]["capabilities"][0], "live") << status.dump();
+  EXPECT_EQ(status["driver"]["capabilities"][1], "offline") << status.dump();
 }
 
 TEST_F(ApiTest, ChangesNeedTheToken) {

@@ -111,6 +111,8 @@ TEST(ConfigTest, ErrorsNameTheKey) {
       {"latitude = 50.1", "latitude = \"north\"", "key 'sites[0].latitude': must be a number"},
       {"address = \"a\"", "address = \"\"", "key 'hosts[0].address': is required for a qemu"},
       {"driver = \"qemu\"", "driver = \"libvirt\"", "key 'hosts[0].driver': libvirt is not in"},
+      {"driver = \"qemu\"", "driver = \"xen\"",
+       "key 'hosts[0].driver': 'xen' is not one of qemu, sim"},
       {"address = \"198.18.128.10/16\"", "power_w = 5", "key 'vms[0].address': is required"},
       {"memory_mib = 256", "memory_mib = 256\npeak_w = 50\npower_w = 60", "key 'vms[0].power_w'"},
       {"mode = \"auto\"", "mode = \"auto\"\nreplay_start = \"2022-06-21 12:00\"",

@@ -85,6 +85,21 @@ class LyingDriver : public hypervisor::SimDriver {
   }
 };
 
+// A driver whose hypervisors cannot migrate at all (a libvirt connection to a hypervisor
+// without migration support): the executor must ask before it tries.
+class StaticDriver : public hypervisor::SimDriver {
+ public:
+  using SimDriver::SimDriver;
+  hypervisor::Capabilities GetCapabilities() const override { return {}; }
+  hypervisor::MigrationResult Migrate(const std::string& name, const std::string& to,
+                                      const hypervisor::MigrationOptions& options,
+                                      const hypervisor::ProgressCallback& progress) override {
+    ++asked;
+    return SimDriver::Migrate(name, to, options, progress);
+  }
+  std::atomic<int> asked{0};
+};
+
 // Counts the migrations that run at once.
 class CountingDriver : public hypervisor::SimDriver {
  public:
@@ -123,9 +138,10 @@ class ExecutorTest : public ::testing::Test {
 
   // Driver, fleet and executor with every VM on `site`.
   template <typename DriverT = hypervisor::SimDriver>
-  void Build(bool run_inline, int site = 0, double speed = 0, int64_t dwell = 4) {
+  void Build(bool run_inline, int site = 0, double speed = 0, int64_t dwell = 4, bool live = true) {
     hypervisor::SimDriverConfig config;
-    config.sites = hosts_.driver_location;
+    config.live_migration = live;
+    config.hosts = hosts_.driver_location;
     config.instant = speed == 0;
     config.speed = speed;
     driver_ = std::make_unique<DriverT>(config);
@@ -199,7 +215,7 @@ TEST_F(ExecutorTest, EachMoveKeepsItsPreconditions) {
     EXPECT_EQ(fleet_->Get(v).site, 0);    // nothing else moved...
     EXPECT_FALSE(fleet_->Get(v).moving);  // ...and nothing is left marked as moving
   }
-  EXPECT_EQ(driver_->GetVm("vm0").value().site, "a1");
+  EXPECT_EQ(driver_->GetVm("vm0").value().host, "a1");
 }
 
 TEST_F(ExecutorTest, AMoveIntoAFullSiteWaitsForAMoveOutOfIt) {
@@ -232,6 +248,34 @@ TEST_F(ExecutorTest, ADriverThatSaysCompletedIsCheckedAgainstWhereItFindsTheVm) 
             std::string::npos)
       << WhyOf(0);
   EXPECT_EQ(fleet_->Get(0).site, 0);  // where the VM really runs
+}
+
+TEST_F(ExecutorTest, WhatTheDriverCannotDoIsNotAskedOfIt) {
+  // Hosts that move VMs only stopped: the move runs offline (the whole memory with the VM
+  // paused), not refused as a failed live migration.
+  Build(/*run_inline=*/true, 0, 0, 4, /*live=*/false);
+  EXPECT_FALSE(driver_->GetCapabilities().live_migration);
+  executor_->Submit({Order(0, 0, 1)});
+  ASSERT_EQ(WhyOf(0), "completed: ");
+  const hypervisor::MigrationResult r = recorder_.Ended()[0].second.result;
+  EXPECT_EQ(r.mode, hypervisor::MigrationMode::kOffline);
+  EXPECT_GT(r.downtime_ms, 2000);  // 256 MiB at 125 MB/s, all of it paused
+  EXPECT_DOUBLE_EQ(r.downtime_ms, r.total_ms);
+  EXPECT_EQ(fleet_->Get(0).site, 1);
+  // The same driver asked for a live migration directly says why it will not.
+  hypervisor::MigrationOptions live;
+  live.mode = hypervisor::MigrationMode::kLive;
+  hypervisor::MigrationResult refused = driver_->Migrate("vm1", "b1", live, nullptr);
+  EXPECT_FALSE(refused.completed);
+  EXPECT_NE(refused.error.find("cannot migrate a VM live"), std::string::npos) << refused.error;
+
+  // Hosts that cannot migrate at all: refused before the driver is asked; the VM stays.
+  Build<StaticDriver>(true);
+  executor_->Submit({Order(1, 0, 1, 10, /*manual=*/true)});
+  EXPECT_NE(WhyOf(1).find("the driver cannot migrate VMs"), std::string::npos) << WhyOf(1);
+  EXPECT_EQ(static_cast<StaticDriver&>(*driver_).asked, 0);
+  EXPECT_EQ(driver_->GetVm("vm1").value().host, "a1");
+  EXPECT_EQ(fleet_->Get(1).site, 0);
 }
 
 TEST_F(ExecutorTest, OneMigrationPerLinkAndQueuedMovesExpireWithTheirSlot) {

@@ -118,7 +118,7 @@ power_w = 120
     store_ = std::move(*store);
     if (!keep_driver) {
       hypervisor::SimDriverConfig sim;
-      sim.sites = {"a1", "b1"};
+      sim.hosts = {"a1", "b1"};
       sim.speed = 1000;  // a migration of the model's seconds takes milliseconds
       driver_ = std::make_unique<hypervisor::SimDriver>(sim);
     }
@@ -304,7 +304,7 @@ TEST_F(ServiceTest, AFailedMigrationLeavesTheVmOnItsSource) {
   std::vector<store::MoveRecord> moves = store_->Moves(10).value();
   ASSERT_FALSE(moves.empty());
   EXPECT_EQ(moves.back().state, "failed");
-  EXPECT_NE(moves.back().result.find("link to site b1 is down"), std::string::npos);
+  EXPECT_NE(moves.back().result.find("link to host b1 is down"), std::string::npos);
   EXPECT_NE(Metrics().find("greenshift_migrations_total{result=\"failed\"}"), std::string::npos);
 }
 

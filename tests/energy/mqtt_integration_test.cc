@@ -228,7 +228,7 @@ memory_mib = 256
     Result<std::unique_ptr<store::Store>> store = store::Store::Open(std::string(dir) + "/g.db");
     ASSERT_TRUE(store.ok()) << store.error();
     hypervisor::SimDriverConfig sim;
-    sim.sites = {"a1", "b1"};
+    sim.hosts = {"a1", "b1"};
     sim.speed = 1000;
     hypervisor::SimDriver driver(sim);
     auto wall = [] {

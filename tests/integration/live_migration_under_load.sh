@@ -36,6 +36,15 @@ check "QEMU reported a downtime" float_gt "$(jqr "$M" .downtime_ms)" 0
 check "paused time measured from STOP/RESUME events" float_gt "$(jqr "$M" .paused_ms)" 0
 check "bytes were sent" float_gt "$(jqr "$M" .bytes)" 1000000
 check "at least one pass" float_gt "$(jqr "$M" .passes)" 0
+# The neutral timeline: the guest paused on a and resumed on b, the migration's phases in order.
+timeline=$(jqr "$M" '[.events[] | select(.event == "paused" or .event == "resumed")
+                          | "\(.event)@\(.host)"] | join(" ")')
+echo "timeline: $timeline"
+check "the timeline shows the guest paused on a" grep -q "paused@a" <<<"$timeline"
+check "the timeline shows the guest resumed on b" grep -q "resumed@b" <<<"$timeline"
+check "the phases end in completed" \
+  test "$(jqr "$M" '[.events[] | select(.event == "phase") | .detail] | last')" = completed
+check "the hypervisor's own status is kept" test "$(jqr "$M" .hypervisor_status)" = completed
 
 completed=$(sed -n 's/^Complete requests: *//p' "$TEST_TMP/ab.txt")
 failed=$(sed -n 's/^Failed requests: *//p' "$TEST_TMP/ab.txt")

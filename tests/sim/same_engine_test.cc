@@ -153,7 +153,7 @@ hysteresis_fraction = 0.1
   Result<std::unique_ptr<store::Store>> store = store::Store::Open(dir_ + "/g.db", true);
   ASSERT_TRUE(store.ok()) << store.error();
   hypervisor::SimDriverConfig sim;
-  sim.sites = {"frankfurt-1", "sanjose-1"};
+  sim.hosts = {"frankfurt-1", "sanjose-1"};
   sim.bandwidth_bytes_s = 1000e6 / 8;
   sim.speed = 1e6;  // a migration takes its model time, a millionth of it
   hypervisor::SimDriver driver(sim);

@@ -327,10 +327,22 @@ Status QemuDriver::StopVm(const std::string& name) {
   return Status::Ok();
 }
 
+hypervisor::Capabilities QemuDriver::GetCapabilities() const {
+  // What this driver drives QEMU to do today. Post-copy and disk copy are QEMU's too, but not
+  // yet this driver's (issues 12 and 11): it says so rather than trying.
+  hypervisor::Capabilities c;
+  c.live_migration = c.offline_migration = true;
+  c.auto_converge = c.downtime_limit = c.bandwidth_limit = true;
+  c.dirty_rate = true;  // calc-dirty-rate, page sampling
+  c.cancel = true;      // migrate_cancel, then the roll-back
+  c.recovery = true;    // Recover: a migration QEMU finished or dropped without its caller
+  return c;
+}
+
 VmInfo QemuDriver::InfoFor(const Record& record) const {
   VmInfo info;
   info.spec = record.spec;
-  info.site = record.site;
+  info.host = record.site;
   for (const QemuSite& site : config_.sites) {
     if (InstancePid(record.spec.name, site.name) != 0) info.copies.push_back(site.name);
   }
@@ -477,16 +489,36 @@ struct MigrationWatch {
   std::vector<hypervisor::MigrationEvent> timeline;
 };
 
+// QEMU's migration status in neutral terms.
+hypervisor::MigrationPhase PhaseOf(const std::string& status) {
+  using hypervisor::MigrationPhase;
+  if (status == "completed") return MigrationPhase::kCompleted;
+  if (status == "failed") return MigrationPhase::kFailed;
+  if (status == "cancelled" || status == "cancelling") return MigrationPhase::kCancelled;
+  if (status == "device" || status == "pre-switchover" || status == "postcopy-active")
+    return MigrationPhase::kSwitchover;
+  if (status == "active") return MigrationPhase::kCopying;
+  return MigrationPhase::kSetup;
+}
+
 void Absorb(const std::vector<QmpEvent>& events, bool from_source, MigrationWatch& watch) {
+  using hypervisor::MigrationEventKind;
   for (const QmpEvent& event : events) {
     if (event.name == "MIGRATION" || event.name == "MIGRATION_PASS" || event.name == "STOP" ||
         event.name == "RESUME") {
       hypervisor::MigrationEvent entry;
       entry.at_ms = (event.timestamp_us - watch.started_wall_us) / 1000.0;
-      entry.site = from_source ? watch.source_site : watch.destination_site;
-      entry.name = event.name;
-      if (event.data.contains("status")) entry.detail = event.data.value("status", "");
-      if (event.data.contains("pass")) entry.detail = std::to_string(event.data.value("pass", 0));
+      entry.host = from_source ? watch.source_site : watch.destination_site;
+      if (event.name == "MIGRATION") {
+        entry.kind = MigrationEventKind::kPhase;
+        entry.detail = hypervisor::MigrationPhaseName(PhaseOf(event.data.value("status", "")));
+      } else if (event.name == "MIGRATION_PASS") {
+        entry.kind = MigrationEventKind::kPass;
+        entry.detail = std::to_string(event.data.value("pass", 0));
+      } else {
+        entry.kind =
+            event.name == "STOP" ? MigrationEventKind::kPaused : MigrationEventKind::kResumed;
+      }
       watch.timeline.push_back(std::move(entry));
     }
     if (from_source && event.name == "STOP" && watch.source_stop_us == 0) {
@@ -519,6 +551,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
                               .count();
   auto fill_figures = [&]() {
     result.events = watch.timeline;
+    result.hypervisor_status = watch.status;
     const json& info = watch.last_info;
     if (info.contains("downtime")) result.downtime_ms = info["downtime"].get<double>();
     if (info.contains("setup-time")) result.setup_ms = info["setup-time"].get<double>();
@@ -712,7 +745,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
         if (progress && info->contains("ram")) {
           const json& ram = (*info)["ram"];
           MigrationProgress p;
-          p.status = watch.status;
+          p.phase = PhaseOf(watch.status);
           p.pass = ram.value("dirty-sync-count", 0);
           p.transferred_bytes = ram.value("transferred", int64_t{0});
           p.remaining_bytes = ram.value("remaining", int64_t{0});

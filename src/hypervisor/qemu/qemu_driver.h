@@ -47,6 +47,7 @@ class QemuDriver : public hypervisor::Driver {
  public:
   explicit QemuDriver(QemuDriverConfig config) : config_(std::move(config)) {}
 
+  hypervisor::Capabilities GetCapabilities() const override;
   Status StartVm(const hypervisor::VmSpec& spec, const std::string& site) override;
   Status StopVm(const std::string& name) override;
   Result<std::vector<hypervisor::VmInfo>> ListVms() override;

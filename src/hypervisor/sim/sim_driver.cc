@@ -8,18 +8,29 @@
 namespace greenshift::hypervisor {
 
 SimDriver::SimDriver(SimDriverConfig config) : config_(std::move(config)) {
-  const size_t n = config_.sites.size();
-  for (size_t s = 0; s < n; ++s) site_index_.emplace(config_.sites[s], static_cast<int>(s));
+  const size_t n = config_.hosts.size();
+  for (size_t s = 0; s < n; ++s) host_index_.emplace(config_.hosts[s], static_cast<int>(s));
   bandwidth_bytes_s_.assign(n * n, config_.bandwidth_bytes_s);
   for (const auto& [link, bandwidth] : config_.link_bandwidth_bytes_s) {
-    const int from = SiteIndex(link.first), to = SiteIndex(link.second);
+    const int from = HostIndex(link.first), to = HostIndex(link.second);
     if (from >= 0 && to >= 0) bandwidth_bytes_s_[static_cast<size_t>(from) * n + to] = bandwidth;
   }
 }
 
-int SimDriver::SiteIndex(const std::string& site) const {
-  auto it = site_index_.find(site);
-  return it == site_index_.end() ? -1 : it->second;
+Capabilities SimDriver::GetCapabilities() const {
+  // The model covers pre-copy (with its tuning) and stop-and-copy; nothing of disks or
+  // post-copy. A simulated migration ends with the process that runs it: nothing to recover.
+  Capabilities c;
+  c.offline_migration = true;
+  c.live_migration = c.auto_converge = c.downtime_limit = config_.live_migration;
+  c.bandwidth_limit = false;  // the model runs at the link's bandwidth
+  c.dirty_rate = c.cancel = c.recovery = true;
+  return c;
+}
+
+int SimDriver::HostIndex(const std::string& host) const {
+  auto it = host_index_.find(host);
+  return it == host_index_.end() ? -1 : it->second;
 }
 
 VmInfo* SimDriver::Find(const std::string& name) {
@@ -47,16 +58,16 @@ Result<migration::PrecopyPrediction> SimDriver::Predict(const migration::Precopy
   return it->second;
 }
 
-Status SimDriver::StartVm(const VmSpec& spec, const std::string& site) {
+Status SimDriver::StartVm(const VmSpec& spec, const std::string& host) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!KnownSite(site)) return Status::Error("no site is named '" + site + "'");
+  if (!KnownHost(host)) return Status::NotFound("no host is named '" + host + "'");
   if (vms_.count(spec.name))
     return Status::Conflict("a VM named '" + spec.name + "' already exists");
   VmInfo info;
   info.spec = spec;
-  info.site = site;
+  info.host = host;
   info.state = VmState::kRunning;
-  info.copies = {site};
+  info.copies = {host};
   vms_.emplace(spec.name, std::move(info));
   return Status::Ok();
 }
@@ -92,14 +103,18 @@ void SimDriver::FailMigrations(bool fail) {
   fail_ = fail;
 }
 
-MigrationResult SimDriver::Migrate(const std::string& name, const std::string& to_site,
+MigrationResult SimDriver::Migrate(const std::string& name, const std::string& to_host,
                                    const MigrationOptions& options,
                                    const ProgressCallback& progress) {
   MigrationResult result;
   result.vm = name;
-  result.to = to_site;
+  result.to = to_host;
   result.mode = options.mode;
   result.tuning = "sim";
+  if (options.mode == MigrationMode::kLive && !config_.live_migration) {
+    result.error = "these hosts cannot migrate a VM live (only stopped)";
+    return result;
+  }
   migration::PrecopyInput input;
   VmInfo* info = nullptr;  // stable: map nodes stay put, and a migrating VM is not stopped
   {
@@ -109,14 +124,14 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
       result.error = "no VM is named '" + name + "'";
       return result;
     }
-    result.from = result.running_on = info->site;
-    const int to = SiteIndex(to_site), from = SiteIndex(info->site);
+    result.from = result.running_on = info->host;
+    const int to = HostIndex(to_host), from = HostIndex(info->host);
     if (to < 0) {
-      result.error = "no site is named '" + to_site + "'";
+      result.error = "no host is named '" + to_host + "'";
       return result;
     }
-    if (info->site == to_site) {
-      result.error = "VM '" + name + "' already runs on site " + to_site;
+    if (info->host == to_host) {
+      result.error = "VM '" + name + "' already runs on host " + to_host;
       return result;
     }
     if (info->state != VmState::kRunning) {
@@ -129,7 +144,7 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
     input.dirty_rate_bytes_s = spec.dirty_mb_s * 1e6;
     input.working_set_bytes = spec.dirty_size_mib > 0 ? int64_t{spec.dirty_size_mib} << 20 : -1;
     input.bandwidth_bytes_s =
-        from >= 0 ? bandwidth_bytes_s_[static_cast<size_t>(from) * config_.sites.size() +
+        from >= 0 ? bandwidth_bytes_s_[static_cast<size_t>(from) * config_.hosts.size() +
                                        static_cast<size_t>(to)]
                   : config_.bandwidth_bytes_s;
     input.downtime_limit_s = options.downtime_limit_ms / 1000.0;
@@ -157,22 +172,22 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
   }
   if (error.empty() && progress) {
     MigrationProgress p;
-    p.status = "completed";
+    p.phase = MigrationPhase::kCompleted;
     p.transferred_bytes = predicted->bytes_sent;
     p.elapsed_ms = predicted->total_s * 1000;
     progress(p);
   }
   std::lock_guard<std::mutex> lock(mutex_);
-  if (error.empty() && fail_) error = "the link to site " + to_site + " is down";
+  if (error.empty() && fail_) error = "the link to host " + to_host + " is down";
   info->state = VmState::kRunning;
   if (!error.empty()) {
     result.error = error;
     return result;
   }
-  info->site = to_site;
-  info->copies.assign(1, to_site);
+  info->host = to_host;
+  info->copies.assign(1, to_host);
   result.completed = true;
-  result.running_on = to_site;
+  result.running_on = to_host;
   result.total_ms = predicted->total_s * 1000;
   result.downtime_ms = result.paused_ms = predicted->downtime_s * 1000;
   result.bytes = predicted->bytes_sent;

@@ -1,4 +1,4 @@
-// The sim driver: sites without a hypervisor, for simulation at scale, planning rehearsals, tests
+// The sim driver: hosts without a hypervisor, for simulation at scale, planning rehearsals, tests
 // of the service and operators trying greenshift without hosts. VMs are records in memory; a
 // migration takes the time the pre-copy model predicts for the VM on its link (divided by
 // `speed`, so a replayed day can run fast; or no time at all, for the simulator) and reports the
@@ -20,22 +20,27 @@
 namespace greenshift::hypervisor {
 
 struct SimDriverConfig {
-  std::vector<std::string> sites;
+  std::vector<std::string> hosts;
   double bandwidth_bytes_s = 125e6;  // every link, unless named below
   std::map<std::pair<std::string, std::string>, double> link_bandwidth_bytes_s;  // (from, to)
   double speed = 1;      // model seconds per wall second
   bool instant = false;  // a migration takes no wall time at all (the simulator's)
+  // Hypervisors that can move a VM only stopped (the talk's regular migration; a libvirt host
+  // whose hypervisor lacks live migration): the driver says so in its capabilities and refuses
+  // a live migration.
+  bool live_migration = true;
 };
 
 class SimDriver : public Driver {
  public:
   explicit SimDriver(SimDriverConfig config);
 
-  Status StartVm(const VmSpec& spec, const std::string& site) override;
+  Capabilities GetCapabilities() const override;
+  Status StartVm(const VmSpec& spec, const std::string& host) override;
   Status StopVm(const std::string& name) override;
   Result<std::vector<VmInfo>> ListVms() override;
   Result<VmInfo> GetVm(const std::string& name) override;
-  MigrationResult Migrate(const std::string& name, const std::string& to_site,
+  MigrationResult Migrate(const std::string& name, const std::string& to_host,
                           const MigrationOptions& options,
                           const ProgressCallback& progress) override;
   Status CancelMigration(const std::string& name) override;
@@ -46,15 +51,15 @@ class SimDriver : public Driver {
   void FailMigrations(bool fail);
 
  private:
-  int SiteIndex(const std::string& site) const;  // -1 when unknown
-  bool KnownSite(const std::string& site) const { return SiteIndex(site) >= 0; }
+  int HostIndex(const std::string& host) const;  // -1 when unknown
+  bool KnownHost(const std::string& host) const { return HostIndex(host) >= 0; }
   // The model's prediction, computed once per distinct input (VMs of a kind move alike).
   Result<migration::PrecopyPrediction> Predict(const migration::PrecopyInput& input, bool live);
 
   SimDriverConfig config_;
-  // Sites by name, and each link's bandwidth (from * sites + to): a simulated year looks them up
+  // Hosts by name, and each link's bandwidth (from * hosts + to): a simulated year looks them up
   // millions of times.
-  std::unordered_map<std::string, int> site_index_;
+  std::unordered_map<std::string, int> host_index_;
   std::vector<double> bandwidth_bytes_s_;
   std::mutex mutex_;
   VmInfo* Find(const std::string& name);  // the caller holds mutex_; null when unknown

@@ -1,0 +1,32 @@
+// The drivers greenshift knows, and what a host of each needs in the config: the one place that
+// knows them by name (besides the factory that opens them, cli/drivers.h). The config asks here
+// instead of comparing names.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace greenshift::hypervisor {
+
+struct DriverKind {
+  std::string name;
+  std::string description;
+  bool in_this_build = true;
+  // A host's `address`: required or not, and what it is (in the driver's words).
+  bool host_needs_address = false;
+  std::string host_address_is;
+  // Where the driver runs a host's VMs: its `address` (qemu: a lab site), else the host's name.
+  bool location_is_address = false;
+  // Two hosts may not share an address (one lab site is one host).
+  bool addresses_unique = false;
+  // VMs need an `address` (the IP they keep), with its prefix length: the lab's guests do.
+  bool vm_needs_ip = false;
+};
+
+const std::vector<DriverKind>& DriverKinds();
+// The kind named `name`, or null.
+const DriverKind* FindDriverKind(const std::string& name);
+// "qemu, sim": the kinds in this build, for error messages.
+std::string DriverKindNames();
+
+}  // namespace greenshift::hypervisor

@@ -160,10 +160,10 @@ int main(int argc, char** argv) {
   }
   control::Engine& engine = *service->engine;
   for (size_t v = 0; v < config->vms.size(); ++v) {
-    hypervisor::VmSpec spec;
-    spec.name = config->vms[v].name;
-    spec.memory_mib = 64;
-    if (!driver.StartVm(spec, v % 2 ? "h-other" : "h-third").ok()) return 2;
+    hypervisor::SimVm vm;
+    vm.spec.name = config->vms[v].name;
+    vm.spec.memory_mib = 64;
+    if (!driver.StartVm(vm, v % 2 ? "h-other" : "h-third").ok()) return 2;
   }
   engine.Start(service->clock);
   api::Api api(*config, **store, *service->recorder, engine);

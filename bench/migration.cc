@@ -18,6 +18,7 @@
 #include "core/stats.h"
 #include "hypervisor/qemu/qemu_driver.h"
 #include "lab/experiment.h"
+#include "lab/guest.h"
 #include "lab/lab.h"
 #include "migration/precopy.h"
 
@@ -180,14 +181,14 @@ int main(int argc, char** argv) {
     for (Cell& cell : cells) {
       const std::string vm = "bench";
       (void)driver.StopVm(vm);
-      hypervisor::VmSpec spec;
-      spec.name = vm;
-      spec.memory_mib = memory_mib;
-      spec.dirty_mb_s = cell.dirty_mb_s;
-      spec.dirty_size_mib = cell.dirty_mb_s > 0 ? 64 : 0;
-      spec.mac = lab::MacFor(state->name, vm);
-      spec.ip_cidr = "198.18.128.10/16";
-      if (Status started = driver.StartVm(spec, "a"); !started.ok()) {
+      lab::GuestSpec guest;
+      guest.vm.name = vm;
+      guest.vm.memory_mib = memory_mib;
+      guest.dirty_mb_s = cell.dirty_mb_s;
+      guest.dirty_size_mib = cell.dirty_mb_s > 0 ? 64 : 0;
+      guest.mac = lab::MacFor(state->name, vm);
+      guest.ip_cidr = "198.18.128.10/16";
+      if (Status started = lab::StartGuest(driver, guest, "a"); !started.ok()) {
         std::fprintf(stderr, "bench/migration: %s\n", started.message().c_str());
         (void)lab::LabDown(config);
         return 1;

@@ -6,6 +6,7 @@
 
 #include "cli/context.h"
 #include "lab/experiment.h"
+#include "lab/guest.h"
 
 namespace greenshift::cli {
 
@@ -46,16 +47,16 @@ void AddDemoCommand(CLI::App& app, Context& context) {
     if (Result<hypervisor::VmInfo> existing = driver->GetVm(vm); existing.ok()) {
       (void)driver->StopVm(vm);  // a leftover from a --keep run
     }
-    hypervisor::VmSpec spec;
-    spec.name = vm;
-    spec.memory_mib = options->memory_mib;
-    spec.dirty_mb_s = options->dirty_mb_s;
-    spec.dirty_size_mib = options->dirty_mb_s > 0 ? std::min(64, options->memory_mib / 4) : 0;
-    spec.mac = lab::MacFor(state->name, vm);
-    spec.ip_cidr = "198.18.128.10/16";
+    lab::GuestSpec guest;
+    guest.vm.name = vm;
+    guest.vm.memory_mib = options->memory_mib;
+    guest.dirty_mb_s = options->dirty_mb_s;
+    guest.dirty_size_mib = options->dirty_mb_s > 0 ? std::min(64, options->memory_mib / 4) : 0;
+    guest.mac = lab::MacFor(state->name, vm);
+    guest.ip_cidr = "198.18.128.10/16";
     std::printf("== starting VM %s (%d MiB, TCG) on site a at 198.18.128.10\n", vm.c_str(),
-                spec.memory_mib);
-    if (Status started = driver->StartVm(spec, "a"); !started.ok()) {
+                guest.vm.memory_mib);
+    if (Status started = lab::StartGuest(*driver, guest, "a"); !started.ok()) {
       context.Fail(started.message());
       return finish();
     }

@@ -4,6 +4,7 @@
 
 #include "cli/context.h"
 #include "lab/experiment.h"
+#include "lab/guest.h"
 
 namespace greenshift::cli {
 
@@ -15,7 +16,7 @@ nlohmann::json VmsJson(Context& context, const lab::LabState& state) {
   if (!list.ok()) return vms;
   for (const hypervisor::VmInfo& vm : *list) {
     vms.push_back({{"name", vm.spec.name},
-                   {"ip", lab::HostAddress(vm.spec.ip_cidr)},
+                   {"ip", lab::HostAddress(lab::GuestOf(vm).ip_cidr)},
                    {"site", vm.host},
                    {"state", hypervisor::VmStateName(vm.state)}});
   }

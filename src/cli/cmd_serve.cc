@@ -68,18 +68,15 @@ void RunServe(Context& context, const std::string& config_path, int port_overrid
   }
   Result<std::unique_ptr<store::Store>> store = store::Store::Open(config->database, true);
   if (!store.ok()) return context.Fail(store.error());
-  Result<std::unique_ptr<hypervisor::Driver>> opened = OpenServiceDriver(context, *config);
+  Result<ServiceDriver> opened = OpenServiceDriver(context, *config);
   if (!opened.ok()) return context.Fail(opened.error());
-  std::unique_ptr<hypervisor::Driver> driver = std::move(*opened);
+  std::unique_ptr<hypervisor::Driver> driver = std::move(opened->driver);
   Result<control::Service> service = control::BuildService(*config, **store, *driver, WallMs);
   if (!service.ok()) return context.Fail(service.error());
   control::Engine& engine = *service->engine;
 
-  // A VM that runs nowhere is started where the store last saw it (a lab guest under qemu).
-  const control::ServiceConfig& c = *config;
-  auto spec_for = [&c](size_t v) { return StartSpecFor(c, v); };
   Result<control::RecoveryReport> recovered = control::Recover(
-      engine, **store, *driver, *service->recorder, spec_for,
+      engine, **store, *driver, *service->recorder, opened->start,
       std::chrono::milliseconds(static_cast<int64_t>(config->migration_timeout_s * 1000)));
   if (!recovered.ok()) return context.Fail(recovered.error());
 

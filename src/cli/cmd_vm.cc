@@ -4,6 +4,7 @@
 
 #include "cli/context.h"
 #include "lab/experiment.h"
+#include "lab/guest.h"
 
 namespace greenshift::cli {
 
@@ -37,18 +38,18 @@ void AddVmCommands(CLI::App& app, Context& context) {
     Result<lab::LabState> state = context.OpenLab();
     if (!state.ok()) return context.Fail(state.error());
     auto driver = context.DriverFor(*state);
-    hypervisor::VmSpec spec;
-    spec.name = start->name;
-    spec.memory_mib = start->memory_mib;
-    spec.dirty_mb_s = start->dirty_mb_s;
-    spec.dirty_size_mib =
+    lab::GuestSpec guest;
+    guest.vm.name = start->name;
+    guest.vm.memory_mib = start->memory_mib;
+    guest.dirty_mb_s = start->dirty_mb_s;
+    guest.dirty_size_mib =
         start->dirty_size_mib >= 0 ? start->dirty_size_mib : (start->dirty_mb_s > 0 ? 64 : 0);
-    spec.mac = lab::MacFor(state->name, spec.name);
+    guest.mac = lab::MacFor(state->name, guest.vm.name);
     Result<std::vector<hypervisor::VmInfo>> existing = driver->ListVms();
     if (!existing.ok()) return context.Fail(existing.error());
     std::vector<std::string> used;
     for (const hypervisor::VmInfo& vm : *existing)
-      used.push_back(lab::HostAddress(vm.spec.ip_cidr));
+      used.push_back(lab::HostAddress(lab::GuestOf(vm).ip_cidr));
     if (start->ip.empty()) {
       Result<std::string> ip = lab::NextVmAddress(used);
       if (!ip.ok()) return context.Fail(ip.error());
@@ -62,8 +63,8 @@ void AddVmCommands(CLI::App& app, Context& context) {
       return context.Fail("--ip must be an address in 198.18.0.0/16 without a prefix, got '" +
                           start->ip + "'");
     }
-    spec.ip_cidr = start->ip + "/16";
-    Status started = driver->StartVm(spec, start->site);
+    guest.ip_cidr = start->ip + "/16";
+    Status started = lab::StartGuest(*driver, guest, start->site);
     if (!started.ok()) return context.Fail(started.message());
     if (!start->no_wait) {
       Result<std::string> answer = lab::WaitForGuest(*state, start->ip, std::chrono::seconds(90));
@@ -71,7 +72,7 @@ void AddVmCommands(CLI::App& app, Context& context) {
         return context.Fail(answer.error() + " (the VM is running; see its console log in " +
                             state->run_dir + "/qemu/)");
     }
-    std::printf("VM %s runs on site %s at %s\n", spec.name.c_str(), start->site.c_str(),
+    std::printf("VM %s runs on site %s at %s\n", guest.vm.name.c_str(), start->site.c_str(),
                 start->ip.c_str());
   });
 
@@ -85,13 +86,14 @@ void AddVmCommands(CLI::App& app, Context& context) {
     if (!vms.ok()) return context.Fail(vms.error());
     nlohmann::json list = nlohmann::json::array();
     for (const hypervisor::VmInfo& vm : *vms) {
+      const lab::GuestSpec guest = lab::GuestOf(vm);
       list.push_back({{"name", vm.spec.name},
                       {"site", vm.host},
                       {"state", hypervisor::VmStateName(vm.state)},
-                      {"ip", lab::HostAddress(vm.spec.ip_cidr)},
-                      {"mac", vm.spec.mac},
+                      {"ip", lab::HostAddress(guest.ip_cidr)},
+                      {"mac", guest.mac},
                       {"memory_mib", vm.spec.memory_mib},
-                      {"dirty_mb_s", vm.spec.dirty_mb_s},
+                      {"dirty_mb_s", guest.dirty_mb_s},
                       {"pid", vm.pid},
                       {"copies", vm.copies}});
     }

@@ -8,19 +8,24 @@
 
 #include "cli/context.h"
 #include "control/config.h"
+#include "control/recovery.h"
 #include "core/status.h"
 #include "hypervisor/driver.h"
 
 namespace greenshift::cli {
 
+struct ServiceDriver {
+  std::unique_ptr<hypervisor::Driver> driver;
+  // Starts a configured VM that runs nowhere on a host of the driver (the recovery's): a lab
+  // guest under qemu (its memory, workload, address and the lab's MAC for it), a record under
+  // sim. Made here because only here is the concrete driver known.
+  control::StartVmFn start;
+};
+
 // The driver for every host of `config` (all hosts use the same kind), checked against what it
 // runs on: qemu hosts must be sites of the lab that is up. Errors name the host and what is
 // missing.
-Result<std::unique_ptr<hypervisor::Driver>> OpenServiceDriver(const Context& context,
-                                                              const control::ServiceConfig& config);
-
-// What the recovery starts for VM `v` of `config` when it runs nowhere (a lab guest under qemu:
-// its memory, workload, address and the lab's MAC for it).
-hypervisor::VmSpec StartSpecFor(const control::ServiceConfig& config, size_t v);
+Result<ServiceDriver> OpenServiceDriver(const Context& context,
+                                        const control::ServiceConfig& config);
 
 }  // namespace greenshift::cli

@@ -9,8 +9,7 @@ namespace greenshift::control {
 using nlohmann::json;
 
 Result<RecoveryReport> Recover(Engine& engine, store::Store& store, hypervisor::Driver& driver,
-                               Recorder& recorder,
-                               const std::function<hypervisor::VmSpec(size_t)>& spec_for,
+                               Recorder& recorder, const StartVmFn& start,
                                std::chrono::milliseconds timeout) {
   RecoveryReport report;
   const placement::Problem& problem = engine.problem();
@@ -25,10 +24,12 @@ Result<RecoveryReport> Recover(Engine& engine, store::Store& store, hypervisor::
   for (size_t v = 0; v < problem.vms.size(); ++v) {
     const std::string& name = problem.vms[v].name;
     Result<hypervisor::VmInfo> info = driver.GetVm(name);
+    if (!info.ok() && !info.status().IsNotFound())
+      return info.status().Context("asking the driver for VM '" + name + "'");
     if (!info.ok()) {
       const int host = fleet.hosts().HostForSite(static_cast<size_t>(engine.home_site(v)));
       const std::string& location = fleet.hosts().driver_location[static_cast<size_t>(host)];
-      GS_RETURN_IF_ERROR(driver.StartVm(spec_for(v), location)
+      GS_RETURN_IF_ERROR(start(v, location)
                              .Context("starting VM '" + name + "' on host " +
                                       fleet.hosts().names[static_cast<size_t>(host)]));
       recorder.Event(

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include "control/engine.h"
 #include "control/recorder.h"
@@ -25,11 +26,16 @@ struct RecoveryReport {
   int moves_completed = 0, moves_interrupted = 0, moves_cancelled = 0;
 };
 
-// `spec_for(vm)`: how to start VM `vm` (an index into the engine's problem) when it runs
-// nowhere; `timeout`: how long the driver may wait for a migration still running.
+// Starts VM `vm` (an index into the engine's problem) on the driver's host `location`: how a
+// VM is made is its creator's business (the lab's guest under qemu, a record under sim), not
+// the driver interface's.
+using StartVmFn = std::function<Status(size_t vm, const std::string& location)>;
+
+// `start`: called for a VM the driver does not know (NotFound) at all; a driver that cannot
+// answer fails the recovery instead (a VM is never started twice). `timeout`: how long the
+// driver may wait for a migration still running.
 Result<RecoveryReport> Recover(Engine& engine, store::Store& store, hypervisor::Driver& driver,
-                               Recorder& recorder,
-                               const std::function<hypervisor::VmSpec(size_t)>& spec_for,
+                               Recorder& recorder, const StartVmFn& start,
                                std::chrono::milliseconds timeout);
 
 }  // namespace greenshift::control

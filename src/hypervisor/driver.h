@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,16 +31,14 @@
 
 namespace greenshift::hypervisor {
 
+// What every hypervisor knows of a VM. How a VM is made (a kernel and its command line, a
+// domain's XML) is its creator's business, through the concrete driver (the lab starts its
+// guests through qemu::QemuDriver::StartVm); the neutral interface finds, moves and stops VMs,
+// including VMs it did not start.
 struct VmSpec {
   std::string name;
   int memory_mib = 256;
   int vcpus = 1;
-  // The guest's memory-dirtying workload: rate in MB/s (0: idle) over a buffer of this size
-  // (its writable working set; 0 with a rate: all of memory).
-  double dirty_mb_s = 0;
-  int dirty_size_mib = 0;
-  std::string ip_cidr;  // the address the guest keeps wherever it runs, e.g. 198.18.128.10/16
-  std::string mac;      // e.g. 52:54:00:12:34:56
 };
 
 enum class VmState { kRunning, kPaused, kMigrating, kStopped, kUnknown };
@@ -52,6 +51,10 @@ struct VmInfo {
   VmState state = VmState::kUnknown;
   int pid = 0;                      // the hypervisor process, where there is one
   std::vector<std::string> copies;  // hosts where a process of this VM exists (normally `host`)
+  // What the VM's creator attached to it, kept by the hypervisor with the VM and read back by
+  // anyone (libvirt: the domain's <metadata>; qemu: the driver's record). The lab keeps its
+  // guests' address and workload here ("ip", "mac", "dirty_mb_s", "dirty_size_mib").
+  std::map<std::string, std::string> metadata;
 };
 
 // What a driver can do. The executor and the planner ask; they never assume.
@@ -145,8 +148,6 @@ class Driver {
  public:
   virtual ~Driver() = default;
   virtual Capabilities GetCapabilities() const = 0;
-  // Starts a VM on `host`; returns once the hypervisor reports it running.
-  virtual Status StartVm(const VmSpec& spec, const std::string& host) = 0;
   // Stops the VM wherever it runs and forgets it.
   virtual Status StopVm(const std::string& name) = 0;
   virtual Result<std::vector<VmInfo>> ListVms() = 0;

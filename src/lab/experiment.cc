@@ -5,6 +5,7 @@
 
 #include "core/clock.h"
 #include "core/process.h"
+#include "lab/guest.h"
 
 namespace greenshift::lab {
 
@@ -50,7 +51,10 @@ Result<ExperimentResult> RunMeasuredMigration(hypervisor::Driver& driver, const 
                                               const hypervisor::ProgressCallback& progress) {
   Result<hypervisor::VmInfo> vm = driver.GetVm(options.vm);
   if (!vm.ok()) return vm.status();
-  const std::string ip = HostAddress(vm->spec.ip_cidr);
+  const std::string ip = HostAddress(GuestOf(*vm).ip_cidr);
+  if (ip.empty())
+    return Status::Invalid("VM '" + options.vm +
+                           "' is not a lab guest: no address is known for it");
 
   std::atomic<bool> stop_ping{false};
   std::atomic<bool> http_done{false};

@@ -240,14 +240,14 @@ Result<SimWorld> Build(const World& world, std::unique_ptr<placement::Policy> po
 
   for (size_t v = 0; v < V; ++v) {
     const placement::Vm& vm = world.problem.vms[v];
-    hypervisor::VmSpec spec;
-    spec.name = vm.name;
-    spec.memory_mib = static_cast<int>(vm.memory_bytes >> 20);
-    spec.dirty_mb_s = vm.dirty_rate_bytes_s / 1e6;
-    spec.dirty_size_mib =
-        vm.working_set_bytes > 0 ? static_cast<int>(vm.working_set_bytes >> 20) : 0;
+    hypervisor::SimVm sim_vm;
+    sim_vm.spec.name = vm.name;
+    sim_vm.spec.memory_mib = static_cast<int>(vm.memory_bytes >> 20);
+    sim_vm.dirty_mb_s = vm.dirty_rate_bytes_s / 1e6;
+    sim_vm.working_set_mib =
+        vm.working_set_bytes > 0 ? static_cast<int>(vm.working_set_bytes >> 20) : -1;
     const size_t site = static_cast<size_t>(world.initial_site[v]);
-    GS_RETURN_IF_ERROR(sim.driver->StartVm(spec, world.problem.sites[site].name));
+    GS_RETURN_IF_ERROR(sim.driver->StartVm(sim_vm, world.problem.sites[site].name));
     sim.engine->fleet().Place(v, static_cast<int>(site), hypervisor::VmState::kRunning);
   }
   return sim;

@@ -147,10 +147,10 @@ class ExecutorTest : public ::testing::Test {
     driver_ = std::make_unique<DriverT>(config);
     fleet_ = std::make_unique<Fleet>(problem_, hosts_);
     for (size_t v = 0; v < problem_.vms.size(); ++v) {
-      hypervisor::VmSpec spec;
-      spec.name = problem_.vms[v].name;
-      spec.memory_mib = 256;
-      ASSERT_TRUE(driver_->StartVm(spec, hosts_.driver_location[site]).ok());
+      hypervisor::SimVm vm;
+      vm.spec.name = problem_.vms[v].name;
+      vm.spec.memory_mib = 256;
+      ASSERT_TRUE(driver_->StartVm(vm, hosts_.driver_location[site]).ok());
       fleet_->Place(v, site, hypervisor::VmState::kRunning);
     }
     ExecutorOptions options;
@@ -223,10 +223,10 @@ TEST_F(ExecutorTest, AMoveIntoAFullSiteWaitsForAMoveOutOfIt) {
   Build(true);
   for (size_t v : {2, 3}) {
     ASSERT_TRUE(driver_->StopVm(problem_.vms[v].name).ok());
-    hypervisor::VmSpec spec;
-    spec.name = problem_.vms[v].name;
-    spec.memory_mib = 256;
-    ASSERT_TRUE(driver_->StartVm(spec, "b1").ok());
+    hypervisor::SimVm vm;
+    vm.spec.name = problem_.vms[v].name;
+    vm.spec.memory_mib = 256;
+    ASSERT_TRUE(driver_->StartVm(vm, "b1").ok());
     fleet_->Place(v, 1, hypervisor::VmState::kRunning);
   }
   problem_.sites[1].capacity_w = 200;

@@ -240,8 +240,8 @@ memory_mib = 256
     ASSERT_TRUE(service.ok()) << service.error();
     control::Engine& engine = *service->engine;
     engine.executor().Start();
-    hypervisor::VmSpec web;
-    web.name = "web";
+    hypervisor::SimVm web;
+    web.spec.name = "web";
     ASSERT_TRUE(driver.StartVm(web, "b1").ok());
     const int64_t now_s = wall() / 1000;
     ASSERT_TRUE(WaitFor([&] { return engine.observer().Sources()[0].second; }, 5000));

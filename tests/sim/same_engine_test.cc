@@ -164,15 +164,15 @@ hysteresis_fraction = 0.1
   ASSERT_TRUE(service.ok()) << service.error();
   control::Engine& engine = *service->engine;
   engine.executor().Start();
-  auto spec_for = [&](size_t v) {
-    hypervisor::VmSpec spec;
-    spec.name = config->vms[v].name;
-    spec.memory_mib = 1024;
-    spec.dirty_mb_s = 10;
-    spec.dirty_size_mib = 128;
-    return spec;
+  auto start = [&](size_t v, const std::string& host) {
+    hypervisor::SimVm vm;
+    vm.spec.name = config->vms[v].name;
+    vm.spec.memory_mib = 1024;
+    vm.dirty_mb_s = 10;
+    vm.working_set_mib = 128;
+    return driver.StartVm(vm, host);
   };
-  ASSERT_TRUE(control::Recover(engine, **store, driver, *service->recorder, spec_for,
+  ASSERT_TRUE(control::Recover(engine, **store, driver, *service->recorder, start,
                                std::chrono::milliseconds(1000))
                   .ok());
   for (size_t t = 0; t < T; ++t) {

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <thread>
@@ -39,26 +40,30 @@ int ReadPid(const std::string& pid_file) {
   }
 }
 
-json SpecToJson(const VmSpec& spec) {
-  return {{"name", spec.name},
-          {"memory_mib", spec.memory_mib},
-          {"vcpus", spec.vcpus},
-          {"dirty_mb_s", spec.dirty_mb_s},
-          {"dirty_size_mib", spec.dirty_size_mib},
-          {"ip", spec.ip_cidr},
-          {"mac", spec.mac}};
+// Six hex pairs separated by colons: what QEMU's -device mac= takes.
+bool ValidMac(const std::string& mac) {
+  if (mac.size() != 17) return false;
+  for (size_t i = 0; i < mac.size(); ++i) {
+    if (i % 3 == 2 ? mac[i] != ':' : !std::isxdigit(static_cast<unsigned char>(mac[i])))
+      return false;
+  }
+  return true;
 }
 
-VmSpec SpecFromJson(const json& j) {
-  VmSpec spec;
-  spec.name = j.at("name").get<std::string>();
-  spec.memory_mib = j.at("memory_mib").get<int>();
-  spec.vcpus = j.value("vcpus", 1);
-  spec.dirty_mb_s = j.value("dirty_mb_s", 0.0);
-  spec.dirty_size_mib = j.value("dirty_size_mib", 0);
-  spec.ip_cidr = j.value("ip", std::string());
-  spec.mac = j.value("mac", std::string());
-  return spec;
+json MachineToJson(const Machine& m) {
+  return {{"name", m.spec.name}, {"memory_mib", m.spec.memory_mib},  {"vcpus", m.spec.vcpus},
+          {"mac", m.mac},        {"kernel_append", m.kernel_append}, {"metadata", m.metadata}};
+}
+
+Machine MachineFromJson(const json& j) {
+  Machine m;
+  m.spec.name = j.at("name").get<std::string>();
+  m.spec.memory_mib = j.at("memory_mib").get<int>();
+  m.spec.vcpus = j.value("vcpus", 1);
+  m.mac = j.at("mac").get<std::string>();
+  m.kernel_append = j.value("kernel_append", std::string());
+  m.metadata = j.value("metadata", std::map<std::string, std::string>());
+  return m;
 }
 
 void SleepMs(int ms) {
@@ -77,14 +82,9 @@ std::string TapName(const std::string& vm) {
   return "t-" + vm;
 }
 
-std::string KernelCommandLine(const VmSpec& spec) {
-  return "console=ttyS0 panic=-1 quiet gs.name=" + spec.name + " gs.ip=" + spec.ip_cidr +
-         " gs.dirty_mb_s=" + std::to_string(std::lround(spec.dirty_mb_s)) +
-         " gs.dirty_size_mib=" + std::to_string(spec.dirty_size_mib);
-}
-
-std::vector<std::string> BuildQemuCommand(const QemuDriverConfig& config, const VmSpec& spec,
+std::vector<std::string> BuildQemuCommand(const QemuDriverConfig& config, const Machine& machine,
                                           const QemuSite& site, bool incoming) {
+  const hypervisor::VmSpec& spec = machine.spec;
   const InstancePaths paths = PathsFor(config, spec.name, site.name);
   std::vector<std::string> argv = {
       config.qemu_binary,
@@ -108,12 +108,12 @@ std::vector<std::string> BuildQemuCommand(const QemuDriverConfig& config, const 
       "-initrd",
       config.initrd_path,
       "-append",
-      KernelCommandLine(spec),
+      machine.kernel_append,
       "-netdev",
       "tap,id=net0,ifname=" + TapName(spec.name) + ",script=no,downscript=no",
       "-device",
       // romfile= : the guest boots from -kernel, so no PXE option ROM (and no ipxe-qemu needed).
-      "virtio-net-pci,netdev=net0,romfile=,mac=" + spec.mac,
+      "virtio-net-pci,netdev=net0,romfile=,mac=" + machine.mac,
       "-chardev",
       "file,id=console,path=" + paths.console_log + ",append=on",
       "-serial",
@@ -153,14 +153,14 @@ std::string QemuDriver::LockPath(const std::string& name) const {
 
 Result<QemuDriver::Record> QemuDriver::LoadRecord(const std::string& name) const {
   const std::string path = RecordPath(name);
-  if (!PathExists(path)) return Status::Error("no VM named '" + name + "'");
+  if (!PathExists(path)) return Status::NotFound("no VM named '" + name + "'");
   Result<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
   json j = json::parse(*text, nullptr, false);
   if (j.is_discarded()) return Status::Error("VM record " + path + " is not valid JSON");
   try {
     Record record;
-    record.spec = SpecFromJson(j.at("spec"));
+    record.machine = MachineFromJson(j.at("machine"));
     record.site = j.at("site").get<std::string>();
     record.migrating_to = j.value("migrating_to", std::string());
     return record;
@@ -171,10 +171,11 @@ Result<QemuDriver::Record> QemuDriver::LoadRecord(const std::string& name) const
 
 Status QemuDriver::SaveRecord(const Record& record) const {
   GS_RETURN_IF_ERROR(MakeDirs(config_.state_dir + "/vms"));
-  json j = {
-      {"spec", SpecToJson(record.spec)}, {"site", record.site}, {"updated", FormatUtc(WallNow())}};
+  json j = {{"machine", MachineToJson(record.machine)},
+            {"site", record.site},
+            {"updated", FormatUtc(WallNow())}};
   if (!record.migrating_to.empty()) j["migrating_to"] = record.migrating_to;
-  return WriteFileAtomic(RecordPath(record.spec.name), j.dump(2) + "\n");
+  return WriteFileAtomic(RecordPath(record.machine.spec.name), j.dump(2) + "\n");
 }
 
 Status QemuDriver::CreateTap(const QemuSite& site, const std::string& vm) const {
@@ -197,14 +198,16 @@ int QemuDriver::InstancePid(const std::string& vm, const std::string& site) cons
   return ProcessAlive(pid) ? pid : 0;
 }
 
-Status QemuDriver::LaunchInstance(const VmSpec& spec, const QemuSite& site, bool incoming) const {
+Status QemuDriver::LaunchInstance(const Machine& machine, const QemuSite& site,
+                                  bool incoming) const {
+  const hypervisor::VmSpec& spec = machine.spec;
   GS_RETURN_IF_ERROR(MakeDirs(config_.state_dir + "/qemu"));
   const InstancePaths paths = PathsFor(config_, spec.name, site.name);
   for (const std::string& stale : {paths.control_socket, paths.query_socket, paths.pid_file}) {
     GS_RETURN_IF_ERROR(RemoveFile(stale));
   }
   GS_RETURN_IF_ERROR(CreateTap(site, spec.name));
-  const std::vector<std::string> argv = BuildQemuCommand(config_, spec, site, incoming);
+  const std::vector<std::string> argv = BuildQemuCommand(config_, machine, site, incoming);
   Result<CommandOutput> output = RunCommand(argv, RunOptions{site.netns, std::chrono::seconds(60)});
   if (!output.ok() || output->exit_code != 0) {
     std::string why = output.ok() ? output->stderr_text : output.error();
@@ -275,29 +278,26 @@ Result<double> QemuDriver::MeasureDirtyRate(const std::string& name, int seconds
   return Status::Error("VM '" + name + "': QEMU did not finish measuring its dirty rate in time");
 }
 
-// Memory the lab guest needs besides its dirty buffer (kernel, initramfs, page cache).
-constexpr int kGuestBaseMib = 96;
-
-Status QemuDriver::StartVm(const VmSpec& spec, const std::string& site_name) {
-  GS_RETURN_IF_ERROR(ValidateName("VM name", spec.name));
+Status QemuDriver::StartVm(const Machine& machine, const std::string& site_name) {
+  const hypervisor::VmSpec& spec = machine.spec;
+  if (Status named = ValidateName("VM name", spec.name); !named.ok())
+    return Status::Invalid(named.message());
   if (spec.memory_mib < 64 || spec.memory_mib > 65536) {
-    return Status::Error("memory of VM '" + spec.name + "' must be 64..65536 MiB, got " +
-                         std::to_string(spec.memory_mib));
+    return Status::Invalid("memory of VM '" + spec.name + "' must be 64..65536 MiB, got " +
+                           std::to_string(spec.memory_mib));
   }
-  if (spec.dirty_mb_s < 0) return Status::Error("dirty rate must not be negative");
-  if (spec.dirty_size_mib < 0 || spec.dirty_size_mib > spec.memory_mib - kGuestBaseMib) {
-    return Status::Error("dirty buffer of VM '" + spec.name + "' (" +
-                         std::to_string(spec.dirty_size_mib) + " MiB) does not fit in its " +
-                         std::to_string(spec.memory_mib) + " MiB: the guest needs about " +
-                         std::to_string(kGuestBaseMib) + " MiB besides");
-  }
-  if (spec.dirty_mb_s > 0 && spec.dirty_size_mib == 0) {
-    return Status::Error("VM '" + spec.name + "' dirties " +
-                         std::to_string(std::lround(spec.dirty_mb_s)) +
-                         " MB/s but has no dirty buffer: give it a size");
-  }
-  if (spec.ip_cidr.empty() || spec.mac.empty()) {
-    return Status::Error("VM '" + spec.name + "' needs an IP address and a MAC address");
+  if (spec.vcpus < 1 || spec.vcpus > 64)
+    return Status::Invalid("VM '" + spec.name + "' needs 1..64 vCPUs, got " +
+                           std::to_string(spec.vcpus));
+  if (!ValidMac(machine.mac))
+    return Status::Invalid("VM '" + spec.name +
+                           "' needs a MAC address like 52:54:00:12:34:56, got '" + machine.mac +
+                           "'");
+  // The command line is one QEMU argument; a comma-free, printable one stays one.
+  for (char c : machine.kernel_append) {
+    if (c < 0x20 || c > 0x7e)
+      return Status::Invalid("the kernel command line of VM '" + spec.name +
+                             "' has a control character");
   }
   Result<const QemuSite*> site = FindSite(site_name);
   if (!site.ok()) return site.status();
@@ -305,16 +305,17 @@ Status QemuDriver::StartVm(const VmSpec& spec, const std::string& site_name) {
   Result<FileLock> lock = FileLock::TryAcquire(LockPath(spec.name), "VM '" + spec.name + "'");
   if (!lock.ok()) return lock.status();
   if (PathExists(RecordPath(spec.name))) {
-    return Status::Error("a VM named '" + spec.name +
-                         "' already exists (see `greenshift vm list`)");
+    return Status::Conflict("a VM named '" + spec.name +
+                            "' already exists (see `greenshift vm list`)");
   }
   for (const QemuSite& other : config_.sites) {
     if (InstancePid(spec.name, other.name) != 0) {
-      return Status::Error("a QEMU of VM '" + spec.name + "' already runs on site " + other.name);
+      return Status::Conflict("a QEMU of VM '" + spec.name + "' already runs on site " +
+                              other.name);
     }
   }
-  GS_RETURN_IF_ERROR(LaunchInstance(spec, **site, /*incoming=*/false));
-  return SaveRecord(Record{spec, site_name, ""});
+  GS_RETURN_IF_ERROR(LaunchInstance(machine, **site, /*incoming=*/false));
+  return SaveRecord(Record{machine, site_name, ""});
 }
 
 Status QemuDriver::StopVm(const std::string& name) {
@@ -341,18 +342,19 @@ hypervisor::Capabilities QemuDriver::GetCapabilities() const {
 
 VmInfo QemuDriver::InfoFor(const Record& record) const {
   VmInfo info;
-  info.spec = record.spec;
+  info.spec = record.machine.spec;
+  info.metadata = record.machine.metadata;
   info.host = record.site;
   for (const QemuSite& site : config_.sites) {
-    if (InstancePid(record.spec.name, site.name) != 0) info.copies.push_back(site.name);
+    if (InstancePid(record.machine.spec.name, site.name) != 0) info.copies.push_back(site.name);
   }
-  info.pid = InstancePid(record.spec.name, record.site);
+  info.pid = InstancePid(record.machine.spec.name, record.site);
   if (info.pid == 0) {
     info.state = VmState::kStopped;
   } else if (!record.migrating_to.empty()) {
     info.state = VmState::kMigrating;
   } else {
-    Result<std::string> status = QueryStatus(record.spec.name, record.site);
+    Result<std::string> status = QueryStatus(record.machine.spec.name, record.site);
     if (!status.ok()) {
       info.state = VmState::kUnknown;
     } else if (*status == "running") {
@@ -635,7 +637,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
 
   record.migrating_to = destination.name;
   if (Status saved = SaveRecord(record); !saved.ok()) return fail(saved.message());
-  if (Status launched = LaunchInstance(record.spec, destination, /*incoming=*/true);
+  if (Status launched = LaunchInstance(record.machine, destination, /*incoming=*/true);
       !launched.ok()) {
     return roll_back(launched.message());
   }

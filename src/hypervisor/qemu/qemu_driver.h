@@ -3,6 +3,7 @@
 // authentication, so every site must be on this machine (the lab's namespaces).
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,21 +35,31 @@ struct InstancePaths {
   std::string console_log;
 };
 
+// One guest as this driver starts it: the config's kernel and initrd, booted with
+// `kernel_append`, one virtio NIC (a tap on its site's bridge) with `mac`.
+struct Machine {
+  hypervisor::VmSpec spec;
+  std::string mac;                              // e.g. 52:54:00:12:34:56
+  std::string kernel_append;                    // the guest kernel's command line
+  std::map<std::string, std::string> metadata;  // kept in the record, shown in VmInfo
+};
+
 InstancePaths PathsFor(const QemuDriverConfig& config, const std::string& vm,
                        const std::string& site);
 std::string TapName(const std::string& vm);
-std::string KernelCommandLine(const hypervisor::VmSpec& spec);
-// The full QEMU argv for `spec` on `site`; `incoming` adds -incoming defer. Pure.
-std::vector<std::string> BuildQemuCommand(const QemuDriverConfig& config,
-                                          const hypervisor::VmSpec& spec, const QemuSite& site,
-                                          bool incoming);
+// The full QEMU argv for `machine` on `site`; `incoming` adds -incoming defer. Pure.
+std::vector<std::string> BuildQemuCommand(const QemuDriverConfig& config, const Machine& machine,
+                                          const QemuSite& site, bool incoming);
 
 class QemuDriver : public hypervisor::Driver {
  public:
   explicit QemuDriver(QemuDriverConfig config) : config_(std::move(config)) {}
 
+  // Starts `machine` on `site`; returns once its QMP answers. Conflict when a VM of that name
+  // exists; Invalid for a name, memory or MAC QEMU cannot take.
+  Status StartVm(const Machine& machine, const std::string& site);
+
   hypervisor::Capabilities GetCapabilities() const override;
-  Status StartVm(const hypervisor::VmSpec& spec, const std::string& site) override;
   Status StopVm(const std::string& name) override;
   Result<std::vector<hypervisor::VmInfo>> ListVms() override;
   Result<hypervisor::VmInfo> GetVm(const std::string& name) override;
@@ -65,7 +76,7 @@ class QemuDriver : public hypervisor::Driver {
 
  private:
   struct Record {
-    hypervisor::VmSpec spec;
+    Machine machine;
     std::string site;
     std::string migrating_to;  // set while a migration runs, for recovery after a crash
   };
@@ -76,8 +87,8 @@ class QemuDriver : public hypervisor::Driver {
   std::string LockPath(const std::string& name) const;
   Status CreateTap(const QemuSite& site, const std::string& vm) const;
   void RemoveTap(const QemuSite& site, const std::string& vm) const;
-  // Starts QEMU for `spec` on `site` and waits until its QMP answers.
-  Status LaunchInstance(const hypervisor::VmSpec& spec, const QemuSite& site, bool incoming) const;
+  // Starts QEMU for `machine` on `site` and waits until its QMP answers.
+  Status LaunchInstance(const Machine& machine, const QemuSite& site, bool incoming) const;
   // Ends the QEMU of `vm` on `site` (quit over QMP, then signals) and removes its tap and files.
   void DestroyInstance(const std::string& vm, const QemuSite& site) const;
   Result<std::string> QueryStatus(const std::string& vm, const std::string& site) const;

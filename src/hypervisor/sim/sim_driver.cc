@@ -33,7 +33,7 @@ int SimDriver::HostIndex(const std::string& host) const {
   return it == host_index_.end() ? -1 : it->second;
 }
 
-VmInfo* SimDriver::Find(const std::string& name) {
+SimDriver::Vm* SimDriver::Find(const std::string& name) {
   auto it = vms_.find(name);
   return it == vms_.end() ? nullptr : &it->second;
 }
@@ -58,17 +58,21 @@ Result<migration::PrecopyPrediction> SimDriver::Predict(const migration::Precopy
   return it->second;
 }
 
-Status SimDriver::StartVm(const VmSpec& spec, const std::string& host) {
+Status SimDriver::StartVm(const SimVm& vm, const std::string& host) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!KnownHost(host)) return Status::NotFound("no host is named '" + host + "'");
-  if (vms_.count(spec.name))
-    return Status::Conflict("a VM named '" + spec.name + "' already exists");
-  VmInfo info;
-  info.spec = spec;
-  info.host = host;
-  info.state = VmState::kRunning;
-  info.copies = {host};
-  vms_.emplace(spec.name, std::move(info));
+  if (vms_.count(vm.spec.name))
+    return Status::Conflict("a VM named '" + vm.spec.name + "' already exists");
+  if (vm.spec.memory_mib <= 0 || vm.dirty_mb_s < 0)
+    return Status::Invalid("VM '" + vm.spec.name + "': memory must be > 0 and dirty rate >= 0");
+  Vm v;
+  v.info.spec = vm.spec;
+  v.info.host = host;
+  v.info.state = VmState::kRunning;
+  v.info.copies = {host};
+  v.dirty_mb_s = vm.dirty_mb_s;
+  v.working_set_mib = vm.working_set_mib;
+  vms_.emplace(vm.spec.name, std::move(v));
   return Status::Ok();
 }
 
@@ -76,7 +80,7 @@ Status SimDriver::StopVm(const std::string& name) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = vms_.find(name);
   if (it == vms_.end()) return Status::NotFound("no VM is named '" + name + "'");
-  if (it->second.state == VmState::kMigrating)
+  if (it->second.info.state == VmState::kMigrating)
     return Status::Conflict("VM '" + name + "' is migrating: cancel the migration first");
   vms_.erase(it);
   return Status::Ok();
@@ -85,7 +89,7 @@ Status SimDriver::StopVm(const std::string& name) {
 Result<std::vector<VmInfo>> SimDriver::ListVms() {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<VmInfo> out;
-  for (const auto& [name, info] : vms_) out.push_back(info);
+  for (const auto& [name, vm] : vms_) out.push_back(vm.info);
   std::sort(out.begin(), out.end(),
             [](const VmInfo& a, const VmInfo& b) { return a.spec.name < b.spec.name; });
   return out;
@@ -93,9 +97,9 @@ Result<std::vector<VmInfo>> SimDriver::ListVms() {
 
 Result<VmInfo> SimDriver::GetVm(const std::string& name) {
   std::lock_guard<std::mutex> lock(mutex_);
-  const VmInfo* info = Find(name);
-  if (info == nullptr) return Status::NotFound("no VM is named '" + name + "'");
-  return *info;
+  const Vm* vm = Find(name);
+  if (vm == nullptr) return Status::NotFound("no VM is named '" + name + "'");
+  return vm->info;
 }
 
 void SimDriver::FailMigrations(bool fail) {
@@ -116,14 +120,16 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
     return result;
   }
   migration::PrecopyInput input;
-  VmInfo* info = nullptr;  // stable: map nodes stay put, and a migrating VM is not stopped
+  Vm* vm = nullptr;  // stable: map nodes stay put, and a migrating VM is not stopped
+  VmInfo* info = nullptr;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    info = Find(name);
-    if (info == nullptr) {
+    vm = Find(name);
+    if (vm == nullptr) {
       result.error = "no VM is named '" + name + "'";
       return result;
     }
+    info = &vm->info;
     result.from = result.running_on = info->host;
     const int to = HostIndex(to_host), from = HostIndex(info->host);
     if (to < 0) {
@@ -139,10 +145,9 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
       return result;
     }
     info->state = VmState::kMigrating;
-    const VmSpec& spec = info->spec;
-    input.memory_bytes = int64_t{spec.memory_mib} << 20;
-    input.dirty_rate_bytes_s = spec.dirty_mb_s * 1e6;
-    input.working_set_bytes = spec.dirty_size_mib > 0 ? int64_t{spec.dirty_size_mib} << 20 : -1;
+    input.memory_bytes = int64_t{info->spec.memory_mib} << 20;
+    input.dirty_rate_bytes_s = vm->dirty_mb_s * 1e6;
+    input.working_set_bytes = vm->working_set_mib > 0 ? int64_t{vm->working_set_mib} << 20 : -1;
     input.bandwidth_bytes_s =
         from >= 0 ? bandwidth_bytes_s_[static_cast<size_t>(from) * config_.hosts.size() +
                                        static_cast<size_t>(to)]
@@ -197,18 +202,19 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
 
 Status SimDriver::CancelMigration(const std::string& name) {
   std::lock_guard<std::mutex> lock(mutex_);
-  const VmInfo* info = Find(name);
-  if (info == nullptr) return Status::NotFound("no VM is named '" + name + "'");
-  if (info->state != VmState::kMigrating)
+  const Vm* vm = Find(name);
+  if (vm == nullptr) return Status::NotFound("no VM is named '" + name + "'");
+  if (vm->info.state != VmState::kMigrating)
     return Status::Error("VM '" + name + "' is not migrating");
   cancel_.insert(name);
   return Status::Ok();
 }
 
 Result<double> SimDriver::MeasureDirtyRate(const std::string& name, int /*seconds*/) {
-  Result<VmInfo> info = GetVm(name);
-  if (!info.ok()) return info.status();
-  return info->spec.dirty_mb_s * 1e6;
+  std::lock_guard<std::mutex> lock(mutex_);
+  const Vm* vm = Find(name);
+  if (vm == nullptr) return Status::NotFound("no VM is named '" + name + "'");
+  return vm->dirty_mb_s * 1e6;
 }
 
 Result<VmInfo> SimDriver::Recover(const std::string& name, std::chrono::milliseconds) {

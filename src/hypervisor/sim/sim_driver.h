@@ -31,12 +31,21 @@ struct SimDriverConfig {
   bool live_migration = true;
 };
 
+// A simulated VM: what the pre-copy model needs of it besides its memory.
+struct SimVm {
+  VmSpec spec;
+  double dirty_mb_s = 0;     // how fast it rewrites memory
+  int working_set_mib = -1;  // over how much of it (-1: all of it)
+};
+
 class SimDriver : public Driver {
  public:
   explicit SimDriver(SimDriverConfig config);
 
+  // Adds a running VM on `host` (Conflict: the name is taken; NotFound: no such host).
+  Status StartVm(const SimVm& vm, const std::string& host);
+
   Capabilities GetCapabilities() const override;
-  Status StartVm(const VmSpec& spec, const std::string& host) override;
   Status StopVm(const std::string& name) override;
   Result<std::vector<VmInfo>> ListVms() override;
   Result<VmInfo> GetVm(const std::string& name) override;
@@ -62,10 +71,15 @@ class SimDriver : public Driver {
   std::unordered_map<std::string, int> host_index_;
   std::vector<double> bandwidth_bytes_s_;
   std::mutex mutex_;
-  VmInfo* Find(const std::string& name);  // the caller holds mutex_; null when unknown
+  struct Vm {
+    VmInfo info;
+    double dirty_mb_s = 0;
+    int working_set_mib = -1;
+  };
+  Vm* Find(const std::string& name);  // the caller holds mutex_; null when unknown
   // The VMs by name. A node-based map: a VM stays where it is in memory while others come and
   // go (a migration keeps a pointer to its VM), and one lookup reaches it.
-  std::unordered_map<std::string, VmInfo> vms_;
+  std::unordered_map<std::string, Vm> vms_;
   std::set<std::string> cancel_;
   bool fail_ = false;
   struct Key {

@@ -1,0 +1,45 @@
+// The lab's guest: the project's own kernel and initramfs (src/lab/guest/), told by its kernel
+// command line which address to keep and how fast to rewrite memory. Making such a guest is the
+// lab's business, not the driver interface's: the lab turns a GuestSpec into what a concrete
+// driver starts (a qemu::Machine), and keeps the guest's address and workload in the VM's
+// metadata, so any driver that lists the VM shows them.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "core/status.h"
+#include "hypervisor/driver.h"
+#include "hypervisor/qemu/qemu_driver.h"
+
+namespace greenshift::lab {
+
+struct GuestSpec {
+  hypervisor::VmSpec vm;  // name, memory, vCPUs
+  // The guest's memory-dirtying workload: rate in MB/s (0: idle) over a buffer of this size
+  // (its writable working set).
+  double dirty_mb_s = 0;
+  int dirty_size_mib = 0;
+  std::string ip_cidr;  // the address the guest keeps wherever it runs, e.g. 198.18.128.10/16
+  std::string mac;      // e.g. 52:54:00:12:34:56
+};
+
+// Memory the guest needs besides its dirty buffer (kernel, initramfs, page cache).
+constexpr int kGuestBaseMib = 96;
+
+// Invalid, naming what is wrong: a dirty buffer that does not fit, a rate without a buffer, no
+// address or MAC.
+Status CheckGuest(const GuestSpec& guest);
+// What the guest's init reads: gs.name, gs.ip, gs.dirty_mb_s, gs.dirty_size_mib.
+std::string GuestKernelCommandLine(const GuestSpec& guest);
+// The metadata kept with the VM ("ip", "mac", "dirty_mb_s", "dirty_size_mib").
+std::map<std::string, std::string> GuestMetadata(const GuestSpec& guest);
+// The guest a listed VM is (its spec and metadata); fields its metadata lacks stay empty.
+GuestSpec GuestOf(const hypervisor::VmInfo& info);
+
+// The guest as the qemu driver starts it.
+qemu::Machine GuestMachine(const GuestSpec& guest);
+// Checks the guest and starts it on `site`.
+Status StartGuest(qemu::QemuDriver& driver, const GuestSpec& guest, const std::string& site);
+
+}  // namespace greenshift::lab

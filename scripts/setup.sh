@@ -63,6 +63,17 @@ if [[ -z $qemu_version ]] || dpkg --compare-versions "$qemu_version" lt "$QEMU_M
     qemu-system-x86 qemu-utils >/dev/null
 fi
 
+# libvirt comes from bookworm-backports too (11.3): bookworm's 9.0 is older than QEMU 10. The
+# lab runs its own daemons (one per site, `lab up --hypervisor libvirt`); nothing is started here.
+LIBVIRT_MIN=11.0
+libvirt_version=$(dpkg-query -W -f='${Version}' libvirt-daemon-system 2>/dev/null || true)
+if [[ -z $libvirt_version ]] || dpkg --compare-versions "$libvirt_version" lt "$LIBVIRT_MIN"; then
+  echo "setup.sh: installing libvirt from bookworm-backports (have: ${libvirt_version:-none})"
+  apt_update
+  apt-get install -y -qq --no-install-recommends -t bookworm-backports \
+    libvirt-dev libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients >/dev/null
+fi
+
 # The guest image build finds the cloud kernel package through apt's lists.
 if ! apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1; then
   apt_update

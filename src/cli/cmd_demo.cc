@@ -14,6 +14,7 @@ void AddDemoCommand(CLI::App& app, Context& context) {
   struct Options {
     bool keep = false, json = false;
     int memory_mib = 256, dirty_mb_s = 0, requests = 10000;
+    std::string hypervisor = "qemu";
   };
   auto options = std::make_shared<Options>();
   CLI::App* cmd =
@@ -25,13 +26,19 @@ void AddDemoCommand(CLI::App& app, Context& context) {
       ->capture_default_str();
   cmd->add_option("-n,--requests", options->requests, "HTTP requests (5 at a time)")
       ->capture_default_str();
+  cmd->add_option("--hypervisor", options->hypervisor,
+                  "what runs the guest: qemu (over QMP) or libvirt (a daemon per site)")
+      ->check(CLI::IsMember({"qemu", "libvirt"}))
+      ->capture_default_str();
   cmd->callback([&context, options]() {
     lab::LabConfig config = context.LabConfig();
     config.site_names = {"a", "b"};
+    config.hypervisor = options->hypervisor;
     std::printf("== greenshift demo: lab '%s' with sites a and b\n", config.name.c_str());
     Result<lab::LabState> state = lab::LabUp(config);
     if (!state.ok()) return context.Fail(state.error());
-    auto driver = context.DriverFor(*state);
+    lab::LabDriver lab_driver = context.DriverFor(*state);
+    auto& driver = lab_driver.driver;
     const std::string vm = "web";
     auto finish = [&]() {
       if (options->keep) {
@@ -56,7 +63,7 @@ void AddDemoCommand(CLI::App& app, Context& context) {
     guest.ip_cidr = "198.18.128.10/16";
     std::printf("== starting VM %s (%d MiB, TCG) on site a at 198.18.128.10\n", vm.c_str(),
                 guest.vm.memory_mib);
-    if (Status started = lab::StartGuest(*driver, guest, "a"); !started.ok()) {
+    if (Status started = lab_driver.start(guest, "a"); !started.ok()) {
       context.Fail(started.message());
       return finish();
     }

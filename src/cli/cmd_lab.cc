@@ -5,6 +5,7 @@
 #include "cli/context.h"
 #include "lab/experiment.h"
 #include "lab/guest.h"
+#include "lab/libvirt_hosts.h"
 
 namespace greenshift::cli {
 
@@ -12,7 +13,7 @@ namespace {
 
 nlohmann::json VmsJson(Context& context, const lab::LabState& state) {
   nlohmann::json vms = nlohmann::json::array();
-  Result<std::vector<hypervisor::VmInfo>> list = context.DriverFor(state)->ListVms();
+  Result<std::vector<hypervisor::VmInfo>> list = context.DriverFor(state).driver->ListVms();
   if (!list.ok()) return vms;
   for (const hypervisor::VmInfo& vm : *list) {
     vms.push_back({{"name", vm.spec.name},
@@ -35,6 +36,7 @@ void AddLabCommands(CLI::App& app, Context& context) {
     std::string names;
     int link_mbit = 0;
     double link_delay_ms = 0;
+    std::string hypervisor = "qemu";
   };
   auto up = std::make_shared<UpOptions>();
   CLI::App* up_cmd = lab_cmd->add_subcommand("up", "create the lab (harmless when it is up)");
@@ -46,6 +48,11 @@ void AddLabCommands(CLI::App& app, Context& context) {
                      "bandwidth of each site-to-site link, 0 = unlimited");
   up_cmd->add_option("--link-delay-ms", up->link_delay_ms,
                      "one-way delay of each site-to-site link");
+  up_cmd
+      ->add_option("--hypervisor", up->hypervisor,
+                   "qemu (QEMU processes over QMP) or libvirt (one libvirt daemon per site)")
+      ->check(CLI::IsMember({"qemu", "libvirt"}))
+      ->capture_default_str();
   up_cmd->callback([&context, up]() {
     lab::LabConfig config = context.LabConfig();
     if (!up->names.empty()) {
@@ -63,10 +70,11 @@ void AddLabCommands(CLI::App& app, Context& context) {
     }
     config.link_bandwidth_mbit = up->link_mbit;
     config.link_delay_ms = up->link_delay_ms;
+    config.hypervisor = up->hypervisor;
     Result<lab::LabState> state = lab::LabUp(config);
     if (!state.ok()) return context.Fail(state.error());
-    std::printf("lab %s is %s: %zu sites, client namespace %s (%s)\n", state->name.c_str(),
-                state->was_up ? "already up" : "up", state->sites.size(),
+    std::printf("lab %s is %s: %zu sites under %s, client namespace %s (%s)\n", state->name.c_str(),
+                state->was_up ? "already up" : "up", state->sites.size(), state->hypervisor.c_str(),
                 state->client_netns.c_str(), state->client_address.c_str());
   });
 
@@ -85,15 +93,26 @@ void AddLabCommands(CLI::App& app, Context& context) {
     if (!state.ok()) return context.Fail(state.error());
     nlohmann::json j = lab::ToJson(*state);
     j["vms"] = VmsJson(context, *state);
+    if (state->hypervisor == "libvirt") {
+      // How to point a service's libvirt hosts at the sites (address, peer_uri, migration_uri).
+      for (size_t s = 0; s < state->sites.size(); ++s) {
+        const libvirt::LibvirtHost host = lab::LibvirtHostFor(*state, state->sites[s]);
+        j["sites"][s]["libvirt"] = {
+            {"uri", host.uri}, {"peer_uri", host.peer_uri}, {"migration_uri", host.migration_uri}};
+      }
+    }
     if (*json_output) {
       std::cout << j.dump(2) << "\n";
       return;
     }
-    std::printf("lab %s (client %s in %s)\n", state->name.c_str(), state->client_address.c_str(),
+    std::printf("lab %s under %s (client %s in %s)\n", state->name.c_str(),
+                state->hypervisor.c_str(), state->client_address.c_str(),
                 state->client_netns.c_str());
     for (const lab::LabSite& site : state->sites) {
       std::printf("  site %-12s netns %-16s migration address %s\n", site.name.c_str(),
                   site.netns.c_str(), site.migration_address.c_str());
+      if (state->hypervisor == "libvirt")
+        std::printf("       libvirt %s\n", lab::LibvirtHostFor(*state, site).uri.c_str());
     }
     for (const lab::LabLink& link : state->links) {
       std::printf("  link %s <-> %s  %s, delay %.1f ms\n", link.a.c_str(), link.b.c_str(),

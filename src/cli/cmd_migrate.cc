@@ -61,7 +61,8 @@ void AddMigrateCommand(CLI::App& app, Context& context) {
   cmd->callback([&context, options]() {
     Result<lab::LabState> state = context.OpenLab();
     if (!state.ok()) return context.Fail(state.error());
-    auto driver = context.DriverFor(*state);
+    lab::LabDriver lab_driver = context.DriverFor(*state);
+    auto& driver = lab_driver.driver;
     if (options->cancel) {
       Status cancelled = driver->CancelMigration(options->name);
       if (!cancelled.ok()) return context.Fail(cancelled.message());

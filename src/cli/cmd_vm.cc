@@ -37,7 +37,8 @@ void AddVmCommands(CLI::App& app, Context& context) {
   start_cmd->callback([&context, start]() {
     Result<lab::LabState> state = context.OpenLab();
     if (!state.ok()) return context.Fail(state.error());
-    auto driver = context.DriverFor(*state);
+    lab::LabDriver lab_driver = context.DriverFor(*state);
+    auto& driver = lab_driver.driver;
     lab::GuestSpec guest;
     guest.vm.name = start->name;
     guest.vm.memory_mib = start->memory_mib;
@@ -64,7 +65,7 @@ void AddVmCommands(CLI::App& app, Context& context) {
                           start->ip + "'");
     }
     guest.ip_cidr = start->ip + "/16";
-    Status started = lab::StartGuest(*driver, guest, start->site);
+    Status started = lab_driver.start(guest, start->site);
     if (!started.ok()) return context.Fail(started.message());
     if (!start->no_wait) {
       Result<std::string> answer = lab::WaitForGuest(*state, start->ip, std::chrono::seconds(90));
@@ -82,7 +83,7 @@ void AddVmCommands(CLI::App& app, Context& context) {
   list_cmd->callback([&context, json_output]() {
     Result<lab::LabState> state = context.OpenLab();
     if (!state.ok()) return context.Fail(state.error());
-    Result<std::vector<hypervisor::VmInfo>> vms = context.DriverFor(*state)->ListVms();
+    Result<std::vector<hypervisor::VmInfo>> vms = context.DriverFor(*state).driver->ListVms();
     if (!vms.ok()) return context.Fail(vms.error());
     nlohmann::json list = nlohmann::json::array();
     for (const hypervisor::VmInfo& vm : *vms) {
@@ -117,7 +118,7 @@ void AddVmCommands(CLI::App& app, Context& context) {
   stop_cmd->callback([&context, stop_name]() {
     Result<lab::LabState> state = context.OpenLab();
     if (!state.ok()) return context.Fail(state.error());
-    Status stopped = context.DriverFor(*state)->StopVm(*stop_name);
+    Status stopped = context.DriverFor(*state).driver->StopVm(*stop_name);
     if (!stopped.ok()) return context.Fail(stopped.message());
     std::printf("VM %s stopped\n", stop_name->c_str());
   });
@@ -138,7 +139,8 @@ void AddVmCommands(CLI::App& app, Context& context) {
   rate_cmd->callback([&context, rate]() {
     Result<lab::LabState> state = context.OpenLab();
     if (!state.ok()) return context.Fail(state.error());
-    auto driver = context.DriverFor(*state);
+    lab::LabDriver lab_driver = context.DriverFor(*state);
+    auto& driver = lab_driver.driver;
     Result<double> bytes_s = driver->MeasureDirtyRate(rate->name, rate->seconds);
     if (!bytes_s.ok()) return context.Fail(bytes_s.error());
     if (rate->json) {

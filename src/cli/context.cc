@@ -15,8 +15,8 @@ Result<lab::LabState> Context::OpenLab() const {
   return lab::LoadLab(LabConfig());
 }
 
-std::unique_ptr<qemu::QemuDriver> Context::DriverFor(const lab::LabState& state) const {
-  return std::make_unique<qemu::QemuDriver>(lab::DriverConfigFor(state, guest_dir, accel));
+lab::LabDriver Context::DriverFor(const lab::LabState& state) const {
+  return lab::OpenLabDriver(state, guest_dir, accel);
 }
 
 void Context::Fail(const std::string& message) {

@@ -7,8 +7,8 @@
 #include <CLI/CLI.hpp>
 
 #include "core/status.h"
-#include "hypervisor/qemu/qemu_driver.h"
 #include "lab/lab.h"
+#include "lab/lab_driver.h"
 
 namespace greenshift::cli {
 
@@ -22,7 +22,8 @@ struct Context {
   lab::LabConfig LabConfig() const;
   // The lab that is up and a driver for its sites.
   Result<lab::LabState> OpenLab() const;
-  std::unique_ptr<qemu::QemuDriver> DriverFor(const lab::LabState& state) const;
+  // The lab's driver (qemu or libvirt, as the lab runs) and how to start its guest there.
+  lab::LabDriver DriverFor(const lab::LabState& state) const;
 
   // Prints "greenshift: error: MESSAGE" to stderr and sets a failing exit code.
   void Fail(const std::string& message);

@@ -1,11 +1,13 @@
 #include "cli/drivers.h"
 
 #include <algorithm>
+#include <map>
 
-#include "hypervisor/qemu/qemu_driver.h"
+#include "hypervisor/libvirt/libvirt_driver.h"
 #include "hypervisor/sim/sim_driver.h"
 #include "lab/guest.h"
 #include "lab/lab.h"
+#include "lab/libvirt_hosts.h"
 
 namespace greenshift::cli {
 
@@ -40,13 +42,58 @@ Result<ServiceDriver> OpenQemu(const Context& context, const control::ServiceCon
       return Status::NotFound(config.file + ": host '" + host.name + "': lab '" + lab->name +
                               "' has no site '" + host.address + "'");
   }
-  std::unique_ptr<qemu::QemuDriver> qemu = context.DriverFor(*lab);
-  qemu::QemuDriver* raw = qemu.get();
+  if (lab->hypervisor != "qemu")
+    return Status::Invalid(config.file + ": lab '" + lab->name + "' runs " + lab->hypervisor +
+                           " hosts: give the service libvirt hosts (see `greenshift lab status`)");
+  lab::LabDriver lab_driver = context.DriverFor(*lab);
   ServiceDriver opened;
-  opened.start = [raw, &config](size_t v, const std::string& site) {
-    return lab::StartGuest(*raw, GuestFor(config, v), site);
+  opened.start = [start = lab_driver.start, &config](size_t v, const std::string& site) {
+    return start(GuestFor(config, v), site);
   };
-  opened.driver = std::move(qemu);
+  opened.driver = std::move(lab_driver.driver);
+  return opened;
+}
+
+// libvirt hosts: the config's URIs. A configured VM that runs on no host is started only when
+// its host is a site of the lab `config.lab` (the lab's guest); on real hosts greenshift moves
+// VMs, it does not make them.
+Result<ServiceDriver> OpenLibvirt(const Context& context, const control::ServiceConfig& config) {
+  libvirt::LibvirtDriverConfig driver_config;
+  for (const control::HostConfig& host : config.hosts) {
+    libvirt::LibvirtHost h;
+    h.name = host.name;
+    h.uri = host.address;
+    h.peer_uri = host.peer_uri;
+    h.migration_uri = host.migration_uri;
+    driver_config.hosts.push_back(h);
+  }
+  auto driver = std::make_unique<libvirt::LibvirtDriver>(driver_config);
+  libvirt::LibvirtDriver* raw = driver.get();
+  std::map<std::string, std::string> lab_bridge;  // host name -> its lab site's bridge
+  lab::LabConfig lab_config = context.LabConfig();
+  lab_config.name = config.lab;
+  if (Result<lab::LabState> lab = lab::LoadLab(lab_config);
+      lab.ok() && lab->hypervisor == "libvirt") {
+    for (const control::HostConfig& host : config.hosts) {
+      for (const lab::LabSite& site : lab->sites) {
+        if (lab::LibvirtHostFor(*lab, site).uri == host.address)
+          lab_bridge[host.name] = site.bridge;
+      }
+    }
+  }
+  ServiceDriver opened;
+  opened.start = [raw, &config, lab_bridge, guest_dir = context.guest_dir, accel = context.accel](
+                     size_t v, const std::string& host) -> Status {
+    auto bridge = lab_bridge.find(host);
+    if (bridge == lab_bridge.end())
+      return Status::NotFound("VM '" + config.vms[v].name + "' runs on no libvirt host: define " +
+                              "and start it on host " + host +
+                              " (greenshift moves VMs; it makes them only in its lab)");
+    const lab::GuestSpec guest = GuestFor(config, v);
+    GS_RETURN_IF_ERROR(lab::CheckGuest(guest));
+    return raw->CreateDomain(host, lab::GuestDomainXml(guest, guest_dir, accel, bridge->second));
+  };
+  opened.driver = std::move(driver);
   return opened;
 }
 
@@ -76,6 +123,7 @@ ServiceDriver OpenSim(const control::ServiceConfig& config) {
 Result<ServiceDriver> OpenServiceDriver(const Context& context,
                                         const control::ServiceConfig& config) {
   if (config.driver == "qemu") return OpenQemu(context, config);
+  if (config.driver == "libvirt") return OpenLibvirt(context, config);
   if (config.driver == "sim" || config.driver.empty()) return OpenSim(config);
   return Status::Invalid(config.file + ": driver '" + config.driver +
                          "' is not in this build of greenshift");

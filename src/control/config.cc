@@ -348,7 +348,8 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   std::vector<Table> hosts;
   GS_ASSIGN(hosts, top.Tables("hosts"));
   for (const Table& t : hosts) {
-    GS_RETURN_IF_ERROR(t.CheckKnown({"name", "site", "driver", "address"}));
+    GS_RETURN_IF_ERROR(
+        t.CheckKnown({"name", "site", "driver", "address", "peer_uri", "migration_uri"}));
     HostConfig h;
     GS_ASSIGN(h.name, ReadName(t));
     if (c.FindHost(h.name)) return t.Error("name", "host '" + h.name + "' is defined twice");
@@ -358,9 +359,6 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     const hypervisor::DriverKind* kind = hypervisor::FindDriverKind(h.driver);
     if (!kind)
       return t.Error("driver", "'" + h.driver + "' is not one of " + hypervisor::DriverKindNames());
-    if (!kind->in_this_build)
-      return t.Error("driver", h.driver + " is not in this build of greenshift; use one of " +
-                                   hypervisor::DriverKindNames());
     if (!c.driver.empty() && h.driver != c.driver)
       return t.Error("driver", "is '" + h.driver + "' but an earlier host uses '" + c.driver +
                                    "': every host of a service uses the same driver");
@@ -370,6 +368,11 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     if (kind->host_needs_address && h.address.empty())
       return t.Error("address",
                      "is required for a " + h.driver + " host: " + kind->host_address_is);
+    GS_ASSIGN(h.peer_uri, t.String("peer_uri", std::string()));
+    GS_ASSIGN(h.migration_uri, t.String("migration_uri", std::string()));
+    if (!kind->host_has_uris && (!h.peer_uri.empty() || !h.migration_uri.empty()))
+      return t.Error(h.peer_uri.empty() ? "migration_uri" : "peer_uri",
+                     "is for libvirt hosts, not " + h.driver + " ones");
     for (const HostConfig& other : c.hosts) {
       if (kind->addresses_unique && other.address == h.address)
         return t.Error("address",

@@ -61,7 +61,10 @@ struct HostConfig {
   std::string name;
   std::string site;
   std::string driver;   // a kind of hypervisor/kinds.h (every host of a service uses the same)
-  std::string address;  // qemu: the lab site its QEMUs run in (`greenshift lab up`)
+  std::string address;  // qemu: the lab site its QEMUs run in (`greenshift lab up`); libvirt: URI
+  // libvirt: how other hosts' daemons reach this one (default: `address`), and where the
+  // migration stream goes (default: libvirt's choice, the host's name).
+  std::string peer_uri, migration_uri;
   bool runs_at_address = false;  // the driver knows this host by its address (qemu), not its name
   // Where the driver runs this host's VMs: the lab site (qemu), the host itself (sim).
   const std::string& DriverSite() const { return runs_at_address ? address : name; }

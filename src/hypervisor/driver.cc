@@ -65,7 +65,8 @@ std::vector<std::string> Capabilities::Names() const {
                                               {disk_copy, "disk-copy"},
                                               {dirty_rate, "dirty-rate"},
                                               {cancel, "cancel"},
-                                              {recovery, "recovery"}};
+                                              {recovery, "recovery"},
+                                              {adopt, "adopt"}};
   for (const auto& [has, name] : all) {
     if (has) names.push_back(name);
   }

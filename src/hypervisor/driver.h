@@ -69,6 +69,7 @@ struct Capabilities {
   bool dirty_rate = false;         // MeasureDirtyRate
   bool cancel = false;             // stopping a running migration (the VM stays on its source)
   bool recovery = false;           // Recover: settling a migration left by a dead caller
+  bool adopt = false;              // lists and moves VMs that others started on its hosts
   // The names of what it has ("live", "offline", ...), for logs and the API.
   std::vector<std::string> Names() const;
 };

@@ -4,12 +4,13 @@ namespace greenshift::hypervisor {
 
 const std::vector<DriverKind>& DriverKinds() {
   static const std::vector<DriverKind> kinds = {
-      {"qemu", "QEMU processes greenshift starts itself, over QMP (the lab's sites)", true, true,
-       "the lab site it runs in", true, true, true},
-      {"sim", "no hypervisor: the pre-copy model in place of migrations", true, false, "", false,
+      {"qemu", "QEMU processes greenshift starts itself, over QMP (the lab's sites)", true,
+       "the lab site it runs in", true, true, true, false},
+      {"sim", "no hypervisor: the pre-copy model in place of migrations", false, "", false, false,
        false, false},
-      {"libvirt", "libvirt over its remote protocol", false, true, "its libvirt URI", true, true,
-       false},
+      {"libvirt",
+       "libvirt daemons over their remote protocol (qemu+tls://, qemu+ssh://, xen:///system)", true,
+       "its libvirt URI, e.g. qemu+tls://host.example/system", false, true, false, true},
   };
   return kinds;
 }
@@ -24,7 +25,7 @@ const DriverKind* FindDriverKind(const std::string& name) {
 std::string DriverKindNames() {
   std::string names;
   for (const DriverKind& kind : DriverKinds()) {
-    if (kind.in_this_build) names += (names.empty() ? "" : ", ") + kind.name;
+    names += (names.empty() ? "" : ", ") + kind.name;
   }
   return names;
 }

@@ -1,9 +1,11 @@
 #include "lab/guest.h"
 
-#include <cmath>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+
+#include "hypervisor/libvirt/libvirt_driver.h"
 
 namespace greenshift::lab {
 
@@ -73,6 +75,63 @@ qemu::Machine GuestMachine(const GuestSpec& guest) {
 Status StartGuest(qemu::QemuDriver& driver, const GuestSpec& guest, const std::string& site) {
   GS_RETURN_IF_ERROR(CheckGuest(guest));
   return driver.StartVm(GuestMachine(guest), site);
+}
+
+std::string GuestDomainXml(const GuestSpec& guest, const std::string& guest_dir,
+                           const std::string& accel, const std::string& bridge) {
+  using libvirt::XmlEscape;
+  const std::string name = XmlEscape(guest.vm.name);
+  const std::string console = "/var/log/libvirt/" + name + ".console";
+  return "<domain type='" + std::string(accel == "kvm" ? "kvm" : "qemu") +
+         "'>\n"
+         "  <name>" +
+         name +
+         "</name>\n"
+         "  <memory unit='MiB'>" +
+         std::to_string(guest.vm.memory_mib) +
+         "</memory>\n"
+         "  <vcpu>" +
+         std::to_string(guest.vm.vcpus) +
+         "</vcpu>\n"
+         "  <metadata>" +
+         libvirt::MetadataElement(GuestMetadata(guest)) +
+         "</metadata>\n"
+         "  <os>\n"
+         "    <type arch='x86_64' machine='pc'>hvm</type>\n"
+         "    <kernel>" +
+         XmlEscape(guest_dir + "/vmlinuz") +
+         "</kernel>\n"
+         "    <initrd>" +
+         XmlEscape(guest_dir + "/initramfs.cpio.gz") +
+         "</initrd>\n"
+         "    <cmdline>" +
+         XmlEscape(GuestKernelCommandLine(guest)) +
+         "</cmdline>\n"
+         "  </os>\n"
+         "  <on_poweroff>destroy</on_poweroff>\n"
+         "  <on_reboot>destroy</on_reboot>\n"
+         "  <on_crash>destroy</on_crash>\n"
+         "  <devices>\n"
+         "    <interface type='bridge'>\n"
+         "      <source bridge='" +
+         XmlEscape(bridge) +
+         "'/>\n"
+         "      <mac address='" +
+         XmlEscape(guest.mac) +
+         "'/>\n"
+         "      <model type='virtio'/>\n"
+         "      <rom enabled='no'/>\n"
+         "    </interface>\n"
+         "    <serial type='file'><source path='" +
+         console +
+         "' append='on'/></serial>\n"
+         "    <console type='file'><source path='" +
+         console +
+         "' append='on'/></console>\n"
+         "    <video><model type='none'/></video>\n"
+         "    <memballoon model='none'/>\n"
+         "  </devices>\n"
+         "</domain>\n";
 }
 
 }  // namespace greenshift::lab

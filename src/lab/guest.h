@@ -42,4 +42,10 @@ qemu::Machine GuestMachine(const GuestSpec& guest);
 // Checks the guest and starts it on `site`.
 Status StartGuest(qemu::QemuDriver& driver, const GuestSpec& guest, const std::string& site);
 
+// The guest as a libvirt domain (transient): the same kernel, initramfs and command line, its NIC
+// on the site's bridge `bridge`, its console in the daemon's log directory, its metadata in the
+// domain's <metadata>. `accel`: tcg (domain type qemu) or kvm. Names and values are escaped.
+std::string GuestDomainXml(const GuestSpec& guest, const std::string& guest_dir,
+                           const std::string& accel, const std::string& bridge);
+
 }  // namespace greenshift::lab

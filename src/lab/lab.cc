@@ -10,6 +10,8 @@
 #include "core/files.h"
 #include "core/names.h"
 #include "core/process.h"
+#include "lab/lab_driver.h"
+#include "lab/libvirt_hosts.h"
 
 namespace greenshift::lab {
 
@@ -132,6 +134,7 @@ json ToJson(const LabState& state) {
                      {"delay_ms", link.delay_ms}});
   }
   return {{"lab", state.name},
+          {"hypervisor", state.hypervisor},
           {"run_dir", state.run_dir},
           {"sites", sites},
           {"links", links},
@@ -145,6 +148,7 @@ Result<LabState> LabStateFromJson(const json& j) {
   try {
     LabState state;
     state.name = j.at("lab").get<std::string>();
+    state.hypervisor = j.value("hypervisor", std::string("qemu"));
     state.run_dir = j.at("run_dir").get<std::string>();
     for (const json& s : j.at("sites")) {
       LabSite site;
@@ -208,6 +212,8 @@ Result<LabState> LabUp(const LabConfig& config) {
   if (config.link_bandwidth_mbit < 0 || config.link_delay_ms < 0) {
     return Status::Error("link bandwidth and delay must not be negative");
   }
+  if (config.hypervisor != "qemu" && config.hypervisor != "libvirt")
+    return Status::Invalid("--hypervisor must be qemu or libvirt, got '" + config.hypervisor + "'");
 
   if (PathExists(StatePath(RunDirFor(config)))) {
     Result<LabState> existing = LoadLab(config);
@@ -217,14 +223,14 @@ Result<LabState> LabUp(const LabConfig& config) {
     bool complete = true;
     for (const std::string& ns : existing->created_namespaces)
       complete = complete && NetnsExists(ns);
-    if (names == config.site_names && complete) {  // already up: harmless
+    if (names == config.site_names && complete && existing->hypervisor == config.hypervisor) {
+      // already up: harmless
       existing->was_up = true;
       return existing;
     }
-    if (names != config.site_names) {
-      return Status::Error("lab '" + config.name +
-                           "' is already up with other sites; run "
-                           "`greenshift lab down` first");
+    if (names != config.site_names || existing->hypervisor != config.hypervisor) {
+      return Status::Error("lab '" + config.name + "' is already up with other sites or under " +
+                           existing->hypervisor + "; run `greenshift lab down` first");
     }
     // Half-built or damaged: tear down what it recorded and build it again.
     GS_RETURN_IF_ERROR(LabDown(config));
@@ -232,6 +238,7 @@ Result<LabState> LabUp(const LabConfig& config) {
 
   LabState state;
   state.name = config.name;
+  state.hypervisor = config.hypervisor;
   state.run_dir = RunDirFor(config);
   state.wan_netns = config.name + "-wan";
   state.client_netns = config.name + "-client";
@@ -329,7 +336,11 @@ Result<LabState> LabUp(const LabConfig& config) {
       }
     }
     GS_RETURN_IF_ERROR(MakeDirs(state.run_dir + "/vms"));
-    return SaveState(state);
+    GS_RETURN_IF_ERROR(SaveState(state));
+    if (state.hypervisor == "libvirt") {
+      for (const LabSite& site : state.sites) GS_RETURN_IF_ERROR(StartLibvirtHost(state, site));
+    }
+    return Status::Ok();
   };
   if (Status built = build(); !built.ok()) {
     (void)LabDown(config);
@@ -342,14 +353,19 @@ Status LabDown(const LabConfig& config) {
   GS_RETURN_IF_ERROR(CheckRoot("lab down"));
   Result<LabState> state = LoadLab(config);
   if (!state.ok()) return Status::Ok();  // nothing recorded, nothing to remove
-  qemu::QemuDriver driver(DriverConfigFor(*state, "", "tcg"));
-  Result<std::vector<hypervisor::VmInfo>> vms = driver.ListVms();
-  if (vms.ok()) {
-    for (const hypervisor::VmInfo& vm : *vms) {
-      if (Status stopped = driver.StopVm(vm.spec.name); !stopped.ok()) {
-        std::fprintf(stderr, "greenshift: lab down: %s\n", stopped.message().c_str());
+  {
+    LabDriver lab_driver = OpenLabDriver(*state, "", "tcg");
+    Result<std::vector<hypervisor::VmInfo>> vms = lab_driver.driver->ListVms();
+    if (vms.ok()) {
+      for (const hypervisor::VmInfo& vm : *vms) {
+        if (Status stopped = lab_driver.driver->StopVm(vm.spec.name); !stopped.ok()) {
+          std::fprintf(stderr, "greenshift: lab down: %s\n", stopped.message().c_str());
+        }
       }
     }
+  }
+  if (state->hypervisor == "libvirt") {
+    for (const LabSite& site : state->sites) StopLibvirtHost(*state, site);
   }
   // Then any QEMU of the lab that no record names any more (a command killed half-way): its pid
   // file is in the lab's run directory, and its command line names that pid file.

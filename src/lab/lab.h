@@ -37,7 +37,8 @@ struct LabLink {
 
 struct LabState {
   std::string name;
-  bool was_up = false;  // set by LabUp when the lab already stood complete (not stored)
+  std::string hypervisor = "qemu";  // what runs the guests: "qemu" (QMP) or "libvirt" daemons
+  bool was_up = false;              // set by LabUp when the lab already stood complete (not stored)
   std::string run_dir;
   std::vector<LabSite> sites;
   std::vector<LabLink> links;
@@ -52,6 +53,7 @@ struct LabConfig {
   std::string name = "gs";  // prefix of every namespace; lets several labs coexist
   std::string run_dir_root = "/run/greenshift";
   std::vector<std::string> site_names;  // e.g. {"a", "b"}
+  std::string hypervisor = "qemu";      // "qemu", or "libvirt": one libvirt daemon per site
   int link_bandwidth_mbit = 0;
   double link_delay_ms = 0;
 };

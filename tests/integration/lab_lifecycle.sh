@@ -39,12 +39,12 @@ expect_error() {  # expect_error PATTERN COMMAND...
   grep -q -- "$pattern" <<<"$out" || fail "'$*' said '$out', expected it to mention '$pattern'"
   echo "ok: '$*' fails with: $out"
 }
-expect_error "unknown site 'x'" "$G" migrate web --to x
+expect_error "no host is named 'x'" "$G" migrate web --to x
 expect_error "already runs on site b" "$G" migrate web --to b
-expect_error "no VM named 'nope'" "$G" migrate nope --to a
+expect_error "no VM is named 'nope'" "$G" migrate nope --to a
 expect_error "Bad_Name" "$G" vm start Bad_Name --site a
 expect_error "already exists\|already" "$G" vm start web --site a
-expect_error "unknown site 'zz'" "$G" vm start other --site zz
+expect_error "no host is named 'zz'" "$G" vm start other --site zz
 expect_error "does not fit" "$G" vm start big --site a --memory 128 --dirty-size-mib 100
 expect_error "say what to change" "$G" lab link a b
 check "the VM is still where it was" test "$("$G" vm list --json | jq -c '[.[].name, .[0].site]')" = '["web","b"]'

@@ -139,8 +139,8 @@ Result<const QemuSite*> QemuDriver::FindSite(const std::string& name) const {
   }
   std::string known;
   for (const QemuSite& site : config_.sites) known += (known.empty() ? "" : ", ") + site.name;
-  return Status::Error("unknown site '" + name + "' (sites: " + (known.empty() ? "none" : known) +
-                       ")");
+  return Status::NotFound("no host is named '" + name +
+                          "' (hosts: " + (known.empty() ? "none" : known) + ")");
 }
 
 std::string QemuDriver::RecordPath(const std::string& name) const {
@@ -153,7 +153,7 @@ std::string QemuDriver::LockPath(const std::string& name) const {
 
 Result<QemuDriver::Record> QemuDriver::LoadRecord(const std::string& name) const {
   const std::string path = RecordPath(name);
-  if (!PathExists(path)) return Status::NotFound("no VM named '" + name + "'");
+  if (!PathExists(path)) return Status::NotFound("no VM is named '" + name + "'");
   Result<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
   json j = json::parse(*text, nullptr, false);

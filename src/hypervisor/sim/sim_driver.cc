@@ -19,12 +19,13 @@ SimDriver::SimDriver(SimDriverConfig config) : config_(std::move(config)) {
 
 Capabilities SimDriver::GetCapabilities() const {
   // The model covers pre-copy (with its tuning) and stop-and-copy; nothing of disks or
-  // post-copy. A simulated migration ends with the process that runs it: nothing to recover.
+  // post-copy. A simulated migration ends with the process that runs it: nothing is ever left
+  // for Recover to settle. Its VMs are the ones it was given.
   Capabilities c;
   c.offline_migration = true;
   c.live_migration = c.auto_converge = c.downtime_limit = config_.live_migration;
-  c.bandwidth_limit = false;  // the model runs at the link's bandwidth
-  c.dirty_rate = c.cancel = c.recovery = true;
+  c.bandwidth_limit = true;  // the model runs at the lower of the link and the cap
+  c.dirty_rate = c.cancel = true;
   return c;
 }
 
@@ -152,6 +153,9 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
         from >= 0 ? bandwidth_bytes_s_[static_cast<size_t>(from) * config_.hosts.size() +
                                        static_cast<size_t>(to)]
                   : config_.bandwidth_bytes_s;
+    if (options.max_bandwidth_bytes_s > 0)  // a cap below the link's bandwidth slows it down
+      input.bandwidth_bytes_s =
+          std::min(input.bandwidth_bytes_s, static_cast<double>(options.max_bandwidth_bytes_s));
     input.downtime_limit_s = options.downtime_limit_ms / 1000.0;
     input.auto_converge = options.auto_converge;
   }
@@ -185,10 +189,25 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
   std::lock_guard<std::mutex> lock(mutex_);
   if (error.empty() && fail_) error = "the link to host " + to_host + " is down";
   info->state = VmState::kRunning;
+  auto event = [&result](double at_ms, const std::string& host, MigrationEventKind kind,
+                         const std::string& detail) {
+    result.events.push_back({at_ms, host, kind, detail});
+  };
+  event(0, result.from, MigrationEventKind::kPhase, MigrationPhaseName(MigrationPhase::kSetup));
   if (!error.empty()) {
     result.error = error;
+    event(0, result.from, MigrationEventKind::kPhase,
+          MigrationPhaseName(error.find("cancel") != std::string::npos ? MigrationPhase::kCancelled
+                                                                       : MigrationPhase::kFailed));
     return result;
   }
+  // The model's timeline: copying from the start, the guest paused for the downtime at the end.
+  const double total_ms = predicted->total_s * 1000, pause_ms = predicted->downtime_s * 1000;
+  event(0, result.from, MigrationEventKind::kPhase, MigrationPhaseName(MigrationPhase::kCopying));
+  event(total_ms - pause_ms, result.from, MigrationEventKind::kPaused, "");
+  event(total_ms, to_host, MigrationEventKind::kResumed, "");
+  event(total_ms, result.from, MigrationEventKind::kPhase,
+        MigrationPhaseName(MigrationPhase::kCompleted));
   info->host = to_host;
   info->copies.assign(1, to_host);
   result.completed = true;
@@ -210,7 +229,10 @@ Status SimDriver::CancelMigration(const std::string& name) {
   return Status::Ok();
 }
 
-Result<double> SimDriver::MeasureDirtyRate(const std::string& name, int /*seconds*/) {
+Result<double> SimDriver::MeasureDirtyRate(const std::string& name, int seconds) {
+  if (seconds < 1 || seconds > 60)
+    return Status::Invalid("dirty-rate measurement time must be 1..60 s, got " +
+                           std::to_string(seconds));
   std::lock_guard<std::mutex> lock(mutex_);
   const Vm* vm = Find(name);
   if (vm == nullptr) return Status::NotFound("no VM is named '" + name + "'");

@@ -1,0 +1,801 @@
+#include "hypervisor/libvirt/libvirt_driver.h"
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <type_traits>
+
+#include "core/clock.h"
+
+namespace greenshift::libvirt {
+
+using hypervisor::MigrationEvent;
+using hypervisor::MigrationEventKind;
+using hypervisor::MigrationMode;
+using hypervisor::MigrationOptions;
+using hypervisor::MigrationPhase;
+using hypervisor::MigrationProgress;
+using hypervisor::MigrationResult;
+using hypervisor::VmInfo;
+using hypervisor::VmState;
+using std::chrono::milliseconds;
+
+namespace {
+
+// libvirt's error of this thread (libvirt keeps the last error per thread), as a Status whose
+// kind callers can branch on.
+Status LastError(const std::string& context) {
+  virErrorPtr e = virGetLastError();
+  const std::string message =
+      context + ": " + (e != nullptr && e->message != nullptr ? e->message : "libvirt failed");
+  const int code = e != nullptr ? e->code : VIR_ERR_INTERNAL_ERROR;
+  switch (code) {
+    case VIR_ERR_NO_DOMAIN:
+      return Status::NotFound(message);
+    case VIR_ERR_NO_CONNECT:
+    case VIR_ERR_SYSTEM_ERROR:
+    case VIR_ERR_RPC:
+    case VIR_ERR_AUTH_FAILED:
+    case VIR_ERR_AUTH_UNAVAILABLE:
+    case VIR_ERR_AUTH_CANCELLED:
+      return Status::Unavailable(message);
+    case VIR_ERR_OPERATION_INVALID:
+    case VIR_ERR_DOM_EXIST:
+    case VIR_ERR_OPERATION_ABORTED:
+      return Status::Conflict(message);
+    case VIR_ERR_XML_ERROR:
+    case VIR_ERR_XML_DETAIL:
+    case VIR_ERR_INVALID_ARG:
+    case VIR_ERR_CONFIG_UNSUPPORTED:
+      return Status::Invalid(message);
+    default:
+      return Status::Error(message);
+  }
+}
+
+// libvirt prints every error on stderr unless told otherwise: greenshift reports its own.
+void QuietErrors(void*, virErrorPtr) {}
+
+// libvirt's keepalive and domain events need an event loop in this process: one, for every
+// driver, started before the first connection and run on its own thread until the process ends.
+class EventLoop {
+ public:
+  static void Ensure() { static EventLoop loop; }
+
+ private:
+  EventLoop() {
+    virInitialize();
+    virSetErrorFunc(nullptr, QuietErrors);
+    virEventRegisterDefaultImpl();
+    // A periodic timer, so the loop wakes up to see that it must stop.
+    timer_ = virEventAddTimeout(
+        200, [](int, void*) {}, nullptr, nullptr);
+    thread_ = std::thread([this] {
+      while (!stop_) virEventRunDefaultImpl();
+    });
+  }
+  ~EventLoop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    if (timer_ >= 0) virEventRemoveTimeout(timer_);
+  }
+  std::atomic<bool> stop_{false};
+  int timer_ = -1;
+  std::thread thread_;
+};
+
+struct DomainFree {
+  void operator()(virDomainPtr d) const {
+    if (d != nullptr) virDomainFree(d);
+  }
+};
+using Domain = std::unique_ptr<std::remove_pointer_t<virDomainPtr>, DomainFree>;
+
+// A reference on a connection: the connection stays open while it is used, even if the driver
+// drops it meanwhile (a broken connection is replaced, not closed under a caller).
+class ConnRef {
+ public:
+  ConnRef() = default;
+  explicit ConnRef(virConnectPtr c) : c_(c) {
+    if (c_ != nullptr) virConnectRef(c_);
+  }
+  ConnRef(const ConnRef&) = delete;
+  ConnRef& operator=(const ConnRef&) = delete;
+  ConnRef(ConnRef&& o) noexcept : c_(o.c_) { o.c_ = nullptr; }
+  ConnRef& operator=(ConnRef&& o) noexcept {
+    std::swap(c_, o.c_);
+    return *this;
+  }
+  ~ConnRef() {
+    if (c_ != nullptr) virConnectClose(c_);
+  }
+  virConnectPtr get() const { return c_; }
+
+ private:
+  virConnectPtr c_ = nullptr;
+};
+
+// Typed parameters (job stats, migration parameters), freed on scope exit.
+struct Params {
+  virTypedParameterPtr p = nullptr;
+  int n = 0;
+  int max = 0;
+  Params() = default;
+  Params(const Params&) = delete;
+  Params& operator=(const Params&) = delete;
+  ~Params() {
+    if (p != nullptr) virTypedParamsFree(p, n);
+  }
+  int64_t Ull(const char* name, int64_t otherwise = -1) const {
+    unsigned long long v = 0;
+    return virTypedParamsGetULLong(p, n, name, &v) == 1 ? static_cast<int64_t>(v) : otherwise;
+  }
+  int Int(const char* name, int otherwise = -1) const {
+    int v = 0;
+    return virTypedParamsGetInt(p, n, name, &v) == 1 ? v : otherwise;
+  }
+};
+
+int64_t WallUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// One copy of a domain on one host.
+struct Copy {
+  size_t host = 0;
+  Domain domain;
+  int state = VIR_DOMAIN_NOSTATE;
+  int reason = 0;
+  bool active = false;
+  bool incoming = false;  // the destination of a migration that runs
+};
+
+}  // namespace
+
+std::string XmlEscape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string MetadataElement(const std::map<std::string, std::string>& metadata,
+                            const std::string& uri) {
+  std::string xml = "<greenshift:vm xmlns:greenshift=\"" + XmlEscape(uri) + "\"";
+  for (const auto& [key, value] : metadata) xml += " " + key + "=\"" + XmlEscape(value) + "\"";
+  return xml + "/>";
+}
+
+std::map<std::string, std::string> ParseMetadataElement(const std::string& xml) {
+  // The element libvirt gives back is the one greenshift wrote (with libvirt's own prefix and
+  // namespace declaration added): attributes name="value" (or 'value'); the namespace
+  // declaration is not metadata.
+  std::map<std::string, std::string> out;
+  size_t i = xml.find('<');
+  if (i == std::string::npos) return out;
+  i = xml.find_first_of(" \t\r\n/>", i);
+  while (i != std::string::npos && i < xml.size()) {
+    i = xml.find_first_not_of(" \t\r\n", i);
+    if (i == std::string::npos || xml[i] == '/' || xml[i] == '>') break;
+    const size_t eq = xml.find('=', i);
+    if (eq == std::string::npos || eq + 1 >= xml.size()) break;
+    const std::string key = xml.substr(i, eq - i);
+    const char quote = xml[eq + 1];
+    if (quote != '"' && quote != '\'') break;
+    const size_t end = xml.find(quote, eq + 2);
+    if (end == std::string::npos) break;
+    std::string raw = xml.substr(eq + 2, end - eq - 2), value;
+    for (size_t k = 0; k < raw.size(); ++k) {
+      if (raw[k] != '&') {
+        value += raw[k];
+        continue;
+      }
+      const size_t semi = raw.find(';', k);
+      const std::string entity = semi == std::string::npos ? "" : raw.substr(k, semi - k + 1);
+      const std::map<std::string, char> entities = {
+          {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+      auto it = entities.find(entity);
+      if (it == entities.end()) {
+        value += raw[k];
+        continue;
+      }
+      value += it->second;
+      k = semi;
+    }
+    if (key.rfind("xmlns", 0) != 0) out[key] = value;
+    i = end + 1;
+  }
+  return out;
+}
+
+// One migration being watched: the events of its VM, from both hosts' connections.
+struct Watch {
+  std::string source, destination;
+  int64_t started_wall_us = 0;
+  std::vector<MigrationEvent> events;
+  int64_t paused_us = 0, resumed_us = 0;
+  int passes = 0;
+};
+
+struct LibvirtDriver::Impl {
+  LibvirtDriverConfig config;
+  // Per host: its connection (null until opened, or after it broke), under its own mutex (an
+  // open to a host that does not answer must not hold up the others).
+  struct Host {
+    std::mutex mutex;
+    virConnectPtr conn = nullptr;
+    int lifecycle_id = -1, iteration_id = -1;
+  };
+  std::vector<std::unique_ptr<Host>> hosts;
+  // What the event callbacks need: the impl and the host a connection belongs to.
+  struct Opaque {
+    Impl* impl;
+    size_t host;
+  };
+  std::vector<std::unique_ptr<Opaque>> opaques;
+
+  std::mutex watch_mutex;  // the watches; taken by the event loop's callbacks
+  std::map<std::string, std::shared_ptr<Watch>> watches;
+  std::set<std::string> cancel_requests;
+
+  int HostIndex(const std::string& name) const {
+    for (size_t h = 0; h < config.hosts.size(); ++h) {
+      if (config.hosts[h].name == name) return static_cast<int>(h);
+    }
+    return -1;
+  }
+  const std::string& HostName(size_t h) const { return config.hosts[h].name; }
+
+  void Drop(Host& host) {
+    if (host.conn == nullptr) return;
+    if (host.lifecycle_id >= 0) virConnectDomainEventDeregisterAny(host.conn, host.lifecycle_id);
+    if (host.iteration_id >= 0) virConnectDomainEventDeregisterAny(host.conn, host.iteration_id);
+    host.lifecycle_id = host.iteration_id = -1;
+    virConnectClose(host.conn);
+    host.conn = nullptr;
+  }
+
+  static void OnLifecycle(virConnectPtr, virDomainPtr dom, int event, int, void* opaque) {
+    if (event != VIR_DOMAIN_EVENT_SUSPENDED && event != VIR_DOMAIN_EVENT_RESUMED) return;
+    auto* o = static_cast<Opaque*>(opaque);
+    o->impl->Record(o->host, virDomainGetName(dom),
+                    event == VIR_DOMAIN_EVENT_SUSPENDED ? MigrationEventKind::kPaused
+                                                        : MigrationEventKind::kResumed,
+                    "");
+  }
+  static void OnIteration(virConnectPtr, virDomainPtr dom, int iteration, void* opaque) {
+    auto* o = static_cast<Opaque*>(opaque);
+    o->impl->Record(o->host, virDomainGetName(dom), MigrationEventKind::kPass,
+                    std::to_string(iteration));
+  }
+
+  void Record(size_t host, const char* vm, MigrationEventKind kind, const std::string& detail) {
+    if (vm == nullptr) return;
+    const int64_t now = WallUs();
+    std::lock_guard<std::mutex> lock(watch_mutex);
+    auto it = watches.find(vm);
+    if (it == watches.end()) return;
+    Watch& w = *it->second;
+    MigrationEvent e;
+    e.at_ms = (now - w.started_wall_us) / 1000.0;
+    e.host = HostName(host);
+    e.kind = kind;
+    e.detail = detail;
+    w.events.push_back(e);
+    if (kind == MigrationEventKind::kPaused && e.host == w.source && w.paused_us == 0)
+      w.paused_us = now;
+    if (kind == MigrationEventKind::kResumed && e.host == w.destination && w.resumed_us == 0)
+      w.resumed_us = now;
+    if (kind == MigrationEventKind::kPass) w.passes = std::max(w.passes, std::atoi(detail.c_str()));
+  }
+
+  // The open connection to host `h`, opened (again) if it is not, or broke.
+  Result<ConnRef> Connect(size_t h) {
+    Host& host = *hosts[h];
+    std::lock_guard<std::mutex> lock(host.mutex);
+    if (host.conn != nullptr && virConnectIsAlive(host.conn) == 1) return ConnRef(host.conn);
+    Drop(host);
+    const LibvirtHost& config_host = config.hosts[h];
+    virConnectPtr conn = virConnectOpen(config_host.uri.c_str());
+    if (conn == nullptr)
+      return Status::Unavailable(
+          LastError("host " + config_host.name + " (" + config_host.uri + ") does not answer")
+              .message());
+    // Keepalive needs the remote driver; a local one (test:///) has none and needs none.
+    (void)virConnectSetKeepAlive(conn, config.keepalive_interval_s, config.keepalive_count);
+    host.conn = conn;
+    host.lifecycle_id = virConnectDomainEventRegisterAny(
+        conn, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(OnLifecycle),
+        opaques[h].get(), nullptr);
+    host.iteration_id = virConnectDomainEventRegisterAny(
+        conn, nullptr, VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION,
+        VIR_DOMAIN_EVENT_CALLBACK(OnIteration), opaques[h].get(), nullptr);
+    return ConnRef(conn);
+  }
+
+  // Every copy of domain `name` on the hosts. Unavailable when a host does not answer (the VM
+  // may be there): a VM is never taken for missing because its host is unreachable.
+  Result<std::vector<Copy>> Copies(const std::string& name) {
+    std::vector<Copy> copies;
+    for (size_t h = 0; h < hosts.size(); ++h) {
+      Result<ConnRef> conn = Connect(h);
+      if (!conn.ok()) return conn.status();
+      Domain dom(virDomainLookupByName(conn->get(), name.c_str()));
+      if (!dom) {
+        Status why = LastError("host " + HostName(h) + ": looking up VM '" + name + "'");
+        if (why.IsNotFound()) continue;
+        return why;
+      }
+      copies.push_back(Describe(h, std::move(dom)));
+    }
+    return copies;
+  }
+
+  Copy Describe(size_t h, Domain dom) {
+    Copy c;
+    c.host = h;
+    c.active = virDomainIsActive(dom.get()) == 1;
+    if (virDomainGetState(dom.get(), &c.state, &c.reason, 0) < 0) c.state = VIR_DOMAIN_NOSTATE;
+    if (c.active && c.state == VIR_DOMAIN_PAUSED) {
+      // A paused copy may be the destination of a migration: its job says so.
+      Params stats;
+      int type = 0;
+      if (virDomainGetJobStats(dom.get(), &type, &stats.p, &stats.n, 0) == 0 &&
+          type != VIR_DOMAIN_JOB_NONE) {
+        c.incoming = stats.Int(VIR_DOMAIN_JOB_OPERATION) == VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN;
+      } else if (c.reason == VIR_DOMAIN_PAUSED_MIGRATION) {
+        c.incoming = true;  // paused for a migration, and not the one sending it
+      }
+    }
+    c.domain = std::move(dom);
+    return c;
+  }
+
+  // The VM as its copies show it: where it runs (the copy that is not incoming), in what state.
+  VmInfo InfoOf(const std::string& name, const std::vector<Copy>& copies) {
+    VmInfo info;
+    info.spec.name = name;
+    const Copy* main = nullptr;
+    for (const Copy& c : copies) {
+      if (c.active) info.copies.push_back(HostName(c.host));
+      if (c.active && !c.incoming && main == nullptr) main = &c;
+    }
+    if (main == nullptr && !copies.empty()) main = &copies[0];  // defined but shut off
+    if (main == nullptr) return info;
+    virDomainPtr d = main->domain.get();
+    info.host = HostName(main->host);
+    virDomainInfo di;
+    if (virDomainGetInfo(d, &di) == 0) {
+      info.spec.memory_mib = static_cast<int>(di.maxMem / 1024);
+      info.spec.vcpus = di.nrVirtCpu;
+    }
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    if (virDomainGetUUIDString(d, uuid) == 0) info.uuid = uuid;
+    char* meta =
+        virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, config.metadata_uri.c_str(), 0);
+    if (meta != nullptr) {
+      info.metadata = ParseMetadataElement(meta);
+      free(meta);  // NOLINT: libvirt's allocation
+    }
+    if (!main->active) {
+      info.state = VmState::kStopped;
+    } else if (info.copies.size() > 1) {
+      info.state = VmState::kMigrating;
+    } else if (main->state == VIR_DOMAIN_RUNNING) {
+      info.state = VmState::kRunning;
+    } else if (main->state == VIR_DOMAIN_PAUSED) {
+      info.state =
+          main->reason == VIR_DOMAIN_PAUSED_MIGRATION ? VmState::kMigrating : VmState::kPaused;
+    } else {
+      info.state = VmState::kUnknown;
+    }
+    return info;
+  }
+
+  // The copy that sends a migration of `name` or would (the active copy that is not incoming).
+  static const Copy* Source(const std::vector<Copy>& copies) {
+    for (const Copy& c : copies) {
+      if (c.active && !c.incoming) return &c;
+    }
+    return nullptr;
+  }
+
+  static bool JobRunning(virDomainPtr d) {
+    virDomainJobInfo job;
+    return virDomainGetJobInfo(d, &job) == 0 && job.type != VIR_DOMAIN_JOB_NONE;
+  }
+};
+
+LibvirtDriver::LibvirtDriver(LibvirtDriverConfig config) : impl_(std::make_unique<Impl>()) {
+  EventLoop::Ensure();
+  impl_->config = std::move(config);
+  for (size_t h = 0; h < impl_->config.hosts.size(); ++h) {
+    impl_->hosts.push_back(std::make_unique<Impl::Host>());
+    impl_->opaques.push_back(std::make_unique<Impl::Opaque>(Impl::Opaque{impl_.get(), h}));
+  }
+}
+
+LibvirtDriver::~LibvirtDriver() {
+  for (auto& host : impl_->hosts) {
+    std::lock_guard<std::mutex> lock(host->mutex);
+    impl_->Drop(*host);
+  }
+}
+
+hypervisor::Capabilities LibvirtDriver::GetCapabilities() const {
+  // What this driver asks of libvirt today. Post-copy and copying disks along are libvirt's
+  // too (VIR_MIGRATE_POSTCOPY, VIR_MIGRATE_NON_SHARED_DISK), not yet this driver's.
+  hypervisor::Capabilities c;
+  c.live_migration = c.offline_migration = true;
+  c.auto_converge = c.downtime_limit = c.bandwidth_limit = true;
+  c.dirty_rate = true;  // virDomainStartDirtyRateCalc, page sampling
+  c.cancel = true;      // virDomainAbortJob
+  c.recovery = true;    // the source daemon drives a migration: its job says how it ends
+  c.adopt = true;       // every domain of its hosts, whoever defined it
+  return c;
+}
+
+std::vector<std::pair<std::string, Status>> LibvirtDriver::CheckHosts() {
+  std::vector<std::pair<std::string, Status>> out;
+  for (size_t h = 0; h < impl_->hosts.size(); ++h) {
+    Result<ConnRef> conn = impl_->Connect(h);
+    out.emplace_back(impl_->HostName(h), conn.ok() ? Status::Ok() : conn.status());
+  }
+  return out;
+}
+
+Status LibvirtDriver::CreateDomain(const std::string& host, const std::string& xml) {
+  const int h = impl_->HostIndex(host);
+  if (h < 0) return Status::NotFound("no host is named '" + host + "'");
+  // One VM of a name across the hosts: a name taken anywhere is a conflict (two of them would
+  // be one VM running twice to whoever moves it).
+  const size_t open = xml.find("<name>"), close = xml.find("</name>");
+  if (open == std::string::npos || close == std::string::npos || close < open)
+    return Status::Invalid("the domain XML has no <name>");
+  const std::string name = xml.substr(open + 6, close - open - 6);
+  Result<std::vector<Copy>> copies = impl_->Copies(name);
+  if (!copies.ok()) return copies.status();
+  if (!copies->empty())
+    return Status::Conflict("a VM named '" + name + "' already exists on host " +
+                            impl_->HostName((*copies)[0].host));
+  Result<ConnRef> conn = impl_->Connect(static_cast<size_t>(h));
+  if (!conn.ok()) return conn.status();
+  Domain dom(virDomainCreateXML(conn->get(), xml.c_str(), 0));
+  if (!dom) return LastError("host " + host + ": starting VM '" + name + "'");
+  return Status::Ok();
+}
+
+Status LibvirtDriver::StopVm(const std::string& name) {
+  Result<std::vector<Copy>> copies = impl_->Copies(name);
+  if (!copies.ok()) return copies.status();
+  if (copies->empty()) return Status::NotFound("no VM is named '" + name + "'");
+  // Every running copy ends; a persistent domain stays defined (an operator's VM is not
+  // deleted by stopping it).
+  for (const Copy& c : *copies) {
+    if (!c.active) continue;
+    if (Impl::JobRunning(c.domain.get()))
+      return Status::Conflict("VM '" + name + "' is migrating: cancel the migration first");
+    if (virDomainDestroy(c.domain.get()) < 0)
+      return LastError("host " + impl_->HostName(c.host) + ": stopping VM '" + name + "'");
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<VmInfo>> LibvirtDriver::ListVms() {
+  std::map<std::string, std::vector<Copy>> by_name;
+  for (size_t h = 0; h < impl_->hosts.size(); ++h) {
+    Result<ConnRef> conn = impl_->Connect(h);
+    if (!conn.ok()) return conn.status();
+    virDomainPtr* domains = nullptr;
+    const int n = virConnectListAllDomains(conn->get(), &domains, 0);
+    if (n < 0) return LastError("host " + impl_->HostName(h) + ": listing its VMs");
+    for (int i = 0; i < n; ++i) {
+      Domain dom(domains[i]);
+      const char* name = virDomainGetName(dom.get());
+      if (name == nullptr) continue;
+      const std::string vm = name;
+      by_name[vm].push_back(impl_->Describe(h, std::move(dom)));
+    }
+    free(domains);  // NOLINT: libvirt's allocation
+  }
+  std::vector<VmInfo> out;
+  for (const auto& [name, copies] : by_name) out.push_back(impl_->InfoOf(name, copies));
+  return out;
+}
+
+Result<VmInfo> LibvirtDriver::GetVm(const std::string& name) {
+  Result<std::vector<Copy>> copies = impl_->Copies(name);
+  if (!copies.ok()) return copies.status();
+  if (copies->empty()) return Status::NotFound("no VM is named '" + name + "'");
+  return impl_->InfoOf(name, *copies);
+}
+
+MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::string& to_host,
+                                       const MigrationOptions& options,
+                                       const hypervisor::ProgressCallback& progress) {
+  const SteadyTime started = SteadyNow();
+  MigrationResult result;
+  result.vm = name;
+  result.to = to_host;
+  result.mode = options.mode;
+  const bool tuned = options.tuning == hypervisor::Tuning::kGreenshift;
+  result.tuning = tuned ? "greenshift" : "libvirt-defaults";
+  auto elapsed_ms = [&started] {
+    return std::chrono::duration<double, std::milli>(SteadyNow() - started).count();
+  };
+  auto fail = [&](const std::string& why) {
+    result.error = why;
+    result.total_ms = elapsed_ms();
+    return result;
+  };
+
+  const int to = impl_->HostIndex(to_host);
+  if (to < 0) return fail("no host is named '" + to_host + "'");
+  Result<std::vector<Copy>> copies = impl_->Copies(name);
+  if (!copies.ok()) return fail(copies.error());
+  if (copies->empty()) return fail("no VM is named '" + name + "'");
+  const Copy* source = Impl::Source(*copies);
+  if (source == nullptr) return fail("VM '" + name + "' is not running");
+  result.from = result.running_on = impl_->HostName(source->host);
+  if (copies->size() > 1 || Impl::JobRunning(source->domain.get()))
+    return fail("VM '" + name + "' is already migrating");
+  if (source->host == static_cast<size_t>(to))
+    return fail("VM '" + name + "' already runs on host " + to_host);
+  if (source->state != VIR_DOMAIN_RUNNING) return fail("VM '" + name + "' is paused, not running");
+  // The destination's connection is opened first: its events (the guest resuming there) are
+  // part of the timeline, and a destination that does not answer fails here, before anything.
+  Result<ConnRef> destination = impl_->Connect(static_cast<size_t>(to));
+  if (!destination.ok()) return fail(destination.error());
+  virDomainPtr dom = source->domain.get();
+  const LibvirtHost& dest_host = impl_->config.hosts[static_cast<size_t>(to)];
+  const std::string peer = dest_host.peer_uri.empty() ? dest_host.uri : dest_host.peer_uri;
+
+  // Tuning: the downtime target is set on the source before it starts (QEMU keeps it);
+  // bandwidth and auto-converge go with the migration.
+  if (tuned && options.downtime_limit_ms > 0 &&
+      virDomainMigrateSetMaxDowntime(
+          dom, static_cast<unsigned long long>(options.downtime_limit_ms), 0) < 0) {
+    return fail(LastError("setting the downtime target of VM '" + name + "'").message());
+  }
+  Params params;
+  if (!dest_host.migration_uri.empty())
+    virTypedParamsAddString(&params.p, &params.n, &params.max, VIR_MIGRATE_PARAM_URI,
+                            dest_host.migration_uri.c_str());
+  if (tuned && options.max_bandwidth_bytes_s > 0) {
+    const auto mib_s = static_cast<unsigned long long>(
+        std::ceil(static_cast<double>(options.max_bandwidth_bytes_s) / (1 << 20)));
+    virTypedParamsAddULLong(&params.p, &params.n, &params.max, VIR_MIGRATE_PARAM_BANDWIDTH, mib_s);
+  }
+  unsigned int flags = VIR_MIGRATE_PEER2PEER;
+  if (options.mode == MigrationMode::kLive) flags |= VIR_MIGRATE_LIVE;
+  if (tuned && options.auto_converge) flags |= VIR_MIGRATE_AUTO_CONVERGE;
+  // A persistent domain moves its definition along; a transient one (the lab's) stays transient.
+  if (virDomainIsPersistent(dom) == 1)
+    flags |= VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
+
+  auto watch = std::make_shared<Watch>();
+  watch->source = result.from;
+  watch->destination = to_host;
+  watch->started_wall_us = WallUs();
+  {
+    std::lock_guard<std::mutex> lock(impl_->watch_mutex);
+    impl_->watches[name] = watch;
+    impl_->cancel_requests.erase(name);
+  }
+  // The migration itself blocks until it ends, on its own thread; this one watches its job.
+  std::atomic<bool> done{false};
+  int rc = -1;
+  Status migrate_error;
+  std::thread runner([&] {
+    rc = virDomainMigrateToURI3(dom, peer.c_str(), params.p, static_cast<unsigned int>(params.n),
+                                flags);
+    if (rc < 0) migrate_error = LastError("migrating VM '" + name + "' to host " + to_host);
+    done = true;
+  });
+  std::string stop_reason;
+  MigrationProgress last;
+  while (!done) {
+    std::this_thread::sleep_for(milliseconds(100));
+    if (done) break;
+    Params stats;
+    int type = 0;
+    if (virDomainGetJobStats(dom, &type, &stats.p, &stats.n, 0) == 0 &&
+        type != VIR_DOMAIN_JOB_NONE) {
+      MigrationProgress p;
+      p.transferred_bytes = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_PROCESSED, 0));
+      p.remaining_bytes = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_REMAINING, 0));
+      p.pass =
+          static_cast<int>(std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_ITERATION, 0)));
+      p.elapsed_ms = elapsed_ms();
+      p.phase = p.transferred_bytes > 0 ? MigrationPhase::kCopying : MigrationPhase::kSetup;
+      if (progress && (p.pass != last.pass || p.phase != last.phase)) progress(p);
+      last = p;
+    }
+    bool cancel = options.cancel_requested != nullptr && options.cancel_requested->load();
+    {
+      std::lock_guard<std::mutex> lock(impl_->watch_mutex);
+      cancel = cancel || impl_->cancel_requests.erase(name) > 0;
+    }
+    if (stop_reason.empty() && (cancel || SteadyNow() - started > options.timeout)) {
+      stop_reason = cancel ? "migration was cancelled"
+                           : "migration did not finish within " +
+                                 std::to_string(options.timeout.count() / 1000) + " s";
+      (void)virDomainAbortJob(dom);  // the VM stays on its source
+    }
+  }
+  runner.join();
+  result.total_ms = elapsed_ms();
+
+  // Where the VM is now, as libvirt tells it (not as the return code suggests).
+  Result<std::vector<Copy>> after = impl_->Copies(name);
+  const Copy* runs = after.ok() ? Impl::Source(*after) : nullptr;
+  if (rc == 0) {
+    // Wait briefly for the destination's "resumed" event: it may trail the call's return.
+    for (int i = 0; i < 50; ++i) {
+      {
+        std::lock_guard<std::mutex> lock(impl_->watch_mutex);
+        if (watch->resumed_us != 0) break;
+      }
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    result.completed = true;
+    result.running_on = to_host;
+    result.hypervisor_status = "completed";
+    if (runs != nullptr) {
+      Params stats;
+      int type = 0;
+      if (virDomainGetJobStats(runs->domain.get(), &type, &stats.p, &stats.n,
+                               VIR_DOMAIN_JOB_STATS_COMPLETED) == 0) {
+        result.downtime_ms = static_cast<double>(stats.Ull(VIR_DOMAIN_JOB_DOWNTIME, -1));
+        result.setup_ms = static_cast<double>(stats.Ull(VIR_DOMAIN_JOB_SETUP_TIME, -1));
+        result.bytes = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_PROCESSED, 0));
+        result.passes =
+            static_cast<int>(std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_ITERATION, 0)));
+        result.mbps = stats.Ull(VIR_DOMAIN_JOB_MEMORY_BPS, 0) * 8 / 1000000;
+      }
+    }
+  } else {
+    result.error = !stop_reason.empty() ? stop_reason : migrate_error.message();
+    result.hypervisor_status = stop_reason.empty() ? "failed" : "cancelled";
+    if (runs == nullptr) {
+      result.running_on.clear();
+    } else {
+      result.running_on = impl_->HostName(runs->host);
+      // A non-live migration that failed may leave the guest paused on its source: it runs again.
+      if (runs->state == VIR_DOMAIN_PAUSED && runs->reason == VIR_DOMAIN_PAUSED_MIGRATION)
+        (void)virDomainResume(runs->domain.get());
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl_->watch_mutex);
+    impl_->watches.erase(name);
+    result.events = watch->events;
+    if (watch->paused_us != 0 && watch->resumed_us > watch->paused_us)
+      result.paused_ms = (watch->resumed_us - watch->paused_us) / 1000.0;
+    if (result.passes == 0) result.passes = watch->passes;
+  }
+  MigrationEvent end;
+  end.at_ms = result.total_ms;
+  end.host = result.from;
+  end.kind = MigrationEventKind::kPhase;
+  end.detail = hypervisor::MigrationPhaseName(
+      result.completed
+          ? MigrationPhase::kCompleted
+          : (stop_reason.empty() ? MigrationPhase::kFailed : MigrationPhase::kCancelled));
+  result.events.push_back(end);
+  if (progress) {
+    MigrationProgress p = last;
+    p.phase = result.completed ? MigrationPhase::kCompleted : MigrationPhase::kFailed;
+    p.elapsed_ms = result.total_ms;
+    progress(p);
+  }
+  return result;
+}
+
+Status LibvirtDriver::CancelMigration(const std::string& name) {
+  Result<std::vector<Copy>> copies = impl_->Copies(name);
+  if (!copies.ok()) return copies.status();
+  const Copy* source = Impl::Source(*copies);
+  if (source == nullptr || !Impl::JobRunning(source->domain.get()))
+    return Status::Conflict("VM '" + name + "' is not migrating");
+  {
+    std::lock_guard<std::mutex> lock(impl_->watch_mutex);
+    if (impl_->watches.count(name)) impl_->cancel_requests.insert(name);
+  }
+  if (virDomainAbortJob(source->domain.get()) < 0)
+    return LastError("cancelling the migration of VM '" + name + "'");
+  return Status::Ok();
+}
+
+Result<VmInfo> LibvirtDriver::Recover(const std::string& name, milliseconds timeout) {
+  // The source daemon drives a peer-to-peer migration on its own: it is waited for, then
+  // aborted if it still runs; libvirt leaves the VM in one place either way.
+  const SteadyTime deadline = SteadyNow() + timeout;
+  while (true) {
+    Result<std::vector<Copy>> copies = impl_->Copies(name);
+    if (!copies.ok()) return copies.status();
+    if (copies->empty()) return Status::NotFound("no VM is named '" + name + "'");
+    const Copy* source = Impl::Source(*copies);
+    const bool migrating =
+        copies->size() > 1 || (source != nullptr && Impl::JobRunning(source->domain.get()));
+    if (!migrating) break;
+    if (SteadyNow() >= deadline) {
+      if (source != nullptr) (void)virDomainAbortJob(source->domain.get());
+      std::this_thread::sleep_for(milliseconds(500));
+      break;
+    }
+    std::this_thread::sleep_for(milliseconds(200));
+  }
+  Result<std::vector<Copy>> copies = impl_->Copies(name);
+  if (!copies.ok()) return copies.status();
+  if (const Copy* source = Impl::Source(*copies); source != nullptr &&
+                                                  source->state == VIR_DOMAIN_PAUSED &&
+                                                  source->reason == VIR_DOMAIN_PAUSED_MIGRATION) {
+    (void)virDomainResume(source->domain.get());  // left paused by the migration that ended
+  }
+  return GetVm(name);
+}
+
+Result<double> LibvirtDriver::MeasureDirtyRate(const std::string& name, int seconds) {
+  if (seconds < 1 || seconds > 60)
+    return Status::Invalid("dirty-rate measurement time must be 1..60 s, got " +
+                           std::to_string(seconds));
+  Result<std::vector<Copy>> copies = impl_->Copies(name);
+  if (!copies.ok()) return copies.status();
+  const Copy* source = Impl::Source(*copies);
+  if (source == nullptr) return Status::NotFound("VM '" + name + "' is not running");
+  virDomainPtr dom = source->domain.get();
+  if (virDomainStartDirtyRateCalc(dom, seconds, VIR_DOMAIN_DIRTYRATE_MODE_PAGE_SAMPLING) < 0)
+    return LastError("VM '" + name + "': measuring its dirty rate");
+  const SteadyTime deadline = SteadyNow() + std::chrono::seconds(seconds + 10);
+  while (SteadyNow() < deadline) {
+    std::this_thread::sleep_for(milliseconds(200));
+    virDomainPtr doms[] = {dom, nullptr};
+    virDomainStatsRecordPtr* records = nullptr;
+    const int n = virDomainListGetStats(doms, VIR_DOMAIN_STATS_DIRTYRATE, &records, 0);
+    if (n < 0) return LastError("VM '" + name + "': reading its dirty rate");
+    int status = -1;
+    long long mib_s = 0;
+    if (n > 0) {
+      (void)virTypedParamsGetInt(records[0]->params, records[0]->nparams,
+                                 VIR_DOMAIN_STATS_DIRTYRATE_CALC_STATUS, &status);
+      (void)virTypedParamsGetLLong(records[0]->params, records[0]->nparams,
+                                   VIR_DOMAIN_STATS_DIRTYRATE_MEGABYTES_PER_SECOND, &mib_s);
+    }
+    virDomainStatsRecordListFree(records);
+    if (status == VIR_DOMAIN_DIRTYRATE_MEASURED) return static_cast<double>(mib_s) * 1024 * 1024;
+  }
+  return Status::Unavailable("VM '" + name + "': libvirt did not finish measuring in time");
+}
+
+}  // namespace greenshift::libvirt

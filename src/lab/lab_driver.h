@@ -1,0 +1,28 @@
+// The driver for a lab's sites, whichever hypervisor runs them, and how to start the lab's guest
+// on it: the lab's business (the guest's kernel command line, or its domain XML), kept out of
+// the neutral driver interface.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "hypervisor/driver.h"
+#include "lab/guest.h"
+#include "lab/lab.h"
+
+namespace greenshift::lab {
+
+struct LabDriver {
+  std::unique_ptr<hypervisor::Driver> driver;
+  // Checks the guest and starts it on `site`; returns once the hypervisor runs it.
+  std::function<Status(const GuestSpec& guest, const std::string& site)> start;
+};
+
+// For a lab under qemu: the qemu driver over QMP; under libvirt: the libvirt driver, one host per
+// site. `guest_dir` holds the guest's vmlinuz and initramfs.cpio.gz; `accel` is tcg or kvm.
+LabDriver OpenLabDriver(const LabState& state, const std::string& guest_dir,
+                        const std::string& accel);
+
+}  // namespace greenshift::lab

@@ -1,0 +1,134 @@
+#include "lab/libvirt_hosts.h"
+
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "core/files.h"
+#include "core/process.h"
+
+namespace greenshift::lab {
+
+namespace {
+
+std::string HostDir(const LabState& state, const LabSite& site) {
+  return state.run_dir + "/libvirt/" + site.name;
+}
+
+// The system directories each daemon gets a private copy of.
+const std::pair<const char*, const char*> kPrivate[] = {
+    {"run", "/run/libvirt"},     {"lib", "/var/lib/libvirt"},     {"etc", "/etc/libvirt"},
+    {"log", "/var/log/libvirt"}, {"cache", "/var/cache/libvirt"},
+};
+
+int ReadPid(const std::string& path) {
+  Result<std::string> text = ReadFile(path);
+  return text.ok() ? std::atoi(text->c_str()) : 0;
+}
+
+}  // namespace
+
+std::string HostUuid(const std::string& lab, const std::string& site) {
+  // Two FNV-1a hashes of "lab/site", as a version-4 UUID.
+  uint64_t a = 1469598103934665603ull, b = 1099511628211ull * 31;
+  for (char c : lab + "/" + site) {
+    a = (a ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+    b = (b ^ static_cast<uint8_t>(c)) * 1469598103934665603ull;
+  }
+  char uuid[37];
+  std::snprintf(uuid, sizeof uuid, "%08x-%04x-4%03x-8%03x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
+                static_cast<unsigned>((b >> 48) & 0xfff),
+                static_cast<unsigned long long>(b & 0xffffffffffffull));
+  return uuid;
+}
+
+libvirt::LibvirtHost LibvirtHostFor(const LabState& state, const LabSite& site) {
+  libvirt::LibvirtHost host;
+  host.name = site.name;
+  host.uri = "qemu+unix:///system?socket=" + HostDir(state, site) + "/run/libvirt-sock";
+  host.peer_uri = "qemu+tcp://" + site.migration_address + "/system";
+  host.migration_uri = "tcp://" + site.migration_address;
+  return host;
+}
+
+Status StartLibvirtHost(const LabState& state, const LabSite& site) {
+  const std::string dir = HostDir(state, site);
+  for (const auto& [name, target] : kPrivate) {
+    GS_RETURN_IF_ERROR(MakeDirs(dir + "/" + name));
+    GS_RETURN_IF_ERROR(MakeDirs(target));  // the mount point
+  }
+  // The distribution's configuration, then ours over it.
+  GS_RETURN_IF_ERROR(RunChecked({"cp", "-rn", "/etc/libvirt/.", dir + "/etc/"}));
+  GS_RETURN_IF_ERROR(
+      WriteFileAtomic(dir + "/etc/libvirtd.conf",
+                      "listen_tls = 0\n"
+                      "listen_tcp = 1\n"
+                      "auth_tcp = \"none\"\n"
+                      "tcp_port = \"16509\"\n"
+                      "host_uuid = \"" +
+                          HostUuid(state.name, site.name) +
+                          "\"\n"
+                          "unix_sock_group = \"root\"\n"
+                          "unix_sock_rw_perms = \"0700\"\n"
+                          "log_outputs = \"3:file:/var/log/libvirt/libvirtd.log\"\n"));
+  GS_RETURN_IF_ERROR(WriteFileAtomic(dir + "/etc/qemu.conf",
+                                     "user = \"root\"\n"
+                                     "group = \"root\"\n"
+                                     "dynamic_ownership = 0\n"
+                                     "remember_owner = 0\n"
+                                     "security_driver = \"none\"\n"));
+  std::string script = "set -e\n";
+  for (const auto& [name, target] : kPrivate)
+    script += "mount --bind '" + dir + "/" + name + "' " + target + "\n";
+  script +=
+      "virtlogd -d -p /run/libvirt/virtlogd.pid\n"
+      "libvirtd -d --listen -p /run/libvirt/libvirtd.pid\n";
+  GS_RETURN_IF_ERROR(
+      RunChecked({"unshare", "--mount", "--propagation", "private", "sh", "-c", script},
+                 RunOptions{site.netns, std::chrono::seconds(30)})
+          .Context("starting the libvirt daemon of site " + site.name));
+  // Until it answers on its socket.
+  const std::string socket = dir + "/run/libvirt-sock";
+  for (int i = 0; i < 100; ++i) {
+    if (PathExists(socket)) {
+      libvirt::LibvirtDriverConfig config;
+      config.hosts = {LibvirtHostFor(state, site)};
+      libvirt::LibvirtDriver driver(config);
+      if (driver.CheckHosts()[0].second.ok()) return Status::Ok();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return Status::Unavailable("the libvirt daemon of site " + site.name +
+                             " did not answer within 10 s (see " + dir + "/log/libvirtd.log)");
+}
+
+void StopLibvirtHost(const LabState& state, const LabSite& site) {
+  const std::string dir = HostDir(state, site);
+  for (const char* daemon : {"libvirtd", "virtlogd"}) {
+    const std::string pid_file = dir + "/run/" + daemon + ".pid";
+    const int pid = ReadPid(pid_file);
+    Result<std::string> cmdline = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+    // Only the daemon this lab started (its pid file's process runs that daemon).
+    if (pid > 0 && ProcessAlive(pid) && cmdline.ok() && cmdline->find(daemon) != std::string::npos)
+      TerminateProcess(pid, std::chrono::seconds(10));
+  }
+  // A guest its daemon did not stop (the daemon died first): its QEMU's pid file is the
+  // daemon's, under the site's directory.
+  const std::string qemu_dir = dir + "/run/qemu";
+  for (const std::string& entry : ListDir(qemu_dir)) {
+    if (entry.size() < 5 || entry.substr(entry.size() - 4) != ".pid") continue;
+    const int pid = ReadPid(qemu_dir + "/" + entry);
+    Result<std::string> cmdline = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+    if (pid > 0 && ProcessAlive(pid) && cmdline.ok() &&
+        cmdline->find("qemu") != std::string::npos) {
+      std::fprintf(stderr, "greenshift: lab down: stopping QEMU %d (%s) of site %s\n", pid,
+                   entry.c_str(), site.name.c_str());
+      TerminateProcess(pid, std::chrono::seconds(5));
+    }
+  }
+}
+
+}  // namespace greenshift::lab

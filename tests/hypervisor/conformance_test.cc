@@ -1,0 +1,505 @@
+// One conformance suite for every driver: the same tests against `sim`, `qemu` (QEMU guests in a
+// lab of its own), `libvirt` (a libvirt daemon per site of a lab of its own) and libvirt's
+// `test:///default` (no daemon, no migrations: the listing and lifecycle parts). A test of
+// something a driver may lack is skipped by the driver's capability, never by its name.
+//
+// Run one driver at a time: driver_conformance_tests --gtest_filter='*/qemu' (the lab drivers
+// need root and the guest image; ctest runs each driver as its own test).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "core/files.h"
+#include "core/process.h"
+#include "hypervisor/libvirt/libvirt_driver.h"
+#include "hypervisor/qemu/qemu_driver.h"
+#include "hypervisor/sim/sim_driver.h"
+#include "lab/experiment.h"
+#include "lab/guest.h"
+#include "lab/lab.h"
+#include "lab/lab_driver.h"
+#include "lab/libvirt_hosts.h"
+
+namespace greenshift::hypervisor {
+namespace {
+
+using std::chrono::milliseconds;
+
+// What the suite needs besides the driver: how to make a VM (the creator's business), and the
+// means to break things.
+class Bed {
+ public:
+  virtual ~Bed() = default;
+  virtual Driver& driver() = 0;
+  virtual std::vector<std::string> hosts() const = 0;
+  // Starts a VM through the driver's creator (the lab's guest, a sim record); returns once it
+  // runs.
+  virtual Status Start(const std::string& vm, const std::string& host) = 0;
+  // Starts a VM behind the driver's back (another client of the hypervisor), for `adopt`.
+  virtual Status StartElsewhere(const std::string&, const std::string&) {
+    return Status::Invalid("no other client of this hypervisor");
+  }
+  // Breaks, or mends, the path between the first two hosts.
+  virtual Status BreakLink(bool broken) = 0;
+  // Kills the destination's hypervisor process of a migration that runs (false: none to kill).
+  virtual bool KillDestination(const std::string&, const std::string&) { return false; }
+  // A command that migrates `vm` to `to` as a separate process (empty: none).
+  virtual std::vector<std::string> MigrateCommand(const std::string&, const std::string&) {
+    return {};
+  }
+  // Options under which a migration takes several seconds (time to cancel, kill, break).
+  virtual MigrationOptions Slow() {
+    MigrationOptions options;
+    options.max_bandwidth_bytes_s = 4 << 20;
+    return options;
+  }
+  // Limits the link between the first two hosts (0: no limit), for a caller killed mid-way.
+  virtual Status LimitLink(int) { return Status::Ok(); }
+  virtual bool migrates() const { return true; }
+  // The VM answers its service (the lab's guest over HTTP); true where there is none to ask.
+  virtual bool Answers(const std::string&) { return true; }
+};
+
+class SimBed : public Bed {
+ public:
+  SimBed() {
+    SimDriverConfig config;
+    config.hosts = {"h1", "h2"};
+    config.speed = 10;  // 256 MiB at 125 MB/s: 0.2 s; at the slow 4 MiB/s: 6 s
+    driver_ = std::make_unique<SimDriver>(config);
+  }
+  Driver& driver() override { return *driver_; }
+  std::vector<std::string> hosts() const override { return {"h1", "h2"}; }
+  Status Start(const std::string& vm, const std::string& host) override {
+    SimVm v;
+    v.spec.name = vm;
+    return driver_->StartVm(v, host);
+  }
+  Status BreakLink(bool broken) override {
+    driver_->FailMigrations(broken);
+    return Status::Ok();
+  }
+
+ private:
+  std::unique_ptr<SimDriver> driver_;
+};
+
+// A lab of the suite's own, under qemu or libvirt.
+class LabBed : public Bed {
+ public:
+  explicit LabBed(const std::string& hypervisor) {
+    config_.name = hypervisor == "qemu" ? "cf-q" : "cf-l";
+    config_.site_names = {"a", "b"};
+    config_.hypervisor = hypervisor;
+    const char* guest = std::getenv("GREENSHIFT_GUEST_DIR");
+    guest_dir_ = guest != nullptr ? guest : "";
+    (void)lab::LabDown(config_);
+    Result<lab::LabState> state = lab::LabUp(config_);
+    if (!state.ok()) {
+      error_ = state.error();
+      return;
+    }
+    state_ = *state;
+    lab_ = lab::OpenLabDriver(state_, guest_dir_, "tcg");
+  }
+  ~LabBed() override {
+    lab_.driver.reset();
+    (void)lab::LabDown(config_);
+  }
+  const std::string& error() const { return error_; }
+  Driver& driver() override { return *lab_.driver; }
+  std::vector<std::string> hosts() const override { return {"a", "b"}; }
+  Status Start(const std::string& vm, const std::string& host) override {
+    lab::GuestSpec guest;
+    guest.vm.name = vm;
+    guest.vm.memory_mib = 256;
+    guest.mac = lab::MacFor(config_.name, vm);
+    guest.ip_cidr = "198.18.128." + std::to_string(10 + next_ip_++) + "/16";
+    GS_RETURN_IF_ERROR(lab_.start(guest, host));
+    ips_[vm] = lab::HostAddress(guest.ip_cidr);
+    return lab::WaitForGuest(state_, ips_[vm], std::chrono::seconds(90)).status();
+  }
+  Status BreakLink(bool broken) override { return lab::SetLinkUp(config_, "a", "b", !broken); }
+  Status LimitLink(int mbit) override { return lab::SetLink(config_, "a", "b", mbit, 0); }
+  std::vector<std::string> MigrateCommand(const std::string& vm, const std::string& to) override {
+    const char* binary = std::getenv("GREENSHIFT");
+    if (binary == nullptr) return {};
+    return {binary, "--lab", config_.name, "--guest-dir", guest_dir_, "migrate", vm, "--to", to};
+  }
+  bool Answers(const std::string& vm) override {
+    return lab::WaitForGuest(state_, ips_[vm], std::chrono::seconds(10)).ok();
+  }
+
+ protected:
+  lab::LabConfig config_;
+  lab::LabState state_;
+  lab::LabDriver lab_;
+  std::string guest_dir_, error_;
+  std::map<std::string, std::string> ips_;
+  int next_ip_ = 0;
+};
+
+class QemuBed : public LabBed {
+ public:
+  QemuBed() : LabBed("qemu") {}
+  bool KillDestination(const std::string& vm, const std::string& to) override {
+    const int pid = static_cast<qemu::QemuDriver&>(driver()).InstancePid(vm, to);
+    return pid > 0 && kill(pid, SIGKILL) == 0;
+  }
+};
+
+class LibvirtBed : public LabBed {
+ public:
+  LibvirtBed() : LabBed("libvirt") {}
+  bool KillDestination(const std::string& vm, const std::string& to) override {
+    // The destination QEMU the daemon started: its pid file is in the site's /run/libvirt.
+    Result<std::string> pid =
+        ReadFile(state_.run_dir + "/libvirt/" + to + "/run/qemu/" + vm + ".pid");
+    return pid.ok() && std::atoi(pid->c_str()) > 0 && kill(std::atoi(pid->c_str()), SIGKILL) == 0;
+  }
+  Status StartElsewhere(const std::string& vm, const std::string& host) override {
+    // Through virsh, a client greenshift knows nothing of.
+    lab::GuestSpec guest;
+    guest.vm.name = vm;
+    guest.vm.memory_mib = 256;
+    guest.mac = lab::MacFor(config_.name, vm);
+    guest.ip_cidr = "198.18.128." + std::to_string(10 + next_ip_++) + "/16";
+    const std::string xml_path = state_.run_dir + "/" + vm + ".xml";
+    GS_RETURN_IF_ERROR(WriteFileAtomic(
+        xml_path,
+        lab::GuestDomainXml(guest, std::filesystem::absolute(guest_dir_).string(), "tcg", "br0")));
+    const lab::LabSite* site = nullptr;
+    for (const lab::LabSite& s : state_.sites) {
+      if (s.name == host) site = &s;
+    }
+    GS_RETURN_IF_ERROR(
+        RunChecked({"virsh", "-c", lab::LibvirtHostFor(state_, *site).uri, "create", xml_path}));
+    ips_[vm] = lab::HostAddress(guest.ip_cidr);
+    return lab::WaitForGuest(state_, ips_[vm], std::chrono::seconds(90)).status();
+  }
+};
+
+// libvirt's test driver: domains in memory of the client itself; one host, no migrations.
+class LibvirtTestBed : public Bed {
+ public:
+  LibvirtTestBed() {
+    libvirt::LibvirtDriverConfig config;
+    config.hosts = {{"t1", "test:///default", "", ""}};
+    driver_ = std::make_unique<libvirt::LibvirtDriver>(config);
+  }
+  Driver& driver() override { return *driver_; }
+  std::vector<std::string> hosts() const override { return {"t1"}; }
+  Status Start(const std::string& vm, const std::string& host) override {
+    return driver_->CreateDomain(host, "<domain type='test'><name>" + vm +
+                                           "</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>"
+                                           "<metadata>" +
+                                           libvirt::MetadataElement({{"made_by", "conformance"}}) +
+                                           "</metadata><os><type>hvm</type></os></domain>");
+  }
+  Status BreakLink(bool) override { return Status::Invalid("one host"); }
+  bool migrates() const override { return false; }
+
+ private:
+  std::unique_ptr<libvirt::LibvirtDriver> driver_;
+};
+
+// One bed per driver for the whole run (a lab takes seconds to build), torn down at the end.
+std::map<std::string, std::unique_ptr<Bed>>& Beds() {
+  static std::map<std::string, std::unique_ptr<Bed>> beds;
+  return beds;
+}
+
+class BedsEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override { Beds().clear(); }
+};
+const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new BedsEnvironment);
+
+class DriverTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    const std::string& kind = GetParam();
+    const bool lab = kind == "qemu" || kind == "libvirt";
+    if (lab && !IsRoot()) GTEST_SKIP() << "the " << kind << " lab needs root";
+    if (lab && std::getenv("GREENSHIFT_GUEST_DIR") == nullptr)
+      FAIL() << "GREENSHIFT_GUEST_DIR is not set (the guest image; ctest sets it)";
+    auto& bed = Beds()[kind];
+    if (!bed) {
+      if (kind == "sim") bed = std::make_unique<SimBed>();
+      if (kind == "qemu") bed = std::make_unique<QemuBed>();
+      if (kind == "libvirt") bed = std::make_unique<LibvirtBed>();
+      if (kind == "libvirt-test") bed = std::make_unique<LibvirtTestBed>();
+    }
+    if (auto* lab_bed = dynamic_cast<LabBed*>(bed.get()); lab_bed && !lab_bed->error().empty())
+      FAIL() << "the " << kind << " lab did not come up: " << lab_bed->error();
+    bed_ = bed.get();
+    caps_ = bed_->driver().GetCapabilities();
+    vm_ = "c" + std::to_string(++counter_);
+  }
+  void TearDown() override {
+    if (bed_ == nullptr) return;
+    (void)bed_->BreakLink(false);
+    (void)bed_->LimitLink(0);
+    for (const std::string& vm : started_) (void)bed_->driver().StopVm(vm);
+  }
+  Status Start(const std::string& vm, const std::string& host) {
+    started_.push_back(vm);
+    return bed_->Start(vm, host);
+  }
+  Driver& driver() { return bed_->driver(); }
+  std::string A() { return bed_->hosts()[0]; }
+  std::string B() { return bed_->hosts()[1]; }
+  // The VM runs in exactly one place, `host`, and nowhere else.
+  void ExpectRunsOnlyOn(const std::string& vm, const std::string& host) {
+    Result<VmInfo> info = driver().GetVm(vm);
+    ASSERT_TRUE(info.ok()) << info.error();
+    EXPECT_EQ(info->host, host);
+    EXPECT_EQ(info->state, VmState::kRunning) << VmStateName(info->state);
+    EXPECT_EQ(info->copies, std::vector<std::string>{host});
+    EXPECT_TRUE(bed_->Answers(vm)) << vm << " does not answer on " << host;
+  }
+  // Runs Migrate on a thread of its own.
+  std::thread MigrateLater(const std::string& vm, const std::string& to, MigrationOptions options,
+                           MigrationResult* out) {
+    return std::thread(
+        [this, vm, to, options, out] { *out = driver().Migrate(vm, to, options, nullptr); });
+  }
+  // Waits until the driver says `vm` is migrating.
+  bool WaitMigrating(const std::string& vm) {
+    for (int i = 0; i < 200; ++i) {
+      Result<VmInfo> info = driver().GetVm(vm);
+      if (info.ok() && info->state == VmState::kMigrating) return true;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return false;
+  }
+
+  Bed* bed_ = nullptr;
+  Capabilities caps_;
+  std::string vm_;
+  std::vector<std::string> started_;
+  static inline int counter_ = 0;
+};
+
+TEST_P(DriverTest, AStartedVmIsListedWhereItRunsWithItsMetadata) {
+  ASSERT_TRUE(Start(vm_, A()).ok());
+  Result<std::vector<VmInfo>> all = driver().ListVms();
+  ASSERT_TRUE(all.ok()) << all.error();
+  bool listed = false;
+  for (const VmInfo& info : *all) {
+    if (info.spec.name != vm_) continue;
+    listed = true;
+    EXPECT_EQ(info.host, A());
+    EXPECT_EQ(info.state, VmState::kRunning);
+    EXPECT_EQ(info.spec.memory_mib, 256);
+  }
+  EXPECT_TRUE(listed);
+  ExpectRunsOnlyOn(vm_, A());
+  // Starting it again anywhere is a conflict, not a second VM.
+  const std::string other = bed_->hosts().size() > 1 ? B() : A();
+  Status again = bed_->Start(vm_, other);
+  EXPECT_FALSE(again.ok());
+  EXPECT_TRUE(again.IsConflict()) << again.message();
+  ExpectRunsOnlyOn(vm_, A());
+}
+
+TEST_P(DriverTest, AnUnknownVmIsNotFoundAndNothingHappens) {
+  EXPECT_TRUE(driver().GetVm("nosuchvm").status().IsNotFound());
+  EXPECT_TRUE(driver().StopVm("nosuchvm").IsNotFound());
+  if (!bed_->migrates()) return;
+  MigrationResult r = driver().Migrate("nosuchvm", B(), MigrationOptions{}, nullptr);
+  EXPECT_FALSE(r.completed);
+  EXPECT_NE(r.error.find("no VM is named"), std::string::npos) << r.error;
+}
+
+TEST_P(DriverTest, AStoppedVmIsGone) {
+  ASSERT_TRUE(Start(vm_, A()).ok());
+  ASSERT_TRUE(driver().StopVm(vm_).ok());
+  Result<VmInfo> info = driver().GetVm(vm_);
+  EXPECT_TRUE(!info.ok() || info->state == VmState::kStopped);
+}
+
+TEST_P(DriverTest, ALiveMigrationMovesTheVmAndSaysHow) {
+  if (!bed_->migrates() || !caps_.live_migration) GTEST_SKIP() << "no live migration";
+  ASSERT_TRUE(Start(vm_, A()).ok());
+  MigrationResult r = driver().Migrate(vm_, B(), MigrationOptions{}, nullptr);
+  ASSERT_TRUE(r.completed) << r.error;
+  EXPECT_EQ(r.from, A());
+  EXPECT_EQ(r.to, B());
+  EXPECT_EQ(r.running_on, B());
+  EXPECT_GT(r.total_ms, 0);
+  EXPECT_GE(r.downtime_ms, 0);
+  EXPECT_LT(r.downtime_ms, 2000);
+  ASSERT_FALSE(r.events.empty());
+  EXPECT_EQ(r.events.back().detail, "completed");
+  ExpectRunsOnlyOn(vm_, B());
+  // And back.
+  r = driver().Migrate(vm_, A(), MigrationOptions{}, nullptr);
+  ASSERT_TRUE(r.completed) << r.error;
+  ExpectRunsOnlyOn(vm_, A());
+}
+
+TEST_P(DriverTest, AnOfflineMigrationPausesTheGuestForTheWholeCopy) {
+  if (!bed_->migrates() || !caps_.offline_migration) GTEST_SKIP() << "no offline migration";
+  ASSERT_TRUE(Start(vm_, A()).ok());
+  MigrationOptions options;
+  options.mode = MigrationMode::kOffline;
+  MigrationResult r = driver().Migrate(vm_, B(), options, nullptr);
+  ASSERT_TRUE(r.completed) << r.error;
+  EXPECT_EQ(r.mode, MigrationMode::kOffline);
+  ExpectRunsOnlyOn(vm_, B());
+}
+
+TEST_P(DriverTest, AMigrationToWhereItRunsOrToNowhereFailsAndTheVmStays) {
+  if (!bed_->migrates()) GTEST_SKIP() << "no migrations";
+  ASSERT_TRUE(Start(vm_, A()).ok());
+  MigrationResult same = driver().Migrate(vm_, A(), MigrationOptions{}, nullptr);
+  EXPECT_FALSE(same.completed);
+  EXPECT_NE(same.error.find("already runs on"), std::string::npos) << same.error;
+  MigrationResult nowhere = driver().Migrate(vm_, "nowhere", MigrationOptions{}, nullptr);
+  EXPECT_FALSE(nowhere.completed);
+  EXPECT_NE(nowhere.error.find("no host is named 'nowhere'"), std::string::npos) << nowhere.error;
+  ExpectRunsOnlyOn(vm_, A());
+}
+
+TEST_P(DriverTest, ABrokenLinkFailsTheMigrationAndTheVmStaysOnItsSource) {
+  if (!bed_->migrates()) GTEST_SKIP() << "no migrations";
+  ASSERT_TRUE(Start(vm_, A()).ok());
+  ASSERT_TRUE(bed_->BreakLink(true).ok());
+  MigrationOptions options;
+  options.timeout = std::chrono::seconds(20);
+  MigrationResult r = driver().Migrate(vm_, B(), options, nullptr);
+  ASSERT_TRUE(bed_->BreakLink(false).ok());
+  EXPECT_FALSE(r.completed);
+  EXPECT_FALSE(r.error.empty());
+  EXPECT_EQ(r.running_on, A());
+  ExpectRunsOnlyOn(vm_, A());
+  // A later migration works.
+  MigrationResult later = driver().Migrate(vm_, B(), MigrationOptions{}, nullptr);
+  EXPECT_TRUE(later.completed) << later.error;
+}
+
+TEST_P(DriverTest, ACancelledMigrationLeavesTheVmOnItsSource) {
+  if (!bed_->migrates() || !caps_.cancel || !caps_.bandwidth_limit)
+    GTEST_SKIP() << "no cancel, or no way to make a migration last";
+  ASSERT_TRUE(Start(vm_, A()).ok());
+  MigrationResult r;
+  std::thread migration = MigrateLater(vm_, B(), bed_->Slow(), &r);
+  const bool migrating = WaitMigrating(vm_);
+  std::this_thread::sleep_for(milliseconds(500));
+  Status cancelled = driver().CancelMigration(vm_);
+  migration.join();
+  ASSERT_TRUE(migrating) << "the migration never showed as running";
+  EXPECT_TRUE(cancelled.ok()) << cancelled.message();
+  EXPECT_FALSE(r.completed);
+  EXPECT_NE(r.error.find("cancel"), std::string::npos) << r.error;
+  EXPECT_EQ(r.running_on, A());
+  ExpectRunsOnlyOn(vm_, A());
+  // The cancel flag of the options does the same, from the caller's side.
+  std::atomic<bool> stop{false};
+  MigrationOptions options = bed_->Slow();
+  options.cancel_requested = &stop;
+  std::thread second = MigrateLater(vm_, B(), options, &r);
+  WaitMigrating(vm_);
+  stop = true;
+  second.join();
+  EXPECT_FALSE(r.completed);
+  ExpectRunsOnlyOn(vm_, A());
+}
+
+TEST_P(DriverTest, ADeadDestinationFailsTheMigrationAndTheVmStaysOnItsSource) {
+  if (!bed_->migrates() || !caps_.bandwidth_limit) GTEST_SKIP() << "no migrations to last";
+  ASSERT_TRUE(Start(vm_, A()).ok());
+  MigrationResult r;
+  std::thread migration = MigrateLater(vm_, B(), bed_->Slow(), &r);
+  WaitMigrating(vm_);
+  std::this_thread::sleep_for(milliseconds(500));
+  const bool killed = bed_->KillDestination(vm_, B());
+  if (!killed) (void)driver().CancelMigration(vm_);  // nothing to kill: end it anyway
+  migration.join();
+  if (!killed) GTEST_SKIP() << "this driver's destination is no process to kill";
+  EXPECT_FALSE(r.completed);
+  EXPECT_FALSE(r.error.empty());
+  EXPECT_EQ(r.running_on, A());
+  ExpectRunsOnlyOn(vm_, A());
+}
+
+TEST_P(DriverTest, AMigrationWhoseCallerWasKilledIsSettledByRecover) {
+  if (!bed_->migrates() || !caps_.recovery) GTEST_SKIP() << "no recovery";
+  ASSERT_TRUE(Start(vm_, A()).ok());
+  const std::vector<std::string> command = bed_->MigrateCommand(vm_, B());
+  if (command.empty()) GTEST_SKIP() << "no separate caller to kill (GREENSHIFT not set)";
+  ASSERT_TRUE(bed_->LimitLink(20).ok());  // 256 MiB at 20 Mbit/s: long enough to be killed
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::vector<char*> argv;
+    for (const std::string& arg : command) argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  const bool migrating = WaitMigrating(vm_);
+  std::this_thread::sleep_for(milliseconds(1000));
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  ASSERT_TRUE(migrating);
+  Result<VmInfo> settled = driver().Recover(vm_, std::chrono::seconds(2));
+  ASSERT_TRUE(bed_->LimitLink(0).ok());
+  ASSERT_TRUE(settled.ok()) << settled.error();
+  EXPECT_EQ(settled->copies.size(), 1u);
+  ExpectRunsOnlyOn(vm_, settled->host);
+}
+
+TEST_P(DriverTest, ItListsAndMovesAVmItDidNotStart) {
+  if (!caps_.adopt) GTEST_SKIP() << "does not adopt VMs";
+  Status started = bed_->StartElsewhere(vm_, A());
+  started_.push_back(vm_);
+  if (!started.ok() && started.IsInvalid()) GTEST_SKIP() << started.message();
+  ASSERT_TRUE(started.ok()) << started.message();
+  ExpectRunsOnlyOn(vm_, A());
+  if (!bed_->migrates()) return;
+  MigrationResult r = driver().Migrate(vm_, B(), MigrationOptions{}, nullptr);
+  ASSERT_TRUE(r.completed) << r.error;
+  ExpectRunsOnlyOn(vm_, B());
+}
+
+TEST_P(DriverTest, WhatItCannotDoItSaysAndRefuses) {
+  // Every driver moves VMs somehow, and names what it can do.
+  EXPECT_FALSE(caps_.Names().empty());
+  if (!bed_->migrates()) return;
+  EXPECT_TRUE(caps_.live_migration || caps_.offline_migration);
+  if (!caps_.dirty_rate) return;
+  ASSERT_TRUE(Start(vm_, A()).ok());
+  Result<double> rate = driver().MeasureDirtyRate(vm_, 1);
+  ASSERT_TRUE(rate.ok()) << rate.error();
+  EXPECT_GE(*rate, 0);
+  EXPECT_TRUE(driver().MeasureDirtyRate(vm_, 0).status().ok() == false);
+}
+
+INSTANTIATE_TEST_SUITE_P(Drivers, DriverTest,
+                         ::testing::Values("sim", "qemu", "libvirt", "libvirt-test"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param;
+                           for (char& c : name)
+                             if (c == '-') c = '_';
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace greenshift::hypervisor

@@ -24,7 +24,7 @@ fi
 echo "== unit tests under AddressSanitizer + UBSan"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DGREENSHIFT_WERROR=ON \
   -DGREENSHIFT_SANITIZE=ON -DGREENSHIFT_BUILD_GUEST=OFF >/dev/null
-ninja -C build-asan unit_tests greenshift
+ninja -C build-asan unit_tests greenshift driver_conformance_tests
 ctest --test-dir build-asan -L unit --output-on-failure -j2
 
 echo "== the service's threaded tests under ThreadSanitizer"

@@ -98,8 +98,9 @@ void AddDemoCommand(CLI::App& app, Context& context) {
       std::printf("\n  migration      %s (%s)\n", m.completed ? "completed" : "FAILED",
                   m.completed ? (m.from + " -> " + m.to).c_str() : m.error.c_str());
       std::printf("  total time     %.0f ms\n", m.total_ms);
-      std::printf("  downtime       %.0f ms (QEMU)   paused %.1f ms (STOP -> RESUME)\n",
-                  m.downtime_ms, m.paused_ms);
+      std::printf(
+          "  downtime       %.0f ms (hypervisor)   paused %.1f ms (guest stopped -> resumed)\n",
+          m.downtime_ms, m.paused_ms);
       std::printf("  RAM sent       %.1f MiB in %d passes\n", m.bytes / 1048576.0, m.passes);
       std::printf("  ping           %d sent, %d lost, longest gap %.0f ms\n", result->ping.sent,
                   result->ping.lost, result->ping.longest_gap_ms);

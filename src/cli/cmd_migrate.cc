@@ -88,7 +88,8 @@ void AddMigrateCommand(CLI::App& app, Context& context) {
       std::cout << hypervisor::ToJson(result).dump(2) << "\n";
     } else if (result.completed) {
       std::printf(
-          "%s migration of %s from %s to %s completed in %.0f ms: downtime %.0f ms (QEMU), "
+          "%s migration of %s from %s to %s completed in %.0f ms: downtime %.0f ms (the "
+          "hypervisor's figure), "
           "paused %.1f ms, %.1f MiB in %d passes\n",
           hypervisor::MigrationModeName(result.mode), result.vm.c_str(), result.from.c_str(),
           result.to.c_str(), result.total_ms, result.downtime_ms, result.paused_ms,

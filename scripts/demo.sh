@@ -5,17 +5,22 @@
 # follow the sun by real live migrations while `ab` loads both of them. It prints the dashboard
 # URL, and at the end a summary: green share with and without greenshift, CO2, migrations,
 # their downtime, HTTP requests and failures.
-#   scripts/demo.sh [--speed N] [--keep]     (N: replayed seconds per second, default 360)
+#   scripts/demo.sh [--speed N] [--keep] [--hypervisor qemu|libvirt]
+# (N: replayed seconds per second, default 360; libvirt: one libvirt daemon per site, the service
+# driving them through libvirt's API as it would real hosts).
 # The talk's single measured migration is `build/src/cli/greenshift demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SPEED=360
 KEEP=0
+HYPERVISOR=qemu
 while [[ $# -gt 0 ]]; do
   case $1 in
     --speed) SPEED=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    *) echo "demo.sh: unknown argument '$1' (use --speed N, --keep)" >&2; exit 2 ;;
+    --hypervisor) HYPERVISOR=$2; shift 2 ;;
+    *) echo "demo.sh: unknown argument '$1' (use --speed N, --keep, --hypervisor qemu|libvirt)" >&2
+       exit 2 ;;
   esac
 done
 scripts/setup.sh
@@ -42,9 +47,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "== lab 'demo' with three sites: a = Frankfurt, b = London, c = San Jose"
+[[ $HYPERVISOR == qemu || $HYPERVISOR == libvirt ]] ||
+  { echo "demo.sh: --hypervisor is qemu or libvirt, not '$HYPERVISOR'" >&2; exit 2; }
+echo "== lab 'demo' with three sites under $HYPERVISOR: a = Frankfurt, b = London, c = San Jose"
 "$G" lab down >/dev/null 2>&1 || true
-"$G" lab up --sites 3
+"$G" lab up --sites 3 --hypervisor "$HYPERVISOR"
+LAB_JSON=$("$G" lab status --json)
 sites=(frankfurt:DE-LU:a:50.11:8.68 london:GB:b:51.51:-0.13 sanjose:US-CAL-CISO:c:37.34:-121.89)
 echo "== what each site's PV sensor reports: 1 kWp modelled on the real 2022 weather"
 for s in "${sites[@]}"; do
@@ -91,9 +99,15 @@ capacity_kw = 1.2
 [[hosts]]
 name = "${name}1"
 site = "$name"
-driver = "qemu"
-address = "$lab_site"
 TOML
+    if [[ $HYPERVISOR == libvirt ]]; then
+      # The site's libvirt daemon, as `lab status --json` names it.
+      jq -r --arg s "$lab_site" '.sites[] | select(.name == $s) | .libvirt |
+        "driver = \"libvirt\"\naddress = \"\(.uri)\"\npeer_uri = \"\(.peer_uri)\"\nmigration_uri = \"\(.migration_uri)\""' \
+        <<<"$LAB_JSON"
+    else
+      printf 'driver = "qemu"\naddress = "%s"\n' "$lab_site"
+    fi
   done
   cat <<TOML
 

@@ -1,10 +1,13 @@
 # Shared helpers of the integration tests. Each test sources this file, names its own lab (so its
 # namespaces cannot collide with another lab's) and gets the lab torn down when it exits.
 # Needs: GREENSHIFT (the binary), root, QEMU, the guest image (GREENSHIFT_GUEST_DIR).
+# GREENSHIFT_HYPERVISOR=libvirt runs the same test on a lab of libvirt daemons (lab_up), with the
+# service's hosts on the libvirt driver (write_service_config); its lab is named lv-* for it-*.
 set -euo pipefail
 
 : "${GREENSHIFT:?GREENSHIFT must name the greenshift binary}"
 G="$GREENSHIFT"
+HV=${GREENSHIFT_HYPERVISOR:-qemu}
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "SKIP: integration tests need root (network namespaces, taps)" >&2
@@ -29,6 +32,7 @@ check() {  # check DESCRIPTION COMMAND...
 # use_lab NAME: every greenshift command of this test works on lab NAME, removed on exit.
 use_lab() {
   export GREENSHIFT_LAB=$1
+  [[ $HV == libvirt ]] && GREENSHIFT_LAB=lv-${1#it-}
   export GREENSHIFT_RUN_DIR=${GREENSHIFT_TEST_RUN_DIR:-/run/greenshift-test}
   TEST_TMP=$(mktemp -d)
   trap 'on_exit' EXIT
@@ -52,6 +56,20 @@ on_exit() {
   exit $rc
 }
 
+# lab_up ARGS...: the lab, under the test's hypervisor.
+lab_up() {
+  "$G" lab up --hypervisor "$HV" "$@"
+}
+
+# The console log of VM $1 on site $2.
+console_of() {
+  if [[ $HV == libvirt ]]; then
+    echo "$GREENSHIFT_RUN_DIR/$GREENSHIFT_LAB/libvirt/$2/log/$1.console"
+  else
+    echo "$GREENSHIFT_RUN_DIR/$GREENSHIFT_LAB/qemu/$1@$2.console"
+  fi
+}
+
 # The figures of the guest's status line: name= uptime_s= requests=
 guest_status() {  # guest_status IP -> "uptime requests"
   local line
@@ -63,8 +81,15 @@ guest_status() {  # guest_status IP -> "uptime requests"
   echo "$uptime $((10#$requests))"
 }
 
-# Number of QEMU processes of VM $1 on site $2 (the pid file name carries vm@site).
+# Number of QEMU processes of VM $1 on site $2 (the pid file name carries vm@site; under
+# libvirt, the pid file is the site daemon's).
 qemu_count() {
+  if [[ $HV == libvirt ]]; then
+    local pid
+    pid=$(cat "$GREENSHIFT_RUN_DIR/$GREENSHIFT_LAB/libvirt/$2/run/qemu/$1.pid" 2>/dev/null || true)
+    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then echo 1; else echo 0; fi
+    return
+  fi
   pgrep -f -c -- "-name $1,.*$GREENSHIFT_LAB/qemu/$1@$2\.pid" || true
 }
 
@@ -76,7 +101,8 @@ float_gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
 # Fails if the guest kernel of VM $1 on site $2 reported a panic, an oops or a BUG: a migration
 # that loses memory writes shows up here first.
 check_guest_kernel_clean() {
-  local console="$GREENSHIFT_RUN_DIR/$GREENSHIFT_LAB/qemu/$1@$2.console"
+  local console
+  console=$(console_of "$1" "$2")
   [[ -f $console ]] || fail "no console log $console"
   if grep -qE "Kernel panic|Oops|BUG:|general protection|list_add corruption" "$console"; then
     grep -E -m5 "Kernel panic|Oops|BUG:|general protection|corruption" "$console" >&2
@@ -87,7 +113,8 @@ check_guest_kernel_clean() {
 
 # wait_console VM SITE PATTERN [SECONDS]: waits until the VM's console shows PATTERN.
 wait_console() {
-  local console="$GREENSHIFT_RUN_DIR/$GREENSHIFT_LAB/qemu/$1@$2.console"
+  local console
+  console=$(console_of "$1" "$2")
   local deadline=$((SECONDS + ${4:-60}))
   until grep -q -- "$3" "$console" 2>/dev/null; do
     ((SECONDS < deadline)) || fail "the console of $1 on $2 never showed '$3'"
@@ -113,12 +140,20 @@ write_replay() {
   done
 }
 
-# write_service_config FILE SPEED [DRIVER]: the service on lab $GREENSHIFT_LAB (driver qemu, the
-# default) or without hypervisor (sim), sites a and b with the replayed PV of write_replay, VM
-# web (256 MiB) starting on a, auto mode, a loop every 10 min of replayed time, played SPEED
-# times as fast.
+# write_service_config FILE SPEED [DRIVER]: the service on lab $GREENSHIFT_LAB (driver qemu, or
+# libvirt under GREENSHIFT_HYPERVISOR=libvirt: the default) or without hypervisor (sim), sites a
+# and b with the replayed PV of write_replay, VM web (256 MiB) starting on a, auto mode, a loop
+# every 10 min of replayed time, played SPEED times as fast.
 write_service_config() {
-  local driver=${3:-qemu}
+  local driver=${3:-$HV}
+  local host_a='address = "a"' host_b='address = "b"'
+  if [[ $driver == libvirt ]]; then
+    # The sites' libvirt daemons, as `lab status --json` names them.
+    local lab_json
+    lab_json=$("$G" lab status --json)
+    host_a=$(libvirt_host_keys a "$lab_json")
+    host_b=$(libvirt_host_keys b "$lab_json")
+  fi
   cat >"$1" <<TOML
 [service]
 port = 0
@@ -161,13 +196,13 @@ capacity_kw = 5
 name = "a1"
 site = "a"
 driver = "$driver"
-address = "a"
+$host_a
 
 [[hosts]]
 name = "b1"
 site = "b"
 driver = "$driver"
-address = "b"
+$host_b
 
 [[vms]]
 name = "web"
@@ -178,6 +213,12 @@ power_w = 100
 downtime_budget_ms = 500
 address = "198.18.128.10/16"
 TOML
+}
+
+# libvirt_host_keys SITE LAB_JSON: a [[hosts]] entry's address, peer_uri and migration_uri.
+libvirt_host_keys() {
+  jq -r --arg s "$1" '.sites[] | select(.name == $s) | .libvirt |
+    "address = \"\(.uri)\"\npeer_uri = \"\(.peer_uri)\"\nmigration_uri = \"\(.migration_uri)\""' <<<"$2"
 }
 
 # start_service CONFIG LOG: runs greenshift serve in the background (pid in SERVICE_PID) and

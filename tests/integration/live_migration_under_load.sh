@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 use_lab it-live
 
-"$G" lab up --sites 2
+lab_up --sites 2
 "$G" vm start web --site a --memory 256
 IP=$("$G" vm list --json | jq -r '.[] | select(.name == "web") | .ip')
 read -r uptime_before requests_before < <(guest_status "$IP")

@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 use_lab it-svc
 
-"$G" lab up --sites 2
+lab_up --sites 2
 cd "$TEST_TMP"
 # 10 min of replayed time every 5 s: the switch at 60 min comes ~30 s after the start.
 write_replay "$TEST_TMP" 60

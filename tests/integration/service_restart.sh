@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 use_lab it-rst
 
-"$G" lab up --sites 2
+lab_up --sites 2
 # A slow link, so the migration is still running when the service dies.
 "$G" lab link a b --bandwidth-mbit 20
 cd "$TEST_TMP"
@@ -14,6 +14,9 @@ write_service_config "$TEST_TMP/greenshift.toml" 120
 start_service "$TEST_TMP/greenshift.toml" "$TEST_TMP/serve1.log"
 wait_http 198.18.128.10 90
 wait_move running 120
+# The destination's QEMU must be up before the kill (libvirt starts it a few seconds into the
+# move the first time: it probes QEMU's capabilities then).
+for _ in $(seq 60); do [[ $(qemu_count web b) == 1 ]] && break; sleep 0.5; done
 sleep 1
 move_id=$(curl -fsS "$SERVICE_URL/api/moves" | jq -r '.[0].id')
 plan_id=$(curl -fsS "$SERVICE_URL/api/moves" | jq -r '.[0].plan')

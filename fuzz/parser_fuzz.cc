@@ -110,8 +110,8 @@ memory_mib = 256
     sim.hosts = {"a1", "b1"};
     sim.instant = true;
     w->driver = std::make_unique<hypervisor::SimDriver>(sim);
-    hypervisor::VmSpec web;
-    web.name = "web";
+    hypervisor::SimVm web;
+    web.spec.name = "web";
     (void)w->driver->StartVm(web, "a1");
     w->service = std::make_unique<control::Service>(
         control::BuildService(w->config, *w->store, *w->driver, [] {

@@ -108,6 +108,8 @@ std::string GuestDomainXml(const GuestSpec& guest, const std::string& guest_dir,
          XmlEscape(GuestKernelCommandLine(guest)) +
          "</cmdline>\n"
          "  </os>\n"
+         // As the qemu driver's guest: ACPI on (libvirt turns it off unless asked), no USB.
+         "  <features><acpi/></features>\n"
          "  <on_poweroff>destroy</on_poweroff>\n"
          "  <on_reboot>destroy</on_reboot>\n"
          "  <on_crash>destroy</on_crash>\n"
@@ -129,6 +131,7 @@ std::string GuestDomainXml(const GuestSpec& guest, const std::string& guest_dir,
          console +
          "' append='on'/></console>\n"
          "    <video><model type='none'/></video>\n"
+         "    <controller type='usb' model='none'/>\n"
          "    <memballoon model='none'/>\n"
          "  </devices>\n"
          "</domain>\n";

@@ -82,7 +82,9 @@ Result<ExperimentResult> RunMeasuredMigration(hypervisor::Driver& driver, const 
 
   std::this_thread::sleep_for(options.lead_in);
   ExperimentResult result;
-  result.migration = driver.Migrate(options.vm, options.to_site, options.migration, progress);
+  result.migration = options.migrate
+                         ? options.migrate()
+                         : driver.Migrate(options.vm, options.to_site, options.migration, progress);
   result.load_covered_migration = options.http_requests > 0 && !http_done.load();
   const SteadyTime migration_end = SteadyNow();
   if (http_future.valid()) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -23,6 +24,9 @@ struct ExperimentOptions {
   int http_requests = 10000;                 // 0: no HTTP load
   std::chrono::milliseconds lead_in{1500};   // probes run this long before the migration starts
   std::chrono::milliseconds lead_out{1000};  // and at least this long after it ends
+  // The migration measured. Empty: the driver's, Migrate(vm, to_site, migration). A benchmark
+  // sets it to measure another tool's migration (`virsh migrate`) under the same probes.
+  std::function<hypervisor::MigrationResult()> migrate;
 };
 
 struct ExperimentResult {

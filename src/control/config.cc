@@ -348,8 +348,8 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   std::vector<Table> hosts;
   GS_ASSIGN(hosts, top.Tables("hosts"));
   for (const Table& t : hosts) {
-    GS_RETURN_IF_ERROR(
-        t.CheckKnown({"name", "site", "driver", "address", "peer_uri", "migration_uri"}));
+    GS_RETURN_IF_ERROR(t.CheckKnown(
+        {"name", "site", "driver", "address", "peer_uri", "migration_uri", "memory_mib"}));
     HostConfig h;
     GS_ASSIGN(h.name, ReadName(t));
     if (c.FindHost(h.name)) return t.Error("name", "host '" + h.name + "' is defined twice");
@@ -373,7 +373,18 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     if (!kind->host_has_uris && (!h.peer_uri.empty() || !h.migration_uri.empty()))
       return t.Error(h.peer_uri.empty() ? "migration_uri" : "peer_uri",
                      "is for libvirt hosts, not " + h.driver + " ones");
+    double host_memory = 0;
+    GS_ASSIGN(host_memory, t.Number("memory_mib", 0, 0, 1024.0 * 1024 * 1024));
+    if (host_memory > 0 && host_memory < 16)
+      return t.Error("memory_mib", "must be at least 16, or 0 for no limit of the host's own");
+    h.memory_mib = static_cast<int64_t>(host_memory);
     for (const HostConfig& other : c.hosts) {
+      if (other.site == h.site && (other.memory_mib > 0) != (h.memory_mib > 0))
+        return t.Error("memory_mib", std::string(h.memory_mib > 0 ? "is given" : "is missing") +
+                                         " but host '" + other.name + "' of the same site " +
+                                         (other.memory_mib > 0 ? "has one" : "has none") +
+                                         ": give every host of site '" + h.site +
+                                         "' its memory, or none");
       if (kind->addresses_unique && other.address == h.address)
         return t.Error("address",
                        "'" + h.address + "' is already the address of host '" + other.name + "'");
@@ -391,10 +402,15 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     GS_ASSIGN(v.name, ReadName(t));
     if (c.FindVm(v.name)) return t.Error("name", "VM '" + v.name + "' is defined twice");
     GS_ASSIGN(v.host, t.String("host", std::nullopt));
-    if (!c.FindHost(v.host)) return t.Error("host", "no host is named '" + v.host + "'");
+    const HostConfig* home = c.FindHost(v.host);
+    if (!home) return t.Error("host", "no host is named '" + v.host + "'");
     double memory = 0, budget_ms = 0;
     GS_ASSIGN(memory, t.Number("memory_mib", std::nullopt, 16, 16 * 1024 * 1024));
     v.memory_mib = static_cast<int64_t>(memory);
+    if (home->memory_mib > 0 && v.memory_mib > home->memory_mib)
+      return t.Error("memory_mib", "is " + std::to_string(v.memory_mib) + ", more than its host '" +
+                                       home->name + "' has (" + std::to_string(home->memory_mib) +
+                                       ")");
     GS_ASSIGN(v.peak_power_w, t.Number("peak_w", 100, 1, 1e5));
     GS_ASSIGN(v.power_w, t.Number("power_w", v.peak_power_w, 0, 1e5));
     if (v.power_w > v.peak_power_w) return t.Error("power_w", "is above peak_w");

@@ -65,6 +65,9 @@ struct HostConfig {
   // libvirt: how other hosts' daemons reach this one (default: `address`), and where the
   // migration stream goes (default: libvirt's choice, the host's name).
   std::string peer_uri, migration_uri;
+  // The memory its VMs may take, MiB (0: no limit of its own). A site with several hosts sends
+  // a VM to the least loaded one that has room; every host of a site has it, or none does.
+  int64_t memory_mib = 0;
   bool runs_at_address = false;  // the driver knows this host by its address (qemu), not its name
   // Where the driver runs this host's VMs: the lab site (qemu), the host itself (sim).
   const std::string& DriverSite() const { return runs_at_address ? address : name; }

@@ -21,6 +21,7 @@ placement::Problem AsTheDriverMoves(placement::Problem problem, const hypervisor
 Engine::Engine(EngineSetup setup, hypervisor::Driver& driver, Recorder& recorder, Clock clock)
     : problem_(AsTheDriverMoves(std::move(setup.problem), driver)),
       home_site_(setup.home_site),
+      home_host_(setup.home_host),
       mode_(setup.mode),
       refresh_inventory_(setup.refresh_inventory),
       driver_(driver),
@@ -304,6 +305,10 @@ EngineStatus Engine::GetStatus() const {
   status.now_ms = NowMs();
   status.moves = executor_->View();
   status.totals = accountant_->Totals();
+  const HostMap& hosts = fleet_->hosts();
+  const std::vector<int64_t> used = fleet_->MemoryUsedMib();
+  for (size_t h = 0; h < hosts.names.size(); ++h)
+    status.hosts.push_back({hosts.names[h], hosts.site[h], hosts.memory_mib[h], used[h]});
   return status;
 }
 

@@ -54,6 +54,9 @@ struct EngineSetup {
   placement::Problem problem;  // sites, VMs, links, the slot (one tick)
   HostMap hosts;
   std::vector<int> home_site;  // per VM
+  // Per VM: the host it is started on when it runs nowhere (empty, or -1: the least loaded
+  // host of its home site that has room).
+  std::vector<int> home_host;
   std::vector<SensorSpec> sensors;
   ObserverOptions observer;
   std::shared_ptr<Inputs> inputs;
@@ -96,6 +99,14 @@ struct VmView {
   int64_t last_move_slot = kNeverMoved;
 };
 
+// A host as the views show it.
+struct HostView {
+  std::string name;
+  size_t site = 0;
+  int64_t memory_mib = 0;       // what its VMs may take (0: no limit of its own)
+  int64_t memory_used_mib = 0;  // its VMs' and those in flight to it
+};
+
 struct EngineStatus {
   int64_t now_ms = 0;
   Mode mode = Mode::kAuto;
@@ -108,6 +119,7 @@ struct EngineStatus {
   double last_planning_ms = 0;
   double last_mip_gap = NAN;
   bool inventory_ok = true;
+  std::vector<HostView> hosts;
   ExecutorView moves;
   AccountTotals totals;
   std::optional<PlanView> current_plan;
@@ -130,6 +142,7 @@ class Engine {
   const Planner& planner() const { return *planner_; }
   int64_t slot_ms() const { return problem_.slot_s * 1000; }
   int home_site(size_t vm) const { return home_site_[vm]; }
+  int home_host(size_t vm) const { return vm < home_host_.size() ? home_host_[vm] : -1; }
   int64_t NowMs() const { return clock_(); }
 
   // One tick at `now_ms` (see above). Errors are also recorded; the next tick tries again.
@@ -170,6 +183,7 @@ class Engine {
 
   const placement::Problem problem_;
   const std::vector<int> home_site_;
+  const std::vector<int> home_host_;
   const Mode mode_;
   const bool refresh_inventory_;
   hypervisor::Driver& driver_;

@@ -59,7 +59,8 @@ void Executor::SetBlocked(std::vector<std::string> why_per_site) {
   changed_.notify_all();
 }
 
-Executor::Verdict Executor::Examine(const MoveOrder& order, std::string* why) {
+Executor::Verdict Executor::Examine(MoveOrder* order_in, std::string* why) {
+  MoveOrder& order = *order_in;
   const placement::Move& m = order.move;
   const std::string& vm = problem_.vms[m.vm].name;
   if (stopping_) {
@@ -102,15 +103,12 @@ Executor::Verdict Executor::Examine(const MoveOrder& order, std::string* why) {
         "the link " + problem_.sites[m.from].name + " - " + problem_.sites[m.to].name + " is busy";
     return Verdict::kWait;
   }
-  if (!fleet_.Reserve(m.vm, m.to)) {
-    const std::vector<double> used = fleet_.PeakUsedW();
-    *why = "site " + problem_.sites[m.to].name + " has no room for VM " + vm + " (" +
-           std::to_string(static_cast<int64_t>(used[m.to])) + " of " +
-           std::to_string(static_cast<int64_t>(problem_.sites[m.to].capacity_w)) +
-           " W taken, it needs " +
-           std::to_string(static_cast<int64_t>(problem_.vms[m.vm].peak_power_w)) + ")";
+  Reservation room = fleet_.Reserve(m.vm, m.to);
+  if (room.host < 0) {
+    *why = room.why;
     return Verdict::kWait;
   }
+  order.to_host = room.host;
   return Verdict::kStart;
 }
 
@@ -118,7 +116,7 @@ void Executor::Pump(std::vector<MoveOrder>* start,
                     std::vector<std::pair<MoveOrder, std::string>>* refused) {
   for (auto it = queue_.begin(); it != queue_.end();) {
     std::string why;
-    const Verdict verdict = Examine(*it, &why);
+    const Verdict verdict = Examine(&*it, &why);
     if (verdict == Verdict::kWait) {
       ++it;
       continue;
@@ -191,7 +189,7 @@ void Executor::Run(MoveOrder order) {
   const placement::Move& m = order.move;
   const std::string& name = problem_.vms[m.vm].name;
   const HostMap& hosts = fleet_.hosts();
-  const int to_host = hosts.HostForSite(m.to);
+  const int to_host = order.to_host;
   MoveOutcome outcome;
   outcome.started_ms = now_();
   recorder_.MoveStarted(order, outcome.started_ms);
@@ -252,7 +250,7 @@ void Executor::RunInline() {
       std::unique_lock<std::mutex> lock(mutex_);
       if (i >= queue_.size()) break;
       std::string why;
-      const Verdict verdict = Examine(queue_[i], &why);
+      const Verdict verdict = Examine(&queue_[i], &why);
       if (verdict == Verdict::kWait) {
         waiting[queue_[i].id] = why;
         ++i;

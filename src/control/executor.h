@@ -82,7 +82,7 @@ class Executor {
  private:
   enum class Verdict { kStart, kWait, kRefuse };
   // Whether `order` may start now (the caller holds mutex_); `why` says why not.
-  Verdict Examine(const MoveOrder& order, std::string* why);
+  Verdict Examine(MoveOrder* order, std::string* why);  // on kStart, sets its to_host
   // Takes what may start now out of the queue (reserving room and link), and what never will
   // (`refused`, with why). The caller holds mutex_.
   void Pump(std::vector<MoveOrder>* start, std::vector<std::pair<MoveOrder, std::string>>* refused);

@@ -1,5 +1,7 @@
 #include "control/fleet.h"
 
+#include <algorithm>
+
 namespace greenshift::control {
 
 int HostMap::HostOfLocation(const std::string& location) const {
@@ -9,19 +11,27 @@ int HostMap::HostOfLocation(const std::string& location) const {
   return -1;
 }
 
-int HostMap::HostForSite(size_t s) const {
-  for (size_t h = 0; h < site.size(); ++h) {
-    if (site[h] == s) return static_cast<int>(h);
-  }
-  return -1;
+namespace {
+
+HostMap WithMemory(HostMap hosts) {
+  hosts.memory_mib.resize(hosts.names.size(), 0);
+  return hosts;
 }
+
+}  // namespace
 
 Fleet::Fleet(const placement::Problem& problem, HostMap hosts)
     : problem_(problem),
-      hosts_(std::move(hosts)),
+      hosts_(WithMemory(std::move(hosts))),
       vms_(problem.vms.size()),
-      peak_used_w_(problem.sites.size(), 0.0) {
+      peak_used_w_(problem.sites.size(), 0.0),
+      memory_used_mib_(hosts_.names.size(), 0),
+      vms_on_host_(hosts_.names.size(), 0) {
   for (size_t v = 0; v < problem.vms.size(); ++v) index_[problem.vms[v].name] = v;
+}
+
+int64_t Fleet::MemoryMibOf(size_t vm) const {
+  return (problem_.vms[vm].memory_bytes + (1 << 20) - 1) >> 20;
 }
 
 void Fleet::Account(size_t vm, int sign) {
@@ -29,6 +39,38 @@ void Fleet::Account(size_t vm, int sign) {
   const double w = sign * problem_.vms[vm].peak_power_w;
   if (place.site >= 0) peak_used_w_[static_cast<size_t>(place.site)] += w;
   if (place.in_flight_to >= 0) peak_used_w_[static_cast<size_t>(place.in_flight_to)] += w;
+  const int64_t mib = sign * MemoryMibOf(vm);
+  for (int host : {place.host, place.in_flight_host}) {
+    if (host < 0) continue;
+    memory_used_mib_[static_cast<size_t>(host)] += mib;
+    vms_on_host_[static_cast<size_t>(host)] += sign;
+  }
+}
+
+int Fleet::PickHostLocked(size_t vm, size_t site) const {
+  const int64_t need = MemoryMibOf(vm);
+  int best = -1;
+  double best_load = 0;
+  for (size_t h = 0; h < hosts_.names.size(); ++h) {
+    if (hosts_.site[h] != site) continue;
+    const int64_t limit = hosts_.memory_mib[h];
+    const int64_t used = memory_used_mib_[h];
+    if (limit > 0 && used + need > limit) continue;
+    // Every host of a site has a memory figure or none does: the loads compare.
+    const double load = limit > 0 ? static_cast<double>(used) / static_cast<double>(limit)
+                                  : static_cast<double>(used);
+    if (best < 0 || load < best_load ||
+        (load == best_load && vms_on_host_[h] < vms_on_host_[static_cast<size_t>(best)])) {
+      best = static_cast<int>(h);
+      best_load = load;
+    }
+  }
+  return best;
+}
+
+int Fleet::PickHost(size_t vm, size_t site) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return PickHostLocked(vm, site);
 }
 
 std::vector<VmPlace> Fleet::Snapshot() const {
@@ -95,13 +137,36 @@ void Fleet::UnmarkMoving(size_t vm) {
   vms_[vm].moving = false;
 }
 
-bool Fleet::Reserve(size_t vm, size_t to) {
+Reservation Fleet::Reserve(size_t vm, size_t to) {
   std::lock_guard<std::mutex> lock(mutex_);
+  Reservation r;
   const double peak = problem_.vms[vm].peak_power_w;
-  if (peak_used_w_[to] + peak > problem_.sites[to].capacity_w * (1 + 1e-9)) return false;
+  const placement::Site& site = problem_.sites[to];
+  const std::string& name = problem_.vms[vm].name;
+  if (peak_used_w_[to] + peak > site.capacity_w * (1 + 1e-9)) {
+    r.why = "site " + site.name + " has no room for VM " + name + " (" +
+            std::to_string(static_cast<int64_t>(peak_used_w_[to])) + " of " +
+            std::to_string(static_cast<int64_t>(site.capacity_w)) + " W taken, it needs " +
+            std::to_string(static_cast<int64_t>(peak)) + ")";
+    return r;
+  }
+  r.host = PickHostLocked(vm, to);
+  if (r.host < 0) {
+    r.why = "no host of site " + site.name + " has the memory for VM " + name + " (" +
+            std::to_string(MemoryMibOf(vm)) + " MiB; free:";
+    for (size_t h = 0; h < hosts_.names.size(); ++h) {
+      if (hosts_.site[h] != to) continue;
+      r.why += " " + hosts_.names[h] + " " +
+               std::to_string(std::max<int64_t>(0, hosts_.memory_mib[h] - memory_used_mib_[h]));
+    }
+    r.why += ")";
+    return r;
+  }
+  Account(vm, -1);
   vms_[vm].in_flight_to = static_cast<int>(to);
-  peak_used_w_[to] += peak;
-  return true;
+  vms_[vm].in_flight_host = r.host;
+  Account(vm, +1);
+  return r;
 }
 
 void Fleet::EndMove(size_t vm, int host, hypervisor::VmState state, bool moved, int64_t slot) {
@@ -109,6 +174,7 @@ void Fleet::EndMove(size_t vm, int host, hypervisor::VmState state, bool moved, 
   Account(vm, -1);
   VmPlace& place = vms_[vm];
   place.in_flight_to = -1;
+  place.in_flight_host = -1;
   place.moving = false;
   place.host = host;
   place.site = host >= 0 ? static_cast<int>(hosts_.site[static_cast<size_t>(host)]) : -1;
@@ -120,6 +186,11 @@ void Fleet::EndMove(size_t vm, int host, hypervisor::VmState state, bool moved, 
 std::vector<double> Fleet::PeakUsedW() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return peak_used_w_;
+}
+
+std::vector<int64_t> Fleet::MemoryUsedMib() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return memory_used_mib_;
 }
 
 }  // namespace greenshift::control

@@ -15,6 +15,7 @@ struct MoveOrder {
   int64_t plan_id = 0;   // 0: requested by an operator
   bool manual = false;   // an operator's: the dwell time does not hold it back, it does not expire
   placement::Move move;  // which VM, from and to which site (indices), its slot, why, its cost
+  int to_host = -1;      // the host at `move.to` it goes to: chosen when it starts (Fleet)
 };
 
 // How a move ended. "completed": the VM runs at `to`; "failed": the migration was tried and the

@@ -27,7 +27,12 @@ Result<RecoveryReport> Recover(Engine& engine, store::Store& store, hypervisor::
     if (!info.ok() && !info.status().IsNotFound())
       return info.status().Context("asking the driver for VM '" + name + "'");
     if (!info.ok()) {
-      const int host = fleet.hosts().HostForSite(static_cast<size_t>(engine.home_site(v)));
+      int host = engine.home_host(v);
+      if (host < 0) host = fleet.PickHost(v, static_cast<size_t>(engine.home_site(v)));
+      if (host < 0)
+        return Status::Unavailable("VM '" + name + "' runs nowhere and no host of its site " +
+                                   problem.sites[static_cast<size_t>(engine.home_site(v))].name +
+                                   " has the memory for it");
       const std::string& location = fleet.hosts().driver_location[static_cast<size_t>(host)];
       GS_RETURN_IF_ERROR(start(v, location)
                              .Context("starting VM '" + name + "' on host " +

@@ -177,11 +177,13 @@ Result<Service> BuildService(const ServiceConfig& config, store::Store& store,
     setup.hosts.names.push_back(host.name);
     setup.hosts.site.push_back(static_cast<size_t>(SiteIndexOf(config, host.site)));
     setup.hosts.driver_location.push_back(host.DriverSite());
+    setup.hosts.memory_mib.push_back(host.memory_mib);
   }
   std::vector<double> power_w;
   for (const VmConfig& vm : config.vms) {
     const HostConfig* host = config.FindHost(vm.host);
     setup.home_site.push_back(SiteIndexOf(config, host->site));
+    setup.home_host.push_back(static_cast<int>(host - config.hosts.data()));
     power_w.push_back(vm.power_w);
   }
   setup.default_vm_power_w = power_w;

@@ -121,6 +121,14 @@ TEST(ConfigTest, ErrorsNameTheKey) {
       {"mode = \"auto\"", "mode = \"auto\"\nreplay_speed = 100",
        "key 'service.replay_speed': needs replay_start"},
       {"kind = \"push\"", "kind = \"replay\"", "key 'sites[0].sensors[0].address': is required"},
+      {"address = \"a\"", "address = \"a\"\nmemory_mib = 8", "key 'hosts[0].memory_mib': must be"},
+      {"address = \"a\"", "address = \"a\"\nmemory_mib = 128",
+       "key 'vms[0].memory_mib': is 256, more than its host 'fra1' has (128)"},
+      {"address = \"a\"",
+       "address = \"a\"\nmemory_mib = 4096\n[[hosts]]\nname = \"fra2\"\nsite = "
+       "\"frankfurt\"\ndriver = \"qemu\"\naddress = \"b\"",
+       "key 'hosts[1].memory_mib': is missing but host 'fra1' of the same site has one: give "
+       "every host of site 'frankfurt' its memory, or none"},
       {"name = \"london\"", "name = \"frankfurt\"",
        "key 'sites[1].name': site 'frankfurt' is "
        "defined twice"},

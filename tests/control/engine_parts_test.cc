@@ -298,6 +298,125 @@ TEST_F(ExecutorTest, OneMigrationPerLinkAndQueuedMovesExpireWithTheirSlot) {
   executor_->Stop();
 }
 
+TEST_F(ExecutorTest, AVmGoesToTheLeastLoadedHostOfItsSiteThatHasRoom) {
+  // Site b: b1 with 1000 MiB (vm3 runs there, 256 MiB) and b2 with 512, empty. Five VMs of
+  // 256 MiB come from a, one after the other: vm0 to b2 (share 0 < 0.256), vm1 to b1 (0.256 <
+  // 0.5), vm2 to b2 (0.5 < 0.512), vm4 to b1 (b2 is full), vm5 waits (b1 has 232 MiB left).
+  for (const char* name : {"vm4", "vm5"}) {
+    placement::Vm vm = problem_.vms[0];
+    vm.name = name;
+    problem_.vms.push_back(vm);
+  }
+  costs_ = std::make_unique<placement::MoveCosts>(problem_);
+  hosts_.names = {"a1", "b1", "b2", "c1"};
+  hosts_.site = {0, 1, 1, 2};
+  hosts_.driver_location = {"a1", "b1", "b2", "c1"};
+  hosts_.memory_mib = {4096, 1000, 512, 4096};
+  problem_.sites[0].capacity_w = 1000;
+  problem_.sites[1].capacity_w = 1000;
+  Build(/*run_inline=*/true);
+  ASSERT_TRUE(driver_->StopVm("vm3").ok());
+  hypervisor::SimVm vm3;
+  vm3.spec.name = "vm3";
+  vm3.spec.memory_mib = 256;
+  ASSERT_TRUE(driver_->StartVm(vm3, "b1").ok());
+  fleet_->Place(3, 1, hypervisor::VmState::kRunning);
+  EXPECT_EQ(fleet_->PickHost(0, 1), 2);
+  executor_->Submit(
+      {Order(0, 0, 1), Order(1, 0, 1), Order(2, 0, 1), Order(4, 0, 1), Order(5, 0, 1)});
+  for (size_t v : {0, 1, 2, 4}) EXPECT_EQ(WhyOf(v), "completed: ") << v;
+  const std::map<std::string, std::string> expected = {
+      {"vm0", "b2"}, {"vm1", "b1"}, {"vm2", "b2"}, {"vm4", "b1"}};
+  for (const auto& [vm, host] : expected) {
+    EXPECT_EQ(driver_->GetVm(vm).value().host, host) << vm;
+    EXPECT_EQ(fleet_->hosts().names[static_cast<size_t>(
+                  fleet_->Get(static_cast<size_t>(std::stoi(vm.substr(2)))).host)],
+              host)
+        << vm;
+  }
+  EXPECT_NE(
+      WhyOf(5).find("no host of site b has the memory for VM vm5 (256 MiB; free: b1 232 b2 0)"),
+      std::string::npos)
+      << WhyOf(5);
+  EXPECT_EQ(fleet_->Get(5).site, 0);
+  EXPECT_EQ(fleet_->MemoryUsedMib(), (std::vector<int64_t>{256, 768, 512, 0}));
+}
+
+TEST(FleetTest, PickHostMatchesAnExhaustiveSearchOverRandomFleets) {
+  // The rule, checked against every host by brute force: of the hosts of the site the VM fits
+  // in (memory taken, in-flight VMs included), the smallest share taken, then the fewest VMs,
+  // then the first; -1 when none fits.
+  uint64_t seed = 12345;
+  auto next = [&seed](uint64_t n) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (seed >> 33) % n;
+  };
+  for (int round = 0; round < 300; ++round) {
+    placement::Problem problem;
+    problem.sites = {{"a", 1e9}, {"b", 1e9}};
+    const size_t n_vms = 1 + next(12);
+    for (size_t v = 0; v < n_vms; ++v) {
+      placement::Vm vm;
+      vm.name = "vm" + std::to_string(v);
+      vm.memory_bytes = int64_t{64 + static_cast<int64_t>(next(8)) * 64} << 20;
+      vm.peak_power_w = 1;
+      problem.vms.push_back(vm);
+    }
+    HostMap hosts;
+    const size_t n_hosts = 2 + next(5);
+    const bool limited = next(4) != 0;
+    for (size_t h = 0; h < n_hosts; ++h) {
+      hosts.names.push_back("h" + std::to_string(h));
+      hosts.site.push_back(h == 0 ? 0 : 1 + 0 * h);  // h0 at a, the rest at b
+      hosts.driver_location.push_back(hosts.names.back());
+      hosts.memory_mib.push_back(limited ? 256 + static_cast<int64_t>(next(6)) * 128 : 0);
+    }
+    Fleet fleet(problem, hosts);
+    std::vector<int64_t> used(n_hosts, 0);
+    std::vector<int> count(n_hosts, 0);
+    // The last VM stays at a; the others run on random hosts of b, some of them in flight.
+    const size_t moving = n_vms - 1;
+    fleet.Place(moving, 0, hypervisor::VmState::kRunning);
+    used[0] += problem.vms[moving].memory_bytes >> 20;
+    count[0] += 1;
+    for (size_t v = 0; v + 1 < n_vms; ++v) {
+      const size_t h = 1 + next(n_hosts - 1);
+      if (hosts.memory_mib[h] > 0 &&
+          used[h] + (problem.vms[v].memory_bytes >> 20) > hosts.memory_mib[h])
+        continue;  // it would not have been placed there
+      fleet.Place(v, static_cast<int>(h), hypervisor::VmState::kRunning);
+      used[h] += problem.vms[v].memory_bytes >> 20;
+      count[h] += 1;
+    }
+    ASSERT_EQ(fleet.MemoryUsedMib(), used);
+    int expected = -1;
+    const int64_t need = problem.vms[moving].memory_bytes >> 20;
+    for (size_t h = 1; h < n_hosts; ++h) {
+      if (hosts.memory_mib[h] > 0 && used[h] + need > hosts.memory_mib[h]) continue;
+      auto load = [&](size_t i) {
+        return hosts.memory_mib[i] > 0 ? double(used[i]) / double(hosts.memory_mib[i])
+                                       : double(used[i]);
+      };
+      if (expected < 0 || load(h) < load(size_t(expected)) ||
+          (load(h) == load(size_t(expected)) && count[h] < count[size_t(expected)]))
+        expected = static_cast<int>(h);
+    }
+    ASSERT_EQ(fleet.PickHost(moving, 1), expected) << "round " << round;
+    const Reservation r = fleet.Reserve(moving, 1);
+    ASSERT_EQ(r.host, expected) << r.why;
+    if (expected >= 0) {
+      // The reservation counts at the destination until the move ends, and only once after it.
+      EXPECT_EQ(fleet.MemoryUsedMib()[size_t(expected)], used[size_t(expected)] + need);
+      EXPECT_EQ(fleet.MemoryUsedMib()[0], used[0]);
+      fleet.EndMove(moving, expected, hypervisor::VmState::kRunning, true, 1);
+      EXPECT_EQ(fleet.MemoryUsedMib()[size_t(expected)], used[size_t(expected)] + need);
+      EXPECT_EQ(fleet.MemoryUsedMib()[0], 0);
+    } else {
+      EXPECT_NE(r.why.find("no host of site b has the memory"), std::string::npos) << r.why;
+    }
+  }
+}
+
 class ObserverTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -110,7 +110,13 @@ power_w = 120
 
   // Opens store, driver and the service as `greenshift serve` does; the wall clock is ours.
   void Open(const std::string& mode, bool keep_driver = false) {
-    Result<ServiceConfig> parsed = ParseConfig(Toml(mode), dir_ + "/greenshift.toml");
+    std::string toml = Toml(mode);
+    for (const auto& [from, to] : edits_) {
+      const size_t at = toml.find(from);
+      ASSERT_NE(at, std::string::npos) << from;
+      toml.replace(at, from.size(), to);
+    }
+    Result<ServiceConfig> parsed = ParseConfig(toml, dir_ + "/greenshift.toml");
     ASSERT_TRUE(parsed.ok()) << parsed.error();
     config_ = *parsed;
     Result<std::unique_ptr<store::Store>> store = store::Store::Open(dir_ + "/gs.db", true);
@@ -118,7 +124,7 @@ power_w = 120
     store_ = std::move(*store);
     if (!keep_driver) {
       hypervisor::SimDriverConfig sim;
-      sim.hosts = {"a1", "b1"};
+      for (const HostConfig& host : config_.hosts) sim.hosts.push_back(host.name);
       sim.speed = 1000;  // a migration of the model's seconds takes milliseconds
       driver_ = std::make_unique<hypervisor::SimDriver>(sim);
     }
@@ -178,6 +184,7 @@ power_w = 120
   bool expect_recovery_ = true;
   Status recovery_;
   int starts_ = 0;
+  std::vector<std::pair<std::string, std::string>> edits_;  // applied to the config's text
   std::unique_ptr<api::Api> api_;
   std::unique_ptr<api::HttpServer> server_;
 };
@@ -215,6 +222,40 @@ TEST_F(ServiceTest, AutoFollowsTheGreenPowerFromAToB) {
   EXPECT_GT(store_->CountReadings().value(), 40);
   EXPECT_EQ(store_->CountRejected().value(), 0);
   EXPECT_FALSE(store_->LatestForecast("b").value().second.empty());
+}
+
+// Site b has two hosts. Both VMs go to a while a is green (db from its host b1), then both come
+// back to b: web first, to b1 (both hosts empty: the first), then db to b2 (0 of 1024 MiB taken
+// beats 256 of 512): they spread over b's hosts. The status shows every host's memory.
+TEST_F(ServiceTest, AVmFollowingTheGreenPowerLandsOnTheLeastLoadedHost) {
+  edits_ = {{"name = \"b1\"\nsite = \"b\"\ndriver = \"sim\"",
+             "name = \"b1\"\nsite = \"b\"\ndriver = \"sim\"\nmemory_mib = 512\n"
+             "[[hosts]]\nname = \"b2\"\nsite = \"b\"\ndriver = \"sim\"\nmemory_mib = 1024"},
+            {"[[vms]]",
+             "[[vms]]\nname = \"db\"\nhost = \"b1\"\nmemory_mib = 256\npeak_w = 200\n"
+             "power_w = 100\n[[vms]]"}};
+  Open("auto");
+  EXPECT_EQ(report_.vms_started, 2);
+  EXPECT_EQ(driver_->GetVm("db").value().host, "b1");  // started on its own host
+  RunUntil(kStartMs + 4 * 3600000);
+  EXPECT_EQ(VmSite(), "b");
+  EXPECT_EQ(driver_->GetVm("web").value().host, "b1");
+  EXPECT_EQ(driver_->GetVm("db").value().host, "b2");
+  const EngineStatus status = engine_->GetStatus();
+  ASSERT_EQ(status.hosts.size(), 3u);
+  EXPECT_EQ(status.hosts[1].name, "b1");
+  EXPECT_EQ(status.hosts[1].memory_mib, 512);
+  EXPECT_EQ(status.hosts[1].memory_used_mib, 256);
+  EXPECT_EQ(status.hosts[2].memory_used_mib, 256);
+  EXPECT_EQ(status.hosts[0].memory_used_mib, 0);
+  api::Api api(config_, *store_, *service_->recorder, *engine_);
+  api::Request request;
+  request.method = "GET";
+  request.path = "/api/status";
+  const json body = json::parse(api.Handle(request).body);
+  EXPECT_EQ(body["hosts"][2]["name"], "b2") << body.dump();
+  EXPECT_EQ(body["hosts"][2]["memory_used_mib"], 256) << body.dump();
+  EXPECT_TRUE(body["hosts"][0]["memory_mib"].is_null()) << body.dump();
 }
 
 // The Grafana dashboard we ship asks only for metrics the service exposes.

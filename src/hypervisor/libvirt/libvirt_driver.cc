@@ -457,11 +457,18 @@ hypervisor::Capabilities LibvirtDriver::GetCapabilities() const {
   // too (VIR_MIGRATE_POSTCOPY, VIR_MIGRATE_NON_SHARED_DISK), not yet this driver's.
   hypervisor::Capabilities c;
   c.live_migration = c.offline_migration = true;
+  c.adopt = true;  // every domain of its hosts, whoever defined it
+  // libvirt's Xen driver (libxl, xen:// URIs) migrates live or not, peer to peer, with a
+  // migration URI, and nothing more: no downtime target, bandwidth cap, auto-converge, dirty
+  // rate or job abort (libvirt's LIBXL_MIGRATION_FLAGS and _PARAMETERS). The service's hosts all
+  // have one driver; one Xen host makes the whole fleet's capabilities Xen's.
+  for (const LibvirtHost& host : impl_->config.hosts) {
+    if (host.uri.rfind("xen", 0) == 0) return c;
+  }
   c.auto_converge = c.downtime_limit = c.bandwidth_limit = true;
   c.dirty_rate = true;  // virDomainStartDirtyRateCalc, page sampling
   c.cancel = true;      // virDomainAbortJob
   c.recovery = true;    // the source daemon drives a migration: its job says how it ends
-  c.adopt = true;       // every domain of its hosts, whoever defined it
   return c;
 }
 
@@ -549,6 +556,7 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
   result.to = to_host;
   result.mode = options.mode;
   const bool tuned = options.tuning == hypervisor::Tuning::kGreenshift;
+  const hypervisor::Capabilities can = GetCapabilities();
   result.tuning = tuned ? "greenshift" : "libvirt-defaults";
   auto elapsed_ms = [&started] {
     return std::chrono::duration<double, std::milli>(SteadyNow() - started).count();
@@ -582,7 +590,7 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
 
   // Tuning: the downtime target is set on the source before it starts (QEMU keeps it);
   // bandwidth and auto-converge go with the migration.
-  if (tuned && options.downtime_limit_ms > 0 &&
+  if (tuned && can.downtime_limit && options.downtime_limit_ms > 0 &&
       virDomainMigrateSetMaxDowntime(
           dom, static_cast<unsigned long long>(options.downtime_limit_ms), 0) < 0) {
     return fail(LastError("setting the downtime target of VM '" + name + "'").message());
@@ -591,14 +599,14 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
   if (!dest_host.migration_uri.empty())
     virTypedParamsAddString(&params.p, &params.n, &params.max, VIR_MIGRATE_PARAM_URI,
                             dest_host.migration_uri.c_str());
-  if (tuned && options.max_bandwidth_bytes_s > 0) {
+  if (tuned && can.bandwidth_limit && options.max_bandwidth_bytes_s > 0) {
     const auto mib_s = static_cast<unsigned long long>(
         std::ceil(static_cast<double>(options.max_bandwidth_bytes_s) / (1 << 20)));
     virTypedParamsAddULLong(&params.p, &params.n, &params.max, VIR_MIGRATE_PARAM_BANDWIDTH, mib_s);
   }
   unsigned int flags = VIR_MIGRATE_PEER2PEER;
   if (options.mode == MigrationMode::kLive) flags |= VIR_MIGRATE_LIVE;
-  if (tuned && options.auto_converge) flags |= VIR_MIGRATE_AUTO_CONVERGE;
+  if (tuned && can.auto_converge && options.auto_converge) flags |= VIR_MIGRATE_AUTO_CONVERGE;
   // A persistent domain moves its definition along; a transient one (the lab's) stays transient.
   if (virDomainIsPersistent(dom) == 1)
     flags |= VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;

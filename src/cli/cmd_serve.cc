@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -45,8 +46,8 @@ Status CheckConfig(const control::ServiceConfig& config) {
   return Status::Ok();
 }
 
-void RunServe(Context& context, const std::string& config_path, int port_override,
-              bool check_only) {
+void RunServe(Context& context, const std::string& config_path, int port_override, bool check_only,
+              bool check_hosts) {
   // Block the signals before any thread starts, so only sigtimedwait below sees them.
   sigset_t signals;
   sigemptyset(&signals);
@@ -64,6 +65,33 @@ void RunServe(Context& context, const std::string& config_path, int port_overrid
                 config_path.c_str(), config->sites.size(), config->hosts.size(), config->vms.size(),
                 control::ModeName(config->mode), config->policy.c_str(),
                 config->token_source.c_str());
+    return;
+  }
+  if (check_hosts) {
+    // Through the driver, as the service will: every host is asked for its VMs.
+    Result<ServiceDriver> opened = OpenServiceDriver(context, *config);
+    if (!opened.ok()) return context.Fail(opened.error());
+    Result<std::vector<hypervisor::VmInfo>> listed = opened->driver->ListVms();
+    if (!listed.ok()) return context.Fail("the hosts did not answer: " + listed.error());
+    std::string can;
+    for (const std::string& name : opened->driver->GetCapabilities().Names())
+      can += (can.empty() ? "" : ", ") + name;
+    std::printf("driver %s: %s\n", config->driver.c_str(), can.c_str());
+    for (const control::HostConfig& host : config->hosts) {
+      std::string vms;
+      for (const hypervisor::VmInfo& vm : *listed) {
+        if (vm.host != host.DriverSite()) continue;
+        const bool ours = config->FindVm(vm.spec.name) != nullptr;
+        vms += " " + vm.spec.name + (ours ? "" : " (not in the config)");
+      }
+      std::printf("host %s (site %s): ok;%s\n", host.name.c_str(), host.site.c_str(),
+                  vms.empty() ? " no VMs" : (" VMs:" + vms).c_str());
+    }
+    for (const control::VmConfig& vm : config->vms) {
+      const bool found = std::any_of(listed->begin(), listed->end(),
+                                     [&](const auto& info) { return info.spec.name == vm.name; });
+      if (!found) std::printf("VM %s runs on no host\n", vm.name.c_str());
+    }
     return;
   }
   Result<std::unique_ptr<store::Store>> store = store::Store::Open(config->database, true);
@@ -159,6 +187,7 @@ void AddServeCommand(CLI::App& app, Context& context) {
     std::string config;
     int port = -1;
     bool check = false;
+    bool check_hosts = false;
   };
   auto o = std::make_shared<Options>();
   serve->add_option("--config", o->config, "the service's TOML file")->required();
@@ -166,7 +195,10 @@ void AddServeCommand(CLI::App& app, Context& context) {
       ->check(CLI::Range(0, 65535));
   serve->add_flag("--check-config", o->check,
                   "read the config and every file it names, say what is wrong, and exit");
-  serve->callback([&context, o] { RunServe(context, o->config, o->port, o->check); });
+  serve->add_flag("--check-hosts", o->check_hosts,
+                  "connect to every host through the driver, list what runs where, and exit");
+  serve->callback(
+      [&context, o] { RunServe(context, o->config, o->port, o->check, o->check_hosts); });
 }
 
 }  // namespace greenshift::cli

@@ -41,4 +41,17 @@ sed -i "s|\.\./data|$SRC/data|g; s|\.\./greenshift.db|$OUT/g.db|" "$OUT/g.toml"
 expect_error "site 'london'.*openmeteo_GB_2099.json" env GREENSHIFT_TOKEN=5e0c7a1d9b3f42e68a17c0d4 \
   "$G" serve --config "$OUT/g.toml" --check-config
 [[ ! -e "$OUT/g.db" ]] || fail "--check-config opened the store"
+# --check-hosts asks every host through the driver what runs there, and exits.
+sed "s|\.\./data|$SRC/data|g; s|\.\./greenshift.db|$OUT/s.db|; s|driver = \"qemu\"|driver = \"sim\"|" \
+  "$SRC/config/greenshift.example.toml" >"$OUT/sim.toml"
+GREENSHIFT_TOKEN=5e0c7a1d9b3f42e68a17c0d4 "$G" serve --config "$OUT/sim.toml" --check-hosts \
+  >"$OUT/hosts"
+grep -q '^host lon1 (site london): ok; no VMs$' "$OUT/hosts" || fail "check-hosts: $(cat "$OUT/hosts")"
+grep -q '^VM web2 runs on no host$' "$OUT/hosts" || fail "check-hosts: $(cat "$OUT/hosts")"
+[[ ! -e "$OUT/s.db" ]] || fail "--check-hosts opened the store"
+# A libvirt host that does not answer is named, with libvirt's reason.
+sed "s|driver = \"qemu\"|driver = \"libvirt\"|; s|^address = \"a\" .*|address = \"qemu+unix:///system?socket=$OUT/none\"|; s|^address = \"b\"|address = \"qemu+unix:///system?socket=$OUT/b\"|; s|^address = \"c\"|address = \"qemu+unix:///system?socket=$OUT/c\"|" \
+  "$OUT/g.toml" | sed "s|openmeteo_GB_2099|openmeteo_GB_2022|" >"$OUT/lv.toml"
+expect_error "host fra1 (qemu+unix:///system?socket=$OUT/none) does not answer: Failed to connect socket" \
+  env GREENSHIFT_TOKEN=5e0c7a1d9b3f42e68a17c0d4 "$G" serve --config "$OUT/lv.toml" --check-hosts
 echo "serve_cli: ok"

@@ -350,10 +350,19 @@ Response Api::Route(const Request& request, std::string* route_name) {
       return Json(200, Dump(SitesJson(config_, engine_.Sites(), engine_.observer().Sensors())));
 
     case RouteId::kHosts: {
+      // The engine's hosts are the config's, in its order.
+      const std::vector<control::HostView> views = engine_.GetStatus().hosts;
       json hosts = json::array();
-      for (const control::HostConfig& h : config_.hosts)
-        hosts.push_back(
-            {{"name", h.name}, {"site", h.site}, {"driver", h.driver}, {"address", h.address}});
+      for (size_t i = 0; i < config_.hosts.size(); ++i) {
+        const control::HostConfig& h = config_.hosts[i];
+        json host = {{"name", h.name},
+                     {"site", h.site},
+                     {"driver", h.driver},
+                     {"address", h.address},
+                     {"memory_mib", h.memory_mib > 0 ? json(h.memory_mib) : json(nullptr)}};
+        if (i < views.size()) host["memory_used_mib"] = views[i].memory_used_mib;
+        hosts.push_back(host);
+      }
       return Json(200, Dump(hosts));
     }
 

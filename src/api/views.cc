@@ -52,20 +52,12 @@ json StatusJson(const control::ServiceConfig& config, const control::EngineStatu
   int64_t queued = static_cast<int64_t>(s.moves.queued);
   json stale = json::array();
   for (const std::string& site : s.stale_sites) stale.push_back(site);
-  json hosts = json::array();
-  for (const control::HostView& h : s.hosts) {
-    hosts.push_back({{"name", h.name},
-                     {"site", problem.sites[h.site].name},
-                     {"memory_mib", h.memory_mib > 0 ? json(h.memory_mib) : json(nullptr)},
-                     {"memory_used_mib", h.memory_used_mib}});
-  }
   return {{"now", TimeText(s.now_ms)},
           {"replay", config.replay_start_utc_s != 0},
           {"speed", config.replay_speed},
           {"mode", control::ModeName(s.mode)},
           {"policy", s.policy},
           {"driver", {{"name", config.driver}, {"capabilities", s.driver_capabilities}}},
-          {"hosts", hosts},
           {"period_s", config.period_s},
           {"ticks", s.ticks},
           {"last_tick", s.last_tick_ms > 0 ? json(TimeText(s.last_tick_ms)) : json(nullptr)},

@@ -251,11 +251,12 @@ TEST_F(ServiceTest, AVmFollowingTheGreenPowerLandsOnTheLeastLoadedHost) {
   api::Api api(config_, *store_, *service_->recorder, *engine_);
   api::Request request;
   request.method = "GET";
-  request.path = "/api/status";
+  request.path = "/api/hosts";
   const json body = json::parse(api.Handle(request).body);
-  EXPECT_EQ(body["hosts"][2]["name"], "b2") << body.dump();
-  EXPECT_EQ(body["hosts"][2]["memory_used_mib"], 256) << body.dump();
-  EXPECT_TRUE(body["hosts"][0]["memory_mib"].is_null()) << body.dump();
+  EXPECT_EQ(body[2]["name"], "b2") << body.dump();
+  EXPECT_EQ(body[2]["memory_mib"], 1024) << body.dump();
+  EXPECT_EQ(body[2]["memory_used_mib"], 256) << body.dump();
+  EXPECT_TRUE(body[0]["memory_mib"].is_null()) << body.dump();
 }
 
 // The Grafana dashboard we ship asks only for metrics the service exposes.

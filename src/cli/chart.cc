@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "core/xml.h"
+
 namespace greenshift::cli {
 
 namespace {
@@ -42,30 +44,6 @@ std::string TimeLabel(int64_t t, bool with_date) {
 }
 
 }  // namespace
-
-std::string XmlEscape(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string RenderSvg(const TimeChart& chart, int width, int height) {
   const double left = 64, right = 16, top = 36, bottom = 64;

@@ -29,7 +29,4 @@ struct TimeChart {
 // are in UTC.
 std::string RenderSvg(const TimeChart& chart, int width = 960, int height = 360);
 
-// Text for XML: &, <, >, " escaped.
-std::string XmlEscape(const std::string& text);
-
 }  // namespace greenshift::cli

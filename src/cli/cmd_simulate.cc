@@ -11,6 +11,7 @@
 #include "cli/context.h"
 #include "core/clock.h"
 #include "core/files.h"
+#include "core/xml.h"
 #include "energy/csv.h"
 #include "placement/policy.h"
 #include "sim/scenario.h"

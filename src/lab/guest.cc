@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/xml.h"
 #include "hypervisor/libvirt/libvirt_driver.h"
 
 namespace greenshift::lab {
@@ -79,7 +80,6 @@ Status StartGuest(qemu::QemuDriver& driver, const GuestSpec& guest, const std::s
 
 std::string GuestDomainXml(const GuestSpec& guest, const std::string& guest_dir,
                            const std::string& accel, const std::string& bridge) {
-  using libvirt::XmlEscape;
   const std::string name = XmlEscape(guest.vm.name);
   const std::string console = "/var/log/libvirt/" + name + ".console";
   return "<domain type='" + std::string(accel == "kvm" ? "kvm" : "qemu") +

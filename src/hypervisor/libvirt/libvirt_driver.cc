@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include "core/clock.h"
+#include "core/xml.h"
 
 namespace greenshift::libvirt {
 
@@ -162,32 +163,6 @@ struct Copy {
 };
 
 }  // namespace
-
-std::string XmlEscape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string MetadataElement(const std::map<std::string, std::string>& metadata,
                             const std::string& uri) {

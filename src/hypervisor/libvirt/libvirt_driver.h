@@ -48,8 +48,6 @@ struct LibvirtDriverConfig {
 std::string MetadataElement(const std::map<std::string, std::string>& metadata,
                             const std::string& uri = kMetadataUri);
 std::map<std::string, std::string> ParseMetadataElement(const std::string& xml);
-// `text` escaped for an XML attribute or text node.
-std::string XmlEscape(const std::string& text);
 
 class LibvirtDriver : public hypervisor::Driver {
  public:

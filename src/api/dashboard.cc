@@ -48,7 +48,7 @@ const char kHtml[] = R"html(<!doctype html>
     <canvas id="downtime" height="260"></canvas></div>
 </div>
 <h2>Where each VM runs</h2>
-<table id="vms"><thead><tr><th>VM</th><th>site</th><th>state</th><th>home</th>
+<table id="vms"><thead><tr><th>VM</th><th>site</th><th>host</th><th>state</th><th>home</th>
 <th>power W</th><th>address</th><th>last move</th></tr></thead><tbody></tbody></table>
 <h2>Current plan</h2>
 <div id="plan"></div>
@@ -136,7 +136,7 @@ async function refresh() {
     powerChart.update();
     document.querySelector("#vms tbody").innerHTML = vms.map((v) =>
       "<tr><td>" + text(v.name) + "</td><td><b>" + text(v.site) + "</b></td><td>" +
-      text(v.state) + (v.moving ? " (moving)" : "") + "</td><td>" + text(v.home_site) +
+      text(v.host) + "</td><td>" + text(v.state) + (v.moving ? " (moving)" : "") + "</td><td>" + text(v.home_site) +
       "</td><td>" + v.power_w + "</td><td>" + text(v.address) + "</td><td>" +
       text(v.last_move) + "</td></tr>").join("");
     const plan = status.current_plan || {};

@@ -45,7 +45,7 @@ run_chromium --screenshot="$ARTIFACTS/dashboard.png" "$SERVICE_URL/" >/dev/null 
 check "the page's script ran to the end" grep -q 'data-ready="yes"' "$TMP/dom.html"
 check "Chart.js drew both charts" grep -q 'data-charts="2"' "$TMP/dom.html"
 check "the VM table lists web and db" bash -c "grep -q '<td>web</td>' '$TMP/dom.html' && grep -q '<td>db</td>' '$TMP/dom.html'"
-check "web is shown on site b" grep -q '<td>web</td><td><b>b</b></td>' "$TMP/dom.html"
+check "web is shown on site b, host b1" grep -q '<td>web</td><td><b>b</b></td><td>b1</td>' "$TMP/dom.html"
 check "the migration history shows the completed move" grep -q 'class="completed">completed' "$TMP/dom.html"
 check "no error on the page" bash -c "! grep -q '<div id=\"error\">[^<]' '$TMP/dom.html'"
 size=$(stat -c %s "$ARTIFACTS/dashboard.png")

@@ -768,6 +768,13 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     }
     if (watch.status == "cancelled") return roll_back("migration was cancelled");
     if (InstancePid(name, destination.name) == 0) {
+      // A cancel (CancelMigration from another process) ends the destination too, at once: ask
+      // the source how its migration ended before blaming the destination.
+      if (Result<json> info = source_qmp->Execute("query-migrate"); info.ok()) {
+        const std::string status = info->value("status", std::string());
+        if (status == "cancelled" || status == "cancelling")
+          return roll_back("migration was cancelled");
+      }
       return roll_back("the destination QEMU on site " + destination.name +
                        " exited during the migration");
     }

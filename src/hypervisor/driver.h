@@ -1,8 +1,9 @@
 // The hypervisor-neutral driver interface, the way libvirt's driver table is neutral: the qemu
-// driver (QMP), the sim driver (the pre-copy model), and later libvirt, fill in the same calls,
-// and callers never branch on the hypervisor. They ask what a driver can do (Capabilities) instead
-// of assuming it. A VM is named on its host by its name (and its UUID where the hypervisor has
-// one); a host is named by the driver's location string (a lab site for qemu, a host for sim).
+// driver (QMP), the libvirt driver (libvirt's C API) and the sim driver (the pre-copy model) fill
+// in the same calls, and callers never branch on the hypervisor. They ask what a driver can do
+// (Capabilities) instead of assuming it. A VM is named on its host by its name (and its UUID
+// where the hypervisor has one); a host is named by the driver's location string (a lab site for
+// qemu, a host's name for libvirt and sim).
 // Progress, events and results are in neutral terms (phase, bytes, passes, pause): each driver's
 // own names (QMP's MIGRATION, STOP, RESUME...) stay inside it.
 //
@@ -130,13 +131,15 @@ struct MigrationResult {
   // it runs nowhere (its source QEMU died during the migration).
   std::string running_on;
   double total_ms = 0;      // from the command to the VM running on the destination
-  double downtime_ms = -1;  // QEMU's own figure (-1 when QEMU reported none)
-  double paused_ms = -1;    // STOP on the source to RESUME on the destination, from QMP events
-  int64_t bytes = 0;        // RAM bytes sent
-  int passes = 0;           // RAM passes (dirty bitmap syncs)
+  double downtime_ms = -1;  // the hypervisor's own figure (-1 when it reported none)
+  // The guest stopped on the source to resumed on the destination, from the hypervisor's events
+  // (-1 when they were not seen).
+  double paused_ms = -1;
+  int64_t bytes = 0;              // RAM bytes sent
+  int passes = 0;                 // RAM passes (dirty bitmap syncs)
   std::string hypervisor_status;  // the last migration status in the hypervisor's own words
   double setup_ms = -1;
-  int64_t mbps = 0;  // QEMU's last throughput figure, Mbit/s
+  int64_t mbps = 0;  // the hypervisor's last throughput figure, Mbit/s
   std::string tuning;
   std::vector<MigrationEvent> events;  // the timeline, in order of arrival per side
 };

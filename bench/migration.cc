@@ -218,13 +218,8 @@ hypervisor::MigrationResult VirshMigrate(const lab::LabState& state, const std::
   result.from = result.running_on = from;
   result.to = to;
   result.tuning = "virsh-defaults";
-  auto site = [&state](const std::string& name) -> const lab::LabSite* {
-    for (const lab::LabSite& s : state.sites)
-      if (s.name == name) return &s;
-    return nullptr;
-  };
-  const lab::LabSite* source = site(from);
-  const lab::LabSite* destination = site(to);
+  const lab::LabSite* source = lab::FindSite(state, from);
+  const lab::LabSite* destination = lab::FindSite(state, to);
   if (source == nullptr || destination == nullptr) {
     result.error = "no site " + (source == nullptr ? from : to);
     return result;

@@ -36,9 +36,7 @@ Result<ServiceDriver> OpenQemu(const Context& context, const control::ServiceCon
   Result<lab::LabState> lab = lab::LoadLab(lab_config);
   if (!lab.ok()) return Status::Unavailable(lab.error());
   for (const control::HostConfig& host : config.hosts) {
-    const bool found = std::any_of(lab->sites.begin(), lab->sites.end(),
-                                   [&](const lab::LabSite& s) { return s.name == host.address; });
-    if (!found)
+    if (lab::FindSite(*lab, host.address) == nullptr)
       return Status::NotFound(config.file + ": host '" + host.name + "': lab '" + lab->name +
                               "' has no site '" + host.address + "'");
   }

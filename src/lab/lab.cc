@@ -88,14 +88,14 @@ Result<LabLink*> FindLink(LabState& state, const std::string& a, const std::stri
                        "'");
 }
 
+}  // namespace
+
 const LabSite* FindSite(const LabState& state, const std::string& name) {
   for (const LabSite& site : state.sites) {
     if (site.name == name) return &site;
   }
   return nullptr;
 }
-
-}  // namespace
 
 std::vector<std::string> DefaultSiteNames(int count) {
   std::vector<std::string> names;

@@ -58,6 +58,9 @@ struct LabConfig {
   double link_delay_ms = 0;
 };
 
+// The lab's site named `name`, or nullptr.
+const LabSite* FindSite(const LabState& state, const std::string& name);
+
 // Default site names for --sites N: a, b, c, ...
 std::vector<std::string> DefaultSiteNames(int count);
 std::string RunDirFor(const LabConfig& config);

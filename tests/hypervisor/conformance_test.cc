@@ -122,14 +122,9 @@ class LabBed : public Bed {
   Driver& driver() override { return *lab_.driver; }
   std::vector<std::string> hosts() const override { return {"a", "b"}; }
   Status Start(const std::string& vm, const std::string& host) override {
-    lab::GuestSpec guest;
-    guest.vm.name = vm;
-    guest.vm.memory_mib = 256;
-    guest.mac = lab::MacFor(config_.name, vm);
-    guest.ip_cidr = "198.18.128." + std::to_string(10 + next_ip_++) + "/16";
+    const lab::GuestSpec guest = NextGuest(vm);
     GS_RETURN_IF_ERROR(lab_.start(guest, host));
-    ips_[vm] = lab::HostAddress(guest.ip_cidr);
-    return lab::WaitForGuest(state_, ips_[vm], std::chrono::seconds(90)).status();
+    return WaitUp(guest);
   }
   Status BreakLink(bool broken) override { return lab::SetLinkUp(config_, "a", "b", !broken); }
   Status LimitLink(int mbit) override { return lab::SetLink(config_, "a", "b", mbit, 0); }
@@ -143,6 +138,21 @@ class LabBed : public Bed {
   }
 
  protected:
+  // A 256 MiB lab guest at the next free address.
+  lab::GuestSpec NextGuest(const std::string& vm) {
+    lab::GuestSpec guest;
+    guest.vm.name = vm;
+    guest.vm.memory_mib = 256;
+    guest.mac = lab::MacFor(config_.name, vm);
+    guest.ip_cidr = "198.18.128." + std::to_string(10 + next_ip_++) + "/16";
+    return guest;
+  }
+  // Until the started guest answers HTTP.
+  Status WaitUp(const lab::GuestSpec& guest) {
+    ips_[guest.vm.name] = lab::HostAddress(guest.ip_cidr);
+    return lab::WaitForGuest(state_, ips_[guest.vm.name], std::chrono::seconds(90)).status();
+  }
+
   lab::LabConfig config_;
   lab::LabState state_;
   lab::LabDriver lab_;
@@ -171,23 +181,16 @@ class LibvirtBed : public LabBed {
   }
   Status StartElsewhere(const std::string& vm, const std::string& host) override {
     // Through virsh, a client greenshift knows nothing of.
-    lab::GuestSpec guest;
-    guest.vm.name = vm;
-    guest.vm.memory_mib = 256;
-    guest.mac = lab::MacFor(config_.name, vm);
-    guest.ip_cidr = "198.18.128." + std::to_string(10 + next_ip_++) + "/16";
+    const lab::GuestSpec guest = NextGuest(vm);
     const std::string xml_path = state_.run_dir + "/" + vm + ".xml";
     GS_RETURN_IF_ERROR(WriteFileAtomic(
         xml_path,
         lab::GuestDomainXml(guest, std::filesystem::absolute(guest_dir_).string(), "tcg", "br0")));
-    const lab::LabSite* site = nullptr;
-    for (const lab::LabSite& s : state_.sites) {
-      if (s.name == host) site = &s;
-    }
+    const lab::LabSite* site = lab::FindSite(state_, host);
+    if (site == nullptr) return Status::NotFound("no site " + host);
     GS_RETURN_IF_ERROR(
         RunChecked({"virsh", "-c", lab::LibvirtHostFor(state_, *site).uri, "create", xml_path}));
-    ips_[vm] = lab::HostAddress(guest.ip_cidr);
-    return lab::WaitForGuest(state_, ips_[vm], std::chrono::seconds(90)).status();
+    return WaitUp(guest);
   }
 };
 

@@ -12,44 +12,8 @@ lab_up --sites 3
 cd "$TEST_TMP"
 write_replay "$TEST_TMP" 60
 lab_json=$("$G" lab status --json)
-cat >"$TEST_TMP/greenshift.toml" <<TOML
-[service]
-port = 0
-token = "integration-test-token-0123"
-database = "greenshift.db"
-mode = "auto"
-period_s = 600
-lab = "$GREENSHIFT_LAB"
-replay_start = "2022-06-21T00:00:00Z"
-replay_speed = 120
-
-[policy]
-name = "greedy-forecast"
-min_dwell_hours = 0.5
-horizon_hours = 1
-
-[[sites]]
-name = "a"
-latitude = 50.1
-longitude = 8.7
-capacity_kw = 1
-[[sites.sensors]]
-name = "pv"
-kind = "replay"
-address = "a.csv"
-capacity_kw = 5
-
-[[sites]]
-name = "b"
-latitude = 51.5
-longitude = -0.1
-capacity_kw = 1
-[[sites.sensors]]
-name = "pv"
-kind = "replay"
-address = "b.csv"
-capacity_kw = 5
-
+write_service_head "$TEST_TMP/greenshift.toml" 120 0.5
+cat >>"$TEST_TMP/greenshift.toml" <<TOML
 [[hosts]]
 name = "a1"
 site = "a"

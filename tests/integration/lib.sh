@@ -140,20 +140,11 @@ write_replay() {
   done
 }
 
-# write_service_config FILE SPEED [DRIVER]: the service on lab $GREENSHIFT_LAB (driver qemu, or
-# libvirt under GREENSHIFT_HYPERVISOR=libvirt: the default) or without hypervisor (sim), sites a
-# and b with the replayed PV of write_replay, VM web (256 MiB) starting on a, auto mode, a loop
-# every 10 min of replayed time, played SPEED times as fast.
-write_service_config() {
-  local driver=${3:-$HV}
-  local host_a='address = "a"' host_b='address = "b"'
-  if [[ $driver == libvirt ]]; then
-    # The sites' libvirt daemons, as `lab status --json` names them.
-    local lab_json
-    lab_json=$("$G" lab status --json)
-    host_a=$(libvirt_host_keys a "$lab_json")
-    host_b=$(libvirt_host_keys b "$lab_json")
-  fi
+# write_service_head FILE SPEED [DWELL_HOURS]: the service's [service] and [policy] on lab
+# $GREENSHIFT_LAB and sites a and b with the replayed PV of write_replay: auto mode, a loop every
+# 10 min of replayed time, played SPEED times as fast, a minimum dwell of DWELL_HOURS (1). Hosts
+# and VMs are the caller's to append.
+write_service_head() {
   cat >"$1" <<TOML
 [service]
 port = 0
@@ -167,7 +158,7 @@ replay_speed = $2
 
 [policy]
 name = "greedy-forecast"
-min_dwell_hours = 1
+min_dwell_hours = ${3:-1}
 horizon_hours = 1
 
 [[sites]]
@@ -192,6 +183,24 @@ kind = "replay"
 address = "b.csv"
 capacity_kw = 5
 
+TOML
+}
+
+# write_service_config FILE SPEED [DRIVER]: write_service_head, then hosts a1 and b1 on the lab's
+# sites a and b (driver qemu, or libvirt under GREENSHIFT_HYPERVISOR=libvirt: the default) or
+# without hypervisor (sim), and VM web (256 MiB) starting on a1.
+write_service_config() {
+  local driver=${3:-$HV}
+  local host_a='address = "a"' host_b='address = "b"'
+  if [[ $driver == libvirt ]]; then
+    # The sites' libvirt daemons, as `lab status --json` names them.
+    local lab_json
+    lab_json=$("$G" lab status --json)
+    host_a=$(libvirt_host_keys a "$lab_json")
+    host_b=$(libvirt_host_keys b "$lab_json")
+  fi
+  write_service_head "$1" "$2"
+  cat >>"$1" <<TOML
 [[hosts]]
 name = "a1"
 site = "a"

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds the lab guest image from Debian packages: the kernel of the Debian cloud kernel package
 # (downloaded with apt, unpacked, never installed on the host) and a busybox initramfs with the
-# virtio modules, the project's HTTP server and memory-dirtying workload.
+# virtio modules, the project's HTTP server, memory-dirtying and disk workloads.
 # The result is cached: it is rebuilt only when one of its inputs changes.
 #
-# usage: build-guest.sh OUT_DIR GS_HTTPD GS_DIRTY INIT
+# usage: build-guest.sh OUT_DIR GS_HTTPD GS_DIRTY GS_DISK INIT
 set -euo pipefail
 
-out_dir=$1 httpd=$2 dirty=$3 init=$4
+out_dir=$1 httpd=$2 dirty=$3 disk=$4 init=$5
 cache_dir=${GREENSHIFT_CACHE_DIR:-/var/cache/greenshift}
 modules=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover
          net_failover virtio_net virtio_blk)
@@ -60,7 +60,7 @@ if [ ! -f "$kernel_dir/vmlinuz" ]; then
   mv "$kernel_dir.partial" "$kernel_dir"
 fi
 
-inputs_hash=$( (cat "$0" "$init" "$httpd" "$dirty" "$busybox" "$kernel_dir/vmlinuz" \
+inputs_hash=$( (cat "$0" "$init" "$httpd" "$dirty" "$disk" "$busybox" "$kernel_dir/vmlinuz" \
                     "$kernel_dir"/modules/*.ko) | sha256sum | cut -d' ' -f1)
 if [ -f "$out_dir/inputs.sha256" ] && [ "$(cat "$out_dir/inputs.sha256")" = "$inputs_hash" ] &&
    [ -f "$out_dir/vmlinuz" ] && [ -f "$out_dir/initramfs.cpio.gz" ]; then
@@ -76,6 +76,7 @@ cp "$busybox" "$staging/bin/busybox"
 cp "$init" "$staging/init"
 cp "$httpd" "$staging/bin/gs-httpd"
 cp "$dirty" "$staging/bin/gs-dirty"
+cp "$disk" "$staging/bin/gs-disk"
 chmod 755 "$staging/init" "$staging/bin/"*
 cp "$kernel_dir"/modules/*.ko "$staging/lib/modules/"
 (cd "$staging" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) \

@@ -1,7 +1,8 @@
 // The lab guest's HTTP server (port 80). Every response has the same length, so that Apache
 // Bench does not count responses as "failed (length)": the status line's numbers are zero-padded.
 //   GET /        an HTML page with the status line
-//   GET /status  just the status line: name, uptime in seconds, requests served so far
+//   GET /status  just the status line: name, uptime in seconds, requests served so far, and the
+//                last disk record the disk workload has on the disk and its run (0 without one)
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -23,9 +24,15 @@ std::string StatusLine(const std::string& name) {
   timespec now{};
   clock_gettime(CLOCK_BOOTTIME, &now);
   const double uptime = static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
-  char line[160];
-  std::snprintf(line, sizeof line, "name=%s uptime_s=%012.3f requests=%012llu\n", name.c_str(),
-                uptime, requests_served);
+  unsigned long long disk_acked = 0, disk_run = 0;
+  if (FILE* acked = std::fopen("/tmp/gs-disk.acked", "r")) {
+    if (std::fscanf(acked, "%llu %llx", &disk_acked, &disk_run) != 2) disk_acked = disk_run = 0;
+    std::fclose(acked);
+  }
+  char line[240];
+  std::snprintf(line, sizeof line,
+                "name=%s uptime_s=%012.3f requests=%012llu disk_acked=%012llu disk_run=%016llx\n",
+                name.c_str(), uptime, requests_served, disk_acked, disk_run);
   return line;
 }
 

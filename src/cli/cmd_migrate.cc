@@ -20,6 +20,17 @@ void OnSignal(int) {
 void PrintProgress(const hypervisor::MigrationProgress& p) {
   static int last_pass = -1;
   static hypervisor::MigrationPhase last_phase = hypervisor::MigrationPhase::kSetup;
+  static int64_t last_disk_mib = -1;
+  if (p.phase == hypervisor::MigrationPhase::kDiskCopy) {
+    // A line per 64 MiB of disk copied.
+    const int64_t mib = p.disk_transferred_bytes >> 20;
+    if (last_disk_mib >= 0 && mib / 64 == last_disk_mib / 64) return;
+    last_disk_mib = mib;
+    std::fprintf(stderr, "  %7.0f ms  %-10s disk %lld MiB copied, %.1f MiB to go\n", p.elapsed_ms,
+                 hypervisor::MigrationPhaseName(p.phase), static_cast<long long>(mib),
+                 p.disk_remaining_bytes / 1048576.0);
+    return;
+  }
   if (p.pass == last_pass && p.phase == last_phase) return;
   last_pass = p.pass;
   last_phase = p.phase;
@@ -32,8 +43,9 @@ void PrintProgress(const hypervisor::MigrationProgress& p) {
 
 void AddMigrateCommand(CLI::App& app, Context& context) {
   struct Options {
-    std::string name, to, tuning = "greenshift";
+    std::string name, to, tuning = "greenshift", copy_mode = "auto";
     bool live = false, offline = false, json = false, quiet = false, cancel = false;
+    bool compare_disks = false;
     double timeout_s = 300;
     int downtime_limit_ms = 20;
   };
@@ -58,6 +70,14 @@ void AddMigrateCommand(CLI::App& app, Context& context) {
                   "greenshift tuning: downtime target")
       ->check(CLI::Range(1, 60000))
       ->capture_default_str();
+  cmd->add_option("--copy-mode", options->copy_mode,
+                  "how a disk is copied: auto (background, then every write mirrored once caught "
+                  "up), background, write-blocking")
+      ->check(CLI::IsMember({"auto", "background", "write-blocking"}))
+      ->capture_default_str();
+  cmd->add_flag("--compare-disks", options->compare_disks,
+                "compare source and destination disk images at the switchover (tests; lengthens "
+                "the pause)");
   cmd->callback([&context, options]() {
     Result<lab::LabState> state = context.OpenLab();
     if (!state.ok()) return context.Fail(state.error());
@@ -78,6 +98,11 @@ void AddMigrateCommand(CLI::App& app, Context& context) {
     migration.timeout = std::chrono::milliseconds(static_cast<int64_t>(options->timeout_s * 1000));
     migration.downtime_limit_ms = options->downtime_limit_ms;
     migration.cancel_requested = &g_cancel;
+    migration.disk_copy_mode =
+        options->copy_mode == "background"       ? hypervisor::DiskCopyMode::kBackground
+        : options->copy_mode == "write-blocking" ? hypervisor::DiskCopyMode::kWriteBlocking
+                                                 : hypervisor::DiskCopyMode::kAuto;
+    migration.compare_disks_at_switchover = options->compare_disks;
     signal(SIGINT, OnSignal);
     signal(SIGTERM, OnSignal);
     hypervisor::ProgressCallback progress;
@@ -94,6 +119,12 @@ void AddMigrateCommand(CLI::App& app, Context& context) {
           hypervisor::MigrationModeName(result.mode), result.vm.c_str(), result.from.c_str(),
           result.to.c_str(), result.total_ms, result.downtime_ms, result.paused_ms,
           result.bytes / 1048576.0, result.passes);
+      if (!result.disk_copy_mode.empty()) {
+        std::printf("disk: %.1f MiB copied (%s), caught up after %.0f ms%s%s\n",
+                    result.disk_bytes / 1048576.0, result.disk_copy_mode.c_str(),
+                    result.disk_copy_ms, result.disk_compare.empty() ? "" : "; at the switchover: ",
+                    result.disk_compare.c_str());
+      }
     }
     if (!result.completed) {
       context.Fail("migration of " + result.vm + " to " + result.to + " failed: " + result.error +

@@ -3,8 +3,10 @@
 #include <iostream>
 
 #include "cli/context.h"
+#include "lab/disk_check.h"
 #include "lab/experiment.h"
 #include "lab/guest.h"
+#include "lab/lab.h"
 
 namespace greenshift::cli {
 
@@ -17,6 +19,10 @@ void AddVmCommands(CLI::App& app, Context& context) {
     int memory_mib = 256;
     int dirty_mb_s = 0;
     int dirty_size_mib = -1;  // -1: 64 when the guest dirties memory, else none
+    int disk_gib = 0;
+    std::string storage = "copy";
+    double disk_mb_s = 0;
+    int disk_fill_mib = 0;
     bool no_wait = false;
   };
   auto start = std::make_shared<StartOptions>();
@@ -32,6 +38,24 @@ void AddVmCommands(CLI::App& app, Context& context) {
                    "non-zero memory the guest holds and rewrites (default: 64 with "
                    "--dirty-mb-s, else 0)")
       ->check(CLI::NonNegativeNumber);
+  start_cmd->add_option("--disk-gib", start->disk_gib, "a virtio-blk disk of this size (0: none)")
+      ->check(CLI::Range(0, 16384))
+      ->capture_default_str();
+  start_cmd
+      ->add_option("--storage", start->storage,
+                   "where the disk lives: copy (on the VM's site, copied along when it moves)")
+      ->check(CLI::IsMember({"copy"}))
+      ->capture_default_str();
+  start_cmd
+      ->add_option("--disk-mb-s", start->disk_mb_s,
+                   "checksummed records the guest writes to its disk, MB/s (needs --disk-gib)")
+      ->check(CLI::Range(0.0, 1000.0))
+      ->capture_default_str();
+  start_cmd
+      ->add_option("--disk-fill-mib", start->disk_fill_mib,
+                   "records written at full speed first, MiB (a disk that holds data)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   start_cmd->add_option("--ip", start->ip, "address (default: the next free in 198.18.128.0/17)");
   start_cmd->add_flag("--no-wait", start->no_wait, "return before the guest answers HTTP");
   start_cmd->callback([&context, start]() {
@@ -42,6 +66,9 @@ void AddVmCommands(CLI::App& app, Context& context) {
     lab::GuestSpec guest;
     guest.vm.name = start->name;
     guest.vm.memory_mib = start->memory_mib;
+    guest.vm.disk_gib = start->disk_gib;
+    guest.disk_mb_s = start->disk_mb_s;
+    guest.disk_fill_mib = start->disk_fill_mib;
     guest.dirty_mb_s = start->dirty_mb_s;
     guest.dirty_size_mib =
         start->dirty_size_mib >= 0 ? start->dirty_size_mib : (start->dirty_mb_s > 0 ? 64 : 0);
@@ -94,6 +121,8 @@ void AddVmCommands(CLI::App& app, Context& context) {
                       {"ip", lab::HostAddress(guest.ip_cidr)},
                       {"mac", guest.mac},
                       {"memory_mib", vm.spec.memory_mib},
+                      {"disk_gib", vm.spec.disk_gib},
+                      {"disk_mb_s", guest.disk_mb_s},
                       {"dirty_mb_s", guest.dirty_mb_s},
                       {"pid", vm.pid},
                       {"copies", vm.copies}});
@@ -121,6 +150,59 @@ void AddVmCommands(CLI::App& app, Context& context) {
     Status stopped = context.DriverFor(*state).driver->StopVm(*stop_name);
     if (!stopped.ok()) return context.Fail(stopped.message());
     std::printf("VM %s stopped\n", stop_name->c_str());
+  });
+
+  struct VerifyOptions {
+    std::string name;
+    bool json = false;
+  };
+  auto verify = std::make_shared<VerifyOptions>();
+  CLI::App* verify_cmd = vm_cmd->add_subcommand(
+      "verify-disk",
+      "check that every record the guest's disk workload acknowledged is on its disk, whole");
+  verify_cmd->add_option("name", verify->name, "VM name")->required();
+  verify_cmd->add_flag("--json", verify->json, "print the report as JSON");
+  verify_cmd->callback([&context, verify]() {
+    Result<lab::LabState> state = context.OpenLab();
+    if (!state.ok()) return context.Fail(state.error());
+    if (state->hypervisor != "qemu")
+      return context.Fail("verify-disk reads the qemu lab's disk images; this lab runs " +
+                          state->hypervisor);
+    Result<hypervisor::VmInfo> vm = context.DriverFor(*state).driver->GetVm(verify->name);
+    if (!vm.ok()) return context.Fail(vm.error());
+    if (vm->spec.disk_gib <= 0) return context.Fail("VM " + verify->name + " has no disk");
+    // First what the guest acknowledged, then the disk: every record acknowledged by then must be
+    // on the disk when it is read.
+    const std::string ip = lab::HostAddress(lab::GuestOf(*vm).ip_cidr);
+    Result<std::string> status = lab::WaitForGuest(*state, ip, std::chrono::seconds(10));
+    if (!status.ok()) return context.Fail(status.error());
+    unsigned long long acked = 0, run = 0;
+    const size_t at = status->find("disk_acked=");
+    if (at == std::string::npos ||
+        std::sscanf(status->c_str() + at, "disk_acked=%llu disk_run=%llx", &acked, &run) != 2) {
+      return context.Fail("VM " + verify->name + " did not say which disk records it wrote: '" +
+                          *status + "'");
+    }
+    const std::string image =
+        qemu::DiskPath(lab::DriverConfigFor(*state, "", context.accel), vm->spec.name, vm->host);
+    Result<lab::DiskReport> report = lab::CheckImage(image, acked, run);
+    if (!report.ok()) return context.Fail(report.error());
+    if (verify->json) {
+      nlohmann::json j = lab::ToJson(*report);
+      j["vm"] = verify->name;
+      j["image"] = image;
+      std::cout << j.dump(2) << "\n";
+    } else {
+      std::printf(
+          "VM %s, disk %s: %llu acknowledged records checked, %llu present, %llu missing, "
+          "%llu torn (newest on disk %llu)\n",
+          verify->name.c_str(), image.c_str(), static_cast<unsigned long long>(report->checked),
+          static_cast<unsigned long long>(report->present),
+          static_cast<unsigned long long>(report->missing),
+          static_cast<unsigned long long>(report->torn),
+          static_cast<unsigned long long>(report->highest));
+    }
+    if (!report->Clean()) context.Fail("records were lost on the disk of VM " + verify->name);
   });
 
   struct DirtyRateOptions {

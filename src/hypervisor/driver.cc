@@ -26,6 +26,8 @@ const char* MigrationPhaseName(MigrationPhase phase) {
   switch (phase) {
     case MigrationPhase::kSetup:
       return "setup";
+    case MigrationPhase::kDiskCopy:
+      return "disk-copy";
     case MigrationPhase::kCopying:
       return "copying";
     case MigrationPhase::kSwitchover:
@@ -38,6 +40,18 @@ const char* MigrationPhaseName(MigrationPhase phase) {
       return "cancelled";
   }
   return "setup";
+}
+
+const char* DiskCopyModeName(DiskCopyMode mode) {
+  switch (mode) {
+    case DiskCopyMode::kAuto:
+      return "auto";
+    case DiskCopyMode::kBackground:
+      return "background";
+    case DiskCopyMode::kWriteBlocking:
+      return "write-blocking";
+  }
+  return "auto";
 }
 
 const char* MigrationEventKindName(MigrationEventKind kind) {
@@ -85,7 +99,7 @@ nlohmann::json ToJson(const MigrationResult& result) {
                       {"event", MigrationEventKindName(event.kind)},
                       {"detail", event.detail}});
   }
-  return {
+  nlohmann::json j = {
       {"vm", result.vm},
       {"from", result.from},
       {"to", result.to},
@@ -105,6 +119,13 @@ nlohmann::json ToJson(const MigrationResult& result) {
       {"hypervisor_status", result.hypervisor_status},
       {"events", events},
   };
+  if (!result.disk_copy_mode.empty()) {
+    j["disk"] = {{"bytes", result.disk_bytes},
+                 {"copy_ms", number_or_null(result.disk_copy_ms)},
+                 {"copy_mode", result.disk_copy_mode}};
+    if (!result.disk_compare.empty()) j["disk"]["compare_at_switchover"] = result.disk_compare;
+  }
+  return j;
 }
 
 }  // namespace greenshift::hypervisor

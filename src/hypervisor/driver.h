@@ -40,6 +40,9 @@ struct VmSpec {
   std::string name;
   int memory_mib = 256;
   int vcpus = 1;
+  // Its disk, 0 when it has none. A disk lives on the VM's host and moves with it (storage
+  // "copy"): a live migration mirrors it to the destination while the guest runs and writes.
+  int disk_gib = 0;
 };
 
 enum class VmState { kRunning, kPaused, kMigrating, kStopped, kUnknown };
@@ -82,6 +85,9 @@ const char* MigrationModeName(MigrationMode mode);
 // what greenshift knows; kQemuDefaults leaves every QEMU parameter at its default (for comparison).
 enum class Tuning { kGreenshift, kQemuDefaults };
 
+enum class DiskCopyMode { kAuto, kBackground, kWriteBlocking };
+const char* DiskCopyModeName(DiskCopyMode mode);
+
 struct MigrationOptions {
   MigrationMode mode = MigrationMode::kLive;
   Tuning tuning = Tuning::kGreenshift;
@@ -91,18 +97,35 @@ struct MigrationOptions {
   bool auto_converge = true;  // greenshift tuning: throttle the guest if it does not converge
   // Set from another thread (a signal handler) to cancel; the VM stays on its source.
   const std::atomic<bool>* cancel_requested = nullptr;
+  // How a disk is copied while the guest writes: kAuto copies in the background (the guest's
+  // writes are not slowed) and, once the copy has caught up, mirrors every write synchronously
+  // so it stays caught up through the memory copy; the other two hold one mode throughout.
+  DiskCopyMode disk_copy_mode = DiskCopyMode::kAuto;
+  // Compare the source's and destination's disk images at the switchover (the guest paused, the
+  // copy ended), into MigrationResult.disk_compare. For tests: it lengthens the pause.
+  bool compare_disks_at_switchover = false;
 };
 
-// Where a migration is: setting up, copying memory while the guest runs, switching over (the
-// guest paused), or ended.
-enum class MigrationPhase { kSetup, kCopying, kSwitchover, kCompleted, kFailed, kCancelled };
+// Where a migration is: setting up, copying the disk, copying memory while the guest runs,
+// switching over (the guest paused), or ended.
+enum class MigrationPhase {
+  kSetup,
+  kDiskCopy,
+  kCopying,
+  kSwitchover,
+  kCompleted,
+  kFailed,
+  kCancelled
+};
 const char* MigrationPhaseName(MigrationPhase phase);
 
 struct MigrationProgress {
   MigrationPhase phase = MigrationPhase::kSetup;
-  int pass = 0;  // memory passes so far (the bulk copy is the first)
-  int64_t transferred_bytes = 0;
+  int pass = 0;                   // memory passes so far (the bulk copy is the first)
+  int64_t transferred_bytes = 0;  // memory
   int64_t remaining_bytes = 0;
+  int64_t disk_transferred_bytes = 0;  // disk (0 without a disk to copy)
+  int64_t disk_remaining_bytes = 0;
   double elapsed_ms = 0;
 };
 
@@ -135,7 +158,12 @@ struct MigrationResult {
   // The guest stopped on the source to resumed on the destination, from the hypervisor's events
   // (-1 when they were not seen).
   double paused_ms = -1;
-  int64_t bytes = 0;              // RAM bytes sent
+  int64_t bytes = 0;           // RAM bytes sent
+  int64_t disk_bytes = 0;      // disk bytes copied (the disk's size once the copy ended)
+  double disk_copy_ms = -1;    // from the start of the disk copy until it had caught up
+  std::string disk_copy_mode;  // how the disk was copied; empty without a disk
+  // With compare_disks_at_switchover: "identical", or what differed.
+  std::string disk_compare;
   int passes = 0;                 // RAM passes (dirty bitmap syncs)
   std::string hypervisor_status;  // the last migration status in the hypervisor's own words
   double setup_ms = -1;

@@ -25,6 +25,15 @@ Status CheckGuest(const GuestSpec& guest) {
                            std::to_string(std::lround(guest.dirty_mb_s)) +
                            " MB/s but has no dirty buffer: give it a size");
   }
+  if (!(guest.disk_mb_s >= 0) || !std::isfinite(guest.disk_mb_s) || guest.disk_mb_s > 1000)
+    return Status::Invalid("disk write rate of VM '" + name + "' must be 0..1000 MB/s");
+  if (guest.disk_fill_mib < 0 || (guest.disk_fill_mib > 0 && guest.disk_mb_s <= 0) ||
+      int64_t{guest.disk_fill_mib} > int64_t{guest.vm.disk_gib} * 1024) {
+    return Status::Invalid("VM '" + name +
+                           "': the disk fill must fit on its disk and needs a write rate");
+  }
+  if (guest.disk_mb_s > 0 && guest.vm.disk_gib <= 0)
+    return Status::Invalid("VM '" + name + "' writes to its disk but has none: give it a size");
   if (guest.ip_cidr.empty() || guest.mac.empty())
     return Status::Invalid("VM '" + name + "' needs an IP address and a MAC address");
   for (char c : guest.ip_cidr) {
@@ -35,19 +44,31 @@ Status CheckGuest(const GuestSpec& guest) {
   return Status::Ok();
 }
 
+namespace {
+
+std::string Number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
+}  // namespace
+
 std::string GuestKernelCommandLine(const GuestSpec& guest) {
   return "console=ttyS0 panic=-1 quiet gs.name=" + guest.vm.name + " gs.ip=" + guest.ip_cidr +
          " gs.dirty_mb_s=" + std::to_string(std::lround(guest.dirty_mb_s)) +
-         " gs.dirty_size_mib=" + std::to_string(guest.dirty_size_mib);
+         " gs.dirty_size_mib=" + std::to_string(guest.dirty_size_mib) +
+         " gs.disk_mb_s=" + Number(guest.disk_mb_s) +
+         " gs.disk_fill_mib=" + std::to_string(guest.disk_fill_mib);
 }
 
 std::map<std::string, std::string> GuestMetadata(const GuestSpec& guest) {
-  char rate[32];
-  std::snprintf(rate, sizeof rate, "%g", guest.dirty_mb_s);
   return {{"ip", guest.ip_cidr},
           {"mac", guest.mac},
-          {"dirty_mb_s", rate},
-          {"dirty_size_mib", std::to_string(guest.dirty_size_mib)}};
+          {"dirty_mb_s", Number(guest.dirty_mb_s)},
+          {"dirty_size_mib", std::to_string(guest.dirty_size_mib)},
+          {"disk_mb_s", Number(guest.disk_mb_s)},
+          {"disk_fill_mib", std::to_string(guest.disk_fill_mib)}};
 }
 
 GuestSpec GuestOf(const hypervisor::VmInfo& info) {
@@ -61,6 +82,8 @@ GuestSpec GuestOf(const hypervisor::VmInfo& info) {
   guest.mac = text("mac");
   guest.dirty_mb_s = std::strtod(text("dirty_mb_s").c_str(), nullptr);
   guest.dirty_size_mib = std::atoi(text("dirty_size_mib").c_str());
+  guest.disk_mb_s = std::strtod(text("disk_mb_s").c_str(), nullptr);
+  guest.disk_fill_mib = std::atoi(text("disk_fill_mib").c_str());
   return guest;
 }
 

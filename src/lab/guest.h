@@ -20,19 +20,25 @@ struct GuestSpec {
   // (its writable working set).
   double dirty_mb_s = 0;
   int dirty_size_mib = 0;
-  std::string ip_cidr;  // the address the guest keeps wherever it runs, e.g. 198.18.128.10/16
-  std::string mac;      // e.g. 52:54:00:12:34:56
+  // Its disk workload (needs vm.disk_gib > 0): checksummed records written at this rate, MB/s
+  // (0: none). See guest/disk_record.h and disk_check.h.
+  double disk_mb_s = 0;
+  int disk_fill_mib = 0;  // written at full speed first (a disk that holds data)
+  std::string ip_cidr;    // the address the guest keeps wherever it runs, e.g. 198.18.128.10/16
+  std::string mac;        // e.g. 52:54:00:12:34:56
 };
 
 // Memory the guest needs besides its dirty buffer (kernel, initramfs, page cache).
 constexpr int kGuestBaseMib = 96;
 
-// Invalid, naming what is wrong: a dirty buffer that does not fit, a rate without a buffer, no
-// address or MAC.
+// Invalid, naming what is wrong: a dirty buffer that does not fit, a rate without a buffer, disk
+// writes without a disk, no address or MAC.
 Status CheckGuest(const GuestSpec& guest);
-// What the guest's init reads: gs.name, gs.ip, gs.dirty_mb_s, gs.dirty_size_mib.
+// What the guest's init reads: gs.name, gs.ip, gs.dirty_mb_s, gs.dirty_size_mib, gs.disk_mb_s,
+// gs.disk_fill_mib.
 std::string GuestKernelCommandLine(const GuestSpec& guest);
-// The metadata kept with the VM ("ip", "mac", "dirty_mb_s", "dirty_size_mib").
+// The metadata kept with the VM ("ip", "mac", "dirty_mb_s", "dirty_size_mib", "disk_mb_s",
+// "disk_fill_mib").
 std::map<std::string, std::string> GuestMetadata(const GuestSpec& guest);
 // The guest a listed VM is (its spec and metadata); fields its metadata lacks stay empty.
 GuestSpec GuestOf(const hypervisor::VmInfo& info);

@@ -136,6 +136,7 @@ json ToJson(const LabState& state) {
   return {{"lab", state.name},
           {"hypervisor", state.hypervisor},
           {"run_dir", state.run_dir},
+          {"disk_dir", state.disk_dir},
           {"sites", sites},
           {"links", links},
           {"wan_netns", state.wan_netns},
@@ -150,6 +151,7 @@ Result<LabState> LabStateFromJson(const json& j) {
     state.name = j.at("lab").get<std::string>();
     state.hypervisor = j.value("hypervisor", std::string("qemu"));
     state.run_dir = j.at("run_dir").get<std::string>();
+    state.disk_dir = j.value("disk_dir", state.run_dir + "/disks");
     for (const json& s : j.at("sites")) {
       LabSite site;
       site.name = s.at("name").get<std::string>();
@@ -240,6 +242,7 @@ Result<LabState> LabUp(const LabConfig& config) {
   state.name = config.name;
   state.hypervisor = config.hypervisor;
   state.run_dir = RunDirFor(config);
+  state.disk_dir = config.disk_dir_root + "/" + config.name;
   state.wan_netns = config.name + "-wan";
   state.client_netns = config.name + "-client";
   state.client_address = kClientAddress;
@@ -394,6 +397,7 @@ Status LabDown(const LabConfig& config) {
   }
   if (!errors.empty()) return Status::Error("lab down: " + errors);
   (void)RunCommand({"rm", "-rf", "--", state->run_dir});
+  if (!state->disk_dir.empty()) (void)RunCommand({"rm", "-rf", "--", state->disk_dir});
   return Status::Ok();
 }
 
@@ -443,6 +447,7 @@ qemu::QemuDriverConfig DriverConfigFor(const LabState& state, const std::string&
                                        const std::string& accel) {
   qemu::QemuDriverConfig config;
   config.state_dir = state.run_dir;
+  config.disk_dir = state.disk_dir;
   config.kernel_path = guest_dir + "/vmlinuz";
   config.initrd_path = guest_dir + "/initramfs.cpio.gz";
   config.accel = accel;

@@ -40,6 +40,9 @@ struct LabState {
   std::string hypervisor = "qemu";  // what runs the guests: "qemu" (QMP) or "libvirt" daemons
   bool was_up = false;              // set by LabUp when the lab already stood complete (not stored)
   std::string run_dir;
+  // The guests' disk images (a directory per site): on a disk rather than in /run, which is a
+  // small tmpfs on most machines. Removed with the lab.
+  std::string disk_dir;
   std::vector<LabSite> sites;
   std::vector<LabLink> links;
   std::string wan_netns;
@@ -52,6 +55,7 @@ struct LabState {
 struct LabConfig {
   std::string name = "gs";  // prefix of every namespace; lets several labs coexist
   std::string run_dir_root = "/run/greenshift";
+  std::string disk_dir_root = "/var/lib/greenshift/lab-disks";
   std::vector<std::string> site_names;  // e.g. {"a", "b"}
   std::string hypervisor = "qemu";      // "qemu", or "libvirt": one libvirt daemon per site
   int link_bandwidth_mbit = 0;

@@ -22,6 +22,12 @@ LabDriver OpenLabDriver(const LabState& state, const std::string& guest_dir_give
     const std::string bridge = state.sites.empty() ? "br0" : state.sites[0].bridge;
     lab.start = [raw, guest_dir, accel, bridge](const GuestSpec& guest, const std::string& site) {
       GS_RETURN_IF_ERROR(CheckGuest(guest));
+      if (guest.vm.disk_gib > 0) {
+        // The libvirt driver does not copy disks yet (its capabilities say so): a guest with a
+        // disk it could not move is refused rather than started.
+        return Status::Invalid("VM '" + guest.vm.name +
+                               "': the libvirt lab gives guests no disk yet; use the qemu lab");
+      }
       if (Result<hypervisor::VmInfo> existing = raw->GetVm(guest.vm.name); existing.ok())
         return Status::Conflict("a VM named '" + guest.vm.name + "' already runs on host " +
                                 existing->host);

@@ -81,6 +81,26 @@ guest_status() {  # guest_status IP -> "uptime requests"
   echo "$uptime $((10#$requests))"
 }
 
+# The last disk record the guest at $1 acknowledged (its status line's disk_acked).
+disk_acked() {
+  local line
+  line=$(ip netns exec "$GREENSHIFT_LAB-client" bash -c "exec 3<>/dev/tcp/$1/80; printf 'GET /status HTTP/1.0\r\n\r\n' >&3; cat <&3" | tail -1)
+  local acked
+  acked=$(sed -n 's/.*disk_acked=\([0-9]*\).*/\1/p' <<<"$line")
+  [[ -n $acked ]] || fail "guest at $1 gave no disk_acked in its status line: '$line'"
+  echo $((10#$acked))
+}
+
+# check_disk_clean VM: every record its guest acknowledged is on its disk, whole.
+check_disk_clean() {
+  local report="$TEST_TMP/verify-$1.json"
+  "$G" vm verify-disk "$1" --json >"$report" || true
+  jq -c '{checked, present, missing, torn, highest}' "$report" || fail "no disk report for $1"
+  check "the disk of $1 holds all $(jqr "$report" .checked) acknowledged records, none torn" \
+    test "$(jqr "$report" '"\(.missing) \(.torn) \(.clean)"')" = "0 0 true"
+  check "records were checked on $1's disk" float_gt "$(jqr "$report" .checked)" 100
+}
+
 # Number of QEMU processes of VM $1 on site $2 (the pid file name carries vm@site; under
 # libvirt, the pid file is the site daemon's).
 qemu_count() {

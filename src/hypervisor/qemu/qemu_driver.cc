@@ -51,8 +51,10 @@ bool ValidMac(const std::string& mac) {
 }
 
 json MachineToJson(const Machine& m) {
-  return {{"name", m.spec.name}, {"memory_mib", m.spec.memory_mib},  {"vcpus", m.spec.vcpus},
-          {"mac", m.mac},        {"kernel_append", m.kernel_append}, {"metadata", m.metadata}};
+  return {{"name", m.spec.name},   {"memory_mib", m.spec.memory_mib},
+          {"vcpus", m.spec.vcpus}, {"disk_gib", m.spec.disk_gib},
+          {"mac", m.mac},          {"kernel_append", m.kernel_append},
+          {"metadata", m.metadata}};
 }
 
 Machine MachineFromJson(const json& j) {
@@ -60,6 +62,7 @@ Machine MachineFromJson(const json& j) {
   m.spec.name = j.at("name").get<std::string>();
   m.spec.memory_mib = j.at("memory_mib").get<int>();
   m.spec.vcpus = j.value("vcpus", 1);
+  m.spec.disk_gib = j.value("disk_gib", 0);
   m.mac = j.at("mac").get<std::string>();
   m.kernel_append = j.value("kernel_append", std::string());
   m.metadata = j.value("metadata", std::map<std::string, std::string>());
@@ -68,6 +71,36 @@ Machine MachineFromJson(const json& j) {
 
 void SleepMs(int ms) {
   std::this_thread::sleep_for(milliseconds(ms));
+}
+
+// Names of what a disk copy creates; one VM per QEMU, so they need not be unique beyond it.
+constexpr char kDiskNode[] = "disk0";
+constexpr char kMirrorTargetNode[] = "gs-mirror-target";
+constexpr char kMirrorJob[] = "gs-mirror";
+constexpr char kDiskExport[] = "gs-disk";
+// The destination's NBD server listens on the first free port from here.
+constexpr int kNbdFirstPort = 10809;
+constexpr int kNbdPorts = 64;
+// A copy (of the disk, or of memory) that stops advancing this long has lost its link: TCP would
+// retry for many minutes, so the migration fails at once rather than at its timeout.
+constexpr std::chrono::seconds kStall{15};
+
+// Ends the source's disk mirror whatever state it is in, and deletes its NBD client node. The
+// connection is yanked first: over a cut link a cancel would wait for TCP to give up.
+void EndMirror(QmpClient& source) {
+  const json yank = {
+      {"instances", json::array({{{"type", "block-node"}, {"node-name", kMirrorTargetNode}}})}};
+  (void)source.Execute("yank", yank);
+  (void)source.Execute("block-job-cancel", {{"device", kMirrorJob}, {"force", true}});
+  for (int i = 0; i < 250; ++i) {
+    Result<json> jobs = source.Execute("query-block-jobs");
+    if (!jobs.ok()) break;
+    bool running = false;
+    for (const json& job : *jobs) running |= job.value("device", std::string()) == kMirrorJob;
+    if (!running) break;
+    SleepMs(20);
+  }
+  (void)source.Execute("blockdev-del", {{"node-name", kMirrorTargetNode}});
 }
 
 }  // namespace
@@ -80,6 +113,12 @@ InstancePaths PathsFor(const QemuDriverConfig& config, const std::string& vm,
 
 std::string TapName(const std::string& vm) {
   return "t-" + vm;
+}
+
+std::string DiskPath(const QemuDriverConfig& config, const std::string& vm,
+                     const std::string& site) {
+  const std::string dir = config.disk_dir.empty() ? config.state_dir + "/disks" : config.disk_dir;
+  return dir + "/" + site + "/" + vm + ".qcow2";
 }
 
 std::vector<std::string> BuildQemuCommand(const QemuDriverConfig& config, const Machine& machine,
@@ -126,6 +165,15 @@ std::vector<std::string> BuildQemuCommand(const QemuDriverConfig& config, const 
       paths.pid_file,
       "-daemonize",
   };
+  if (spec.disk_gib > 0) {
+    // JSON, so that no character of the path is taken for an option separator.
+    const json blockdev = {
+        {"driver", "qcow2"},
+        {"node-name", "disk0"},
+        {"file", {{"driver", "file"}, {"filename", DiskPath(config, spec.name, site.name)}}}};
+    argv.insert(argv.end(), {"-blockdev", blockdev.dump(), "-device",
+                             "virtio-blk-pci,drive=disk0,id=disk0-dev"});
+  }
   if (incoming) {
     argv.push_back("-incoming");
     argv.push_back("defer");
@@ -242,6 +290,18 @@ void QemuDriver::DestroyInstance(const std::string& vm, const QemuSite& site) co
   RemoveTap(site, vm);
 }
 
+Status QemuDriver::CreateDisk(const Machine& machine, const QemuSite& site) const {
+  const std::string path = DiskPath(config_, machine.spec.name, site.name);
+  GS_RETURN_IF_ERROR(MakeDirs(path.substr(0, path.rfind('/'))));
+  return RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", path,
+                     std::to_string(machine.spec.disk_gib) + "G"})
+      .Context("disk of VM '" + machine.spec.name + "' on site " + site.name);
+}
+
+void QemuDriver::RemoveDisk(const std::string& vm, const QemuSite& site) const {
+  (void)RemoveFile(DiskPath(config_, vm, site.name));
+}
+
 Result<std::string> QemuDriver::QueryStatus(const std::string& vm, const std::string& site) const {
   Result<std::unique_ptr<QmpClient>> qmp =
       QmpClient::Connect(PathsFor(config_, vm, site).query_socket, milliseconds(2000));
@@ -289,6 +349,9 @@ Status QemuDriver::StartVm(const Machine& machine, const std::string& site_name)
   if (spec.vcpus < 1 || spec.vcpus > 64)
     return Status::Invalid("VM '" + spec.name + "' needs 1..64 vCPUs, got " +
                            std::to_string(spec.vcpus));
+  if (spec.disk_gib < 0 || spec.disk_gib > 16384)
+    return Status::Invalid("the disk of VM '" + spec.name + "' must be 0..16384 GiB, got " +
+                           std::to_string(spec.disk_gib));
   if (!ValidMac(machine.mac))
     return Status::Invalid("VM '" + spec.name +
                            "' needs a MAC address like 52:54:00:12:34:56, got '" + machine.mac +
@@ -314,7 +377,22 @@ Status QemuDriver::StartVm(const Machine& machine, const std::string& site_name)
                               other.name);
     }
   }
-  GS_RETURN_IF_ERROR(LaunchInstance(machine, **site, /*incoming=*/false));
+  if (spec.disk_gib > 0) {
+    for (const QemuSite& other : config_.sites) {
+      const std::string image = DiskPath(config_, spec.name, other.name);
+      if (PathExists(image)) {
+        return Status::Conflict("an image of VM '" + spec.name +
+                                "''s disk already exists: " + image +
+                                " (a disk is never overwritten: remove it, or name the "
+                                "VM otherwise)");
+      }
+    }
+    GS_RETURN_IF_ERROR(CreateDisk(machine, **site));
+  }
+  if (Status launched = LaunchInstance(machine, **site, /*incoming=*/false); !launched.ok()) {
+    RemoveDisk(spec.name, **site);
+    return launched;
+  }
   return SaveRecord(Record{machine, site_name, ""});
 }
 
@@ -323,16 +401,20 @@ Status QemuDriver::StopVm(const std::string& name) {
   if (!lock.ok()) return lock.status();
   Result<Record> record = LoadRecord(name);
   if (!record.ok()) return record.status();
-  for (const QemuSite& site : config_.sites) DestroyInstance(name, site);
+  for (const QemuSite& site : config_.sites) {
+    DestroyInstance(name, site);
+    RemoveDisk(name, site);
+  }
   GS_RETURN_IF_ERROR(RemoveFile(RecordPath(name)));
   return Status::Ok();
 }
 
 hypervisor::Capabilities QemuDriver::GetCapabilities() const {
-  // What this driver drives QEMU to do today. Post-copy and disk copy are QEMU's too, but not
-  // yet this driver's (issues 12 and 11): it says so rather than trying.
+  // What this driver drives QEMU to do today. Post-copy is QEMU's too, but not yet this
+  // driver's (issue 12): it says so rather than trying.
   hypervisor::Capabilities c;
   c.live_migration = c.offline_migration = true;
+  c.disk_copy = true;  // NBD export on the destination, blockdev-mirror from the source
   c.auto_converge = c.downtime_limit = c.bandwidth_limit = true;
   c.dirty_rate = true;  // calc-dirty-rate, page sampling
   c.cancel = true;      // migrate_cancel, then the roll-back
@@ -417,9 +499,11 @@ Result<VmInfo> QemuDriver::Recover(const std::string& name, milliseconds timeout
     return info.ok() ? info->value("status", std::string("none")) : "gone";
   };
   std::string status = migration_status();
-  while ((status == "setup" || status == "active" || status == "device" ||
-          status == "pre-switchover" || status == "cancelling") &&
-         SteadyNow() < deadline) {
+  // Not waited for: "pre-switchover", where QEMU waits for the caller that died (it had to end
+  // the disk copy and let the last round go).
+  while (
+      (status == "setup" || status == "active" || status == "device" || status == "cancelling") &&
+      SteadyNow() < deadline) {
     SleepMs(200);
     status = migration_status();
   }
@@ -438,11 +522,23 @@ Result<VmInfo> QemuDriver::Recover(const std::string& name, milliseconds timeout
     if (destination_state == "running" || status != "completed") break;
     SleepMs(100);  // completed: the destination starts by itself in a moment
   }
+  const bool has_disk = record.machine.spec.disk_gib > 0;
   if (destination_state == "running") {
     DestroyInstance(name, **source);
+    if (has_disk) {
+      // It completed, so the disk copy had ended: the destination's image is the disk.
+      RemoveDisk(name, **source);
+      Result<std::unique_ptr<QmpClient>> qmp = QmpClient::Connect(
+          PathsFor(config_, name, (*destination)->name).control_socket, kQmpConnectTimeout);
+      if (qmp.ok()) {
+        (void)(*qmp)->Execute("block-export-del", {{"id", kDiskExport}, {"mode", "hard"}});
+        (void)(*qmp)->Execute("nbd-server-stop");
+      }
+    }
     record.site = (*destination)->name;
   } else {
     DestroyInstance(name, **destination);
+    if (has_disk) RemoveDisk(name, **destination);
     if (InstancePid(name, (*source)->name) == 0) {
       record.migrating_to.clear();
       GS_RETURN_IF_ERROR(SaveRecord(record));
@@ -452,6 +548,7 @@ Result<VmInfo> QemuDriver::Recover(const std::string& name, milliseconds timeout
     Result<std::unique_ptr<QmpClient>> qmp =
         QmpClient::Connect(PathsFor(config_, name, record.site).control_socket, kQmpConnectTimeout);
     if (!qmp.ok()) return qmp.status();
+    if (has_disk) EndMirror(**qmp);  // a mirror left running into the destination just ended
     if (Result<json> state = (*qmp)->Execute("query-status");
         state.ok() && state->value("status", std::string()) != "running") {
       if (Result<json> r = (*qmp)->Execute("cont"); !r.ok()) return r.status();
@@ -489,6 +586,11 @@ struct MigrationWatch {
   int64_t started_wall_us = 0;
   std::string source_site, destination_site;
   std::vector<hypervisor::MigrationEvent> timeline;
+  // The disk mirror's job, from its BLOCK_JOB_* events.
+  bool mirror_ready = false;
+  bool mirror_ended = false;
+  std::string mirror_error;
+  int64_t mirror_offset = 0, mirror_length = 0;
 };
 
 // QEMU's migration status in neutral terms.
@@ -523,6 +625,22 @@ void Absorb(const std::vector<QmpEvent>& events, bool from_source, MigrationWatc
       }
       watch.timeline.push_back(std::move(entry));
     }
+    if (from_source &&
+        (event.name == "BLOCK_JOB_READY" || event.name == "BLOCK_JOB_COMPLETED" ||
+         event.name == "BLOCK_JOB_CANCELLED" || event.name == "BLOCK_JOB_ERROR") &&
+        event.data.value("device", std::string()) == kMirrorJob) {
+      watch.mirror_offset = event.data.value("offset", watch.mirror_offset);
+      watch.mirror_length = event.data.value("len", watch.mirror_length);
+      if (event.name == "BLOCK_JOB_READY") watch.mirror_ready = true;
+      if (event.name == "BLOCK_JOB_COMPLETED" || event.name == "BLOCK_JOB_CANCELLED")
+        watch.mirror_ended = true;
+      if (event.name == "BLOCK_JOB_COMPLETED" && event.data.contains("error"))
+        watch.mirror_error = event.data["error"].get<std::string>();
+      if (event.name == "BLOCK_JOB_ERROR" && watch.mirror_error.empty())
+        watch.mirror_error =
+            "I/O error on the " + event.data.value("operation", std::string("copy")) + " side";
+      continue;
+    }
     if (from_source && event.name == "STOP" && watch.source_stop_us == 0) {
       watch.source_stop_us = event.timestamp_us;
     } else if (from_source && event.name == "MIGRATION_PASS") {
@@ -533,6 +651,31 @@ void Absorb(const std::vector<QmpEvent>& events, bool from_source, MigrationWatc
       watch.destination_resume_us = event.timestamp_us;
     }
   }
+}
+
+// Starts the destination's NBD server on the first free port from kNbdFirstPort and exports its
+// (empty, inactive) disk writable. Returns the port.
+Result<int> ExportDisk(QmpClient& destination, const std::string& address) {
+  for (int port = kNbdFirstPort; port < kNbdFirstPort + kNbdPorts; ++port) {
+    const json addr = {{"type", "inet"},
+                       {"data", {{"host", address}, {"port", std::to_string(port)}}}};
+    Result<json> started = destination.Execute("nbd-server-start", {{"addr", addr}});
+    if (!started.ok()) {
+      if (started.error().find("in use") != std::string::npos) continue;
+      return started.status().Context("NBD server for the disk copy");
+    }
+    const json exported = {{"type", "nbd"},
+                           {"id", kDiskExport},
+                           {"node-name", kDiskNode},
+                           {"writable", true},
+                           {"name", kDiskExport}};
+    if (Result<json> r = destination.Execute("block-export-add", exported); !r.ok())
+      return r.status().Context("NBD export of the destination's disk");
+    return port;
+  }
+  return Status::Error("no free port for the disk copy's NBD server in " +
+                       std::to_string(kNbdFirstPort) + ".." +
+                       std::to_string(kNbdFirstPort + kNbdPorts - 1) + " on " + address);
 }
 
 }  // namespace
@@ -565,6 +708,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     if (watch.source_stop_us > 0 && watch.destination_resume_us > watch.source_stop_us) {
       result.paused_ms = (watch.destination_resume_us - watch.source_stop_us) / 1000.0;
     }
+    result.disk_bytes = watch.mirror_offset;
   };
   auto fail = [&](const std::string& why) {
     fill_figures();
@@ -611,7 +755,12 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   // Whatever goes wrong from here on: the VM keeps (or resumes) running on the source, the
   // destination's QEMU and tap go away, and the record says the VM is on the source.
   std::unique_ptr<QmpClient> source_qmp;
+  const bool has_disk = record.machine.spec.disk_gib > 0;
+  bool mirror_started = false;
+  // The phase a failure happened in, for its message.
+  std::string phase = "setup";
   auto roll_back = [&](const std::string& why) {
+    if (source_qmp && mirror_started) EndMirror(*source_qmp);
     if (source_qmp) {
       (void)source_qmp->Execute("migrate_cancel");
       // Wait for QEMU to leave the migration (it resumes a guest it had paused for it).
@@ -630,13 +779,22 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       }
     }
     DestroyInstance(name, destination);
+    if (has_disk) RemoveDisk(name, destination);
     record.migrating_to.clear();
     (void)SaveRecord(record);
-    return fail(why);
+    const bool phase_said = why.find(phase) != std::string::npos;
+    return fail(has_disk && !phase_said ? why + " (during the " + phase + ")" : why);
   };
 
   record.migrating_to = destination.name;
   if (Status saved = SaveRecord(record); !saved.ok()) return fail(saved.message());
+  if (has_disk) {
+    // The destination's image: empty, the size of the source's. One left by a migration that
+    // died before its recovery is not the VM's disk (the VM's record says the source): replaced.
+    RemoveDisk(name, destination);
+    if (Status created = CreateDisk(record.machine, destination); !created.ok())
+      return roll_back(created.message());
+  }
   if (Status launched = LaunchInstance(record.machine, destination, /*incoming=*/true);
       !launched.ok()) {
     return roll_back(launched.message());
@@ -689,7 +847,126 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     }
   }
 
+  const SteadyTime deadline = started + options.timeout;
+  auto cancel_asked = [&]() {
+    return options.cancel_requested && options.cancel_requested->load();
+  };
+  if (options.mode == MigrationMode::kOffline) {
+    // Regular migration: stop the guest first, then copy everything once.
+    if (Result<json> r = source_qmp->Execute("stop"); !r.ok()) return roll_back(r.error());
+  }
+  if (has_disk) {
+    // The disk first: the destination exports its empty image over NBD, the source mirrors its
+    // disk into it, and goes on mirroring every write until the switchover.
+    phase = "disk copy";
+    watch.timeline.push_back(
+        {MillisBetween(started, SteadyNow()), source.name, hypervisor::MigrationEventKind::kPhase,
+         hypervisor::MigrationPhaseName(hypervisor::MigrationPhase::kDiskCopy)});
+    result.disk_copy_mode = hypervisor::DiskCopyModeName(options.disk_copy_mode);
+    Result<int> nbd_port = ExportDisk(*destination_qmp, destination.migration_address);
+    if (!nbd_port.ok()) return roll_back(nbd_port.error());
+    const json target = {{"driver", "nbd"},
+                         {"node-name", kMirrorTargetNode},
+                         {"server",
+                          {{"type", "inet"},
+                           {"host", destination.migration_address},
+                           {"port", std::to_string(*nbd_port)}}},
+                         {"export", kDiskExport}};
+    if (Result<json> r = source_qmp->Execute("blockdev-add", target); !r.ok())
+      return roll_back("the source cannot reach the destination's disk: " + r.error());
+    const json mirror = {
+        {"job-id", kMirrorJob},
+        {"device", kDiskNode},
+        {"target", kMirrorTargetNode},
+        {"sync", "full"},
+        {"copy-mode", options.disk_copy_mode == hypervisor::DiskCopyMode::kWriteBlocking
+                          ? "write-blocking"
+                          : "background"}};
+    if (Result<json> r = source_qmp->Execute("blockdev-mirror", mirror); !r.ok()) {
+      (void)source_qmp->Execute("blockdev-del", {{"node-name", kMirrorTargetNode}});
+      return roll_back(r.error());
+    }
+    mirror_started = true;
+    const SteadyTime disk_started = SteadyNow();
+    SteadyTime next_disk_query = disk_started;
+    int64_t last_offset = -1;
+    SteadyTime last_advance = disk_started;
+    while (!watch.mirror_ready) {
+      Result<std::vector<QmpEvent>> events = source_qmp->PollEvents(milliseconds(20));
+      if (!events.ok()) {
+        DestroyInstance(name, destination);
+        RemoveDisk(name, destination);
+        record.migrating_to.clear();
+        (void)SaveRecord(record);
+        return fail("the source QEMU exited during the disk copy: " + events.error());
+      }
+      Absorb(*events, true, watch);
+      if (watch.mirror_ended || !watch.mirror_error.empty()) {
+        // A destination that was killed takes a moment to be gone after its socket closed.
+        for (int i = 0; i < 50 && InstancePid(name, destination.name) != 0; ++i) SleepMs(10);
+        const std::string dead =
+            InstancePid(name, destination.name) == 0
+                ? " (the destination QEMU on site " + destination.name + " exited)"
+                : "";
+        return roll_back("the disk copy failed" +
+                         (watch.mirror_error.empty() ? "" : ": " + watch.mirror_error) + dead);
+      }
+      const SteadyTime now = SteadyNow();
+      if (now >= next_disk_query) {
+        next_disk_query = now + milliseconds(100);
+        if (Result<json> jobs = source_qmp->Execute("query-block-jobs"); jobs.ok()) {
+          for (const json& job : *jobs) {
+            if (job.value("device", std::string()) != kMirrorJob) continue;
+            watch.mirror_offset = job.value("offset", int64_t{0});
+            watch.mirror_length = job.value("len", int64_t{0});
+          }
+        }
+        if (progress) {
+          MigrationProgress p;
+          p.phase = hypervisor::MigrationPhase::kDiskCopy;
+          p.disk_transferred_bytes = watch.mirror_offset;
+          p.disk_remaining_bytes = std::max<int64_t>(0, watch.mirror_length - watch.mirror_offset);
+          p.elapsed_ms = MillisBetween(started, now);
+          progress(p);
+        }
+      }
+      if (InstancePid(name, destination.name) == 0) {
+        return roll_back("the destination QEMU on site " + destination.name +
+                         " exited during the disk copy");
+      }
+      if (cancel_asked()) return roll_back("migration was cancelled");
+      if (watch.mirror_offset != last_offset) {
+        last_offset = watch.mirror_offset;
+        last_advance = now;
+      } else if (now - last_advance >= kStall) {
+        return roll_back("the disk copy made no progress for " + std::to_string(kStall.count()) +
+                         " s at " + std::to_string(watch.mirror_offset >> 20) +
+                         " MiB (is the link to site " + destination.name + " down?)");
+      }
+      if (now >= deadline) {
+        return roll_back("the disk copy did not catch up within " +
+                         std::to_string(options.timeout.count()) + " ms (" +
+                         std::to_string(watch.mirror_offset >> 20) + " of " +
+                         std::to_string(watch.mirror_length >> 20) + " MiB copied)");
+      }
+    }
+    result.disk_copy_ms = MillisBetween(disk_started, SteadyNow());
+    if (options.disk_copy_mode == hypervisor::DiskCopyMode::kAuto) {
+      // Caught up: from now on every guest write reaches both disks before it completes, so the
+      // copy cannot fall behind during the memory copy and ends at once at the switchover.
+      const json change = {{"id", kMirrorJob}, {"type", "mirror"}, {"copy-mode", "write-blocking"}};
+      if (Result<json> r = source_qmp->Execute("block-job-change", change); !r.ok())
+        return roll_back(r.error());
+    }
+  }
+  phase = "memory copy";
+
   json capabilities = json::array({{{"capability", "events"}, {"state", true}}});
+  if (has_disk) {
+    // The source stops before its last memory round and waits: the mirror is ended there, with
+    // the guest paused, so the destination's disk is complete before the guest runs there.
+    capabilities.push_back({{"capability", "pause-before-switchover"}, {"state", true}});
+  }
   if (options.tuning == hypervisor::Tuning::kGreenshift) {
     capabilities.push_back({{"capability", "auto-converge"}, {"state", options.auto_converge}});
   }
@@ -710,18 +987,16 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     }
   }
 
-  if (options.mode == MigrationMode::kOffline) {
-    // Regular migration: stop the guest first, then copy everything once.
-    if (Result<json> r = source_qmp->Execute("stop"); !r.ok()) return roll_back(r.error());
-  }
   const std::string uri = "tcp:" + destination.migration_address + ":" + std::to_string(port);
   if (Result<json> r = source_qmp->Execute("migrate", {{"uri", uri}}); !r.ok()) {
     return roll_back(r.error());
   }
 
-  const SteadyTime deadline = started + options.timeout;
   SteadyTime next_query = SteadyNow();
   bool cancelled = false;
+  bool disk_switched = false;
+  int64_t last_ram_sent = -1;
+  SteadyTime last_ram_advance = SteadyNow();
   while (true) {
     Result<std::vector<QmpEvent>> source_events = source_qmp->PollEvents(milliseconds(20));
     if (!source_events.ok()) {
@@ -751,10 +1026,47 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
           p.pass = ram.value("dirty-sync-count", 0);
           p.transferred_bytes = ram.value("transferred", int64_t{0});
           p.remaining_bytes = ram.value("remaining", int64_t{0});
+          p.disk_transferred_bytes = watch.mirror_offset;
           p.elapsed_ms = MillisBetween(started, now);
           progress(p);
         }
       }
+    }
+    if (has_disk && watch.status == "pre-switchover" && !disk_switched) {
+      // The guest is paused before the last memory round: end the mirror (cancelling a mirror
+      // that has caught up first copies what is left), then let the last round go.
+      phase = "switchover";
+      if (Result<json> r = source_qmp->Execute("block-job-cancel", {{"device", kMirrorJob}});
+          !r.ok()) {
+        return roll_back(r.error());
+      }
+      const SteadyTime ends_by = SteadyNow() + std::chrono::seconds(30);
+      while (!watch.mirror_ended && SteadyNow() < ends_by) {
+        Result<std::vector<QmpEvent>> events = source_qmp->PollEvents(milliseconds(20));
+        if (!events.ok()) break;
+        Absorb(*events, true, watch);
+      }
+      if (!watch.mirror_ended) return roll_back("the disk copy did not end at the switchover");
+      if (!watch.mirror_error.empty())
+        return roll_back("the disk copy failed at the switchover: " + watch.mirror_error);
+      mirror_started = false;
+      (void)source_qmp->Execute("blockdev-del", {{"node-name", kMirrorTargetNode}});
+      if (options.compare_disks_at_switchover) {
+        Result<CommandOutput> compared =
+            RunCommand({"qemu-img", "compare", "-U", DiskPath(config_, name, source.name),
+                        DiskPath(config_, name, destination.name)},
+                       RunOptions{"", std::chrono::minutes(10)});
+        std::string said =
+            compared.ok() ? compared->stdout_text + compared->stderr_text : compared.error();
+        while (!said.empty() && said.back() == '\n') said.pop_back();
+        result.disk_compare = compared.ok() && compared->exit_code == 0 ? "identical" : said;
+      }
+      if (Result<json> r = source_qmp->Execute("migrate-continue", {{"state", "pre-switchover"}});
+          !r.ok()) {
+        return roll_back(r.error());
+      }
+      disk_switched = true;
+      continue;
     }
     if (watch.status == "completed") break;
     if (watch.status == "failed") {
@@ -781,6 +1093,18 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     if (options.cancel_requested && options.cancel_requested->load() && !cancelled) {
       cancelled = true;
       return roll_back("migration was cancelled");
+    }
+    if (watch.status == "active") {
+      const int64_t sent = watch.last_info.contains("ram")
+                               ? watch.last_info["ram"].value("transferred", int64_t{0})
+                               : 0;
+      if (sent != last_ram_sent) {
+        last_ram_sent = sent;
+        last_ram_advance = now;
+      } else if (now - last_ram_advance >= kStall) {
+        return roll_back("the memory copy made no progress for " + std::to_string(kStall.count()) +
+                         " s (is the link to site " + destination.name + " down?)");
+      }
     }
     if (now >= deadline) {
       return roll_back("migration did not finish within " +
@@ -819,12 +1143,20 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     Absorb(*events, true, watch);
   }
 
-  // The destination runs: record the move first, then end the source.
+  if (has_disk) {
+    // Nobody writes through the export any more (the source deleted its client at the
+    // switchover); it must not stay open on the network.
+    (void)destination_qmp->Execute("block-export-del", {{"id", kDiskExport}, {"mode", "hard"}});
+    (void)destination_qmp->Execute("nbd-server-stop");
+  }
+
+  // The destination runs: record the move first, then end the source and its disk.
   record.site = destination.name;
   record.migrating_to.clear();
   (void)SaveRecord(record);
   source_qmp.reset();
   DestroyInstance(name, source);
+  if (has_disk) RemoveDisk(name, source);
 
   fill_figures();
   result.completed = true;

@@ -20,6 +20,7 @@ struct QemuSite {
 
 struct QemuDriverConfig {
   std::string state_dir;  // VM records, pid files, QMP sockets, console logs
+  std::string disk_dir;  // VMs' disk images, <disk_dir>/<site>/<vm>.qcow2 (default state_dir/disks)
   std::string kernel_path;
   std::string initrd_path;
   std::string qemu_binary = "qemu-system-x86_64";
@@ -36,7 +37,8 @@ struct InstancePaths {
 };
 
 // One guest as this driver starts it: the config's kernel and initrd, booted with
-// `kernel_append`, one virtio NIC (a tap on its site's bridge) with `mac`.
+// `kernel_append`, one virtio NIC (a tap on its site's bridge) with `mac`, and with
+// spec.disk_gib > 0 a virtio-blk disk: a qcow2 image on its site (DiskPath).
 struct Machine {
   hypervisor::VmSpec spec;
   std::string mac;                              // e.g. 52:54:00:12:34:56
@@ -47,6 +49,9 @@ struct Machine {
 InstancePaths PathsFor(const QemuDriverConfig& config, const std::string& vm,
                        const std::string& site);
 std::string TapName(const std::string& vm);
+// The image of `vm`'s disk on `site`.
+std::string DiskPath(const QemuDriverConfig& config, const std::string& vm,
+                     const std::string& site);
 // The full QEMU argv for `machine` on `site`; `incoming` adds -incoming defer. Pure.
 std::vector<std::string> BuildQemuCommand(const QemuDriverConfig& config, const Machine& machine,
                                           const QemuSite& site, bool incoming);
@@ -55,8 +60,9 @@ class QemuDriver : public hypervisor::Driver {
  public:
   explicit QemuDriver(QemuDriverConfig config) : config_(std::move(config)) {}
 
-  // Starts `machine` on `site`; returns once its QMP answers. Conflict when a VM of that name
-  // exists; Invalid for a name, memory or MAC QEMU cannot take.
+  // Starts `machine` on `site`; returns once its QMP answers. A disk is created empty there.
+  // Conflict when a VM of that name exists, or an image of its disk does (a disk is never
+  // overwritten); Invalid for a name, memory, disk size or MAC QEMU cannot take.
   Status StartVm(const Machine& machine, const std::string& site);
 
   hypervisor::Capabilities GetCapabilities() const override;
@@ -91,6 +97,8 @@ class QemuDriver : public hypervisor::Driver {
   Status LaunchInstance(const Machine& machine, const QemuSite& site, bool incoming) const;
   // Ends the QEMU of `vm` on `site` (quit over QMP, then signals) and removes its tap and files.
   void DestroyInstance(const std::string& vm, const QemuSite& site) const;
+  Status CreateDisk(const Machine& machine, const QemuSite& site) const;
+  void RemoveDisk(const std::string& vm, const QemuSite& site) const;
   Result<std::string> QueryStatus(const std::string& vm, const std::string& site) const;
   hypervisor::VmInfo InfoFor(const Record& record) const;
 

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Migrations of a VM with a disk that fail, each at its own phase, roll back: the VM runs on its
+# source with its disk intact and written on (every acknowledged record there, whole), nothing of
+# it is left on the destination (no QEMU, no image, no NBD export), the error names the phase,
+# HTTP is served throughout; and a later migration completes.
+#   1. the destination QEMU is killed while the disk is copied;
+#   2. the link goes down while the disk is copied;
+#   3. the link goes down while the memory is copied (the disk caught up and mirrored write by
+#      write: the guest's writes must not hang on the dead link once the migration gave up).
+source "$(dirname "$0")/lib.sh"
+use_lab it-dfail
+
+lab_up --sites 2
+# 128 MiB on the disk over a 100 Mbit/s link: about 12 s of disk copy, time to break it. The
+# guest writes 1 MB/s, so that its disk grows slowly over the test's repeated copies.
+"$G" vm start web --site a --disk-gib 1 --disk-mb-s 1 --disk-fill-mib 128
+IP=$("$G" vm list --json | jq -r '.[0].ip')
+wait_console web a "gs-disk: 128 MiB filled" 120
+DISKS=$("$G" lab status --json | jq -r .disk_dir)
+"$G" lab link a b --bandwidth-mbit 100
+
+"$G" probe http "http://$IP/" -c 2 -n 1000000 --json >"$TEST_TMP/http.json" &
+http_pid=$!
+sleep 1
+
+nothing_left_on_b() {
+  check "the VM runs on a" test "$("$G" vm list --json | jq -c '.[0] | [.site, .state]')" = '["a","running"]'
+  check "no QEMU of it is left on b" test "$(qemu_count web b)" = 0
+  check "no image of it is left on b" test ! -e "$DISKS/b/web.qcow2"
+  check "its image on a is there" test -f "$DISKS/a/web.qcow2"
+  check "no NBD export is left listening on b" \
+    bash -c "! ip netns exec $GREENSHIFT_LAB-b ss -ltnH | grep -q ':108[0-9][0-9] '"
+  local before
+  before=$(disk_acked "$IP")
+  sleep 1
+  check "the guest writes on its disk again" test "$(disk_acked "$IP")" -gt "$before"
+  check_disk_clean web
+}
+
+# 1. The destination QEMU killed mid-copy of the disk.
+"$G" migrate web --to b --live --json >"$TEST_TMP/killed.json" 2>"$TEST_TMP/killed.err" &
+migrate_pid=$!
+for _ in $(seq 200); do
+  grep -q "disk [1-9][0-9]* MiB copied" "$TEST_TMP/killed.err" && break
+  sleep 0.05
+done
+pkill -KILL -f -- "-name web,.*$GREENSHIFT_LAB/qemu/web@b\.pid" || fail "no destination QEMU to kill"
+rc=0
+wait "$migrate_pid" || rc=$?
+jq -c 'del(.events)' "$TEST_TMP/killed.json"
+check "migrate fails" test "$rc" -ne 0
+check "the error names the dead destination and the disk copy" \
+  grep -q "disk copy.*destination QEMU on site b exited" <(jqr "$TEST_TMP/killed.json" .error)
+nothing_left_on_b
+
+# 2. The link down mid-copy of the disk.
+"$G" migrate web --to b --live --json --timeout-s 60 >"$TEST_TMP/linkdown.json" \
+  2>"$TEST_TMP/linkdown.err" &
+migrate_pid=$!
+for _ in $(seq 200); do
+  grep -q "disk [1-9][0-9]* MiB copied" "$TEST_TMP/linkdown.err" && break
+  sleep 0.05
+done
+"$G" lab link a b --down
+rc=0
+wait "$migrate_pid" || rc=$?
+"$G" lab link a b --up
+"$G" lab link a b --bandwidth-mbit 100
+jq -c 'del(.events)' "$TEST_TMP/linkdown.json"
+check "migrate fails" test "$rc" -ne 0
+check "the error says the disk copy stalled (before the 60 s timeout)" \
+  grep -q "disk copy made no progress" <(jqr "$TEST_TMP/linkdown.json" .error)
+nothing_left_on_b
+
+# 3. The link down while the memory is copied, the disk mirrored write by write.
+"$G" migrate web --to b --live --json --timeout-s 90 >"$TEST_TMP/ramdown.json" \
+  2>"$TEST_TMP/ramdown.err" &
+migrate_pid=$!
+for _ in $(seq 1200); do
+  grep -q " copying " "$TEST_TMP/ramdown.err" && break
+  sleep 0.05
+done
+grep -q " copying " "$TEST_TMP/ramdown.err" || fail "the memory copy never began"
+"$G" lab link a b --down
+rc=0
+wait "$migrate_pid" || rc=$?
+"$G" lab link a b --up
+jq -c 'del(.events)' "$TEST_TMP/ramdown.json"
+check "migrate fails" test "$rc" -ne 0
+check "the error says the memory copy stalled" \
+  grep -q "memory copy made no progress" <(jqr "$TEST_TMP/ramdown.json" .error)
+nothing_left_on_b
+
+kill -TERM "$http_pid"
+wait "$http_pid" || true
+jq -c . "$TEST_TMP/http.json"
+check "HTTP requests were served throughout" float_gt "$(jqr "$TEST_TMP/http.json" .completed)" 200
+check "no HTTP request failed" test "$(jqr "$TEST_TMP/http.json" .failed)" = 0
+
+# 4. Afterwards the VM and its disk migrate.
+"$G" lab link a b --bandwidth-mbit 0
+"$G" migrate web --to b --live --json --quiet >"$TEST_TMP/after.json"
+check "a later migration completes" test "$(jqr "$TEST_TMP/after.json" .status)" = completed
+check "the VM runs once, on b" test "$("$G" vm list --json | jq -c '.[0].copies')" = '["b"]'
+check_disk_clean web
+check_guest_kernel_clean web a
+check_guest_kernel_clean web b
+echo "PASS"

@@ -15,6 +15,7 @@ void AddModelCommands(CLI::App& app, Context& context) {
   struct Options {
     double memory_mib = 1024, nonzero_mib = -1, dirty_mb_s = 0, working_set_mib = -1;
     double bandwidth_mbit = 1000, downtime_limit_ms = 300;
+    double disk_gib = 0, disk_write_mb_s = 0;
     bool auto_converge = false, offline = false, json = false;
   };
   auto o = std::make_shared<Options>();
@@ -30,6 +31,14 @@ void AddModelCommands(CLI::App& app, Context& context) {
       ->capture_default_str();
   cmd->add_option("--downtime-limit-ms", o->downtime_limit_ms, "QEMU's downtime-limit")
       ->capture_default_str();
+  cmd->add_option("--disk-gib", o->disk_gib,
+                  "disk data copied along (storage copy): its allocated GiB")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  cmd->add_option("--disk-write-mb-s", o->disk_write_mb_s,
+                  "how fast the guest writes its disk meanwhile")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
   cmd->add_flag("--auto-converge", o->auto_converge, "QEMU throttles the guest when needed");
   cmd->add_flag("--offline", o->offline, "regular migration: stop, copy, start");
   cmd->add_flag("--json", o->json, "print as JSON");
@@ -43,6 +52,8 @@ void AddModelCommands(CLI::App& app, Context& context) {
     in.bandwidth_bytes_s = o->bandwidth_mbit * 1e6 / 8;
     in.downtime_limit_s = o->downtime_limit_ms / 1000;
     in.auto_converge = o->auto_converge;
+    in.disk_bytes = static_cast<int64_t>(o->disk_gib * 1024 * 1048576);
+    in.disk_write_rate_bytes_s = o->disk_write_mb_s * 1e6;
     Result<migration::PrecopyPrediction> p =
         o->offline ? migration::PredictStopAndCopy(in) : migration::PredictPrecopy(in);
     if (!p.ok()) return context.Fail(p.error());
@@ -59,6 +70,7 @@ void AddModelCommands(CLI::App& app, Context& context) {
           << nlohmann::json{{"converges", p->converges},   {"rounds", p->rounds},
                             {"total_s", p->total_s},       {"downtime_s", p->downtime_s},
                             {"bytes_sent", p->bytes_sent}, {"final_throttle", p->final_throttle},
+                            {"disk_s", p->disk_s},         {"disk_bytes_sent", p->disk_bytes_sent},
                             {"reason", p->reason},         {"schedule", rounds}}
                  .dump(2)
           << "\n";
@@ -69,6 +81,10 @@ void AddModelCommands(CLI::App& app, Context& context) {
       if (p->final_throttle > 0)
         std::printf(", guest throttled to %.0f%%", 100 * (1 - p->final_throttle));
       std::printf("\n");
+      if (in.disk_bytes > 0) {
+        std::printf("disk: copied first in %.2f s, %.1f MiB sent with the writes it carries\n",
+                    p->disk_s, p->disk_bytes_sent / 1048576.0);
+      }
     }
     if (!p->converges) context.Fail("the migration would not converge");
   });

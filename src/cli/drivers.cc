@@ -25,6 +25,8 @@ lab::GuestSpec GuestFor(const control::ServiceConfig& config, size_t v) {
                              ? (vm.working_set_mib > 0 ? static_cast<int>(vm.working_set_mib)
                                                        : std::min(64, guest.vm.memory_mib / 4))
                              : 0;
+  guest.vm.disk_gib = static_cast<int>(vm.disk_gib);
+  guest.disk_mb_s = vm.disk_write_mb_s;
   guest.ip_cidr = vm.address;
   guest.mac = lab::MacFor(config.lab, vm.name);
   return guest;
@@ -110,6 +112,9 @@ ServiceDriver OpenSim(const control::ServiceConfig& config) {
     sim_vm.spec.memory_mib = static_cast<int>(vm.memory_mib);
     sim_vm.dirty_mb_s = vm.dirty_mb_s;
     sim_vm.working_set_mib = static_cast<int>(vm.working_set_mib);
+    sim_vm.spec.disk_gib = static_cast<int>(vm.disk_gib);
+    sim_vm.disk_used_bytes = static_cast<int64_t>(vm.disk_used_gib * 1024 * 1048576);
+    sim_vm.disk_write_mb_s = vm.disk_write_mb_s;
     return raw->StartVm(sim_vm, host);
   };
   opened.driver = std::move(driver);

@@ -397,7 +397,8 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   for (const Table& t : vms) {
     GS_RETURN_IF_ERROR(
         t.CheckKnown({"name", "host", "memory_mib", "peak_w", "power_w", "dirty_mb_s",
-                      "working_set_mib", "downtime_budget_ms", "address"}));
+                      "working_set_mib", "downtime_budget_ms", "address", "disk_gib",
+                      "disk_used_gib", "disk_write_mb_s", "storage"}));
     VmConfig v;
     GS_ASSIGN(v.name, ReadName(t));
     if (c.FindVm(v.name)) return t.Error("name", "VM '" + v.name + "' is defined twice");
@@ -426,6 +427,20 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
                                     " driver, with its prefix length (e.g. 198.18.128.10/16)");
     GS_ASSIGN(budget_ms, t.Number("downtime_budget_ms", 500, 1, 3600e3));
     v.downtime_budget_s = budget_ms / 1000;
+    double disk_gib = 0;
+    GS_ASSIGN(disk_gib, t.Number("disk_gib", 0, 0, 16384));
+    if (disk_gib != std::floor(disk_gib)) return t.Error("disk_gib", "must be a whole number");
+    v.disk_gib = static_cast<int64_t>(disk_gib);
+    // What a move copies: by default the whole disk, the safe side of the estimate.
+    GS_ASSIGN(v.disk_used_gib, t.Number("disk_used_gib", disk_gib, 0, disk_gib));
+    GS_ASSIGN(v.disk_write_mb_s, t.Number("disk_write_mb_s", 0, 0, 1e5));
+    if (v.disk_write_mb_s > 0 && v.disk_gib == 0)
+      return t.Error("disk_write_mb_s", "needs a disk (disk_gib)");
+    std::string storage;
+    GS_ASSIGN(storage, t.String("storage", std::string("copy")));
+    if (storage != "copy")
+      return t.Error("storage", "must be \"copy\" (the disk lives on the VM's host and moves "
+                                "with it), got \"" + storage + "\"");
     c.vms.push_back(std::move(v));
   }
   if (c.hosts.empty() && !c.vms.empty()) return top.Error("hosts", "VMs need at least one host");

@@ -83,6 +83,11 @@ struct VmConfig {
   int64_t working_set_mib = -1;  // the most memory it rewrites (-1: all of it)
   double downtime_budget_s = 0.5;
   std::string address;  // qemu: the address it keeps everywhere, e.g. 198.18.128.10/16
+  // Its disk (storage "copy": on its host, copied along when it moves), 0 for none; how much of
+  // it holds data (what a move copies) and how fast the guest writes it.
+  int64_t disk_gib = 0;
+  double disk_used_gib = 0;
+  double disk_write_mb_s = 0;
 };
 
 struct ServiceConfig {

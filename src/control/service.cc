@@ -72,6 +72,8 @@ placement::Problem ProblemOf(const ServiceConfig& config) {
     vm.working_set_bytes = vc.working_set_mib > 0 ? vc.working_set_mib << 20 : -1;
     vm.peak_power_w = vc.peak_power_w;
     vm.downtime_budget_s = vc.downtime_budget_s;
+    vm.disk_bytes = static_cast<int64_t>(vc.disk_used_gib * 1024 * 1048576);
+    vm.disk_write_rate_bytes_s = vc.disk_write_mb_s * 1e6;
     problem.vms.push_back(vm);
   }
   return problem;

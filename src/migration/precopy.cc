@@ -28,6 +28,9 @@ Status Check(const PrecopyInput& in) {
   if (!(in.setup_s >= 0)) return bad("setup_s", "must be >= 0");
   if (in.device_state_bytes < 0) return bad("device_state_bytes", "must be >= 0");
   if (in.max_rounds < 1 || in.max_rounds > 10000) return bad("max_rounds", "must be 1..10000");
+  if (in.disk_bytes < 0) return bad("disk_bytes", "must be >= 0");
+  if (!(in.disk_write_rate_bytes_s >= 0) || std::isinf(in.disk_write_rate_bytes_s))
+    return bad("disk_write_rate_bytes_s", "must be a finite number >= 0");
   return Status::Ok();
 }
 
@@ -43,9 +46,27 @@ Result<PrecopyPrediction> PredictPrecopy(const PrecopyInput& in) {
   GS_RETURN_IF_ERROR(Check(in));
   const int64_t working_set =
       in.working_set_bytes < 0 ? in.memory_bytes : std::min(in.working_set_bytes, in.memory_bytes);
-  const double bandwidth = in.bandwidth_bytes_s;
   PrecopyPrediction p;
   double elapsed = in.setup_s;
+  // The guest's disk writes cross the link only when the disk is copied along.
+  const double disk_writes = in.disk_bytes > 0 ? in.disk_write_rate_bytes_s : 0;
+  if (disk_writes >= in.bandwidth_bytes_s) {
+    p.converges = false;
+    p.reason = Format(
+        "does not converge: the guest writes %.1f MB/s to its disk, as fast as the link carries "
+        "(%.1f MB/s), so the disk copy never catches up",
+        disk_writes / 1e6, in.bandwidth_bytes_s / 1e6);
+    return p;
+  }
+  if (in.disk_bytes > 0) {
+    // The bulk copy races the guest's writes: it catches up at the difference of the rates.
+    p.disk_s = static_cast<double>(in.disk_bytes) / (in.bandwidth_bytes_s - disk_writes);
+    p.disk_bytes_sent = in.disk_bytes + static_cast<int64_t>(disk_writes * p.disk_s);
+    elapsed += p.disk_s;
+  }
+  // The memory copy shares the link with the mirrored writes (QEMU sees the rest as its
+  // bandwidth, and so judges the downtime by it).
+  const double bandwidth = in.bandwidth_bytes_s - disk_writes;
   double throttle = 0;
   int over_threshold = 0;
 
@@ -76,6 +97,10 @@ Result<PrecopyPrediction> PredictPrecopy(const PrecopyInput& in) {
       p.downtime_s = expected_downtime;
       p.bytes_sent += to_send + in.device_state_bytes;
       p.total_s = elapsed + p.downtime_s;
+      // The writes mirrored while the memory was copied (the guest paused at the end).
+      p.disk_bytes_sent +=
+          static_cast<int64_t>(disk_writes * (elapsed - in.setup_s - p.disk_s));
+      p.bytes_sent += p.disk_bytes_sent;
       p.final_throttle = throttle;
       p.reason = Format("converged: %.1f ms of remaining copy is within the %.1f ms limit",
                         expected_downtime * 1e3, in.downtime_limit_s * 1e3);
@@ -96,6 +121,7 @@ Result<PrecopyPrediction> PredictPrecopy(const PrecopyInput& in) {
   p.converges = false;
   p.downtime_s = static_cast<double>(to_send + in.device_state_bytes) / bandwidth;
   p.total_s = elapsed;
+  p.bytes_sent += p.disk_bytes_sent;
   p.final_throttle = throttle;
   p.reason = Format(
       "does not converge: after the last round %.1f ms of copy remain, above the %.1f ms limit "
@@ -110,7 +136,10 @@ Result<PrecopyPrediction> PredictStopAndCopy(const PrecopyInput& in) {
   const int64_t data = (in.nonzero_bytes < 0 ? in.memory_bytes : in.nonzero_bytes);
   p.converges = true;
   p.rounds = 0;
-  p.bytes_sent = data + in.device_state_bytes;
+  // The guest is stopped: its disk is copied whole, with no write racing the copy.
+  p.disk_bytes_sent = in.disk_bytes;
+  p.disk_s = static_cast<double>(in.disk_bytes) / in.bandwidth_bytes_s;
+  p.bytes_sent = data + in.device_state_bytes + in.disk_bytes;
   p.downtime_s = static_cast<double>(p.bytes_sent) / in.bandwidth_bytes_s;
   p.total_s = in.setup_s + p.downtime_s;
   p.reason = "stop and copy: the guest is paused for the whole copy";

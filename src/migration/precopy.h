@@ -2,6 +2,7 @@
 // and the downtime limit, predict the rounds, the total time, the bytes sent, the downtime and
 // whether the migration converges. Pure computation: no I/O, no clocks.
 //
+// A disk copied along goes first (QEMU's block mirror until it has caught up), then the memory.
 // It follows QEMU's algorithm: round 1 sends all of memory while the guest runs; every later
 // round sends what the guest dirtied during the round before; after each round QEMU estimates
 // the downtime as (dirty bytes / bandwidth) and, once that is within the downtime limit, stops
@@ -32,6 +33,12 @@ struct PrecopyInput {
   int64_t device_state_bytes = 64 * 1024;  // CPU and device state sent while stopped
   bool auto_converge = false;
   int max_rounds = 30;  // give up (not converged) after this many rounds
+  // A disk copied along (storage "copy"): its allocated bytes go first, while the guest runs
+  // and writes `disk_write_rate_bytes_s` of new data the copy must carry too; during the memory
+  // copy every write is mirrored over the same link, which the memory copy then shares. 0: the
+  // VM has no disk to copy (none, or shared storage).
+  int64_t disk_bytes = 0;
+  double disk_write_rate_bytes_s = 0;
 };
 
 struct PrecopyRound {
@@ -47,7 +54,9 @@ struct PrecopyPrediction {
   int rounds = 0;          // live rounds before the stop (QEMU's passes are rounds + 1)
   double total_s = 0;      // setup + live rounds + stop-and-copy
   double downtime_s = 0;   // the stop-and-copy phase: remaining dirty bytes + device state
-  int64_t bytes_sent = 0;  // everything on the wire
+  int64_t bytes_sent = 0;  // everything on the wire (memory and disk)
+  double disk_s = 0;       // the disk copy, before the memory's first round
+  int64_t disk_bytes_sent = 0;  // the disk, the writes during its copy and the mirrored ones
   double final_throttle = 0;
   std::vector<PrecopyRound> schedule;
   std::string reason;  // why it converged or not, in words

@@ -81,6 +81,29 @@ class GreedyPolicy : public Policy {
       return kg;
     };
 
+    // CO2 of the VM if it leaves `from` for s: it goes on running at `from` for the `copy_s` the
+    // move takes (a disk copied along can take a good part of a green window), at s after.
+    auto moving_kg = [&](size_t v, size_t from, size_t s, double copy_s) {
+      double kg = 0;
+      const double* from_load = &load[from * horizon];
+      const double* site_load = &load[s * horizon];
+      for (size_t k = 0; k < horizon; ++k) {
+        const double still_at_from = std::clamp(
+            (copy_s - static_cast<double>(k) * static_cast<double>(problem.slot_s)) /
+                static_cast<double>(problem.slot_s),
+            0.0, 1.0);
+        const double left = std::max(0.0, outlook.Green(s, k) - site_load[k]);
+        const double brown = std::max(0.0, outlook.Power(v, k) - left);
+        kg += (1 - still_at_from) * KgCo2(brown * slot_h, outlook.Carbon(s, k));
+        if (still_at_from > 0) {
+          const double left_from = std::max(0.0, outlook.Green(from, k) - from_load[k]);
+          const double brown_from = std::max(0.0, outlook.Power(v, k) - left_from);
+          kg += still_at_from * KgCo2(brown_from * slot_h, outlook.Carbon(from, k));
+        }
+      }
+      return kg;
+    };
+
     for (const Keyed& entry : keyed_) {
       const size_t v = entry.index;
       const size_t from = static_cast<size_t>(outlook.site_of_vm[v]);
@@ -102,7 +125,7 @@ class GreedyPolicy : public Policy {
           // The move's energy, at both ends' carbon intensity now.
           const double move_kg =
               KgCo2(cost.energy_j / 3600, (outlook.Carbon(from, 0) + outlook.Carbon(s, 0)) / 2);
-          const double kg = marginal_kg(v, s) + move_kg;
+          const double kg = moving_kg(v, from, s, cost.total_s) + move_kg;
           if (kg < best_kg) {
             best_kg = kg;
             to = s;

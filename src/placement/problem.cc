@@ -24,6 +24,9 @@ Status Problem::Check() const {
   for (const Vm& v : vms) {
     if (v.memory_bytes <= 0) return Status::Error("VM '" + v.name + "': memory must be > 0");
     if (!(v.dirty_rate_bytes_s >= 0)) return Status::Error("VM '" + v.name + "': dirty rate < 0");
+    if (v.disk_bytes < 0) return Status::Error("VM '" + v.name + "': disk bytes < 0");
+    if (!(v.disk_write_rate_bytes_s >= 0))
+      return Status::Error("VM '" + v.name + "': disk write rate < 0");
     if (!(v.peak_power_w > 0)) return Status::Error("VM '" + v.name + "': peak power must be > 0");
     if (!(v.downtime_budget_s > 0))
       return Status::Error("VM '" + v.name + "': downtime budget must be > 0");
@@ -48,6 +51,8 @@ MoveCost PredictMove(const Problem& problem, size_t vm, size_t from, size_t to) 
   input.working_set_bytes = v.working_set_bytes;
   input.bandwidth_bytes_s = problem.LinkBetween(from, to).bandwidth_bytes_s;
   input.downtime_limit_s = v.downtime_budget_s;
+  input.disk_bytes = v.disk_bytes;
+  input.disk_write_rate_bytes_s = v.disk_write_rate_bytes_s;
   Result<migration::PrecopyPrediction> p = problem.live_migration
                                                ? migration::PredictPrecopy(input)
                                                : migration::PredictStopAndCopy(input);
@@ -72,14 +77,14 @@ MoveCost PredictMove(const Problem& problem, size_t vm, size_t from, size_t to) 
 MoveCosts::MoveCosts(const Problem& problem) : sites_(problem.sites.size()) {
   // VMs and links repeat: predict once per distinct VM (its migration parameters) and distinct
   // link bandwidth, so 100,000 VMs of a few kinds cost a few predictions.
-  using VmKey = std::tuple<int64_t, double, int64_t, double>;  // the same for every VM kind
+  using VmKey = std::tuple<int64_t, double, int64_t, double, int64_t, double>;
   std::map<VmKey, size_t> vm_classes;
   std::vector<size_t> representative;  // a VM of each class
   vm_class_.resize(problem.vms.size());
   for (size_t v = 0; v < problem.vms.size(); ++v) {
     const Vm& vm = problem.vms[v];
-    const VmKey key{vm.memory_bytes, vm.dirty_rate_bytes_s, vm.working_set_bytes,
-                    vm.downtime_budget_s};
+    const VmKey key{vm.memory_bytes,      vm.dirty_rate_bytes_s, vm.working_set_bytes,
+                    vm.downtime_budget_s, vm.disk_bytes,         vm.disk_write_rate_bytes_s};
     auto [it, added] = vm_classes.emplace(key, vm_classes.size());
     if (added) representative.push_back(v);
     vm_class_[v] = it->second;

@@ -30,6 +30,9 @@ struct Vm {
   int64_t working_set_bytes = -1;  // -1: unbounded
   double peak_power_w = 0;         // the most it draws: what it takes of a site's capacity
   double downtime_budget_s = 0.5;  // no move may predict more downtime than this
+  // A disk copied along when it moves (storage "copy"): its data, and the guest's writes to it.
+  int64_t disk_bytes = 0;
+  double disk_write_rate_bytes_s = 0;
 };
 
 struct Link {

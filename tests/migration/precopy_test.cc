@@ -141,6 +141,70 @@ TEST(PrecopyTest, BadInputNamesTheField) {
   in = Base();
   in.downtime_limit_s = 0;
   EXPECT_NE(PredictPrecopy(in).error().find("downtime_limit_s"), std::string::npos);
+  in = Base();
+  in.disk_bytes = -1;
+  EXPECT_NE(PredictPrecopy(in).error().find("disk_bytes"), std::string::npos);
+  in = Base();
+  in.disk_write_rate_bytes_s = INFINITY;
+  EXPECT_NE(PredictPrecopy(in).error().find("disk_write_rate_bytes_s"), std::string::npos);
+}
+
+TEST(PrecopyTest, AnIdleDiskIsCopiedFirstAtTheLinkRate) {
+  PrecopyInput in = Base();
+  in.disk_bytes = 2048 * kMiB;  // 20.48 s at 100 MiB/s, then the memory's 10.24 s
+  Result<PrecopyPrediction> p = PredictPrecopy(in);
+  ASSERT_TRUE(p.ok()) << p.error();
+  EXPECT_TRUE(p->converges);
+  EXPECT_NEAR(p->disk_s, 20.48, 1e-9);
+  EXPECT_EQ(p->disk_bytes_sent, 2048 * kMiB);
+  EXPECT_NEAR(p->total_s, 30.72, 1e-9);
+  EXPECT_EQ(p->bytes_sent, 3072 * kMiB);
+}
+
+TEST(PrecopyTest, DiskWritesSlowTheCopyAndShareTheLinkWithTheMemory) {
+  PrecopyInput in = Base();
+  in.disk_bytes = 1024 * kMiB;
+  in.disk_write_rate_bytes_s = 20.0 * kMiB;
+  Result<PrecopyPrediction> p = PredictPrecopy(in);
+  ASSERT_TRUE(p.ok()) << p.error();
+  ASSERT_TRUE(p->converges);
+  // The copy catches up at 100 - 20 MiB/s: 12.8 s, carrying 256 MiB of new writes besides.
+  EXPECT_NEAR(p->disk_s, 12.8, 1e-9);
+  // The memory then goes at 80 MiB/s: 12.8 s, with 256 MiB more of mirrored writes.
+  EXPECT_NEAR(p->total_s, 12.8 + 12.8, 1e-6);
+  EXPECT_NEAR(static_cast<double>(p->disk_bytes_sent), (1024.0 + 256 + 256) * kMiB, kMiB);
+  // Whatever the writes, more bandwidth never takes longer.
+  double last_total = INFINITY;
+  for (double mib_s : {30.0, 60.0, 100.0, 400.0}) {
+    in.bandwidth_bytes_s = mib_s * kMiB;
+    Result<PrecopyPrediction> q = PredictPrecopy(in);
+    ASSERT_TRUE(q.ok() && q->converges) << mib_s;
+    EXPECT_LT(q->total_s, last_total) << mib_s;
+    last_total = q->total_s;
+  }
+}
+
+TEST(PrecopyTest, AGuestWritingItsDiskFasterThanTheLinkNeverConverges) {
+  PrecopyInput in = Base();
+  in.disk_bytes = kMiB;
+  in.disk_write_rate_bytes_s = 100.0 * kMiB;
+  Result<PrecopyPrediction> p = PredictPrecopy(in);
+  ASSERT_TRUE(p.ok());
+  EXPECT_FALSE(p->converges);
+  EXPECT_NE(p->reason.find("disk"), std::string::npos);
+  // Without a disk to copy (shared storage), its writes do not cross the migration link.
+  in.disk_bytes = 0;
+  EXPECT_TRUE(PredictPrecopy(in)->converges);
+}
+
+TEST(PrecopyTest, StopAndCopyCopiesTheDiskWhileStopped) {
+  PrecopyInput in = Base();
+  in.disk_bytes = 1024 * kMiB;
+  in.disk_write_rate_bytes_s = 50.0 * kMiB;  // stopped: it writes nothing
+  Result<PrecopyPrediction> p = PredictStopAndCopy(in);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->bytes_sent, 2048 * kMiB);
+  EXPECT_NEAR(p->downtime_s, 20.48, 1e-9);
 }
 
 }  // namespace

@@ -81,6 +81,66 @@ TEST(PlacementTest, CapacityIsNeverExceeded) {
   }
 }
 
+// Two sites on the same grid; site b has an hour of sun now and none after. One VM on a.
+sim::World OneGreenHour(int64_t disk_bytes, double link_bytes_s) {
+  sim::World world;
+  world.slots = 6;
+  world.problem.sites = {{"a", 1000}, {"b", 1000}};
+  world.problem.links.assign(4, placement::Link{link_bytes_s});
+  for (size_t s = 0; s < 2; ++s) {
+    for (size_t t = 0; t < world.slots; ++t) {
+      const double sun = s == 1 && t == 0 ? 300 : 0;
+      world.pv_clear_w.push_back(sun);
+      world.pv_w.push_back(sun);
+      world.wind_w.push_back(0);
+      world.carbon_g_per_kwh.push_back(400);
+    }
+  }
+  placement::Vm vm;
+  vm.name = "db";
+  vm.memory_bytes = int64_t{1} << 30;
+  vm.peak_power_w = 100;
+  vm.disk_bytes = disk_bytes;
+  world.problem.vms.push_back(vm);
+  world.vm_power_w.assign(world.slots, 100);
+  world.initial_site = {0};
+  return world;
+}
+
+TEST(PlacementTest, NoMoveForAGreenHourThatTheDiskCopyWouldEat) {
+  // 20 GiB over 6.5 MB/s: the copy alone takes 55 minutes of the green hour (the move fits in the
+  // slot, so the link would allow it); the VM would burn brown power at a all the while.
+  // (follow-sensor, which has no hysteresis by design, still takes the last 5 green minutes
+  // when they pay for the copy's energy.)
+  for (const std::string name : {"greedy-forecast"}) {
+    auto policy = placement::MakePolicy(name, {});
+    ASSERT_TRUE(policy.ok());
+    for (int64_t disk : {int64_t{0}, int64_t{20} << 30}) {
+      const sim::World world = OneGreenHour(disk, 6.5e6);
+      const placement::MoveCosts costs(world.problem);
+      ASSERT_TRUE(costs.At(0, 0, 1).feasible) << costs.At(0, 0, 1).why_not;
+      EXPECT_LT(costs.At(0, 0, 1).total_s, 3600);
+      const placement::Outlook outlook =
+          sim::ForecastOutlook(world, 0, 6, world.initial_site, std::vector<int64_t>{-1000});
+      const placement::Plan plan = (*policy)->Decide(world.problem, costs, outlook);
+      if (disk == 0) {
+        // Without a disk the move takes three minutes: worth the hour.
+        ASSERT_EQ(plan.moves.size(), 1u) << name;
+        EXPECT_EQ(plan.moves[0].to, 1u);
+      } else {
+        EXPECT_TRUE(plan.moves.empty()) << name << ": " << plan.moves[0].reason;
+      }
+    }
+  }
+  // The same disk over a link 20 times faster copies in 3 minutes: then the hour is worth it.
+  const sim::World fast = OneGreenHour(int64_t{20} << 30, 120e6);
+  const placement::MoveCosts costs(fast.problem);
+  auto policy = placement::MakePolicy("greedy-forecast", {});
+  const placement::Outlook outlook =
+      sim::ForecastOutlook(fast, 0, 6, fast.initial_site, std::vector<int64_t>{-1000});
+  EXPECT_EQ((*policy)->Decide(fast.problem, costs, outlook).moves.size(), 1u);
+}
+
 TEST(PlacementTest, NoMoveOverTheDowntimeBudget) {
   // 0.1 ms budget: sending the device state alone takes longer, so no move converges within it
   // and nothing moves.

@@ -18,14 +18,15 @@ SimDriver::SimDriver(SimDriverConfig config) : config_(std::move(config)) {
 }
 
 Capabilities SimDriver::GetCapabilities() const {
-  // The model covers pre-copy (with its tuning) and stop-and-copy; nothing of disks or
-  // post-copy. A simulated migration ends with the process that runs it: nothing is ever left
+  // The model covers pre-copy (with its tuning), stop-and-copy and disks copied along; nothing
+  // of post-copy. A simulated migration ends with the process that runs it: nothing is ever left
   // for Recover to settle. Its VMs are the ones it was given.
   Capabilities c;
   c.offline_migration = true;
   c.live_migration = c.auto_converge = c.downtime_limit = config_.live_migration;
   c.bandwidth_limit = true;  // the model runs at the lower of the link and the cap
   c.dirty_rate = c.cancel = true;
+  c.disk_copy = true;
   return c;
 }
 
@@ -47,7 +48,9 @@ Result<migration::PrecopyPrediction> SimDriver::Predict(const migration::Precopy
                 input.bandwidth_bytes_s,
                 input.downtime_limit_s,
                 input.auto_converge,
-                live};
+                live,
+                input.disk_bytes,
+                input.disk_write_rate_bytes_s};
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = predictions_.find(key);
   if (it == predictions_.end()) {
@@ -64,8 +67,9 @@ Status SimDriver::StartVm(const SimVm& vm, const std::string& host) {
   if (!KnownHost(host)) return Status::NotFound("no host is named '" + host + "'");
   if (vms_.count(vm.spec.name))
     return Status::Conflict("a VM named '" + vm.spec.name + "' already exists");
-  if (vm.spec.memory_mib <= 0 || vm.dirty_mb_s < 0)
-    return Status::Invalid("VM '" + vm.spec.name + "': memory must be > 0 and dirty rate >= 0");
+  if (vm.spec.memory_mib <= 0 || vm.dirty_mb_s < 0 || vm.disk_used_bytes < 0 ||
+      vm.disk_write_mb_s < 0)
+    return Status::Invalid("VM '" + vm.spec.name + "': memory must be > 0; dirty rate and disk figures >= 0");
   Vm v;
   v.info.spec = vm.spec;
   v.info.host = host;
@@ -73,6 +77,8 @@ Status SimDriver::StartVm(const SimVm& vm, const std::string& host) {
   v.info.copies = {host};
   v.dirty_mb_s = vm.dirty_mb_s;
   v.working_set_mib = vm.working_set_mib;
+  v.disk_used_bytes = vm.disk_used_bytes;
+  v.disk_write_mb_s = vm.disk_write_mb_s;
   vms_.emplace(vm.spec.name, std::move(v));
   return Status::Ok();
 }
@@ -158,6 +164,8 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
           std::min(input.bandwidth_bytes_s, static_cast<double>(options.max_bandwidth_bytes_s));
     input.downtime_limit_s = options.downtime_limit_ms / 1000.0;
     input.auto_converge = options.auto_converge;
+    input.disk_bytes = vm->disk_used_bytes;
+    input.disk_write_rate_bytes_s = vm->disk_write_mb_s * 1e6;
   }
   Result<migration::PrecopyPrediction> predicted =
       Predict(input, options.mode == MigrationMode::kLive);

@@ -36,6 +36,10 @@ struct SimVm {
   VmSpec spec;
   double dirty_mb_s = 0;     // how fast it rewrites memory
   int working_set_mib = -1;  // over how much of it (-1: all of it)
+  // Its disk's data, copied along when it moves (spec.disk_gib is its size), and how fast the
+  // guest writes it.
+  int64_t disk_used_bytes = 0;
+  double disk_write_mb_s = 0;
 };
 
 class SimDriver : public Driver {
@@ -75,6 +79,8 @@ class SimDriver : public Driver {
     VmInfo info;
     double dirty_mb_s = 0;
     int working_set_mib = -1;
+    int64_t disk_used_bytes = 0;
+    double disk_write_mb_s = 0;
   };
   Vm* Find(const std::string& name);  // the caller holds mutex_; null when unknown
   // The VMs by name. A node-based map: a VM stays where it is in memory while others come and
@@ -86,10 +92,13 @@ class SimDriver : public Driver {
     int64_t memory, working_set;
     double dirty, bandwidth, limit;
     bool auto_converge, live;
+    int64_t disk;
+    double disk_writes;
     bool operator<(const Key& o) const {
-      return std::tie(memory, working_set, dirty, bandwidth, limit, auto_converge, live) <
-             std::tie(o.memory, o.working_set, o.dirty, o.bandwidth, o.limit, o.auto_converge,
-                      o.live);
+      return std::tie(memory, working_set, dirty, bandwidth, limit, auto_converge, live, disk,
+                      disk_writes) < std::tie(o.memory, o.working_set, o.dirty, o.bandwidth,
+                                              o.limit, o.auto_converge, o.live, o.disk,
+                                              o.disk_writes);
     }
   };
   std::map<Key, Result<migration::PrecopyPrediction>> predictions_;

@@ -1,4 +1,5 @@
 #include "control/config.h"
+#include "control/service.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -80,6 +81,18 @@ TEST(ConfigTest, ReadsEverySection) {
   EXPECT_EQ(c->driver, "qemu");
   EXPECT_DOUBLE_EQ(c->vms[0].power_w, 100);  // the peak, when not given
   EXPECT_EQ(c->replay_start_utc_s, 0);       // real time
+  EXPECT_EQ(c->vms[0].disk_gib, 0);           // diskless unless given one
+
+  // A disk: what a move copies is all of it unless the operator says how much holds data.
+  Result<ServiceConfig> disk = ParseConfig(
+      Replace(kGood, "downtime_budget_ms = 300",
+              "downtime_budget_ms = 300\ndisk_gib = 20\ndisk_write_mb_s = 2\nstorage = \"copy\""),
+      "g.toml");
+  ASSERT_TRUE(disk.ok()) << disk.error();
+  EXPECT_EQ(disk->vms[0].disk_gib, 20);
+  EXPECT_DOUBLE_EQ(disk->vms[0].disk_used_gib, 20);
+  EXPECT_DOUBLE_EQ(disk->vms[0].disk_write_mb_s, 2);
+  EXPECT_EQ(ProblemOf(*disk).vms[0].disk_bytes, int64_t{20} << 30);
 }
 
 TEST(ConfigTest, ReadsAReplay) {
@@ -129,6 +142,16 @@ TEST(ConfigTest, ErrorsNameTheKey) {
        "\"frankfurt\"\ndriver = \"qemu\"\naddress = \"b\"",
        "key 'hosts[1].memory_mib': is missing but host 'fra1' of the same site has one: give "
        "every host of site 'frankfurt' its memory, or none"},
+      {"downtime_budget_ms = 300", "downtime_budget_ms = 300\ndisk_write_mb_s = 5",
+       "key 'vms[0].disk_write_mb_s': needs a disk (disk_gib)"},
+      {"downtime_budget_ms = 300", "downtime_budget_ms = 300\ndisk_gib = 1.5",
+       "key 'vms[0].disk_gib': must be a whole number"},
+      {"downtime_budget_ms = 300", "downtime_budget_ms = 300\ndisk_gib = 10\ndisk_used_gib = 11",
+       "key 'vms[0].disk_used_gib'"},
+      {"downtime_budget_ms = 300", "downtime_budget_ms = 300\ndisk_gib = 10\nstorage = \"nfs\"",
+       "key 'vms[0].storage': must be \"copy\""},
+      {"downtime_budget_ms = 300", "downtime_budget_ms = 300\ndisk_gib = -1",
+       "key 'vms[0].disk_gib'"},
       {"name = \"london\"", "name = \"frankfurt\"",
        "key 'sites[1].name': site 'frankfurt' is "
        "defined twice"},

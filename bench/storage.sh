@@ -39,9 +39,9 @@ one() {
   "$G" vm start s1 --site a "${disk_args[@]}" >/dev/null
   local ip
   ip=$("$G" vm list --json | jq -r '.[0].ip')
-  local console="/run/greenshift/$GREENSHIFT_LAB/qemu/s1@a.console"
   if [[ $rate != none ]]; then
-    for _ in $(seq 600); do grep -q "256 MiB filled" "$console" && break; sleep 0.2; done
+    # Until this VM's fill is on its disk: 256 MiB is 4096 records.
+    for _ in $(seq 600); do (($(acked "$ip") >= 4096)) && break; sleep 0.2; done
   fi
   sleep 2
   "$G" probe ping "$ip" --interval-ms 10 --duration-s 600 --json >"$OUT/ping.json" &

@@ -6,6 +6,7 @@
 #include "lab/experiment.h"
 #include "lab/guest.h"
 #include "lab/libvirt_hosts.h"
+#include "lab/storage.h"
 
 namespace greenshift::cli {
 
@@ -37,6 +38,7 @@ void AddLabCommands(CLI::App& app, Context& context) {
     int link_mbit = 0;
     double link_delay_ms = 0;
     std::string hypervisor = "qemu";
+    bool storage = false;
   };
   auto up = std::make_shared<UpOptions>();
   CLI::App* up_cmd = lab_cmd->add_subcommand("up", "create the lab (harmless when it is up)");
@@ -53,6 +55,9 @@ void AddLabCommands(CLI::App& app, Context& context) {
                    "qemu (QEMU processes over QMP) or libvirt (one libvirt daemon per site)")
       ->check(CLI::IsMember({"qemu", "libvirt"}))
       ->capture_default_str();
+  up_cmd->add_flag("--storage", up->storage,
+                   "shared storage: a namespace linked to every site, serving VM disks over NBD "
+                   "(qemu-storage-daemon); VMs use it with `vm start --storage nbd`");
   up_cmd->callback([&context, up]() {
     lab::LabConfig config = context.LabConfig();
     if (!up->names.empty()) {
@@ -71,6 +76,7 @@ void AddLabCommands(CLI::App& app, Context& context) {
     config.link_bandwidth_mbit = up->link_mbit;
     config.link_delay_ms = up->link_delay_ms;
     config.hypervisor = up->hypervisor;
+    config.storage = up->storage;
     Result<lab::LabState> state = lab::LabUp(config);
     if (!state.ok()) return context.Fail(state.error());
     std::printf("lab %s is %s: %zu sites under %s, client namespace %s (%s)\n", state->name.c_str(),
@@ -93,6 +99,7 @@ void AddLabCommands(CLI::App& app, Context& context) {
     if (!state.ok()) return context.Fail(state.error());
     nlohmann::json j = lab::ToJson(*state);
     j["vms"] = VmsJson(context, *state);
+    if (state->has_storage) j["storage"]["server_pid"] = lab::StorageServerPid(*state);
     if (state->hypervisor == "libvirt") {
       // How to point a service's libvirt hosts at the sites (address, peer_uri, migration_uri).
       for (size_t s = 0; s < state->sites.size(); ++s) {
@@ -113,6 +120,12 @@ void AddLabCommands(CLI::App& app, Context& context) {
                   site.netns.c_str(), site.migration_address.c_str());
       if (state->hypervisor == "libvirt")
         std::printf("       libvirt %s\n", lab::LibvirtHostFor(*state, site).uri.c_str());
+    }
+    if (state->has_storage) {
+      const int pid = lab::StorageServerPid(*state);
+      std::printf("  storage      netns %-16s NBD server %s:%d %s\n", state->storage.netns.c_str(),
+                  state->storage.migration_address.c_str(), lab::kStorageNbdPort,
+                  pid > 0 ? "running" : "NOT RUNNING (lab up restarts it)");
     }
     for (const lab::LabLink& link : state->links) {
       std::printf("  link %s <-> %s  %s, delay %.1f ms\n", link.a.c_str(), link.b.c_str(),

@@ -7,6 +7,7 @@
 #include "lab/experiment.h"
 #include "lab/guest.h"
 #include "lab/lab.h"
+#include "lab/storage.h"
 
 namespace greenshift::cli {
 
@@ -43,8 +44,9 @@ void AddVmCommands(CLI::App& app, Context& context) {
       ->capture_default_str();
   start_cmd
       ->add_option("--storage", start->storage,
-                   "where the disk lives: copy (on the VM's site, copied along when it moves)")
-      ->check(CLI::IsMember({"copy"}))
+                   "where the disk lives: copy (on the VM's site, copied along when it moves) "
+                   "or nbd (the lab's shared storage: lab up --storage)")
+      ->check(CLI::IsMember({"copy", "nbd"}))
       ->capture_default_str();
   start_cmd
       ->add_option("--disk-mb-s", start->disk_mb_s,
@@ -67,6 +69,7 @@ void AddVmCommands(CLI::App& app, Context& context) {
     guest.vm.name = start->name;
     guest.vm.memory_mib = start->memory_mib;
     guest.vm.disk_gib = start->disk_gib;
+    guest.storage = start->storage;
     guest.disk_mb_s = start->disk_mb_s;
     guest.disk_fill_mib = start->disk_fill_mib;
     guest.dirty_mb_s = start->dirty_mb_s;
@@ -147,9 +150,39 @@ void AddVmCommands(CLI::App& app, Context& context) {
   stop_cmd->callback([&context, stop_name]() {
     Result<lab::LabState> state = context.OpenLab();
     if (!state.ok()) return context.Fail(state.error());
-    Status stopped = context.DriverFor(*state).driver->StopVm(*stop_name);
+    lab::LabDriver lab_driver = context.DriverFor(*state);
+    Result<hypervisor::VmInfo> vm = lab_driver.driver->GetVm(*stop_name);
+    Status stopped = lab_driver.driver->StopVm(*stop_name);
     if (!stopped.ok()) return context.Fail(stopped.message());
+    // A disk on the lab's shared storage goes with the VM, as a local one does.
+    if (vm.ok() && lab::GuestOf(*vm).storage == "nbd" && state->has_storage)
+      lab::RemoveSharedDisk(*state, *stop_name);
     std::printf("VM %s stopped\n", stop_name->c_str());
+  });
+
+  struct RecoverOptions {
+    std::string name;
+    double timeout_s = 30;
+  };
+  auto recover = std::make_shared<RecoverOptions>();
+  CLI::App* recover_cmd = vm_cmd->add_subcommand(
+      "recover",
+      "settle a VM whose migration was left behind by a killed `greenshift migrate`: keep the "
+      "one copy that runs it, end the other");
+  recover_cmd->add_option("name", recover->name, "VM name")->required();
+  recover_cmd
+      ->add_option("--timeout-s", recover->timeout_s,
+                   "how long a migration that still runs may take to finish first")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  recover_cmd->callback([&context, recover]() {
+    Result<lab::LabState> state = context.OpenLab();
+    if (!state.ok()) return context.Fail(state.error());
+    Result<hypervisor::VmInfo> settled = context.DriverFor(*state).driver->Recover(
+        recover->name, std::chrono::milliseconds(static_cast<int64_t>(recover->timeout_s * 1000)));
+    if (!settled.ok()) return context.Fail(settled.error());
+    std::printf("VM %s runs on %s (%s)\n", recover->name.c_str(), settled->host.c_str(),
+                hypervisor::VmStateName(settled->state));
   });
 
   struct VerifyOptions {
@@ -183,8 +216,10 @@ void AddVmCommands(CLI::App& app, Context& context) {
       return context.Fail("VM " + verify->name + " did not say which disk records it wrote: '" +
                           *status + "'");
     }
-    const std::string image =
-        qemu::DiskPath(lab::DriverConfigFor(*state, "", context.accel), vm->spec.name, vm->host);
+    const std::string image = lab::GuestOf(*vm).storage == "nbd"
+                                  ? lab::SharedImagePath(*state, vm->spec.name)
+                                  : qemu::DiskPath(lab::DriverConfigFor(*state, "", context.accel),
+                                                   vm->spec.name, vm->host);
     Result<lab::DiskReport> report = lab::CheckImage(image, acked, run);
     if (!report.ok()) return context.Fail(report.error());
     if (verify->json) {

@@ -439,8 +439,10 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     std::string storage;
     GS_ASSIGN(storage, t.String("storage", std::string("copy")));
     if (storage != "copy")
-      return t.Error("storage", "must be \"copy\" (the disk lives on the VM's host and moves "
-                                "with it), got \"" + storage + "\"");
+      return t.Error("storage",
+                     "must be \"copy\" (the disk lives on the VM's host and moves "
+                     "with it), got \"" +
+                         storage + "\"");
     c.vms.push_back(std::move(v));
   }
   if (c.hosts.empty() && !c.vms.empty()) return top.Error("hosts", "VMs need at least one host");

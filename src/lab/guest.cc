@@ -32,6 +32,11 @@ Status CheckGuest(const GuestSpec& guest) {
     return Status::Invalid("VM '" + name +
                            "': the disk fill must fit on its disk and needs a write rate");
   }
+  if (guest.storage != "copy" && guest.storage != "nbd")
+    return Status::Invalid("storage of VM '" + name + "' must be copy or nbd, got '" +
+                           guest.storage + "'");
+  if (guest.storage == "nbd" && guest.vm.disk_gib <= 0)
+    return Status::Invalid("VM '" + name + "' has storage nbd but no disk: give it a size");
   if (guest.disk_mb_s > 0 && guest.vm.disk_gib <= 0)
     return Status::Invalid("VM '" + name + "' writes to its disk but has none: give it a size");
   if (guest.ip_cidr.empty() || guest.mac.empty())
@@ -68,7 +73,8 @@ std::map<std::string, std::string> GuestMetadata(const GuestSpec& guest) {
           {"dirty_mb_s", Number(guest.dirty_mb_s)},
           {"dirty_size_mib", std::to_string(guest.dirty_size_mib)},
           {"disk_mb_s", Number(guest.disk_mb_s)},
-          {"disk_fill_mib", std::to_string(guest.disk_fill_mib)}};
+          {"disk_fill_mib", std::to_string(guest.disk_fill_mib)},
+          {"storage", guest.vm.disk_gib > 0 ? guest.storage : std::string()}};
 }
 
 GuestSpec GuestOf(const hypervisor::VmInfo& info) {
@@ -84,6 +90,7 @@ GuestSpec GuestOf(const hypervisor::VmInfo& info) {
   guest.dirty_size_mib = std::atoi(text("dirty_size_mib").c_str());
   guest.disk_mb_s = std::strtod(text("disk_mb_s").c_str(), nullptr);
   guest.disk_fill_mib = std::atoi(text("disk_fill_mib").c_str());
+  if (!text("storage").empty()) guest.storage = text("storage");
   return guest;
 }
 
@@ -93,6 +100,7 @@ qemu::Machine GuestMachine(const GuestSpec& guest) {
   machine.mac = guest.mac;
   machine.kernel_append = GuestKernelCommandLine(guest);
   machine.metadata = GuestMetadata(guest);
+  machine.shared_disk = guest.shared_disk;
   return machine;
 }
 

@@ -12,6 +12,7 @@
 #include "core/process.h"
 #include "lab/lab_driver.h"
 #include "lab/libvirt_hosts.h"
+#include "lab/storage.h"
 
 namespace greenshift::lab {
 
@@ -97,6 +98,11 @@ const LabSite* FindSite(const LabState& state, const std::string& name) {
   return nullptr;
 }
 
+const LabSite* FindNode(const LabState& state, const std::string& name) {
+  if (state.has_storage && name == kStorageNode) return &state.storage;
+  return FindSite(state, name);
+}
+
 std::vector<std::string> DefaultSiteNames(int count) {
   std::vector<std::string> names;
   for (int i = 0; i < count; ++i) {
@@ -139,6 +145,10 @@ json ToJson(const LabState& state) {
           {"disk_dir", state.disk_dir},
           {"sites", sites},
           {"links", links},
+          {"storage", state.has_storage ? json{{"netns", state.storage.netns},
+                                               {"address", state.storage.migration_address},
+                                               {"nbd_port", kStorageNbdPort}}
+                                        : json(nullptr)},
           {"wan_netns", state.wan_netns},
           {"client", {{"netns", state.client_netns}, {"address", state.client_address}}},
           {"created_namespaces", state.created_namespaces},
@@ -171,6 +181,12 @@ Result<LabState> LabStateFromJson(const json& j) {
       link.bandwidth_mbit = l.at("bandwidth_mbit").get<int>();
       link.delay_ms = l.at("delay_ms").get<double>();
       state.links.push_back(link);
+    }
+    if (j.contains("storage") && j["storage"].is_object()) {
+      state.has_storage = true;
+      state.storage.name = kStorageNode;
+      state.storage.netns = j["storage"].at("netns").get<std::string>();
+      state.storage.migration_address = j["storage"].at("address").get<std::string>();
     }
     state.wan_netns = j.at("wan_netns").get<std::string>();
     state.client_netns = j.at("client").at("netns").get<std::string>();
@@ -206,7 +222,7 @@ Result<LabState> LabUp(const LabConfig& config) {
   std::set<std::string> unique;
   for (const std::string& site : config.site_names) {
     GS_RETURN_IF_ERROR(ValidateName("site name", site, 12));
-    if (site == "client" || site == "wan") {
+    if (site == "client" || site == "wan" || site == kStorageNode || site == "st") {
       return Status::Error("site name '" + site + "' is reserved");
     }
     if (!unique.insert(site).second) return Status::Error("site name '" + site + "' given twice");
@@ -225,14 +241,20 @@ Result<LabState> LabUp(const LabConfig& config) {
     bool complete = true;
     for (const std::string& ns : existing->created_namespaces)
       complete = complete && NetnsExists(ns);
-    if (names == config.site_names && complete && existing->hypervisor == config.hypervisor) {
-      // already up: harmless
+    if (names == config.site_names && complete && existing->hypervisor == config.hypervisor &&
+        existing->has_storage == config.storage) {
+      // already up: harmless; a storage server that died is started again (its exports too)
+      if (existing->has_storage && StorageServerPid(*existing) == 0)
+        GS_RETURN_IF_ERROR(StartStorageServer(*existing));
       existing->was_up = true;
       return existing;
     }
-    if (names != config.site_names || existing->hypervisor != config.hypervisor) {
-      return Status::Error("lab '" + config.name + "' is already up with other sites or under " +
-                           existing->hypervisor + "; run `greenshift lab down` first");
+    if (names != config.site_names || existing->hypervisor != config.hypervisor ||
+        existing->has_storage != config.storage) {
+      return Status::Error("lab '" + config.name + "' is already up with other sites, " +
+                           (existing->has_storage ? "with" : "without") +
+                           " shared storage, or under " + existing->hypervisor +
+                           "; run `greenshift lab down` first");
     }
     // Half-built or damaged: tear down what it recorded and build it again.
     GS_RETURN_IF_ERROR(LabDown(config));
@@ -243,6 +265,14 @@ Result<LabState> LabUp(const LabConfig& config) {
   state.hypervisor = config.hypervisor;
   state.run_dir = RunDirFor(config);
   state.disk_dir = config.disk_dir_root + "/" + config.name;
+  if (config.storage) {
+    if (config.site_names.size() > 50)
+      return Status::Error("a lab with shared storage has at most 50 sites");
+    state.has_storage = true;
+    state.storage.name = kStorageNode;
+    state.storage.netns = config.name + "-st";
+    state.storage.migration_address = kStorageAddress;
+  }
   state.wan_netns = config.name + "-wan";
   state.client_netns = config.name + "-client";
   state.client_address = kClientAddress;
@@ -256,6 +286,7 @@ Result<LabState> LabUp(const LabConfig& config) {
   }
   std::vector<std::string> wanted = {state.wan_netns, state.client_netns};
   for (const LabSite& site : state.sites) wanted.push_back(site.netns);
+  if (state.has_storage) wanted.push_back(state.storage.netns);
   for (const std::string& ns : wanted) {
     if (NetnsExists(ns)) {
       return Status::Error("network namespace " + ns + " exists but lab '" + config.name +
@@ -306,36 +337,49 @@ Result<LabState> LabUp(const LabConfig& config) {
                                     RunOptions{site.netns}));
     }
 
+    // A shaped veth between two nodes (sites, or a site and the storage) on subnet
+    // 198.19.<subnet>.0/24, each routing the other's address over it.
+    auto connect = [&](const LabSite& a, const LabSite& b, int subnet, int bandwidth_mbit,
+                       double delay_ms) -> Status {
+      LabLink link;
+      link.a = a.name;
+      link.b = b.name;
+      link.a_interface = "l-" + b.name;
+      link.b_interface = "l-" + a.name;
+      link.a_address = "198.19." + std::to_string(subnet) + ".1";
+      link.b_address = "198.19." + std::to_string(subnet) + ".2";
+      link.bandwidth_mbit = bandwidth_mbit;
+      link.delay_ms = delay_ms;
+      GS_RETURN_IF_ERROR(Ip(a.netns, {"link", "add", link.a_interface, "type", "veth", "peer",
+                                      "name", link.b_interface, "netns", b.netns}));
+      GS_RETURN_IF_ERROR(
+          Ip(a.netns, {"addr", "add", link.a_address + "/24", "dev", link.a_interface}));
+      GS_RETURN_IF_ERROR(
+          Ip(b.netns, {"addr", "add", link.b_address + "/24", "dev", link.b_interface}));
+      GS_RETURN_IF_ERROR(Ip(a.netns, {"link", "set", link.a_interface, "up"}));
+      GS_RETURN_IF_ERROR(Ip(b.netns, {"link", "set", link.b_interface, "up"}));
+      GS_RETURN_IF_ERROR(
+          Ip(a.netns, {"route", "add", b.migration_address + "/32", "via", link.b_address}));
+      GS_RETURN_IF_ERROR(
+          Ip(b.netns, {"route", "add", a.migration_address + "/32", "via", link.a_address}));
+      GS_RETURN_IF_ERROR(Shape(a.netns, link.a_interface, link.bandwidth_mbit, link.delay_ms));
+      GS_RETURN_IF_ERROR(Shape(b.netns, link.b_interface, link.bandwidth_mbit, link.delay_ms));
+      state.links.push_back(link);
+      return Status::Ok();
+    };
     int pair = 0;
     for (size_t i = 0; i < state.sites.size(); ++i) {
       for (size_t j = i + 1; j < state.sites.size(); ++j) {
-        ++pair;
-        const LabSite& a = state.sites[i];
-        const LabSite& b = state.sites[j];
-        LabLink link;
-        link.a = a.name;
-        link.b = b.name;
-        link.a_interface = "l-" + b.name;
-        link.b_interface = "l-" + a.name;
-        link.a_address = "198.19." + std::to_string(pair) + ".1";
-        link.b_address = "198.19." + std::to_string(pair) + ".2";
-        link.bandwidth_mbit = config.link_bandwidth_mbit;
-        link.delay_ms = config.link_delay_ms;
-        GS_RETURN_IF_ERROR(Ip(a.netns, {"link", "add", link.a_interface, "type", "veth", "peer",
-                                        "name", link.b_interface, "netns", b.netns}));
-        GS_RETURN_IF_ERROR(
-            Ip(a.netns, {"addr", "add", link.a_address + "/24", "dev", link.a_interface}));
-        GS_RETURN_IF_ERROR(
-            Ip(b.netns, {"addr", "add", link.b_address + "/24", "dev", link.b_interface}));
-        GS_RETURN_IF_ERROR(Ip(a.netns, {"link", "set", link.a_interface, "up"}));
-        GS_RETURN_IF_ERROR(Ip(b.netns, {"link", "set", link.b_interface, "up"}));
-        GS_RETURN_IF_ERROR(
-            Ip(a.netns, {"route", "add", b.migration_address + "/32", "via", link.b_address}));
-        GS_RETURN_IF_ERROR(
-            Ip(b.netns, {"route", "add", a.migration_address + "/32", "via", link.a_address}));
-        GS_RETURN_IF_ERROR(Shape(a.netns, link.a_interface, link.bandwidth_mbit, link.delay_ms));
-        GS_RETURN_IF_ERROR(Shape(b.netns, link.b_interface, link.bandwidth_mbit, link.delay_ms));
-        state.links.push_back(link);
+        GS_RETURN_IF_ERROR(connect(state.sites[i], state.sites[j], ++pair,
+                                   config.link_bandwidth_mbit, config.link_delay_ms));
+      }
+    }
+    if (state.has_storage) {
+      GS_RETURN_IF_ERROR(add_netns(state.storage.netns));
+      GS_RETURN_IF_ERROR(Ip(state.storage.netns,
+                            {"addr", "add", state.storage.migration_address + "/32", "dev", "lo"}));
+      for (size_t i = 0; i < state.sites.size(); ++i) {
+        GS_RETURN_IF_ERROR(connect(state.sites[i], state.storage, 200 + static_cast<int>(i), 0, 0));
       }
     }
     GS_RETURN_IF_ERROR(MakeDirs(state.run_dir + "/vms"));
@@ -343,6 +387,7 @@ Result<LabState> LabUp(const LabConfig& config) {
     if (state.hypervisor == "libvirt") {
       for (const LabSite& site : state.sites) GS_RETURN_IF_ERROR(StartLibvirtHost(state, site));
     }
+    if (state.has_storage) GS_RETURN_IF_ERROR(StartStorageServer(state));
     return Status::Ok();
   };
   if (Status built = build(); !built.ok()) {
@@ -370,6 +415,7 @@ Status LabDown(const LabConfig& config) {
   if (state->hypervisor == "libvirt") {
     for (const LabSite& site : state->sites) StopLibvirtHost(*state, site);
   }
+  if (state->has_storage) StopStorageServer(*state);
   // Then any QEMU of the lab that no record names any more (a command killed half-way): its pid
   // file is in the lab's run directory, and its command line names that pid file.
   const std::string qemu_dir = state->run_dir + "/qemu";
@@ -411,8 +457,8 @@ Status SetLink(const LabConfig& config, const std::string& a, const std::string&
   if (!state.ok()) return state.status();
   Result<LabLink*> link = FindLink(*state, a, b);
   if (!link.ok()) return link.status();
-  const LabSite* site_a = FindSite(*state, (*link)->a);
-  const LabSite* site_b = FindSite(*state, (*link)->b);
+  const LabSite* site_a = FindNode(*state, (*link)->a);
+  const LabSite* site_b = FindNode(*state, (*link)->b);
   GS_RETURN_IF_ERROR(Shape(site_a->netns, (*link)->a_interface, bandwidth_mbit, delay_ms));
   GS_RETURN_IF_ERROR(Shape(site_b->netns, (*link)->b_interface, bandwidth_mbit, delay_ms));
   (*link)->bandwidth_mbit = bandwidth_mbit;
@@ -428,13 +474,13 @@ Status SetLinkUp(const LabConfig& config, const std::string& a, const std::strin
   if (!link.ok()) return link.status();
   const char* updown = up ? "up" : "down";
   GS_RETURN_IF_ERROR(
-      Ip(FindSite(*state, (*link)->a)->netns, {"link", "set", (*link)->a_interface, updown}));
+      Ip(FindNode(*state, (*link)->a)->netns, {"link", "set", (*link)->a_interface, updown}));
   GS_RETURN_IF_ERROR(
-      Ip(FindSite(*state, (*link)->b)->netns, {"link", "set", (*link)->b_interface, updown}));
+      Ip(FindNode(*state, (*link)->b)->netns, {"link", "set", (*link)->b_interface, updown}));
   if (up) {
     // Routes over a link go away when it goes down; put them back.
-    const LabSite* site_a = FindSite(*state, (*link)->a);
-    const LabSite* site_b = FindSite(*state, (*link)->b);
+    const LabSite* site_a = FindNode(*state, (*link)->a);
+    const LabSite* site_b = FindNode(*state, (*link)->b);
     GS_RETURN_IF_ERROR(Ip(site_a->netns, {"route", "replace", site_b->migration_address + "/32",
                                           "via", (*link)->b_address}));
     GS_RETURN_IF_ERROR(Ip(site_b->netns, {"route", "replace", site_a->migration_address + "/32",

@@ -44,6 +44,10 @@ struct LabState {
   // small tmpfs on most machines. Removed with the lab.
   std::string disk_dir;
   std::vector<LabSite> sites;
+  // Shared storage (lab up --storage, see storage.h): a node linked to every site like a site,
+  // but no VM runs there. Its links are in `links` with b = "storage".
+  bool has_storage = false;
+  LabSite storage;
   std::vector<LabLink> links;
   std::string wan_netns;
   std::string client_netns;
@@ -60,10 +64,13 @@ struct LabConfig {
   std::string hypervisor = "qemu";      // "qemu", or "libvirt": one libvirt daemon per site
   int link_bandwidth_mbit = 0;
   double link_delay_ms = 0;
+  bool storage = false;  // a shared storage namespace with an NBD server (storage.h)
 };
 
 // The lab's site named `name`, or nullptr.
 const LabSite* FindSite(const LabState& state, const std::string& name);
+// A site, or the shared storage ("storage"): what a link joins. nullptr when there is none.
+const LabSite* FindNode(const LabState& state, const std::string& name);
 
 // Default site names for --sites N: a, b, c, ...
 std::vector<std::string> DefaultSiteNames(int count);
@@ -79,10 +86,11 @@ Result<LabState> LoadLab(const LabConfig& config);
 // Stops the lab's VMs, removes the namespaces the lab created (and all inside them), then its
 // run directory. A lab that is not up is not an error.
 Status LabDown(const LabConfig& config);
-// Sets the bandwidth and delay of the link between two sites (both directions).
+// Sets the bandwidth and delay of the link between two sites, or a site and "storage" (both
+// directions).
 Status SetLink(const LabConfig& config, const std::string& a, const std::string& b,
                int bandwidth_mbit, double delay_ms);
-// Takes the link between two sites down or up (both ends), to test failures.
+// Takes the link between two sites (or a site and "storage") down or up, to test failures.
 Status SetLinkUp(const LabConfig& config, const std::string& a, const std::string& b, bool up);
 
 // The qemu driver's view of the lab's sites.

@@ -98,8 +98,7 @@ Result<PrecopyPrediction> PredictPrecopy(const PrecopyInput& in) {
       p.bytes_sent += to_send + in.device_state_bytes;
       p.total_s = elapsed + p.downtime_s;
       // The writes mirrored while the memory was copied (the guest paused at the end).
-      p.disk_bytes_sent +=
-          static_cast<int64_t>(disk_writes * (elapsed - in.setup_s - p.disk_s));
+      p.disk_bytes_sent += static_cast<int64_t>(disk_writes * (elapsed - in.setup_s - p.disk_s));
       p.bytes_sent += p.disk_bytes_sent;
       p.final_throttle = throttle;
       p.reason = Format("converged: %.1f ms of remaining copy is within the %.1f ms limit",

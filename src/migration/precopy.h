@@ -51,11 +51,11 @@ struct PrecopyRound {
 
 struct PrecopyPrediction {
   bool converges = false;
-  int rounds = 0;          // live rounds before the stop (QEMU's passes are rounds + 1)
-  double total_s = 0;      // setup + live rounds + stop-and-copy
-  double downtime_s = 0;   // the stop-and-copy phase: remaining dirty bytes + device state
-  int64_t bytes_sent = 0;  // everything on the wire (memory and disk)
-  double disk_s = 0;       // the disk copy, before the memory's first round
+  int rounds = 0;               // live rounds before the stop (QEMU's passes are rounds + 1)
+  double total_s = 0;           // setup + live rounds + stop-and-copy
+  double downtime_s = 0;        // the stop-and-copy phase: remaining dirty bytes + device state
+  int64_t bytes_sent = 0;       // everything on the wire (memory and disk)
+  double disk_s = 0;            // the disk copy, before the memory's first round
   int64_t disk_bytes_sent = 0;  // the disk, the writes during its copy and the mirrored ones
   double final_throttle = 0;
   std::vector<PrecopyRound> schedule;

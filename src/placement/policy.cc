@@ -88,10 +88,10 @@ class GreedyPolicy : public Policy {
       const double* from_load = &load[from * horizon];
       const double* site_load = &load[s * horizon];
       for (size_t k = 0; k < horizon; ++k) {
-        const double still_at_from = std::clamp(
-            (copy_s - static_cast<double>(k) * static_cast<double>(problem.slot_s)) /
-                static_cast<double>(problem.slot_s),
-            0.0, 1.0);
+        const double still_at_from =
+            std::clamp((copy_s - static_cast<double>(k) * static_cast<double>(problem.slot_s)) /
+                           static_cast<double>(problem.slot_s),
+                       0.0, 1.0);
         const double left = std::max(0.0, outlook.Green(s, k) - site_load[k]);
         const double brown = std::max(0.0, outlook.Power(v, k) - left);
         kg += (1 - still_at_from) * KgCo2(brown * slot_h, outlook.Carbon(s, k));

@@ -81,7 +81,7 @@ TEST(ConfigTest, ReadsEverySection) {
   EXPECT_EQ(c->driver, "qemu");
   EXPECT_DOUBLE_EQ(c->vms[0].power_w, 100);  // the peak, when not given
   EXPECT_EQ(c->replay_start_utc_s, 0);       // real time
-  EXPECT_EQ(c->vms[0].disk_gib, 0);           // diskless unless given one
+  EXPECT_EQ(c->vms[0].disk_gib, 0);          // diskless unless given one
 
   // A disk: what a move copies is all of it unless the operator says how much holds data.
   Result<ServiceConfig> disk = ParseConfig(

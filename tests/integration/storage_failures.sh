@@ -6,7 +6,8 @@
 #   1. the destination QEMU is killed while the disk is copied;
 #   2. the link goes down while the disk is copied;
 #   3. the link goes down while the memory is copied (the disk caught up and mirrored write by
-#      write: the guest's writes must not hang on the dead link once the migration gave up).
+#      write: the guest's writes must not hang on the dead link once the migration gave up);
+#   4. the `greenshift migrate` process is killed during the disk copy (`vm recover` settles it).
 source "$(dirname "$0")/lib.sh"
 use_lab it-dfail
 
@@ -91,13 +92,27 @@ check "the error says the memory copy stalled" \
   grep -q "memory copy made no progress" <(jqr "$TEST_TMP/ramdown.json" .error)
 nothing_left_on_b
 
+# 4. The caller killed during the disk copy; `vm recover` settles it.
+"$G" migrate web --to b --live --json >/dev/null 2>"$TEST_TMP/killedcaller.err" &
+migrate_pid=$!
+for _ in $(seq 200); do
+  grep -q "disk [1-9][0-9]* MiB copied" "$TEST_TMP/killedcaller.err" && break
+  sleep 0.05
+done
+kill -KILL "$migrate_pid"
+wait "$migrate_pid" 2>/dev/null || true
+check "the killed caller left the VM migrating" \
+  test "$("$G" vm list --json | jq -r '.[0].state')" = migrating
+"$G" vm recover web --timeout-s 2
+nothing_left_on_b
+
 kill -TERM "$http_pid"
 wait "$http_pid" || true
 jq -c . "$TEST_TMP/http.json"
 check "HTTP requests were served throughout" float_gt "$(jqr "$TEST_TMP/http.json" .completed)" 200
 check "no HTTP request failed" test "$(jqr "$TEST_TMP/http.json" .failed)" = 0
 
-# 4. Afterwards the VM and its disk migrate.
+# 5. Afterwards the VM and its disk migrate.
 "$G" lab link a b --bandwidth-mbit 0
 "$G" migrate web --to b --live --json --quiet >"$TEST_TMP/after.json"
 check "a later migration completes" test "$(jqr "$TEST_TMP/after.json" .status)" = completed

@@ -51,10 +51,17 @@ bool ValidMac(const std::string& mac) {
 }
 
 json MachineToJson(const Machine& m) {
-  return {{"name", m.spec.name},   {"memory_mib", m.spec.memory_mib},
-          {"vcpus", m.spec.vcpus}, {"disk_gib", m.spec.disk_gib},
-          {"mac", m.mac},          {"kernel_append", m.kernel_append},
-          {"metadata", m.metadata}};
+  return {{"name", m.spec.name},
+          {"memory_mib", m.spec.memory_mib},
+          {"vcpus", m.spec.vcpus},
+          {"disk_gib", m.spec.disk_gib},
+          {"mac", m.mac},
+          {"kernel_append", m.kernel_append},
+          {"metadata", m.metadata},
+          {"shared_disk",
+           {{"host", m.shared_disk.host},
+            {"port", m.shared_disk.port},
+            {"export", m.shared_disk.export_name}}}};
 }
 
 Machine MachineFromJson(const json& j) {
@@ -66,6 +73,11 @@ Machine MachineFromJson(const json& j) {
   m.mac = j.at("mac").get<std::string>();
   m.kernel_append = j.value("kernel_append", std::string());
   m.metadata = j.value("metadata", std::map<std::string, std::string>());
+  if (j.contains("shared_disk")) {
+    m.shared_disk.host = j["shared_disk"].value("host", std::string());
+    m.shared_disk.port = j["shared_disk"].value("port", 10809);
+    m.shared_disk.export_name = j["shared_disk"].value("export", std::string());
+  }
   return m;
 }
 
@@ -166,11 +178,23 @@ std::vector<std::string> BuildQemuCommand(const QemuDriverConfig& config, const 
       "-daemonize",
   };
   if (spec.disk_gib > 0) {
-    // JSON, so that no character of the path is taken for an option separator.
-    const json blockdev = {
-        {"driver", "qcow2"},
-        {"node-name", "disk0"},
-        {"file", {{"driver", "file"}, {"filename", DiskPath(config, spec.name, site.name)}}}};
+    // JSON, so that no character of a path or name is taken for an option separator.
+    const SharedDisk& shared = machine.shared_disk;
+    const json blockdev =
+        shared.host.empty()
+            ? json{{"driver", "qcow2"},
+                   {"node-name", "disk0"},
+                   {"file",
+                    {{"driver", "file"}, {"filename", DiskPath(config, spec.name, site.name)}}}}
+            // Over NBD: a lost connection fails requests at once (the guest retries) and is
+            // re-established in the background, so the disk comes back with its server.
+            : json{{"driver", "nbd"},
+                   {"node-name", "disk0"},
+                   {"server",
+                    {{"type", "inet"},
+                     {"host", shared.host},
+                     {"port", std::to_string(shared.port)}}},
+                   {"export", shared.export_name}};
     argv.insert(argv.end(), {"-blockdev", blockdev.dump(), "-device",
                              "virtio-blk-pci,drive=disk0,id=disk0-dev"});
   }
@@ -377,7 +401,10 @@ Status QemuDriver::StartVm(const Machine& machine, const std::string& site_name)
                               other.name);
     }
   }
-  if (spec.disk_gib > 0) {
+  const bool local_disk = spec.disk_gib > 0 && machine.shared_disk.host.empty();
+  if (!machine.shared_disk.host.empty() && machine.shared_disk.export_name.empty())
+    return Status::Invalid("the shared disk of VM '" + spec.name + "' needs an export name");
+  if (local_disk) {
     for (const QemuSite& other : config_.sites) {
       const std::string image = DiskPath(config_, spec.name, other.name);
       if (PathExists(image)) {
@@ -522,7 +549,7 @@ Result<VmInfo> QemuDriver::Recover(const std::string& name, milliseconds timeout
     if (destination_state == "running" || status != "completed") break;
     SleepMs(100);  // completed: the destination starts by itself in a moment
   }
-  const bool has_disk = record.machine.spec.disk_gib > 0;
+  const bool has_disk = record.machine.spec.disk_gib > 0 && record.machine.shared_disk.host.empty();
   if (destination_state == "running") {
     DestroyInstance(name, **source);
     if (has_disk) {
@@ -755,8 +782,12 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   // Whatever goes wrong from here on: the VM keeps (or resumes) running on the source, the
   // destination's QEMU and tap go away, and the record says the VM is on the source.
   std::unique_ptr<QmpClient> source_qmp;
-  const bool has_disk = record.machine.spec.disk_gib > 0;
+  // A local disk is copied along; a shared one is reached from the destination as it is.
+  const bool has_disk = record.machine.spec.disk_gib > 0 && record.machine.shared_disk.host.empty();
+  const bool names_phase = record.machine.spec.disk_gib > 0;
   bool mirror_started = false;
+  // What the disk copy measured of the link (0: it was too short to tell).
+  double link_estimate_bytes_s = 0;
   // The phase a failure happened in, for its message.
   std::string phase = "setup";
   auto roll_back = [&](const std::string& why) {
@@ -783,7 +814,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     record.migrating_to.clear();
     (void)SaveRecord(record);
     const bool phase_said = why.find(phase) != std::string::npos;
-    return fail(has_disk && !phase_said ? why + " (during the " + phase + ")" : why);
+    return fail(names_phase && !phase_said ? why + " (during the " + phase + ")" : why);
   };
 
   record.migrating_to = destination.name;
@@ -891,6 +922,11 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     SteadyTime next_disk_query = disk_started;
     int64_t last_offset = -1;
     SteadyTime last_advance = disk_started;
+    // The copy's rate in each 100 ms: its median is the link's rate (spans of zeros, skipped at
+    // once, are the few outliers).
+    std::vector<double> rate_samples;
+    int64_t sampled_offset = 0;
+    SteadyTime sampled_at = disk_started;
     while (!watch.mirror_ready) {
       Result<std::vector<QmpEvent>> events = source_qmp->PollEvents(milliseconds(20));
       if (!events.ok()) {
@@ -920,6 +956,13 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
             watch.mirror_offset = job.value("offset", int64_t{0});
             watch.mirror_length = job.value("len", int64_t{0});
           }
+          const double seconds = MillisBetween(sampled_at, now) / 1000.0;
+          if (seconds > 0.05 && watch.mirror_offset > sampled_offset) {
+            rate_samples.push_back(static_cast<double>(watch.mirror_offset - sampled_offset) /
+                                   seconds);
+          }
+          sampled_offset = watch.mirror_offset;
+          sampled_at = now;
         }
         if (progress) {
           MigrationProgress p;
@@ -951,6 +994,11 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       }
     }
     result.disk_copy_ms = MillisBetween(disk_started, SteadyNow());
+    if (rate_samples.size() >= 10) {
+      std::nth_element(rate_samples.begin(), rate_samples.begin() + rate_samples.size() / 2,
+                       rate_samples.end());
+      link_estimate_bytes_s = rate_samples[rate_samples.size() / 2];
+    }
     if (options.disk_copy_mode == hypervisor::DiskCopyMode::kAuto) {
       // Caught up: from now on every guest write reaches both disks before it completes, so the
       // copy cannot fall behind during the memory copy and ends at once at the switchover.
@@ -980,8 +1028,14 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     // last round goes, the shorter the downtime.
     const int64_t bandwidth = options.max_bandwidth_bytes_s > 0 ? options.max_bandwidth_bytes_s
                                                                 : int64_t{10} * 1024 * 1024 * 1024;
-    const json parameters = {{"max-bandwidth", bandwidth},
-                             {"downtime-limit", options.downtime_limit_ms}};
+    json parameters = {{"max-bandwidth", bandwidth}, {"downtime-limit", options.downtime_limit_ms}};
+    if (link_estimate_bytes_s > 0) {
+      // While the memory is copied the guest's disk writes share the link, so QEMU measures
+      // less bandwidth than the switchover will have (the guest is paused then: no writes) and
+      // judges the last round too long to stop for. Tell it what the disk copy measured.
+      parameters["avail-switchover-bandwidth"] =
+          static_cast<int64_t>(std::min(link_estimate_bytes_s, static_cast<double>(bandwidth)));
+    }
     if (Result<json> r = source_qmp->Execute("migrate-set-parameters", parameters); !r.ok()) {
       return roll_back(r.error());
     }
@@ -1031,6 +1085,12 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
           progress(p);
         }
       }
+    }
+    if (watch.status == "device" || watch.status == "pre-switchover") phase = "switchover";
+    if (has_disk && !disk_switched && (watch.mirror_ended || !watch.mirror_error.empty())) {
+      // The mirror gave up while the memory was copied: the destination's disk is behind.
+      return roll_back("the disk mirror failed" +
+                       (watch.mirror_error.empty() ? "" : ": " + watch.mirror_error));
     }
     if (has_disk && watch.status == "pre-switchover" && !disk_switched) {
       // The guest is paused before the last memory round: end the mirror (cancelling a mirror

@@ -36,11 +36,20 @@ struct InstancePaths {
   std::string console_log;
 };
 
+// A disk on shared storage: an NBD export every site reaches. A migration moves no disk.
+struct SharedDisk {
+  std::string host;  // the NBD server's address; empty: the disk is not shared
+  int port = 10809;
+  std::string export_name;
+};
+
 // One guest as this driver starts it: the config's kernel and initrd, booted with
 // `kernel_append`, one virtio NIC (a tap on its site's bridge) with `mac`, and with
-// spec.disk_gib > 0 a virtio-blk disk: a qcow2 image on its site (DiskPath).
+// spec.disk_gib > 0 a virtio-blk disk: `shared_disk` when it has a host, else a qcow2 image on
+// its site (DiskPath) that is copied along when the VM moves.
 struct Machine {
   hypervisor::VmSpec spec;
+  SharedDisk shared_disk;
   std::string mac;                              // e.g. 52:54:00:12:34:56
   std::string kernel_append;                    // the guest kernel's command line
   std::map<std::string, std::string> metadata;  // kept in the record, shown in VmInfo

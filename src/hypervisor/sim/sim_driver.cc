@@ -69,7 +69,8 @@ Status SimDriver::StartVm(const SimVm& vm, const std::string& host) {
     return Status::Conflict("a VM named '" + vm.spec.name + "' already exists");
   if (vm.spec.memory_mib <= 0 || vm.dirty_mb_s < 0 || vm.disk_used_bytes < 0 ||
       vm.disk_write_mb_s < 0)
-    return Status::Invalid("VM '" + vm.spec.name + "': memory must be > 0; dirty rate and disk figures >= 0");
+    return Status::Invalid("VM '" + vm.spec.name +
+                           "': memory must be > 0; dirty rate and disk figures >= 0");
   Vm v;
   v.info.spec = vm.spec;
   v.info.host = host;

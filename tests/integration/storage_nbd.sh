@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# A VM whose disk is on shared storage (the lab's storage namespace, qemu-storage-daemon serving
+# NBD) live-migrates while it writes checksummed records at 5 MB/s, under `ab -c 5 -n 10000`
+# and 10 ms pings: no disk is copied, every acknowledged record is on the disk afterwards,
+# 0 HTTP failures, at most 3 pings lost. Then the storage server is killed during a migration:
+# the migration fails, the VM runs on its source, nothing of it is left on the destination; the
+# server comes back (`lab up`), the guest's writes go on, no acknowledged record is lost, and a
+# later migration completes.
+source "$(dirname "$0")/lib.sh"
+use_lab it-nbd
+
+lab_up --sites 2 --storage
+check "the storage server runs" float_gt "$("$G" lab status --json | jq -r .storage.server_pid)" 0
+"$G" vm start web --site a --disk-gib 1 --storage nbd --disk-mb-s 5 --disk-fill-mib 64
+IP=$("$G" vm list --json | jq -r '.[0].ip')
+wait_console web a "gs-disk: 64 MiB filled"
+DISKS=$("$G" lab status --json | jq -r .disk_dir)
+check "the disk image is on the shared storage" test -f "$DISKS/storage/web.qcow2"
+check "no image of it on site a" test ! -e "$DISKS/a/web.qcow2"
+acked_before=$(disk_acked "$IP")
+
+"$G" probe ping "$IP" --interval-ms 10 --duration-s 90 --json >"$TEST_TMP/ping.json" &
+ping_pid=$!
+ip netns exec "$GREENSHIFT_LAB-client" ab -c 5 -n 10000 "http://$IP/" >"$TEST_TMP/ab.txt" 2>&1 &
+ab_pid=$!
+sleep 1.5
+"$G" migrate web --to b --live --json --quiet >"$TEST_TMP/migration.json"
+wait "$ab_pid" || fail "ab exited with an error: $(tail -5 "$TEST_TMP/ab.txt")"
+sleep 1
+kill -TERM "$ping_pid"
+wait "$ping_pid"
+
+M="$TEST_TMP/migration.json"
+jq -c 'del(.events)' "$M"
+grep -E "Complete requests|Failed requests|Time taken" "$TEST_TMP/ab.txt"
+jq -c . "$TEST_TMP/ping.json"
+check "the migration completed" test "$(jqr "$M" .status)" = completed
+check "no disk was copied (the disk is shared)" test "$(jqr "$M" .disk)" = null
+check "ab saw 0 failed requests" test "$(sed -n 's/^Failed requests: *//p' "$TEST_TMP/ab.txt")" = 0
+check "at most 3 pings lost (lost $(jqr "$TEST_TMP/ping.json" .lost))" \
+  test "$(jqr "$TEST_TMP/ping.json" .lost)" -le 3
+acked_after=$(disk_acked "$IP")
+check "the guest went on writing through the migration ($acked_before -> $acked_after records)" \
+  test "$acked_after" -gt $((acked_before + 100))
+check_disk_clean web
+check "the VM runs once, on b" test "$("$G" vm list --json | jq -c '.[0].copies')" = '["b"]'
+check "no QEMU of it is left on a" test "$(qemu_count web a)" = 0
+
+# The storage server killed while the memory is copied (100 Mbit/s: several seconds of copy).
+"$G" lab link a b --bandwidth-mbit 100
+"$G" migrate web --to a --live --json >"$TEST_TMP/killed.json" 2>"$TEST_TMP/killed.err" &
+migrate_pid=$!
+for _ in $(seq 200); do
+  grep -q " copying " "$TEST_TMP/killed.err" && break
+  sleep 0.05
+done
+sleep 1
+kill -KILL "$("$G" lab status --json | jq -r .storage.server_pid)"
+rc=0
+wait "$migrate_pid" || rc=$?
+jq -c 'del(.events)' "$TEST_TMP/killed.json"
+check "migrate fails" test "$rc" -ne 0
+check "the result says the VM runs on b" test "$(jqr "$TEST_TMP/killed.json" .running_on)" = b
+check "the VM runs on b" test "$("$G" vm list --json | jq -c '.[0] | [.site, .state]')" = '["b","running"]'
+check "no QEMU of it is left on a" test "$(qemu_count web a)" = 0
+check "the server is down" test "$("$G" lab status --json | jq -r .storage.server_pid)" = 0
+
+"$G" lab up --sites 2 --storage
+check "lab up started the storage server again" \
+  float_gt "$("$G" lab status --json | jq -r .storage.server_pid)" 0
+acked_down=$(disk_acked "$IP")
+for _ in $(seq 100); do
+  (($(disk_acked "$IP") > acked_down + 20)) && break
+  sleep 0.2
+done
+check "the guest writes its disk again once the server is back" \
+  test "$(disk_acked "$IP")" -gt $((acked_down + 20))
+check_disk_clean web
+
+"$G" lab link a b --bandwidth-mbit 0
+"$G" migrate web --to a --live --json --quiet >"$TEST_TMP/after.json"
+check "a later migration completes" test "$(jqr "$TEST_TMP/after.json" .status)" = completed
+check "the VM runs once, on a" test "$("$G" vm list --json | jq -c '.[0].copies')" = '["a"]'
+check_disk_clean web
+check_guest_kernel_clean web a
+check_guest_kernel_clean web b
+echo "PASS"

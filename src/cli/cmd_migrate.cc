@@ -1,6 +1,7 @@
 // greenshift migrate NAME --to SITE [--live|--offline] [--json]
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <iostream>
@@ -48,6 +49,7 @@ void AddMigrateCommand(CLI::App& app, Context& context) {
     bool compare_disks = false;
     double timeout_s = 300;
     int downtime_limit_ms = 20;
+    int max_downtime_ms = 300;
   };
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("migrate", "move a VM to another site");
@@ -68,6 +70,11 @@ void AddMigrateCommand(CLI::App& app, Context& context) {
       ->capture_default_str();
   cmd->add_option("--downtime-limit-ms", options->downtime_limit_ms,
                   "greenshift tuning: downtime target")
+      ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  cmd->add_option("--max-downtime-ms", options->max_downtime_ms,
+                  "greenshift tuning: the most downtime allowed when the target cannot be met "
+                  "(raised step by step after 30 passes without converging)")
       ->check(CLI::Range(1, 60000))
       ->capture_default_str();
   cmd->add_option("--copy-mode", options->copy_mode,
@@ -97,6 +104,7 @@ void AddMigrateCommand(CLI::App& app, Context& context) {
                                                        : hypervisor::Tuning::kQemuDefaults;
     migration.timeout = std::chrono::milliseconds(static_cast<int64_t>(options->timeout_s * 1000));
     migration.downtime_limit_ms = options->downtime_limit_ms;
+    migration.max_downtime_ms = std::max(options->downtime_limit_ms, options->max_downtime_ms);
     migration.cancel_requested = &g_cancel;
     migration.disk_copy_mode =
         options->copy_mode == "background"       ? hypervisor::DiskCopyMode::kBackground

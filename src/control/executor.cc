@@ -196,6 +196,9 @@ void Executor::Run(MoveOrder order) {
   hypervisor::MigrationOptions options = options_.migration;
   if (options.downtime_limit_ms <= 0)
     options.downtime_limit_ms = static_cast<int>(problem_.vms[m.vm].downtime_budget_s * 1000);
+  // A target that cannot be met is raised, never past the VM's budget.
+  options.max_downtime_ms = std::max(options.downtime_limit_ms,
+                                     static_cast<int>(problem_.vms[m.vm].downtime_budget_s * 1000));
   // What the driver cannot do is not asked of it (a driver without live migration moves a VM
   // stopped; the planner priced it so).
   if (!capabilities_.live_migration) options.mode = hypervisor::MigrationMode::kOffline;

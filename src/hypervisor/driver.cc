@@ -114,6 +114,9 @@ nlohmann::json ToJson(const MigrationResult& result) {
       {"setup_ms", number_or_null(result.setup_ms)},
       {"bytes", result.bytes},
       {"passes", result.passes},
+      {"downtime_target_ms", result.downtime_target_ms < 0
+                                 ? nlohmann::json(nullptr)
+                                 : nlohmann::json(result.downtime_target_ms)},
       {"mbps", result.mbps},
       {"tuning", result.tuning},
       {"hypervisor_status", result.hypervisor_status},

@@ -92,7 +92,12 @@ struct MigrationOptions {
   MigrationMode mode = MigrationMode::kLive;
   Tuning tuning = Tuning::kGreenshift;
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};
-  int downtime_limit_ms = 20;         // greenshift tuning: target downtime
+  int downtime_limit_ms = 20;  // greenshift tuning: target downtime
+  // greenshift tuning: the most downtime allowed. A guest whose hot memory cannot be sent
+  // within the target (the copy keeps going round without converging) gets its target raised
+  // step by step, up to this, rather than being throttled forever; 300 ms is QEMU's own default
+  // target, so greenshift never stops a guest longer than QEMU would by default.
+  int max_downtime_ms = 300;
   int64_t max_bandwidth_bytes_s = 0;  // greenshift tuning: 0 means "as fast as the link goes"
   bool auto_converge = true;  // greenshift tuning: throttle the guest if it does not converge
   // Set from another thread (a signal handler) to cancel; the VM stays on its source.
@@ -165,6 +170,7 @@ struct MigrationResult {
   // With compare_disks_at_switchover: "identical", or what differed.
   std::string disk_compare;
   int passes = 0;                 // RAM passes (dirty bitmap syncs)
+  int downtime_target_ms = -1;    // the downtime target at the end (raised when it had to be)
   std::string hypervisor_status;  // the last migration status in the hypervisor's own words
   double setup_ms = -1;
   int64_t mbps = 0;  // the hypervisor's last throughput figure, Mbit/s

@@ -70,10 +70,15 @@ console_of() {
   fi
 }
 
+# The guest's status line (GET /status from the client namespace).
+status_line() {  # status_line IP
+  ip netns exec "$GREENSHIFT_LAB-client" bash -c "exec 3<>/dev/tcp/$1/80; printf 'GET /status HTTP/1.0\r\n\r\n' >&3; cat <&3" | tail -1
+}
+
 # The figures of the guest's status line: name= uptime_s= requests=
 guest_status() {  # guest_status IP -> "uptime requests"
   local line
-  line=$(ip netns exec "$GREENSHIFT_LAB-client" bash -c "exec 3<>/dev/tcp/$1/80; printf 'GET /status HTTP/1.0\r\n\r\n' >&3; cat <&3" | tail -1)
+  line=$(status_line "$1")
   local uptime requests
   uptime=$(sed -n 's/.*uptime_s=\([0-9.]*\).*/\1/p' <<<"$line")
   requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line")
@@ -81,10 +86,48 @@ guest_status() {  # guest_status IP -> "uptime requests"
   echo "$uptime $((10#$requests))"
 }
 
+# migrate_under_load IP VM TO: the talk's measurement. Pings IP every 10 ms and runs
+# `ab -c 5 -n 10000` against it while VM live-migrates to TO; leaves $TEST_TMP/migration.json,
+# ab.txt and ping.json, prints their figures, and checks 0 failed requests of 10000 and at most
+# 3 pings lost.
+migrate_under_load() {
+  local ip=$1 vm=$2 to=$3
+  "$G" probe ping "$ip" --interval-ms 10 --duration-s 90 --json >"$TEST_TMP/ping.json" &
+  local ping_pid=$!
+  ip netns exec "$GREENSHIFT_LAB-client" ab -c 5 -n 10000 "http://$ip/" >"$TEST_TMP/ab.txt" 2>&1 &
+  local ab_pid=$!
+  sleep 1.5
+  "$G" migrate "$vm" --to "$to" --live --json --quiet >"$TEST_TMP/migration.json"
+  wait "$ab_pid" || fail "ab exited with an error: $(tail -5 "$TEST_TMP/ab.txt")"
+  sleep 1
+  kill -TERM "$ping_pid"
+  wait "$ping_pid"
+  jq -c 'del(.events)' "$TEST_TMP/migration.json"
+  grep -E "Complete requests|Failed requests|Time taken|  99%" "$TEST_TMP/ab.txt"
+  jq -c . "$TEST_TMP/ping.json"
+  check "ab completed 10000 requests" \
+    test "$(sed -n 's/^Complete requests: *//p' "$TEST_TMP/ab.txt")" = 10000
+  check "ab saw 0 failed requests" test "$(sed -n 's/^Failed requests: *//p' "$TEST_TMP/ab.txt")" = 0
+  local sent lost
+  sent=$(jqr "$TEST_TMP/ping.json" .sent)
+  lost=$(jqr "$TEST_TMP/ping.json" .lost)
+  check "pinged every 10 ms throughout (sent $sent)" float_gt "$sent" 500
+  check "at most 3 pings lost (lost $lost)" test "$lost" -le 3
+}
+
+# wait_for_line FILE PATTERN [SECONDS]: until FILE (a command's output) has a line matching it.
+wait_for_line() {
+  local deadline=$((SECONDS + ${3:-60}))
+  until grep -q -- "$2" "$1" 2>/dev/null; do
+    ((SECONDS < deadline)) || fail "'$2' never showed in $1"
+    sleep 0.05
+  done
+}
+
 # The last disk record the guest at $1 acknowledged (its status line's disk_acked).
 disk_acked() {
   local line
-  line=$(ip netns exec "$GREENSHIFT_LAB-client" bash -c "exec 3<>/dev/tcp/$1/80; printf 'GET /status HTTP/1.0\r\n\r\n' >&3; cat <&3" | tail -1)
+  line=$(status_line "$1")
   local acked
   acked=$(sed -n 's/.*disk_acked=\([0-9]*\).*/\1/p' <<<"$line")
   [[ -n $acked ]] || fail "guest at $1 gave no disk_acked in its status line: '$line'"
@@ -133,13 +176,7 @@ check_guest_kernel_clean() {
 
 # wait_console VM SITE PATTERN [SECONDS]: waits until the VM's console shows PATTERN.
 wait_console() {
-  local console
-  console=$(console_of "$1" "$2")
-  local deadline=$((SECONDS + ${4:-60}))
-  until grep -q -- "$3" "$console" 2>/dev/null; do
-    ((SECONDS < deadline)) || fail "the console of $1 on $2 never showed '$3'"
-    sleep 0.2
-  done
+  wait_for_line "$(console_of "$1" "$2")" "$3" "${4:-60}"
 }
 
 # write_replay DIR SWITCH_MINUTE: replayed PV of sites a and b (a.csv, b.csv) on 2022-06-21,

@@ -41,10 +41,7 @@ nothing_left_on_b() {
 # 1. The destination QEMU killed mid-copy of the disk.
 "$G" migrate web --to b --live --json >"$TEST_TMP/killed.json" 2>"$TEST_TMP/killed.err" &
 migrate_pid=$!
-for _ in $(seq 200); do
-  grep -q "disk [1-9][0-9]* MiB copied" "$TEST_TMP/killed.err" && break
-  sleep 0.05
-done
+wait_for_line "$TEST_TMP/killed.err" "disk [1-9][0-9]* MiB copied"
 pkill -KILL -f -- "-name web,.*$GREENSHIFT_LAB/qemu/web@b\.pid" || fail "no destination QEMU to kill"
 rc=0
 wait "$migrate_pid" || rc=$?
@@ -58,10 +55,7 @@ nothing_left_on_b
 "$G" migrate web --to b --live --json --timeout-s 60 >"$TEST_TMP/linkdown.json" \
   2>"$TEST_TMP/linkdown.err" &
 migrate_pid=$!
-for _ in $(seq 200); do
-  grep -q "disk [1-9][0-9]* MiB copied" "$TEST_TMP/linkdown.err" && break
-  sleep 0.05
-done
+wait_for_line "$TEST_TMP/linkdown.err" "disk [1-9][0-9]* MiB copied"
 "$G" lab link a b --down
 rc=0
 wait "$migrate_pid" || rc=$?
@@ -77,11 +71,7 @@ nothing_left_on_b
 "$G" migrate web --to b --live --json --timeout-s 90 >"$TEST_TMP/ramdown.json" \
   2>"$TEST_TMP/ramdown.err" &
 migrate_pid=$!
-for _ in $(seq 1200); do
-  grep -q " copying " "$TEST_TMP/ramdown.err" && break
-  sleep 0.05
-done
-grep -q " copying " "$TEST_TMP/ramdown.err" || fail "the memory copy never began"
+wait_for_line "$TEST_TMP/ramdown.err" " copying " 60
 "$G" lab link a b --down
 rc=0
 wait "$migrate_pid" || rc=$?
@@ -95,10 +85,7 @@ nothing_left_on_b
 # 4. The caller killed during the disk copy; `vm recover` settles it.
 "$G" migrate web --to b --live --json >/dev/null 2>"$TEST_TMP/killedcaller.err" &
 migrate_pid=$!
-for _ in $(seq 200); do
-  grep -q "disk [1-9][0-9]* MiB copied" "$TEST_TMP/killedcaller.err" && break
-  sleep 0.05
-done
+wait_for_line "$TEST_TMP/killedcaller.err" "disk [1-9][0-9]* MiB copied"
 kill -KILL "$migrate_pid"
 wait "$migrate_pid" 2>/dev/null || true
 check "the killed caller left the VM migrating" \

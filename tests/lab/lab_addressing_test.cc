@@ -43,7 +43,22 @@ TEST(LabAddressingTest, StateRoundTripsThroughJson) {
   EXPECT_EQ(back->sites[0].migration_address, "198.19.255.1");
   EXPECT_EQ(back->links[0].bandwidth_mbit, 100);
   EXPECT_EQ(back->created_namespaces, state.created_namespaces);
+  EXPECT_FALSE(back->has_storage);
   EXPECT_FALSE(LabStateFromJson(nlohmann::json{{"lab", "x"}}).ok());
+
+  // With shared storage: a node that links join, found by name, but no site.
+  state.has_storage = true;
+  state.storage = {"storage", "t-st", "", "198.19.254.1"};
+  state.disk_dir = "/var/lib/greenshift/lab-disks/t";
+  back = LabStateFromJson(ToJson(state));
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_TRUE(back->has_storage);
+  EXPECT_EQ(back->storage.netns, "t-st");
+  EXPECT_EQ(back->disk_dir, state.disk_dir);
+  ASSERT_NE(FindNode(*back, "storage"), nullptr);
+  EXPECT_EQ(FindNode(*back, "storage")->migration_address, "198.19.254.1");
+  EXPECT_EQ(FindSite(*back, "storage"), nullptr);
+  EXPECT_EQ(FindNode(*back, "a")->netns, "t-a");
 }
 
 }  // namespace

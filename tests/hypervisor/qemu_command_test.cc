@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "hypervisor/qemu/qemu_driver.h"
 #include "lab/guest.h"
@@ -89,6 +90,83 @@ TEST(QemuCommandTest, AGuestThatCannotRunIsRefusedWithWhy) {
   odd.ip_cidr = "198.18.128.10/16 gs.dirty_mb_s=9999";  // a second setting smuggled in
   EXPECT_TRUE(lab::CheckGuest(odd).IsInvalid());
   EXPECT_TRUE(lab::CheckGuest(Guest()).ok());
+}
+
+TEST(QemuCommandTest, ADiskIsAQcow2OnItsSiteOrAnNbdExport) {
+  lab::GuestSpec guest = Guest();
+  guest.vm.disk_gib = 4;
+  guest.disk_mb_s = 5;
+  const auto source =
+      BuildQemuCommand(Config(), lab::GuestMachine(guest), Config().sites[0], false);
+  const auto destination =
+      BuildQemuCommand(Config(), lab::GuestMachine(guest), Config().sites[1], true);
+  const nlohmann::json on_a = nlohmann::json::parse(After(source, "-blockdev"));
+  const nlohmann::json on_b = nlohmann::json::parse(After(destination, "-blockdev"));
+  EXPECT_EQ(on_a["driver"], "qcow2");
+  EXPECT_EQ(on_a["node-name"], "disk0");
+  EXPECT_EQ(on_a["file"]["filename"], "/run/greenshift/t/disks/a/web.qcow2");
+  EXPECT_EQ(on_b["file"]["filename"], "/run/greenshift/t/disks/b/web.qcow2");
+  EXPECT_EQ(DiskPath(Config(), "web", "b"), "/run/greenshift/t/disks/b/web.qcow2");
+  auto device = [](const std::vector<std::string>& argv) {
+    return std::count(argv.begin(), argv.end(), "virtio-blk-pci,drive=disk0,id=disk0-dev");
+  };
+  EXPECT_EQ(device(source), 1);
+  EXPECT_EQ(device(destination), 1);
+  EXPECT_NE(After(source, "-append").find("gs.disk_mb_s=5 "), std::string::npos);
+
+  // Shared: the same NBD export from both sites.
+  guest.storage = "nbd";
+  guest.shared_disk = {"198.19.254.1", 10809, "web"};
+  const auto shared_a =
+      BuildQemuCommand(Config(), lab::GuestMachine(guest), Config().sites[0], false);
+  const auto shared_b =
+      BuildQemuCommand(Config(), lab::GuestMachine(guest), Config().sites[1], true);
+  EXPECT_EQ(After(shared_a, "-blockdev"), After(shared_b, "-blockdev"));
+  const nlohmann::json nbd = nlohmann::json::parse(After(shared_a, "-blockdev"));
+  EXPECT_EQ(nbd["driver"], "nbd");
+  EXPECT_EQ(nbd["server"]["host"], "198.19.254.1");
+  EXPECT_EQ(nbd["server"]["port"], "10809");
+  EXPECT_EQ(nbd["export"], "web");
+
+  // Without a disk, no block device at all.
+  const auto diskless = BuildQemuCommand(Config(), Spec(), Config().sites[0], false);
+  EXPECT_EQ(std::find(diskless.begin(), diskless.end(), "-blockdev"), diskless.end());
+}
+
+TEST(QemuCommandTest, DiskSettingsThatCannotWorkAreRefusedWithWhy) {
+  lab::GuestSpec writes_nowhere = Guest();
+  writes_nowhere.disk_mb_s = 5;  // no disk
+  EXPECT_NE(lab::CheckGuest(writes_nowhere).message().find("has none"), std::string::npos);
+  lab::GuestSpec overfull = Guest();
+  overfull.vm.disk_gib = 1;
+  overfull.disk_mb_s = 5;
+  overfull.disk_fill_mib = 2048;
+  EXPECT_NE(lab::CheckGuest(overfull).message().find("must fit"), std::string::npos);
+  lab::GuestSpec nan_rate = Guest();
+  nan_rate.vm.disk_gib = 1;
+  nan_rate.disk_mb_s = std::nan("");
+  EXPECT_TRUE(lab::CheckGuest(nan_rate).IsInvalid());
+  lab::GuestSpec iscsi = Guest();
+  iscsi.vm.disk_gib = 1;
+  iscsi.storage = "iscsi";  // not yet
+  EXPECT_NE(lab::CheckGuest(iscsi).message().find("must be copy or nbd"), std::string::npos);
+  lab::GuestSpec shared_nothing = Guest();
+  shared_nothing.storage = "nbd";
+  EXPECT_NE(lab::CheckGuest(shared_nothing).message().find("no disk"), std::string::npos);
+
+  // What the metadata keeps is read back: a listed VM is the same guest with its disk.
+  lab::GuestSpec disk = Guest();
+  disk.vm.disk_gib = 2;
+  disk.disk_mb_s = 2.5;
+  disk.disk_fill_mib = 64;
+  disk.storage = "nbd";
+  hypervisor::VmInfo info;
+  info.spec = disk.vm;
+  info.metadata = lab::GuestMetadata(disk);
+  const lab::GuestSpec back = lab::GuestOf(info);
+  EXPECT_DOUBLE_EQ(back.disk_mb_s, 2.5);
+  EXPECT_EQ(back.disk_fill_mib, 64);
+  EXPECT_EQ(back.storage, "nbd");
 }
 
 TEST(QemuCommandTest, NicIsATapWithTheVmsMac) {

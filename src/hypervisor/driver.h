@@ -40,8 +40,9 @@ struct VmSpec {
   std::string name;
   int memory_mib = 256;
   int vcpus = 1;
-  // Its disk, 0 when it has none. A disk lives on the VM's host and moves with it (storage
-  // "copy"): a live migration mirrors it to the destination while the guest runs and writes.
+  // Its disk, 0 when it has none. Where it lives is the creator's business (the qemu driver:
+  // on the VM's host, mirrored to the destination while the guest runs and writes; or on
+  // shared storage, where a migration leaves it: qemu::Machine::shared_disk).
   int disk_gib = 0;
 };
 
@@ -164,7 +165,8 @@ struct MigrationResult {
   // (-1 when they were not seen).
   double paused_ms = -1;
   int64_t bytes = 0;           // RAM bytes sent
-  int64_t disk_bytes = 0;      // disk bytes copied (the disk's size once the copy ended)
+  int64_t disk_bytes = 0;      // the disk copy's progress: the disk's size (zero areas are
+                               // skipped, not sent) plus what the guest wrote again meanwhile
   double disk_copy_ms = -1;    // from the start of the disk copy until it had caught up
   std::string disk_copy_mode;  // how the disk was copied; empty without a disk
   // With compare_disks_at_switchover: "identical", or what differed.

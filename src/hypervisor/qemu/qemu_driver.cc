@@ -792,6 +792,20 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   double link_estimate_bytes_s = 0;
   // The phase a failure happened in, for its message.
   std::string phase = "setup";
+  // Ends what the migration put on the destination (QEMU, tap, disk image) and records that
+  // the VM is where it was.
+  auto forget_destination = [&]() {
+    DestroyInstance(name, destination);
+    if (has_disk) RemoveDisk(name, destination);
+    record.migrating_to.clear();
+    (void)SaveRecord(record);
+  };
+  // Whether the destination's QEMU died: one that was killed takes a moment to be gone after
+  // its socket closed.
+  auto destination_died = [&]() {
+    for (int i = 0; i < 50 && InstancePid(name, destination.name) != 0; ++i) SleepMs(10);
+    return InstancePid(name, destination.name) == 0;
+  };
   auto roll_back = [&](const std::string& why) {
     if (source_qmp && mirror_started) EndMirror(*source_qmp);
     if (source_qmp) {
@@ -811,10 +825,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
         (void)source_qmp->Execute("cont");
       }
     }
-    DestroyInstance(name, destination);
-    if (has_disk) RemoveDisk(name, destination);
-    record.migrating_to.clear();
-    (void)SaveRecord(record);
+    forget_destination();
     const bool phase_said = why.find(phase) != std::string::npos;
     return fail(names_phase && !phase_said ? why + " (during the " + phase + ")" : why);
   };
@@ -932,20 +943,14 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     while (!watch.mirror_ready) {
       Result<std::vector<QmpEvent>> events = source_qmp->PollEvents(milliseconds(20));
       if (!events.ok()) {
-        DestroyInstance(name, destination);
-        RemoveDisk(name, destination);
-        record.migrating_to.clear();
-        (void)SaveRecord(record);
+        forget_destination();
         return fail("the source QEMU exited during the disk copy: " + events.error());
       }
       Absorb(*events, true, watch);
       if (watch.mirror_ended || !watch.mirror_error.empty()) {
-        // A destination that was killed takes a moment to be gone after its socket closed.
-        for (int i = 0; i < 50 && InstancePid(name, destination.name) != 0; ++i) SleepMs(10);
         const std::string dead =
-            InstancePid(name, destination.name) == 0
-                ? " (the destination QEMU on site " + destination.name + " exited)"
-                : "";
+            destination_died() ? " (the destination QEMU on site " + destination.name + " exited)"
+                               : "";
         return roll_back("the disk copy failed" +
                          (watch.mirror_error.empty() ? "" : ": " + watch.mirror_error) + dead);
       }
@@ -1060,9 +1065,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     if (!source_events.ok()) {
       // The source QEMU itself died: nothing runs anywhere but possibly the destination, which
       // has not received a complete state. That is the one case we cannot roll back from.
-      DestroyInstance(name, destination);
-      record.migrating_to.clear();
-      (void)SaveRecord(record);
+      forget_destination();
       return fail("the source QEMU exited during the migration: " + source_events.error());
     }
     Absorb(*source_events, true, watch);
@@ -1135,9 +1138,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     if (watch.status == "completed") break;
     if (watch.status == "failed") {
       std::string why = "migration failed";
-      // A destination that was killed takes a moment to be gone after its socket closed.
-      for (int i = 0; i < 50 && InstancePid(name, destination.name) != 0; ++i) SleepMs(10);
-      if (InstancePid(name, destination.name) == 0) {
+      if (destination_died()) {
         why = "the destination QEMU on site " + destination.name + " exited during the migration";
       }
       return roll_back(why + (watch.error.empty() ? "" : " (QEMU: " + watch.error + ")"));

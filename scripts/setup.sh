@@ -63,6 +63,39 @@ if [[ -z $qemu_version ]] || dpkg --compare-versions "$qemu_version" lt "$QEMU_M
     qemu-system-x86 qemu-utils >/dev/null
 fi
 
+# QEMU's iSCSI and NFS block drivers (libiscsi, libnfs) are modules in qemu-block-extra, which
+# must be exactly QEMU's version (QEMU refuses modules of another build).
+qemu_version=$(dpkg-query -W -f='${Version}' qemu-system-x86)
+extra_version=$(dpkg-query -W -f='${Version}' qemu-block-extra 2>/dev/null || true)
+if [[ $extra_version != "$qemu_version" ]]; then
+  echo "setup.sh: installing qemu-block-extra $qemu_version (have: ${extra_version:-none})"
+  apt_update
+  apt-get install -y -qq --no-install-recommends -t bookworm-backports \
+    "qemu-block-extra=$qemu_version" >/dev/null
+fi
+
+# The lab's shared storage servers (lab up --storage) run in the lab's own namespace, started by
+# greenshift: tgtd (iSCSI), nfs-ganesha with rpcbind (NFS). Where the packages start services of
+# their own on the machine (systemd), those are stopped and disabled again: greenshift does not
+# need them, and an operator did not ask for an NFS server on the host.
+STORAGE_PACKAGES=(tgt nfs-ganesha nfs-ganesha-vfs rpcbind)
+storage_missing=()
+for p in "${STORAGE_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    storage_missing+=("$p")
+  fi
+done
+if ((${#storage_missing[@]})); then
+  echo "setup.sh: installing ${storage_missing[*]} (the lab's iSCSI and NFS servers)"
+  apt_update
+  apt-get install -y -qq --no-install-recommends -t bookworm-backports "${storage_missing[@]}" \
+    >/dev/null
+  if [[ -d /run/systemd/system ]]; then
+    systemctl disable --now nfs-ganesha.service tgt.service rpcbind.service rpcbind.socket \
+      >/dev/null 2>&1 || true
+  fi
+fi
+
 # libvirt comes from bookworm-backports too (11.3): bookworm's 9.0 is older than QEMU 10. The
 # lab runs its own daemons (one per site, `lab up --hypervisor libvirt`); nothing is started here.
 LIBVIRT_MIN=11.0

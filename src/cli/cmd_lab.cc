@@ -57,7 +57,8 @@ void AddLabCommands(CLI::App& app, Context& context) {
       ->capture_default_str();
   up_cmd->add_flag("--storage", up->storage,
                    "shared storage: a namespace linked to every site, serving VM disks over NBD "
-                   "(qemu-storage-daemon); VMs use it with `vm start --storage nbd`");
+                   "(qemu-storage-daemon), iSCSI (tgtd) and NFS (nfs-ganesha); VMs use it with "
+                   "`vm start --storage nbd|iscsi|nfs`");
   up_cmd->callback([&context, up]() {
     lab::LabConfig config = context.LabConfig();
     if (!up->names.empty()) {
@@ -99,7 +100,12 @@ void AddLabCommands(CLI::App& app, Context& context) {
     if (!state.ok()) return context.Fail(state.error());
     nlohmann::json j = lab::ToJson(*state);
     j["vms"] = VmsJson(context, *state);
-    if (state->has_storage) j["storage"]["server_pid"] = lab::StorageServerPid(*state);
+    if (state->has_storage) {
+      for (const lab::StorageServer& server : lab::StorageServers(*state)) {
+        j["storage"]["servers"][server.protocol] = {
+            {"program", server.program}, {"port", server.port}, {"pid", server.pid}};
+      }
+    }
     if (state->hypervisor == "libvirt") {
       // How to point a service's libvirt hosts at the sites (address, peer_uri, migration_uri).
       for (size_t s = 0; s < state->sites.size(); ++s) {
@@ -122,10 +128,13 @@ void AddLabCommands(CLI::App& app, Context& context) {
         std::printf("       libvirt %s\n", lab::LibvirtHostFor(*state, site).uri.c_str());
     }
     if (state->has_storage) {
-      const int pid = lab::StorageServerPid(*state);
-      std::printf("  storage      netns %-16s NBD server %s:%d %s\n", state->storage.netns.c_str(),
-                  state->storage.migration_address.c_str(), lab::kStorageNbdPort,
-                  pid > 0 ? "running" : "NOT RUNNING (lab up restarts it)");
+      std::printf("  storage      netns %-16s address %s\n", state->storage.netns.c_str(),
+                  state->storage.migration_address.c_str());
+      for (const lab::StorageServer& server : lab::StorageServers(*state)) {
+        std::printf("       %-6s %-20s port %-5d %s\n", server.protocol.c_str(),
+                    server.program.c_str(), server.port,
+                    server.pid > 0 ? "running" : "NOT RUNNING (lab up restarts it)");
+      }
     }
     for (const lab::LabLink& link : state->links) {
       std::printf("  link %s <-> %s  %s, delay %.1f ms\n", link.a.c_str(), link.b.c_str(),

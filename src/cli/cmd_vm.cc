@@ -45,8 +45,8 @@ void AddVmCommands(CLI::App& app, Context& context) {
   start_cmd
       ->add_option("--storage", start->storage,
                    "where the disk lives: copy (on the VM's site, copied along when it moves) "
-                   "or nbd (the lab's shared storage: lab up --storage)")
-      ->check(CLI::IsMember({"copy", "nbd"}))
+                   "or shared on the lab's storage (lab up --storage) over nbd, iscsi or nfs")
+      ->check(CLI::IsMember({"copy", "nbd", "iscsi", "nfs"}))
       ->capture_default_str();
   start_cmd
       ->add_option("--disk-mb-s", start->disk_mb_s,
@@ -155,8 +155,8 @@ void AddVmCommands(CLI::App& app, Context& context) {
     Status stopped = lab_driver.driver->StopVm(*stop_name);
     if (!stopped.ok()) return context.Fail(stopped.message());
     // A disk on the lab's shared storage goes with the VM, as a local one does.
-    if (vm.ok() && lab::GuestOf(*vm).storage == "nbd" && state->has_storage)
-      lab::RemoveSharedDisk(*state, *stop_name);
+    if (vm.ok() && lab::IsSharedStorage(lab::GuestOf(*vm).storage) && state->has_storage)
+      lab::RemoveSharedDisk(*state, *stop_name, lab::GuestOf(*vm).storage);
     std::printf("VM %s stopped\n", stop_name->c_str());
   });
 
@@ -216,8 +216,9 @@ void AddVmCommands(CLI::App& app, Context& context) {
       return context.Fail("VM " + verify->name + " did not say which disk records it wrote: '" +
                           *status + "'");
     }
-    const std::string image = lab::GuestOf(*vm).storage == "nbd"
-                                  ? lab::SharedImagePath(*state, vm->spec.name)
+    const std::string storage = lab::GuestOf(*vm).storage;
+    const std::string image = lab::IsSharedStorage(storage)
+                                  ? lab::SharedImagePath(*state, vm->spec.name, storage)
                                   : qemu::DiskPath(lab::DriverConfigFor(*state, "", context.accel),
                                                    vm->spec.name, vm->host);
     Result<lab::DiskReport> report = lab::CheckImage(image, acked, run);

@@ -32,11 +32,13 @@ Status CheckGuest(const GuestSpec& guest) {
     return Status::Invalid("VM '" + name +
                            "': the disk fill must fit on its disk and needs a write rate");
   }
-  if (guest.storage != "copy" && guest.storage != "nbd")
-    return Status::Invalid("storage of VM '" + name + "' must be copy or nbd, got '" +
+  if (guest.storage != "copy" && guest.storage != "nbd" && guest.storage != "iscsi" &&
+      guest.storage != "nfs")
+    return Status::Invalid("storage of VM '" + name + "' must be copy, nbd, iscsi or nfs, got '" +
                            guest.storage + "'");
-  if (guest.storage == "nbd" && guest.vm.disk_gib <= 0)
-    return Status::Invalid("VM '" + name + "' has storage nbd but no disk: give it a size");
+  if (guest.storage != "copy" && guest.vm.disk_gib <= 0)
+    return Status::Invalid("VM '" + name + "' has storage " + guest.storage +
+                           " but no disk: give it a size");
   if (guest.disk_mb_s > 0 && guest.vm.disk_gib <= 0)
     return Status::Invalid("VM '" + name + "' writes to its disk but has none: give it a size");
   if (guest.ip_cidr.empty() || guest.mac.empty())

@@ -24,8 +24,8 @@ struct GuestSpec {
   // (0: none). See guest/disk_record.h and disk_check.h.
   double disk_mb_s = 0;
   int disk_fill_mib = 0;  // written at full speed first (a disk that holds data)
-  // Where the disk lives: "copy" (on the VM's site, copied along) or "nbd" (the lab's shared
-  // storage; the lab fills in `shared_disk`).
+  // Where the disk lives: "copy" (on the VM's site, copied along), or shared on the lab's
+  // storage over "nbd", "iscsi" or "nfs" (the lab fills in `shared_disk`).
   std::string storage = "copy";
   qemu::SharedDisk shared_disk;
   std::string ip_cidr;  // the address the guest keeps wherever it runs, e.g. 198.18.128.10/16

@@ -146,8 +146,7 @@ json ToJson(const LabState& state) {
           {"sites", sites},
           {"links", links},
           {"storage", state.has_storage ? json{{"netns", state.storage.netns},
-                                               {"address", state.storage.migration_address},
-                                               {"nbd_port", kStorageNbdPort}}
+                                               {"address", state.storage.migration_address}}
                                         : json(nullptr)},
           {"wan_netns", state.wan_netns},
           {"client", {{"netns", state.client_netns}, {"address", state.client_address}}},
@@ -244,8 +243,7 @@ Result<LabState> LabUp(const LabConfig& config) {
     if (names == config.site_names && complete && existing->hypervisor == config.hypervisor &&
         existing->has_storage == config.storage) {
       // already up: harmless; a storage server that died is started again (its exports too)
-      if (existing->has_storage && StorageServerPid(*existing) == 0)
-        GS_RETURN_IF_ERROR(StartStorageServer(*existing));
+      if (existing->has_storage) GS_RETURN_IF_ERROR(StartStorageServers(*existing));
       existing->was_up = true;
       return existing;
     }
@@ -387,7 +385,7 @@ Result<LabState> LabUp(const LabConfig& config) {
     if (state.hypervisor == "libvirt") {
       for (const LabSite& site : state.sites) GS_RETURN_IF_ERROR(StartLibvirtHost(state, site));
     }
-    if (state.has_storage) GS_RETURN_IF_ERROR(StartStorageServer(state));
+    if (state.has_storage) GS_RETURN_IF_ERROR(StartStorageServers(state));
     return Status::Ok();
   };
   if (Status built = build(); !built.ok()) {
@@ -415,7 +413,7 @@ Status LabDown(const LabConfig& config) {
   if (state->hypervisor == "libvirt") {
     for (const LabSite& site : state->sites) StopLibvirtHost(*state, site);
   }
-  if (state->has_storage) StopStorageServer(*state);
+  if (state->has_storage) StopStorageServers(*state);
   // Then any QEMU of the lab that no record names any more (a command killed half-way): its pid
   // file is in the lab's run directory, and its command line names that pid file.
   const std::string qemu_dir = state->run_dir + "/qemu";

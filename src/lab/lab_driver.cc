@@ -40,17 +40,18 @@ LabDriver OpenLabDriver(const LabState& state, const std::string& guest_dir_give
   auto driver = std::make_unique<qemu::QemuDriver>(DriverConfigFor(state, guest_dir_given, accel));
   qemu::QemuDriver* raw = driver.get();
   lab.start = [raw, state](const GuestSpec& given, const std::string& site) {
-    if (given.storage != "nbd" || given.vm.disk_gib <= 0) return StartGuest(*raw, given, site);
+    if (!IsSharedStorage(given.storage) || given.vm.disk_gib <= 0)
+      return StartGuest(*raw, given, site);
     // Its disk on the lab's shared storage, exported under its name.
     GS_RETURN_IF_ERROR(CheckGuest(given));
     if (Result<hypervisor::VmInfo> existing = raw->GetVm(given.vm.name); existing.ok())
       return Status::Conflict("a VM named '" + given.vm.name + "' already runs on site " +
                               existing->host);
-    GS_RETURN_IF_ERROR(AddSharedDisk(state, given.vm.name, given.vm.disk_gib));
+    GS_RETURN_IF_ERROR(AddSharedDisk(state, given.vm.name, given.vm.disk_gib, given.storage));
     GuestSpec guest = given;
-    guest.shared_disk = {kStorageAddress, kStorageNbdPort, guest.vm.name};
+    guest.shared_disk = SharedDiskFor(guest.vm.name, guest.storage, state);
     Status started = StartGuest(*raw, guest, site);
-    if (!started.ok()) RemoveSharedDisk(state, guest.vm.name);
+    if (!started.ok()) RemoveSharedDisk(state, guest.vm.name, guest.storage);
     return started;
   };
   lab.driver = std::move(driver);

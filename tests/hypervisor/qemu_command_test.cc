@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "hypervisor/qemu/qemu_driver.h"
 #include "lab/guest.h"
@@ -116,7 +117,7 @@ TEST(QemuCommandTest, ADiskIsAQcow2OnItsSiteOrAnNbdExport) {
 
   // Shared: the same NBD export from both sites.
   guest.storage = "nbd";
-  guest.shared_disk = {"198.19.254.1", 10809, "web"};
+  guest.shared_disk = {"nbd", "198.19.254.1", 10809, "web"};
   const auto shared_a =
       BuildQemuCommand(Config(), lab::GuestMachine(guest), Config().sites[0], false);
   const auto shared_b =
@@ -127,6 +128,35 @@ TEST(QemuCommandTest, ADiskIsAQcow2OnItsSiteOrAnNbdExport) {
   EXPECT_EQ(nbd["server"]["host"], "198.19.254.1");
   EXPECT_EQ(nbd["server"]["port"], "10809");
   EXPECT_EQ(nbd["export"], "web");
+
+  // iSCSI: the same target and LUN from both sites, each site its own initiator (two sessions
+  // while the migration runs, not one taking the other over).
+  guest.storage = "iscsi";
+  guest.shared_disk = {"iscsi", "198.19.254.1", 3260, "iqn.2026-11.org.greenshift:web"};
+  const nlohmann::json iscsi_a = nlohmann::json::parse(After(
+      BuildQemuCommand(Config(), lab::GuestMachine(guest), Config().sites[0], false), "-blockdev"));
+  const nlohmann::json iscsi_b = nlohmann::json::parse(After(
+      BuildQemuCommand(Config(), lab::GuestMachine(guest), Config().sites[1], true), "-blockdev"));
+  EXPECT_EQ(iscsi_a["driver"], "iscsi");
+  EXPECT_EQ(iscsi_a["node-name"], "disk0");
+  EXPECT_EQ(iscsi_a["portal"], "198.19.254.1:3260");
+  EXPECT_EQ(iscsi_a["target"], "iqn.2026-11.org.greenshift:web");
+  EXPECT_EQ(iscsi_a["lun"], 1);
+  EXPECT_EQ(iscsi_a["initiator-name"], "iqn.2026-11.org.greenshift:host.a");
+  EXPECT_EQ(iscsi_b["initiator-name"], "iqn.2026-11.org.greenshift:host.b");
+  EXPECT_EQ(iscsi_a["target"], iscsi_b["target"]);
+
+  // NFS: a qcow2 image read through libnfs, the same path from both sites.
+  guest.storage = "nfs";
+  guest.shared_disk = {"nfs", "198.19.254.1", 2049, "/var/lib/x/storage/nfs/web.qcow2"};
+  const auto nfs_a = BuildQemuCommand(Config(), lab::GuestMachine(guest), Config().sites[0], false);
+  const auto nfs_b = BuildQemuCommand(Config(), lab::GuestMachine(guest), Config().sites[1], true);
+  EXPECT_EQ(After(nfs_a, "-blockdev"), After(nfs_b, "-blockdev"));
+  const nlohmann::json nfs = nlohmann::json::parse(After(nfs_a, "-blockdev"));
+  EXPECT_EQ(nfs["driver"], "qcow2");
+  EXPECT_EQ(nfs["file"]["driver"], "nfs");
+  EXPECT_EQ(nfs["file"]["server"]["host"], "198.19.254.1");
+  EXPECT_EQ(nfs["file"]["path"], "/var/lib/x/storage/nfs/web.qcow2");
 
   // Without a disk, no block device at all.
   const auto diskless = BuildQemuCommand(Config(), Spec(), Config().sites[0], false);
@@ -146,13 +176,21 @@ TEST(QemuCommandTest, DiskSettingsThatCannotWorkAreRefusedWithWhy) {
   nan_rate.vm.disk_gib = 1;
   nan_rate.disk_mb_s = std::nan("");
   EXPECT_TRUE(lab::CheckGuest(nan_rate).IsInvalid());
-  lab::GuestSpec iscsi = Guest();
-  iscsi.vm.disk_gib = 1;
-  iscsi.storage = "iscsi";  // not yet
-  EXPECT_NE(lab::CheckGuest(iscsi).message().find("must be copy or nbd"), std::string::npos);
-  lab::GuestSpec shared_nothing = Guest();
-  shared_nothing.storage = "nbd";
-  EXPECT_NE(lab::CheckGuest(shared_nothing).message().find("no disk"), std::string::npos);
+  lab::GuestSpec ceph = Guest();
+  ceph.vm.disk_gib = 1;
+  ceph.storage = "rbd";
+  EXPECT_NE(lab::CheckGuest(ceph).message().find("must be copy, nbd, iscsi or nfs, got 'rbd'"),
+            std::string::npos);
+  for (const char* storage : {"nbd", "iscsi", "nfs"}) {
+    lab::GuestSpec shared = Guest();
+    shared.vm.disk_gib = 1;
+    shared.storage = storage;
+    EXPECT_TRUE(lab::CheckGuest(shared).ok()) << storage;
+    shared.vm.disk_gib = 0;
+    EXPECT_NE(lab::CheckGuest(shared).message().find("has storage " + std::string(storage) +
+                                                     " but no disk"),
+              std::string::npos);
+  }
 
   // What the metadata keeps is read back: a listed VM is the same guest with its disk.
   lab::GuestSpec disk = Guest();
@@ -167,6 +205,33 @@ TEST(QemuCommandTest, DiskSettingsThatCannotWorkAreRefusedWithWhy) {
   EXPECT_DOUBLE_EQ(back.disk_mb_s, 2.5);
   EXPECT_EQ(back.disk_fill_mib, 64);
   EXPECT_EQ(back.storage, "nbd");
+}
+
+TEST(QemuCommandTest, SharedDisksThatCannotBeReachedAreRefusedBeforeAnythingStarts) {
+  char dir[] = "/tmp/gs-shared-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  QemuDriverConfig config = Config();
+  config.state_dir = dir;
+  QemuDriver driver(config);
+  lab::GuestSpec guest = Guest();
+  guest.vm.disk_gib = 1;
+  guest.storage = "iscsi";
+  guest.shared_disk = {"rbd", "198.19.254.1", 6789, "pool/web"};
+  Status refused = driver.StartVm(lab::GuestMachine(guest), "a");
+  EXPECT_TRUE(refused.IsInvalid());
+  EXPECT_NE(refused.message().find("over nbd, iscsi or nfs, not 'rbd'"), std::string::npos);
+  guest.shared_disk = {"iscsi", "198.19.254.1", 3260, ""};
+  refused = driver.StartVm(lab::GuestMachine(guest), "a");
+  EXPECT_NE(refused.message().find("needs a target IQN"), std::string::npos);
+  guest.shared_disk = {"nfs", "198.19.254.1", 2049, ""};
+  refused = driver.StartVm(lab::GuestMachine(guest), "a");
+  EXPECT_NE(refused.message().find("needs a path on the server"), std::string::npos);
+  guest.shared_disk = {"nbd", "198.19.254.1", 70000, "web"};
+  refused = driver.StartVm(lab::GuestMachine(guest), "a");
+  EXPECT_NE(refused.message().find("no valid port"), std::string::npos);
+  // Nothing was recorded: the name is still free.
+  EXPECT_TRUE(driver.GetVm("web").status().IsNotFound());
+  std::system(("rm -rf " + std::string(dir)).c_str());
 }
 
 TEST(QemuCommandTest, NicIsATapWithTheVmsMac) {

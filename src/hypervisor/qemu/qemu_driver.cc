@@ -59,7 +59,8 @@ json MachineToJson(const Machine& m) {
           {"kernel_append", m.kernel_append},
           {"metadata", m.metadata},
           {"shared_disk",
-           {{"host", m.shared_disk.host},
+           {{"protocol", m.shared_disk.protocol},
+            {"host", m.shared_disk.host},
             {"port", m.shared_disk.port},
             {"export", m.shared_disk.export_name}}}};
 }
@@ -74,6 +75,7 @@ Machine MachineFromJson(const json& j) {
   m.kernel_append = j.value("kernel_append", std::string());
   m.metadata = j.value("metadata", std::map<std::string, std::string>());
   if (j.contains("shared_disk")) {
+    m.shared_disk.protocol = j["shared_disk"].value("protocol", std::string("nbd"));
     m.shared_disk.host = j["shared_disk"].value("host", std::string());
     m.shared_disk.port = j["shared_disk"].value("port", 10809);
     m.shared_disk.export_name = j["shared_disk"].value("export", std::string());
@@ -96,6 +98,12 @@ constexpr int kNbdPorts = 64;
 // A copy (of the disk, or of memory) that stops advancing this long has lost its link: TCP would
 // retry for many minutes, so the migration fails at once rather than at its timeout.
 constexpr std::chrono::seconds kStall{15};
+// A source QEMU whose monitor does not answer this long during a migration is blocked, most
+// likely flushing its disk at the switchover to a storage server that does not answer (libiscsi
+// and libnfs wait for their server to come back). The migration cannot complete: it fails.
+constexpr std::chrono::seconds kSourceSilent{5};
+// How long one query during a migration may take before the source counts as not answering.
+constexpr std::chrono::milliseconds kQueryTimeout{1000};
 // Passes without converging before the downtime target is raised (greenshift tuning).
 constexpr int kRaisePasses = 30;
 
@@ -182,21 +190,38 @@ std::vector<std::string> BuildQemuCommand(const QemuDriverConfig& config, const 
   if (spec.disk_gib > 0) {
     // JSON, so that no character of a path or name is taken for an option separator.
     const SharedDisk& shared = machine.shared_disk;
-    const json blockdev =
-        shared.host.empty()
-            ? json{{"driver", "qcow2"},
-                   {"node-name", "disk0"},
-                   {"file",
-                    {{"driver", "file"}, {"filename", DiskPath(config, spec.name, site.name)}}}}
-            // Over NBD: a lost connection fails requests at once (the guest retries) and is
-            // re-established in the background, so the disk comes back with its server.
-            : json{{"driver", "nbd"},
-                   {"node-name", "disk0"},
-                   {"server",
-                    {{"type", "inet"},
-                     {"host", shared.host},
-                     {"port", std::to_string(shared.port)}}},
-                   {"export", shared.export_name}};
+    json blockdev;
+    if (shared.host.empty()) {
+      blockdev = {
+          {"driver", "qcow2"},
+          {"node-name", "disk0"},
+          {"file", {{"driver", "file"}, {"filename", DiskPath(config, spec.name, site.name)}}}};
+    } else if (shared.protocol == "iscsi") {
+      // libiscsi logs in again by itself when the connection drops; requests wait meanwhile.
+      blockdev = {{"driver", "iscsi"},
+                  {"node-name", "disk0"},
+                  {"transport", "tcp"},
+                  {"portal", shared.host + ":" + std::to_string(shared.port)},
+                  {"target", shared.export_name},
+                  {"lun", 1},
+                  {"initiator-name", "iqn.2026-11.org.greenshift:host." + site.name}};
+    } else if (shared.protocol == "nfs") {
+      blockdev = {{"driver", "qcow2"},
+                  {"node-name", "disk0"},
+                  {"file",
+                   {{"driver", "nfs"},
+                    {"server", {{"type", "inet"}, {"host", shared.host}}},
+                    {"path", shared.export_name}}}};
+    } else {
+      // Over NBD: a lost connection fails requests at once (the guest retries) and is
+      // re-established in the background, so the disk comes back with its server.
+      blockdev = {
+          {"driver", "nbd"},
+          {"node-name", "disk0"},
+          {"server",
+           {{"type", "inet"}, {"host", shared.host}, {"port", std::to_string(shared.port)}}},
+          {"export", shared.export_name}};
+    }
     argv.insert(argv.end(), {"-blockdev", blockdev.dump(), "-device",
                              "virtio-blk-pci,drive=disk0,id=disk0-dev"});
   }
@@ -404,8 +429,21 @@ Status QemuDriver::StartVm(const Machine& machine, const std::string& site_name)
     }
   }
   const bool local_disk = spec.disk_gib > 0 && machine.shared_disk.host.empty();
-  if (!machine.shared_disk.host.empty() && machine.shared_disk.export_name.empty())
-    return Status::Invalid("the shared disk of VM '" + spec.name + "' needs an export name");
+  if (const SharedDisk& shared = machine.shared_disk; !shared.host.empty()) {
+    if (shared.protocol != "nbd" && shared.protocol != "iscsi" && shared.protocol != "nfs") {
+      return Status::Invalid("the shared disk of VM '" + spec.name +
+                             "' must be reached over nbd, iscsi or nfs, not '" + shared.protocol +
+                             "'");
+    }
+    if (shared.export_name.empty()) {
+      return Status::Invalid("the shared disk of VM '" + spec.name + "' needs " +
+                             (shared.protocol == "nbd"     ? "an export name"
+                              : shared.protocol == "iscsi" ? "a target IQN"
+                                                           : "a path on the server"));
+    }
+    if (shared.port < 1 || shared.port > 65535)
+      return Status::Invalid("the shared disk of VM '" + spec.name + "' has no valid port");
+  }
   if (local_disk) {
     for (const QemuSite& other : config_.sites) {
       const std::string image = DiskPath(config_, spec.name, other.name);
@@ -806,13 +844,21 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     for (int i = 0; i < 50 && InstancePid(name, destination.name) != 0; ++i) SleepMs(10);
     return InstancePid(name, destination.name) == 0;
   };
+  // Set when the source's monitor stopped answering: the roll-back then asks nothing of it.
+  bool source_blocked = false;
   auto roll_back = [&](const std::string& why) {
-    if (source_qmp && mirror_started) EndMirror(*source_qmp);
-    if (source_qmp) {
-      (void)source_qmp->Execute("migrate_cancel");
+    if (source_qmp && mirror_started && !source_blocked) EndMirror(*source_qmp);
+    if (source_qmp && !source_blocked &&
+        source_qmp->Execute("migrate_cancel", json::object(), std::chrono::seconds(3))
+            .status()
+            .IsUnavailable()) {
+      source_blocked = true;
+    }
+    if (source_qmp && !source_blocked) {
       // Wait for QEMU to leave the migration (it resumes a guest it had paused for it).
       for (int i = 0; i < 100; ++i) {
-        Result<json> info = source_qmp->Execute("query-migrate");
+        Result<json> info = source_qmp->Execute("query-migrate", json::object(), kQueryTimeout);
+        if (info.status().IsUnavailable()) break;
         const std::string status = info.ok() ? info->value("status", std::string("none")) : "";
         if (status != "active" && status != "setup" && status != "device" &&
             status != "cancelling" && status != "pre-switchover") {
@@ -1060,6 +1106,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   int64_t last_ram_sent = -1;
   int next_raise_pass = kRaisePasses;
   SteadyTime last_ram_advance = SteadyNow();
+  SteadyTime last_source_answer = SteadyNow();
   while (true) {
     Result<std::vector<QmpEvent>> source_events = source_qmp->PollEvents(milliseconds(20));
     if (!source_events.ok()) {
@@ -1075,7 +1122,35 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     const SteadyTime now = SteadyNow();
     if (now >= next_query) {
       next_query = now + milliseconds(100);
-      Result<json> info = source_qmp->Execute("query-migrate");
+      Result<json> info = source_qmp->Execute("query-migrate", json::object(), kQueryTimeout);
+      if (!info.status().IsUnavailable()) {
+        last_source_answer = SteadyNow();
+      } else if (SteadyNow() - last_source_answer >= kSourceSilent) {
+        // Before the destination goes, make sure it never starts the guest: `stop` on a QEMU
+        // still receiving clears its autostart. Had it received everything already (the
+        // source's flush and last round done in the very last moment), it holds the VM: it
+        // goes on there, and the source, done sending, answers again soon with "completed".
+        (void)destination_qmp->Execute("stop");
+        Result<json> destination_state = destination_qmp->Execute("query-status");
+        if (destination_state.ok() &&
+            destination_state->value("status", std::string()) != "inmigrate") {
+          (void)destination_qmp->Execute("cont");
+          last_source_answer = SteadyNow();
+          continue;
+        }
+        source_blocked = true;
+        const SharedDisk& shared = record.machine.shared_disk;
+        const std::string disk = shared.host.empty()
+                                     ? ""
+                                     : " (shared over " + shared.protocol + " from " + shared.host +
+                                           ": is that server down?)";
+        // Its migration fails once it answers again, as its destination is gone; the guest
+        // then goes on there.
+        return roll_back("the source QEMU on site " + source.name + " stopped answering for " +
+                         std::to_string(kSourceSilent.count()) +
+                         " s, most likely waiting for its disk" + disk +
+                         "; the guest stays paused there until its disk answers");
+      }
       if (info.ok()) {
         watch.last_info = *info;
         watch.status = info->value("status", watch.status);

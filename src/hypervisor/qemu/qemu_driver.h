@@ -36,9 +36,17 @@ struct InstancePaths {
   std::string console_log;
 };
 
-// A disk on shared storage: an NBD export every site reaches. A migration moves no disk.
+// A disk on shared storage every site reaches; a migration moves no disk. The protocol says what
+// `host`, `port` and `export_name` are:
+//   nbd:   an NBD server (qemu-storage-daemon) and the export's name;
+//   iscsi: an iSCSI portal and the target's IQN, whose LUN 1 is the disk (raw). Each site logs in
+//          as its own initiator (iqn.2026-11.org.greenshift:host.<site>), so the source's and the
+//          destination's sessions of a migration are two sessions, not one taking the other over;
+//   nfs:   an NFSv3 server (found through its portmapper; `port` is not used) and the path of the
+//          VM's qcow2 image on it.
 struct SharedDisk {
-  std::string host;  // the NBD server's address; empty: the disk is not shared
+  std::string protocol = "nbd";  // nbd | iscsi | nfs
+  std::string host;              // the server's address; empty: the disk is not shared
   int port = 10809;
   std::string export_name;
 };

@@ -129,8 +129,8 @@ Result<json> QmpClient::Execute(const std::string& command, const json& argument
     Result<std::optional<json>> message = ReadMessage(deadline);
     if (!message.ok()) return message.status().Context("QMP " + command);
     if (!message->has_value()) {
-      return Status::Error("QMP " + command + ": no reply within " +
-                           std::to_string(timeout.count()) + " ms");
+      return Status::Unavailable("QMP " + command + ": no reply within " +
+                                 std::to_string(timeout.count()) + " ms");
     }
     json& reply = **message;
     if (std::optional<QmpEvent> event = ParseEvent(reply)) {

@@ -47,7 +47,8 @@ class QmpClient {
   QmpClient& operator=(const QmpClient&) = delete;
 
   // Runs a command and returns its "return" value. A QMP error reply becomes an error with the
-  // command name, QEMU's error class and description.
+  // command name, QEMU's error class and description; no reply within `timeout` is Unavailable
+  // (QEMU's main loop is busy or blocked: a late reply is skipped by a later command).
   Result<nlohmann::json> Execute(const std::string& command,
                                  const nlohmann::json& arguments = nlohmann::json::object(),
                                  std::chrono::milliseconds timeout = std::chrono::seconds(10));

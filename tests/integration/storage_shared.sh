@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
-# A VM whose disk is on shared storage (the lab's storage namespace, qemu-storage-daemon serving
-# NBD) live-migrates while it writes checksummed records at 5 MB/s, under `ab -c 5 -n 10000`
-# and 10 ms pings: no disk is copied, every acknowledged record is on the disk afterwards,
-# 0 HTTP failures, at most 3 pings lost. Then the storage server is killed during a migration:
-# the migration fails, the VM runs on its source, nothing of it is left on the destination; the
-# server comes back (`lab up`), the guest's writes go on, no acknowledged record is lost, and a
-# later migration completes.
+# Usage: storage_shared.sh nbd|iscsi|nfs
+# A VM whose disk is on shared storage (the lab's storage namespace: qemu-storage-daemon serving
+# NBD, tgtd serving iSCSI, or nfs-ganesha serving NFS) live-migrates while it writes checksummed
+# records at 5 MB/s, under `ab -c 5 -n 10000` and 10 ms pings: no disk is copied, every
+# acknowledged record is on the disk afterwards, 0 HTTP failures, at most 3 pings lost. Then the
+# storage server is killed during a migration: the migration fails, the VM stays on its source
+# (over NBD its disk fails requests and it runs on; over iSCSI and NFS it waits, paused, for its
+# disk), nothing of it is left on the destination; the server comes back (`lab up`), the guest
+# runs and writes again, no acknowledged record is lost, and a later migration completes.
+MODE=${1:?usage: storage_shared.sh nbd|iscsi|nfs}
 source "$(dirname "$0")/lib.sh"
-use_lab it-nbd
+use_lab "it-$MODE"
 
 lab_up --sites 2 --storage
-check "the storage server runs" float_gt "$("$G" lab status --json | jq -r .storage.server_pid)" 0
-"$G" vm start web --site a --disk-gib 1 --storage nbd --disk-mb-s 5 --disk-fill-mib 64
+server_pid() { "$G" lab status --json | jq -r ".storage.servers.$MODE.pid"; }
+check "the $MODE server runs" float_gt "$(server_pid)" 0
+"$G" vm start web --site a --disk-gib 1 --storage "$MODE" --disk-mb-s 5 --disk-fill-mib 64
 IP=$("$G" vm list --json | jq -r '.[0].ip')
 wait_console web a "gs-disk: 64 MiB filled"
 DISKS=$("$G" lab status --json | jq -r .disk_dir)
-check "the disk image is on the shared storage" test -f "$DISKS/storage/web.qcow2"
+IMAGE="$DISKS/storage/$MODE/web.$([[ $MODE == iscsi ]] && echo img || echo qcow2)"
+check "the disk image is on the shared storage" test -f "$IMAGE"
 check "no image of it on site a" test ! -e "$DISKS/a/web.qcow2"
 acked_before=$(disk_acked "$IP")
 
@@ -36,19 +41,27 @@ check "no QEMU of it is left on a" test "$(qemu_count web a)" = 0
 migrate_pid=$!
 wait_for_line "$TEST_TMP/killed.err" " copying "
 sleep 1
-kill -KILL "$("$G" lab status --json | jq -r .storage.server_pid)"
+kill -KILL "$(server_pid)"
 rc=0
 wait "$migrate_pid" || rc=$?
 jq -c 'del(.events)' "$TEST_TMP/killed.json"
 check "migrate fails" test "$rc" -ne 0
-check "the result says the VM runs on b" test "$(jqr "$TEST_TMP/killed.json" .running_on)" = b
-check "the VM runs on b" test "$("$G" vm list --json | jq -c '.[0] | [.site, .state]')" = '["b","running"]'
+if [[ $MODE != nbd ]]; then
+  check "the error says the source waits for its $MODE disk" \
+    grep -q "waiting for its disk (shared over $MODE" "$TEST_TMP/killed.err"
+fi
+check "the result says the VM stays on b" test "$(jqr "$TEST_TMP/killed.json" .running_on)" = b
+check "the VM is on b" test "$("$G" vm list --json | jq -r '.[0].site')" = b
 check "no QEMU of it is left on a" test "$(qemu_count web a)" = 0
-check "the server is down" test "$("$G" lab status --json | jq -r .storage.server_pid)" = 0
+check "the server is down" test "$(server_pid)" = 0
 
 "$G" lab up --sites 2 --storage
-check "lab up started the storage server again" \
-  float_gt "$("$G" lab status --json | jq -r .storage.server_pid)" 0
+check "lab up started the storage server again" float_gt "$(server_pid)" 0
+for _ in $(seq 150); do
+  [[ $("$G" vm list --json | jq -c '.[0] | [.site, .state]') == '["b","running"]' ]] && break
+  sleep 0.2
+done
+check "the VM runs on b" test "$("$G" vm list --json | jq -c '.[0] | [.site, .state]')" = '["b","running"]'
 acked_down=$(disk_acked "$IP")
 for _ in $(seq 100); do
   (($(disk_acked "$IP") > acked_down + 20)) && break

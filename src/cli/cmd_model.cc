@@ -1,4 +1,6 @@
-// greenshift model precopy: what the pre-copy model predicts for a migration.
+// greenshift model precopy: what the pre-copy model predicts for a migration; model remote-disk:
+// how fast a guest writes a shared disk far away.
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -87,6 +89,51 @@ void AddModelCommands(CLI::App& app, Context& context) {
       }
     }
     if (!p->converges) context.Fail("the migration would not converge");
+  });
+
+  struct RemoteOptions {
+    double rtt_ms = 0, in_flight_kib = 64, bandwidth_mbit = 0, write_mb_s = 0;
+    bool json = false;
+  };
+  auto r = std::make_shared<RemoteOptions>();
+  CLI::App* remote = model_cmd->add_subcommand(
+      "remote-disk", "the write rate a guest gets from a shared disk at a distance");
+  remote->add_option("--rtt-ms", r->rtt_ms, "round trip from the VM's site to the storage")
+      ->required()
+      ->check(CLI::Range(0.0, 1e5));
+  remote
+      ->add_option("--in-flight-kib", r->in_flight_kib,
+                   "writes the guest keeps outstanding (a synchronous writer: one write)")
+      ->check(CLI::Range(0.5, 1e7))
+      ->capture_default_str();
+  remote
+      ->add_option("--bandwidth-mbit", r->bandwidth_mbit, "the link to the storage (0: unlimited)")
+      ->check(CLI::Range(0.0, 1e7))
+      ->capture_default_str();
+  remote->add_option("--write-mb-s", r->write_mb_s, "what the guest needs: checked against it")
+      ->check(CLI::Range(0.0, 1e6));
+  remote->add_flag("--json", r->json, "print as JSON");
+  remote->callback([&context, r]() {
+    const double rate = migration::RemoteDiskWriteRate(r->in_flight_kib * 1024, r->rtt_ms / 1000,
+                                                       r->bandwidth_mbit * 1e6 / 8);
+    const bool enough = r->write_mb_s * 1e6 <= rate;
+    if (r->json) {
+      std::cout << nlohmann::json{{"write_rate_bytes_s", std::isfinite(rate) ? rate : -1},
+                                  {"enough", enough}}
+                       .dump(2)
+                << "\n";
+    } else if (!std::isfinite(rate)) {
+      std::printf("no distance: the disk takes writes as fast as its storage does\n");
+    } else {
+      std::printf("at most %.2f MB/s of writes (%.0f KiB in flight per %.1f ms round trip)\n",
+                  rate / 1e6, r->in_flight_kib, r->rtt_ms);
+    }
+    if (!enough) {
+      char why[120];
+      std::snprintf(why, sizeof why, "the guest writes %.1f MB/s: more than a disk this far takes",
+                    r->write_mb_s);
+      context.Fail(why);
+    }
   });
 }
 

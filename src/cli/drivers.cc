@@ -27,6 +27,7 @@ lab::GuestSpec GuestFor(const control::ServiceConfig& config, size_t v) {
                              : 0;
   guest.vm.disk_gib = static_cast<int>(vm.disk_gib);
   guest.disk_mb_s = vm.disk_write_mb_s;
+  guest.storage = vm.storage;
   guest.ip_cidr = vm.address;
   guest.mac = lab::MacFor(config.lab, vm.name);
   return guest;
@@ -113,8 +114,10 @@ ServiceDriver OpenSim(const control::ServiceConfig& config) {
     sim_vm.dirty_mb_s = vm.dirty_mb_s;
     sim_vm.working_set_mib = static_cast<int>(vm.working_set_mib);
     sim_vm.spec.disk_gib = static_cast<int>(vm.disk_gib);
-    sim_vm.disk_used_bytes = static_cast<int64_t>(vm.disk_used_gib * 1024 * 1048576);
-    sim_vm.disk_write_mb_s = vm.disk_write_mb_s;
+    // A shared disk is not copied, and its writes go to the storage, not over the migration.
+    const bool shared = vm.storage != "copy";
+    sim_vm.disk_used_bytes = shared ? 0 : static_cast<int64_t>(vm.disk_used_gib * 1024 * 1048576);
+    sim_vm.disk_write_mb_s = shared ? 0 : vm.disk_write_mb_s;
     return raw->StartVm(sim_vm, host);
   };
   opened.driver = std::move(driver);

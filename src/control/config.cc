@@ -253,7 +253,7 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     GS_RETURN_IF_ERROR(t.CheckKnown(
         {"name", "latitude", "longitude", "capacity_kw", "pv_kwp", "pv_tilt", "pv_azimuth",
          "wind_turbine", "wind_curves", "wind_hub_height_m", "wind_count", "weather", "carbon",
-         "carbon_g_per_kwh", "forecast", "carbon_forecast", "sensors"}));
+         "carbon_g_per_kwh", "forecast", "carbon_forecast", "sensors", "storage_rtt_ms"}));
     SiteConfig s;
     GS_ASSIGN(s.name, ReadName(t));
     if (c.FindSite(s.name)) return t.Error("name", "site '" + s.name + "' is defined twice");
@@ -262,6 +262,7 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     double capacity_kw = 0, count = 0;
     GS_ASSIGN(capacity_kw, t.Number("capacity_kw", std::nullopt, 0.001, 1e6));
     s.capacity_w = capacity_kw * 1000;
+    GS_ASSIGN(s.storage_rtt_ms, t.Number("storage_rtt_ms", 0, 0, 10000));
     GS_ASSIGN(s.pv_kwp, t.Number("pv_kwp", 0, 0, 1e6));
     GS_ASSIGN(s.pv_tilt_deg, t.Number("pv_tilt", 30, 0, 90));
     GS_ASSIGN(s.pv_azimuth_deg, t.Number("pv_azimuth", 180, 0, 360));
@@ -436,13 +437,14 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     GS_ASSIGN(v.disk_write_mb_s, t.Number("disk_write_mb_s", 0, 0, 1e5));
     if (v.disk_write_mb_s > 0 && v.disk_gib == 0)
       return t.Error("disk_write_mb_s", "needs a disk (disk_gib)");
-    std::string storage;
-    GS_ASSIGN(storage, t.String("storage", std::string("copy")));
-    if (storage != "copy")
+    GS_ASSIGN(v.storage, t.String("storage", std::string("copy")));
+    if (v.storage != "copy" && v.storage != "nbd" && v.storage != "iscsi" && v.storage != "nfs")
       return t.Error("storage",
-                     "must be \"copy\" (the disk lives on the VM's host and moves "
-                     "with it), got \"" +
-                         storage + "\"");
+                     "must be \"copy\" (the disk lives on the VM's host and moves with it), or "
+                     "\"nbd\", \"iscsi\" or \"nfs\" (shared storage), got \"" +
+                         v.storage + "\"");
+    if (v.storage != "copy" && v.disk_gib == 0)
+      return t.Error("storage", "is " + v.storage + " but the VM has no disk (disk_gib)");
     c.vms.push_back(std::move(v));
   }
   if (c.hosts.empty() && !c.vms.empty()) return top.Error("hosts", "VMs need at least one host");

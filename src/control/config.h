@@ -52,6 +52,9 @@ struct SiteConfig {
                         // what the sensors measure
   std::string carbon;   // a carbon-intensity CSV; empty: `carbon_g_per_kwh` all the time
   double carbon_g_per_kwh = 400;
+  // Round trip from the site to the shared storage, ms (0: next to it): how fast a VM with a
+  // shared disk can write it there (placement::Problem::remote_disk_in_flight_bytes).
+  double storage_rtt_ms = 0;
   GreenForecast forecast = GreenForecast::kPersistence;  // default: model when weather is given
   CarbonForecast carbon_forecast = CarbonForecast::kFile;
   std::vector<SensorConfig> sensors;
@@ -83,11 +86,14 @@ struct VmConfig {
   int64_t working_set_mib = -1;  // the most memory it rewrites (-1: all of it)
   double downtime_budget_s = 0.5;
   std::string address;  // qemu: the address it keeps everywhere, e.g. 198.18.128.10/16
-  // Its disk (storage "copy": on its host, copied along when it moves), 0 for none; how much of
-  // it holds data (what a move copies) and how fast the guest writes it.
+  // Its disk, 0 for none; how much of it holds data (what a move copies) and how fast the guest
+  // writes it. Where it lives: "copy" (on its host, copied along when it moves) or shared
+  // storage every site reaches, "nbd", "iscsi" or "nfs" (under qemu: the lab's storage, lab up
+  // --storage), not copied.
   int64_t disk_gib = 0;
   double disk_used_gib = 0;
   double disk_write_mb_s = 0;
+  std::string storage = "copy";
 };
 
 struct ServiceConfig {

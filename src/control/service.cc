@@ -61,7 +61,8 @@ placement::Problem ProblemOf(const ServiceConfig& config) {
   placement::Problem problem;
   problem.slot_s = std::max<int64_t>(1, std::llround(config.period_s));
   problem.energy_per_byte_j = config.energy_per_byte_j;
-  for (const SiteConfig& site : config.sites) problem.sites.push_back({site.name, site.capacity_w});
+  for (const SiteConfig& site : config.sites)
+    problem.sites.push_back({site.name, site.capacity_w, site.storage_rtt_ms / 1000});
   problem.links.assign(config.sites.size() * config.sites.size(),
                        placement::Link{config.link_mbit * 1e6 / 8});
   for (const VmConfig& vc : config.vms) {
@@ -72,7 +73,8 @@ placement::Problem ProblemOf(const ServiceConfig& config) {
     vm.working_set_bytes = vc.working_set_mib > 0 ? vc.working_set_mib << 20 : -1;
     vm.peak_power_w = vc.peak_power_w;
     vm.downtime_budget_s = vc.downtime_budget_s;
-    vm.disk_bytes = static_cast<int64_t>(vc.disk_used_gib * 1024 * 1048576);
+    vm.disk_shared = vc.storage != "copy";
+    vm.disk_bytes = vm.disk_shared ? 0 : static_cast<int64_t>(vc.disk_used_gib * 1024 * 1048576);
     vm.disk_write_rate_bytes_s = vc.disk_write_mb_s * 1e6;
     problem.vms.push_back(vm);
   }

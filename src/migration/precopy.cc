@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 namespace greenshift::migration {
 
@@ -143,6 +144,12 @@ Result<PrecopyPrediction> PredictStopAndCopy(const PrecopyInput& in) {
   p.total_s = in.setup_s + p.downtime_s;
   p.reason = "stop and copy: the guest is paused for the whole copy";
   return p;
+}
+
+double RemoteDiskWriteRate(double in_flight_bytes, double rtt_s, double bandwidth_bytes_s) {
+  const double send_s = bandwidth_bytes_s > 0 ? in_flight_bytes / bandwidth_bytes_s : 0;
+  if (!(rtt_s + send_s > 0)) return std::numeric_limits<double>::infinity();
+  return in_flight_bytes / (rtt_s + send_s);
 }
 
 }  // namespace greenshift::migration

@@ -68,4 +68,11 @@ Result<PrecopyPrediction> PredictPrecopy(const PrecopyInput& input);
 // Regular migration (stop, copy, start): the guest is stopped for the whole copy.
 Result<PrecopyPrediction> PredictStopAndCopy(const PrecopyInput& input);
 
+// A disk on shared storage `rtt_s` away (round trip) over a link of `bandwidth_bytes_s` (0:
+// unlimited): the write rate a guest gets that keeps `in_flight_bytes` of writes outstanding. A
+// write is done when its acknowledgement is back, one round trip after it was sent (plus the
+// time to send it); a synchronous writer (O_DSYNC, a database's log) keeps one write in flight,
+// so a 64 KiB writer 40 ms away gets 1.6 MB/s however fast the link. Infinite when rtt_s is 0.
+double RemoteDiskWriteRate(double in_flight_bytes, double rtt_s, double bandwidth_bytes_s);
+
 }  // namespace greenshift::migration

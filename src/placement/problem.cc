@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <map>
 #include <tuple>
@@ -20,7 +21,11 @@ Status Problem::Check() const {
   if (!(energy_per_byte_j >= 0)) return Status::Error("energy per byte must be >= 0");
   for (const Site& s : sites) {
     if (!(s.capacity_w > 0)) return Status::Error("site '" + s.name + "': capacity must be > 0 W");
+    if (!(s.storage_rtt_s >= 0) || !std::isfinite(s.storage_rtt_s))
+      return Status::Error("site '" + s.name + "': round trip to the storage must be >= 0 s");
   }
+  if (!(remote_disk_in_flight_bytes > 0))
+    return Status::Error("the writes a VM keeps in flight to a shared disk must be > 0 bytes");
   for (const Vm& v : vms) {
     if (v.memory_bytes <= 0) return Status::Error("VM '" + v.name + "': memory must be > 0");
     if (!(v.dirty_rate_bytes_s >= 0)) return Status::Error("VM '" + v.name + "': dirty rate < 0");
@@ -51,8 +56,9 @@ MoveCost PredictMove(const Problem& problem, size_t vm, size_t from, size_t to) 
   input.working_set_bytes = v.working_set_bytes;
   input.bandwidth_bytes_s = problem.LinkBetween(from, to).bandwidth_bytes_s;
   input.downtime_limit_s = v.downtime_budget_s;
-  input.disk_bytes = v.disk_bytes;
-  input.disk_write_rate_bytes_s = v.disk_write_rate_bytes_s;
+  // A shared disk stays where it is: neither its data nor its writes cross the migration link.
+  input.disk_bytes = v.disk_shared ? 0 : v.disk_bytes;
+  input.disk_write_rate_bytes_s = v.disk_shared ? 0 : v.disk_write_rate_bytes_s;
   Result<migration::PrecopyPrediction> p = problem.live_migration
                                                ? migration::PredictPrecopy(input)
                                                : migration::PredictStopAndCopy(input);
@@ -64,7 +70,20 @@ MoveCost PredictMove(const Problem& problem, size_t vm, size_t from, size_t to) 
   cost.total_s = p->total_s;
   cost.bytes = p->bytes_sent;
   cost.energy_j = static_cast<double>(p->bytes_sent) * problem.energy_per_byte_j * 2;
-  if (!p->converges) {
+  const double rtt_s = problem.sites[to].storage_rtt_s;
+  const double remote_rate = migration::RemoteDiskWriteRate(problem.remote_disk_in_flight_bytes,
+                                                            rtt_s, /*bandwidth_bytes_s=*/0);
+  char remote[200] = "";
+  if (v.disk_shared && v.disk_write_rate_bytes_s > remote_rate) {
+    std::snprintf(remote, sizeof remote,
+                  "its shared disk would take at most %.1f MB/s of writes at site %s (%.0f ms "
+                  "from the storage), below the %.1f MB/s it writes",
+                  remote_rate / 1e6, problem.sites[to].name.c_str(), rtt_s * 1e3,
+                  v.disk_write_rate_bytes_s / 1e6);
+  }
+  if (remote[0] != '\0') {
+    cost.why_not = remote;
+  } else if (!p->converges) {
     cost.why_not = "does not converge: " + p->reason;
   } else if (p->downtime_s > v.downtime_budget_s) {
     cost.why_not = "predicted downtime " + std::to_string(p->downtime_s) + " s over the budget";
@@ -76,27 +95,31 @@ MoveCost PredictMove(const Problem& problem, size_t vm, size_t from, size_t to) 
 
 MoveCosts::MoveCosts(const Problem& problem) : sites_(problem.sites.size()) {
   // VMs and links repeat: predict once per distinct VM (its migration parameters) and distinct
-  // link bandwidth, so 100,000 VMs of a few kinds cost a few predictions.
-  using VmKey = std::tuple<int64_t, double, int64_t, double, int64_t, double>;
+  // link (its bandwidth, and how far its destination is from the shared storage), so 100,000
+  // VMs of a few kinds cost a few predictions.
+  using VmKey = std::tuple<int64_t, double, int64_t, double, int64_t, double, bool>;
   std::map<VmKey, size_t> vm_classes;
   std::vector<size_t> representative;  // a VM of each class
   vm_class_.resize(problem.vms.size());
   for (size_t v = 0; v < problem.vms.size(); ++v) {
     const Vm& vm = problem.vms[v];
     const VmKey key{vm.memory_bytes,      vm.dirty_rate_bytes_s, vm.working_set_bytes,
-                    vm.downtime_budget_s, vm.disk_bytes,         vm.disk_write_rate_bytes_s};
+                    vm.downtime_budget_s, vm.disk_bytes,         vm.disk_write_rate_bytes_s,
+                    vm.disk_shared};
     auto [it, added] = vm_classes.emplace(key, vm_classes.size());
     if (added) representative.push_back(v);
     vm_class_[v] = it->second;
   }
-  std::map<double, size_t> bandwidths;
+  std::map<std::pair<double, double>, size_t> bandwidths;
   std::vector<std::pair<size_t, size_t>> link_of_class;
   link_class_.resize(sites_ * sites_);
   for (size_t a = 0; a < sites_; ++a) {
     for (size_t b = 0; b < sites_; ++b) {
       if (a == b) continue;
       auto [it, added] =
-          bandwidths.emplace(problem.LinkBetween(a, b).bandwidth_bytes_s, bandwidths.size());
+          bandwidths.emplace(std::make_pair(problem.LinkBetween(a, b).bandwidth_bytes_s,
+                                            problem.sites[b].storage_rtt_s),
+                             bandwidths.size());
       if (added) link_of_class.emplace_back(a, b);
       link_class_[a * sites_ + b] = it->second;
     }

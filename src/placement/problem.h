@@ -21,6 +21,9 @@ inline double KgCo2(double watt_hours, double g_per_kwh) {
 struct Site {
   std::string name;
   double capacity_w = 0;  // most IT power its hosts take: the sum of the VMs' peak power
+  // Round trip from the site to the fleet's shared storage (0: next to it). A VM whose disk is
+  // shared writes it over this distance wherever it runs.
+  double storage_rtt_s = 0;
 };
 
 struct Vm {
@@ -30,9 +33,13 @@ struct Vm {
   int64_t working_set_bytes = -1;  // -1: unbounded
   double peak_power_w = 0;         // the most it draws: what it takes of a site's capacity
   double downtime_budget_s = 0.5;  // no move may predict more downtime than this
-  // A disk copied along when it moves (storage "copy"): its data, and the guest's writes to it.
+  // Its disk: the data a move copies (storage "copy"; 0 when shared), and the guest's writes
+  // to it. A shared disk (nbd, iscsi, nfs) is not copied; its writes cross the network to the
+  // storage instead, and a site too far from it cannot take them (Problem's
+  // remote_disk_in_flight_bytes).
   int64_t disk_bytes = 0;
   double disk_write_rate_bytes_s = 0;
+  bool disk_shared = false;
 };
 
 struct Link {
@@ -50,6 +57,11 @@ struct Problem {
   // Whether moves are live (pre-copy) or stop-and-copy: what the hypervisor can do. A stopped
   // VM's downtime is the whole copy, and budgets are measured against it.
   bool live_migration = true;
+  // What a VM with a shared disk keeps in flight to it: one 64 KiB synchronous write (the lab
+  // guest's records; a database's log). It gets at most this per round trip to the storage
+  // (migration::RemoteDiskWriteRate): a move to a site where that is below the VM's write rate
+  // is not feasible.
+  double remote_disk_in_flight_bytes = 65536;
   const Link& LinkBetween(size_t from, size_t to) const { return links[from * sites.size() + to]; }
   // Errors name the site, VM or field that is wrong.
   Status Check() const;

@@ -246,8 +246,9 @@ Result<SimWorld> Build(const World& world, std::unique_ptr<placement::Policy> po
     sim_vm.dirty_mb_s = vm.dirty_rate_bytes_s / 1e6;
     sim_vm.working_set_mib =
         vm.working_set_bytes > 0 ? static_cast<int>(vm.working_set_bytes >> 20) : -1;
-    sim_vm.disk_used_bytes = vm.disk_bytes;
-    sim_vm.disk_write_mb_s = vm.disk_write_rate_bytes_s / 1e6;
+    // A shared disk is not copied, and its writes go to the storage, not over the migration.
+    sim_vm.disk_used_bytes = vm.disk_shared ? 0 : vm.disk_bytes;
+    sim_vm.disk_write_mb_s = vm.disk_shared ? 0 : vm.disk_write_rate_bytes_s / 1e6;
     const size_t site = static_cast<size_t>(world.initial_site[v]);
     GS_RETURN_IF_ERROR(sim.driver->StartVm(sim_vm, world.problem.sites[site].name));
     sim.engine->fleet().Place(v, static_cast<int>(site), hypervisor::VmState::kRunning);

@@ -93,6 +93,22 @@ TEST(ConfigTest, ReadsEverySection) {
   EXPECT_DOUBLE_EQ(disk->vms[0].disk_used_gib, 20);
   EXPECT_DOUBLE_EQ(disk->vms[0].disk_write_mb_s, 2);
   EXPECT_EQ(ProblemOf(*disk).vms[0].disk_bytes, int64_t{20} << 30);
+  EXPECT_FALSE(ProblemOf(*disk).vms[0].disk_shared);
+
+  // A shared disk: nothing to copy, its writes checked against each site's distance to it.
+  std::string shared_text =
+      Replace(kGood, "downtime_budget_ms = 300",
+              "downtime_budget_ms = 300\ndisk_gib = 20\ndisk_write_mb_s = 2\nstorage = \"iscsi\"");
+  shared_text = Replace(shared_text, "latitude = 50.1", "latitude = 50.1\nstorage_rtt_ms = 40");
+  Result<ServiceConfig> shared = ParseConfig(shared_text, "g.toml");
+  ASSERT_TRUE(shared.ok()) << shared.error();
+  EXPECT_EQ(shared->vms[0].storage, "iscsi");
+  EXPECT_DOUBLE_EQ(shared->sites[0].storage_rtt_ms, 40);
+  const placement::Problem problem = ProblemOf(*shared);
+  EXPECT_TRUE(problem.vms[0].disk_shared);
+  EXPECT_EQ(problem.vms[0].disk_bytes, 0);
+  EXPECT_DOUBLE_EQ(problem.vms[0].disk_write_rate_bytes_s, 2e6);
+  EXPECT_DOUBLE_EQ(problem.sites[0].storage_rtt_s, 0.040);
 }
 
 TEST(ConfigTest, ReadsAReplay) {
@@ -148,8 +164,12 @@ TEST(ConfigTest, ErrorsNameTheKey) {
        "key 'vms[0].disk_gib': must be a whole number"},
       {"downtime_budget_ms = 300", "downtime_budget_ms = 300\ndisk_gib = 10\ndisk_used_gib = 11",
        "key 'vms[0].disk_used_gib'"},
-      {"downtime_budget_ms = 300", "downtime_budget_ms = 300\ndisk_gib = 10\nstorage = \"nfs\"",
-       "key 'vms[0].storage': must be \"copy\""},
+      {"downtime_budget_ms = 300", "downtime_budget_ms = 300\ndisk_gib = 10\nstorage = \"ceph\"",
+       "key 'vms[0].storage': must be \"copy\" (the disk lives on the VM's host and moves with "
+       "it), or \"nbd\", \"iscsi\" or \"nfs\" (shared storage), got \"ceph\""},
+      {"downtime_budget_ms = 300", "downtime_budget_ms = 300\nstorage = \"iscsi\"",
+       "key 'vms[0].storage': is iscsi but the VM has no disk (disk_gib)"},
+      {"latitude = 50.1", "latitude = 50.1\nstorage_rtt_ms = -1", "key 'sites[0].storage_rtt_ms'"},
       {"downtime_budget_ms = 300", "downtime_budget_ms = 300\ndisk_gib = -1",
        "key 'vms[0].disk_gib'"},
       {"name = \"london\"", "name = \"frankfurt\"",

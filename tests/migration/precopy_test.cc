@@ -209,3 +209,21 @@ TEST(PrecopyTest, StopAndCopyCopiesTheDiskWhileStopped) {
 
 }  // namespace
 }  // namespace greenshift::migration
+
+namespace greenshift::migration {
+namespace {
+
+TEST(RemoteDiskTest, OneWriteInFlightPerRoundTrip) {
+  // A 64 KiB synchronous writer 40 ms from its disk: 65536 / 0.040 = 1.64 MB/s.
+  EXPECT_NEAR(RemoteDiskWriteRate(65536, 0.040, 0), 1.6384e6, 1);
+  // Four times as much in flight, four times the rate; half the distance, twice.
+  EXPECT_NEAR(RemoteDiskWriteRate(4 * 65536, 0.040, 0), 4 * 1.6384e6, 1);
+  EXPECT_NEAR(RemoteDiskWriteRate(65536, 0.020, 0), 2 * 1.6384e6, 1);
+  // The link's own time to send the write adds to the round trip: at 100 Mbit/s, 5.2 ms.
+  EXPECT_NEAR(RemoteDiskWriteRate(65536, 0.040, 12.5e6), 65536 / (0.040 + 65536 / 12.5e6), 1);
+  // Next to the storage: no limit from the distance.
+  EXPECT_TRUE(std::isinf(RemoteDiskWriteRate(65536, 0, 0)));
+}
+
+}  // namespace
+}  // namespace greenshift::migration

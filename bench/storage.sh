@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Migration of a VM with a disk (storage copy) on a link shaped to 100 Mbit/s: a 1 GiB disk with
-# 256 MiB written, the guest writing on at 1 or 5 MB/s. Per setting, the median of RUNS fresh
-# VMs: total time, guest-visible pause (STOP on a to RESUME on b), pings lost (every 10 ms),
+# Migration of a VM with a disk on a link shaped to 100 Mbit/s: a 1 GiB disk with 256 MiB
+# written, the guest writing on at 1 or 5 MB/s; the disk copied along (storage copy) or shared
+# (nbd, iscsi, nfs: the lab's storage namespace, its links unshaped). Per setting, the median of
+# RUNS fresh VMs: total time, guest-visible pause (STOP on a to RESUME on b), pings lost (every 10 ms),
 # the guest's disk write throughput during the migration and in the 10 s after, and the total
 # time against the ideal (disk data + the writes made meanwhile + RAM sent) / link rate.
 # Side by side: greenshift's tuning (copy mode auto) and virsh-style defaults (libvirt's
 # --copy-storage-all copies in the background, QEMU's migration parameters left at their
 # defaults), both through the qemu driver; and the same VM without a disk for the pause.
-# Not a test: about 15 minutes with RUNS=3. Needs root and a build (scripts/test.sh or
+# Not a test: about 25 minutes with RUNS=3. Needs root and a build (scripts/test.sh or
 # scripts/demo.sh build it).
 #
 # usage: bench/storage.sh [RUNS]
@@ -22,7 +23,7 @@ OUT=$(mktemp -d)
 trap '"$G" lab down >/dev/null 2>&1 || true; rm -rf "$OUT"' EXIT
 
 "$G" lab down >/dev/null 2>&1 || true
-"$G" lab up --sites 2 >/dev/null
+"$G" lab up --sites 2 --storage >/dev/null
 "$G" lab link a b --bandwidth-mbit "$LINK_MBIT"
 
 acked() {
@@ -30,12 +31,14 @@ acked() {
     sed -n 's/.*disk_acked=\([0-9]*\).*/\1/p' | sed 's/^0*//; s/^$/0/'
 }
 
-# one LABEL WRITE_MB_S [migrate options...]: one fresh VM, one migration a -> b; appends a row.
+# one LABEL WRITE_MB_S STORAGE [migrate options...]: one fresh VM, one migration a -> b; appends
+# a row.
 one() {
-  local label=$1 rate=$2
-  shift 2
+  local label=$1 rate=$2 storage=$3
+  shift 3
   local disk_args=()
-  [[ $rate != none ]] && disk_args=(--disk-gib 1 --disk-fill-mib 256 --disk-mb-s "$rate")
+  [[ $rate != none ]] &&
+    disk_args=(--disk-gib 1 --disk-fill-mib 256 --disk-mb-s "$rate" --storage "$storage")
   "$G" vm start s1 --site a "${disk_args[@]}" >/dev/null
   local ip
   ip=$("$G" vm list --json | jq -r '.[0].ip')
@@ -72,11 +75,14 @@ one() {
 }
 
 for _ in $(seq "$RUNS"); do
-  one "no disk (greenshift)" none
-  one "1 MB/s, greenshift (auto)" 1
-  one "1 MB/s, virsh-style defaults" 1 --copy-mode background --tuning qemu-defaults
-  one "5 MB/s, greenshift (auto)" 5
-  one "5 MB/s, virsh-style defaults" 5 --copy-mode background --tuning qemu-defaults
+  one "no disk (greenshift)" none -
+  one "1 MB/s, greenshift (auto)" 1 copy
+  one "1 MB/s, virsh-style defaults" 1 copy --copy-mode background --tuning qemu-defaults
+  one "5 MB/s, greenshift (auto)" 5 copy
+  one "5 MB/s, virsh-style defaults" 5 copy --copy-mode background --tuning qemu-defaults
+  one "5 MB/s, shared nbd" 5 nbd
+  one "5 MB/s, shared iscsi" 5 iscsi
+  one "5 MB/s, shared nfs" 5 nfs
 done
 
 echo

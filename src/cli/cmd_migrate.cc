@@ -46,8 +46,8 @@ void AddMigrateCommand(CLI::App& app, Context& context) {
   struct Options {
     std::string name, to, tuning = "greenshift", copy_mode = "auto";
     bool live = false, offline = false, json = false, quiet = false, cancel = false;
-    bool compare_disks = false;
-    double timeout_s = 300;
+    bool compare_disks = false, postcopy = false;
+    double timeout_s = 300, postcopy_recover_s = 120;
     int downtime_limit_ms = 20;
     int max_downtime_ms = 300;
   };
@@ -82,6 +82,14 @@ void AddMigrateCommand(CLI::App& app, Context& context) {
                   "up), background, write-blocking")
       ->check(CLI::IsMember({"auto", "background", "write-blocking"}))
       ->capture_default_str();
+  cmd->add_flag("--postcopy", options->postcopy,
+                "switch to post-copy when pre-copy is stuck (greenshift tuning, live, no disk to "
+                "copy): the VM then moves whatever it does, but a destination that dies after the "
+                "switch takes it with it");
+  cmd->add_option("--postcopy-recover-s", options->postcopy_recover_s,
+                  "post-copy: how long to wait for a broken link to work again")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_flag("--compare-disks", options->compare_disks,
                 "compare source and destination disk images at the switchover (tests; lengthens "
                 "the pause)");
@@ -111,6 +119,10 @@ void AddMigrateCommand(CLI::App& app, Context& context) {
         : options->copy_mode == "write-blocking" ? hypervisor::DiskCopyMode::kWriteBlocking
                                                  : hypervisor::DiskCopyMode::kAuto;
     migration.compare_disks_at_switchover = options->compare_disks;
+    migration.postcopy = options->postcopy ? hypervisor::PostcopyPolicy::kWhenStuck
+                                           : hypervisor::PostcopyPolicy::kNever;
+    migration.postcopy_recover_timeout =
+        std::chrono::milliseconds(static_cast<int64_t>(options->postcopy_recover_s * 1000));
     signal(SIGINT, OnSignal);
     signal(SIGTERM, OnSignal);
     hypervisor::ProgressCallback progress;
@@ -127,6 +139,13 @@ void AddMigrateCommand(CLI::App& app, Context& context) {
           hypervisor::MigrationModeName(result.mode), result.vm.c_str(), result.from.c_str(),
           result.to.c_str(), result.total_ms, result.downtime_ms, result.paused_ms,
           result.bytes / 1048576.0, result.passes);
+      if (result.postcopy) {
+        std::printf(
+            "post-copy (%s): vCPUs waited %.0f ms for pages, %d broken link(s) "
+            "recovered\n",
+            result.postcopy_reason.c_str(), result.postcopy_blocktime_ms,
+            result.postcopy_recoveries);
+      }
       if (!result.disk_copy_mode.empty()) {
         std::printf("disk: %.1f MiB copied (%s), caught up after %.0f ms%s%s\n",
                     result.disk_bytes / 1048576.0, result.disk_copy_mode.c_str(),

@@ -32,6 +32,8 @@ const char* MigrationPhaseName(MigrationPhase phase) {
       return "copying";
     case MigrationPhase::kSwitchover:
       return "switchover";
+    case MigrationPhase::kPostcopy:
+      return "post-copy";
     case MigrationPhase::kCompleted:
       return "completed";
     case MigrationPhase::kFailed:
@@ -52,6 +54,10 @@ const char* DiskCopyModeName(DiskCopyMode mode) {
       return "write-blocking";
   }
   return "auto";
+}
+
+const char* PostcopyPolicyName(PostcopyPolicy policy) {
+  return policy == PostcopyPolicy::kWhenStuck ? "when-stuck" : "never";
 }
 
 const char* MigrationEventKindName(MigrationEventKind kind) {
@@ -122,6 +128,13 @@ nlohmann::json ToJson(const MigrationResult& result) {
       {"hypervisor_status", result.hypervisor_status},
       {"events", events},
   };
+  if (result.postcopy) {
+    j["postcopy"] = {{"reason", result.postcopy_reason},
+                     {"blocktime_ms", number_or_null(result.postcopy_blocktime_ms)},
+                     {"recoveries", result.postcopy_recoveries}};
+  } else {
+    j["postcopy"] = nullptr;
+  }
   if (!result.disk_copy_mode.empty()) {
     j["disk"] = {{"bytes", result.disk_bytes},
                  {"copy_ms", number_or_null(result.disk_copy_ms)},

@@ -9,6 +9,14 @@
 //
 // Promise of every driver: a failed migration leaves the VM running on its source, with nothing
 // of it left on the destination, and says why. A VM is never left stopped or running twice.
+// Post-copy (MigrationOptions::postcopy, where the driver has it) moves that line: once the
+// driver switches to post-copy the guest runs on the destination while the rest of its memory
+// still comes from the source, and there is no way back. From then on a link cut pauses the
+// migration and it resumes when the link returns (within postcopy_recover_timeout; the guest
+// waits for the pages it lacks meanwhile); a destination that dies, or a source that dies before
+// every page was sent, takes the VM with it (result.running_on empty; the source is never
+// resumed, as its state is older than what the guest did on the destination). Callers allow
+// post-copy only for VMs that may be lost that way.
 //
 // Threading: a driver may be called from several threads at once (the service's executor runs
 // one migration per thread, its loop lists VMs meanwhile). Calls about different VMs proceed in
@@ -89,6 +97,12 @@ enum class Tuning { kGreenshift, kQemuDefaults };
 enum class DiskCopyMode { kAuto, kBackground, kWriteBlocking };
 const char* DiskCopyModeName(DiskCopyMode mode);
 
+// Whether a live migration may switch to post-copy: never (pre-copy only; a guest that does not
+// converge fails and stays on its source), or when pre-copy is stuck (its memory still to send
+// no longer shrinks from one pass to the next: the guest rewrites it as fast as it is sent).
+enum class PostcopyPolicy { kNever, kWhenStuck };
+const char* PostcopyPolicyName(PostcopyPolicy policy);
+
 struct MigrationOptions {
   MigrationMode mode = MigrationMode::kLive;
   Tuning tuning = Tuning::kGreenshift;
@@ -110,15 +124,23 @@ struct MigrationOptions {
   // Compare the source's and destination's disk images at the switchover (the guest paused, the
   // copy ended), into MigrationResult.disk_compare. For tests: it lengthens the pause.
   bool compare_disks_at_switchover = false;
+  // Post-copy when pre-copy is stuck (greenshift tuning, live, a driver with post_copy; not
+  // for a VM whose disk is being copied). See the promise at the top.
+  PostcopyPolicy postcopy = PostcopyPolicy::kNever;
+  // In post-copy a broken link pauses the migration; it is resumed once the link works again,
+  // for at most this long. After that the VM stays split until `Recover` resumes it.
+  std::chrono::milliseconds postcopy_recover_timeout{std::chrono::minutes(2)};
 };
 
 // Where a migration is: setting up, copying the disk, copying memory while the guest runs,
-// switching over (the guest paused), or ended.
+// switching over (the guest paused), in post-copy (the guest runs on the destination, the rest
+// of its memory follows), or ended.
 enum class MigrationPhase {
   kSetup,
   kDiskCopy,
   kCopying,
   kSwitchover,
+  kPostcopy,
   kCompleted,
   kFailed,
   kCancelled
@@ -177,6 +199,13 @@ struct MigrationResult {
   double setup_ms = -1;
   int64_t mbps = 0;  // the hypervisor's last throughput figure, Mbit/s
   std::string tuning;
+  // Post-copy: whether the migration switched to it, why, how long the guest's vCPUs waited
+  // for pages in all (the destination's figure; -1 when not reported), and how often a broken
+  // link was recovered from.
+  bool postcopy = false;
+  std::string postcopy_reason;
+  double postcopy_blocktime_ms = -1;
+  int postcopy_recoveries = 0;
   std::vector<MigrationEvent> events;  // the timeline, in order of arrival per side
 };
 

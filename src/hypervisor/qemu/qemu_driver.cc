@@ -6,6 +6,8 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <optional>
 #include <thread>
 
 #include "core/clock.h"
@@ -104,6 +106,10 @@ constexpr std::chrono::seconds kStall{15};
 constexpr std::chrono::seconds kSourceSilent{5};
 // How long one query during a migration may take before the source counts as not answering.
 constexpr std::chrono::milliseconds kQueryTimeout{1000};
+// In post-copy the rest of memory is pushed at the link's speed; pushing nothing this long means
+// the link is broken (TCP would take minutes to say so): the migration is paused and resumed
+// over a new connection once the link works.
+constexpr std::chrono::seconds kPostcopyStall{5};
 // Passes without converging before the downtime target is raised (greenshift tuning).
 constexpr int kRaisePasses = 30;
 
@@ -123,6 +129,66 @@ void EndMirror(QmpClient& source) {
     SleepMs(20);
   }
   (void)source.Execute("blockdev-del", {{"node-name", kMirrorTargetNode}});
+}
+
+std::string MigrationStatusOf(QmpClient& qmp) {
+  Result<json> info = qmp.Execute("query-migrate", json::object(), kQueryTimeout);
+  return info.ok() ? info->value("status", std::string("none")) : "";
+}
+
+enum class PostcopyResume { kResumed, kDestinationDied, kTimedOut };
+
+// A post-copy migration whose connection broke (or stalled: a cut link) is paused at both ends
+// (`migrate-pause` where QEMU has not noticed yet), then, once the destination answers pings
+// from the source's site again, resumed over a new connection: `migrate-recover` on the
+// destination listening on `uri`, `migrate` with resume on the source. Tried again until `until`.
+// The guest keeps running on the destination throughout; it waits for pages it lacks.
+PostcopyResume ResumePostcopy(QmpClient& source, QmpClient& destination, const QemuSite& from,
+                              const std::string& destination_address, const std::string& uri,
+                              SteadyTime until, const std::function<bool()>& destination_alive,
+                              std::string& said) {
+  while (true) {
+    if (!destination_alive()) return PostcopyResume::kDestinationDied;
+    if (MigrationStatusOf(source) == "completed") return PostcopyResume::kResumed;
+    for (QmpClient* side : {&source, &destination}) {
+      if (MigrationStatusOf(*side) != "postcopy-paused") (void)side->Execute("migrate-pause");
+    }
+    for (int i = 0; i < 100; ++i) {
+      if (MigrationStatusOf(source) == "postcopy-paused" &&
+          MigrationStatusOf(destination) == "postcopy-paused")
+        break;
+      SleepMs(100);
+    }
+    // Wait for the link: a ping from the source's site to the destination's address.
+    bool link_up = false;
+    while (!link_up && SteadyNow() < until) {
+      if (!destination_alive()) return PostcopyResume::kDestinationDied;
+      Result<CommandOutput> ping = RunCommand({"ping", "-c", "1", "-W", "1", destination_address},
+                                              RunOptions{from.netns, std::chrono::seconds(5)});
+      link_up = ping.ok() && ping->exit_code == 0;
+      if (!link_up) SleepMs(500);
+    }
+    if (!link_up) {
+      said = "the link to " + destination_address + " is still broken";
+      return PostcopyResume::kTimedOut;
+    }
+    if (Result<json> r = destination.Execute("migrate-recover", {{"uri", uri}}); !r.ok()) {
+      said = r.error();
+    } else if (Result<json> r2 = source.Execute("migrate", {{"uri", uri}, {"resume", true}});
+               !r2.ok()) {
+      said = r2.error();
+    } else {
+      for (int i = 0; i < 100; ++i) {
+        const std::string status = MigrationStatusOf(source);
+        if (status == "postcopy-active" || status == "completed") return PostcopyResume::kResumed;
+        if (status == "postcopy-paused") break;
+        SleepMs(100);
+      }
+      said = "the resumed connection did not carry the migration";
+    }
+    if (SteadyNow() >= until) return PostcopyResume::kTimedOut;
+    SleepMs(500);
+  }
 }
 
 }  // namespace
@@ -262,6 +328,8 @@ Result<QemuDriver::Record> QemuDriver::LoadRecord(const std::string& name) const
     record.machine = MachineFromJson(j.at("machine"));
     record.site = j.at("site").get<std::string>();
     record.migrating_to = j.value("migrating_to", std::string());
+    record.postcopy = j.value("postcopy", false);
+    record.migration_uri = j.value("migration_uri", std::string());
     return record;
   } catch (const json::exception& e) {
     return Status::Error("VM record " + path + " is incomplete: " + e.what());
@@ -274,6 +342,8 @@ Status QemuDriver::SaveRecord(const Record& record) const {
             {"site", record.site},
             {"updated", FormatUtc(WallNow())}};
   if (!record.migrating_to.empty()) j["migrating_to"] = record.migrating_to;
+  if (record.postcopy) j["postcopy"] = true;
+  if (!record.migration_uri.empty()) j["migration_uri"] = record.migration_uri;
   return WriteFileAtomic(RecordPath(record.machine.spec.name), j.dump(2) + "\n");
 }
 
@@ -460,7 +530,7 @@ Status QemuDriver::StartVm(const Machine& machine, const std::string& site_name)
     RemoveDisk(spec.name, **site);
     return launched;
   }
-  return SaveRecord(Record{machine, site_name, ""});
+  return SaveRecord(Record{machine, site_name, "", false, ""});
 }
 
 Status QemuDriver::StopVm(const std::string& name) {
@@ -477,10 +547,9 @@ Status QemuDriver::StopVm(const std::string& name) {
 }
 
 hypervisor::Capabilities QemuDriver::GetCapabilities() const {
-  // What this driver drives QEMU to do today. Post-copy is QEMU's too, but not yet this
-  // driver's (issue 12): it says so rather than trying.
   hypervisor::Capabilities c;
   c.live_migration = c.offline_migration = true;
+  c.post_copy = true;  // postcopy-ram (userfaultfd), switched to when pre-copy is stuck
   c.disk_copy = true;  // NBD export on the destination, blockdev-mirror from the source
   c.auto_converge = c.downtime_limit = c.bandwidth_limit = true;
   c.dirty_rate = true;  // calc-dirty-rate, page sampling
@@ -566,6 +635,51 @@ Result<VmInfo> QemuDriver::Recover(const std::string& name, milliseconds timeout
     return info.ok() ? info->value("status", std::string("none")) : "gone";
   };
   std::string status = migration_status();
+  if (record.postcopy) {
+    // Past post-copy's switch: the guest runs on the destination and the source only serves it
+    // pages. Never resumed; the migration is seen through (a broken link resumed) or the VM is
+    // lost with its destination.
+    Result<std::unique_ptr<QmpClient>> source_qmp =
+        QmpClient::Connect(PathsFor(config_, name, record.site).control_socket, kQmpConnectTimeout);
+    Result<std::unique_ptr<QmpClient>> destination_qmp = QmpClient::Connect(
+        PathsFor(config_, name, record.migrating_to).control_socket, kQmpConnectTimeout);
+    auto destination_alive = [&]() { return InstancePid(name, (*destination)->name) != 0; };
+    int64_t last_sent = -1;
+    SteadyTime last_advance = SteadyNow();
+    while (source_qmp.ok() && destination_qmp.ok() && destination_alive() &&
+           SteadyNow() < deadline) {
+      Result<json> info = (*source_qmp)->Execute("query-migrate", json::object(), kQueryTimeout);
+      status = info.ok() ? info->value("status", std::string("none")) : "";
+      if (status == "completed" || status == "failed") break;
+      const int64_t sent =
+          info.ok() && info->contains("ram") ? (*info)["ram"].value("transferred", int64_t{0}) : 0;
+      if (sent != last_sent) {
+        last_sent = sent;
+        last_advance = SteadyNow();
+      }
+      if (status == "postcopy-paused" || SteadyNow() - last_advance >= kPostcopyStall) {
+        std::string said;
+        (void)ResumePostcopy(**source_qmp, **destination_qmp, **source,
+                             (*destination)->migration_address, record.migration_uri, deadline,
+                             destination_alive, said);
+        last_advance = SteadyNow();
+      }
+      SleepMs(200);
+    }
+    if (!destination_alive()) {
+      return Status::Error(
+          "VM '" + name + "' was lost in post-copy: its destination QEMU on site " +
+          (*destination)->name + " is gone and its source on site " + (*source)->name +
+          " holds an older, paused state, which is not resumed; stop the VM "
+          "and start it again from its disk");
+    }
+    if (status != "completed") {
+      return Status::Unavailable("VM '" + name + "' is still in post-copy (" + status +
+                                 "): it runs on site " + (*destination)->name +
+                                 " and waits for memory still on site " + (*source)->name +
+                                 "; run recover again once the link between them works");
+    }
+  }
   // Not waited for: "pre-switchover", where QEMU waits for the caller that died (it had to end
   // the disk copy and let the last round go).
   while (
@@ -590,6 +704,11 @@ Result<VmInfo> QemuDriver::Recover(const std::string& name, milliseconds timeout
     SleepMs(100);  // completed: the destination starts by itself in a moment
   }
   const bool has_disk = record.machine.spec.disk_gib > 0 && record.machine.shared_disk.host.empty();
+  if (record.postcopy && destination_state != "running") {
+    return Status::Error("VM '" + name + "' completed post-copy but does not run on site " +
+                         (*destination)->name + " (" + destination_state +
+                         "); its source is older and is not resumed");
+  }
   if (destination_state == "running") {
     DestroyInstance(name, **source);
     if (has_disk) {
@@ -622,6 +741,8 @@ Result<VmInfo> QemuDriver::Recover(const std::string& name, milliseconds timeout
     }
   }
   record.migrating_to.clear();
+  record.postcopy = false;
+  record.migration_uri.clear();
   GS_RETURN_IF_ERROR(SaveRecord(record));
   return InfoFor(record);
 }
@@ -666,8 +787,8 @@ hypervisor::MigrationPhase PhaseOf(const std::string& status) {
   if (status == "completed") return MigrationPhase::kCompleted;
   if (status == "failed") return MigrationPhase::kFailed;
   if (status == "cancelled" || status == "cancelling") return MigrationPhase::kCancelled;
-  if (status == "device" || status == "pre-switchover" || status == "postcopy-active")
-    return MigrationPhase::kSwitchover;
+  if (status == "device" || status == "pre-switchover") return MigrationPhase::kSwitchover;
+  if (status.rfind("postcopy", 0) == 0) return MigrationPhase::kPostcopy;
   if (status == "active") return MigrationPhase::kCopying;
   return MigrationPhase::kSetup;
 }
@@ -894,9 +1015,19 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       QmpClient::Connect(destination_paths.control_socket, kQmpConnectTimeout);
   if (!destination_connect.ok()) return roll_back(destination_connect.error());
   std::unique_ptr<QmpClient> destination_qmp = std::move(*destination_connect);
-  const json events_on = {
-      {"capabilities", json::array({{{"capability", "events"}, {"state", true}}})}};
-  if (Result<json> r = destination_qmp->Execute("migrate-set-capabilities", events_on); !r.ok()) {
+  // Post-copy must be on at both ends before the migration starts (it only permits the switch);
+  // the destination measures how long the guest's vCPUs wait for pages.
+  const bool postcopy_allowed = options.postcopy == hypervisor::PostcopyPolicy::kWhenStuck &&
+                                options.mode == MigrationMode::kLive &&
+                                options.tuning == hypervisor::Tuning::kGreenshift && !has_disk;
+  json destination_capabilities = json::array({{{"capability", "events"}, {"state", true}}});
+  if (postcopy_allowed) {
+    destination_capabilities.push_back({{"capability", "postcopy-ram"}, {"state", true}});
+    destination_capabilities.push_back({{"capability", "postcopy-blocktime"}, {"state", true}});
+  }
+  if (Result<json> r = destination_qmp->Execute("migrate-set-capabilities",
+                                                {{"capabilities", destination_capabilities}});
+      !r.ok()) {
     return roll_back(r.error());
   }
   const std::string listen_uri = "tcp:" + destination.migration_address + ":0";
@@ -1071,6 +1202,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   if (options.tuning == hypervisor::Tuning::kGreenshift) {
     capabilities.push_back({{"capability", "auto-converge"}, {"state", options.auto_converge}});
   }
+  if (postcopy_allowed) capabilities.push_back({{"capability", "postcopy-ram"}, {"state", true}});
   if (Result<json> r =
           source_qmp->Execute("migrate-set-capabilities", {{"capabilities", capabilities}});
       !r.ok()) {
@@ -1100,6 +1232,49 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     return roll_back(r.error());
   }
 
+  // After the switch to post-copy there is no way back (see driver.h). A destination that dies
+  // then takes the VM with it; the source's state is older than the guest's, never resumed.
+  auto lose_in_postcopy = [&](const std::string& why) {
+    fill_figures();
+    DestroyInstance(name, destination);  // what is left of it: tap, files
+    result.completed = false;
+    result.running_on.clear();
+    result.error = why +
+                   ": the VM's memory was split between the sites and is lost (its source "
+                   "on site " +
+                   source.name +
+                   " keeps a paused copy older than what the guest did after the switch; it is "
+                   "not resumed). Stop the VM and start it again from its disk";
+    result.total_ms = MillisBetween(started, SteadyNow());
+    return result;
+  };
+  // A broken link in post-copy: pause, wait for the link, resume (ResumePostcopy).
+  auto recover_postcopy = [&]() -> std::optional<MigrationResult> {
+    std::string said;
+    const PostcopyResume resumed = ResumePostcopy(
+        *source_qmp, *destination_qmp, source, destination.migration_address, uri,
+        SteadyNow() + options.postcopy_recover_timeout,
+        [&]() { return InstancePid(name, destination.name) != 0; }, said);
+    if (resumed == PostcopyResume::kResumed) {
+      ++result.postcopy_recoveries;
+      return std::nullopt;
+    }
+    if (resumed == PostcopyResume::kDestinationDied) {
+      return lose_in_postcopy("the destination QEMU on site " + destination.name +
+                              " exited during post-copy");
+    }
+    fill_figures();
+    result.completed = false;
+    result.running_on = destination.name;  // its vCPUs are there, waiting for pages
+    result.error =
+        "post-copy paused for " + std::to_string(options.postcopy_recover_timeout.count() / 1000) +
+        " s (" + said + "): the guest runs on site " + destination.name +
+        " but waits for memory still on site " + source.name + "; `greenshift vm recover " + name +
+        "` resumes the migration once the link " + "works";
+    result.total_ms = MillisBetween(started, SteadyNow());
+    return result;
+  };
+
   SteadyTime next_query = SteadyNow();
   bool cancelled = false;
   bool disk_switched = false;
@@ -1107,6 +1282,9 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   int next_raise_pass = kRaisePasses;
   SteadyTime last_ram_advance = SteadyNow();
   SteadyTime last_source_answer = SteadyNow();
+  // Post-copy: the pass last seen and what remained to send when it began (is pre-copy stuck?).
+  int last_pass_seen = 0;
+  int64_t remaining_at_last_pass = -1;
   while (true) {
     Result<std::vector<QmpEvent>> source_events = source_qmp->PollEvents(milliseconds(20));
     if (!source_events.ok()) {
@@ -1125,7 +1303,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       Result<json> info = source_qmp->Execute("query-migrate", json::object(), kQueryTimeout);
       if (!info.status().IsUnavailable()) {
         last_source_answer = SteadyNow();
-      } else if (SteadyNow() - last_source_answer >= kSourceSilent) {
+      } else if (!result.postcopy && SteadyNow() - last_source_answer >= kSourceSilent) {
         // Before the destination goes, make sure it never starts the guest: `stop` on a QEMU
         // still receiving clears its autostart. Had it received everything already (the
         // source's flush and last round done in the very last moment), it holds the VM: it
@@ -1166,7 +1344,58 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
           p.elapsed_ms = MillisBetween(started, now);
           progress(p);
         }
+        if (postcopy_allowed && !result.postcopy && watch.status == "active" &&
+            info->contains("ram")) {
+          // Stuck: a pass that began with nearly as much to send as the one before it (more
+          // than 80 %), from the third on (the first is the bulk copy; the second shows what
+          // the guest rewrites). Such a guest rewrites its memory as fast as it is sent; every
+          // further pass would be the same. Switch while its pause is still short.
+          const int pass = (*info)["ram"].value("dirty-sync-count", 0);
+          const int64_t remaining = (*info)["ram"].value("remaining", int64_t{0});
+          if (pass > last_pass_seen) {
+            if (pass >= 3 && remaining_at_last_pass > 0 &&
+                remaining * 10 > remaining_at_last_pass * 8) {
+              if (Result<json> r = source_qmp->Execute("migrate-start-postcopy"); r.ok()) {
+                result.postcopy = true;
+                result.postcopy_reason = "pass " + std::to_string(pass) + " began with " +
+                                         std::to_string(remaining >> 20) +
+                                         " MiB to send, the pass before with " +
+                                         std::to_string(remaining_at_last_pass >> 20) +
+                                         " MiB: pre-copy was not converging";
+                record.postcopy = true;
+                record.migration_uri = uri;
+                (void)SaveRecord(record);
+                phase = "post-copy";
+              }
+            }
+            last_pass_seen = pass;
+            remaining_at_last_pass = remaining;
+          }
+        }
       }
+    }
+    if (result.postcopy) {
+      // Past the point of no return: the guest runs (or is about to) on the destination.
+      if (watch.status == "completed") break;
+      if (InstancePid(name, destination.name) == 0 || watch.status == "failed") {
+        return lose_in_postcopy("the destination QEMU on site " + destination.name +
+                                " exited during post-copy");
+      }
+      const int64_t sent = watch.last_info.contains("ram")
+                               ? watch.last_info["ram"].value("transferred", int64_t{0})
+                               : 0;
+      if (sent != last_ram_sent) {
+        last_ram_sent = sent;
+        last_ram_advance = now;
+      }
+      if (watch.status == "postcopy-paused" || now - last_ram_advance >= kPostcopyStall) {
+        phase = "post-copy (link broken)";
+        if (std::optional<MigrationResult> ended = recover_postcopy()) return *ended;
+        phase = "post-copy";
+        last_ram_advance = SteadyNow();
+        watch.status = MigrationStatusOf(*source_qmp);
+      }
+      continue;
     }
     if (watch.status == "device" || watch.status == "pre-switchover") phase = "switchover";
     if (has_disk && !disk_switched && (watch.mirror_ended || !watch.mirror_error.empty())) {
@@ -1289,8 +1518,15 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     if (!destination_running) SleepMs(10);
   }
   if (!destination_running) {
-    return roll_back("the VM did not start running on site " + destination.name +
-                     " after the migration completed");
+    const std::string why = "the VM did not start running on site " + destination.name +
+                            " after the migration completed";
+    return result.postcopy ? lose_in_postcopy(why) : roll_back(why);
+  }
+  if (result.postcopy) {
+    if (Result<json> info = destination_qmp->Execute("query-migrate");
+        info.ok() && info->contains("postcopy-blocktime")) {
+      result.postcopy_blocktime_ms = (*info)["postcopy-blocktime"].get<double>();
+    }
   }
   if (Result<std::vector<QmpEvent>> events = destination_qmp->PollEvents(milliseconds(200));
       events.ok()) {
@@ -1310,6 +1546,8 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   // The destination runs: record the move first, then end the source and its disk.
   record.site = destination.name;
   record.migrating_to.clear();
+  record.postcopy = false;
+  record.migration_uri.clear();
   (void)SaveRecord(record);
   source_qmp.reset();
   DestroyInstance(name, source);

@@ -102,6 +102,10 @@ class QemuDriver : public hypervisor::Driver {
     Machine machine;
     std::string site;
     std::string migrating_to;  // set while a migration runs, for recovery after a crash
+    // The migration switched to post-copy: the guest runs on `migrating_to`, and the source,
+    // whose state is older, must never be resumed.
+    bool postcopy = false;
+    std::string migration_uri;  // where the destination listened (a post-copy resumes there)
   };
   Result<const QemuSite*> FindSite(const std::string& name) const;
   Result<Record> LoadRecord(const std::string& name) const;

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# A hot guest (256 MiB, rewriting 96 MiB at 50 MB/s) over a 100 Mbit/s link cannot converge by
+# pre-copy: every pass has its 96 MiB to send again. With --postcopy greenshift sees that pre-copy
+# is stuck and switches to post-copy: the migration completes, under `ab -c 5 -n 10000` (started
+# as the switch nears, so it spans it) and 10 ms pings, with 0 failed requests, the pause and
+# the vCPUs' blocktime reported. Then, back, the link is cut for 4 s during post-copy: the
+# migration pauses, resumes over a new connection once the link works, and completes; the guest
+# did not reboot, its kernel is clean, it serves HTTP. A migration whose caller is SIGKILLed in
+# post-copy is seen through by `vm recover` on the destination (the source is never resumed).
+# Without --postcopy the same guest fails by the timeout and stays on its source.
+source "$(dirname "$0")/lib.sh"
+use_lab it-pc
+[[ $HV == qemu ]] || { echo "SKIP: post-copy is the qemu driver's (not the libvirt driver's yet)"; exit 77; }
+
+lab_up --sites 2
+"$G" lab link a b --bandwidth-mbit 100
+"$G" vm start hot --site a --memory 256 --dirty-mb-s 50 --dirty-size-mib 96
+IP=$("$G" vm list --json | jq -r '.[0].ip')
+read -r uptime_before _ < <(guest_status "$IP")
+
+# 1. Pre-copy only: stuck, it gives up at its timeout and the VM stays on a.
+"$G" migrate hot --to b --live --timeout-s 25 --json --quiet >"$TEST_TMP/stuck.json" || true
+jq -c 'del(.events)' "$TEST_TMP/stuck.json"
+check "pre-copy alone does not move the hot guest" test "$(jqr "$TEST_TMP/stuck.json" .status)" = failed
+check "it stays on a" test "$("$G" vm list --json | jq -c '.[0] | [.site, .state]')" = '["a","running"]'
+
+# 2. With post-copy, under load.
+"$G" probe ping "$IP" --interval-ms 10 --duration-s 120 --json >"$TEST_TMP/ping.json" &
+ping_pid=$!
+"$G" migrate hot --to b --live --postcopy --json >"$TEST_TMP/pc.json" 2>"$TEST_TMP/pc.err" &
+migrate_pid=$!
+wait_for_line "$TEST_TMP/pc.err" "pass 3" 120
+ip netns exec "$GREENSHIFT_LAB-client" ab -c 5 -n 10000 "http://$IP/" >"$TEST_TMP/ab.txt" 2>&1 &
+ab_pid=$!
+wait "$migrate_pid" || fail "the post-copy migration failed: $(tail -3 "$TEST_TMP/pc.err")"
+wait "$ab_pid" || fail "ab exited with an error: $(tail -5 "$TEST_TMP/ab.txt")"
+kill -TERM "$ping_pid"
+wait "$ping_pid" || true
+jq -c 'del(.events)' "$TEST_TMP/pc.json"
+grep -E "Complete requests|Failed requests|Time taken|  99%|100%" "$TEST_TMP/ab.txt"
+jq -c . "$TEST_TMP/ping.json"
+check "the migration completed" test "$(jqr "$TEST_TMP/pc.json" .status)" = completed
+check "it switched to post-copy ($(jqr "$TEST_TMP/pc.json" .postcopy.reason))" \
+  test "$(jqr "$TEST_TMP/pc.json" '.postcopy != null')" = true
+check "the vCPUs' blocktime is reported ($(jqr "$TEST_TMP/pc.json" .postcopy.blocktime_ms) ms)" \
+  float_gt "$(jqr "$TEST_TMP/pc.json" '.postcopy.blocktime_ms // -1')" 0
+check "the guest's pause is reported ($(jqr "$TEST_TMP/pc.json" .paused_ms) ms)" \
+  float_gt "$(jqr "$TEST_TMP/pc.json" '.paused_ms // -1')" 0
+check "ab completed 10000 requests" \
+  test "$(sed -n 's/^Complete requests: *//p' "$TEST_TMP/ab.txt")" = 10000
+check "ab saw 0 failed requests" test "$(sed -n 's/^Failed requests: *//p' "$TEST_TMP/ab.txt")" = 0
+check "the VM runs once, on b" test "$("$G" vm list --json | jq -c '.[0].copies')" = '["b"]'
+
+# 3. Back to a, the link cut for 4 s once post-copy runs.
+"$G" migrate hot --to a --live --postcopy --json >"$TEST_TMP/cut.json" 2>"$TEST_TMP/cut.err" &
+migrate_pid=$!
+wait_for_line "$TEST_TMP/cut.err" "post-copy" 120
+sleep 1
+"$G" lab link a b --down
+sleep 4
+"$G" lab link a b --up
+wait "$migrate_pid" || fail "the post-copy migration with a cut link failed: $(tail -3 "$TEST_TMP/cut.err")"
+jq -c 'del(.events)' "$TEST_TMP/cut.json"
+check "it completed" test "$(jqr "$TEST_TMP/cut.json" .status)" = completed
+check "after recovering from the broken link" \
+  test "$(jqr "$TEST_TMP/cut.json" '.postcopy.recoveries')" -ge 1
+check "the VM runs once, on a" test "$("$G" vm list --json | jq -c '.[0].copies')" = '["a"]'
+read -r uptime_after _ < <(guest_status "$IP")
+check "the guest serves HTTP and did not reboot (uptime $uptime_before -> $uptime_after s)" \
+  float_gt "$uptime_after" "$uptime_before"
+
+# 4. The caller SIGKILLed in post-copy: `vm recover` sees it through on the destination.
+"$G" migrate hot --to b --live --postcopy --json >/dev/null 2>"$TEST_TMP/killed.err" &
+migrate_pid=$!
+wait_for_line "$TEST_TMP/killed.err" "post-copy" 120
+kill -KILL "$migrate_pid"
+wait "$migrate_pid" 2>/dev/null || true
+"$G" vm recover hot
+check "recover kept the destination, b" \
+  test "$("$G" vm list --json | jq -c '.[0] | [.site, .state, .copies]')" = '["b","running",["b"]]'
+read -r uptime_end _ < <(guest_status "$IP")
+check "the guest still did not reboot (uptime $uptime_end s)" float_gt "$uptime_end" "$uptime_after"
+check_guest_kernel_clean hot a
+check_guest_kernel_clean hot b
+echo "PASS"

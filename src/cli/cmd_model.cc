@@ -18,7 +18,7 @@ void AddModelCommands(CLI::App& app, Context& context) {
     double memory_mib = 1024, nonzero_mib = -1, dirty_mb_s = 0, working_set_mib = -1;
     double bandwidth_mbit = 1000, downtime_limit_ms = 300;
     double disk_gib = 0, disk_write_mb_s = 0;
-    bool auto_converge = false, offline = false, json = false;
+    bool auto_converge = false, offline = false, json = false, postcopy = false;
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = model_cmd->add_subcommand(
@@ -43,6 +43,8 @@ void AddModelCommands(CLI::App& app, Context& context) {
       ->capture_default_str();
   cmd->add_flag("--auto-converge", o->auto_converge, "QEMU throttles the guest when needed");
   cmd->add_flag("--offline", o->offline, "regular migration: stop, copy, start");
+  cmd->add_flag("--postcopy", o->postcopy,
+                "switch to post-copy when pre-copy is stuck (after the bulk round and one more)");
   cmd->add_flag("--json", o->json, "print as JSON");
   cmd->callback([&context, o]() {
     migration::PrecopyInput in;
@@ -56,8 +58,9 @@ void AddModelCommands(CLI::App& app, Context& context) {
     in.auto_converge = o->auto_converge;
     in.disk_bytes = static_cast<int64_t>(o->disk_gib * 1024 * 1048576);
     in.disk_write_rate_bytes_s = o->disk_write_mb_s * 1e6;
-    Result<migration::PrecopyPrediction> p =
-        o->offline ? migration::PredictStopAndCopy(in) : migration::PredictPrecopy(in);
+    Result<migration::PrecopyPrediction> p = o->offline    ? migration::PredictStopAndCopy(in)
+                                             : o->postcopy ? migration::PredictPostcopy(in)
+                                                           : migration::PredictPrecopy(in);
     if (!p.ok()) return context.Fail(p.error());
     if (o->json) {
       nlohmann::json rounds = nlohmann::json::array();
@@ -68,14 +71,20 @@ void AddModelCommands(CLI::App& app, Context& context) {
                           {"throttle", r.throttle},
                           {"dirtied_bytes", r.dirtied_bytes}});
       }
-      std::cout
-          << nlohmann::json{{"converges", p->converges},   {"rounds", p->rounds},
-                            {"total_s", p->total_s},       {"downtime_s", p->downtime_s},
-                            {"bytes_sent", p->bytes_sent}, {"final_throttle", p->final_throttle},
-                            {"disk_s", p->disk_s},         {"disk_bytes_sent", p->disk_bytes_sent},
-                            {"reason", p->reason},         {"schedule", rounds}}
-                 .dump(2)
-          << "\n";
+      std::cout << nlohmann::json{{"converges", p->converges},
+                                  {"rounds", p->rounds},
+                                  {"total_s", p->total_s},
+                                  {"downtime_s", p->downtime_s},
+                                  {"bytes_sent", p->bytes_sent},
+                                  {"final_throttle", p->final_throttle},
+                                  {"disk_s", p->disk_s},
+                                  {"disk_bytes_sent", p->disk_bytes_sent},
+                                  {"postcopy", p->postcopy},
+                                  {"postcopy_blocktime_s", p->postcopy_blocktime_s},
+                                  {"reason", p->reason},
+                                  {"schedule", rounds}}
+                       .dump(2)
+                << "\n";
     } else {
       std::printf("%s\n", p->reason.c_str());
       std::printf("rounds %d, total %.2f s, downtime %.1f ms, %.1f MiB sent", p->rounds, p->total_s,

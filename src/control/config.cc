@@ -399,7 +399,7 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     GS_RETURN_IF_ERROR(
         t.CheckKnown({"name", "host", "memory_mib", "peak_w", "power_w", "dirty_mb_s",
                       "working_set_mib", "downtime_budget_ms", "address", "disk_gib",
-                      "disk_used_gib", "disk_write_mb_s", "storage"}));
+                      "disk_used_gib", "disk_write_mb_s", "storage", "postcopy"}));
     VmConfig v;
     GS_ASSIGN(v.name, ReadName(t));
     if (c.FindVm(v.name)) return t.Error("name", "VM '" + v.name + "' is defined twice");
@@ -445,6 +445,7 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
                          v.storage + "\"");
     if (v.storage != "copy" && v.disk_gib == 0)
       return t.Error("storage", "is " + v.storage + " but the VM has no disk (disk_gib)");
+    GS_ASSIGN(v.postcopy, t.Bool("postcopy", false));
     c.vms.push_back(std::move(v));
   }
   if (c.hosts.empty() && !c.vms.empty()) return top.Error("hosts", "VMs need at least one host");

@@ -94,6 +94,10 @@ struct VmConfig {
   double disk_used_gib = 0;
   double disk_write_mb_s = 0;
   std::string storage = "copy";
+  // May switch to post-copy when pre-copy is stuck (a guest that rewrites memory as fast as the
+  // link carries it moves only so). Off by default: after the switch a destination that dies
+  // takes the VM with it.
+  bool postcopy = false;
 };
 
 struct ServiceConfig {

@@ -204,6 +204,11 @@ void Executor::Run(MoveOrder order) {
   if (!capabilities_.live_migration) options.mode = hypervisor::MigrationMode::kOffline;
   if (!capabilities_.auto_converge) options.auto_converge = false;
   if (!capabilities_.bandwidth_limit) options.max_bandwidth_bytes_s = 0;
+  // Post-copy only for a VM that allows it (it may be lost with its destination), where the
+  // driver has it.
+  options.postcopy = problem_.vms[m.vm].postcopy_allowed && capabilities_.post_copy
+                         ? hypervisor::PostcopyPolicy::kWhenStuck
+                         : hypervisor::PostcopyPolicy::kNever;
   options.cancel_requested = &stopping_;
   outcome.ran = true;
   outcome.result =

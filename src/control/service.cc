@@ -76,6 +76,7 @@ placement::Problem ProblemOf(const ServiceConfig& config) {
     vm.disk_shared = vc.storage != "copy";
     vm.disk_bytes = vm.disk_shared ? 0 : static_cast<int64_t>(vc.disk_used_gib * 1024 * 1048576);
     vm.disk_write_rate_bytes_s = vc.disk_write_mb_s * 1e6;
+    vm.postcopy_allowed = vc.postcopy;
     problem.vms.push_back(vm);
   }
   return problem;

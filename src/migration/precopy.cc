@@ -36,7 +36,7 @@ Status Check(const PrecopyInput& in) {
 }
 
 std::string Format(const char* format, double a, double b) {
-  char buffer[160];
+  char buffer[1024];
   std::snprintf(buffer, sizeof buffer, format, a, b);
   return buffer;
 }
@@ -143,6 +143,29 @@ Result<PrecopyPrediction> PredictStopAndCopy(const PrecopyInput& in) {
   p.downtime_s = static_cast<double>(p.bytes_sent) / in.bandwidth_bytes_s;
   p.total_s = in.setup_s + p.downtime_s;
   p.reason = "stop and copy: the guest is paused for the whole copy";
+  return p;
+}
+
+Result<PrecopyPrediction> PredictPostcopy(const PrecopyInput& in) {
+  if (in.disk_bytes > 0)
+    return Status::Error("post-copy model: a disk copied along keeps pre-copy (disk_bytes > 0)");
+  PrecopyInput first = in;
+  first.max_rounds = 2;  // the bulk round and the one that shows what the guest rewrites
+  Result<PrecopyPrediction> pre = PredictPrecopy(first);
+  if (!pre.ok() || pre->converges) return pre;
+  PrecopyPrediction p = *pre;
+  const PrecopyRound& last = p.schedule.back();
+  const int64_t rest = last.dirtied_bytes;
+  p.postcopy = true;
+  p.converges = true;
+  p.downtime_s = static_cast<double>(in.device_state_bytes) / in.bandwidth_bytes_s;
+  p.postcopy_blocktime_s = static_cast<double>(rest) / in.bandwidth_bytes_s;
+  p.bytes_sent += rest + in.device_state_bytes;
+  p.total_s += p.downtime_s + p.postcopy_blocktime_s;
+  p.reason = Format(
+      "post-copy: pre-copy would not converge; after two rounds the guest runs on the "
+      "destination (paused %.1f ms) and waits about %.1f s for the memory it rewrites",
+      p.downtime_s * 1e3, p.postcopy_blocktime_s);
   return p;
 }
 

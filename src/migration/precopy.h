@@ -60,6 +60,10 @@ struct PrecopyPrediction {
   double final_throttle = 0;
   std::vector<PrecopyRound> schedule;
   std::string reason;  // why it converged or not, in words
+  // PredictPostcopy: it switched to post-copy after the pre-copy rounds in `schedule`; the
+  // guest's vCPUs then wait about this long in all for the pages they touch before those came.
+  bool postcopy = false;
+  double postcopy_blocktime_s = 0;
 };
 
 // Checks the input and predicts. Errors name the field that is wrong.
@@ -67,6 +71,14 @@ Result<PrecopyPrediction> PredictPrecopy(const PrecopyInput& input);
 
 // Regular migration (stop, copy, start): the guest is stopped for the whole copy.
 Result<PrecopyPrediction> PredictStopAndCopy(const PrecopyInput& input);
+
+// Pre-copy that switches to post-copy when it is stuck, as greenshift's drivers do: the bulk
+// round and one more; when the second still leaves more than the downtime limit to send, the
+// guest is paused only for its device state, runs on the destination, and what it had dirtied
+// is sent once at the link's rate. The guest rewrites that memory, so it touches it at once:
+// its vCPUs wait for about all of it (blocktime = those bytes over the link). Always converges
+// (input.disk_bytes must be 0: a disk being copied keeps pre-copy).
+Result<PrecopyPrediction> PredictPostcopy(const PrecopyInput& input);
 
 // A disk on shared storage `rtt_s` away (round trip) over a link of `bandwidth_bytes_s` (0:
 // unlimited): the write rate a guest gets that keeps `in_flight_bytes` of writes outstanding. A

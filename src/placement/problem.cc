@@ -59,9 +59,13 @@ MoveCost PredictMove(const Problem& problem, size_t vm, size_t from, size_t to) 
   // A shared disk stays where it is: neither its data nor its writes cross the migration link.
   input.disk_bytes = v.disk_shared ? 0 : v.disk_bytes;
   input.disk_write_rate_bytes_s = v.disk_shared ? 0 : v.disk_write_rate_bytes_s;
-  Result<migration::PrecopyPrediction> p = problem.live_migration
-                                               ? migration::PredictPrecopy(input)
-                                               : migration::PredictStopAndCopy(input);
+  // A VM that may switch to post-copy does so when pre-copy is stuck (not with a disk copied
+  // along: the driver keeps pre-copy then).
+  const bool postcopy = problem.live_migration && v.postcopy_allowed && input.disk_bytes == 0;
+  Result<migration::PrecopyPrediction> p = !problem.live_migration
+                                               ? migration::PredictStopAndCopy(input)
+                                           : postcopy ? migration::PredictPostcopy(input)
+                                                      : migration::PredictPrecopy(input);
   if (!p.ok()) {
     cost.why_not = p.error();
     return cost;
@@ -70,6 +74,7 @@ MoveCost PredictMove(const Problem& problem, size_t vm, size_t from, size_t to) 
   cost.total_s = p->total_s;
   cost.bytes = p->bytes_sent;
   cost.energy_j = static_cast<double>(p->bytes_sent) * problem.energy_per_byte_j * 2;
+  cost.postcopy = p->postcopy;
   const double rtt_s = problem.sites[to].storage_rtt_s;
   const double remote_rate = migration::RemoteDiskWriteRate(problem.remote_disk_in_flight_bytes,
                                                             rtt_s, /*bandwidth_bytes_s=*/0);
@@ -97,7 +102,7 @@ MoveCosts::MoveCosts(const Problem& problem) : sites_(problem.sites.size()) {
   // VMs and links repeat: predict once per distinct VM (its migration parameters) and distinct
   // link (its bandwidth, and how far its destination is from the shared storage), so 100,000
   // VMs of a few kinds cost a few predictions.
-  using VmKey = std::tuple<int64_t, double, int64_t, double, int64_t, double, bool>;
+  using VmKey = std::tuple<int64_t, double, int64_t, double, int64_t, double, bool, bool>;
   std::map<VmKey, size_t> vm_classes;
   std::vector<size_t> representative;  // a VM of each class
   vm_class_.resize(problem.vms.size());
@@ -105,7 +110,7 @@ MoveCosts::MoveCosts(const Problem& problem) : sites_(problem.sites.size()) {
     const Vm& vm = problem.vms[v];
     const VmKey key{vm.memory_bytes,      vm.dirty_rate_bytes_s, vm.working_set_bytes,
                     vm.downtime_budget_s, vm.disk_bytes,         vm.disk_write_rate_bytes_s,
-                    vm.disk_shared};
+                    vm.disk_shared,       vm.postcopy_allowed};
     auto [it, added] = vm_classes.emplace(key, vm_classes.size());
     if (added) representative.push_back(v);
     vm_class_[v] = it->second;

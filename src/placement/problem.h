@@ -40,6 +40,9 @@ struct Vm {
   int64_t disk_bytes = 0;
   double disk_write_rate_bytes_s = 0;
   bool disk_shared = false;
+  // May switch to post-copy when pre-copy is stuck (and its disk is not copied): then every
+  // move converges, but a destination that dies mid-move takes the VM (hypervisor/driver.h).
+  bool postcopy_allowed = false;
 };
 
 struct Link {
@@ -73,8 +76,9 @@ struct MoveCost {
   double downtime_s = 0;
   double total_s = 0;
   int64_t bytes = 0;
-  double energy_j = 0;  // bytes x energy per byte x 2 ends
-  std::string why_not;  // when not feasible
+  double energy_j = 0;    // bytes x energy per byte x 2 ends
+  bool postcopy = false;  // pre-copy would not converge; the move switches to post-copy
+  std::string why_not;    // when not feasible
 };
 MoveCost PredictMove(const Problem& problem, size_t vm, size_t from, size_t to);
 

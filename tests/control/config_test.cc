@@ -109,6 +109,14 @@ TEST(ConfigTest, ReadsEverySection) {
   EXPECT_EQ(problem.vms[0].disk_bytes, 0);
   EXPECT_DOUBLE_EQ(problem.vms[0].disk_write_rate_bytes_s, 2e6);
   EXPECT_DOUBLE_EQ(problem.sites[0].storage_rtt_s, 0.040);
+  EXPECT_FALSE(problem.vms[0].postcopy_allowed);  // off unless the operator allows it
+
+  Result<ServiceConfig> postcopy = ParseConfig(
+      Replace(kGood, "downtime_budget_ms = 300", "downtime_budget_ms = 300\npostcopy = true"),
+      "g.toml");
+  ASSERT_TRUE(postcopy.ok()) << postcopy.error();
+  EXPECT_TRUE(postcopy->vms[0].postcopy);
+  EXPECT_TRUE(ProblemOf(*postcopy).vms[0].postcopy_allowed);
 }
 
 TEST(ConfigTest, ReadsAReplay) {
@@ -169,6 +177,8 @@ TEST(ConfigTest, ErrorsNameTheKey) {
        "it), or \"nbd\", \"iscsi\" or \"nfs\" (shared storage), got \"ceph\""},
       {"downtime_budget_ms = 300", "downtime_budget_ms = 300\nstorage = \"iscsi\"",
        "key 'vms[0].storage': is iscsi but the VM has no disk (disk_gib)"},
+      {"downtime_budget_ms = 300", "downtime_budget_ms = 300\npostcopy = \"yes\"",
+       "key 'vms[0].postcopy'"},
       {"latitude = 50.1", "latitude = 50.1\nstorage_rtt_ms = -1", "key 'sites[0].storage_rtt_ms'"},
       {"downtime_budget_ms = 300", "downtime_budget_ms = 300\ndisk_gib = -1",
        "key 'vms[0].disk_gib'"},

@@ -56,6 +56,37 @@ TEST(PrecopyTest, AGuestDirtyingFasterThanTheLinkNeverConverges) {
   EXPECT_NE(p->reason.find("does not converge"), std::string::npos);
 }
 
+TEST(PrecopyTest, AStuckGuestMovesByPostcopyAfterTwoRounds) {
+  // The lab's hot guest, scaled: 1 GiB rewriting a 256 MiB working set faster than the link.
+  PrecopyInput in = Base();
+  in.dirty_rate_bytes_s = 150.0 * kMiB;
+  in.working_set_bytes = 256 * kMiB;
+  in.device_state_bytes = kMiB;
+  ASSERT_FALSE(PredictPrecopy(in)->converges);
+  Result<PrecopyPrediction> p = PredictPostcopy(in);
+  ASSERT_TRUE(p.ok()) << p.error();
+  EXPECT_TRUE(p->converges);
+  EXPECT_TRUE(p->postcopy);
+  ASSERT_EQ(p->schedule.size(), 2u);  // the bulk round and one more, then the switch
+  EXPECT_EQ(p->schedule[0].bytes, 1024 * kMiB);
+  EXPECT_EQ(p->schedule[1].bytes, 256 * kMiB);
+  // Paused for the device state only; the 256 MiB it rewrote then follow once, at 100 MiB/s.
+  EXPECT_NEAR(p->downtime_s, 0.01, 1e-9);
+  EXPECT_NEAR(p->postcopy_blocktime_s, 2.56, 1e-9);
+  EXPECT_NEAR(p->total_s, 10.24 + 2.56 + 0.01 + 2.56, 1e-9);
+  EXPECT_EQ(p->bytes_sent, (1024 + 256 + 256 + 1) * kMiB);
+  // A guest that converges by pre-copy never switches: the same prediction.
+  PrecopyInput calm = Base();
+  calm.dirty_rate_bytes_s = 1.0 * kMiB;
+  Result<PrecopyPrediction> pre = PredictPrecopy(calm), post = PredictPostcopy(calm);
+  EXPECT_FALSE(post->postcopy);
+  EXPECT_EQ(post->rounds, pre->rounds);
+  EXPECT_DOUBLE_EQ(post->total_s, pre->total_s);
+  // A disk copied along keeps pre-copy: refused, with why.
+  in.disk_bytes = 1024 * kMiB;
+  EXPECT_NE(PredictPostcopy(in).error().find("disk"), std::string::npos);
+}
+
 TEST(PrecopyTest, AutoConvergeThrottlesTheGuestUntilItConverges) {
   PrecopyInput in = Base();
   in.dirty_rate_bytes_s = 150.0 * kMiB;

@@ -182,6 +182,26 @@ TEST(PlacementTest, ASharedDiskMovesNothingButKeepsAVmNearItsStorage) {
   EXPECT_NE(world.problem.Check().message().find("round trip to the storage"), std::string::npos);
 }
 
+TEST(PlacementTest, AHotVmMovesOnlyWhereItMayBeMovedByPostcopy) {
+  // 1 GiB rewriting 256 MiB at 50 MB/s over 6.5 MB/s: pre-copy never converges.
+  sim::World world = OneGreenHour(0, 6.5e6);
+  world.problem.vms[0].dirty_rate_bytes_s = 50e6;
+  world.problem.vms[0].working_set_bytes = int64_t{256} << 20;
+  EXPECT_FALSE(placement::MoveCosts(world.problem).At(0, 0, 1).feasible);
+  world.problem.vms[0].postcopy_allowed = true;
+  const placement::MoveCosts costs(world.problem);
+  const placement::MoveCost& move = costs.At(0, 0, 1);
+  ASSERT_TRUE(move.feasible) << move.why_not;
+  EXPECT_TRUE(move.postcopy);
+  EXPECT_LT(move.downtime_s, world.problem.vms[0].downtime_budget_s);
+  // Its disk copied along keeps it on pre-copy: no move again.
+  world.problem.vms[0].disk_bytes = int64_t{1} << 30;
+  EXPECT_FALSE(placement::MoveCosts(world.problem).At(0, 0, 1).feasible);
+  // Shared, the disk does not stop the switch.
+  world.problem.vms[0].disk_shared = true;
+  EXPECT_TRUE(placement::MoveCosts(world.problem).At(0, 0, 1).postcopy);
+}
+
 TEST(PlacementTest, NoMoveOverTheDowntimeBudget) {
   // 0.1 ms budget: sending the device state alone takes longer, so no move converges within it
   // and nothing moves.

@@ -18,12 +18,12 @@ SimDriver::SimDriver(SimDriverConfig config) : config_(std::move(config)) {
 }
 
 Capabilities SimDriver::GetCapabilities() const {
-  // The model covers pre-copy (with its tuning), stop-and-copy and disks copied along; nothing
-  // of post-copy. A simulated migration ends with the process that runs it: nothing is ever left
-  // for Recover to settle. Its VMs are the ones it was given.
+  // The model covers pre-copy (with its tuning), post-copy when pre-copy is stuck,
+  // stop-and-copy and disks copied along. A simulated migration ends with the process that runs
+  // it: nothing is ever left for Recover to settle. Its VMs are the ones it was given.
   Capabilities c;
   c.offline_migration = true;
-  c.live_migration = c.auto_converge = c.downtime_limit = config_.live_migration;
+  c.live_migration = c.auto_converge = c.downtime_limit = c.post_copy = config_.live_migration;
   c.bandwidth_limit = true;  // the model runs at the lower of the link and the cap
   c.dirty_rate = c.cancel = true;
   c.disk_copy = true;
@@ -41,7 +41,7 @@ SimDriver::Vm* SimDriver::Find(const std::string& name) {
 }
 
 Result<migration::PrecopyPrediction> SimDriver::Predict(const migration::PrecopyInput& input,
-                                                        bool live) {
+                                                        bool live, bool postcopy) {
   const Key key{input.memory_bytes,
                 input.working_set_bytes,
                 input.dirty_rate_bytes_s,
@@ -50,13 +50,15 @@ Result<migration::PrecopyPrediction> SimDriver::Predict(const migration::Precopy
                 input.auto_converge,
                 live,
                 input.disk_bytes,
-                input.disk_write_rate_bytes_s};
+                input.disk_write_rate_bytes_s,
+                postcopy};
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = predictions_.find(key);
   if (it == predictions_.end()) {
     it = predictions_
-             .emplace(key, live ? migration::PredictPrecopy(input)
-                                : migration::PredictStopAndCopy(input))
+             .emplace(key, !live      ? migration::PredictStopAndCopy(input)
+                           : postcopy ? migration::PredictPostcopy(input)
+                                      : migration::PredictPrecopy(input))
              .first;
   }
   return it->second;
@@ -168,8 +170,10 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
     input.disk_bytes = vm->disk_used_bytes;
     input.disk_write_rate_bytes_s = vm->disk_write_mb_s * 1e6;
   }
-  Result<migration::PrecopyPrediction> predicted =
-      Predict(input, options.mode == MigrationMode::kLive);
+  const bool live = options.mode == MigrationMode::kLive;
+  const bool postcopy = live && options.postcopy == hypervisor::PostcopyPolicy::kWhenStuck &&
+                        config_.live_migration && input.disk_bytes == 0;
+  Result<migration::PrecopyPrediction> predicted = Predict(input, live, postcopy);
   std::string error;
   if (!predicted.ok()) {
     error = predicted.error();
@@ -225,6 +229,11 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
   result.downtime_ms = result.paused_ms = predicted->downtime_s * 1000;
   result.bytes = predicted->bytes_sent;
   result.passes = predicted->rounds + 1;
+  if (predicted->postcopy) {
+    result.postcopy = true;
+    result.postcopy_reason = predicted->reason;
+    result.postcopy_blocktime_ms = predicted->postcopy_blocktime_s * 1000;
+  }
   return result;
 }
 

@@ -67,7 +67,9 @@ class SimDriver : public Driver {
   int HostIndex(const std::string& host) const;  // -1 when unknown
   bool KnownHost(const std::string& host) const { return HostIndex(host) >= 0; }
   // The model's prediction, computed once per distinct input (VMs of a kind move alike).
-  Result<migration::PrecopyPrediction> Predict(const migration::PrecopyInput& input, bool live);
+  // `postcopy`: switch when stuck (PredictPostcopy), as the qemu driver does.
+  Result<migration::PrecopyPrediction> Predict(const migration::PrecopyInput& input, bool live,
+                                               bool postcopy);
 
   SimDriverConfig config_;
   // Hosts by name, and each link's bandwidth (from * hosts + to): a simulated year looks them up
@@ -94,11 +96,12 @@ class SimDriver : public Driver {
     bool auto_converge, live;
     int64_t disk;
     double disk_writes;
+    bool postcopy;
     bool operator<(const Key& o) const {
       return std::tie(memory, working_set, dirty, bandwidth, limit, auto_converge, live, disk,
-                      disk_writes) < std::tie(o.memory, o.working_set, o.dirty, o.bandwidth,
-                                              o.limit, o.auto_converge, o.live, o.disk,
-                                              o.disk_writes);
+                      disk_writes, postcopy) < std::tie(o.memory, o.working_set, o.dirty,
+                                                        o.bandwidth, o.limit, o.auto_converge,
+                                                        o.live, o.disk, o.disk_writes, o.postcopy);
     }
   };
   std::map<Key, Result<migration::PrecopyPrediction>> predictions_;

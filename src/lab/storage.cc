@@ -393,6 +393,9 @@ Status StartStorageServers(const LabState& state) {
 }
 
 void StopStorageServers(const LabState& state) {
+  // tgtd ignores SIGTERM while it has targets: it is asked to end (its own way), then signalled.
+  if (ServerPid(state, "iscsi") > 0)
+    (void)Tgtadm(state, {"--op", "delete", "--mode", "system", "--force"});
   for (const StorageServer& server : StorageServers(state)) {
     if (const int pid = RunningPid(PidFile(state, server.protocol), server.program); pid > 0)
       TerminateProcess(pid, std::chrono::seconds(5));

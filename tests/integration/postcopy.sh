@@ -10,7 +10,9 @@
 # Without --postcopy the same guest fails by the timeout and stays on its source.
 source "$(dirname "$0")/lib.sh"
 use_lab it-pc
-[[ $HV == qemu ]] || { echo "SKIP: post-copy is the qemu driver's (not the libvirt driver's yet)"; exit 77; }
+# libvirt's post-copy switch works here, but a link cut in post-copy crashed libvirtd 11.3
+# (docs/hosts.md): the libvirt driver does not offer post-copy.
+[[ $HV == qemu ]] || { echo "SKIP: post-copy is the qemu driver's (not the libvirt driver's)"; exit 77; }
 
 lab_up --sites 2
 "$G" lab link a b --bandwidth-mbit 100

@@ -2,7 +2,7 @@
 # A VM with a disk (storage "copy": the disk lives on its site and moves with it) live-migrates
 # while it writes checksummed records to its disk at 5 MB/s, under `ab -c 5 -n 10000` and 10 ms
 # pings. Must hold: every record the guest acknowledged is on the disk afterwards (0 missing,
-# 0 torn), 0 HTTP failures, at most 3 pings lost, and nothing of the VM is left on the source (no
+# 0 torn), 0 HTTP failures, at most 8 pings lost, and nothing of the VM is left on the source (no
 # QEMU, no image) nor any NBD export open on the destination. Back to a, still writing, the
 # images of source and destination are compared at the switchover (which lengthens the pause, so
 # not on the measured move): identical. Then a regular (offline) migration moves it once more.
@@ -17,7 +17,10 @@ DISKS=$("$G" lab status --json | jq -r .disk_dir)
 check "the disk image is on a" test -f "$DISKS/a/web.qcow2"
 acked_before=$(disk_acked "$IP")
 
-migrate_under_load "$IP" web b
+# A guest writing its disk at 5 MB/s dirties memory as it does (its I/O path): its pause is
+# longer than an idle guest's, 5-50 ms measured here on an unshaped link (docs/storage.md), so
+# up to 8 pings of 10 ms may go unanswered.
+migrate_under_load "$IP" web b 8
 M="$TEST_TMP/migration.json"
 check "the migration completed" test "$(jqr "$M" .status)" = completed
 check "the disk copy is reported (64 MiB written at least)" \

@@ -1282,6 +1282,16 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   int next_raise_pass = kRaisePasses;
   SteadyTime last_ram_advance = SteadyNow();
   SteadyTime last_source_answer = SteadyNow();
+  // Whether the memory copy sent anything since the last look (and so when it last did).
+  auto ram_advanced = [&](SteadyTime now) {
+    const int64_t sent = watch.last_info.contains("ram")
+                             ? watch.last_info["ram"].value("transferred", int64_t{0})
+                             : 0;
+    if (sent == last_ram_sent) return false;
+    last_ram_sent = sent;
+    last_ram_advance = now;
+    return true;
+  };
   // Post-copy: the pass last seen and what remained to send when it began (is pre-copy stuck?).
   int last_pass_seen = 0;
   int64_t remaining_at_last_pass = -1;
@@ -1381,13 +1391,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
         return lose_in_postcopy("the destination QEMU on site " + destination.name +
                                 " exited during post-copy");
       }
-      const int64_t sent = watch.last_info.contains("ram")
-                               ? watch.last_info["ram"].value("transferred", int64_t{0})
-                               : 0;
-      if (sent != last_ram_sent) {
-        last_ram_sent = sent;
-        last_ram_advance = now;
-      }
+      ram_advanced(now);
       if (watch.status == "postcopy-paused" || now - last_ram_advance >= kPostcopyStall) {
         phase = "post-copy (link broken)";
         if (std::optional<MigrationResult> ended = recover_postcopy()) return *ended;
@@ -1481,13 +1485,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       }
     }
     if (watch.status == "active") {
-      const int64_t sent = watch.last_info.contains("ram")
-                               ? watch.last_info["ram"].value("transferred", int64_t{0})
-                               : 0;
-      if (sent != last_ram_sent) {
-        last_ram_sent = sent;
-        last_ram_advance = now;
-      } else if (now - last_ram_advance >= kStall) {
+      if (!ram_advanced(now) && now - last_ram_advance >= kStall) {
         return roll_back("the memory copy made no progress for " + std::to_string(kStall.count()) +
                          " s (is the link to site " + destination.name + " down?)");
       }

@@ -155,8 +155,9 @@ void AddVmCommands(CLI::App& app, Context& context) {
     Status stopped = lab_driver.driver->StopVm(*stop_name);
     if (!stopped.ok()) return context.Fail(stopped.message());
     // A disk on the lab's shared storage goes with the VM, as a local one does.
-    if (vm.ok() && lab::IsSharedStorage(lab::GuestOf(*vm).storage) && state->has_storage)
-      lab::RemoveSharedDisk(*state, *stop_name, lab::GuestOf(*vm).storage);
+    const std::string storage = vm.ok() ? lab::GuestOf(*vm).storage : "";
+    if (lab::IsSharedStorage(storage) && state->has_storage)
+      lab::RemoveSharedDisk(*state, *stop_name, storage);
     std::printf("VM %s stopped\n", stop_name->c_str());
   });
 

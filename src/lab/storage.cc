@@ -97,19 +97,6 @@ std::vector<std::string> SharedVms(const LabState& state, const std::string& pro
   return vms;
 }
 
-// Runs `argv` and fails with its stderr when it exits non-zero.
-Status Run(const std::vector<std::string>& argv, const std::string& what,
-           const RunOptions& options = {}) {
-  Result<CommandOutput> out = RunCommand(argv, options);
-  if (!out.ok()) return out.status().Context(what);
-  if (out->exit_code != 0) {
-    std::string err = out->stderr_text.empty() ? out->stdout_text : out->stderr_text;
-    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-    return Status::Error(what + ": " + err);
-  }
-  return Status::Ok();
-}
-
 // --- nbd: qemu-storage-daemon ------------------------------------------------------------
 
 Result<std::unique_ptr<qemu::QmpClient>> ConnectNbdServer(const LabState& state) {
@@ -152,8 +139,8 @@ Status StartNbdServer(const LabState& state) {
       "--pidfile",
       PidFile(state, "nbd"),
       "--daemonize"};
-  GS_RETURN_IF_ERROR(Run(argv, "qemu-storage-daemon did not start in " + state.storage.netns,
-                         RunOptions{state.storage.netns, std::chrono::seconds(30)}));
+  GS_RETURN_IF_ERROR(RunChecked(argv, RunOptions{state.storage.netns, std::chrono::seconds(30)})
+                         .Context("qemu-storage-daemon did not start in " + state.storage.netns));
   Result<std::unique_ptr<qemu::QmpClient>> qmp = ConnectNbdServer(state);
   if (!qmp.ok()) return qmp.status();
   for (const std::string& vm : SharedVms(state, "nbd"))
@@ -177,24 +164,28 @@ Result<int> TgtdControlPort(const LabState& state) {
   return Status::Error("no free tgtd control port in 100..999 (/var/run/tgtd/)");
 }
 
-Result<CommandOutput> Tgtadm(const LabState& state, std::vector<std::string> args) {
+// tgtadm on the lab's control port, with `args`.
+Result<std::vector<std::string>> TgtadmArgv(const LabState& state,
+                                            const std::vector<std::string>& args) {
   Result<int> port = TgtdControlPort(state);
   if (!port.ok()) return port.status();
   std::vector<std::string> argv = {"tgtadm", "-C", std::to_string(*port), "--lld", "iscsi"};
   argv.insert(argv.end(), args.begin(), args.end());
-  return RunCommand(argv, RunOptions{"", std::chrono::seconds(20)});
+  return argv;
+}
+constexpr std::chrono::seconds kTgtadmTimeout{20};
+
+Result<CommandOutput> Tgtadm(const LabState& state, const std::vector<std::string>& args) {
+  Result<std::vector<std::string>> argv = TgtadmArgv(state, args);
+  if (!argv.ok()) return argv.status();
+  return RunCommand(*argv, RunOptions{"", kTgtadmTimeout});
 }
 
-Status TgtadmChecked(const LabState& state, std::vector<std::string> args,
+Status TgtadmChecked(const LabState& state, const std::vector<std::string>& args,
                      const std::string& what) {
-  Result<CommandOutput> out = Tgtadm(state, std::move(args));
-  if (!out.ok()) return out.status().Context(what);
-  if (out->exit_code != 0) {
-    std::string err = out->stderr_text;
-    while (!err.empty() && err.back() == '\n') err.pop_back();
-    return Status::Error(what + ": tgtadm: " + err);
-  }
-  return Status::Ok();
+  Result<std::vector<std::string>> argv = TgtadmArgv(state, args);
+  if (!argv.ok()) return argv.status().Context(what);
+  return RunChecked(*argv, RunOptions{"", kTgtadmTimeout}).Context(what);
 }
 
 // Target id by IQN, from `tgtadm --op show --mode target`.
@@ -243,13 +234,13 @@ Status StartIscsiServer(const LabState& state) {
   if (!port.ok()) return port.status();
   (void)RemoveFile(PidFile(state, "iscsi"));
   // tgtd goes to the background once its sockets are bound.
-  GS_RETURN_IF_ERROR(
-      Run({"tgtd", "--iscsi",
-           std::string("portal=") + kStorageAddress + ":" + std::to_string(kStorageIscsiPort), "-C",
-           std::to_string(*port), "-p", PidFile(state, "iscsi")},
-          "tgtd did not start in " + state.storage.netns +
-              " (is Debian's tgt installed? scripts/setup.sh installs it)",
-          RunOptions{state.storage.netns, std::chrono::seconds(30)}));
+  GS_RETURN_IF_ERROR(RunChecked({"tgtd", "--iscsi",
+                                 std::string("portal=") + kStorageAddress + ":" +
+                                     std::to_string(kStorageIscsiPort),
+                                 "-C", std::to_string(*port), "-p", PidFile(state, "iscsi")},
+                                RunOptions{state.storage.netns, std::chrono::seconds(30)})
+                         .Context("tgtd did not start in " + state.storage.netns +
+                                  " (is Debian's tgt installed? scripts/setup.sh installs it)"));
   Status answered = Status::Ok();
   for (int i = 0; i < 50; ++i) {
     Result<std::map<std::string, int>> targets = IscsiTargets(state);
@@ -324,12 +315,12 @@ Status StartNfsServer(const LabState& state) {
       "while [ ! -S /run/rpcbind.sock ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done\n"
       "exec ganesha.nfsd -f \"$2\" -L \"$3\" -p \"$4\" </dev/null >/dev/null 2>&1\n";
   GS_RETURN_IF_ERROR(
-      Run({"unshare", "--mount", "sh", "-c", script, "ganesha-start", RpcbindPidFile(state), config,
-           NfsDir(state) + "/ganesha.log", PidFile(state, "nfs")},
-          "nfs-ganesha did not start in " + state.storage.netns +
-              " (are nfs-ganesha, nfs-ganesha-vfs and rpcbind installed? "
-              "scripts/setup.sh installs them)",
-          RunOptions{state.storage.netns, std::chrono::seconds(30)}));
+      RunChecked({"unshare", "--mount", "sh", "-c", script, "ganesha-start", RpcbindPidFile(state),
+                  config, NfsDir(state) + "/ganesha.log", PidFile(state, "nfs")},
+                 RunOptions{state.storage.netns, std::chrono::seconds(30)})
+          .Context("nfs-ganesha did not start in " + state.storage.netns +
+                   " (are nfs-ganesha, nfs-ganesha-vfs and rpcbind installed? "
+                   "scripts/setup.sh installs them)"));
   // It serves once NFS and MOUNT are registered with the portmapper.
   for (int i = 0; i < 150; ++i) {
     Result<CommandOutput> nfs =

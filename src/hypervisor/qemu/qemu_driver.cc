@@ -1235,17 +1235,12 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   // After the switch to post-copy there is no way back (see driver.h). A destination that dies
   // then takes the VM with it; the source's state is older than the guest's, never resumed.
   auto lose_in_postcopy = [&](const std::string& why) {
-    fill_figures();
     DestroyInstance(name, destination);  // what is left of it: tap, files
-    result.completed = false;
-    result.running_on.clear();
-    result.error = why +
-                   ": the VM's memory was split between the sites and is lost (its source "
-                   "on site " +
-                   source.name +
-                   " keeps a paused copy older than what the guest did after the switch; it is "
-                   "not resumed). Stop the VM and start it again from its disk";
-    result.total_ms = MillisBetween(started, SteadyNow());
+    fail(why + ": the VM's memory was split between the sites and is lost (its source on site " +
+         source.name +
+         " keeps a paused copy older than what the guest did after the switch; it is not "
+         "resumed). Stop the VM and start it again from its disk");
+    result.running_on.clear();  // not the source, whose QEMU is still there
     return result;
   };
   // A broken link in post-copy: pause, wait for the link, resume (ResumePostcopy).
@@ -1263,15 +1258,11 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       return lose_in_postcopy("the destination QEMU on site " + destination.name +
                               " exited during post-copy");
     }
-    fill_figures();
-    result.completed = false;
+    fail("post-copy paused for " + std::to_string(options.postcopy_recover_timeout.count() / 1000) +
+         " s (" + said + "): the guest runs on site " + destination.name +
+         " but waits for memory still on site " + source.name + "; `greenshift vm recover " + name +
+         "` resumes the migration once the link works");
     result.running_on = destination.name;  // its vCPUs are there, waiting for pages
-    result.error =
-        "post-copy paused for " + std::to_string(options.postcopy_recover_timeout.count() / 1000) +
-        " s (" + said + "): the guest runs on site " + destination.name +
-        " but waits for memory still on site " + source.name + "; `greenshift vm recover " + name +
-        "` resumes the migration once the link " + "works";
-    result.total_ms = MillisBetween(started, SteadyNow());
     return result;
   };
 

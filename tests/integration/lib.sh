@@ -144,6 +144,27 @@ check_disk_clean() {
   check "records were checked on $1's disk" float_gt "$(jqr "$report" .checked)" 100
 }
 
+# check_migrates_again VM TO: a live migration of VM to TO completes and leaves it running once,
+# on TO (the result in $TEST_TMP/after.json).
+check_migrates_again() {
+  "$G" migrate "$1" --to "$2" --live --json --quiet >"$TEST_TMP/after.json"
+  check "a later migration completes" test "$(jqr "$TEST_TMP/after.json" .status)" = completed
+  check "the VM runs once, on $2" test "$("$G" vm list --json | jq -c '.[0].copies')" = "[\"$2\"]"
+}
+
+# check_moved_writing IP VM FROM TO ACKED_BEFORE: after VM (its guest at IP) moved from FROM to
+# TO, its guest went on writing its disk (100 records past ACKED_BEFORE), every record it
+# acknowledged is there, and it runs once, on TO, nothing of it left on FROM.
+check_moved_writing() {
+  local ip=$1 vm=$2 from=$3 to=$4 acked_before=$5 acked_after
+  acked_after=$(disk_acked "$ip")
+  check "the guest went on writing through the migration ($acked_before -> $acked_after records)" \
+    test "$acked_after" -gt $((acked_before + 100))
+  check_disk_clean "$vm"
+  check "the VM runs once, on $to" test "$("$G" vm list --json | jq -c '.[0].copies')" = "[\"$to\"]"
+  check "no QEMU of it is left on $from" test "$(qemu_count "$vm" "$from")" = 0
+}
+
 # Number of QEMU processes of VM $1 on site $2 (the pid file name carries vm@site; under
 # libvirt, the pid file is the site daemon's).
 qemu_count() {

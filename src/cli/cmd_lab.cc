@@ -1,11 +1,16 @@
 // greenshift lab up | down | status | link
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
 #include "cli/context.h"
+#include "core/files.h"
 #include "lab/experiment.h"
 #include "lab/guest.h"
 #include "lab/libvirt_hosts.h"
+#include "lab/relay.h"
 #include "lab/storage.h"
 
 namespace greenshift::cli {
@@ -106,6 +111,10 @@ void AddLabCommands(CLI::App& app, Context& context) {
             {"program", server.program}, {"port", server.port}, {"pid", server.pid}};
       }
     }
+    for (size_t l = 0; l < state->links.size(); ++l) {
+      if (state->links[l].delay_ms > 0)
+        j["links"][l]["relay"] = lab::RelayStatusJson(*state, state->links[l]);
+    }
     if (state->hypervisor == "libvirt") {
       // How to point a service's libvirt hosts at the sites (address, peer_uri, migration_uri).
       for (size_t s = 0; s < state->sites.size(); ++s) {
@@ -142,6 +151,22 @@ void AddLabCommands(CLI::App& app, Context& context) {
                       ? (std::to_string(link.bandwidth_mbit) + " Mbit/s").c_str()
                       : "unlimited",
                   link.delay_ms);
+      if (link.delay_ms > 0) {
+        const nlohmann::json relay = lab::RelayStatusJson(*state, link);
+        if (relay["pid"].get<int>() == 0) {
+          std::printf("       relay NOT RUNNING (lab up restarts it)\n");
+        } else if (relay["stats"].is_object()) {
+          const nlohmann::json& stats = relay["stats"];
+          auto dropped = [](const nlohmann::json& d) {
+            return d.value("dropped_queue", int64_t{0}) + d.value("dropped_send", int64_t{0});
+          };
+          std::printf("       relay pid %d: %lld frames relayed, %lld dropped\n",
+                      relay["pid"].get<int>(),
+                      static_cast<long long>(stats["a_to_b"].value("frames", int64_t{0}) +
+                                             stats["b_to_a"].value("frames", int64_t{0})),
+                      static_cast<long long>(dropped(stats["a_to_b"]) + dropped(stats["b_to_a"])));
+        }
+      }
     }
     for (const nlohmann::json& vm : j["vms"]) {
       std::printf("  vm   %-12s %-15s on %-12s %s\n", vm["name"].get<std::string>().c_str(),
@@ -191,6 +216,61 @@ void AddLabCommands(CLI::App& app, Context& context) {
                               link->delay_ms >= 0 ? link->delay_ms : delay);
       if (!s.ok()) return context.Fail(s.message());
     }
+  });
+
+  // What a delayed link runs in the lab's WAN namespace (relay.h); lab up and lab link start it.
+  struct RelayOptions {
+    lab::RelayConfig config;
+    double queue_limit_mib = 64;
+    std::string pid_file;
+    std::string log_file = "/dev/null";
+  };
+  auto relay = std::make_shared<RelayOptions>();
+  CLI::App* relay_cmd = lab_cmd->add_subcommand(
+      "relay", "(internal) relay frames between two interfaces with a delay: a lab link's WAN");
+  relay_cmd->group("");  // not listed: lab up and lab link run it
+  relay_cmd->add_option("--a", relay->config.interface_a, "one interface")->required();
+  relay_cmd->add_option("--b", relay->config.interface_b, "the other interface")->required();
+  relay_cmd->add_option("--delay-ms", relay->config.delay_ms, "one-way delay")->required();
+  relay_cmd->add_option("--delay-file", relay->config.delay_file,
+                        "re-read the delay (ms) from this file on SIGHUP");
+  relay_cmd->add_option("--queue-limit-mib", relay->queue_limit_mib, "per direction")
+      ->check(CLI::Range(1.0, 4096.0))
+      ->capture_default_str();
+  relay_cmd->add_option("--stats", relay->config.stats_file, "JSON counters, every second");
+  relay_cmd->add_option("--pid-file", relay->pid_file,
+                        "detach once both interfaces are open, and write the pid here");
+  relay_cmd->add_option("--log", relay->log_file, "where a detached relay writes its errors");
+  relay_cmd->callback([&context, relay]() {
+    relay->config.queue_limit_bytes = static_cast<int64_t>(relay->queue_limit_mib * (1 << 20));
+    auto detach = [relay]() -> Status {
+      if (relay->pid_file.empty()) return Status::Ok();
+      std::fflush(nullptr);
+      const pid_t child = fork();
+      if (child < 0) return Status::Error("relay: fork failed");
+      if (child > 0) {
+        Status written = WriteFileAtomic(relay->pid_file, std::to_string(child) + "\n");
+        if (!written.ok()) {
+          kill(child, SIGTERM);
+          std::fprintf(stderr, "greenshift: %s\n", written.message().c_str());
+          _exit(1);
+        }
+        _exit(0);
+      }
+      setsid();
+      // Nothing of the caller's stays open (it may be reading our output until it ends).
+      FILE* null = std::fopen("/dev/null", "r+");
+      FILE* log = std::fopen(relay->log_file.c_str(), "a");
+      if (!null || !log) return Status::Error("relay: cannot open " + relay->log_file);
+      dup2(fileno(null), STDIN_FILENO);
+      dup2(fileno(null), STDOUT_FILENO);
+      dup2(fileno(log), STDERR_FILENO);
+      std::fclose(null);
+      std::fclose(log);
+      return Status::Ok();
+    };
+    Status s = lab::RunRelay(relay->config, detach);
+    if (!s.ok()) return context.Fail(s.message());
   });
 }
 

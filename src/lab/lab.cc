@@ -5,6 +5,10 @@
 #include <cstdlib>
 #include <functional>
 #include <set>
+#include <utility>
+
+#include <signal.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/files.h"
@@ -42,35 +46,140 @@ bool NetnsExists(const std::string& name) {
   return PathExists("/run/netns/" + name);
 }
 
-// Shapes one end of a link, or removes its shaping (0 = none). A rate alone uses a token bucket
-// (tbf), which every kernel has; a delay needs netem (sch_netem), which some kernels lack: then the
-// error says so instead of tc's "Specified qdisc kind is unknown".
-Status Shape(const std::string& netns, const std::string& interface, int bandwidth_mbit,
-             double delay_ms) {
+// Shapes one end of a link's bandwidth, or removes its shaping (0 = none), with a token bucket
+// (tbf), which every kernel has. A delay is the relay's business (relay.h): this kernel has no
+// netem.
+Status Shape(const std::string& netns, const std::string& interface, int bandwidth_mbit) {
   (void)RunCommand({"tc", "qdisc", "del", "dev", interface, "root"}, RunOptions{netns});
-  if (bandwidth_mbit <= 0 && delay_ms <= 0) return Status::Ok();
-  std::vector<std::string> argv = {"tc", "qdisc", "replace", "dev", interface, "root"};
-  if (delay_ms > 0) {
-    char delay[32];
-    std::snprintf(delay, sizeof delay, "%.3fms", delay_ms);
-    argv.insert(argv.end(), {"netem", "limit", "100000", "delay", delay});
-    if (bandwidth_mbit > 0)
-      argv.insert(argv.end(), {"rate", std::to_string(bandwidth_mbit) + "mbit"});
+  if (bandwidth_mbit <= 0) return Status::Ok();
+  // Bucket of 4 ms worth of bytes (at least 2 full frames), queue up to 100 ms.
+  const int64_t bytes_per_s = int64_t{bandwidth_mbit} * 1000 * 1000 / 8;
+  const int64_t burst = std::max<int64_t>(bytes_per_s / 250, 2 * 1514);
+  return RunChecked(
+      {"tc", "qdisc", "replace", "dev", interface, "root", "tbf", "rate",
+       std::to_string(bandwidth_mbit) + "mbit", "burst", std::to_string(burst), "latency", "100ms"},
+      RunOptions{netns});
+}
+
+// A delayed link's two ends in the WAN namespace, where its relay runs: r<P>a (a's side) and
+// r<P>b, P being the link's subnet 198.19.P.0/24.
+std::pair<std::string, std::string> RelayInterfaces(const LabLink& link) {
+  const size_t first = link.a_address.find('.', link.a_address.find('.') + 1) + 1;
+  const std::string subnet = link.a_address.substr(first, link.a_address.find('.', first) - first);
+  return {"r" + subnet + "a", "r" + subnet + "b"};
+}
+
+std::string RelayPath(const LabState& state, const LabLink& link, const std::string& suffix) {
+  return state.run_dir + "/relays/" + link.a + "-" + link.b + "." + suffix;
+}
+
+// The pid of the link's relay when it runs, else 0 (a pid file can outlive its process, and
+// its number be reused).
+pid_t RelayPid(const LabState& state, const LabLink& link) {
+  Result<std::string> text = ReadFile(RelayPath(state, link, "pid"));
+  if (!text.ok()) return 0;
+  const pid_t pid = static_cast<pid_t>(std::atoi(text->c_str()));
+  if (pid <= 0 || !ProcessAlive(pid)) return 0;
+  Result<std::string> cmdline = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+  if (!cmdline.ok() || cmdline->find(RelayPath(state, link, "pid")) == std::string::npos) return 0;
+  return pid;
+}
+
+Status StartRelay(const LabState& state, const LabLink& link) {
+  if (RelayPid(state, link) > 0) return Status::Ok();
+  GS_RETURN_IF_ERROR(MakeDirs(state.run_dir + "/relays"));
+  char delay[32];
+  std::snprintf(delay, sizeof delay, "%.3f", link.delay_ms);
+  GS_RETURN_IF_ERROR(WriteFileAtomic(RelayPath(state, link, "delay"), std::string(delay) + "\n"));
+  // The relay is this program's `lab relay`.
+  char self[4096];
+  const ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (length <= 0)
+    return Status::Error("cannot find this program (/proc/self/exe) to run the relay");
+  self[length] = '\0';
+  const auto [a_end, b_end] = RelayInterfaces(link);
+  return RunChecked({std::string(self), "lab", "relay", "--a", a_end, "--b", b_end, "--delay-ms",
+                     delay, "--delay-file", RelayPath(state, link, "delay"), "--stats",
+                     RelayPath(state, link, "stats"), "--pid-file", RelayPath(state, link, "pid"),
+                     "--log", RelayPath(state, link, "log")},
+                    RunOptions{state.wan_netns, std::chrono::seconds(10)})
+      .Context("the delay relay of link " + link.a + " <-> " + link.b);
+}
+
+void StopRelay(const LabState& state, const LabLink& link) {
+  if (const pid_t pid = RelayPid(state, link); pid > 0)
+    TerminateProcess(pid, std::chrono::seconds(2));
+}
+
+// Socket buffers in a site's namespace, from the links it has. Undelayed, the migration stream in
+// flight between two sites is bounded to 256 KiB: QEMU counts a page as sent once it is in the
+// socket, and with Linux's default buffers (up to 4 MiB send plus 32 MiB receive) the destination
+// lagged up to 100 ms behind when the source stopped the guest, pause the guest suffers
+// (measured 22-133 ms paused; 9-11 ms with this bound; docs/lab.md). Over a delayed link that
+// bound would cap the stream at 256 KiB per round trip (31 Mbit/s at 40 ms RTT, measured): the
+// buffers grow by the link's bandwidth x round trip, what is on the wire rather than queued
+// (an unlimited link counted as 1 Gbit/s), so the standing queue stays 256 KiB. The receive
+// side gets twice the in-flight part: Linux advertises about half its buffer as window.
+Status SizeSocketBuffers(const LabState& state, const LabSite& site) {
+  constexpr int64_t kQueueBytes = 256 << 10;
+  int64_t in_flight = 0;
+  for (const LabLink& link : state.links) {
+    if ((link.a != site.name && link.b != site.name) || link.delay_ms <= 0) continue;
+    const double bits_per_s = (link.bandwidth_mbit > 0 ? link.bandwidth_mbit : 1000) * 1e6;
+    in_flight =
+        std::max(in_flight, static_cast<int64_t>(bits_per_s / 8 * 2 * link.delay_ms / 1000));
+  }
+  const int64_t send = std::min<int64_t>(kQueueBytes + in_flight, 256 << 20);
+  const int64_t receive = std::min<int64_t>(kQueueBytes + 2 * in_flight, 512 << 20);
+  return RunChecked({"sysctl", "-q", "-w", "net.ipv4.tcp_wmem=4096 65536 " + std::to_string(send),
+                     "net.ipv4.tcp_rmem=4096 65536 " + std::to_string(receive)},
+                    RunOptions{site.netns});
+}
+
+// Builds the link between two nodes (sites, or a site and the storage) on its subnet, each
+// routing the other's migration address over it: a shaped veth, or, when the link has a delay,
+// a veth from each into the WAN namespace and a relay between those.
+Status PlumbLink(const LabState& state, const LabLink& link) {
+  const LabSite* a = FindNode(state, link.a);
+  const LabSite* b = FindNode(state, link.b);
+  if (link.delay_ms > 0) {
+    const auto [a_end, b_end] = RelayInterfaces(link);
+    GS_RETURN_IF_ERROR(Ip(a->netns, {"link", "add", link.a_interface, "type", "veth", "peer",
+                                     "name", a_end, "netns", state.wan_netns}));
+    GS_RETURN_IF_ERROR(Ip(b->netns, {"link", "add", link.b_interface, "type", "veth", "peer",
+                                     "name", b_end, "netns", state.wan_netns}));
+    for (const std::string& end : {a_end, b_end}) {
+      // No address of their own, and no IPv6 chatter of their own into the link.
+      GS_RETURN_IF_ERROR(Ip(state.wan_netns, {"link", "set", end, "addrgenmode", "none"}));
+      GS_RETURN_IF_ERROR(Ip(state.wan_netns, {"link", "set", end, "up"}));
+    }
   } else {
-    // Bucket of 4 ms worth of bytes (at least 2 full frames), queue up to 100 ms.
-    const int64_t bytes_per_s = int64_t{bandwidth_mbit} * 1000 * 1000 / 8;
-    const int64_t burst = std::max<int64_t>(bytes_per_s / 250, 2 * 1514);
-    argv.insert(argv.end(), {"tbf", "rate", std::to_string(bandwidth_mbit) + "mbit", "burst",
-                             std::to_string(burst), "latency", "100ms"});
+    GS_RETURN_IF_ERROR(Ip(a->netns, {"link", "add", link.a_interface, "type", "veth", "peer",
+                                     "name", link.b_interface, "netns", b->netns}));
   }
-  Status shaped = RunChecked(argv, RunOptions{netns});
-  if (!shaped.ok() && delay_ms > 0 &&
-      shaped.message().find("qdisc kind is unknown") != std::string::npos) {
-    return Status::Error(
-        "link delay needs the netem qdisc, which this kernel lacks (no sch_netem "
-        "module); shape bandwidth only, or run the lab on a kernel with netem");
-  }
-  return shaped;
+  GS_RETURN_IF_ERROR(
+      Ip(a->netns, {"addr", "add", link.a_address + "/24", "dev", link.a_interface}));
+  GS_RETURN_IF_ERROR(
+      Ip(b->netns, {"addr", "add", link.b_address + "/24", "dev", link.b_interface}));
+  GS_RETURN_IF_ERROR(Ip(a->netns, {"link", "set", link.a_interface, "up"}));
+  GS_RETURN_IF_ERROR(Ip(b->netns, {"link", "set", link.b_interface, "up"}));
+  GS_RETURN_IF_ERROR(
+      Ip(a->netns, {"route", "replace", b->migration_address + "/32", "via", link.b_address}));
+  GS_RETURN_IF_ERROR(
+      Ip(b->netns, {"route", "replace", a->migration_address + "/32", "via", link.a_address}));
+  GS_RETURN_IF_ERROR(Shape(a->netns, link.a_interface, link.bandwidth_mbit));
+  GS_RETURN_IF_ERROR(Shape(b->netns, link.b_interface, link.bandwidth_mbit));
+  if (link.delay_ms > 0) GS_RETURN_IF_ERROR(StartRelay(state, link));
+  return Status::Ok();
+}
+
+// Undoes PlumbLink: the relay stopped, the veths gone (removing one end removes its peer).
+Status UnplumbLink(const LabState& state, const LabLink& link) {
+  StopRelay(state, link);
+  GS_RETURN_IF_ERROR(Ip(FindNode(state, link.a)->netns, {"link", "del", link.a_interface}));
+  if (link.delay_ms > 0)
+    GS_RETURN_IF_ERROR(Ip(FindNode(state, link.b)->netns, {"link", "del", link.b_interface}));
+  return Status::Ok();
 }
 
 Status CheckRoot(const std::string& what) {
@@ -242,8 +351,11 @@ Result<LabState> LabUp(const LabConfig& config) {
       complete = complete && NetnsExists(ns);
     if (names == config.site_names && complete && existing->hypervisor == config.hypervisor &&
         existing->has_storage == config.storage) {
-      // already up: harmless; a storage server that died is started again (its exports too)
+      // already up: harmless; a storage server or a link's relay that died is started again
       if (existing->has_storage) GS_RETURN_IF_ERROR(StartStorageServers(*existing));
+      for (const LabLink& link : existing->links) {
+        if (link.delay_ms > 0) GS_RETURN_IF_ERROR(StartRelay(*existing, link));
+      }
       existing->was_up = true;
       return existing;
     }
@@ -325,18 +437,8 @@ Result<LabState> LabUp(const LabConfig& config) {
           Ip(state.wan_netns, {"link", "set", "w-" + site.name, "master", kWanBridge, "up"}));
       GS_RETURN_IF_ERROR(
           Ip(site.netns, {"addr", "add", site.migration_address + "/32", "dev", "lo"}));
-      // Bound the migration stream in flight between two sites to 256 KiB. QEMU counts a page
-      // as sent once it is in the socket; with Linux's default buffers (up to 4 MiB send plus
-      // 32 MiB receive) the destination lagged up to 100 ms behind when the source stopped the
-      // guest, and that lag is pause the guest suffers (measured 22-133 ms paused; 9-11 ms with
-      // this bound). See docs/lab.md.
-      GS_RETURN_IF_ERROR(RunChecked({"sysctl", "-q", "-w", "net.ipv4.tcp_wmem=4096 65536 262144",
-                                     "net.ipv4.tcp_rmem=4096 65536 262144"},
-                                    RunOptions{site.netns}));
     }
 
-    // A shaped veth between two nodes (sites, or a site and the storage) on subnet
-    // 198.19.<subnet>.0/24, each routing the other's address over it.
     auto connect = [&](const LabSite& a, const LabSite& b, int subnet, int bandwidth_mbit,
                        double delay_ms) -> Status {
       LabLink link;
@@ -348,20 +450,7 @@ Result<LabState> LabUp(const LabConfig& config) {
       link.b_address = "198.19." + std::to_string(subnet) + ".2";
       link.bandwidth_mbit = bandwidth_mbit;
       link.delay_ms = delay_ms;
-      GS_RETURN_IF_ERROR(Ip(a.netns, {"link", "add", link.a_interface, "type", "veth", "peer",
-                                      "name", link.b_interface, "netns", b.netns}));
-      GS_RETURN_IF_ERROR(
-          Ip(a.netns, {"addr", "add", link.a_address + "/24", "dev", link.a_interface}));
-      GS_RETURN_IF_ERROR(
-          Ip(b.netns, {"addr", "add", link.b_address + "/24", "dev", link.b_interface}));
-      GS_RETURN_IF_ERROR(Ip(a.netns, {"link", "set", link.a_interface, "up"}));
-      GS_RETURN_IF_ERROR(Ip(b.netns, {"link", "set", link.b_interface, "up"}));
-      GS_RETURN_IF_ERROR(
-          Ip(a.netns, {"route", "add", b.migration_address + "/32", "via", link.b_address}));
-      GS_RETURN_IF_ERROR(
-          Ip(b.netns, {"route", "add", a.migration_address + "/32", "via", link.a_address}));
-      GS_RETURN_IF_ERROR(Shape(a.netns, link.a_interface, link.bandwidth_mbit, link.delay_ms));
-      GS_RETURN_IF_ERROR(Shape(b.netns, link.b_interface, link.bandwidth_mbit, link.delay_ms));
+      GS_RETURN_IF_ERROR(PlumbLink(state, link));
       state.links.push_back(link);
       return Status::Ok();
     };
@@ -380,6 +469,7 @@ Result<LabState> LabUp(const LabConfig& config) {
         GS_RETURN_IF_ERROR(connect(state.sites[i], state.storage, 200 + static_cast<int>(i), 0, 0));
       }
     }
+    for (const LabSite& site : state.sites) GS_RETURN_IF_ERROR(SizeSocketBuffers(state, site));
     GS_RETURN_IF_ERROR(MakeDirs(state.run_dir + "/vms"));
     GS_RETURN_IF_ERROR(SaveState(state));
     if (state.hypervisor == "libvirt") {
@@ -414,6 +504,8 @@ Status LabDown(const LabConfig& config) {
     for (const LabSite& site : state->sites) StopLibvirtHost(*state, site);
   }
   if (state->has_storage) StopStorageServers(*state);
+  // A relay keeps the WAN namespace alive (a namespace lives while a process is in it).
+  for (const LabLink& link : state->links) StopRelay(*state, link);
   // Then any QEMU of the lab that no record names any more (a command killed half-way): its pid
   // file is in the lab's run directory, and its command line names that pid file.
   const std::string qemu_dir = state->run_dir + "/qemu";
@@ -455,13 +547,48 @@ Status SetLink(const LabConfig& config, const std::string& a, const std::string&
   if (!state.ok()) return state.status();
   Result<LabLink*> link = FindLink(*state, a, b);
   if (!link.ok()) return link.status();
-  const LabSite* site_a = FindNode(*state, (*link)->a);
-  const LabSite* site_b = FindNode(*state, (*link)->b);
-  GS_RETURN_IF_ERROR(Shape(site_a->netns, (*link)->a_interface, bandwidth_mbit, delay_ms));
-  GS_RETURN_IF_ERROR(Shape(site_b->netns, (*link)->b_interface, bandwidth_mbit, delay_ms));
-  (*link)->bandwidth_mbit = bandwidth_mbit;
-  (*link)->delay_ms = delay_ms;
+  if (delay_ms > 10000) return Status::Invalid("link delay above 10000 ms");
+  LabLink& changed = **link;
+  const LabSite* site_a = FindNode(*state, changed.a);
+  const LabSite* site_b = FindNode(*state, changed.b);
+  if ((changed.delay_ms > 0) != (delay_ms > 0)) {
+    // Through the relay or not: the link is built again (its addresses and routes the same; the
+    // frames in flight on it are lost, as on a cable replugged).
+    GS_RETURN_IF_ERROR(UnplumbLink(*state, changed));
+    changed.bandwidth_mbit = bandwidth_mbit;
+    changed.delay_ms = delay_ms;
+    GS_RETURN_IF_ERROR(PlumbLink(*state, changed));
+  } else {
+    GS_RETURN_IF_ERROR(Shape(site_a->netns, changed.a_interface, bandwidth_mbit));
+    GS_RETURN_IF_ERROR(Shape(site_b->netns, changed.b_interface, bandwidth_mbit));
+    changed.bandwidth_mbit = bandwidth_mbit;
+    if (delay_ms > 0) {
+      // The running relay takes the new delay on SIGHUP; frames it holds keep theirs.
+      char delay[32];
+      std::snprintf(delay, sizeof delay, "%.3f\n", delay_ms);
+      GS_RETURN_IF_ERROR(WriteFileAtomic(RelayPath(*state, changed, "delay"), delay));
+      changed.delay_ms = delay_ms;
+      if (const pid_t pid = RelayPid(*state, changed); pid > 0) {
+        kill(pid, SIGHUP);
+      } else {
+        GS_RETURN_IF_ERROR(StartRelay(*state, changed));
+      }
+    }
+  }
+  for (const LabSite* site : {site_a, site_b}) {
+    if (site->name != kStorageNode) GS_RETURN_IF_ERROR(SizeSocketBuffers(*state, *site));
+  }
   return SaveState(*state);
+}
+
+json RelayStatusJson(const LabState& state, const LabLink& link) {
+  if (link.delay_ms <= 0) return nullptr;
+  json stats = nullptr;
+  if (Result<std::string> text = ReadFile(RelayPath(state, link, "stats")); text.ok()) {
+    stats = json::parse(*text, nullptr, false);
+    if (stats.is_discarded()) stats = nullptr;
+  }
+  return {{"pid", RelayPid(state, link)}, {"stats", stats}};
 }
 
 Status SetLinkUp(const LabConfig& config, const std::string& a, const std::string& b, bool up) {

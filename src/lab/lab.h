@@ -3,8 +3,10 @@
 //   <lab>-client ── c0 ─┐                                 one L2 segment, 198.18.0.0/16:
 //                       wan0 (bridge in <lab>-wan)         the VMs' addresses stay the same
 //   <lab>-a: br0 ─ uplink ─┘ └─ uplink ─ br0 :<lab>-b      wherever they run
-//            └── l-b ═══ shaped veth (tc netem) ═══ l-a ──┘  site-to-site link, 198.19.P.0/24,
-//                                                            carries the migration streams
+//            └── l-b ═══ shaped veth (tc tbf) ═══ l-a ──┘  site-to-site link, 198.19.P.0/24,
+//                                                            carries the migration streams;
+//                                                            with a delay, it runs through a
+//                                                            relay in <lab>-wan (relay.h)
 // Each site has a migration address 198.19.255.N on its loopback, routed over its direct link to
 // every other site. Everything lab up creates is recorded in <run_dir>/lab.json; lab down
 // removes exactly that.
@@ -32,7 +34,7 @@ struct LabLink {
   std::string a_interface, b_interface;  // the veth ends, in a's and b's namespace
   std::string a_address, b_address;      // point-to-point addresses
   int bandwidth_mbit = 0;                // 0: not limited
-  double delay_ms = 0;
+  double delay_ms = 0;                   // one way; > 0: through a relay in the WAN namespace
 };
 
 struct LabState {
@@ -90,6 +92,9 @@ Status LabDown(const LabConfig& config);
 // directions).
 Status SetLink(const LabConfig& config, const std::string& a, const std::string& b,
                int bandwidth_mbit, double delay_ms);
+// A delayed link's relay (relay.h): {"pid": 0 when it is not running (lab up restarts it),
+// "stats": its counters, null before its first report}; null for an undelayed link.
+nlohmann::json RelayStatusJson(const LabState& state, const LabLink& link);
 // Takes the link between two sites (or a site and "storage") down or up, to test failures.
 Status SetLinkUp(const LabConfig& config, const std::string& a, const std::string& b, bool up);
 

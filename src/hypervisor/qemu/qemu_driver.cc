@@ -1160,8 +1160,8 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       if (InstancePid(name, destination.name) == 0) {
         // Worded as the mirror job's own failure above: which of the two sees the dead
         // destination first is a race.
-        return roll_back("the disk copy failed (the destination QEMU on site " +
-                         destination.name + " exited)");
+        return roll_back("the disk copy failed (the destination QEMU on site " + destination.name +
+                         " exited)");
       }
       if (cancel_asked()) return roll_back("migration was cancelled");
       if (watch.mirror_offset != last_offset) {

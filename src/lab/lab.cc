@@ -338,6 +338,7 @@ Result<LabState> LabUp(const LabConfig& config) {
   if (config.link_bandwidth_mbit < 0 || config.link_delay_ms < 0) {
     return Status::Error("link bandwidth and delay must not be negative");
   }
+  if (config.link_delay_ms > 10000) return Status::Invalid("link delay above 10000 ms");
   if (config.hypervisor != "qemu" && config.hypervisor != "libvirt")
     return Status::Invalid("--hypervisor must be qemu or libvirt, got '" + config.hypervisor + "'");
 

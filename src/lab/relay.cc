@@ -253,14 +253,15 @@ Status RunRelay(const RelayConfig& config, const std::function<Status()>& ready)
   if (!a.ok()) return a.status();
   Result<Endpoint> b = OpenEndpoint(config.interface_b);
   if (!b.ok()) return b.status();
-  if (ready) GS_RETURN_IF_ERROR(ready());
-
+  // Blocked before `ready` (a fork keeps the mask): a SIGHUP sent the moment the pid file
+  // exists must not end the relay. The directions inherit the mask; this thread takes them.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGHUP);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // the directions inherit it
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  if (ready) GS_RETURN_IF_ERROR(ready());
 
   Shared shared;
   shared.delay_ns = std::llround(config.delay_ms * kNsPerMs);

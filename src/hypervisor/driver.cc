@@ -86,7 +86,8 @@ std::vector<std::string> Capabilities::Names() const {
                                               {dirty_rate, "dirty-rate"},
                                               {cancel, "cancel"},
                                               {recovery, "recovery"},
-                                              {adopt, "adopt"}};
+                                              {adopt, "adopt"},
+                                              {switchover_hooks, "switchover-hooks"}};
   for (const auto& [has, name] : all) {
     if (has) names.push_back(name);
   }

@@ -83,6 +83,7 @@ struct Capabilities {
   bool cancel = false;             // stopping a running migration (the VM stays on its source)
   bool recovery = false;           // Recover: settling a migration left by a dead caller
   bool adopt = false;              // lists and moves VMs that others started on its hosts
+  bool switchover_hooks = false;   // calls MigrationOptions::switchover at the switchover
   // The names of what it has ("live", "offline", ...), for logs and the API.
   std::vector<std::string> Names() const;
 };
@@ -102,6 +103,21 @@ const char* DiskCopyModeName(DiskCopyMode mode);
 // no longer shrinks from one pass to the next: the guest rewrites it as fast as it is sent).
 enum class PostcopyPolicy { kNever, kWhenStuck };
 const char* PostcopyPolicyName(PostcopyPolicy policy);
+
+// What the network does when the guest changes place (a routed network steering the VM's address
+// to where it runs: lab/routing.h). Each is called on the migrating thread, at most once per
+// migration and in this order, as soon as the driver sees it happen; each should return within
+// milliseconds (the driver watches the migration meanwhile). Unset ones are skipped.
+struct SwitchoverHooks {
+  // The guest stopped on its source for the switchover (pre-copy's last pause, or the switch to
+  // post-copy): from now on traffic for it is best sent to the destination, which holds it until
+  // the guest runs there.
+  std::function<void()> source_paused;
+  // The guest runs on the destination.
+  std::function<void()> destination_running;
+  // The switchover failed after source_paused: the guest runs on its source again.
+  std::function<void()> source_running_again;
+};
 
 struct MigrationOptions {
   MigrationMode mode = MigrationMode::kLive;
@@ -130,6 +146,8 @@ struct MigrationOptions {
   // In post-copy a broken link pauses the migration; it is resumed once the link works again,
   // for at most this long. After that the VM stays split until `Recover` resumes it.
   std::chrono::milliseconds postcopy_recover_timeout{std::chrono::minutes(2)};
+  // The network follows the guest (drivers with Capabilities::switchover_hooks call them).
+  SwitchoverHooks switchover;
 };
 
 // Where a migration is: setting up, copying the disk, copying memory while the guest runs,

@@ -552,9 +552,10 @@ hypervisor::Capabilities QemuDriver::GetCapabilities() const {
   c.post_copy = true;  // postcopy-ram (userfaultfd), switched to when pre-copy is stuck
   c.disk_copy = true;  // NBD export on the destination, blockdev-mirror from the source
   c.auto_converge = c.downtime_limit = c.bandwidth_limit = true;
-  c.dirty_rate = true;  // calc-dirty-rate, page sampling
-  c.cancel = true;      // migrate_cancel, then the roll-back
-  c.recovery = true;    // Recover: a migration QEMU finished or dropped without its caller
+  c.dirty_rate = true;        // calc-dirty-rate, page sampling
+  c.cancel = true;            // migrate_cancel, then the roll-back
+  c.recovery = true;          // Recover: a migration QEMU finished or dropped without its caller
+  c.switchover_hooks = true;  // from the source's STOP and the destination's RESUME events
   return c;
 }
 
@@ -779,7 +780,35 @@ struct MigrationWatch {
   bool mirror_ended = false;
   std::string mirror_error;
   int64_t mirror_offset = 0, mirror_length = 0;
+  // The guest running on its source again after it had stopped there (a failed switchover).
+  int64_t source_resume_us = 0;
+  // The caller's switchover hooks, and which of them were called.
+  const hypervisor::SwitchoverHooks* hooks = nullptr;
+  bool called_source_paused = false, called_destination_running = false,
+       called_source_running_again = false;
 };
+
+// Calls the switchover hooks for what the events showed, once each and in order (the source's
+// STOP and the destination's RESUME come over two connections: a late STOP is still called
+// first). `source_running` says the roll-back saw the source run again.
+void FollowSwitchover(MigrationWatch& watch, bool source_running = false) {
+  if (!watch.hooks) return;
+  const hypervisor::SwitchoverHooks& hooks = *watch.hooks;
+  const bool stopped = watch.source_stop_us != 0 || watch.destination_resume_us != 0;
+  if (stopped && !watch.called_source_paused) {
+    watch.called_source_paused = true;
+    if (hooks.source_paused) hooks.source_paused();
+  }
+  if (watch.destination_resume_us != 0 && !watch.called_destination_running) {
+    watch.called_destination_running = true;
+    if (hooks.destination_running) hooks.destination_running();
+  }
+  if ((source_running || watch.source_resume_us != 0) && watch.called_source_paused &&
+      !watch.called_destination_running && !watch.called_source_running_again) {
+    watch.called_source_running_again = true;
+    if (hooks.source_running_again) hooks.source_running_again();
+  }
+}
 
 // QEMU's migration status in neutral terms.
 hypervisor::MigrationPhase PhaseOf(const std::string& status) {
@@ -837,8 +866,11 @@ void Absorb(const std::vector<QmpEvent>& events, bool from_source, MigrationWatc
       watch.status = event.data.value("status", watch.status);
     } else if (!from_source && event.name == "RESUME" && watch.destination_resume_us == 0) {
       watch.destination_resume_us = event.timestamp_us;
+    } else if (from_source && event.name == "RESUME" && watch.source_stop_us != 0) {
+      watch.source_resume_us = event.timestamp_us;
     }
   }
+  FollowSwitchover(watch);
 }
 
 // Starts the destination's NBD server on the first free port from kNbdFirstPort and exports its
@@ -924,6 +956,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   const QemuSite& destination = **destination_site;
   watch.source_site = source.name;
   watch.destination_site = destination.name;
+  watch.hooks = &options.switchover;
   const InstancePaths source_paths = PathsFor(config_, name, source.name);
   const InstancePaths destination_paths = PathsFor(config_, name, destination.name);
 
@@ -990,7 +1023,10 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       Result<json> run_state = source_qmp->Execute("query-status");
       if (run_state.ok() && run_state->value("status", std::string()) != "running") {
         (void)source_qmp->Execute("cont");
+        run_state = source_qmp->Execute("query-status");
       }
+      FollowSwitchover(watch,
+                       run_state.ok() && run_state->value("status", std::string()) == "running");
     }
     forget_destination();
     const bool phase_said = why.find(phase) != std::string::npos;

@@ -98,6 +98,17 @@ if ((${#storage_missing[@]})); then
   fi
 fi
 
+# Routed labs (lab up --network bgp) run BIRD 2 in every site and in the WAN, started by
+# greenshift with configurations of its own; the host's own bird service is not wanted.
+if ! dpkg-query -W -f='${Status}' bird2 2>/dev/null | grep -q "install ok installed"; then
+  echo "setup.sh: installing bird2 (the routed lab's BGP routers)"
+  apt_update
+  apt-get install -y -qq --no-install-recommends bird2 >/dev/null
+  if [[ -d /run/systemd/system ]]; then
+    systemctl disable --now bird.service >/dev/null 2>&1 || true
+  fi
+fi
+
 # libvirt comes from bookworm-backports too (11.3): bookworm's 9.0 is older than QEMU 10. The
 # lab runs its own daemons (one per site, `lab up --hypervisor libvirt`); nothing is started here.
 LIBVIRT_MIN=11.0

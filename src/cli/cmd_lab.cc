@@ -11,6 +11,7 @@
 #include "lab/guest.h"
 #include "lab/libvirt_hosts.h"
 #include "lab/relay.h"
+#include "lab/routing.h"
 #include "lab/storage.h"
 
 namespace greenshift::cli {
@@ -44,6 +45,7 @@ void AddLabCommands(CLI::App& app, Context& context) {
     double link_delay_ms = 0;
     std::string hypervisor = "qemu";
     bool storage = false;
+    std::string network = "l2";
   };
   auto up = std::make_shared<UpOptions>();
   CLI::App* up_cmd = lab_cmd->add_subcommand("up", "create the lab (harmless when it is up)");
@@ -64,6 +66,12 @@ void AddLabCommands(CLI::App& app, Context& context) {
                    "shared storage: a namespace linked to every site, serving VM disks over NBD "
                    "(qemu-storage-daemon), iSCSI (tgtd) and NFS (nfs-ganesha); VMs use it with "
                    "`vm start --storage nbd|iscsi|nfs`");
+  up_cmd
+      ->add_option("--network", up->network,
+                   "how VMs keep their address: l2 (every site on one segment) or bgp (routed "
+                   "sites, the client on a routed WAN, a VM's /32 announced by BGP where it runs)")
+      ->check(CLI::IsMember({"l2", "bgp"}))
+      ->capture_default_str();
   up_cmd->callback([&context, up]() {
     lab::LabConfig config = context.LabConfig();
     if (!up->names.empty()) {
@@ -83,6 +91,7 @@ void AddLabCommands(CLI::App& app, Context& context) {
     config.link_delay_ms = up->link_delay_ms;
     config.hypervisor = up->hypervisor;
     config.storage = up->storage;
+    config.network = up->network;
     Result<lab::LabState> state = lab::LabUp(config);
     if (!state.ok()) return context.Fail(state.error());
     std::printf("lab %s is %s: %zu sites under %s, client namespace %s (%s)\n", state->name.c_str(),
@@ -111,6 +120,7 @@ void AddLabCommands(CLI::App& app, Context& context) {
             {"program", server.program}, {"port", server.port}, {"pid", server.pid}};
       }
     }
+    if (state->network == lab::kNetworkBgp) j["routers"] = lab::RoutersJson(*state);
     for (size_t l = 0; l < state->links.size(); ++l) {
       if (state->links[l].delay_ms > 0)
         j["links"][l]["relay"] = lab::RelayStatusJson(*state, state->links[l]);
@@ -127,9 +137,21 @@ void AddLabCommands(CLI::App& app, Context& context) {
       std::cout << j.dump(2) << "\n";
       return;
     }
-    std::printf("lab %s under %s (client %s in %s)\n", state->name.c_str(),
-                state->hypervisor.c_str(), state->client_address.c_str(),
+    std::printf("lab %s under %s, network %s (client %s in %s)\n", state->name.c_str(),
+                state->hypervisor.c_str(), state->network.c_str(), state->client_address.c_str(),
                 state->client_netns.c_str());
+    if (state->network == lab::kNetworkBgp) {
+      const nlohmann::json routers = lab::RoutersJson(*state);
+      for (const auto& [router, info] : routers.items()) {
+        std::string sessions;
+        for (const auto& [peer, session] : info["bgp"].items())
+          sessions += " " + peer + ":" + session.get<std::string>();
+        std::printf(
+            "  router %-10s %s%s\n", router.c_str(),
+            info["pid"].get<int>() > 0 ? "BIRD running" : "BIRD NOT RUNNING (lab up restarts it)",
+            sessions.c_str());
+      }
+    }
     for (const lab::LabSite& site : state->sites) {
       std::printf("  site %-12s netns %-16s migration address %s\n", site.name.c_str(),
                   site.netns.c_str(), site.migration_address.c_str());

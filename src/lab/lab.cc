@@ -16,6 +16,7 @@
 #include "core/process.h"
 #include "lab/lab_driver.h"
 #include "lab/libvirt_hosts.h"
+#include "lab/routing.h"
 #include "lab/storage.h"
 
 namespace greenshift::lab {
@@ -250,6 +251,7 @@ json ToJson(const LabState& state) {
   }
   return {{"lab", state.name},
           {"hypervisor", state.hypervisor},
+          {"network", state.network},
           {"run_dir", state.run_dir},
           {"disk_dir", state.disk_dir},
           {"sites", sites},
@@ -268,6 +270,7 @@ Result<LabState> LabStateFromJson(const json& j) {
     LabState state;
     state.name = j.at("lab").get<std::string>();
     state.hypervisor = j.value("hypervisor", std::string("qemu"));
+    state.network = j.value("network", std::string(kNetworkL2));
     state.run_dir = j.at("run_dir").get<std::string>();
     state.disk_dir = j.value("disk_dir", state.run_dir + "/disks");
     for (const json& s : j.at("sites")) {
@@ -341,6 +344,17 @@ Result<LabState> LabUp(const LabConfig& config) {
   if (config.link_delay_ms > 10000) return Status::Invalid("link delay above 10000 ms");
   if (config.hypervisor != "qemu" && config.hypervisor != "libvirt")
     return Status::Invalid("--hypervisor must be qemu or libvirt, got '" + config.hypervisor + "'");
+  if (!IsNetworkMode(config.network))
+    return Status::Invalid("--network must be l2 or bgp, got '" + config.network + "'");
+  if (config.network == kNetworkBgp && config.hypervisor != "qemu") {
+    // The routes follow the guest from the migration's events (SwitchoverHooks), which the
+    // libvirt driver does not call yet.
+    return Status::Invalid(
+        "--network bgp needs --hypervisor qemu (the libvirt driver has no "
+        "switchover hooks yet)");
+  }
+  if (config.network == kNetworkBgp && config.site_names.size() > 100)
+    return Status::Error("a routed lab has at most 100 sites");
 
   if (PathExists(StatePath(RunDirFor(config)))) {
     Result<LabState> existing = LoadLab(config);
@@ -351,9 +365,11 @@ Result<LabState> LabUp(const LabConfig& config) {
     for (const std::string& ns : existing->created_namespaces)
       complete = complete && NetnsExists(ns);
     if (names == config.site_names && complete && existing->hypervisor == config.hypervisor &&
-        existing->has_storage == config.storage) {
-      // already up: harmless; a storage server or a link's relay that died is started again
+        existing->has_storage == config.storage && existing->network == config.network) {
+      // already up: harmless; a storage server, a link's relay or a router that died is
+      // started again
       if (existing->has_storage) GS_RETURN_IF_ERROR(StartStorageServers(*existing));
+      GS_RETURN_IF_ERROR(StartRouters(*existing));
       for (const LabLink& link : existing->links) {
         if (link.delay_ms > 0) GS_RETURN_IF_ERROR(StartRelay(*existing, link));
       }
@@ -361,11 +377,11 @@ Result<LabState> LabUp(const LabConfig& config) {
       return existing;
     }
     if (names != config.site_names || existing->hypervisor != config.hypervisor ||
-        existing->has_storage != config.storage) {
+        existing->has_storage != config.storage || existing->network != config.network) {
       return Status::Error("lab '" + config.name + "' is already up with other sites, " +
                            (existing->has_storage ? "with" : "without") +
-                           " shared storage, or under " + existing->hypervisor +
-                           "; run `greenshift lab down` first");
+                           " shared storage, under " + existing->hypervisor + " or with network " +
+                           existing->network + "; run `greenshift lab down` first");
     }
     // Half-built or damaged: tear down what it recorded and build it again.
     GS_RETURN_IF_ERROR(LabDown(config));
@@ -374,6 +390,7 @@ Result<LabState> LabUp(const LabConfig& config) {
   LabState state;
   state.name = config.name;
   state.hypervisor = config.hypervisor;
+  state.network = config.network;
   state.run_dir = RunDirFor(config);
   state.disk_dir = config.disk_dir_root + "/" + config.name;
   if (config.storage) {
@@ -386,7 +403,7 @@ Result<LabState> LabUp(const LabConfig& config) {
   }
   state.wan_netns = config.name + "-wan";
   state.client_netns = config.name + "-client";
-  state.client_address = kClientAddress;
+  state.client_address = state.network == kNetworkBgp ? kRoutedClientAddress : kClientAddress;
   state.created_at = FormatUtc(WallNow());
   for (size_t i = 0; i < config.site_names.size(); ++i) {
     LabSite site;
@@ -414,31 +431,39 @@ Result<LabState> LabUp(const LabConfig& config) {
     return Ip(ns, {"link", "set", "lo", "up"});
   };
   auto build = [&]() -> Status {
+    const bool routed = state.network == kNetworkBgp;
     GS_RETURN_IF_ERROR(add_netns(state.wan_netns));
-    GS_RETURN_IF_ERROR(Ip(state.wan_netns, {"link", "add", kWanBridge, "type", "bridge"}));
-    GS_RETURN_IF_ERROR(Ip(state.wan_netns, {"link", "set", kWanBridge, "up"}));
-
+    if (!routed) {
+      GS_RETURN_IF_ERROR(Ip(state.wan_netns, {"link", "add", kWanBridge, "type", "bridge"}));
+      GS_RETURN_IF_ERROR(Ip(state.wan_netns, {"link", "set", kWanBridge, "up"}));
+    }
     GS_RETURN_IF_ERROR(add_netns(state.client_netns));
-    GS_RETURN_IF_ERROR(Ip(state.client_netns, {"link", "add", "c0", "type", "veth", "peer", "name",
-                                               "w-client", "netns", state.wan_netns}));
-    GS_RETURN_IF_ERROR(
-        Ip(state.client_netns, {"addr", "add", state.client_address + "/16", "dev", "c0"}));
-    GS_RETURN_IF_ERROR(Ip(state.client_netns, {"link", "set", "c0", "up"}));
-    GS_RETURN_IF_ERROR(
-        Ip(state.wan_netns, {"link", "set", "w-client", "master", kWanBridge, "up"}));
+    if (!routed) {
+      GS_RETURN_IF_ERROR(Ip(state.client_netns, {"link", "add", "c0", "type", "veth", "peer",
+                                                 "name", "w-client", "netns", state.wan_netns}));
+      GS_RETURN_IF_ERROR(
+          Ip(state.client_netns, {"addr", "add", state.client_address + "/16", "dev", "c0"}));
+      GS_RETURN_IF_ERROR(Ip(state.client_netns, {"link", "set", "c0", "up"}));
+      GS_RETURN_IF_ERROR(
+          Ip(state.wan_netns, {"link", "set", "w-client", "master", kWanBridge, "up"}));
+    }
 
     for (const LabSite& site : state.sites) {
       GS_RETURN_IF_ERROR(add_netns(site.netns));
       GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "add", site.bridge, "type", "bridge"}));
       GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "set", site.bridge, "up"}));
-      GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "add", "uplink", "type", "veth", "peer", "name",
-                                         "w-" + site.name, "netns", state.wan_netns}));
-      GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "set", "uplink", "master", site.bridge, "up"}));
-      GS_RETURN_IF_ERROR(
-          Ip(state.wan_netns, {"link", "set", "w-" + site.name, "master", kWanBridge, "up"}));
+      if (!routed) {
+        GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "add", "uplink", "type", "veth", "peer", "name",
+                                           "w-" + site.name, "netns", state.wan_netns}));
+        GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "set", "uplink", "master", site.bridge, "up"}));
+        GS_RETURN_IF_ERROR(
+            Ip(state.wan_netns, {"link", "set", "w-" + site.name, "master", kWanBridge, "up"}));
+      }
       GS_RETURN_IF_ERROR(
           Ip(site.netns, {"addr", "add", site.migration_address + "/32", "dev", "lo"}));
     }
+    // Routed: the client and every site behind the WAN router, each site its own router.
+    if (routed) GS_RETURN_IF_ERROR(BuildRoutedNetwork(state));
 
     auto connect = [&](const LabSite& a, const LabSite& b, int subnet, int bandwidth_mbit,
                        double delay_ms) -> Status {
@@ -477,6 +502,7 @@ Result<LabState> LabUp(const LabConfig& config) {
       for (const LabSite& site : state.sites) GS_RETURN_IF_ERROR(StartLibvirtHost(state, site));
     }
     if (state.has_storage) GS_RETURN_IF_ERROR(StartStorageServers(state));
+    GS_RETURN_IF_ERROR(StartRouters(state));
     return Status::Ok();
   };
   if (Status built = build(); !built.ok()) {
@@ -505,8 +531,9 @@ Status LabDown(const LabConfig& config) {
     for (const LabSite& site : state->sites) StopLibvirtHost(*state, site);
   }
   if (state->has_storage) StopStorageServers(*state);
-  // A relay keeps the WAN namespace alive (a namespace lives while a process is in it).
+  // A relay or a router keeps its namespace alive (a namespace lives while a process is in it).
   for (const LabLink& link : state->links) StopRelay(*state, link);
+  StopRouters(*state);
   // Then any QEMU of the lab that no record names any more (a command killed half-way): its pid
   // file is in the lab's run directory, and its command line names that pid file.
   const std::string qemu_dir = state->run_dir + "/qemu";

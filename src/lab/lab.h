@@ -40,7 +40,10 @@ struct LabLink {
 struct LabState {
   std::string name;
   std::string hypervisor = "qemu";  // what runs the guests: "qemu" (QMP) or "libvirt" daemons
-  bool was_up = false;              // set by LabUp when the lab already stood complete (not stored)
+  // How VMs keep their address: "l2" (every site on one segment, the default) or "bgp" (routed
+  // sites, a VM's /32 announced where it runs: routing.h).
+  std::string network = "l2";
+  bool was_up = false;  // set by LabUp when the lab already stood complete (not stored)
   std::string run_dir;
   // The guests' disk images (a directory per site): on a disk rather than in /run, which is a
   // small tmpfs on most machines. Removed with the lab.
@@ -66,7 +69,8 @@ struct LabConfig {
   std::string hypervisor = "qemu";      // "qemu", or "libvirt": one libvirt daemon per site
   int link_bandwidth_mbit = 0;
   double link_delay_ms = 0;
-  bool storage = false;  // a shared storage namespace with an NBD server (storage.h)
+  bool storage = false;        // a shared storage namespace with an NBD server (storage.h)
+  std::string network = "l2";  // "l2" or "bgp" (routing.h)
 };
 
 // The lab's site named `name`, or nullptr.

@@ -1,13 +1,105 @@
 #include "lab/lab_driver.h"
 
+#include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include "hypervisor/libvirt/libvirt_driver.h"
 #include "hypervisor/qemu/qemu_driver.h"
+#include "lab/experiment.h"
 #include "lab/libvirt_hosts.h"
+#include "lab/routing.h"
 #include "lab/storage.h"
 
 namespace greenshift::lab {
+
+namespace {
+
+// A routed lab's driver: the inner driver's calls, with the VM's address routed to where it runs
+// (routing.h): placed when it starts, moved by the migration's own switchover events, settled
+// when the migration ends (whatever its hooks saw), gone when it stops.
+class RoutedDriver : public hypervisor::Driver {
+ public:
+  RoutedDriver(std::unique_ptr<hypervisor::Driver> inner, LabState state)
+      : inner_(std::move(inner)), state_(std::move(state)) {}
+
+  hypervisor::Capabilities GetCapabilities() const override { return inner_->GetCapabilities(); }
+  Result<std::vector<hypervisor::VmInfo>> ListVms() override { return inner_->ListVms(); }
+  Result<hypervisor::VmInfo> GetVm(const std::string& name) override { return inner_->GetVm(name); }
+  Status CancelMigration(const std::string& name) override { return inner_->CancelMigration(name); }
+  Result<double> MeasureDirtyRate(const std::string& name, int seconds) override {
+    return inner_->MeasureDirtyRate(name, seconds);
+  }
+
+  Status StopVm(const std::string& name) override {
+    Result<hypervisor::VmInfo> vm = inner_->GetVm(name);
+    GS_RETURN_IF_ERROR(inner_->StopVm(name));
+    if (vm.ok()) return UnrouteVm(state_, HostAddress(GuestOf(*vm).ip_cidr));
+    return Status::Ok();
+  }
+
+  Result<hypervisor::VmInfo> Recover(const std::string& name,
+                                     std::chrono::milliseconds timeout) override {
+    Result<hypervisor::VmInfo> vm = inner_->Recover(name, timeout);
+    if (vm.ok()) GS_RETURN_IF_ERROR(Place(*vm, vm->host));
+    return vm;
+  }
+
+  hypervisor::MigrationResult Migrate(const std::string& name, const std::string& to,
+                                      const hypervisor::MigrationOptions& options,
+                                      const hypervisor::ProgressCallback& progress) override {
+    Result<hypervisor::VmInfo> vm = inner_->GetVm(name);
+    if (!vm.ok()) return inner_->Migrate(name, to, options, progress);  // it says why
+    const GuestSpec guest = GuestOf(*vm);
+    const std::string ip = HostAddress(guest.ip_cidr);
+    const std::string from = vm->host;
+    // A route change that fails is reported, not fatal to the migration: the guest moves, and
+    // the settling below puts every route where it belongs.
+    auto report = [](const Status& status) {
+      if (!status.ok())
+        std::fprintf(stderr, "greenshift: routing at the switchover: %s\n",
+                     status.message().c_str());
+    };
+    hypervisor::MigrationOptions routed = options;
+    routed.switchover.source_paused = [&, ip, from, to] {
+      if (options.switchover.source_paused) options.switchover.source_paused();
+      report(SteerVm(state_, ip, guest.mac, from, to));
+    };
+    routed.switchover.destination_running = [&, ip, from, to] {
+      if (options.switchover.destination_running) options.switchover.destination_running();
+      report(RouteVmTo(state_, ip, guest.mac, to, /*still_forwarding=*/from));
+    };
+    routed.switchover.source_running_again = [&, ip, from] {
+      if (options.switchover.source_running_again) options.switchover.source_running_again();
+      report(RouteVmTo(state_, ip, guest.mac, from));
+    };
+    hypervisor::MigrationResult result = inner_->Migrate(name, to, routed, progress);
+    if (result.running_on == to) {
+      // Announced by `to` (now or just before, by its hook); `from` forwarded and kept
+      // announcing until the WAN has heard, then stops.
+      report(RouteVmTo(state_, ip, guest.mac, to, from));
+      std::this_thread::sleep_for(kPropagation);
+      report(RouteVmTo(state_, ip, guest.mac, to));
+    } else if (!result.running_on.empty()) {
+      report(RouteVmTo(state_, ip, guest.mac, result.running_on));
+    } else {
+      report(UnrouteVm(state_, ip));
+    }
+    return result;
+  }
+
+  // Routes a VM that runs at `site`.
+  Status Place(const hypervisor::VmInfo& vm, const std::string& site) {
+    const GuestSpec guest = GuestOf(vm);
+    return RouteVmTo(state_, HostAddress(guest.ip_cidr), guest.mac, site);
+  }
+
+ private:
+  std::unique_ptr<hypervisor::Driver> inner_;
+  const LabState state_;
+};
+
+}  // namespace
 
 LabDriver OpenLabDriver(const LabState& state, const std::string& guest_dir_given,
                         const std::string& accel) {
@@ -39,7 +131,7 @@ LabDriver OpenLabDriver(const LabState& state, const std::string& guest_dir_give
   }
   auto driver = std::make_unique<qemu::QemuDriver>(DriverConfigFor(state, guest_dir_given, accel));
   qemu::QemuDriver* raw = driver.get();
-  lab.start = [raw, state](const GuestSpec& given, const std::string& site) {
+  auto start = [raw, state](const GuestSpec& given, const std::string& site) {
     if (!IsSharedStorage(given.storage) || given.vm.disk_gib <= 0)
       return StartGuest(*raw, given, site);
     // Its disk on the lab's shared storage, exported under its name.
@@ -54,6 +146,19 @@ LabDriver OpenLabDriver(const LabState& state, const std::string& guest_dir_give
     if (!started.ok()) RemoveSharedDisk(state, guest.vm.name, guest.storage);
     return started;
   };
+  if (state.network == kNetworkBgp) {
+    auto routed = std::make_unique<RoutedDriver>(std::move(driver), state);
+    RoutedDriver* router = routed.get();
+    lab.start = [start, raw, router](const GuestSpec& guest, const std::string& site) {
+      GS_RETURN_IF_ERROR(start(guest, site));
+      Result<hypervisor::VmInfo> vm = raw->GetVm(guest.vm.name);
+      if (!vm.ok()) return vm.status();
+      return router->Place(*vm, site);
+    };
+    lab.driver = std::move(routed);
+    return lab;
+  }
+  lab.start = start;
   lab.driver = std::move(driver);
   return lab;
 }

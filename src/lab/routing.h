@@ -1,0 +1,93 @@
+// Routed sites (lab up --network bgp): each site its own subnet behind its own router, the client
+// on a routed WAN as users on the internet are, and a VM's address kept wherever it runs by a
+// /32 host route that the site where it runs announces by BGP.
+//
+//   <lab>-client 198.18.1.2 ── <lab>-wan (router, BIRD: learns every VM's /32 by BGP)
+//                               /  198.18.16.1 ... 198.18.(16+i).1   \ (one transit subnet each)
+//   <lab>-a: uplink 198.18.16.2, BIRD AS 65001          <lab>-b: uplink 198.18.17.2, AS 65002
+//            br0: the VMs' gateway, 198.18.128.1 and one MAC at every site, answering ARP for
+//                 everything off the site (proxy ARP), so a guest needs no change when it moves
+//            l-b ═══ site-to-site link (migration streams, and traffic still arriving for a VM
+//                    that just left) ═══ l-a
+//
+// A VM's address is a kernel route at each site, which BIRD reads (kernel protocol, `learn`) and
+// announces to the WAN according to the route's protocol number:
+//   kRouteHere (250)       dev br0, the VM runs here: announced.
+//   kRouteForwarding (251) via the site where the VM now runs: still announced, but with a longer
+//                          AS path, so the WAN prefers the site where it runs as soon as it hears
+//                          of it, and packets already on their way here are forwarded, not dropped.
+//   static                 via the site where it runs (or dev br0, where it is about to run): not
+//                          announced.
+// A migration's switchover moves these in three steps (driven by the migration's own events,
+// hypervisor::SwitchoverHooks): the source paused -> the destination takes the VM's traffic into
+// its waiting guest's queue, the source forwards there; the destination runs -> it announces;
+// settled (kPropagation later) -> the source stops announcing.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "lab/lab.h"
+
+namespace greenshift::lab {
+
+constexpr const char* kNetworkL2 = "l2";
+constexpr const char* kNetworkBgp = "bgp";
+bool IsNetworkMode(const std::string& mode);
+
+constexpr int kRouteHere = 250;
+constexpr int kRouteForwarding = 251;
+constexpr const char* kRoutedClientAddress = "198.18.1.2";
+constexpr const char* kGatewayAddress = "198.18.128.1";
+constexpr const char* kGatewayMac = "02:67:73:00:00:01";
+constexpr int kWanAs = 65000;
+// How long the site a VM left keeps announcing it (prepended) after the destination announced:
+// the WAN's BGP hears the new route in about 15 ms here; a real WAN takes longer.
+constexpr std::chrono::milliseconds kPropagation{1000};
+
+// Site i (0-based, in lab order): its transit subnet to the WAN router is 198.18.(16+i).0/24,
+// the WAN at .1, the site at .2; its AS number 65001+i.
+std::string SiteTransitAddress(int site_index);
+std::string WanTransitAddress(int site_index);
+int SiteAs(int site_index);
+
+// BIRD 2 configurations (pure). A site's: read the VM routes the lab sets (kRouteHere,
+// kRouteForwarding) from the kernel, announce them to the WAN router, prepending forwarding
+// ones. The WAN router's: one session per site, every learned route into its kernel.
+std::string SiteBirdConfig(const std::string& router_id, int local_as, const std::string& peer,
+                           const std::string& log_file);
+struct BirdPeer {
+  std::string name;     // the site's name
+  std::string address;  // its transit address
+  int as = 0;
+};
+std::string WanBirdConfig(const std::string& router_id, const std::vector<BirdPeer>& peers,
+                          const std::string& log_file);
+
+// lab up --network bgp: the WAN namespace as a router with the client's subnet and a transit
+// subnet per site; each site routing (its uplink on its transit subnet, br0 the VMs' gateway).
+// Called by LabUp after the namespaces exist.
+Status BuildRoutedNetwork(const LabState& state);
+// Starts the BIRD of every site and of the WAN that does not run (lab up restarts dead ones);
+// waits until every site's BGP session is established.
+Status StartRouters(const LabState& state);
+void StopRouters(const LabState& state);
+// For `lab status`: per router (a site's name, or "wan"), its pid (0: not running) and its BGP
+// sessions' states.
+nlohmann::json RoutersJson(const LabState& state);
+
+// Where a VM's address is routed (routed labs; every call is a no-op on an l2 lab).
+// The VM runs at `site`: it announces; every other site routes it there, not announcing, except
+// `still_forwarding` (the site it just left), which keeps announcing it, prepended.
+Status RouteVmTo(const LabState& state, const std::string& ip, const std::string& mac,
+                 const std::string& site, const std::string& still_forwarding = "");
+// The guest paused on `from` for a switchover to `to`: `to` takes its traffic (into the waiting
+// guest's queue), `from` forwards there and keeps announcing, prepended.
+Status SteerVm(const LabState& state, const std::string& ip, const std::string& mac,
+               const std::string& from, const std::string& to);
+// The VM is gone: no site routes or announces its address.
+Status UnrouteVm(const LabState& state, const std::string& ip);
+
+}  // namespace greenshift::lab

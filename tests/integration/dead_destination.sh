@@ -20,16 +20,8 @@ ping_pid=$!
 sleep 1
 
 # 1. The destination QEMU is killed while the memory is being copied.
-"$G" migrate web --to b --live --json --quiet >"$TEST_TMP/killed.json" &
-migrate_pid=$!
-for _ in $(seq 100); do
-  [[ $(qemu_count web b) == 1 ]] && break
-  sleep 0.05
-done
-sleep 1.5
-pkill -KILL -f -- "-name web,.*$GREENSHIFT_LAB/qemu/web@b\.pid" || fail "no destination QEMU to kill"
-rc=0
-wait "$migrate_pid" || rc=$?
+migrate_killing_destination web b "$TEST_TMP/killed.json"
+rc=$MIGRATE_RC
 jq -c 'del(.events)' "$TEST_TMP/killed.json"
 check "migrate exits non-zero when the migration failed" test "$rc" -ne 0
 check "the result says failed" test "$(jqr "$TEST_TMP/killed.json" .status)" = failed

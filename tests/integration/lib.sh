@@ -115,6 +115,24 @@ migrate_under_load() {
   check "at most $max_lost pings lost (lost $lost)" test "$lost" -le "$max_lost"
 }
 
+# migrate_killing_destination VM TO OUT: live-migrates VM to TO (result JSON in OUT) and kills the
+# destination QEMU 1.5 s after it started (its memory copy under way). Sets MIGRATE_RC to the
+# migrate command's exit code.
+migrate_killing_destination() {
+  local vm=$1 to=$2 out=$3
+  "$G" migrate "$vm" --to "$to" --live --json --quiet >"$out" &
+  local migrate_pid=$!
+  for _ in $(seq 100); do
+    [[ $(qemu_count "$vm" "$to") == 1 ]] && break
+    sleep 0.05
+  done
+  sleep 1.5
+  pkill -KILL -f -- "-name $vm,.*$GREENSHIFT_LAB/qemu/$vm@$to\.pid" ||
+    fail "no destination QEMU of $vm on $to to kill"
+  MIGRATE_RC=0
+  wait "$migrate_pid" || MIGRATE_RC=$?
+}
+
 # wait_for_line FILE PATTERN [SECONDS]: until FILE (a command's output) has a line matching it.
 wait_for_line() {
   local deadline=$((SECONDS + ${3:-60}))

@@ -54,15 +54,7 @@ check_guest_kernel_clean web b
 HOT=$("$G" vm list --json | jq -r '.[] | select(.name == "hot") | .ip')
 wait_console hot b "gs-dirty: 64 MiB filled"
 check "the WAN routes the second VM to b" wait_wan_route "$HOT" b
-"$G" migrate hot --to a --live --json --quiet >"$TEST_TMP/killed.json" &
-migrate_pid=$!
-for _ in $(seq 100); do
-  [[ $(qemu_count hot a) == 1 ]] && break
-  sleep 0.05
-done
-sleep 1.5
-pkill -KILL -f -- "-name hot,.*$GREENSHIFT_LAB/qemu/hot@a\.pid" || fail "no destination QEMU to kill"
-wait "$migrate_pid" || true
+migrate_killing_destination hot a "$TEST_TMP/killed.json"
 check "the migration failed" test "$(jqr "$TEST_TMP/killed.json" .status)" = failed
 check "the VM still runs on b" test "$(jqr "$TEST_TMP/killed.json" .running_on)" = b
 check "the WAN still routes it to b ($(wan_route "$HOT"))" wait_wan_route "$HOT" b

@@ -60,8 +60,12 @@ class RoutedDriver : public hypervisor::Driver {
         std::fprintf(stderr, "greenshift: routing at the switchover: %s\n",
                      status.message().c_str());
     };
+    // Whether the guest stopped on its source under this call: a migration refused at once
+    // (another one of the VM under way) touches no route.
+    bool switched = false;
     hypervisor::MigrationOptions routed = options;
     routed.switchover.source_paused = [&, ip, from, to] {
+      switched = true;
       if (options.switchover.source_paused) options.switchover.source_paused();
       report(SteerVm(state_, ip, guest.mac, from, to));
     };
@@ -74,16 +78,16 @@ class RoutedDriver : public hypervisor::Driver {
       report(RouteVmTo(state_, ip, guest.mac, from));
     };
     hypervisor::MigrationResult result = inner_->Migrate(name, to, routed, progress);
-    if (result.running_on == to) {
+    if (result.completed && result.running_on == to) {
       // Announced by `to` (now or just before, by its hook); `from` forwarded and kept
       // announcing until the WAN has heard, then stops.
       report(RouteVmTo(state_, ip, guest.mac, to, from));
       std::this_thread::sleep_for(kPropagation);
       report(RouteVmTo(state_, ip, guest.mac, to));
-    } else if (!result.running_on.empty()) {
+    } else if (switched && !result.running_on.empty()) {
       report(RouteVmTo(state_, ip, guest.mac, result.running_on));
-    } else {
-      report(UnrouteVm(state_, ip));
+    } else if (switched) {
+      report(UnrouteVm(state_, ip));  // lost with its destination (post-copy)
     }
     return result;
   }

@@ -9,7 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -153,6 +155,17 @@ Status RunChecked(const std::vector<std::string>& argv, const RunOptions& option
                          (err.empty() ? "" : ": " + err));
   }
   return Status::Ok();
+}
+
+pid_t RunningPid(const std::string& pid_file, const std::string& program) {
+  Result<std::string> text = ReadFile(pid_file);
+  if (!text.ok()) return 0;
+  const pid_t pid = static_cast<pid_t>(std::atoi(text->c_str()));
+  if (pid <= 0 || !ProcessAlive(pid)) return 0;
+  Result<std::string> comm = ReadFile("/proc/" + std::to_string(pid) + "/comm");
+  const size_t length = std::min<size_t>(program.size(), 15);
+  if (!comm.ok() || comm->compare(0, length, program, 0, length) != 0) return 0;
+  return pid;
 }
 
 bool ProcessAlive(pid_t pid) {

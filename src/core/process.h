@@ -36,6 +36,10 @@ Status EnterNetns(const std::string& netns);
 
 bool ProcessAlive(pid_t pid);
 
+// The pid in `pid_file` when that process is alive and runs `program` (its /proc comm, of which
+// the kernel keeps 15 characters), else 0: a pid file outlives its process, and a pid is reused.
+pid_t RunningPid(const std::string& pid_file, const std::string& program);
+
 // Sends SIGTERM, waits up to `grace`, then SIGKILL. Returns once the process is gone (or not ours).
 void TerminateProcess(pid_t pid, std::chrono::milliseconds grace);
 

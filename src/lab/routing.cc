@@ -42,13 +42,7 @@ Result<std::string> LinkAddressOf(const LabState& state, const std::string& from
 
 // The running BIRD of `router` (a site's name, or "wan"), else 0.
 int RouterPid(const LabState& state, const std::string& router) {
-  Result<std::string> text = ReadFile(RouterPath(state, router, "pid"));
-  if (!text.ok()) return 0;
-  const int pid = std::atoi(text->c_str());
-  if (pid <= 0 || !ProcessAlive(pid)) return 0;
-  Result<std::string> comm = ReadFile("/proc/" + std::to_string(pid) + "/comm");
-  if (!comm.ok() || comm->rfind("bird", 0) != 0) return 0;
-  return pid;
+  return RunningPid(RouterPath(state, router, "pid"), "bird");
 }
 
 // Its BGP sessions: name -> state ("Established", "Active", ...), from `birdc show protocols`.

@@ -53,21 +53,6 @@ std::string RpcbindPidFile(const LabState& state) {
   return NfsDir(state) + "/rpcbind.pid";
 }
 
-// The pid in `pid_file` when that process runs `program` (a pid is reused once its process is
-// gone), else 0.
-int RunningPid(const std::string& pid_file, const std::string& program) {
-  Result<std::string> text = ReadFile(pid_file);
-  if (!text.ok()) return 0;
-  const int pid = std::atoi(text->c_str());
-  if (pid <= 0 || !ProcessAlive(pid)) return 0;
-  Result<std::string> comm = ReadFile("/proc/" + std::to_string(pid) + "/comm");
-  // comm holds at most 15 characters.
-  if (!comm.ok() || comm->compare(0, std::min<size_t>(program.size(), 15), program, 0,
-                                  std::min<size_t>(program.size(), 15)) != 0)
-    return 0;
-  return pid;
-}
-
 std::string Program(const std::string& protocol) {
   if (protocol == "nbd") return "qemu-storage-daemon";
   if (protocol == "iscsi") return "tgtd";

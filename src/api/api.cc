@@ -12,6 +12,7 @@
 #include "api/views.h"
 #include "core/clock.h"
 #include "energy/csv.h"
+#include "migration/precopy.h"
 
 namespace greenshift::api {
 
@@ -122,6 +123,7 @@ enum class RouteId {
   kStatus,
   kSites,
   kHosts,
+  kLinks,
   kVms,
   kReadings,
   kForecasts,
@@ -168,6 +170,7 @@ Matched Match(const std::string& path) {
   if (path == "/api/status") return simple(RouteId::kStatus, "/api/status", true, false);
   if (path == "/api/sites") return simple(RouteId::kSites, "/api/sites", true, false);
   if (path == "/api/hosts") return simple(RouteId::kHosts, "/api/hosts", true, false);
+  if (path == "/api/links") return simple(RouteId::kLinks, "/api/links", true, false);
   if (path == "/api/vms") return simple(RouteId::kVms, "/api/vms", true, false);
   if (path == "/api/readings") return simple(RouteId::kReadings, "/api/readings", true, true);
   if (path == "/api/forecasts") return simple(RouteId::kForecasts, "/api/forecasts", true, false);
@@ -364,6 +367,29 @@ Response Api::Route(const Request& request, std::string* route_name) {
         hosts.push_back(host);
       }
       return Json(200, Dump(hosts));
+    }
+
+    case RouteId::kLinks: {
+      // Every pair of sites, as the planner prices a move between them.
+      json links = json::array();
+      for (size_t a = 0; a < problem.sites.size(); ++a) {
+        for (size_t b = a + 1; b < problem.sites.size(); ++b) {
+          const placement::Link& link = problem.LinkBetween(a, b);
+          const control::LinkConfig* given =
+              config_.FindLink(problem.sites[a].name, problem.sites[b].name);
+          const migration::TcpStream stream = migration::TcpStreamOver(
+              link.bandwidth_bytes_s, link.rtt_s, problem.stream_window_bytes);
+          links.push_back({{"a", problem.sites[a].name},
+                           {"b", problem.sites[b].name},
+                           {"configured", given != nullptr},
+                           {"mbit", link.bandwidth_bytes_s * 8 / 1e6},
+                           {"rtt_ms", link.rtt_s * 1e3},
+                           {"network", given ? given->network : std::string("l2")},
+                           {"stream_mbit", stream.bandwidth_bytes_s * 8 / 1e6},
+                           {"stream_ramp_ms", stream.ramp_s * 1e3}});
+        }
+      }
+      return Json(200, Dump(links));
     }
 
     case RouteId::kVms:

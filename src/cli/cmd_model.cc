@@ -17,7 +17,7 @@ void AddModelCommands(CLI::App& app, Context& context) {
   struct Options {
     double memory_mib = 1024, nonzero_mib = -1, dirty_mb_s = 0, working_set_mib = -1;
     double bandwidth_mbit = 1000, downtime_limit_ms = 300;
-    double disk_gib = 0, disk_write_mb_s = 0;
+    double disk_gib = 0, disk_write_mb_s = 0, rtt_ms = 0, stream_window_mib = 4;
     bool auto_converge = false, offline = false, json = false, postcopy = false;
   };
   auto o = std::make_shared<Options>();
@@ -41,6 +41,15 @@ void AddModelCommands(CLI::App& app, Context& context) {
                   "how fast the guest writes its disk meanwhile")
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
+  cmd->add_option("--rtt-ms", o->rtt_ms,
+                  "the link's round trip: one TCP stream's window and slow start, and the last "
+                  "bytes crossing after the guest stopped")
+      ->check(CLI::Range(0.0, 20000.0))
+      ->capture_default_str();
+  cmd->add_option("--stream-window-mib", o->stream_window_mib,
+                  "the most the stream keeps in flight (the hosts' socket buffers; 0: unbounded)")
+      ->check(CLI::Range(0.0, 4096.0))
+      ->capture_default_str();
   cmd->add_flag("--auto-converge", o->auto_converge, "QEMU throttles the guest when needed");
   cmd->add_flag("--offline", o->offline, "regular migration: stop, copy, start");
   cmd->add_flag("--postcopy", o->postcopy,
@@ -58,6 +67,8 @@ void AddModelCommands(CLI::App& app, Context& context) {
     in.auto_converge = o->auto_converge;
     in.disk_bytes = static_cast<int64_t>(o->disk_gib * 1024 * 1048576);
     in.disk_write_rate_bytes_s = o->disk_write_mb_s * 1e6;
+    in.rtt_s = o->rtt_ms / 1000;
+    in.stream_window_bytes = o->stream_window_mib * 1048576;
     Result<migration::PrecopyPrediction> p = o->offline    ? migration::PredictStopAndCopy(in)
                                              : o->postcopy ? migration::PredictPostcopy(in)
                                                            : migration::PredictPrecopy(in);

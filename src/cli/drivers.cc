@@ -46,6 +46,22 @@ Result<ServiceDriver> OpenQemu(const Context& context, const control::ServiceCon
   if (lab->hypervisor != "qemu")
     return Status::Invalid(config.file + ": lab '" + lab->name + "' runs " + lab->hypervisor +
                            " hosts: give the service libvirt hosts (see `greenshift lab status`)");
+  // The service and the lab agree on how a VM keeps its address between every two sites.
+  for (size_t a = 0; a < config.sites.size(); ++a) {
+    for (size_t b = a + 1; b < config.sites.size(); ++b) {
+      const std::string& site_a = config.sites[a].name;
+      const std::string& site_b = config.sites[b].name;
+      const control::LinkConfig* link = config.FindLink(site_a, site_b);
+      const std::string network = link ? link->network : "l2";
+      if (network != lab->network) {
+        return Status::Invalid(
+            config.file + ": the link between sites '" + site_a + "' and '" + site_b +
+            "' has network " + network + (link ? "" : " (the default)") + ", but lab '" +
+            lab->name + "' has network " + lab->network + ": say so in a [[links]] table (a = \"" +
+            site_a + "\", b = \"" + site_b + "\", network = \"" + lab->network + "\")");
+      }
+    }
+  }
   lab::LabDriver lab_driver = context.DriverFor(*lab);
   ServiceDriver opened;
   opened.start = [start = lab_driver.start, &config](size_t v, const std::string& site) {

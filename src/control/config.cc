@@ -83,6 +83,13 @@ const SiteConfig* ServiceConfig::FindSite(const std::string& name) const {
     if (s.name == name) return &s;
   return nullptr;
 }
+const LinkConfig* ServiceConfig::FindLink(const std::string& a, const std::string& b) const {
+  for (const LinkConfig& link : links) {
+    if ((link.a == a && link.b == b) || (link.a == b && link.b == a)) return &link;
+  }
+  return nullptr;
+}
+
 const HostConfig* ServiceConfig::FindHost(const std::string& name) const {
   for (const HostConfig& h : hosts)
     if (h.name == name) return &h;
@@ -108,7 +115,7 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   ServiceConfig c;
   c.file = file;
   const Table top(root, "", file);
-  GS_RETURN_IF_ERROR(top.CheckKnown({"service", "policy", "sites", "hosts", "vms"}));
+  GS_RETURN_IF_ERROR(top.CheckKnown({"service", "policy", "sites", "links", "hosts", "vms"}));
 
   Table service = top.Sub("service").value();
   GS_RETURN_IF_ERROR(service.CheckKnown({"listen",
@@ -123,6 +130,7 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
                                          "period_s",
                                          "migrations_per_link",
                                          "link_mbit",
+                                         "stream_window_mib",
                                          "migration_timeout_s",
                                          "downtime_limit_ms",
                                          "auto_converge",
@@ -198,6 +206,7 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   GS_ASSIGN(per_link, service.Number("migrations_per_link", 1, 1, 64));
   c.migrations_per_link = static_cast<int>(per_link);
   GS_ASSIGN(c.link_mbit, service.Number("link_mbit", 1000, 0.001, 1e7));
+  GS_ASSIGN(c.stream_window_mib, service.Number("stream_window_mib", 4, 0.0625, 4096));
   GS_ASSIGN(c.migration_timeout_s, service.Number("migration_timeout_s", 300, 1, 86400));
   GS_ASSIGN(downtime_limit, service.Number("downtime_limit_ms", 20, 0, 600000));
   c.downtime_limit_ms = static_cast<int>(downtime_limit);
@@ -344,6 +353,29 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
       s.sensors.push_back(sensor);
     }
     c.sites.push_back(std::move(s));
+  }
+
+  std::vector<Table> links;
+  GS_ASSIGN(links, top.Tables("links"));
+  for (const Table& t : links) {
+    GS_RETURN_IF_ERROR(t.CheckKnown({"a", "b", "mbit", "rtt_ms", "network"}));
+    LinkConfig link;
+    GS_ASSIGN(link.a, t.String("a", std::nullopt));
+    GS_ASSIGN(link.b, t.String("b", std::nullopt));
+    if (!c.FindSite(link.a)) return t.Error("a", "no site is named '" + link.a + "'");
+    if (!c.FindSite(link.b)) return t.Error("b", "no site is named '" + link.b + "'");
+    if (link.a == link.b)
+      return t.Error("b", "a link joins two different sites, both are '" + link.a + "'");
+    if (c.FindLink(link.a, link.b))
+      return t.Error("b",
+                     "the link between '" + link.a + "' and '" + link.b + "' is defined twice");
+    GS_ASSIGN(link.mbit, t.Number("mbit", c.link_mbit, 0.001, 1e7));
+    GS_ASSIGN(link.rtt_ms, t.Number("rtt_ms", 0, 0, 20000));
+    GS_ASSIGN(link.network, t.String("network", std::string("l2")));
+    if (link.network != "l2" && link.network != "bgp" && link.network != "vxlan")
+      return t.Error("network",
+                     "must be \"l2\", \"bgp\" or \"vxlan\", got \"" + link.network + "\"");
+    c.links.push_back(std::move(link));
   }
 
   std::vector<Table> hosts;

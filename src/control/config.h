@@ -100,6 +100,17 @@ struct VmConfig {
   bool postcopy = false;
 };
 
+// A link between two sites, both ways (sites without one get the service's `link_mbit`, no
+// round trip, one L2 segment).
+struct LinkConfig {
+  std::string a, b;   // site names
+  double mbit = 0;    // what a migration stream's link carries
+  double rtt_ms = 0;  // round trip between the sites: a TCP stream's window and slow start
+  // How a VM keeps its address across it: "l2" (one segment), "bgp" (its /32 announced where it
+  // runs) or "vxlan" (an overlay joining the sites' bridges); under qemu, the lab's network.
+  std::string network = "l2";
+};
+
 struct ServiceConfig {
   std::string file;
   std::string listen = "127.0.0.1";
@@ -115,6 +126,9 @@ struct ServiceConfig {
   double period_s = 60;  // one loop, and one planning slot, in the service's clock
   int migrations_per_link = 1;
   double link_mbit = 1000;  // what a migration stream achieves between two sites
+  // The most a migration stream keeps in flight (the hosts' TCP socket buffers: Linux's
+  // default tcp_wmem allows 4 MiB): over a long round trip this, not the link, bounds it.
+  double stream_window_mib = 4;
   double migration_timeout_s = 300;
   int downtime_limit_ms = 20;  // the migrations' downtime target (0: each VM's downtime budget)
   bool auto_converge = true;   // throttle a guest that does not converge
@@ -131,8 +145,11 @@ struct ServiceConfig {
   std::vector<SiteConfig> sites;
   std::vector<HostConfig> hosts;
   std::vector<VmConfig> vms;
+  std::vector<LinkConfig> links;
 
   const SiteConfig* FindSite(const std::string& name) const;
+  // The link between two sites, either way round; nullptr when none is configured.
+  const LinkConfig* FindLink(const std::string& a, const std::string& b) const;
   const HostConfig* FindHost(const std::string& name) const;
   const VmConfig* FindVm(const std::string& name) const;
 };

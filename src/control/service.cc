@@ -63,8 +63,15 @@ placement::Problem ProblemOf(const ServiceConfig& config) {
   problem.energy_per_byte_j = config.energy_per_byte_j;
   for (const SiteConfig& site : config.sites)
     problem.sites.push_back({site.name, site.capacity_w, site.storage_rtt_ms / 1000});
-  problem.links.assign(config.sites.size() * config.sites.size(),
-                       placement::Link{config.link_mbit * 1e6 / 8});
+  problem.stream_window_bytes = config.stream_window_mib * (1 << 20);
+  const size_t sites = config.sites.size();
+  problem.links.assign(sites * sites, placement::Link{config.link_mbit * 1e6 / 8});
+  for (size_t a = 0; a < sites; ++a) {
+    for (size_t b = 0; b < sites; ++b) {
+      if (const LinkConfig* link = config.FindLink(config.sites[a].name, config.sites[b].name))
+        problem.links[a * sites + b] = placement::Link{link->mbit * 1e6 / 8, link->rtt_ms / 1000};
+    }
+  }
   for (const VmConfig& vc : config.vms) {
     placement::Vm vm;
     vm.name = vc.name;

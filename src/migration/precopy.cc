@@ -32,7 +32,30 @@ Status Check(const PrecopyInput& in) {
   if (in.disk_bytes < 0) return bad("disk_bytes", "must be >= 0");
   if (!(in.disk_write_rate_bytes_s >= 0) || std::isinf(in.disk_write_rate_bytes_s))
     return bad("disk_write_rate_bytes_s", "must be a finite number >= 0");
+  if (!(in.rtt_s >= 0) || std::isinf(in.rtt_s)) return bad("rtt_s", "must be a finite number >= 0");
+  if (!(in.stream_window_bytes >= 0) || std::isinf(in.stream_window_bytes))
+    return bad("stream_window_bytes", "must be a finite number >= 0");
   return Status::Ok();
+}
+
+// A prediction over the link's round trip: `core` predicts for one TCP stream's rate with its
+// ramp before the first round (and no round trip of its own); the last of the copy then crosses
+// the link after the guest stopped, so the pause and the total grow by one way.
+template <typename Core>
+Result<PrecopyPrediction> OverTheLink(const PrecopyInput& given, Core core) {
+  GS_RETURN_IF_ERROR(Check(given));
+  const TcpStream stream =
+      TcpStreamOver(given.bandwidth_bytes_s, given.rtt_s, given.stream_window_bytes);
+  PrecopyInput in = given;
+  in.bandwidth_bytes_s = stream.bandwidth_bytes_s;
+  in.setup_s += stream.ramp_s;
+  in.rtt_s = 0;
+  Result<PrecopyPrediction> p = core(in);
+  if (p.ok()) {
+    p->downtime_s += stream.one_way_s;
+    p->total_s += stream.one_way_s;
+  }
+  return p;
 }
 
 std::string Format(const char* format, double a, double b) {
@@ -43,8 +66,10 @@ std::string Format(const char* format, double a, double b) {
 
 }  // namespace
 
-Result<PrecopyPrediction> PredictPrecopy(const PrecopyInput& in) {
-  GS_RETURN_IF_ERROR(Check(in));
+Result<PrecopyPrediction> PredictPrecopy(const PrecopyInput& given) {
+  if (given.rtt_s > 0) return OverTheLink(given, PredictPrecopy);
+  GS_RETURN_IF_ERROR(Check(given));
+  const PrecopyInput& in = given;
   const int64_t working_set =
       in.working_set_bytes < 0 ? in.memory_bytes : std::min(in.working_set_bytes, in.memory_bytes);
   PrecopyPrediction p;
@@ -130,8 +155,10 @@ Result<PrecopyPrediction> PredictPrecopy(const PrecopyInput& in) {
   return p;
 }
 
-Result<PrecopyPrediction> PredictStopAndCopy(const PrecopyInput& in) {
-  GS_RETURN_IF_ERROR(Check(in));
+Result<PrecopyPrediction> PredictStopAndCopy(const PrecopyInput& given) {
+  if (given.rtt_s > 0) return OverTheLink(given, PredictStopAndCopy);
+  GS_RETURN_IF_ERROR(Check(given));
+  const PrecopyInput& in = given;
   PrecopyPrediction p;
   const int64_t data = (in.nonzero_bytes < 0 ? in.memory_bytes : in.nonzero_bytes);
   p.converges = true;
@@ -146,7 +173,9 @@ Result<PrecopyPrediction> PredictStopAndCopy(const PrecopyInput& in) {
   return p;
 }
 
-Result<PrecopyPrediction> PredictPostcopy(const PrecopyInput& in) {
+Result<PrecopyPrediction> PredictPostcopy(const PrecopyInput& given) {
+  if (given.rtt_s > 0) return OverTheLink(given, PredictPostcopy);
+  const PrecopyInput& in = given;
   if (in.disk_bytes > 0)
     return Status::Error("post-copy model: a disk copied along keeps pre-copy (disk_bytes > 0)");
   PrecopyInput first = in;
@@ -173,6 +202,27 @@ double RemoteDiskWriteRate(double in_flight_bytes, double rtt_s, double bandwidt
   const double send_s = bandwidth_bytes_s > 0 ? in_flight_bytes / bandwidth_bytes_s : 0;
   if (!(rtt_s + send_s > 0)) return std::numeric_limits<double>::infinity();
   return in_flight_bytes / (rtt_s + send_s);
+}
+
+TcpStream TcpStreamOver(double bandwidth_bytes_s, double rtt_s, double window_bytes) {
+  TcpStream stream;
+  stream.bandwidth_bytes_s = bandwidth_bytes_s;
+  if (!(rtt_s > 0) || !(bandwidth_bytes_s > 0)) return stream;
+  if (window_bytes > 0)
+    stream.bandwidth_bytes_s = std::min(bandwidth_bytes_s, window_bytes / rtt_s);
+  stream.one_way_s = rtt_s / 2;
+  // Slow start (RFC 6928's initial window of 10 segments): round k sends 10 x 2^k segments, until
+  // a round carries what the rate does in one round trip.
+  constexpr double kInitialWindowBytes = 10 * 1448;
+  const double target_bytes = stream.bandwidth_bytes_s * rtt_s;
+  double window = kInitialWindowBytes, sent = 0, rounds = 0;
+  while (window < target_bytes) {
+    sent += window;
+    window *= 2;
+    rounds += 1;
+  }
+  stream.ramp_s = rtt_s + std::max(0.0, rounds * rtt_s - sent / stream.bandwidth_bytes_s);
+  return stream;
 }
 
 }  // namespace greenshift::migration

@@ -39,6 +39,12 @@ struct PrecopyInput {
   // VM has no disk to copy (none, or shared storage).
   int64_t disk_bytes = 0;
   double disk_write_rate_bytes_s = 0;
+  // The link's round trip (0: next door) and the most the stream keeps in flight (the hosts'
+  // socket buffers; 0: unbounded): over a round trip the copy is one TCP stream
+  // (TcpStreamOver): its rate, its ramp before the first round, and the last of the copy
+  // crossing one way after the guest stopped (in downtime_s and total_s).
+  double rtt_s = 0;
+  double stream_window_bytes = 0;
 };
 
 struct PrecopyRound {
@@ -86,5 +92,22 @@ Result<PrecopyPrediction> PredictPostcopy(const PrecopyInput& input);
 // time to send it); a synchronous writer (O_DSYNC, a database's log) keeps one write in flight,
 // so a 64 KiB writer 40 ms away gets 1.6 MB/s however fast the link. Infinite when rtt_s is 0.
 double RemoteDiskWriteRate(double in_flight_bytes, double rtt_s, double bandwidth_bytes_s);
+
+// One TCP connection (a migration stream) over a link of `bandwidth_bytes_s` with round trip
+// `rtt_s`, its window bounded by `window_bytes` (the hosts' socket buffers; 0: unbounded):
+//   bandwidth_bytes_s  what it carries once open: the link's rate, or one window per round trip
+//                      when that is less (4 MiB over 80 ms: 52 MB/s, whatever the link);
+//   ramp_s             what opening it costs against that rate: the handshake (one round trip)
+//                      and slow start (from 10 segments, doubling every round trip until the
+//                      window holds a round trip of the rate), less what slow start did send;
+//   one_way_s          half the round trip: the last of the memory crosses it after the guest
+//                      stopped, so the guest's pause is the downtime plus this.
+// With rtt_s 0 it is the link itself: no ramp, no crossing.
+struct TcpStream {
+  double bandwidth_bytes_s = 0;
+  double ramp_s = 0;
+  double one_way_s = 0;
+};
+TcpStream TcpStreamOver(double bandwidth_bytes_s, double rtt_s, double window_bytes);
 
 }  // namespace greenshift::migration

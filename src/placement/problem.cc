@@ -42,6 +42,10 @@ Status Problem::Check() const {
         return Status::Error("link " + sites[a].name + " -> " + sites[b].name +
                              ": bandwidth must be > 0");
       }
+      if (a != b && !(LinkBetween(a, b).rtt_s >= 0 && std::isfinite(LinkBetween(a, b).rtt_s))) {
+        return Status::Error("link " + sites[a].name + " -> " + sites[b].name +
+                             ": round trip must be a finite number >= 0");
+      }
     }
   }
   return Status::Ok();
@@ -54,7 +58,12 @@ MoveCost PredictMove(const Problem& problem, size_t vm, size_t from, size_t to) 
   input.memory_bytes = v.memory_bytes;
   input.dirty_rate_bytes_s = v.dirty_rate_bytes_s;
   input.working_set_bytes = v.working_set_bytes;
-  input.bandwidth_bytes_s = problem.LinkBetween(from, to).bandwidth_bytes_s;
+  // One TCP stream over the link: its window and slow start over the round trip, and the last
+  // of the memory crossing it while the guest is paused.
+  const Link& link = problem.LinkBetween(from, to);
+  input.bandwidth_bytes_s = link.bandwidth_bytes_s;
+  input.rtt_s = link.rtt_s;
+  input.stream_window_bytes = problem.stream_window_bytes;
   input.downtime_limit_s = v.downtime_budget_s;
   // A shared disk stays where it is: neither its data nor its writes cross the migration link.
   input.disk_bytes = v.disk_shared ? 0 : v.disk_bytes;
@@ -90,8 +99,8 @@ MoveCost PredictMove(const Problem& problem, size_t vm, size_t from, size_t to) 
     cost.why_not = remote;
   } else if (!p->converges) {
     cost.why_not = "does not converge: " + p->reason;
-  } else if (p->downtime_s > v.downtime_budget_s) {
-    cost.why_not = "predicted downtime " + std::to_string(p->downtime_s) + " s over the budget";
+  } else if (cost.downtime_s > v.downtime_budget_s) {
+    cost.why_not = "predicted downtime " + std::to_string(cost.downtime_s) + " s over the budget";
   } else {
     cost.feasible = true;
   }
@@ -100,8 +109,8 @@ MoveCost PredictMove(const Problem& problem, size_t vm, size_t from, size_t to) 
 
 MoveCosts::MoveCosts(const Problem& problem) : sites_(problem.sites.size()) {
   // VMs and links repeat: predict once per distinct VM (its migration parameters) and distinct
-  // link (its bandwidth, and how far its destination is from the shared storage), so 100,000
-  // VMs of a few kinds cost a few predictions.
+  // link (its bandwidth and round trip, and how far its destination is from the shared
+  // storage), so 100,000 VMs of a few kinds cost a few predictions.
   using VmKey = std::tuple<int64_t, double, int64_t, double, int64_t, double, bool, bool>;
   std::map<VmKey, size_t> vm_classes;
   std::vector<size_t> representative;  // a VM of each class
@@ -115,16 +124,16 @@ MoveCosts::MoveCosts(const Problem& problem) : sites_(problem.sites.size()) {
     if (added) representative.push_back(v);
     vm_class_[v] = it->second;
   }
-  std::map<std::pair<double, double>, size_t> bandwidths;
+  std::map<std::tuple<double, double, double>, size_t> bandwidths;
   std::vector<std::pair<size_t, size_t>> link_of_class;
   link_class_.resize(sites_ * sites_);
   for (size_t a = 0; a < sites_; ++a) {
     for (size_t b = 0; b < sites_; ++b) {
       if (a == b) continue;
-      auto [it, added] =
-          bandwidths.emplace(std::make_pair(problem.LinkBetween(a, b).bandwidth_bytes_s,
-                                            problem.sites[b].storage_rtt_s),
-                             bandwidths.size());
+      auto [it, added] = bandwidths.emplace(
+          std::make_tuple(problem.LinkBetween(a, b).bandwidth_bytes_s,
+                          problem.LinkBetween(a, b).rtt_s, problem.sites[b].storage_rtt_s),
+          bandwidths.size());
       if (added) link_of_class.emplace_back(a, b);
       link_class_[a * sites_ + b] = it->second;
     }

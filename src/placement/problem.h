@@ -46,7 +46,9 @@ struct Vm {
 };
 
 struct Link {
-  double bandwidth_bytes_s = 125e6;  // what a migration stream achieves between two sites
+  double bandwidth_bytes_s = 125e6;  // what the link carries between two sites
+  double rtt_s = 0;  // its round trip: a migration stream over it is bounded by its window and
+                     // ramps up in slow start (migration::TcpStreamOver)
 };
 
 // Everything that stays fixed while planning.
@@ -57,6 +59,8 @@ struct Problem {
   std::vector<Link> links;
   int64_t slot_s = 3600;
   double energy_per_byte_j = 2e-7;  // migration energy per byte sent, at each end
+  // The most a migration stream keeps in flight (the hosts' socket buffers; 0: unbounded).
+  double stream_window_bytes = 4 << 20;
   // Whether moves are live (pre-copy) or stop-and-copy: what the hypervisor can do. A stopped
   // VM's downtime is the whole copy, and budgets are measured against it.
   bool live_migration = true;

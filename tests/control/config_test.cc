@@ -132,6 +132,79 @@ TEST(ConfigTest, ReadsAReplay) {
   EXPECT_EQ(c->sites[0].sensors[0].column, "power_w");
 }
 
+// A [[links]] table between the two sites of kGood, put before its hosts.
+std::string WithLink(const std::string& link) {
+  return Replace(kGood, "[[hosts]]", "[[links]]\n" + link + "\n[[hosts]]");
+}
+
+TEST(ConfigTest, LinksBetweenSites) {
+  Result<ServiceConfig> none = ParseConfig(kGood, "g.toml");
+  ASSERT_TRUE(none.ok()) << none.error();
+  EXPECT_TRUE(none->links.empty());
+  EXPECT_EQ(none->FindLink("frankfurt", "london"), nullptr);
+  EXPECT_DOUBLE_EQ(none->stream_window_mib, 4);
+
+  Result<ServiceConfig> c = ParseConfig(
+      WithLink("a = \"london\"\nb = \"frankfurt\"\nmbit = 100\nrtt_ms = 40\nnetwork = \"bgp\""),
+      "g.toml");
+  ASSERT_TRUE(c.ok()) << c.error();
+  ASSERT_EQ(c->links.size(), 1u);
+  // Both ways round.
+  const LinkConfig* link = c->FindLink("frankfurt", "london");
+  ASSERT_NE(link, nullptr);
+  EXPECT_EQ(link, c->FindLink("london", "frankfurt"));
+  EXPECT_DOUBLE_EQ(link->mbit, 100);
+  EXPECT_DOUBLE_EQ(link->rtt_ms, 40);
+  EXPECT_EQ(link->network, "bgp");
+
+  // Left out: the service's link_mbit, no round trip, one segment.
+  Result<ServiceConfig> plain =
+      ParseConfig(Replace(WithLink("a = \"london\"\nb = \"frankfurt\""), "period_s = 30",
+                          "period_s = 30\nlink_mbit = 250"),
+                  "g.toml");
+  ASSERT_TRUE(plain.ok()) << plain.error();
+  EXPECT_DOUBLE_EQ(plain->links[0].mbit, 250);
+  EXPECT_DOUBLE_EQ(plain->links[0].rtt_ms, 0);
+  EXPECT_EQ(plain->links[0].network, "l2");
+
+  // The planner's problem: the link both ways, other pairs (none here) at link_mbit.
+  const placement::Problem problem = ProblemOf(*c);
+  ASSERT_EQ(problem.sites.size(), 2u);
+  EXPECT_DOUBLE_EQ(problem.LinkBetween(0, 1).bandwidth_bytes_s, 100e6 / 8);
+  EXPECT_DOUBLE_EQ(problem.LinkBetween(1, 0).rtt_s, 0.040);
+  EXPECT_DOUBLE_EQ(problem.stream_window_bytes, 4 << 20);
+}
+
+TEST(ConfigTest, HostileLinksAreRefusedNamingTheKey) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"a = \"london\"\nb = \"paris\"", "key 'links[0].b': no site is named 'paris'"},
+      {"a = \"\"\nb = \"london\"", "key 'links[0].a': no site is named ''"},
+      {"b = \"london\"", "key 'links[0].a': is required"},
+      {"a = \"london\"\nb = \"london\"", "key 'links[0].b': a link joins two different sites"},
+      {"a = \"london\"\nb = \"frankfurt\"\n[[links]]\na = \"frankfurt\"\nb = \"london\"",
+       "key 'links[1].b': the link between 'frankfurt' and 'london' is defined twice"},
+      {"a = \"london\"\nb = \"frankfurt\"\nnetwork = \"gre\"",
+       "key 'links[0].network': must be \"l2\", \"bgp\" or \"vxlan\", got \"gre\""},
+      {"a = \"london\"\nb = \"frankfurt\"\nnetwork = 3",
+       "key 'links[0].network': must be a string"},
+      {"a = \"london\"\nb = \"frankfurt\"\nrtt_ms = -1", "key 'links[0].rtt_ms'"},
+      {"a = \"london\"\nb = \"frankfurt\"\nrtt_ms = nan", "key 'links[0].rtt_ms'"},
+      {"a = \"london\"\nb = \"frankfurt\"\nrtt_ms = inf", "key 'links[0].rtt_ms'"},
+      {"a = \"london\"\nb = \"frankfurt\"\nmbit = 0", "key 'links[0].mbit'"},
+      {"a = \"london\"\nb = \"frankfurt\"\ndelay_ms = 20", "key 'links[0].delay_ms': unknown key"},
+  };
+  for (const auto& [link, expect] : cases) {
+    Result<ServiceConfig> r = ParseConfig(WithLink(link), "g.toml");
+    ASSERT_FALSE(r.ok()) << link;
+    EXPECT_NE(r.error().find(expect), std::string::npos) << r.error();
+  }
+  Result<ServiceConfig> window = ParseConfig(
+      Replace(kGood, "period_s = 30", "period_s = 30\nstream_window_mib = 0"), "g.toml");
+  ASSERT_FALSE(window.ok());
+  EXPECT_NE(window.error().find("key 'service.stream_window_mib'"), std::string::npos)
+      << window.error();
+}
+
 TEST(ConfigTest, ErrorsNameTheKey) {
   struct Case {
     std::string from, to, expect;

@@ -259,6 +259,35 @@ TEST_F(ServiceTest, AVmFollowingTheGreenPowerLandsOnTheLeastLoadedHost) {
   EXPECT_TRUE(body[0]["memory_mib"].is_null()) << body.dump();
 }
 
+// GET /api/links: the pair of sites as the planner prices a move over it, and a move predicted
+// over a far link pauses the guest longer by half its round trip.
+TEST_F(ServiceTest, LinksShowWhatAMigrationStreamGets) {
+  edits_ = {{"[[hosts]]\nname = \"a1\"",
+             "[[links]]\na = \"b\"\nb = \"a\"\nmbit = 100\nrtt_ms = 80\nnetwork = "
+             "\"vxlan\"\n[[hosts]]\nname = \"a1\""}};
+  Open("auto");
+  api::Api api(config_, *store_, *service_->recorder, *engine_);
+  api::Request request;
+  request.method = "GET";
+  request.path = "/api/links";
+  const json body = json::parse(api.Handle(request).body);
+  ASSERT_EQ(body.size(), 1u) << body.dump();
+  EXPECT_EQ(body[0]["a"], "a");
+  EXPECT_EQ(body[0]["b"], "b");
+  EXPECT_EQ(body[0]["configured"], true);
+  EXPECT_DOUBLE_EQ(body[0]["mbit"].get<double>(), 100);
+  EXPECT_DOUBLE_EQ(body[0]["rtt_ms"].get<double>(), 80);
+  EXPECT_EQ(body[0]["network"], "vxlan");
+  EXPECT_DOUBLE_EQ(body[0]["stream_mbit"].get<double>(), 100);  // 4 MiB per 80 ms is more
+  EXPECT_GT(body[0]["stream_ramp_ms"].get<double>(), 80);       // handshake and slow start
+  const placement::Problem problem = ProblemOf(config_);
+  const placement::MoveCost far = placement::PredictMove(problem, 0, 0, 1);
+  placement::Problem near_problem = problem;
+  for (placement::Link& link : near_problem.links) link.rtt_s = 0;
+  const placement::MoveCost near = placement::PredictMove(near_problem, 0, 0, 1);
+  EXPECT_NEAR(far.downtime_s - near.downtime_s, 0.040, 1e-6);
+}
+
 // The Grafana dashboard we ship asks only for metrics the service exposes.
 TEST_F(ServiceTest, TheGrafanaDashboardAsksForMetricsThatExist) {
   Open("auto");

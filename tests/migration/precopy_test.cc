@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 namespace greenshift::migration {
 namespace {
@@ -254,6 +255,66 @@ TEST(RemoteDiskTest, OneWriteInFlightPerRoundTrip) {
   EXPECT_NEAR(RemoteDiskWriteRate(65536, 0.040, 12.5e6), 65536 / (0.040 + 65536 / 12.5e6), 1);
   // Next to the storage: no limit from the distance.
   EXPECT_TRUE(std::isinf(RemoteDiskWriteRate(65536, 0, 0)));
+}
+
+TEST(TcpStreamTest, EveryPredictionCrossesTheRoundTrip) {
+  PrecopyInput near;
+  near.memory_bytes = int64_t{256} << 20;
+  near.dirty_rate_bytes_s = 5e6;
+  near.bandwidth_bytes_s = 12.5e6;
+  PrecopyInput far = near;
+  far.rtt_s = 0.080;
+  far.stream_window_bytes = 4 << 20;
+  const TcpStream stream = TcpStreamOver(12.5e6, 0.080, 4 << 20);
+  // The same copy at the stream's rate, after its ramp, plus one way at the end.
+  PrecopyInput ramped = near;
+  ramped.setup_s = stream.ramp_s;
+  for (auto predict : {PredictPrecopy, PredictStopAndCopy, PredictPostcopy}) {
+    const PrecopyPrediction f = predict(far).value();
+    const PrecopyPrediction r = predict(ramped).value();
+    EXPECT_NEAR(f.downtime_s, r.downtime_s + 0.040, 1e-9);
+    EXPECT_NEAR(f.total_s, r.total_s + 0.040, 1e-9);
+    EXPECT_EQ(f.bytes_sent, r.bytes_sent);
+    EXPECT_GT(f.total_s, predict(near).value().total_s + 0.040 + 0.3);
+  }
+  far.rtt_s = -1;
+  EXPECT_NE(PredictPrecopy(far).error().find("rtt_s must be"), std::string::npos);
+  far.rtt_s = 0.080;
+  far.stream_window_bytes = std::numeric_limits<double>::infinity();
+  EXPECT_NE(PredictPrecopy(far).error().find("stream_window_bytes must be"), std::string::npos);
+}
+
+TEST(TcpStreamTest, NextDoorTheStreamIsTheLink) {
+  const TcpStream stream = TcpStreamOver(12.5e6, 0, 4 << 20);
+  EXPECT_DOUBLE_EQ(stream.bandwidth_bytes_s, 12.5e6);
+  EXPECT_DOUBLE_EQ(stream.ramp_s, 0);
+  EXPECT_DOUBLE_EQ(stream.one_way_s, 0);
+}
+
+TEST(TcpStreamTest, SlowStartAndTheWindowOverARoundTrip) {
+  // 100 Mbit/s, 80 ms: one round trip holds 1 MB. Slow start's windows 14480 B x 1, 2, ..., 64
+  // (7 round trips, 1.84 MB sent) reach it; at the full rate those bytes take 0.147 s, so
+  // slow start loses 0.56 - 0.147 s, and the handshake one more round trip.
+  const TcpStream wan = TcpStreamOver(12.5e6, 0.080, 4 << 20);
+  EXPECT_DOUBLE_EQ(wan.bandwidth_bytes_s, 12.5e6);
+  EXPECT_NEAR(wan.ramp_s, 0.080 + 7 * 0.080 - 14480.0 * 127 / 12.5e6, 1e-9);
+  EXPECT_DOUBLE_EQ(wan.one_way_s, 0.040);
+  // 10 Gbit/s, same round trip, 4 MiB window: one window per round trip, 52 MB/s.
+  const TcpStream windowed = TcpStreamOver(1.25e9, 0.080, 4 << 20);
+  EXPECT_DOUBLE_EQ(windowed.bandwidth_bytes_s, (4 << 20) / 0.080);
+  // Unbounded window: the link's rate, a longer ramp.
+  const TcpStream unbounded = TcpStreamOver(1.25e9, 0.080, 0);
+  EXPECT_DOUBLE_EQ(unbounded.bandwidth_bytes_s, 1.25e9);
+  EXPECT_GT(unbounded.ramp_s, windowed.ramp_s);
+  // Farther never costs less, never carries more.
+  TcpStream before = TcpStreamOver(12.5e6, 0.001, 4 << 20);
+  for (double rtt = 0.002; rtt < 0.5; rtt += 0.003) {
+    const TcpStream now = TcpStreamOver(12.5e6, rtt, 4 << 20);
+    EXPECT_GE(now.ramp_s, before.ramp_s) << rtt;
+    EXPECT_LE(now.bandwidth_bytes_s, before.bandwidth_bytes_s) << rtt;
+    EXPECT_GE(now.ramp_s, 0) << rtt;
+    before = now;
+  }
 }
 
 }  // namespace

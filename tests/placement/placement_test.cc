@@ -225,6 +225,43 @@ TEST(PlacementTest, NoMoveOverTheDowntimeBudget) {
   }
 }
 
+TEST(PlacementTest, AFarSiteCostsItsRoundTrip) {
+  // Site 2 is 80 ms away from the others (round trip), at the same bandwidth. A move there
+  // pauses the guest 40 ms longer (the last of its memory crosses after it stopped) and its
+  // stream ramps up first: a VM with a 30 ms budget can move between the near sites but never
+  // to the far one; with a budget of 0.5 s it can, paying more time for the same bytes.
+  for (const double budget_s : {0.030, 0.5}) {
+    sim::World world = ThreeSites(budget_s);
+    world.problem.stream_window_bytes = 0;  // the hosts' buffers hold the round trip
+    for (size_t other : {0, 1}) {
+      world.problem.links[other * 3 + 2].rtt_s = 0.080;
+      world.problem.links[2 * 3 + other].rtt_s = 0.080;
+    }
+    const placement::MoveCosts costs(world.problem);
+    const placement::MoveCost& near = costs.At(0, 0, 1);
+    const placement::MoveCost& far = costs.At(0, 0, 2);
+    EXPECT_NEAR(far.downtime_s - near.downtime_s, 0.040, 0.002) << budget_s;
+    EXPECT_GT(far.total_s, near.total_s + 0.040) << budget_s;
+    EXPECT_EQ(far.bytes, near.bytes) << budget_s;  // the same rate once the stream runs
+    if (budget_s < 0.1) {
+      EXPECT_TRUE(near.feasible) << near.why_not;
+      EXPECT_FALSE(far.feasible);
+      EXPECT_NE(far.why_not.find("over the budget"), std::string::npos) << far.why_not;
+      const sim::PolicyResult result = RunPolicy(world, "greedy-forecast");
+      EXPECT_GT(result.migrations, 0);
+    } else {
+      EXPECT_TRUE(far.feasible) << far.why_not;
+    }
+  }
+  // Linux's default 4 MiB window over 80 ms carries 52 MB/s, less than a 1 Gbit/s link: the
+  // same move takes over twice as long and sends more (the guest dirties memory meanwhile).
+  sim::World windowed = ThreeSites(0.5);
+  windowed.problem.links[0 * 3 + 2].rtt_s = 0.080;
+  const placement::MoveCosts windowed_costs(windowed.problem);
+  EXPECT_GT(windowed_costs.At(0, 0, 2).total_s, 2 * windowed_costs.At(0, 0, 1).total_s);
+  EXPECT_GT(windowed_costs.At(0, 0, 2).bytes, windowed_costs.At(0, 0, 1).bytes);
+}
+
 TEST(PlacementTest, NoVmMovesTwiceWithinTheDwellTime) {
   const sim::World world = ThreeSites();
   const placement::MoveCosts costs(world.problem);

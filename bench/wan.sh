@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Live migration between two sites over a WAN link: one L2 segment (network l2) against routed
-# sites that keep the VM's address by BGP (network bgp), at 0, 10 and 40 ms one-way delay on a
+# sites that keep the VM's address by BGP (network bgp) or by a VXLAN overlay between the sites'
+# bridges (network vxlan), at 0, 10 and 40 ms one-way delay on a
 # 100 Mbit/s and a 1 Gbit/s link (the lab's relay, docs/lab.md). Per cell, the median of RUNS
 # fresh 256 MiB guests, each migrated a -> b while the client pings it every 10 ms and runs
 # `ab -c 5 -n 10000` against it: migration total time, guest-visible pause (STOP on a to RESUME
 # on b), pings lost, longest HTTP request, and the total time against the same network's
 # undelayed figure at that bandwidth. Goals (issue 13): <= 3 pings lost in every routed cell, and
 # at 40 ms a total time within 1.3x of the undelayed one at equal bandwidth.
-# Not a test: about 15 minutes with RUNS=3. Needs root and a build (scripts/test.sh or
-# scripts/demo.sh build it).
+# Not a test: about 14 minutes with RUNS=2 (3-7 per network). Needs root and a build
+# (scripts/test.sh or scripts/demo.sh build it).
 #
-# usage: bench/wan.sh [RUNS]
+# usage: [NETWORKS="l2 bgp vxlan"] bench/wan.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
+NETWORKS=${NETWORKS:-l2 bgp vxlan}
 G=${GREENSHIFT:-build/src/cli/greenshift}
 export GREENSHIFT_LAB=bwan
 export GREENSHIFT_GUEST_DIR=${GREENSHIFT_GUEST_DIR:-build/guest}
@@ -51,7 +53,7 @@ one() {
   tail -1 "$OUT/rows.tsv" >&2
 }
 
-for network in l2 bgp; do
+for network in $NETWORKS; do
   "$G" lab down >/dev/null 2>&1 || true
   "$G" lab up --sites 2 --network "$network" >/dev/null
   for _ in $(seq "$RUNS"); do

@@ -28,8 +28,9 @@ PACKAGES=(
   # lab: hypervisor, guest image, network namespaces, probes
   busybox-static cpio kmod xz-utils zstd
   iproute2 iputils-ping apache2-utils jq procps
-  # the WAN link test measures TCP throughput through the delay relay
-  iperf3
+  # the WAN link test measures TCP throughput through the delay relay; the vxlan lab sets its
+  # links' offloads with ethtool
+  iperf3 ethtool
 )
 
 missing=()

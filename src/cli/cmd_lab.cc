@@ -46,6 +46,7 @@ void AddLabCommands(CLI::App& app, Context& context) {
     std::string hypervisor = "qemu";
     bool storage = false;
     std::string network = "l2";
+    std::string topology;
   };
   auto up = std::make_shared<UpOptions>();
   CLI::App* up_cmd = lab_cmd->add_subcommand("up", "create the lab (harmless when it is up)");
@@ -68,13 +69,27 @@ void AddLabCommands(CLI::App& app, Context& context) {
                    "`vm start --storage nbd|iscsi|nfs`");
   up_cmd
       ->add_option("--network", up->network,
-                   "how VMs keep their address: l2 (every site on one segment) or bgp (routed "
-                   "sites, the client on a routed WAN, a VM's /32 announced by BGP where it runs)")
-      ->check(CLI::IsMember({"l2", "bgp"}))
+                   "how VMs keep their address: l2 (every site on one segment), bgp (routed "
+                   "sites, the client on a routed WAN, a VM's /32 announced by BGP where it runs) "
+                   "or vxlan (routed sites, the VMs on an overlay joining the sites' bridges)")
+      ->check(CLI::IsMember({"l2", "bgp", "vxlan"}))
       ->capture_default_str();
+  CLI::Option* topology =
+      up_cmd->add_option("--topology", up->topology,
+                         "a JSON file: sites, network, hypervisor, storage and each link's "
+                         "bandwidth and delay (docs/lab.md); instead of the options above");
+  for (const char* other : {"--sites", "--names", "--link-mbit", "--link-delay-ms", "--hypervisor",
+                            "--storage", "--network"})
+    topology->excludes(up_cmd->get_option(other));
   up_cmd->callback([&context, up]() {
     lab::LabConfig config = context.LabConfig();
-    if (!up->names.empty()) {
+    if (!up->topology.empty()) {
+      Result<std::string> text = ReadFile(up->topology);
+      if (!text.ok()) return context.Fail(text.error());
+      Result<lab::LabConfig> parsed = lab::ParseTopology(*text, up->topology, config);
+      if (!parsed.ok()) return context.Fail(parsed.error());
+      config = *parsed;
+    } else if (!up->names.empty()) {
       std::string name;
       for (char c : up->names + ",") {
         if (c == ',') {
@@ -87,11 +102,13 @@ void AddLabCommands(CLI::App& app, Context& context) {
     } else {
       config.site_names = lab::DefaultSiteNames(up->sites);
     }
-    config.link_bandwidth_mbit = up->link_mbit;
-    config.link_delay_ms = up->link_delay_ms;
-    config.hypervisor = up->hypervisor;
-    config.storage = up->storage;
-    config.network = up->network;
+    if (up->topology.empty()) {
+      config.link_bandwidth_mbit = up->link_mbit;
+      config.link_delay_ms = up->link_delay_ms;
+      config.hypervisor = up->hypervisor;
+      config.storage = up->storage;
+      config.network = up->network;
+    }
     Result<lab::LabState> state = lab::LabUp(config);
     if (!state.ok()) return context.Fail(state.error());
     std::printf("lab %s is %s: %zu sites under %s, client namespace %s (%s)\n", state->name.c_str(),
@@ -121,6 +138,7 @@ void AddLabCommands(CLI::App& app, Context& context) {
       }
     }
     if (state->network == lab::kNetworkBgp) j["routers"] = lab::RoutersJson(*state);
+    if (state->network == lab::kNetworkVxlan) j["overlay"] = lab::OverlayJson(*state);
     for (size_t l = 0; l < state->links.size(); ++l) {
       if (state->links[l].delay_ms > 0)
         j["links"][l]["relay"] = lab::RelayStatusJson(*state, state->links[l]);
@@ -150,6 +168,18 @@ void AddLabCommands(CLI::App& app, Context& context) {
             "  router %-10s %s%s\n", router.c_str(),
             info["pid"].get<int>() > 0 ? "BIRD running" : "BIRD NOT RUNNING (lab up restarts it)",
             sessions.c_str());
+      }
+    }
+    if (state->network == lab::kNetworkVxlan) {
+      const nlohmann::json overlay = lab::OverlayJson(*state);
+      for (const auto& [site, entries] : overlay.items()) {
+        std::string where;
+        for (const auto& [mac, dsts] : entries.items()) {
+          for (const auto& dst : dsts)
+            where += " " + (mac == "00:00:00:00:00:00" ? std::string("broadcast") : mac) + "->" +
+                     dst.get<std::string>();
+        }
+        std::printf("  overlay %-9s%s\n", site.c_str(), where.c_str());
       }
     }
     for (const lab::LabSite& site : state->sites) {

@@ -40,8 +40,9 @@ struct LabLink {
 struct LabState {
   std::string name;
   std::string hypervisor = "qemu";  // what runs the guests: "qemu" (QMP) or "libvirt" daemons
-  // How VMs keep their address: "l2" (every site on one segment, the default) or "bgp" (routed
-  // sites, a VM's /32 announced where it runs: routing.h).
+  // How VMs keep their address: "l2" (every site on one segment, the default), "bgp" (routed
+  // sites, a VM's /32 announced where it runs) or "vxlan" (routed sites, the VMs on an overlay
+  // joining the sites' bridges): routing.h.
   std::string network = "l2";
   bool was_up = false;  // set by LabUp when the lab already stood complete (not stored)
   std::string run_dir;
@@ -61,6 +62,13 @@ struct LabState {
   std::string created_at;
 };
 
+// One site-to-site link of a topology, both ways; pairs without one get the lab's defaults.
+struct LinkSpec {
+  std::string a, b;
+  int bandwidth_mbit = 0;  // 0: not limited
+  double delay_ms = 0;     // one way
+};
+
 struct LabConfig {
   std::string name = "gs";  // prefix of every namespace; lets several labs coexist
   std::string run_dir_root = "/run/greenshift";
@@ -69,14 +77,29 @@ struct LabConfig {
   std::string hypervisor = "qemu";      // "qemu", or "libvirt": one libvirt daemon per site
   int link_bandwidth_mbit = 0;
   double link_delay_ms = 0;
-  bool storage = false;        // a shared storage namespace with an NBD server (storage.h)
-  std::string network = "l2";  // "l2" or "bgp" (routing.h)
+  bool storage = false;         // a shared storage namespace with an NBD server (storage.h)
+  std::string network = "l2";   // "l2", "bgp" or "vxlan" (routing.h)
+  std::vector<LinkSpec> links;  // per pair of sites, over link_bandwidth_mbit / link_delay_ms
 };
+
+// A lab's topology from a JSON file (`lab up --topology FILE`), over `base` (its name and
+// directories):
+//   {"sites": ["fra", "lon", "ams"], "network": "bgp", "hypervisor": "qemu", "storage": false,
+//    "link_mbit": 1000, "link_delay_ms": 0,
+//    "links": [{"a": "fra", "b": "lon", "mbit": 100, "delay_ms": 5}, ...]}
+// Only "sites" is required; unknown keys, a link naming a site that is not there, a pair given
+// twice and numbers out of range are errors naming the key. The subnets are the lab's own
+// (`lab status` shows them). LabUp checks the rest (names, modes, limits).
+Result<LabConfig> ParseTopology(const std::string& text, const std::string& file, LabConfig base);
 
 // The lab's site named `name`, or nullptr.
 const LabSite* FindSite(const LabState& state, const std::string& name);
 // A site, or the shared storage ("storage"): what a link joins. nullptr when there is none.
 const LabSite* FindNode(const LabState& state, const std::string& name);
+
+// `ip ARGS...` in the network namespace `netns` (empty: this one); the error names the command
+// and what it printed.
+Status Ip(const std::string& netns, const std::vector<std::string>& args);
 
 // Default site names for --sites N: a, b, c, ...
 std::vector<std::string> DefaultSiteNames(int count);

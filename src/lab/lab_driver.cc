@@ -34,7 +34,10 @@ class RoutedDriver : public hypervisor::Driver {
   Status StopVm(const std::string& name) override {
     Result<hypervisor::VmInfo> vm = inner_->GetVm(name);
     GS_RETURN_IF_ERROR(inner_->StopVm(name));
-    if (vm.ok()) return UnrouteVm(state_, HostAddress(GuestOf(*vm).ip_cidr));
+    if (vm.ok()) {
+      const GuestSpec guest = GuestOf(*vm);
+      return UnrouteVm(state_, HostAddress(guest.ip_cidr), guest.mac);
+    }
     return Status::Ok();
   }
 
@@ -81,13 +84,16 @@ class RoutedDriver : public hypervisor::Driver {
     if (result.completed && result.running_on == to) {
       // Announced by `to` (now or just before, by its hook); `from` forwarded and kept
       // announcing until the WAN has heard, then stops.
-      report(RouteVmTo(state_, ip, guest.mac, to, from));
-      std::this_thread::sleep_for(kPropagation);
+      const std::chrono::milliseconds settle = SettleTime(state_.network);
+      if (settle.count() > 0) {
+        report(RouteVmTo(state_, ip, guest.mac, to, from));
+        std::this_thread::sleep_for(settle);
+      }
       report(RouteVmTo(state_, ip, guest.mac, to));
     } else if (switched && !result.running_on.empty()) {
       report(RouteVmTo(state_, ip, guest.mac, result.running_on));
     } else if (switched) {
-      report(UnrouteVm(state_, ip));  // lost with its destination (post-copy)
+      report(UnrouteVm(state_, ip, guest.mac));  // lost with its destination (post-copy)
     }
     return result;
   }
@@ -150,7 +156,7 @@ LabDriver OpenLabDriver(const LabState& state, const std::string& guest_dir_give
     if (!started.ok()) RemoveSharedDisk(state, guest.vm.name, guest.storage);
     return started;
   };
-  if (state.network == kNetworkBgp) {
+  if (IsRouted(state.network)) {
     auto routed = std::make_unique<RoutedDriver>(std::move(driver), state);
     RoutedDriver* router = routed.get();
     lab.start = [start, raw, router](const GuestSpec& guest, const std::string& site) {

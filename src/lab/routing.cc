@@ -14,6 +14,7 @@ using nlohmann::json;
 
 namespace {
 
+constexpr const char* kVmPrefix = "198.18.128.0/17";
 constexpr const char* kVmPrefixFilter = "198.18.128.0/17{32,32}";
 
 std::string RouterDir(const LabState& state) {
@@ -21,12 +22,6 @@ std::string RouterDir(const LabState& state) {
 }
 std::string RouterPath(const LabState& state, const std::string& router, const std::string& ext) {
   return RouterDir(state) + "/" + router + "." + ext;
-}
-
-Status Ip(const std::string& netns, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"ip"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return RunChecked(argv, RunOptions{netns});
 }
 
 // The address of `to` on its link with `from`: where `from` sends what is for a VM at `to`.
@@ -85,10 +80,47 @@ std::string Route(const std::string& ip) {
   return ip + "/32";
 }
 
+Status Bridge(const std::string& netns, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"bridge"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunChecked(argv, RunOptions{netns});
+}
+
+// vxlan: `site`'s overlay sends the VM's MAC to the site `to` (its bridge to vx0, vx0 to `to`'s
+// end of their link).
+Status OverlayTo(const LabState& state, const LabSite& site, const std::string& mac,
+                 const std::string& to) {
+  Result<std::string> via = LinkAddressOf(state, site.name, to);
+  if (!via.ok()) return via.status();
+  GS_RETURN_IF_ERROR(Bridge(site.netns, {"fdb", "replace", mac, "dev", kOverlayDevice, "dst", *via,
+                                         "self", "permanent"}));
+  return Bridge(site.netns, {"fdb", "replace", mac, "dev", kOverlayDevice, "master", "static"});
+}
+
+// vxlan: `site` no longer sends the VM's MAC over the overlay: its bridge hands the frames to
+// every local port until it learns the guest's tap (QEMU announces the guest when it runs).
+void OverlayHere(const LabSite& site, const std::string& mac) {
+  (void)RunCommand({"bridge", "fdb", "del", mac, "dev", kOverlayDevice, "master"},
+                   RunOptions{site.netns});
+  (void)RunCommand({"bridge", "fdb", "del", mac, "dev", kOverlayDevice, "self"},
+                   RunOptions{site.netns});
+}
+
+Status KnowVm(const LabSite& site, const std::string& ip, const std::string& mac) {
+  return Ip(site.netns,
+            {"neigh", "replace", ip, "lladdr", mac, "dev", site.bridge, "nud", "permanent"});
+}
+
 }  // namespace
 
 bool IsNetworkMode(const std::string& mode) {
-  return mode == kNetworkL2 || mode == kNetworkBgp;
+  return mode == kNetworkL2 || IsRouted(mode);
+}
+bool IsRouted(const std::string& mode) {
+  return mode == kNetworkBgp || mode == kNetworkVxlan;
+}
+std::chrono::milliseconds SettleTime(const std::string& mode) {
+  return mode == kNetworkBgp ? kPropagation : std::chrono::milliseconds(0);
 }
 
 std::string SiteTransitAddress(int site_index) {
@@ -201,14 +233,53 @@ Status BuildRoutedNetwork(const LabState& state) {
     GS_RETURN_IF_ERROR(
         Ip(site.netns, {"route", "add", "default", "via", WanTransitAddress(index)}));
     // The VMs' gateway: the same address and MAC at every site, answering ARP for everything
-    // off the site at once (proxy_delay 0: by default a proxy answer waits up to 0.8 s).
+    // off the site at once (proxy_delay 0: by default a proxy answer waits up to 0.8 s). On the
+    // overlay the VMs' whole prefix is on the bridge (a VM at another site is reached over it,
+    // and ARP is not answered for it), and the bridges, one segment with the same MAC, have no
+    // IPv6 address of their own (each would see the others' as a duplicate).
     GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "set", site.bridge, "address", kGatewayMac}));
+    const bool overlay = state.network == kNetworkVxlan;
+    if (overlay) {
+      GS_RETURN_IF_ERROR(sysctl(site.netns, {"net.ipv6.conf." + site.bridge + ".disable_ipv6=1"}));
+    }
     GS_RETURN_IF_ERROR(
-        Ip(site.netns, {"addr", "add", std::string(kGatewayAddress) + "/32", "dev", site.bridge}));
+        Ip(site.netns, {"addr", "add", std::string(kGatewayAddress) + (overlay ? "/17" : "/32"),
+                        "dev", site.bridge}));
     GS_RETURN_IF_ERROR(sysctl(site.netns, {"net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0",
                                            "net.ipv4.conf.default.rp_filter=0",
                                            "net.ipv4.conf." + site.bridge + ".proxy_arp=1",
                                            "net.ipv4.neigh." + site.bridge + ".proxy_delay=0"}));
+  }
+  // vxlan: the WAN sends the whole VM prefix to the home site (the first); its overlay carries
+  // it on to where each VM runs.
+  if (state.network == kNetworkVxlan && !state.sites.empty()) {
+    GS_RETURN_IF_ERROR(
+        Ip(wan, {"route", "add", std::string(kVmPrefix), "via", SiteTransitAddress(0)}));
+  }
+  return Status::Ok();
+}
+
+Status BuildOverlay(const LabState& state) {
+  if (state.network != kNetworkVxlan) return Status::Ok();
+  for (const LabSite& site : state.sites) {
+    GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "add", kOverlayDevice, "type", "vxlan", "id",
+                                       std::to_string(kOverlayVni), "dstport",
+                                       std::to_string(kOverlayPort), "nolearning"}));
+    GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "set", kOverlayDevice, "mtu", "1500"}));
+    GS_RETURN_IF_ERROR(
+        Ip(site.netns, {"link", "set", kOverlayDevice, "master", site.bridge, "up"}));
+    // The bridge learns no MAC from the overlay either: greenshift says where each VM is
+    // (and the other sites' gateway, the same MAC as this one's, is never learned as remote).
+    GS_RETURN_IF_ERROR(
+        Bridge(site.netns, {"link", "set", "dev", kOverlayDevice, "learning", "off"}));
+    // Broadcasts and unknown destinations: a copy to every other site.
+    for (const LabSite& other : state.sites) {
+      if (other.name == site.name) continue;
+      Result<std::string> via = LinkAddressOf(state, site.name, other.name);
+      if (!via.ok()) return via.status();
+      GS_RETURN_IF_ERROR(Bridge(site.netns, {"fdb", "append", "00:00:00:00:00:00", "dev",
+                                             kOverlayDevice, "dst", *via, "self", "permanent"}));
+    }
   }
   return Status::Ok();
 }
@@ -267,11 +338,47 @@ json RoutersJson(const LabState& state) {
   return routers;
 }
 
+json OverlayJson(const LabState& state) {
+  if (state.network != kNetworkVxlan) return nullptr;
+  json overlay = json::object();
+  for (const LabSite& site : state.sites) {
+    json entries = json::object();
+    Result<CommandOutput> out =
+        RunCommand({"bridge", "-j", "fdb", "show", "dev", kOverlayDevice}, RunOptions{site.netns});
+    if (out.ok() && out->exit_code == 0) {
+      const json fdb = json::parse(out->stdout_text, nullptr, /*allow_exceptions=*/false);
+      if (fdb.is_array()) {
+        for (const json& entry : fdb) {
+          if (!entry.is_object() || !entry.contains("dst") || !entry["dst"].is_string() ||
+              !entry.contains("mac") || !entry["mac"].is_string())
+            continue;
+          json& dsts = entries[entry["mac"].get<std::string>()];
+          if (!dsts.is_array()) dsts = json::array();
+          dsts.push_back(entry["dst"]);
+        }
+      }
+    }
+    overlay[site.name] = entries;
+  }
+  return overlay;
+}
+
 Status RouteVmTo(const LabState& state, const std::string& ip, const std::string& mac,
                  const std::string& site, const std::string& still_forwarding) {
-  if (state.network != kNetworkBgp) return Status::Ok();
+  if (!IsRouted(state.network)) return Status::Ok();
   const LabSite* here = FindSite(state, site);
   if (!here) return Status::Error("lab " + state.name + " has no site '" + site + "'");
+  if (state.network == kNetworkVxlan) {
+    // Where it runs first (it stops sending the VM's frames away), then the others.
+    OverlayHere(*here, mac);
+    GS_RETURN_IF_ERROR(KnowVm(*here, ip, mac));
+    for (const LabSite& other : state.sites) {
+      if (other.name == site) continue;
+      GS_RETURN_IF_ERROR(OverlayTo(state, other, mac, site));
+      GS_RETURN_IF_ERROR(KnowVm(other, ip, mac));
+    }
+    return Status::Ok();
+  }
   // First where it runs (announced at once), then the others.
   GS_RETURN_IF_ERROR(Ip(here->netns, {"neigh", "replace", ip, "lladdr", mac, "dev", here->bridge,
                                       "nud", "permanent"}));
@@ -291,11 +398,20 @@ Status RouteVmTo(const LabState& state, const std::string& ip, const std::string
 
 Status SteerVm(const LabState& state, const std::string& ip, const std::string& mac,
                const std::string& from, const std::string& to) {
-  if (state.network != kNetworkBgp) return Status::Ok();
+  if (!IsRouted(state.network)) return Status::Ok();
   const LabSite* source = FindSite(state, from);
   const LabSite* destination = FindSite(state, to);
   if (!source || !destination)
     return Status::Error("lab " + state.name + " has no site '" + (source ? to : from) + "'");
+  if (state.network == kNetworkVxlan) {
+    // The destination first: its bridge hands the VM's frames to the waiting guest's tap (which
+    // holds them until it runs). Then every other site, the source among them, sends them there.
+    OverlayHere(*destination, mac);
+    for (const LabSite& other : state.sites) {
+      if (other.name != to) GS_RETURN_IF_ERROR(OverlayTo(state, other, mac, to));
+    }
+    return Status::Ok();
+  }
   // The destination first: delivering to its bridge (the waiting guest's tap holds the frames
   // until it runs), not announcing yet. Then the source forwards there.
   GS_RETURN_IF_ERROR(Ip(destination->netns, {"neigh", "replace", ip, "lladdr", mac, "dev",
@@ -308,9 +424,10 @@ Status SteerVm(const LabState& state, const std::string& ip, const std::string& 
                             std::to_string(kRouteForwarding)});
 }
 
-Status UnrouteVm(const LabState& state, const std::string& ip) {
-  if (state.network != kNetworkBgp) return Status::Ok();
+Status UnrouteVm(const LabState& state, const std::string& ip, const std::string& mac) {
+  if (!IsRouted(state.network)) return Status::Ok();
   for (const LabSite& site : state.sites) {
+    if (state.network == kNetworkVxlan) OverlayHere(site, mac);
     (void)RunCommand({"ip", "route", "del", Route(ip)}, RunOptions{site.netns});
     (void)RunCommand({"ip", "neigh", "del", ip, "dev", site.bridge}, RunOptions{site.netns});
   }

@@ -1,6 +1,7 @@
-// Routed sites (lab up --network bgp): each site its own subnet behind its own router, the client
-// on a routed WAN as users on the internet are, and a VM's address kept wherever it runs by a
-// /32 host route that the site where it runs announces by BGP.
+// Routed sites (lab up --network bgp|vxlan): each site its own subnet behind its own router, the
+// client on a routed WAN as users on the internet are, and a VM's address kept wherever it runs,
+// two ways: by a /32 host route that the site where it runs announces by BGP (bgp), or by an
+// overlay that joins the sites' bridges into one segment for the VMs (vxlan).
 //
 //   <lab>-client 198.18.1.2 ── <lab>-wan (router, BIRD: learns every VM's /32 by BGP)
 //                               /  198.18.16.1 ... 198.18.(16+i).1   \ (one transit subnet each)
@@ -22,6 +23,18 @@
 // hypervisor::SwitchoverHooks): the source paused -> the destination takes the VM's traffic into
 // its waiting guest's queue, the source forwards there; the destination runs -> it announces;
 // settled (kPropagation later) -> the source stops announcing.
+//
+// vxlan: every site's br0 is joined by a VXLAN device (vx0, VNI kOverlayVni) to the others, over
+// the site-to-site links, with no multicast and no learning: greenshift writes where each VM's
+// MAC is (unicast FDB entries: which site, and at each site the bridge port vx0), and broadcasts
+// (ARP) are copied to every site. Every site's br0 is the VMs' gateway (the same address and MAC
+// everywhere, so outgoing traffic leaves where the VM runs); the WAN routes the whole VM prefix
+// to the first site (the home site), whose overlay carries it to where the VM runs: a VM away
+// from home is one link further from its clients in that direction (the price of a stretched
+// segment without a routing protocol). The switchover: the source paused -> every site's FDB
+// sends the VM's MAC to the destination, where the frames wait in the guest's queue; the
+// destination runs -> it takes the VM's MAC from its own tap (QEMU's announcement). Links carry
+// the overlay's 50 bytes of headers: their MTU is kOverlayLinkMtu, so guests keep 1500.
 #pragma once
 
 #include <chrono>
@@ -35,7 +48,10 @@ namespace greenshift::lab {
 
 constexpr const char* kNetworkL2 = "l2";
 constexpr const char* kNetworkBgp = "bgp";
+constexpr const char* kNetworkVxlan = "vxlan";
 bool IsNetworkMode(const std::string& mode);
+// Whether sites are routed, each its own subnet (bgp and vxlan).
+bool IsRouted(const std::string& mode);
 
 constexpr int kRouteHere = 250;
 constexpr int kRouteForwarding = 251;
@@ -46,6 +62,16 @@ constexpr int kWanAs = 65000;
 // How long the site a VM left keeps announcing it (prepended) after the destination announced:
 // the WAN's BGP hears the new route in about 15 ms here; a real WAN takes longer.
 constexpr std::chrono::milliseconds kPropagation{1000};
+// How long a migration's source keeps forwarding after the destination took the VM, in `mode`:
+// kPropagation under bgp; none under vxlan, where the FDB entries are written before the guest
+// runs and nothing has to propagate.
+std::chrono::milliseconds SettleTime(const std::string& mode);
+
+constexpr const char* kOverlayDevice = "vx0";
+constexpr int kOverlayVni = 42;
+constexpr int kOverlayPort = 4789;
+// A guest's 1500-byte frame plus VXLAN, UDP, IP and inner Ethernet headers (50 bytes).
+constexpr int kOverlayLinkMtu = 1550;
 
 // Site i (0-based, in lab order): its transit subnet to the WAN router is 198.18.(16+i).0/24,
 // the WAN at .1, the site at .2; its AS number 65001+i.
@@ -66,10 +92,13 @@ struct BirdPeer {
 std::string WanBirdConfig(const std::string& router_id, const std::vector<BirdPeer>& peers,
                           const std::string& log_file);
 
-// lab up --network bgp: the WAN namespace as a router with the client's subnet and a transit
+// lab up --network bgp|vxlan: the WAN namespace as a router with the client's subnet and a transit
 // subnet per site; each site routing (its uplink on its transit subnet, br0 the VMs' gateway).
 // Called by LabUp after the namespaces exist.
 Status BuildRoutedNetwork(const LabState& state);
+// lab up --network vxlan, once the site-to-site links exist: every site's vx0 on its bridge,
+// broadcasts copied to every other site.
+Status BuildOverlay(const LabState& state);
 // Starts the BIRD of every site and of the WAN that does not run (lab up restarts dead ones);
 // waits until every site's BGP session is established.
 Status StartRouters(const LabState& state);
@@ -78,16 +107,24 @@ void StopRouters(const LabState& state);
 // sessions' states.
 nlohmann::json RoutersJson(const LabState& state);
 
+// For `lab status` (vxlan): per site, where its overlay sends each MAC ({mac: the far end's
+// address}; "00:00:00:00:00:00" lists where broadcasts are copied).
+nlohmann::json OverlayJson(const LabState& state);
+
 // Where a VM's address is routed (routed labs; every call is a no-op on an l2 lab).
 // The VM runs at `site`: it announces; every other site routes it there, not announcing, except
 // `still_forwarding` (the site it just left), which keeps announcing it, prepended.
+// vxlan: every other site's FDB sends the VM's MAC over the overlay to `site`; `site` learns it
+// from the guest's tap; every site knows the VM's address is at that MAC (no ARP needed).
 Status RouteVmTo(const LabState& state, const std::string& ip, const std::string& mac,
                  const std::string& site, const std::string& still_forwarding = "");
 // The guest paused on `from` for a switchover to `to`: `to` takes its traffic (into the waiting
-// guest's queue), `from` forwards there and keeps announcing, prepended.
+// guest's queue), `from` forwards there and keeps announcing, prepended (vxlan: every site's
+// FDB sends the VM's MAC to `to`, whose bridge hands it to every local port until the guest
+// announces itself).
 Status SteerVm(const LabState& state, const std::string& ip, const std::string& mac,
                const std::string& from, const std::string& to);
-// The VM is gone: no site routes or announces its address.
-Status UnrouteVm(const LabState& state, const std::string& ip);
+// The VM is gone: no site routes or announces its address (or sends its MAC over the overlay).
+Status UnrouteVm(const LabState& state, const std::string& ip, const std::string& mac);
 
 }  // namespace greenshift::lab

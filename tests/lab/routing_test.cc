@@ -18,8 +18,16 @@ TEST(Routing, TransitAddressesAndAsNumbersPerSite) {
   EXPECT_EQ(SiteAs(1), 65002);
   EXPECT_TRUE(IsNetworkMode("l2"));
   EXPECT_TRUE(IsNetworkMode("bgp"));
-  EXPECT_FALSE(IsNetworkMode("vxlan"));  // not yet
+  EXPECT_TRUE(IsNetworkMode("vxlan"));
+  EXPECT_FALSE(IsNetworkMode("VXLAN"));
+  EXPECT_FALSE(IsNetworkMode("gre"));  // this kernel cannot make it
   EXPECT_FALSE(IsNetworkMode(""));
+  EXPECT_FALSE(IsRouted("l2"));
+  EXPECT_TRUE(IsRouted("bgp"));
+  EXPECT_TRUE(IsRouted("vxlan"));
+  // Only BGP has to propagate before the source may stop forwarding.
+  EXPECT_EQ(SettleTime("bgp"), kPropagation);
+  EXPECT_EQ(SettleTime("vxlan").count(), 0);
 }
 
 TEST(Routing, SiteConfigAnnouncesOnlyVmRoutesAndPrependsForwardingOnes) {

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Routed sites 20 ms apart (lab up --network bgp|vxlan): each site its own subnet and router, the
+# client on a routed WAN. A VM keeps its address across sites (routing.h), by one of:
+#   bgp    the site where it runs announces its /32 by BGP;
+#   vxlan  an overlay joins the sites' bridges, greenshift writing where each VM's MAC is.
+# The talk's measurement on a live migration between them; the VM's traffic follows it, a failed
+# migration leaves it, (bgp) a router that died comes back, a stopped VM leaves nothing behind.
+# Usage: routed.sh bgp|vxlan
+source "$(dirname "$0")/lib.sh"
+MODE=${1:?usage: routed.sh bgp|vxlan}
+use_lab "it-$MODE"
+
+GREENSHIFT_LAB=it-nohv "$G" lab up --sites 2 --network "$MODE" --hypervisor libvirt \
+  >"$TEST_TMP/refused.txt" 2>&1 && refused_rc=0 || refused_rc=$?
+check "a routed lab under libvirt is refused: $(cat "$TEST_TMP/refused.txt")" \
+  test "$refused_rc" -ne 0
+check "saying why" grep -qF "needs --hypervisor qemu" "$TEST_TMP/refused.txt"
+check "and nothing of it is made" bash -c "! ip netns list | grep -q '^it-nohv'"
+lab_up --sites 2 --network "$MODE" --link-mbit 100 --link-delay-ms 20 >/dev/null
+CLIENT="$GREENSHIFT_LAB-client"
+WAN="$GREENSHIFT_LAB-wan"
+# Each site's address on the a-b link: where the other sends what is for a VM there.
+declare -A LINK_ADDRESS=([a]=198.19.1.1 [b]=198.19.1.2)
+declare -A OTHER=([a]=b [b]=a)
+
+# wan_route IP: the WAN router's route to IP ("via ADDRESS dev w-SITE ..."), empty when none.
+wan_route() { ip -n "$WAN" route show "$1/32"; }
+# overlay_entry SITE MAC: SITE's overlay entry for MAC ("MAC dst ADDRESS self permanent").
+overlay_entry() { bridge -n "$GREENSHIFT_LAB-$1" fdb show dev vx0 | grep -i "^$2 dst" || true; }
+# is_at IP MAC SITE: the network sends the VM's traffic to SITE. bgp: the WAN routes it there
+# (its uplink is w-SITE). vxlan: the other site's overlay sends its MAC to SITE, which sends it
+# nowhere (its bridge learns the guest's tap).
+is_at() {
+  if [[ $MODE == bgp ]]; then
+    wan_route "$1" | grep -q "dev w-$3 "
+  else
+    overlay_entry "${OTHER[$3]}" "$2" | grep -q "dst ${LINK_ADDRESS[$3]} " &&
+      [[ -z $(overlay_entry "$3" "$2") ]]
+  fi
+}
+# wait_at IP MAC SITE: until is_at, 5 s at most.
+wait_at() {
+  for _ in $(seq 100); do
+    is_at "$@" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+where() { if [[ $MODE == bgp ]]; then wan_route "$1"; else overlay_entry "$3" "$2"; fi; }
+vm_field() { "$G" vm list --json | jq -r ".[] | select(.name == \"$1\") | .$2"; }
+reaches() { ip netns exec "$CLIENT" curl -fsS -m 3 -o /dev/null "http://$1/status"; }
+
+check "the client is on its own subnet (198.18.1.2/24), not the VMs'" \
+  bash -c "ip -n $CLIENT -4 addr show c0 | grep -q '198.18.1.2/24'"
+if [[ $MODE == bgp ]]; then
+  check "the WAN router has a BGP session with every site" \
+    test "$("$G" lab status --json | jq -c .routers.wan.bgp)" = \
+    '{"site_a":"Established","site_b":"Established"}'
+else
+  check "the WAN sends the VMs' prefix to the home site a" \
+    bash -c "ip -n $WAN route show 198.18.128.0/17 | grep -q 'dev w-a'"
+  check "the overlay copies broadcasts from a to b" \
+    bash -c "bridge -n $GREENSHIFT_LAB-a fdb show dev vx0 | grep -q '^00:00:00:00:00:00 dst 198.19.1.2'"
+  check "site links carry a guest's full frame plus the overlay's headers (MTU 1550)" \
+    bash -c "ip -n $GREENSHIFT_LAB-a link show l-b | grep -q 'mtu 1550'"
+fi
+
+# The service and the lab agree on how VMs keep their address between its sites: a config that
+# leaves the link at its default (one segment) is refused, naming the fix; one that says so runs.
+cat >"$TEST_TMP/g.toml" <<TOML
+[service]
+token = "integration-test-token-0123"
+lab = "$GREENSHIFT_LAB"
+[[sites]]
+name = "a"
+latitude = 50.1
+longitude = 8.7
+capacity_kw = 1
+[[sites]]
+name = "b"
+latitude = 51.5
+longitude = -0.1
+capacity_kw = 1
+[[hosts]]
+name = "a1"
+site = "a"
+driver = "qemu"
+address = "a"
+[[hosts]]
+name = "b1"
+site = "b"
+driver = "qemu"
+address = "b"
+TOML
+"$G" serve --config "$TEST_TMP/g.toml" --check-hosts >"$TEST_TMP/refused.txt" 2>&1 &&
+  refused_rc=0 || refused_rc=$?
+check "a service that thinks the sites share a segment is refused: $(cat "$TEST_TMP/refused.txt")" \
+  test "$refused_rc" -ne 0
+check "naming both sides" grep -qF \
+  "has network l2 (the default), but lab '$GREENSHIFT_LAB' has network $MODE" "$TEST_TMP/refused.txt"
+printf '[[links]]\na = "a"\nb = "b"\nmbit = 100\nrtt_ms = 40\nnetwork = "%s"\n' "$MODE" \
+  >>"$TEST_TMP/g.toml"
+check "one whose link says $MODE reaches every host" \
+  "$G" serve --config "$TEST_TMP/g.toml" --check-hosts
+
+"$G" vm start web --site a --memory 256 >/dev/null
+IP=$(vm_field web ip)
+MAC=$(vm_field web mac)
+check "the network sends the VM's traffic to site a, where it runs ($(where "$IP" "$MAC" b))" \
+  wait_at "$IP" "$MAC" a
+check "the client reaches the VM across the WAN" reaches "$IP"
+
+# 1. The talk's measurement: pings every 10 ms, ab -c 5 -n 10000, live migration a -> b over the
+# 100 Mbit/s, 20 ms link. During the pause the source sends the VM's packets on to b, where the
+# waiting guest's queue holds them: they arrive late rather than never.
+migrate_under_load "$IP" web b 3
+M="$TEST_TMP/migration.json"
+check "the migration completed" test "$(jqr "$M" .status)" = completed
+check "the network sends the VM's traffic to site b now" wait_at "$IP" "$MAC" b
+if [[ $MODE == bgp ]]; then
+  check "only b announces it: one route, through b" test "$(wan_route "$IP" | wc -l)" = 1
+  check "site a forwards what still reaches it to b, unannounced" \
+    bash -c "ip -n $GREENSHIFT_LAB-a route show $IP/32 | grep -q 'via .* dev l-b proto static'"
+else
+  check "site a's bridge sends the VM's MAC into the overlay" \
+    bash -c "bridge -n $GREENSHIFT_LAB-a fdb show br br0 | grep -qi '^$MAC dev vx0 master br0 static'"
+  check "lab status shows where site a's overlay sends the VM: b's end of the link" \
+    test "$("$G" lab status --json | jq -r ".overlay.a[\"$MAC\"][0]")" = 198.19.1.2
+  check "a 1500-byte packet crosses the overlay whole (no fragments: DF set)" \
+    ip netns exec "$CLIENT" ping -c 2 -i 0.2 -W 2 -s 1472 -M do "$IP"
+fi
+check "the VM kept its address: the client reaches it at $IP" reaches "$IP"
+check_guest_kernel_clean web b
+
+# 2. A migration that fails (the destination QEMU killed) leaves the VM's traffic where it runs.
+"$G" vm start hot --site b --memory 256 --dirty-mb-s 20 --dirty-size-mib 64 >/dev/null
+HOT=$(vm_field hot ip)
+HOT_MAC=$(vm_field hot mac)
+wait_console hot b "gs-dirty: 64 MiB filled"
+check "the network sends the second VM's traffic to b" wait_at "$HOT" "$HOT_MAC" b
+migrate_killing_destination hot a "$TEST_TMP/killed.json"
+check "the migration failed" test "$(jqr "$TEST_TMP/killed.json" .status)" = failed
+check "the VM still runs on b" test "$(jqr "$TEST_TMP/killed.json" .running_on)" = b
+check "the network still sends it to b ($(where "$HOT" "$HOT_MAC" a))" \
+  wait_at "$HOT" "$HOT_MAC" b
+check "and the client reaches it" reaches "$HOT"
+
+# 3. bgp: a router that died; its routes are withdrawn; lab up starts it again and they come back.
+if [[ $MODE == bgp ]]; then
+  kill -KILL "$("$G" lab status --json | jq .routers.b.pid)"
+  check "a dead router shows as not running" \
+    test "$("$G" lab status --json | jq .routers.b.pid)" = 0
+  "$G" lab up --sites 2 --network bgp >/dev/null
+  check "lab up starts it again and the WAN learns the VM's route anew" wait_at "$IP" "$MAC" b
+  check "the client reaches the VM again" reaches "$IP"
+fi
+
+# 4. Back to a, then stopped: nothing of either VM is left in the network.
+"$G" migrate web --to a --live --json --quiet >"$TEST_TMP/back.json"
+check "it migrates back to a" test "$(jqr "$TEST_TMP/back.json" .status)" = completed
+check "the network sends it to a again" wait_at "$IP" "$MAC" a
+check "the client reaches it at a" reaches "$IP"
+"$G" vm stop web
+"$G" vm stop hot
+if [[ $MODE == bgp ]]; then
+  for _ in $(seq 100); do
+    [[ -z $(wan_route "$IP") ]] && break
+    sleep 0.05
+  done
+  check "a stopped VM's route is withdrawn" test -z "$(wan_route "$IP")"
+fi
+for site in a b; do
+  check "site $site keeps no route to the stopped VM" \
+    test -z "$(ip -n "$GREENSHIFT_LAB-$site" route show "$IP/32")"
+  check "site $site keeps no neighbour entry for it" \
+    test -z "$(ip -n "$GREENSHIFT_LAB-$site" neigh show "$IP" dev br0)"
+  check "site $site's overlay keeps no entry for either VM" \
+    test -z "$(bridge -n "$GREENSHIFT_LAB-$site" fdb show 2>/dev/null | grep -i -e "$MAC" -e "$HOT_MAC")"
+done
+echo "PASS"

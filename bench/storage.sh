@@ -12,15 +12,10 @@
 # scripts/demo.sh build it).
 #
 # usage: bench/storage.sh [RUNS]
-set -euo pipefail
-cd "$(dirname "$0")/.."
-RUNS=${1:-3}
-G=${GREENSHIFT:-build/src/cli/greenshift}
 export GREENSHIFT_LAB=bstor
-export GREENSHIFT_GUEST_DIR=${GREENSHIFT_GUEST_DIR:-build/guest}
+source "$(dirname "$0")/lib.sh"
+RUNS=${1:-3}
 LINK_MBIT=100
-OUT=$(mktemp -d)
-trap '"$G" lab down >/dev/null 2>&1 || true; rm -rf "$OUT"' EXIT
 
 "$G" lab down >/dev/null 2>&1 || true
 "$G" lab up --sites 2 --storage >/dev/null
@@ -90,13 +85,7 @@ echo "link ${LINK_MBIT} Mbit/s, 1 GiB disk with 256 MiB written, 256 MiB guest; 
 printf '%-30s %9s %9s %6s %12s %11s %9s %6s\n' setting total_s paused_ms pings \
   "write_during" write_after ideal_s ratio
 printf '%-30s %9s %9s %6s %12s %11s %9s %6s\n' "" "" "" lost "MB/s" "MB/s" "" ""
-awk -F'\t' '
-  function median(list, n,   sorted, i, j, t) {
-    for (i = 1; i <= n; i++) sorted[i] = list[i]
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
-      if (sorted[j] < sorted[i]) { t = sorted[i]; sorted[i] = sorted[j]; sorted[j] = t }
-    return n % 2 ? sorted[(n + 1) / 2] : (sorted[n / 2] + sorted[n / 2 + 1]) / 2
-  }
+awk -F'\t' "$AWK_MEDIAN"'
   { key = $1; if (!(key in count)) order[++keys] = key; n = ++count[key]
     if ($2 != "completed") failed[key]++
     for (c = 3; c <= 9; c++) v[key, c, n] = $c }

@@ -12,15 +12,10 @@
 # (scripts/test.sh or scripts/demo.sh build it).
 #
 # usage: [NETWORKS="l2 bgp vxlan"] bench/wan.sh [RUNS]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+export GREENSHIFT_LAB=bwan
+source "$(dirname "$0")/lib.sh"
 RUNS=${1:-3}
 NETWORKS=${NETWORKS:-l2 bgp vxlan}
-G=${GREENSHIFT:-build/src/cli/greenshift}
-export GREENSHIFT_LAB=bwan
-export GREENSHIFT_GUEST_DIR=${GREENSHIFT_GUEST_DIR:-build/guest}
-OUT=$(mktemp -d)
-trap '"$G" lab down >/dev/null 2>&1 || true; rm -rf "$OUT"' EXIT
 
 # one NETWORK MBIT DELAY_MS: one fresh VM, one live migration a -> b under pings and ab; appends
 # a row.
@@ -69,13 +64,7 @@ echo
 echo "256 MiB guest, pings every 10 ms and ab -c 5 -n 10000 from the client; medians of $RUNS"
 printf '%-8s %6s %9s %8s %10s %6s %11s %7s %6s %9s\n' network Mbit/s delay_ms total_s \
   paused_ms pings longest_ms failed Mbit/s vs_0ms
-awk -F'\t' '
-  function median(list, n,   sorted, i, j, t) {
-    for (i = 1; i <= n; i++) sorted[i] = list[i]
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
-      if (sorted[j] < sorted[i]) { t = sorted[i]; sorted[i] = sorted[j]; sorted[j] = t }
-    return n % 2 ? sorted[(n + 1) / 2] : (sorted[n / 2] + sorted[n / 2 + 1]) / 2
-  }
+awk -F'\t' "$AWK_MEDIAN"'
   { key = $1 SUBSEP $2 SUBSEP $3; if (!(key in count)) order[++keys] = key; n = ++count[key]
     if ($4 != "completed") failed[key]++
     for (c = 5; c <= 10; c++) v[key, c, n] = $c }

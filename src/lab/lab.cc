@@ -82,12 +82,19 @@ pid_t RelayPid(const LabState& state, const LabLink& link) {
   return pid;
 }
 
-Status StartRelay(const LabState& state, const LabLink& link) {
-  if (RelayPid(state, link) > 0) return Status::Ok();
+// The delay file a link's relay reads when it starts and on SIGHUP.
+Status WriteRelayDelay(const LabState& state, const LabLink& link) {
   GS_RETURN_IF_ERROR(MakeDirs(state.run_dir + "/relays"));
   char delay[32];
+  std::snprintf(delay, sizeof delay, "%.3f\n", link.delay_ms);
+  return WriteFileAtomic(RelayPath(state, link, "delay"), delay);
+}
+
+Status StartRelay(const LabState& state, const LabLink& link) {
+  if (RelayPid(state, link) > 0) return Status::Ok();
+  GS_RETURN_IF_ERROR(WriteRelayDelay(state, link));
+  char delay[32];
   std::snprintf(delay, sizeof delay, "%.3f", link.delay_ms);
-  GS_RETURN_IF_ERROR(WriteFileAtomic(RelayPath(state, link, "delay"), std::string(delay) + "\n"));
   // The relay is this program's `lab relay`.
   char self[4096];
   const ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -766,11 +773,9 @@ Status SetLink(const LabConfig& config, const std::string& a, const std::string&
     changed.bandwidth_mbit = bandwidth_mbit;
     if (delay_ms > 0) {
       // The running relay takes the new delay on SIGHUP; frames it holds keep theirs.
-      char delay[32];
-      std::snprintf(delay, sizeof delay, "%.3f\n", delay_ms);
-      GS_RETURN_IF_ERROR(WriteFileAtomic(RelayPath(*state, changed, "delay"), delay));
       changed.delay_ms = delay_ms;
       if (const pid_t pid = RelayPid(*state, changed); pid > 0) {
+        GS_RETURN_IF_ERROR(WriteRelayDelay(*state, changed));
         kill(pid, SIGHUP);
       } else {
         GS_RETURN_IF_ERROR(StartRelay(*state, changed));

@@ -39,10 +39,14 @@ struct RelayConfig {
 };
 
 struct RelayDirectionStats {
-  int64_t frames = 0;         // forwarded
-  int64_t bytes = 0;          // forwarded, virtio headers excluded
-  int64_t dropped_queue = 0;  // did not fit the queue
-  int64_t dropped_send = 0;   // the far end refused them (its interface down, for one)
+  int64_t frames = 0;  // forwarded
+  int64_t bytes = 0;   // forwarded, virtio headers excluded
+  // Did not fit the queue, or could not be relayed at all: larger than the relay's 64 KiB
+  // buffer, or shorter than a virtio-net header.
+  int64_t dropped_queue = 0;
+  // The far end refused them: its interface down, or a frame its header cannot describe (an
+  // overlay frame still to be segmented: docs/lab.md, vxlan).
+  int64_t dropped_send = 0;
   int64_t max_queued_bytes = 0;
 };
 

@@ -459,10 +459,11 @@ Response Api::Route(const Request& request, std::string* route_name) {
           reading.time_utc_ms = r["time_utc_ms"].get<int64_t>();
         } else if (r.contains("time")) {
           if (!r["time"].is_string()) return Error(400, where + "'time' must be a string");
-          Result<int64_t> t =
-              energy::ParseIsoTime(r["time"].get<std::string>(), {"body", 1, "time"});
-          if (!t.ok()) return Error(400, where + t.error());
-          reading.time_utc_ms = *t * 1000;
+          // RFC 3339 to the millisecond, as time_utc_ms would give it.
+          const std::string text = r["time"].get<std::string>();
+          Result<int64_t> t = ParseRfc3339Ms(text);
+          if (!t.ok()) return Error(400, where + "'time': '" + text + "' " + t.error());
+          reading.time_utc_ms = *t;
         }
         readings.push_back(std::move(reading));
       }

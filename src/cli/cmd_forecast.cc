@@ -74,7 +74,7 @@ void RunForecast(Context& context, const ForecastOptions& o, const SiteOptions& 
   // Start: as given, else right after the last measurement, else the weather's first whole step.
   int64_t start = 0;
   if (!o.start.empty()) {
-    Result<int64_t> t = energy::ParseIsoTime(o.start, {"--start", 0, "time"});
+    Result<int64_t> t = energy::ParseIsoTime(o.start, {"--start", 0, ""});
     if (!t.ok()) return context.Fail(t.error());
     start = *t;
   } else if (!measured.series.time_utc_s.empty()) {

@@ -229,7 +229,7 @@ void RunPlan(Context& context, const PlanOptions& o) {
   Result<sim::Scenario> scenario = sim::LoadScenario(o.scenario);
   if (!scenario.ok()) return context.Fail(scenario.error());
   const sim::World& world = scenario->world;
-  Result<int64_t> at = energy::ParseIsoTime(o.at, {"--at", 0, "time"});
+  Result<int64_t> at = energy::ParseIsoTime(o.at, {"--at", 0, ""});
   if (!at.ok()) return context.Fail(at.error());
   const int64_t slot = (*at - world.start_utc_s) / 3600;
   if (*at < world.start_utc_s || slot >= static_cast<int64_t>(world.slots)) {

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "control/toml_table.h"
+#include "core/clock.h"
 #include "core/files.h"
 #include "energy/csv.h"
 #include "hypervisor/kinds.h"
@@ -217,11 +218,9 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   std::string replay_start;
   GS_ASSIGN(replay_start, service.String("replay_start", std::string()));
   if (!replay_start.empty()) {
-    Result<int64_t> start =
-        energy::ParseIsoTime(replay_start, energy::CsvPlace{file, 0, "replay_start"});
-    if (!start.ok())
-      return service.Error("replay_start", "'" + replay_start + "' is not an ISO time with a zone");
-    c.replay_start_utc_s = *start;
+    Result<int64_t> ms = ParseRfc3339Ms(replay_start);
+    if (!ms.ok()) return service.Error("replay_start", "'" + replay_start + "' " + ms.error());
+    c.replay_start_utc_s = SecondsOfMs(*ms);
   }
   GS_ASSIGN(c.replay_speed, service.Number("replay_speed", 1, 0.001, 1e6));
   if (replay_start.empty() && c.replay_speed != 1)

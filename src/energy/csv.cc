@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "core/clock.h"
+
 namespace greenshift::energy {
 
 std::vector<std::string> SplitCsvLine(std::string_view line, char separator) {
@@ -54,8 +56,9 @@ Status FileError(const std::string& file, size_t line, const std::string& what) 
 }
 
 std::string CsvPlace::Describe() const {
-  std::string text = file + " line " + std::to_string(line);
-  if (!field.empty()) text += ", field '" + field + "'";
+  // Line 0: not in a file (a command-line option, a config key, a request's body).
+  std::string text = line > 0 ? file + " line " + std::to_string(line) : file;
+  if (!field.empty()) text += (line > 0 ? ", field '" : ": key '") + field + "'";
   return text;
 }
 
@@ -78,30 +81,9 @@ Result<double> ParseNumber(std::string_view text, const CsvPlace& place) {
 
 // "2010-01-01 00:00:00+01:00" (or 'T', or 'Z') to seconds since the epoch, UTC.
 Result<int64_t> ParseIsoTime(const std::string& text, const CsvPlace& place) {
-  int year, month, day, hour, minute, second;
-  char sep;
-  int consumed = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d%n", &year, &month, &day, &sep, &hour,
-                  &minute, &second, &consumed) != 7 ||
-      (sep != ' ' && sep != 'T') || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 ||
-      minute > 59 || second > 60) {
-    return Status::Error(place.Describe() + ": '" + text +
-                         "' is not a time like 2010-01-01 00:00:00+01:00");
-  }
-  int offset_s = 0;
-  const std::string zone = text.substr(consumed);
-  if (zone == "Z" || zone == "+00:00") {
-    offset_s = 0;
-  } else {
-    int zone_hours, zone_minutes;
-    if (zone.size() != 6 || (zone[0] != '+' && zone[0] != '-') ||
-        std::sscanf(zone.c_str() + 1, "%2d:%2d", &zone_hours, &zone_minutes) != 2) {
-      return Status::Error(place.Describe() + ": '" + text +
-                           "' has no UTC offset (like +01:00); refusing to guess the time zone");
-    }
-    offset_s = (zone[0] == '-' ? -1 : 1) * (zone_hours * 3600 + zone_minutes * 60);
-  }
-  return UtcSeconds(year, month, day, hour, minute, second) - offset_s;
+  Result<int64_t> ms = ParseRfc3339Ms(text);
+  if (!ms.ok()) return Status::Invalid(place.Describe() + ": '" + text + "' " + ms.error());
+  return SecondsOfMs(*ms);
 }
 
 int64_t UtcSeconds(int year, int month, int day, int hour, int minute, int second) {

@@ -19,9 +19,10 @@ std::vector<std::string_view> SplitLines(std::string_view text);
 
 // Where a value came from, for error messages: "file.csv line 12, field 'wind_speed'".
 struct CsvPlace {
-  std::string file;
-  size_t line = 0;  // 1-based
+  std::string file;  // or, at line 0, what the text came from: "--at", a config file
+  size_t line = 0;   // 1-based; 0: not a line of a file
   std::string field;
+  // "f.csv line 3, field 'time'"; at line 0 "s.json: key 'start'", or "--at" alone.
   std::string Describe() const;
 };
 
@@ -37,8 +38,9 @@ int64_t UtcSeconds(int year, int month, int day, int hour, int minute, int secon
 // Index of the field called `name`, or -1.
 int FindColumn(const std::vector<std::string>& fields, const std::string& name);
 
-// "2010-01-01 00:00:00+01:00" (or with 'T', or 'Z') to seconds since the epoch, UTC. A time
-// without a UTC offset is an error: the zone is never guessed.
+// An RFC 3339 time ("2010-01-01 00:00:00+01:00", "2010-01-01T00:00:00.250Z", ...: see
+// ParseRfc3339Ms in core/clock.h) to whole seconds since the epoch, UTC. A time without a UTC
+// offset is an error: the zone is never guessed. Errors name the place and say why.
 Result<int64_t> ParseIsoTime(const std::string& text, const CsvPlace& place);
 
 // A table of a time column and named numeric columns (a plain CSV: header row, then rows).

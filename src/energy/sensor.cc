@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/clock.h"
+
 namespace greenshift::energy {
 
 const char* RejectReasonName(RejectReason reason) {
@@ -140,10 +142,14 @@ Result<Reading> ParseReadingPayload(const std::string& payload, const std::strin
     if (!j["time"].is_string()) {
       return Status::Error("payload for " + site + "/" + sensor + ": 'time' must be a string");
     }
-    Result<int64_t> t =
-        ParseIsoTime(j["time"].get<std::string>(), {"mqtt " + site + "/" + sensor, 1, "time"});
-    if (!t.ok()) return t.status();
-    reading.time_utc_ms = *t * 1000;
+    // RFC 3339 to the millisecond, as the API takes it.
+    const std::string text = j["time"].get<std::string>();
+    Result<int64_t> t = ParseRfc3339Ms(text);
+    if (!t.ok()) {
+      return Status::Invalid("payload for " + site + "/" + sensor + ": 'time': '" + text + "' " +
+                             t.error());
+    }
+    reading.time_utc_ms = *t;
   }
   return reading;
 }

@@ -110,7 +110,7 @@ Result<Scenario> LoadScenario(const std::string& path, double days_override) {
   GS_ASSIGN(scenario.name, top.String("name"));
   std::string start_text;
   GS_ASSIGN(start_text, top.String("start"));
-  Result<int64_t> start = energy::ParseIsoTime(start_text, {path, 0, "scenario.start"});
+  Result<int64_t> start = energy::ParseIsoTime(start_text, {path, 0, "start"});
   if (!start.ok()) return start.status();
   if (*start % 3600 != 0) return top.Error("scenario.start", "must be on a whole hour");
   double days = 0;

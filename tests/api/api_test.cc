@@ -116,6 +116,39 @@ TEST_F(ApiTest, AReadingIsStoredAndShownInTheApiAndTheMetrics) {
   EXPECT_EQ(status["driver"]["capabilities"][1], "offline") << status.dump();
 }
 
+// A reading's time in any RFC 3339 shape a sensor writes, kept to the millisecond; a time that
+// is not one is refused saying why.
+TEST_F(ApiTest, AReadingsTimeIsRfc3339ToTheMillisecond) {
+  auto r = Post(R"([{"site": "frankfurt", "sensor": "pv", "power_w": 1,
+                     "time": "2022-07-01T13:58:30.250+02:00"},
+                    {"site": "frankfurt", "sensor": "pv", "power_w": 2,
+                     "time": "2022-07-01 11:58:40.5Z"},
+                    {"site": "frankfurt", "sensor": "pv", "power_w": 3,
+                     "time": "2022-07-01T12:58:50+0100"}])");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 201) << r->body;
+  const json rows = json::parse(client_->Get("/api/readings?site=frankfurt")->body);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[2]["time_utc_ms"], kNow - 90000 + 250);  // newest first
+  EXPECT_EQ(rows[1]["time_utc_ms"], kNow - 80000 + 500);
+  EXPECT_EQ(rows[0]["time_utc_ms"], kNow - 70000);
+  const std::pair<const char*, const char*> refused[] = {
+      {"2022-07-01T11:59:00", "'time': '2022-07-01T11:59:00' has no UTC offset"},
+      {"2022-02-31T11:59:00Z", "names day 31 of February 2022, which has 28 days"},
+      {"2022-07-01T24:00:00Z", "has hour 24"},
+      {"2022-07-01T11:59:00Z; DROP TABLE readings", "goes on after its UTC offset"},
+  };
+  for (const auto& [time, why] : refused) {
+    const std::string body =
+        std::string(R"({"site": "frankfurt", "sensor": "pv", "power_w": 1, "time": ")") + time +
+        R"("})";
+    auto bad = Post(body);
+    ASSERT_TRUE(bad);
+    EXPECT_EQ(bad->status, 400) << time;
+    EXPECT_NE(bad->body.find(why), std::string::npos) << bad->body;
+  }
+}
+
 TEST_F(ApiTest, ChangesNeedTheToken) {
   auto none = Post(R"({"site": "frankfurt", "sensor": "pv", "power_w": 100})", "");
   ASSERT_TRUE(none);

@@ -152,6 +152,16 @@ TEST(ReadingPayloadTest, NumbersAndJson) {
                 .error()
                 .find("yesterday"),
             std::string::npos);
+  // A sensor's time to the millisecond, in any RFC 3339 shape; an impossible one says why.
+  EXPECT_EQ(
+      ParseReadingPayload(R"({"time":"2023-11-15T00:13:20.750+02:00","power_w":1})", "a", "pv", 0)
+          ->time_utc_ms,
+      kNow + 750);
+  EXPECT_NE(ParseReadingPayload(R"({"time":"2023-11-31T00:00:00Z","power_w":1})", "a", "pv", 0)
+                .error()
+                .find("payload for a/pv: 'time': '2023-11-31T00:00:00Z' names day 31 of "
+                      "November 2023, which has 30 days"),
+            std::string::npos);
 }
 
 }  // namespace

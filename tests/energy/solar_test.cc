@@ -112,9 +112,10 @@ TEST(TimeSeriesCsvTest, MalformedInputNamesFileLineAndField) {
   EXPECT_NE(
       ParseTimeSeriesCsv("t,ghi\n2016-07-01 00:00:00-07:00,\n", "p.csv").error().find("empty"),
       std::string::npos);
-  EXPECT_NE(
-      ParseTimeSeriesCsv("t,ghi\n2016-13-01 00:00:00-07:00,5\n", "p.csv").error().find("time"),
-      std::string::npos);
+  EXPECT_NE(ParseTimeSeriesCsv("t,ghi\n2016-13-01 00:00:00-07:00,5\n", "p.csv")
+                .error()
+                .find("p.csv line 2, field 't': '2016-13-01 00:00:00-07:00' has no month 13"),
+            std::string::npos);
 }
 
 TEST(CsvTest, QuotedFieldsAndCarriageReturns) {

@@ -45,8 +45,8 @@ std::string FormatUtcSeconds(int64_t unix_seconds);
 // Everything the Format* functions above print is accepted. An error (Invalid) says what is
 // wrong with the text in words, for the caller to put after the text it quotes, and never
 // guesses: a time without an offset ("has no UTC offset ..."), a day its month does not have
-// ("names day 31 of February 2026, which has 28 days"), an hour of 24. A leap second (23:59:60) is the
-// second after 23:59:59.
+// ("names day 31 of February 2026, which has 28 days"), an hour of 24. A leap second (23:59:60) is
+// the second after 23:59:59.
 Result<int64_t> ParseRfc3339Ms(std::string_view text);
 
 // The whole second a millisecond time falls in (towards the past, before 1970 too).

@@ -155,7 +155,7 @@ Result<int64_t> ParseRfc3339Ms(std::string_view given) {
   }
   if (hour > 23) return Status::Invalid("has hour " + std::to_string(hour) + " (0-23)");
   if (minute > 59) return Status::Invalid("has minute " + std::to_string(minute) + " (0-59)");
-  // 60 only as a leap second, the last of a UTC day (of the day at its offset's midnight).
+  // 60 only as a leap second: the last second of a UTC day (23:59:60Z, 00:59:60+01:00, ...).
   if (second > 60 ||
       (second == 60 && (hour * 60 + minute - offset_minutes + 1440) % 1440 != 23 * 60 + 59))
     return Status::Invalid("has second " + std::to_string(second) +

@@ -61,6 +61,8 @@ void RunServe(Context& context, const std::string& config_path, int port_overrid
   if (check_only) {
     Status checked = CheckConfig(*config);
     if (!checked.ok()) return context.Fail(checked.message());
+    for (const std::string& warning : config->warnings)
+      std::printf("%s: warning: %s\n", config_path.c_str(), warning.c_str());
     std::printf("%s: ok (%zu sites, %zu hosts, %zu VMs, mode %s, policy %s, token from %s)\n",
                 config_path.c_str(), config->sites.size(), config->hosts.size(), config->vms.size(),
                 control::ModeName(config->mode), config->policy.c_str(),
@@ -125,6 +127,8 @@ void RunServe(Context& context, const std::string& config_path, int port_overrid
                            "service started, mode " + std::string(control::ModeName(config->mode)) +
                                ", driver " + config->driver + " (" + can + ")",
                            engine.NowMs());
+  for (const std::string& warning : config->warnings)
+    service->recorder->Event(LogLevel::kWarning, "config", warning, engine.NowMs());
   std::printf("greenshift serve: %zu sites, %zu hosts, %zu VMs, mode %s, store %s\n",
               config->sites.size(), config->hosts.size(), config->vms.size(),
               control::ModeName(config->mode), config->database.c_str());

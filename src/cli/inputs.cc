@@ -1,7 +1,10 @@
 #include "cli/inputs.h"
 
+#include <cstdio>
+
 #include "core/files.h"
 #include "energy/csv.h"
+#include "energy/solar.h"
 #include "energy/wind.h"
 
 namespace greenshift::cli {
@@ -13,8 +16,9 @@ void AddSiteOptions(CLI::App* command, const std::shared_ptr<SiteOptions>& o) {
   command->add_option("--pv-kw", o->pv_kw, "PV DC rating, kW (0: no PV)")->capture_default_str();
   command->add_option("--tilt", o->tilt_deg, "PV tilt, degrees from horizontal")
       ->capture_default_str();
-  command->add_option("--azimuth", o->azimuth_deg, "PV azimuth, degrees clockwise from north")
-      ->capture_default_str();
+  command->add_option("--azimuth", o->azimuth_deg,
+                      "PV azimuth, degrees clockwise from north (default: towards the equator, "
+                      "180 north of it, 0 south of it)");
   command->add_option("--inverter-kw", o->inverter_kw, "PV inverter AC limit, kW (0: none)")
       ->capture_default_str();
   command->add_option("--turbine", o->turbine, "wind turbine type (from --curves)");
@@ -35,10 +39,18 @@ Result<energy::SiteModel> BuildSite(const SiteOptions& o, const energy::WeatherS
     pv.latitude_deg = std::isnan(o.latitude_deg) ? weather.latitude_deg : o.latitude_deg;
     pv.longitude_deg = std::isnan(o.longitude_deg) ? weather.longitude_deg : o.longitude_deg;
     if (!(o.tilt_deg >= 0 && o.tilt_deg <= 90)) return Status::Error("--tilt must be in 0..90");
-    if (!(o.azimuth_deg >= 0 && o.azimuth_deg < 360))
+    const double azimuth_deg =
+        std::isnan(o.azimuth_deg) ? energy::EquatorAzimuthDeg(pv.latitude_deg) : o.azimuth_deg;
+    if (!(azimuth_deg >= 0 && azimuth_deg < 360))
       return Status::Error("--azimuth must be in 0..360");
+    if (energy::PvFacesThePole(azimuth_deg, pv.latitude_deg)) {
+      std::fprintf(stderr,
+                   "greenshift: warning: --azimuth %g faces the pole at latitude %g (the equator "
+                   "is at %g); if the array really faces away from the sun, ignore this\n",
+                   azimuth_deg, pv.latitude_deg, energy::EquatorAzimuthDeg(pv.latitude_deg));
+    }
     pv.tilt_deg = o.tilt_deg;
-    pv.azimuth_deg = o.azimuth_deg;
+    pv.azimuth_deg = azimuth_deg;
     pv.capacity_w = o.pv_kw * 1000;
     pv.inverter_limit_w = o.inverter_kw * 1000;
     site.pv.push_back(pv);

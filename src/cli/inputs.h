@@ -20,7 +20,8 @@ namespace greenshift::cli {
 struct SiteOptions {
   std::string name = "site";
   double latitude_deg = NAN, longitude_deg = NAN;
-  double pv_kw = 0, tilt_deg = 30, azimuth_deg = 180, inverter_kw = 0;
+  // azimuth NaN: towards the equator (energy::EquatorAzimuthDeg of the site's latitude)
+  double pv_kw = 0, tilt_deg = 30, azimuth_deg = NAN, inverter_kw = 0;
   std::string turbine, curves;
   int turbines = 1;
   double hub_height_m = 100, roughness_m = 0.1;

@@ -11,10 +11,12 @@
 #include <set>
 #include <sstream>
 
+#include "control/config_parts.h"
 #include "control/toml_table.h"
 #include "core/clock.h"
 #include "core/files.h"
 #include "energy/csv.h"
+#include "energy/solar.h"
 #include "hypervisor/kinds.h"
 
 namespace greenshift::control {
@@ -273,7 +275,17 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     GS_ASSIGN(s.storage_rtt_ms, t.Number("storage_rtt_ms", 0, 0, 10000));
     GS_ASSIGN(s.pv_kwp, t.Number("pv_kwp", 0, 0, 1e6));
     GS_ASSIGN(s.pv_tilt_deg, t.Number("pv_tilt", 30, 0, 90));
-    GS_ASSIGN(s.pv_azimuth_deg, t.Number("pv_azimuth", 180, 0, 360));
+    // Towards the equator by default; an array that faces the pole is allowed (a roof is what
+    // it is) but said, as a wrong hemisphere would nearly halve its forecast.
+    const double equator_deg = energy::EquatorAzimuthDeg(s.latitude);
+    GS_ASSIGN(s.pv_azimuth_deg, t.Number("pv_azimuth", equator_deg, 0, 360));
+    if (s.pv_kwp > 0 && energy::PvFacesThePole(s.pv_azimuth_deg, s.latitude)) {
+      std::ostringstream warning;
+      warning << t.Key("pv_azimuth") << ": " << s.pv_azimuth_deg << " faces the pole at latitude "
+              << s.latitude << " (the equator is at " << equator_deg
+              << "); if the array really faces away from the sun, ignore this";
+      c.warnings.push_back(warning.str());
+    }
     GS_ASSIGN(s.wind_turbine, t.String("wind_turbine", std::string()));
     GS_ASSIGN(s.wind_curves, t.String("wind_curves", std::string()));
     if (!s.wind_turbine.empty() && s.wind_curves.empty())
@@ -354,28 +366,7 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     c.sites.push_back(std::move(s));
   }
 
-  std::vector<Table> links;
-  GS_ASSIGN(links, top.Tables("links"));
-  for (const Table& t : links) {
-    GS_RETURN_IF_ERROR(t.CheckKnown({"a", "b", "mbit", "rtt_ms", "network"}));
-    LinkConfig link;
-    GS_ASSIGN(link.a, t.String("a", std::nullopt));
-    GS_ASSIGN(link.b, t.String("b", std::nullopt));
-    if (!c.FindSite(link.a)) return t.Error("a", "no site is named '" + link.a + "'");
-    if (!c.FindSite(link.b)) return t.Error("b", "no site is named '" + link.b + "'");
-    if (link.a == link.b)
-      return t.Error("b", "a link joins two different sites, both are '" + link.a + "'");
-    if (c.FindLink(link.a, link.b))
-      return t.Error("b",
-                     "the link between '" + link.a + "' and '" + link.b + "' is defined twice");
-    GS_ASSIGN(link.mbit, t.Number("mbit", c.link_mbit, 0.001, 1e7));
-    GS_ASSIGN(link.rtt_ms, t.Number("rtt_ms", 0, 0, 20000));
-    GS_ASSIGN(link.network, t.String("network", std::string("l2")));
-    if (link.network != "l2" && link.network != "bgp" && link.network != "vxlan")
-      return t.Error("network",
-                     "must be \"l2\", \"bgp\" or \"vxlan\", got \"" + link.network + "\"");
-    c.links.push_back(std::move(link));
-  }
+  GS_RETURN_IF_ERROR(ReadLinks(top, c));
 
   std::vector<Table> hosts;
   GS_ASSIGN(hosts, top.Tables("hosts"));

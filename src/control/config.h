@@ -43,6 +43,8 @@ struct SiteConfig {
   std::string name;
   double latitude = 0, longitude = 0;
   double capacity_w = 0;  // IT power the site's hosts take (VM peak power)
+  // The array faces the equator unless told otherwise: south (180) north of it, north (0)
+  // south of it.
   double pv_kwp = 0, pv_tilt_deg = 30, pv_azimuth_deg = 180;
   std::string wind_turbine;  // a turbine type of `wind_curves`, or empty
   std::string wind_curves;   // power_curves.csv (Open Energy Database layout)
@@ -146,6 +148,9 @@ struct ServiceConfig {
   std::vector<HostConfig> hosts;
   std::vector<VmConfig> vms;
   std::vector<LinkConfig> links;
+  // What is allowed but probably a mistake ("sites[1].pv_azimuth: 0 faces the pole at latitude
+  // 51.5 ..."): `serve` logs each at start, `serve --check-config` prints them.
+  std::vector<std::string> warnings;
 
   const SiteConfig* FindSite(const std::string& name) const;
   // The link between two sites, either way round; nullptr when none is configured.

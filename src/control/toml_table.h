@@ -4,8 +4,11 @@
 
 #include <toml++/toml.h>
 
+#include <cmath>
 #include <initializer_list>
 #include <optional>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 

@@ -145,4 +145,14 @@ Result<double> FitTalkFormula(const std::vector<double>& ghi, const std::vector<
   return xy / xx;
 }
 
+double EquatorAzimuthDeg(double latitude_deg) {
+  return latitude_deg < 0 ? 0 : 180;
+}
+
+bool PvFacesThePole(double azimuth_deg, double latitude_deg) {
+  if (latitude_deg == 0) return false;
+  const double off = std::fmod(std::fabs(azimuth_deg - EquatorAzimuthDeg(latitude_deg)), 360.0);
+  return std::min(off, 360 - off) > 90;
+}
+
 }  // namespace greenshift::energy

@@ -30,6 +30,13 @@ struct PvSystem {
   double derate = 0.86;  // everything else: wiring, soiling, inverter efficiency, mismatch
 };
 
+// The azimuth an array should face at `latitude_deg`: the equator's, south (180) in the northern
+// hemisphere, north (0) in the southern.
+double EquatorAzimuthDeg(double latitude_deg);
+// Whether an array at `azimuth_deg` faces the pole rather than the equator (more than 90 degrees
+// from the equator's azimuth): allowed, but usually a mistaken hemisphere. Never on the equator.
+bool PvFacesThePole(double azimuth_deg, double latitude_deg);
+
 struct Irradiance {
   double ghi_w_m2 = 0;  // global horizontal
   double dni_w_m2 = 0;  // direct normal

@@ -175,6 +175,32 @@ TEST(ConfigTest, LinksBetweenSites) {
   EXPECT_DOUBLE_EQ(problem.stream_window_bytes, 4 << 20);
 }
 
+// An array faces the equator unless told otherwise; one told to face the pole is kept, and said.
+TEST(ConfigTest, PvFacesTheEquatorByDefaultAndThePoleIsWarnedOf) {
+  Result<ServiceConfig> north = ParseConfig(kGood, "g.toml");
+  ASSERT_TRUE(north.ok()) << north.error();
+  EXPECT_DOUBLE_EQ(north->sites[0].pv_azimuth_deg, 180);
+  EXPECT_TRUE(north->warnings.empty());
+  Result<ServiceConfig> south =
+      ParseConfig(Replace(kGood, "latitude = 50.1", "latitude = -33.9"), "g.toml");
+  ASSERT_TRUE(south.ok()) << south.error();
+  EXPECT_DOUBLE_EQ(south->sites[0].pv_azimuth_deg, 0);  // Cape Town's arrays face north
+  EXPECT_TRUE(south->warnings.empty());
+  Result<ServiceConfig> wrong = ParseConfig(
+      Replace(kGood, "latitude = 50.1", "latitude = -33.9\npv_azimuth = 180"), "g.toml");
+  ASSERT_TRUE(wrong.ok()) << wrong.error();
+  EXPECT_DOUBLE_EQ(wrong->sites[0].pv_azimuth_deg, 180);
+  ASSERT_EQ(wrong->warnings.size(), 1u);
+  EXPECT_EQ(wrong->warnings[0],
+            "sites[0].pv_azimuth: 180 faces the pole at latitude -33.9 (the equator is at 0); if "
+            "the array really faces away from the sun, ignore this");
+  // East and west are not the pole; a site without PV has no array to face anywhere.
+  EXPECT_TRUE(ParseConfig(Replace(kGood, "pv_kwp = 8", "pv_kwp = 8\npv_azimuth = 90"), "g.toml")
+                  ->warnings.empty());
+  EXPECT_TRUE(ParseConfig(Replace(kGood, "pv_kwp = 8", "pv_kwp = 0\npv_azimuth = 0"), "g.toml")
+                  ->warnings.empty());
+}
+
 TEST(ConfigTest, HostileLinksAreRefusedNamingTheKey) {
   const std::pair<std::string, std::string> cases[] = {
       {"a = \"london\"\nb = \"paris\"", "key 'links[0].b': no site is named 'paris'"},

@@ -118,6 +118,22 @@ TEST(TimeSeriesCsvTest, MalformedInputNamesFileLineAndField) {
             std::string::npos);
 }
 
+TEST(PvOrientationTest, TheEquatorAndThePole) {
+  EXPECT_EQ(EquatorAzimuthDeg(50), 180);
+  EXPECT_EQ(EquatorAzimuthDeg(-33.9), 0);
+  EXPECT_FALSE(PvFacesThePole(180, 50));
+  EXPECT_TRUE(PvFacesThePole(0, 50));
+  EXPECT_TRUE(PvFacesThePole(315, 50));
+  EXPECT_TRUE(PvFacesThePole(45, 50));
+  EXPECT_FALSE(PvFacesThePole(90, 50));  // east: not the pole
+  EXPECT_FALSE(PvFacesThePole(270, 50));
+  EXPECT_TRUE(PvFacesThePole(180, -33.9));
+  EXPECT_FALSE(PvFacesThePole(0, -33.9));
+  EXPECT_FALSE(PvFacesThePole(359, -33.9));
+  EXPECT_TRUE(PvFacesThePole(135, -33.9));
+  EXPECT_FALSE(PvFacesThePole(0, 0));  // on the equator nothing faces a pole
+}
+
 TEST(CsvTest, QuotedFieldsAndCarriageReturns) {
   EXPECT_EQ(SplitCsvLine("a,\"b,c\",\"d\"\"e\"\r"), (std::vector<std::string>{"a", "b,c", "d\"e"}));
   EXPECT_EQ(SplitCsvLine("x;y", ';'), (std::vector<std::string>{"x", "y"}));

@@ -26,6 +26,16 @@ GREENSHIFT_TOKEN=5e0c7a1d9b3f42e68a17c0d4 "$G" serve --config "$SRC/config/green
 grep -q 'greenshift.example.toml: ok (3 sites, 3 hosts, 2 VMs, mode dry-run, policy greedy-forecast, token from GREENSHIFT_TOKEN)' \
   "$OUT/ok" || fail "check-config says: $(cat "$OUT/ok")"
 
+grep -q warning "$OUT/ok" && fail "the example warns: $(cat "$OUT/ok")"
+# A site south of the equator whose array is set to face south (the pole): kept, and said.
+sed 's/latitude = 50.11/latitude = -33.9\npv_azimuth = 180/' "$SRC/config/greenshift.example.toml" \
+  >"$OUT/south.toml"
+sed -i "s|\.\./data|$SRC/data|g; s|\.\./greenshift.db|$OUT/south.db|" "$OUT/south.toml"
+GREENSHIFT_TOKEN=5e0c7a1d9b3f42e68a17c0d4 "$G" serve --config "$OUT/south.toml" --check-config \
+  >"$OUT/south" || fail "a pole-facing array refused"
+grep -q "warning: sites\[0\].pv_azimuth: 180 faces the pole at latitude -33.9 (the equator is at 0)" \
+  "$OUT/south" || fail "no warning: $(cat "$OUT/south")"
+
 # A placeholder token, a missing file: refused with what and where.
 expect_error() {
   local want=$1

@@ -195,10 +195,14 @@ TEST(ConfigTest, PvFacesTheEquatorByDefaultAndThePoleIsWarnedOf) {
             "sites[0].pv_azimuth: 180 faces the pole at latitude -33.9 (the equator is at 0); if "
             "the array really faces away from the sun, ignore this");
   // East and west are not the pole; a site without PV has no array to face anywhere.
-  EXPECT_TRUE(ParseConfig(Replace(kGood, "pv_kwp = 8", "pv_kwp = 8\npv_azimuth = 90"), "g.toml")
-                  ->warnings.empty());
-  EXPECT_TRUE(ParseConfig(Replace(kGood, "pv_kwp = 8", "pv_kwp = 0\npv_azimuth = 0"), "g.toml")
-                  ->warnings.empty());
+  Result<ServiceConfig> east =
+      ParseConfig(Replace(kGood, "pv_kwp = 8", "pv_kwp = 8\npv_azimuth = 90"), "g.toml");
+  ASSERT_TRUE(east.ok()) << east.error();
+  EXPECT_TRUE(east->warnings.empty());
+  Result<ServiceConfig> no_pv =  // london has no PV
+      ParseConfig(Replace(kGood, "latitude = 51.5", "latitude = 51.5\npv_azimuth = 0"), "g.toml");
+  ASSERT_TRUE(no_pv.ok()) << no_pv.error();
+  EXPECT_TRUE(no_pv->warnings.empty());
 }
 
 TEST(ConfigTest, HostileLinksAreRefusedNamingTheKey) {

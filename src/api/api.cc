@@ -379,14 +379,15 @@ Response Api::Route(const Request& request, std::string* route_name) {
               config_.FindLink(problem.sites[a].name, problem.sites[b].name);
           const migration::TcpStream stream = migration::TcpStreamOver(
               link.bandwidth_bytes_s, link.rtt_s, problem.stream_window_bytes);
-          links.push_back({{"a", problem.sites[a].name},
-                           {"b", problem.sites[b].name},
-                           {"configured", given != nullptr},
-                           {"mbit", link.bandwidth_bytes_s * 8 / 1e6},
-                           {"rtt_ms", link.rtt_s * 1e3},
-                           {"network", given ? given->network : std::string("l2")},
-                           {"stream_mbit", stream.bandwidth_bytes_s * 8 / 1e6},
-                           {"stream_ramp_ms", stream.ramp_s * 1e3}});
+          links.push_back(
+              {{"a", problem.sites[a].name},
+               {"b", problem.sites[b].name},
+               {"configured", given != nullptr},
+               {"mbit", link.bandwidth_bytes_s * 8 / 1e6},
+               {"rtt_ms", link.rtt_s * 1e3},
+               {"network", config_.NetworkBetween(problem.sites[a].name, problem.sites[b].name)},
+               {"stream_mbit", stream.bandwidth_bytes_s * 8 / 1e6},
+               {"stream_ramp_ms", stream.ramp_s * 1e3}});
         }
       }
       return Json(200, Dump(links));

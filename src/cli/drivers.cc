@@ -52,7 +52,7 @@ Result<ServiceDriver> OpenQemu(const Context& context, const control::ServiceCon
       const std::string& site_a = config.sites[a].name;
       const std::string& site_b = config.sites[b].name;
       const control::LinkConfig* link = config.FindLink(site_a, site_b);
-      const std::string network = link ? link->network : "l2";
+      const std::string network = config.NetworkBetween(site_a, site_b);
       if (network != lab->network) {
         return Status::Invalid(
             config.file + ": the link between sites '" + site_a + "' and '" + site_b +

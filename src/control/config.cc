@@ -93,6 +93,11 @@ const LinkConfig* ServiceConfig::FindLink(const std::string& a, const std::strin
   return nullptr;
 }
 
+std::string ServiceConfig::NetworkBetween(const std::string& a, const std::string& b) const {
+  const LinkConfig* link = FindLink(a, b);
+  return link ? link->network : LinkConfig{}.network;
+}
+
 const HostConfig* ServiceConfig::FindHost(const std::string& name) const {
   for (const HostConfig& h : hosts)
     if (h.name == name) return &h;

@@ -155,6 +155,8 @@ struct ServiceConfig {
   const SiteConfig* FindSite(const std::string& name) const;
   // The link between two sites, either way round; nullptr when none is configured.
   const LinkConfig* FindLink(const std::string& a, const std::string& b) const;
+  // How a VM keeps its address between two sites: their link's network, "l2" without one.
+  std::string NetworkBetween(const std::string& a, const std::string& b) const;
   const HostConfig* FindHost(const std::string& name) const;
   const VmConfig* FindVm(const std::string& name) const;
 };

@@ -23,7 +23,7 @@ Status ReadLinks(const Table& top, ServiceConfig& c) {
                      "the link between '" + link.a + "' and '" + link.b + "' is defined twice");
     GS_ASSIGN(link.mbit, t.Number("mbit", c.link_mbit, 0.001, 1e7));
     GS_ASSIGN(link.rtt_ms, t.Number("rtt_ms", 0, 0, 20000));
-    GS_ASSIGN(link.network, t.String("network", std::string("l2")));
+    GS_ASSIGN(link.network, t.String("network", LinkConfig{}.network));
     if (link.network != "l2" && link.network != "bgp" && link.network != "vxlan")
       return t.Error("network",
                      "must be \"l2\", \"bgp\" or \"vxlan\", got \"" + link.network + "\"");

@@ -124,7 +124,7 @@ void RunForecast(Context& context, const ForecastOptions& o, const SiteOptions& 
         energy::AverageIntoSlots(measured.series, chart_start, *step, before + *slots);
     ChartSeries measured_line{"measured", {}, "#333333"};
     ChartSeries model_line{"physical model", {}, "#ff7f0e", true};
-    ChartSeries forecast_line{"forecast", {}, "#2ca02c", false, true};
+    ChartSeries forecast_line{"forecast", {}, kGreenColor, false, true};
     for (size_t s = 0; s < before + *slots; ++s) {
       chart.time_utc_s.push_back(chart_start + static_cast<int64_t>(s) * *step);
       measured_line.values.push_back(history[s]);
@@ -155,6 +155,7 @@ void RunForecast(Context& context, const ForecastOptions& o, const SiteOptions& 
                                 {"sensor_slots", forecast->sensor_slots},
                                 {"readings_accepted", measured.accepted},
                                 {"readings_rejected", measured.rejected},
+                                {"readings_missing", measured.missing},
                                 {"slots", slots_json}}
                      .dump(2)
               << "\n";
@@ -164,10 +165,11 @@ void RunForecast(Context& context, const ForecastOptions& o, const SiteOptions& 
               site->name.c_str(), site->CapacityW() / 1000, site->pv.size(), site->wind.size(),
               o.weather.c_str());
   if (!o.sensor.empty()) {
-    std::printf(
-        "sensor %s: %lld readings accepted, %lld rejected%s%s\n", o.sensor.c_str(),
-        static_cast<long long>(measured.accepted), static_cast<long long>(measured.rejected),
-        measured.first_rejection.empty() ? "" : "; first: ", measured.first_rejection.c_str());
+    std::printf("sensor %s: %lld readings accepted, %lld rejected, %lld missing (gaps)%s%s\n",
+                o.sensor.c_str(), static_cast<long long>(measured.accepted),
+                static_cast<long long>(measured.rejected), static_cast<long long>(measured.missing),
+                measured.first_rejection.empty() ? "" : "; first rejection: ",
+                measured.first_rejection.c_str());
   }
   if (o.calibrate_days > 0) {
     std::printf("calibrated on %zu slots of the last %.0f days: PV scale %.3f\n",
@@ -233,6 +235,7 @@ void RunEvaluate(Context& context, const EvaluateOptions& o, const SiteOptions& 
                                 {"measured", o.measured},
                                 {"readings_accepted", measured->accepted},
                                 {"readings_rejected", measured->rejected},
+                                {"readings_missing", measured->missing},
                                 {"train_start", FormatUtcMinutes(eval->train_start_utc_s)},
                                 {"test_start", FormatUtcMinutes(eval->test_start_utc_s)},
                                 {"test_end", FormatUtcMinutes(eval->test_end_utc_s)},
@@ -248,11 +251,14 @@ void RunEvaluate(Context& context, const EvaluateOptions& o, const SiteOptions& 
   }
   std::printf(
       "site %s (%.1f kW): calibrated on %s..%s (PV scale %.3f), %zu forecasts of %zu "
-      "slots issued until %s\n\n",
+      "slots issued until %s\nmeasured %s: %lld readings accepted, %lld rejected, %lld missing "
+      "(gaps: their slots are left out, never filled in)\n\n",
       site->name.c_str(), eval->capacity_w / 1000,
       FormatUtcMinutes(eval->train_start_utc_s).c_str(),
       FormatUtcMinutes(eval->test_start_utc_s).c_str(), eval->pv_scale, eval->issues, *slots,
-      FormatUtcMinutes(eval->test_end_utc_s).c_str());
+      FormatUtcMinutes(eval->test_end_utc_s).c_str(), o.measured.c_str(),
+      static_cast<long long>(measured->accepted), static_cast<long long>(measured->rejected),
+      static_cast<long long>(measured->missing));
   std::printf("%-18s %8s %8s %8s %7s\n", "method", "nMAE", "bias", "nRMSE", "slots");
   for (const energy::MethodAccuracy& m : eval->methods) {
     std::printf("%-18s %7.2f%% %+7.2f%% %7.2f%% %7zu\n", m.method.c_str(), 100 * m.accuracy.nmae,

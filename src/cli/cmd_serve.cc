@@ -129,6 +129,8 @@ void RunServe(Context& context, const std::string& config_path, int port_overrid
                            engine.NowMs());
   for (const std::string& warning : config->warnings)
     service->recorder->Event(LogLevel::kWarning, "config", warning, engine.NowMs());
+  for (const std::string& warning : service->warnings)
+    service->recorder->Event(LogLevel::kWarning, "inputs", warning, engine.NowMs());
   std::printf("greenshift serve: %zu sites, %zu hosts, %zu VMs, mode %s, store %s\n",
               config->sites.size(), config->hosts.size(), config->vms.size(),
               control::ModeName(config->mode), config->database.c_str());

@@ -78,7 +78,8 @@ Result<MeasuredPower> ReadMeasuredPower(const std::string& path, const std::stri
                                         const std::string& site, double capacity_w) {
   Result<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
-  Result<energy::TimeSeriesTable> table = energy::ParseTimeSeriesCsv(*text, path);
+  Result<energy::TimeSeriesTable> table =
+      energy::ParseTimeSeriesCsv(*text, path, energy::Gaps::kMissing);
   if (!table.ok()) return table.status();
   energy::SensorLimits limits;
   limits.capacity_w = capacity_w;
@@ -88,6 +89,7 @@ Result<MeasuredPower> ReadMeasuredPower(const std::string& path, const std::stri
   MeasuredPower measured;
   measured.accepted = replay->validator.accepted();
   measured.rejected = replay->validator.rejected_total();
+  measured.missing = replay->missing;
   if (!replay->validator.recent_rejections().empty())
     measured.first_rejection = replay->validator.recent_rejections().front();
   energy::TimeSeriesTable accepted;

@@ -37,6 +37,7 @@ Result<energy::SiteModel> BuildSite(const SiteOptions& options,
 struct MeasuredPower {
   energy::PowerSeries series;
   int64_t accepted = 0, rejected = 0;
+  int64_t missing = 0;  // gaps in the file: rows without a value (not rejections)
   std::string first_rejection;
 };
 Result<MeasuredPower> ReadMeasuredPower(const std::string& path, const std::string& column,

@@ -201,6 +201,7 @@ Result<Service> BuildService(const ServiceConfig& config, store::Store& store,
   setup.default_vm_power_w = power_w;
 
   std::vector<std::unique_ptr<SensorSource>> sources;
+  std::vector<std::string> notes;
   std::vector<std::tuple<std::string, int, std::string>> brokers;
   for (const SiteConfig& site : config.sites) {
     for (const SensorConfig& sensor : site.sensors) {
@@ -211,10 +212,18 @@ Result<Service> BuildService(const ServiceConfig& config, store::Store& store,
       if (sensor.kind == "replay") {
         Result<std::string> text = ReadFile(sensor.address);
         if (!text.ok()) return text.status().Context(where);
-        Result<energy::TimeSeriesTable> table = energy::ParseTimeSeriesCsv(*text, sensor.address);
+        Result<energy::TimeSeriesTable> table =
+            energy::ParseTimeSeriesCsv(*text, sensor.address, energy::Gaps::kMissing);
         if (!table.ok()) return table.status().Context(where);
         Result<const std::vector<double>*> column = table->Column(sensor.column);
         if (!column.ok()) return column.status().Context(where);
+        const size_t gaps =
+            table->missing[static_cast<size_t>(energy::FindColumn(table->names, sensor.column))];
+        if (gaps > 0) {
+          notes.push_back(where + ": " + std::to_string(gaps) + " of " +
+                          std::to_string(table->time_utc_s.size()) + " rows of '" + sensor.address +
+                          "' have no value (gaps): the sensor is silent there");
+        }
         sources.push_back(
             MakeReplaySource(site.name, sensor.name, table->time_utc_s, **column, 2 * slot_s));
       } else if (sensor.kind == "modbus") {
@@ -266,7 +275,7 @@ Result<Service> BuildService(const ServiceConfig& config, store::Store& store,
   setup.refresh_inventory = true;
   setup.keep_static_account = true;
 
-  Service service{setup.inputs, nullptr, nullptr, clock};
+  Service service{setup.inputs, nullptr, nullptr, clock, std::move(notes)};
   std::vector<std::string> site_names, vm_names;
   for (const SiteConfig& site : config.sites) site_names.push_back(site.name);
   for (const VmConfig& vm : config.vms) vm_names.push_back(vm.name);

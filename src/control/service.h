@@ -25,6 +25,8 @@ struct Service {
   std::unique_ptr<StoreRecorder> recorder;
   std::unique_ptr<Engine> engine;
   ServiceClock clock;
+  // What the operator should know about its inputs (a replay file's gaps), for the log.
+  std::vector<std::string> warnings;
 };
 
 // A replay keeps its epoch in the store, so that a restarted service goes on with the same day;

@@ -1,6 +1,7 @@
 #include "control/sources.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "energy/mqtt.h"
 #include "energy/sunspec.h"
@@ -29,7 +30,14 @@ class ReplaySource : public SensorSource {
     if (time_s_.empty() || it == time_s_.begin()) return;  // before the recording
     const size_t i = static_cast<size_t>(it - time_s_.begin()) - 1;
     double power = power_w_[i];
+    // A gap in the recording: the sensor is silent until the next value, as a logger that was
+    // offline; the row before a gap is not drawn towards it.
+    if (std::isnan(power)) return;
     if (i + 1 < time_s_.size()) {
+      if (std::isnan(power_w_[i + 1])) {
+        readings->push_back({site_, sensor_, now_ms, power});  // held until the gap
+        return;
+      }
       const double f = (now_s - static_cast<double>(time_s_[i])) /
                        static_cast<double>(time_s_[i + 1] - time_s_[i]);
       if (f > 0) power = power_w_[i] + f * (power_w_[i + 1] - power_w_[i]);

@@ -33,7 +33,9 @@ class SensorSource {
 
 // A recorded power series played back as one sensor: at `now` it reads the series linearly
 // between the recorded rows (exactly a row's value at its time); before the first row it is
-// silent, and after the last one for longer than `silent_after_s` too.
+// silent, and after the last one for longer than `silent_after_s` too. A NaN row is a gap (a
+// logger that was offline): silent from the gap's row until the next value, and the row before
+// it holds its value until the gap begins.
 std::unique_ptr<SensorSource> MakeReplaySource(std::string site, std::string sensor,
                                                std::vector<int64_t> time_utc_s,
                                                std::vector<double> power_w, int64_t silent_after_s);

@@ -1,5 +1,6 @@
 #include "energy/csv.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -111,24 +112,35 @@ Result<const std::vector<double>*> TimeSeriesTable::Column(const std::string& na
   return Status::Error(file + ": no column '" + name + "' (columns: " + known + ")");
 }
 
-Result<TimeSeriesTable> ParseTimeSeriesCsv(std::string_view text, const std::string& file) {
+bool IsGapCell(std::string_view cell) {
+  while (!cell.empty() && (cell.front() == ' ' || cell.front() == '\t')) cell.remove_prefix(1);
+  while (!cell.empty() && (cell.back() == ' ' || cell.back() == '\t' || cell.back() == '\r'))
+    cell.remove_suffix(1);
+  std::string lower(cell);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower.empty() || lower == "nan" || lower == "null" || lower == "na" || lower == "n/a";
+}
+
+Result<TimeSeriesTable> ParseTimeSeriesCsv(std::string_view text, const std::string& file,
+                                           Gaps gaps) {
   const std::vector<std::string_view> lines = SplitLines(text);
   if (lines.size() < 2) return Status::Error(file + ": expected a header row and data rows");
   const std::vector<std::string> header = SplitCsvLine(lines[0]);
   if (header.size() < 2) {
     return Status::Error(file + " line 1: expected a time column and at least one value column");
   }
-  return ParseTimeSeriesRows(lines, 1, header, file);
+  return ParseTimeSeriesRows(lines, 1, header, file, gaps);
 }
 
 Result<TimeSeriesTable> ParseTimeSeriesRows(const std::vector<std::string_view>& lines,
                                             size_t first_row,
                                             const std::vector<std::string>& header,
-                                            const std::string& file) {
+                                            const std::string& file, Gaps gaps) {
   TimeSeriesTable table;
   table.file = file;
   table.names.assign(header.begin() + 1, header.end());
   table.columns.resize(table.names.size());
+  table.missing.assign(table.names.size(), 0);
   for (size_t n = first_row; n < lines.size(); ++n) {
     if (lines[n].empty() || lines[n] == "\r") continue;
     const std::vector<std::string> cells = SplitCsvLine(lines[n]);
@@ -146,6 +158,11 @@ Result<TimeSeriesTable> ParseTimeSeriesRows(const std::vector<std::string_view>&
     table.time_utc_s.push_back(*time);
     table.line.push_back(n + 1);
     for (size_t i = 1; i < cells.size(); ++i) {
+      if (gaps == Gaps::kMissing && IsGapCell(cells[i])) {
+        table.columns[i - 1].push_back(std::nan(""));
+        ++table.missing[i - 1];
+        continue;
+      }
       Result<double> value = ParseNumber(cells[i], {file, n + 1, header[i]});
       if (!value.ok()) return value.status();
       table.columns[i - 1].push_back(*value);

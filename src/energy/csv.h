@@ -43,26 +43,38 @@ int FindColumn(const std::vector<std::string>& fields, const std::string& name);
 // offset is an error: the zone is never guessed. Errors name the place and say why.
 Result<int64_t> ParseIsoTime(const std::string& text, const CsvPlace& place);
 
+// What an empty cell means. In a weather file or a curve it is an error: a model cannot run on
+// it. In measured power (a monitoring export, a logger that was offline) it is a gap: a value
+// that is missing, kept as NaN and counted, never made up.
+enum class Gaps { kRefuse, kMissing };
+
+// True for the cells a gap is written as: empty (or blanks), "NaN", "null", "NA", "N/A" (any
+// case).
+bool IsGapCell(std::string_view cell);
+
 // A table of a time column and named numeric columns (a plain CSV: header row, then rows).
 struct TimeSeriesTable {
   std::vector<int64_t> time_utc_s;
   std::vector<size_t> line;  // the file line (1-based) of each row, for later error messages
   std::vector<std::string> names;
-  std::vector<std::vector<double>> columns;  // columns[i] belongs to names[i]
+  std::vector<std::vector<double>> columns;  // columns[i] belongs to names[i]; NaN: a gap
+  std::vector<size_t> missing;               // per column: its gaps (Gaps::kMissing)
   // The column called `name`, or an error naming the file and the columns it has.
   Result<const std::vector<double>*> Column(const std::string& name) const;
   std::string file;
 };
 
 // Reads a CSV whose first column is an ISO time with a UTC offset and whose other columns are
-// numbers (empty cells are errors). Times must increase.
-Result<TimeSeriesTable> ParseTimeSeriesCsv(std::string_view text, const std::string& file);
+// numbers; a gap cell (IsGapCell) is an error, or with Gaps::kMissing a NaN counted in
+// `missing`. Times must increase.
+Result<TimeSeriesTable> ParseTimeSeriesCsv(std::string_view text, const std::string& file,
+                                           Gaps gaps = Gaps::kRefuse);
 
 // The same for data rows that start at `lines[first_row]`, under the column names `header`
 // (whose first entry names the time column): for formats with more header rows than one.
 Result<TimeSeriesTable> ParseTimeSeriesRows(const std::vector<std::string_view>& lines,
                                             size_t first_row,
                                             const std::vector<std::string>& header,
-                                            const std::string& file);
+                                            const std::string& file, Gaps gaps = Gaps::kRefuse);
 
 }  // namespace greenshift::energy

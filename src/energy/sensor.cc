@@ -113,6 +113,10 @@ Result<ReplayResult> ReplayCsv(const TimeSeriesTable& table, const std::string& 
   if (!values.ok()) return values.status();
   ReplayResult result{{}, SensorValidator(limits)};
   for (size_t i = 0; i < table.time_utc_s.size(); ++i) {
+    if (std::isnan((**values)[i])) {
+      ++result.missing;
+      continue;
+    }
     Reading reading{site, sensor, table.time_utc_s[i] * 1000, (**values)[i]};
     if (result.validator.Check(reading, reading.time_utc_ms).accepted) {
       result.accepted.push_back(reading);

@@ -83,11 +83,13 @@ class SensorValidator {
 };
 
 // Replays a recorded power series (a time-series CSV column in W) as readings of one sensor:
-// every row goes through the validator; the result holds the accepted readings in order and the
-// validator's counts. `now_utc_ms` < 0 means "as if each reading arrived when it was taken".
+// every row goes through the validator but a gap (NaN, Gaps::kMissing), which is no reading at
+// all: counted in `missing`, neither accepted nor rejected. The result holds the accepted
+// readings in order and the validator's counts.
 struct ReplayResult {
   std::vector<Reading> accepted;
   SensorValidator validator;
+  int64_t missing = 0;
 };
 Result<ReplayResult> ReplayCsv(const TimeSeriesTable& table, const std::string& column,
                                const std::string& site, const std::string& sensor,

@@ -19,6 +19,28 @@ jq -e '(.methods | map({(.method): .nmae}) | add) as $m |
        $m.calibrated < $m["talk-formula"] and $m.calibrated < $m.persistence and
        $m.calibrated < 0.06' "$OUT/eval.json" >/dev/null || fail "calibrated model does not win"
 
+# A monitoring export with gaps (every 7th value blank, and a whole day on 2016-09-10 as NaN):
+# read, the gaps counted as missing (not rejections), their slots left out of the scores.
+awk -F, 'BEGIN { OFS = "," } NR > 1 && NF == 2 && (NR % 7 == 0) { $2 = "" }
+         NR > 1 && index($1, "2016-09-10 ") == 1 { $2 = "NaN" } { print }' \
+  "$DATA/pv/serf_east_15min_ac_power.csv" >"$OUT/gaps.csv"
+blanks=$(awk -F, 'NR > 1 && NF == 2 && ($2 == "" || $2 == "NaN")' "$OUT/gaps.csv" | wc -l)
+rows=$(awk -F, 'NR > 1 && NF == 2' "$OUT/gaps.csv" | wc -l)
+[[ $blanks -gt 1500 ]] || fail "the gap file has only $blanks gaps"
+"$G" forecast evaluate "${SERF[@]}" --measured "$OUT/gaps.csv" --json >"$OUT/eval_gaps.json" ||
+  fail "a file with gaps was refused"
+jq -e --argjson n "$blanks" '.readings_missing == $n and .readings_rejected == 0 and
+       .readings_accepted + .readings_missing == '"$rows" "$OUT/eval_gaps.json" >/dev/null ||
+  fail "gaps not counted as missing: $(jq -c '{readings_accepted, readings_rejected, readings_missing}' "$OUT/eval_gaps.json")"
+jq -e --slurpfile full "$OUT/eval.json" '
+  (.methods | map({(.method): .}) | add) as $g |
+  ($full[0].methods | map({(.method): .}) | add) as $f |
+  $g.calibrated.slots < $f.calibrated.slots and
+  ($g.calibrated.nmae - $f.calibrated.nmae | fabs) < 0.005' "$OUT/eval_gaps.json" >/dev/null ||
+  fail "the day of gaps was scored, or the scores moved: $(jq -c '.methods[2]' "$OUT/eval_gaps.json")"
+"$G" forecast evaluate "${SERF[@]}" --measured "$OUT/gaps.csv" | grep -q "missing (gaps" ||
+  fail "the table does not say how many values were missing"
+
 # forecast: 48 hourly slots from the given start, sensor-corrected, calibrated, with an SVG.
 "$G" forecast "${SERF[@]}" --sensor "$DATA/pv/serf_east_15min_ac_power.csv" \
   --start "2016-08-20 10:00:00-06:00" --calibrate-days 28 --svg "$OUT/f.svg" --json > "$OUT/f.json"

@@ -14,6 +14,7 @@
 #include "control/forecaster.h"
 #include "control/observer.h"
 #include "control/recorder.h"
+#include "control/sources.h"
 #include "hypervisor/sim/sim_driver.h"
 
 namespace greenshift::control {
@@ -498,6 +499,28 @@ TEST_F(ObserverTest, ASiteMeasuresItsFreshSensorsByKind) {
   EXPECT_TRUE(std::isnan(o.sites[1].green_w));  // nothing from b
   // Ten minutes later both readings are stale (older than 5 minutes).
   EXPECT_TRUE(std::isnan(observer_->Observe(now_ + 600000).sites[0].green_w));
+}
+
+TEST(ReplaySourceTest, AGapInTheRecordingIsSilenceNotAMadeUpValue) {
+  // Rows every 15 min: 1000 W, 2000 W, a gap, 4000 W. Between the first two the replay draws
+  // a line; the row before the gap holds its value until the gap; in the gap, nothing.
+  const int64_t t0 = 1654070400;
+  std::unique_ptr<SensorSource> replay = MakeReplaySource(
+      "a", "pv", {t0, t0 + 900, t0 + 1800, t0 + 2700}, {1000, 2000, NAN, 4000}, 1800);
+  auto read = [&](int64_t at_s) -> double {
+    std::vector<energy::Reading> readings;
+    std::vector<std::string> errors;
+    replay->Poll(at_s * 1000, &readings, &errors);
+    return readings.empty() ? -1 : readings.front().power_w;
+  };
+  EXPECT_EQ(read(t0 - 1), -1);
+  EXPECT_EQ(read(t0 + 450), 1500);
+  EXPECT_EQ(read(t0 + 900), 2000);
+  EXPECT_EQ(read(t0 + 1799), 2000);
+  EXPECT_EQ(read(t0 + 1800), -1);
+  EXPECT_EQ(read(t0 + 2699), -1);
+  EXPECT_EQ(read(t0 + 2700), 4000);
+  EXPECT_EQ(read(t0 + 2700 + 1801), -1);  // past the end
 }
 
 TEST(ForecasterTest, InputsThatDoNotCoverNowMakeTheSiteStale) {

@@ -133,6 +133,48 @@ TEST(SensorReplayTest, ReplaysTheMeasuredSerfPowerAndCountsWhatItRejects) {
   EXPECT_FALSE(ReplayCsv(*table, "power", "golden", "x", limits).ok());  // no such column
 }
 
+TEST(SensorReplayTest, GapsAreMissingValuesCountedNotErrorsNorRejections) {
+  // A monitoring export with gaps written the ways real ones write them. Read strictly (as a
+  // weather file is), the first gap is an error naming its place; read as measured power,
+  // each gap is a NaN, counted per column, and the replay neither accepts nor rejects it.
+  const std::string csv =
+      "time,ac_power,dc_power\n"
+      "2022-06-01T10:00:00Z,1000,1100\n"
+      "2022-06-01T10:15:00Z,,1150\n"
+      "2022-06-01T10:30:00Z, NaN ,\n"
+      "2022-06-01T10:45:00Z,null,1200\n"
+      "2022-06-01T11:00:00Z,N/A,1210\n"
+      "2022-06-01T11:15:00Z,NA,1220\n"
+      "2022-06-01T11:30:00Z,-500,1230\n"
+      "2022-06-01T11:45:00Z,1300,1240\r\n";
+  Result<TimeSeriesTable> strict = ParseTimeSeriesCsv(csv, "pv.csv");
+  ASSERT_FALSE(strict.ok());
+  EXPECT_EQ(strict.error(), "pv.csv line 3, field 'ac_power': empty where a number belongs");
+  Result<TimeSeriesTable> table = ParseTimeSeriesCsv(csv, "pv.csv", Gaps::kMissing);
+  ASSERT_TRUE(table.ok()) << table.error();
+  ASSERT_EQ(table->time_utc_s.size(), 8u);
+  EXPECT_EQ(table->missing, (std::vector<size_t>{5, 1}));
+  EXPECT_TRUE(std::isnan(table->columns[0][1]));
+  EXPECT_TRUE(std::isnan(table->columns[1][2]));
+  EXPECT_EQ(table->columns[0][7], 1300);
+  // What is not a gap is still an error, naming the place.
+  Result<TimeSeriesTable> bad =
+      ParseTimeSeriesCsv("time,p\n2022-06-01T10:00:00Z,12kW\n", "pv.csv", Gaps::kMissing);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error(), "pv.csv line 2, field 'p': '12kW' is not a number");
+
+  SensorLimits limits;
+  limits.capacity_w = 5000;
+  Result<ReplayResult> replay = ReplayCsv(*table, "ac_power", "golden", "pv", limits);
+  ASSERT_TRUE(replay.ok()) << replay.error();
+  EXPECT_EQ(replay->missing, 5);
+  EXPECT_EQ(replay->validator.accepted(), 2);
+  EXPECT_EQ(replay->validator.rejected_total(), 1);  // -500 W: a reading, and implausible
+  EXPECT_EQ(replay->validator.rejected(RejectReason::kNegative), 1);
+  ASSERT_EQ(replay->accepted.size(), 2u);
+  EXPECT_EQ(replay->accepted[1].power_w, 1300);
+}
+
 TEST(ReadingPayloadTest, NumbersAndJson) {
   Result<Reading> bare = ParseReadingPayload("1234.5", "a", "pv", kNow);
   ASSERT_TRUE(bare.ok());

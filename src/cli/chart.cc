@@ -45,6 +45,46 @@ std::string TimeLabel(int64_t t, bool with_date) {
 
 }  // namespace
 
+std::string SeriesColor(size_t i) {
+  static const char* const kPalette[] = {"#1f77b4", "#ff7f0e", "#d62728", "#9467bd", "#8c564b",
+                                         "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+  constexpr size_t kN = sizeof kPalette / sizeof kPalette[0];
+  if (i < kN) return kPalette[i];
+  // Hues by the golden angle, the green band (80-160 degrees) folded out of the way.
+  double hue = std::fmod(static_cast<double>(i - kN) * 137.508, 280.0);
+  if (hue >= 80) hue += 80;
+  const double lightness = (i - kN) % 2 == 0 ? 0.42 : 0.62, saturation = 0.65;
+  const double c = (1 - std::abs(2 * lightness - 1)) * saturation;
+  const double x = c * (1 - std::abs(std::fmod(hue / 60, 2.0) - 1));
+  const double m = lightness - c / 2;
+  double r = 0, g = 0, b = 0;
+  switch (static_cast<int>(hue / 60) % 6) {
+    case 0:
+      r = c, g = x;
+      break;
+    case 1:
+      r = x, g = c;
+      break;
+    case 2:
+      g = c, b = x;
+      break;
+    case 3:
+      g = x, b = c;
+      break;
+    case 4:
+      r = x, b = c;
+      break;
+    default:
+      r = c, b = x;
+      break;
+  }
+  char text[8];
+  std::snprintf(text, sizeof text, "#%02x%02x%02x", static_cast<int>(std::lround((r + m) * 255)),
+                static_cast<int>(std::lround((g + m) * 255)),
+                static_cast<int>(std::lround((b + m) * 255)));
+  return text;
+}
+
 std::string RenderSvg(const TimeChart& chart, int width, int height) {
   const double left = 64, right = 16, top = 36, bottom = 64;
   const double plot_w = width - left - right, plot_h = height - top - bottom;
@@ -56,6 +96,7 @@ std::string RenderSvg(const TimeChart& chart, int width, int height) {
       hi = std::max(hi, v / chart.y_scale);
     }
   }
+  if (lo < 0 && -lo <= 0.02 * hi) lo = 0;  // a slight dip below zero: drawn at 0
   if (hi <= lo) hi = lo + 1;
   const double step = NiceStep(hi - lo, 5);
   lo = std::floor(lo / step) * step;
@@ -66,7 +107,9 @@ std::string RenderSvg(const TimeChart& chart, int width, int height) {
   auto x_of = [&](int64_t t) {
     return left + plot_w * static_cast<double>(t - t0) / static_cast<double>(t1 - t0);
   };
-  auto y_of = [&](double v) { return top + plot_h * (1 - (v / chart.y_scale - lo) / (hi - lo)); };
+  auto y_of = [&](double v) {
+    return top + plot_h * (1 - (std::max(lo, v / chart.y_scale) - lo) / (hi - lo));
+  };
 
   std::string svg;
   svg += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(width) +

@@ -24,9 +24,18 @@ struct TimeChart {
   double y_scale = 1;  // values are divided by this before plotting (W -> kW: 1000)
 };
 
-// The chart as an SVG document of `width` x `height` pixels. The y axis starts at 0 (or at the
-// lowest value when that is negative) and ends at a round number above the highest; time ticks
-// are in UTC.
+// The chart as an SVG document of `width` x `height` pixels. The y axis starts at 0 and ends at
+// a round number above the highest value; time ticks are in UTC. Values below 0 by at most 2 %
+// of the highest (a PV inverter's standby draw at night in a measured series) are drawn at 0;
+// only a series that goes further below (a net flow) moves the axis's start below 0.
 std::string RenderSvg(const TimeChart& chart, int width = 960, int height = 360);
+
+// The colour of green power in every chart; no other series gets it.
+inline constexpr const char* kGreenColor = "#2ca02c";
+// The i-th of as many colours as a chart has series, told apart by eye: nine of a qualitative
+// palette (Tableau 10 without its green), then hues spread by the golden angle away from green,
+// in alternating lightness. The same index gives the same colour, so a policy or a site keeps
+// its colour from chart to chart.
+std::string SeriesColor(size_t i);
 
 }  // namespace greenshift::cli

@@ -1,5 +1,8 @@
 // greenshift simulate: the predict / plan / act loop over a scenario's recorded year, per policy,
 // against `static` (never move) and the oracle's bound. greenshift plan: one plan, as a table.
+#include <unistd.h>
+
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -24,12 +27,65 @@ namespace {
 struct SimulateOptions {
   std::string scenario, report, policies;
   double days = 0;
-  bool json = false;
+  bool json = false, quiet = false;
+  double progress_every_s = NAN;  // NaN: 0.5 s on a terminal, 30 s otherwise
 };
 
 struct PlanOptions {
   std::string scenario, at, policy = "greedy-forecast";
   bool json = false;
+};
+
+// "0.4 s", "45 s", "3 min 05 s", "2 h 07 min": a duration as people read an ETA.
+std::string Duration(double seconds) {
+  const int64_t s = std::llround(std::max(0.0, seconds));
+  char text[32];
+  if (seconds < 9.95) {
+    std::snprintf(text, sizeof text, "%.1f s", std::max(0.0, seconds));
+  } else if (s < 60) {
+    std::snprintf(text, sizeof text, "%lld s", static_cast<long long>(s));
+  } else if (s < 3600) {
+    std::snprintf(text, sizeof text, "%lld min %02lld s", static_cast<long long>(s / 60),
+                  static_cast<long long>(s % 60));
+  } else {
+    std::snprintf(text, sizeof text, "%lld h %02lld min", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s % 3600 / 60));
+  }
+  return text;
+}
+
+// Progress of one policy's run on stderr: the share of slots done, the time so far and an
+// estimate of the time left (from the pace so far: a policy that re-plans every few slots
+// keeps a steady pace over a year). On a terminal one line redrawn every `every_s`; otherwise
+// (a log, CI) a line every `every_s`. Always a last line with the time it took.
+class Progress {
+ public:
+  Progress(std::string policy, double every_s, bool terminal)
+      : policy_(std::move(policy)), every_s_(every_s), terminal_(terminal) {}
+  void operator()(size_t done, size_t total) {
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - began_).count();
+    if (done >= total) {
+      std::fprintf(stderr, "%ssimulate: %s: %zu slots in %s\n", terminal_ ? "\r\033[K" : "",
+                   policy_.c_str(), total, Duration(elapsed).c_str());
+      return;
+    }
+    if (elapsed - shown_s_ < every_s_) return;
+    shown_s_ = elapsed;
+    const double left = elapsed * static_cast<double>(total - done) / static_cast<double>(done);
+    std::fprintf(stderr, "%ssimulate: %s: %.1f%% (%zu of %zu slots), %s so far, about %s left%s",
+                 terminal_ ? "\r\033[K" : "", policy_.c_str(),
+                 100.0 * static_cast<double>(done) / static_cast<double>(total), done, total,
+                 Duration(elapsed).c_str(), Duration(left).c_str(), terminal_ ? "" : "\n");
+    std::fflush(stderr);
+  }
+
+ private:
+  const std::string policy_;
+  const double every_s_;
+  const bool terminal_;
+  const std::chrono::steady_clock::time_point began_ = std::chrono::steady_clock::now();
+  double shown_s_ = 0;
 };
 
 std::vector<std::string> SplitNames(const std::string& text) {
@@ -63,7 +119,6 @@ std::vector<double> Daily(const double* values, size_t slots) {
 std::string Report(const sim::Scenario& scenario, const std::vector<sim::PolicyResult>& results) {
   const sim::World& world = scenario.world;
   const size_t T = world.slots, S = world.problem.sites.size();
-  const char* colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"};
   const bool daily = T > 24 * 14;
   const size_t step = daily ? 24 : 1;
   std::vector<int64_t> times;
@@ -108,11 +163,12 @@ std::string Report(const sim::Scenario& scenario, const std::vector<sim::PolicyR
     chart.time_utc_s = times;
     std::vector<double> green(T);
     for (size_t t = 0; t < T; ++t) green[t] = world.GreenW(s, t);
-    chart.series.push_back({"green supply", series(green.data()), "#2ca02c", false, true});
-    size_t c = 0;
-    for (const sim::PolicyResult& r : results) {
+    chart.series.push_back({"green supply", series(green.data()), kGreenColor, false, true});
+    // A policy's colour is its place in the results, the same in every chart.
+    for (size_t i = 0; i < results.size(); ++i) {
+      const sim::PolicyResult& r = results[i];
       if (r.site_load_w.empty()) continue;
-      chart.series.push_back({"load, " + r.policy, series(&r.site_load_w[s * T]), colors[c++ % 6]});
+      chart.series.push_back({"load, " + r.policy, series(&r.site_load_w[s * T]), SeriesColor(i)});
     }
     html += RenderSvg(chart, 1000, 320);
   }
@@ -124,7 +180,7 @@ std::string Report(const sim::Scenario& scenario, const std::vector<sim::PolicyR
     chart.time_utc_s = times;
     for (size_t s = 0; s < S; ++s)
       chart.series.push_back(
-          {world.problem.sites[s].name, series(&best->site_vms[s * T]), colors[s % 6]});
+          {world.problem.sites[s].name, series(&best->site_vms[s * T]), SeriesColor(s)});
     html += RenderSvg(chart, 1000, 320);
   }
   // Cumulative carbon.
@@ -132,12 +188,12 @@ std::string Report(const sim::Scenario& scenario, const std::vector<sim::PolicyR
   carbon.title = "cumulative CO2";
   carbon.y_label = "kg CO2";
   carbon.time_utc_s = times;
-  size_t c = 0;
-  for (const sim::PolicyResult& r : results) {
+  for (size_t i = 0; i < results.size(); ++i) {
+    const sim::PolicyResult& r = results[i];
     std::vector<double> sampled;
     for (size_t t = 0; t < T; t += step)
       sampled.push_back(r.cumulative_co2_kg[std::min(T - 1, t + step - 1)]);
-    carbon.series.push_back({r.policy, sampled, colors[c++ % 6], r.policy == "oracle"});
+    carbon.series.push_back({r.policy, sampled, SeriesColor(i), r.policy == "oracle"});
   }
   html += RenderSvg(carbon, 1000, 320);
   html += "</body></html>\n";
@@ -156,6 +212,12 @@ void RunSimulate(Context& context, const SimulateOptions& o) {
         placement::MakePolicy(name, scenario->options.policy);
     if (!policy.ok()) return context.Fail(policy.error());
     sim::SimulationOptions options = scenario->options;
+    if (!o.quiet) {
+      const bool terminal = isatty(STDERR_FILENO) == 1;
+      const double every_s =
+          std::isnan(o.progress_every_s) ? (terminal ? 0.5 : 30) : o.progress_every_s;
+      options.progress = Progress(name, every_s, terminal);
+    }
     Result<sim::PolicyResult> result = sim::Simulate(scenario->world, **policy, options);
     if (!result.ok()) return context.Fail(result.error());
     results.push_back(*result);
@@ -186,7 +248,12 @@ void RunSimulate(Context& context, const SimulateOptions& o) {
            {"migration_energy_kwh", r.migration_energy_kwh},
            {"refused_moves", r.refused_moves},
            {"planning_ms", r.planning_ms},
-           {"max_mip_gap", r.max_mip_gap},
+           {"solves", r.solves},
+           {"solves_stopped_by_clock", r.solves_stopped_by_clock},
+           {"solves_without_plan", r.solves_without_plan},
+           {"mip_gap", std::isnan(r.MipGap()) ? nlohmann::json() : nlohmann::json(r.MipGap())},
+           {"mip_gap_kg", r.mip_gap_kg},
+           {"worst_mip_gap_kg", r.worst_mip_gap_kg},
            {"gap_closed", std::isnan(closed) ? nlohmann::json() : nlohmann::json(closed)}});
     }
     std::cout << nlohmann::json{{"scenario", scenario->name},
@@ -222,6 +289,24 @@ void RunSimulate(Context& context, const SimulateOptions& o) {
   std::printf(
       "\ngap closed: share of the CO2 between static and the oracle's bound that a policy "
       "saves (migration energy included).\n");
+  for (const sim::PolicyResult& r : results) {
+    if (r.solves == 0) continue;
+    std::printf(
+        "%s: %lld solves; their plans are within %.3f kg CO2 of their bounds in all (%.2f%% of "
+        "what they emit over their horizons), at most %.3f kg in one",
+        r.policy.c_str(), static_cast<long long>(r.solves), r.mip_gap_kg, 100 * r.MipGap(),
+        r.worst_mip_gap_kg);
+    if (r.solves_without_plan > 0)
+      std::printf("; %lld found no whole plan (the greedy one was used)",
+                  static_cast<long long>(r.solves_without_plan));
+    if (r.solves_stopped_by_clock > 0) {
+      std::printf(
+          "; %lld were stopped by the time limit, not the work limits: another run may differ "
+          "(raise optimal_time_limit_s or lower optimal_max_steps/rounds/nodes)",
+          static_cast<long long>(r.solves_stopped_by_clock));
+    }
+    std::printf(".\n");
+  }
   if (!o.report.empty()) std::printf("report written to %s\n", o.report.c_str());
 }
 
@@ -299,6 +384,11 @@ void AddSimulateCommands(CLI::App& app, Context& context) {
   cmd->add_option("--days", sim->days, "simulate only the first N days");
   cmd->add_option("--report", sim->report, "write an HTML report with charts to this file");
   cmd->add_flag("--json", sim->json, "print as JSON");
+  cmd->add_flag("--quiet", sim->quiet, "no progress on stderr");
+  cmd->add_option("--progress-every", sim->progress_every_s,
+                  "seconds between progress lines on stderr (default: 0.5 on a terminal, 30 "
+                  "otherwise)")
+      ->check(CLI::Range(0.0, 86400.0));
   cmd->callback([&context, sim]() { RunSimulate(context, *sim); });
 
   auto plan = std::make_shared<PlanOptions>();

@@ -159,7 +159,7 @@ Status Engine::Tick(int64_t now_ms) {
   status_.last_tick_duration_s = seconds;
   status_.loop_seconds.Observe(seconds);
   status_.last_planning_ms = planner_->last_planning_ms();
-  status_.last_mip_gap = planner_->last_mip_gap();
+  status_.last_mip_gap = planner_->last_solve().Gap();
   status_.last_error = error;
   return error.empty() ? Status::Ok() : Status::Error(error);
 }

@@ -76,7 +76,7 @@ Result<placement::Plan> Planner::Decide(const placement::Outlook& outlook) {
   placement::Plan plan = policy_->Decide(problem_, costs_, outlook);
   last_planning_ms_ =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began).count();
-  last_mip_gap_ = policy_->LastMipGap();
+  last_solve_ = policy_->LastSolve();
   last_plan_slot_ = outlook.now_slot;
   GS_RETURN_IF_ERROR(
       placement::CheckPlan(problem_, outlook, plan, min_dwell_slots_)

@@ -50,7 +50,8 @@ class Planner {
   Result<placement::Plan> Decide(const placement::Outlook& outlook);
 
   double last_planning_ms() const { return last_planning_ms_; }
-  double last_mip_gap() const { return last_mip_gap_; }
+  // The policy's account of its last solve (`optimal`; NaN figures for the others).
+  const placement::SolveReport& last_solve() const { return last_solve_; }
   int64_t last_plan_slot() const { return last_plan_slot_; }
 
  private:
@@ -61,7 +62,7 @@ class Planner {
   const std::vector<int> home_site_;
   int64_t last_plan_slot_ = kNeverMoved;
   double last_planning_ms_ = 0;
-  double last_mip_gap_ = NAN;
+  placement::SolveReport last_solve_;
 };
 
 }  // namespace greenshift::control

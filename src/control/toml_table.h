@@ -68,6 +68,14 @@ class Table {
     return *value;
   }
 
+  // A count: a number as above that is also whole (an integer, or a float like 20.0).
+  Result<double> Whole(const char* key, std::optional<double> fallback, double lo,
+                       double hi) const {
+    Result<double> value = Number(key, fallback, lo, hi);
+    if (value.ok() && *value != std::floor(*value)) return Error(key, "must be a whole number");
+    return value;
+  }
+
   Result<bool> Bool(const char* key, bool fallback) const {
     const toml::node* node = table_->get(key);
     if (node == nullptr) return fallback;

@@ -203,8 +203,11 @@ class GreedyPolicy : public Policy {
 
 }  // namespace
 
-double Policy::LastMipGap() const {
-  return std::numeric_limits<double>::quiet_NaN();
+double SolveReport::Gap() const {
+  if (std::isnan(objective_kg) || std::isnan(bound_kg))
+    return std::numeric_limits<double>::quiet_NaN();
+  if (std::isinf(objective_kg)) return 1;  // no whole plan found: nothing is proven
+  return std::max(0.0, objective_kg - bound_kg) / std::max(1e-9, std::abs(objective_kg));
 }
 
 std::vector<std::string> PolicyNames() {

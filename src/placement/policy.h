@@ -2,6 +2,7 @@
 // decides; it never acts (the executor or the simulator does).
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,11 +17,32 @@ struct PolicyOptions {
   double hysteresis_kg = 0.001;      // a move must save at least this much CO2 over the horizon...
   double hysteresis_fraction = 0.1;  // ...and this share of what the VM would emit staying
   size_t horizon_slots = 24;         // how far ahead forecast-based policies look
-  double optimal_time_limit_s = 10;  // for `optimal`: its time limit (it may overrun by ~10 %)
+  // For `optimal`: how much work one solve may do. These, not the clock, stop it, so that the
+  // same input gives the same plan on any machine under any load.
+  size_t optimal_max_steps = 1000;  // subgradient steps on the bound
+  size_t optimal_max_rounds = 50;   // rounds of column generation
+  int optimal_max_nodes = 100;      // CBC's branch-and-bound nodes
+  // For `optimal`: a safety net in seconds (it may overrun by ~10 %). A solve that reaches it
+  // stops where it is and says so (SolveReport::stopped_by_clock): its plan then depends on
+  // the machine's speed.
+  double optimal_time_limit_s = 10;
   size_t optimal_horizon_slots = 0;  // for `optimal`: its horizon (0: horizon_slots), at least
                                      // its re-plan interval
   int64_t optimal_replan_slots = 6;  // for `optimal`: how often it re-plans (its plan covers
                                      // the horizon)
+};
+
+// How a policy's last solve went, for a policy that solves a programme (`optimal`); NaN
+// figures for the others.
+struct SolveReport {
+  double objective_kg = std::numeric_limits<double>::quiet_NaN();  // the plan's, tie-break incl.
+  double bound_kg = std::numeric_limits<double>::quiet_NaN();  // no plan over the horizon is lower
+  bool stopped_by_clock = false;  // its time limit, not its work limits, ended it
+  // The relative gap (objective - bound) / objective; 0 = proven optimal, 1 when no whole plan
+  // was found (objective infinite), NaN without a solve.
+  // Over a near-zero objective this ratio means little: sum the kg over solves instead.
+  double Gap() const;
+  double GapKg() const { return objective_kg - bound_kg; }
 };
 
 class Policy {
@@ -30,8 +52,8 @@ class Policy {
   // The moves to make now, from what the outlook says. Never violates capacity, downtime
   // budgets or the minimum dwell time.
   virtual Plan Decide(const Problem& problem, const MoveCosts& costs, const Outlook& outlook) = 0;
-  // For `optimal`: the relative MIP gap of the last solve (0 = proven optimal); NaN otherwise.
-  virtual double LastMipGap() const;
+  // For `optimal`: its last solve's objective and bound; NaN figures otherwise.
+  virtual SolveReport LastSolve() const { return {}; }
   // For `optimal`: how the last solve went (rounds, columns, bound, time), for people reading
   // a benchmark or a log; empty otherwise.
   virtual std::string LastSolveNote() const { return {}; }

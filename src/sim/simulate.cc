@@ -24,7 +24,7 @@ class LentPolicy : public placement::Policy {
                          const placement::Outlook& outlook) override {
     return policy_.Decide(problem, costs, outlook);
   }
-  double LastMipGap() const override { return policy_.LastMipGap(); }
+  placement::SolveReport LastSolve() const override { return policy_.LastSolve(); }
   std::string LastSolveNote() const override { return policy_.LastSolveNote(); }
   size_t HorizonSlots() const override { return policy_.HorizonSlots(); }
   bool SeesOnlySensors() const override { return policy_.SeesOnlySensors(); }
@@ -330,11 +330,20 @@ Result<PolicyResult> Simulate(const World& world, placement::Policy& policy,
     now_ms = (world.start_utc_s * 1000) + static_cast<int64_t>(t) * slot_ms;
     Status ticked = engine.Tick(now_ms);
     if (!ticked.ok()) return ticked.Context("slot " + std::to_string(t));
-    if (!std::isnan(engine.planner().last_mip_gap()) &&
-        engine.planner().last_plan_slot() == StartSlot(world) + static_cast<int64_t>(t))
-      result.max_mip_gap = std::max(result.max_mip_gap, engine.planner().last_mip_gap());
-    if (engine.planner().last_plan_slot() == StartSlot(world) + static_cast<int64_t>(t))
-      result.planning_ms += engine.planner().last_planning_ms();
+    if (options.progress) options.progress(t + 1, T);
+    if (engine.planner().last_plan_slot() != StartSlot(world) + static_cast<int64_t>(t)) continue;
+    result.planning_ms += engine.planner().last_planning_ms();
+    const placement::SolveReport& solve = engine.planner().last_solve();
+    if (std::isnan(solve.objective_kg)) continue;  // a policy that solves nothing
+    ++result.solves;
+    result.solves_stopped_by_clock += solve.stopped_by_clock ? 1 : 0;
+    if (std::isinf(solve.objective_kg)) {
+      ++result.solves_without_plan;
+      continue;
+    }
+    result.mip_objective_kg += solve.objective_kg;
+    result.mip_gap_kg += solve.GapKg();
+    result.worst_mip_gap_kg = std::max(result.worst_mip_gap_kg, solve.GapKg());
   }
   now_ms = (world.start_utc_s * 1000) + static_cast<int64_t>(T) * slot_ms;
   engine.CloseLastPeriod(now_ms);

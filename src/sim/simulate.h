@@ -6,7 +6,9 @@
 // bound shows what was possible.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,9 @@ struct World {
 struct SimulationOptions {
   placement::PolicyOptions policy;
   bool keep_moves = false;  // PolicyResult::moves: every completed move (for comparisons)
+  // Called after every slot with the slots done and the slots in all, on the caller's thread
+  // (for a progress display; it must not throw).
+  std::function<void(size_t done, size_t total)> progress;
 };
 
 // One move the simulation made.
@@ -57,7 +62,18 @@ struct PolicyResult {
   double migration_energy_kwh = 0;
   int64_t refused_moves = 0;  // planned moves the driver refused (would break a rule)
   double planning_ms = 0;     // total time in the policy
-  double max_mip_gap = 0;     // `optimal` only
+  // For a policy that solves a programme (`optimal`): its solves, those its time limit (not
+  // its work limits) ended, those that found no whole plan (it then falls back to the greedy
+  // plan); over the others, the sum of their objectives and of their gaps to their bounds
+  // (kg CO2 each plan might still be above the best over its horizon), and the largest gap.
+  int64_t solves = 0, solves_stopped_by_clock = 0, solves_without_plan = 0;
+  double mip_objective_kg = 0, mip_gap_kg = 0, worst_mip_gap_kg = 0;
+  // The gap over the run: sum of gaps / sum of objectives (a ratio per solve means little when
+  // a horizon's objective is near zero). NaN without a solve.
+  double MipGap() const {
+    if (solves == solves_without_plan) return std::nan("");
+    return mip_gap_kg <= 0 ? 0 : mip_gap_kg / mip_objective_kg;
+  }
   // For the report, per slot: load per site (site * slots + t), VMs per site, cumulative CO2.
   std::vector<double> site_load_w, site_vms, cumulative_co2_kg;
   std::vector<SimulatedMove> moves;  // with SimulationOptions::keep_moves

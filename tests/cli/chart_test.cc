@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
+#include <string>
+#include <vector>
 
 namespace greenshift::cli {
 namespace {
@@ -33,6 +36,39 @@ TEST(ChartTest, OneLinePerRunOfKnownValuesAndEscapedText) {
   EXPECT_NE(svg.find(">6</text>"), std::string::npos);
   EXPECT_NE(svg.find(">01:00</text>"), std::string::npos);
   EXPECT_EQ(svg.find("nan"), std::string::npos);
+}
+
+TEST(ChartTest, TheAxisStartsAtZeroUnderASlightNightTimeDip) {
+  // A measured PV series: -15 W standby at night, 6 kW at noon. The axis starts at 0 and the
+  // night is drawn on it; a series 1 kW below zero (2 % would be 120 W) moves the axis down.
+  TimeChart chart;
+  chart.y_scale = 1000;
+  for (int h = 0; h < 4; ++h) chart.time_utc_s.push_back(1654041600 + h * 3600);
+  chart.series.push_back({"measured", {-15, 3000, 6000, -15}});
+  std::string svg = RenderSvg(chart, 800, 300);
+  EXPECT_NE(svg.find(">0</text>"), std::string::npos);
+  EXPECT_EQ(svg.find(">-"), std::string::npos) << "a negative tick under a slight dip";
+  chart.series.push_back({"net", {-1000, 0, 0, 0}});
+  svg = RenderSvg(chart, 800, 300);
+  EXPECT_NE(svg.find(">-"), std::string::npos) << "no negative tick for a series 1 kW below 0";
+}
+
+TEST(ChartTest, SeriesColorsAreDistinctAndNeverGreen) {
+  // However many policies or sites a report has, each gets its own colour, and none the green
+  // of green power: no two hues within 4 degrees, no green-dominated colour.
+  std::set<std::string> seen;
+  std::vector<double> hues;
+  for (size_t i = 0; i < 40; ++i) {
+    const std::string c = SeriesColor(i);
+    ASSERT_EQ(c.size(), 7u) << c;
+    EXPECT_TRUE(seen.insert(c).second) << "colour " << i << " repeats " << c;
+    EXPECT_NE(c, kGreenColor);
+    const int r = std::stoi(c.substr(1, 2), nullptr, 16),
+              g = std::stoi(c.substr(3, 2), nullptr, 16),
+              b = std::stoi(c.substr(5, 2), nullptr, 16);
+    EXPECT_FALSE(g > r + 40 && g > b + 40) << "colour " << i << " " << c << " reads as green";
+  }
+  EXPECT_EQ(SeriesColor(3), SeriesColor(3));  // a policy keeps its colour from chart to chart
 }
 
 }  // namespace

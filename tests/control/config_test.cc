@@ -285,6 +285,12 @@ TEST(ConfigTest, ErrorsNameTheKey) {
       {"latitude = 50.1", "latitude = 50.1\nstorage_rtt_ms = -1", "key 'sites[0].storage_rtt_ms'"},
       {"downtime_budget_ms = 300", "downtime_budget_ms = 300\ndisk_gib = -1",
        "key 'vms[0].disk_gib'"},
+      {"horizon_hours = 2", "horizon_hours = 2\noptimal_max_steps = 2.5",
+       "key 'policy.optimal_max_steps': must be a whole number"},
+      {"horizon_hours = 2", "horizon_hours = 2\noptimal_max_nodes = -1",
+       "key 'policy.optimal_max_nodes'"},
+      {"horizon_hours = 2", "horizon_hours = 2\noptimal_max_rounds = \"50\"",
+       "key 'policy.optimal_max_rounds': must be a number"},
       {"name = \"london\"", "name = \"frankfurt\"",
        "key 'sites[1].name': site 'frankfurt' is "
        "defined twice"},

@@ -426,7 +426,7 @@ TEST(PlacementTest, OptimalReportsAnHonestGapAgainstExhaustiveSearch) {
     const double truth = BruteForceOptimum(p, costs, o, 2, 1e-6);
     const double kg = placement::PlanKgCo2(p, o, plan);
     const double objective = kg + 1e-6 * static_cast<double>(plan.moves.size());
-    const double gap = (*optimal)->LastMipGap();
+    const double gap = (*optimal)->LastSolve().Gap();
     ASSERT_FALSE(std::isnan(gap));
     EXPECT_GE(objective, truth - 1e-9) << "seed " << seed;
     EXPECT_LE(objective * (1 - gap), truth + 1e-9) << "seed " << seed << ": gap " << gap;
@@ -437,6 +437,83 @@ TEST(PlacementTest, OptimalReportsAnHonestGapAgainstExhaustiveSearch) {
   }
   // At this size it finds the true optimum, not just a bound around it.
   EXPECT_EQ(exact, 12u);
+}
+
+// A random horizon problem: `S` sites of room for 40 % more than their share of the VMs, green
+// power in one burst per site, carbon intensity and VM power at random.
+struct RandomHorizon {
+  placement::Problem p;
+  placement::Outlook o;
+  RandomHorizon(size_t S, size_t V, size_t H, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> unit(0, 1);
+    for (size_t s = 0; s < S; ++s)
+      p.sites.push_back({"site" + std::to_string(s), 1.4 * 100 * static_cast<double>(V / S)});
+    p.links.assign(S * S, placement::Link{125e6});
+    p.energy_per_byte_j = 1e-5;
+    for (size_t v = 0; v < V; ++v) {
+      placement::Vm vm;
+      vm.name = "vm" + std::to_string(v);
+      vm.memory_bytes = int64_t{1} << 30;
+      vm.dirty_rate_bytes_s = 5e6;
+      vm.peak_power_w = 100;
+      p.vms.push_back(vm);
+    }
+    o.now_slot = 100;
+    o.slots = H;
+    for (size_t s = 0; s < S; ++s) {
+      const double peak = 60 * static_cast<double>(V) * unit(rng);
+      const size_t noon = static_cast<size_t>(unit(rng) * static_cast<double>(H));
+      for (size_t k = 0; k < H; ++k) {
+        const double d = static_cast<double>(k) - static_cast<double>(noon);
+        o.green_w.push_back(peak * std::exp(-d * d / 8));
+        o.carbon_g_per_kwh.push_back(150 + 500 * unit(rng));
+      }
+    }
+    for (size_t i = 0; i < V * H; ++i) o.vm_power_w.push_back(40 + 60 * unit(rng));
+    for (size_t v = 0; v < V; ++v) o.site_of_vm.push_back(static_cast<int>(v % S));
+    o.last_move_slot.assign(V, -1000);
+  }
+};
+
+TEST(PlacementTest, OptimalStopsByItsWorkLimitsNotTheClock) {
+  // The same problem solved twice by two policies gives the same plan and the same report: the
+  // work limits (steps, rounds, nodes) end the solve, not the clock. With a safety net too
+  // short for the work, the clock ends it, the plan is still valid, and the report says so.
+  const RandomHorizon in(4, 200, 12, 7);
+  const placement::MoveCosts costs(in.p);
+  placement::PolicyOptions options;
+  options.min_dwell_slots = 3;
+  options.horizon_slots = 12;
+  options.optimal_time_limit_s = 60;  // a net far above the work (a slow or sanitized build)
+  auto first = placement::MakePolicy("optimal", options);
+  auto second = placement::MakePolicy("optimal", options);
+  ASSERT_TRUE(first.ok() && second.ok());
+  const placement::Plan a = (*first)->Decide(in.p, costs, in.o);
+  const placement::Plan b = (*second)->Decide(in.p, costs, in.o);
+  ASSERT_TRUE(placement::CheckPlan(in.p, in.o, a, 3).ok());
+  ASSERT_FALSE(a.moves.empty());
+  ASSERT_EQ(a.moves.size(), b.moves.size());
+  for (size_t i = 0; i < a.moves.size(); ++i) {
+    EXPECT_EQ(a.moves[i].vm, b.moves[i].vm);
+    EXPECT_EQ(a.moves[i].to, b.moves[i].to);
+    EXPECT_EQ(a.moves[i].slot, b.moves[i].slot);
+  }
+  const placement::SolveReport ra = (*first)->LastSolve(), rb = (*second)->LastSolve();
+  EXPECT_FALSE(ra.stopped_by_clock) << (*first)->LastSolveNote();
+  EXPECT_EQ(ra.objective_kg, rb.objective_kg);
+  EXPECT_EQ(ra.bound_kg, rb.bound_kg);
+  EXPECT_GE(ra.bound_kg, 0);
+  EXPECT_LE(ra.bound_kg, ra.objective_kg);
+  EXPECT_NEAR(ra.Gap(), ra.GapKg() / ra.objective_kg, 1e-12);
+
+  options.optimal_time_limit_s = 0.1;
+  options.optimal_max_steps = 1000000;
+  auto hurried = placement::MakePolicy("optimal", options);
+  const placement::Plan c = (*hurried)->Decide(in.p, costs, in.o);
+  EXPECT_TRUE(placement::CheckPlan(in.p, in.o, c, 3).ok());
+  EXPECT_TRUE((*hurried)->LastSolve().stopped_by_clock) << (*hurried)->LastSolveNote();
+  EXPECT_NE((*hurried)->LastSolveNote().find("stopped by the time limit"), std::string::npos);
 }
 
 TEST(PlacementTest, OptimalEmptiesAnOverfullSite) {
@@ -474,7 +551,7 @@ TEST(PlacementTest, OptimalEmptiesAnOverfullSite) {
   ASSERT_EQ(plan.moves.size(), 1u);
   EXPECT_EQ(plan.moves[0].slot, o.now_slot);
   EXPECT_EQ(plan.moves[0].to, 1u);
-  EXPECT_LT((*optimal)->LastMipGap(), 1e-4);
+  EXPECT_LT((*optimal)->LastSolve().Gap(), 1e-4);
   // An outlook without slots plans nothing (and does not fail).
   o.slots = 0;
   o.green_w.clear();

@@ -1,0 +1,79 @@
+#!/bin/bash
+# greenshift simulate, run as a user would: `optimal` gives the same results run after run, busy
+# machine or not; long runs show their progress; the report tells every series apart.
+set -euo pipefail
+G=${GREENSHIFT:?path to the greenshift binary}
+SCENARIO=${GREENSHIFT_SOURCE_DIR:?}/data/scenarios/three-sites-2022.json
+OUT=$(mktemp -d)
+BUSY=()
+cleanup() {
+  for pid in "${BUSY[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$OUT"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# Two identical runs of `optimal`, the second on a machine kept busy (two bounded spinning
+# loops): the same results to the last digit, planning time aside. Every solve was ended by
+# its work limits, not by its time limit.
+run_optimal() {
+  "$G" simulate --scenario "$SCENARIO" --days 3 --policies optimal --json --quiet |
+    jq 'del(.policies[].planning_ms)' >"$1"
+}
+run_optimal "$OUT/first.json"
+for _ in 1 2; do
+  timeout 60 bash -c 'while :; do :; done' &
+  BUSY+=($!)
+done
+run_optimal "$OUT/second.json"
+cmp -s "$OUT/first.json" "$OUT/second.json" ||
+  fail "two runs of optimal differ: $(diff "$OUT/first.json" "$OUT/second.json" | head -20)"
+opt='.policies[] | select(.policy == "optimal")'
+[[ $(jq "$opt | .solves" "$OUT/first.json") -ge 10 ]] || fail "optimal solved too few times"
+[[ $(jq "$opt | .solves_stopped_by_clock" "$OUT/first.json") == 0 ]] ||
+  fail "the clock, not the work limits, ended a solve"
+jq -e "$opt | .mip_gap >= 0 and .mip_gap < 0.05 and .mip_gap_kg >= 0" "$OUT/first.json" >/dev/null ||
+  fail "optimal's gap over the run is not a sane share: $(jq -c "$opt" "$OUT/first.json")"
+
+# Progress: a line per interval on stderr with the share done and the time left, then a last
+# line with the time it took; stdout carries only the table.
+"$G" simulate --scenario "$SCENARIO" --days 2 --policies greedy-forecast --progress-every 0 \
+  >"$OUT/table.txt" 2>"$OUT/progress.txt"
+grep -Eq '^simulate: greedy-forecast: [0-9.]+% \([0-9]+ of 48 slots\), [0-9.]+ s so far, about [0-9.]+ s left$' \
+  "$OUT/progress.txt" || fail "no progress line: $(head -3 "$OUT/progress.txt")"
+grep -q '^simulate: greedy-forecast: 48 slots in ' "$OUT/progress.txt" || fail "no last line"
+! grep -q '^simulate:' "$OUT/table.txt" || fail "progress on stdout"
+"$G" simulate --scenario "$SCENARIO" --days 2 --quiet >"$OUT/table.txt" 2>"$OUT/progress.txt"
+[[ ! -s "$OUT/progress.txt" ]] || fail "--quiet still shows progress: $(head -2 "$OUT/progress.txt")"
+
+# The report: in every chart each series has its own colour (green power's green is nobody
+# else's), and a policy has the same colour in every chart.
+"$G" simulate --scenario "$SCENARIO" --days 2 --quiet \
+  --policies follow-sensor,greedy-forecast,optimal --report "$OUT/report.html" >/dev/null
+charts=$(grep -c '<svg' "$OUT/report.html")
+[[ $charts == 5 ]] || fail "expected 5 charts (3 sites, placements, CO2), got $charts"
+awk 'BEGIN { RS = "<svg" } NR > 1 {
+       n = 0; delete seen
+       while (match($0, /class="series" fill="none" stroke="#[0-9a-f]+"/)) {
+         c = substr($0, RSTART + 35, RLENGTH - 36); if (!(c in seen)) { seen[c] = 1; n++ }
+         $0 = substr($0, RSTART + RLENGTH)
+       }
+       print n
+     }' "$OUT/report.html" >"$OUT/colours.txt"
+# Each site: green supply and the load under 4 policies; placements: 3 sites; CO2: 5 policies
+# with the oracle.
+[[ $(paste -sd' ' "$OUT/colours.txt") == "5 5 5 3 5" ]] ||
+  fail "series share a colour: distinct colours per chart $(paste -sd' ' "$OUT/colours.txt")"
+# The work limits are counts: a fraction, a negative or a string is refused, naming the key.
+mkdir -p "$OUT/s"
+for d in weather carbon workload; do ln -s "${GREENSHIFT_SOURCE_DIR}/data/$d" "$OUT/$d"; done
+for bad in '.policy.optimal_max_steps = 2.5|policy.optimal_max_steps must be a whole number' \
+           '.policy.optimal_max_nodes = -1|policy.optimal_max_nodes = -1 is outside 0..' \
+           '.policy.optimal_max_rounds = "9"|policy.optimal_max_rounds must be a number'; do
+  jq "${bad%%|*}" "$SCENARIO" >"$OUT/s/bad.json"
+  if "$G" simulate --scenario "$OUT/s/bad.json" --days 1 --quiet >/dev/null 2>"$OUT/err"; then
+    fail "accepted ${bad%%|*}"
+  fi
+  grep -qF "${bad#*|}" "$OUT/err" || fail "${bad%%|*}: $(cat "$OUT/err")"
+done
+echo PASS

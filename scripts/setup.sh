@@ -22,7 +22,7 @@ PACKAGES=(
   libtomlplusplus-dev libsqlite3-dev libboost-dev libboost-system-dev libssl-dev
   libcpp-httplib-dev openssl curl
   # times: RFC 3339 parsing on a real calendar (Howard Hinnant's date, header-only)
-  libhowardhinnant-date-dev
+  libhowardhinnant-date-dev tzdata
   # the dashboard: its charts (Chart.js), and headless Chromium for its browser test
   libjs-chart.js chromium
   # sensors: an MQTT broker and clients for the integration tests

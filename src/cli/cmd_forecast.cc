@@ -12,6 +12,7 @@
 #include "cli/inputs.h"
 #include "core/clock.h"
 #include "core/files.h"
+#include "energy/clock_check.h"
 #include "energy/csv.h"
 #include "energy/forecast.h"
 
@@ -20,18 +21,26 @@ namespace greenshift::cli {
 namespace {
 
 struct ForecastOptions {
-  std::string weather, sensor, sensor_column = "ac_power", start, svg;
+  std::string weather, sensor, sensor_column = "ac_power", start, svg, tz;
   double utc_offset_hours = NAN;
   double hours = 48, step_minutes = 60, calibrate_days = 0;
-  bool json = false;
+  bool json = false, no_clock_check = false;
 };
 
 struct EvaluateOptions {
-  std::string weather, measured, column = "ac_power";
+  std::string weather, measured, column = "ac_power", tz;
   double utc_offset_hours = NAN;
   double hours = 48, step_minutes = 60, issue_every_hours = 24, train_days = 28;
-  bool json = false;
+  bool json = false, no_clock_check = false;
 };
+
+// A measured file whose clock is an hour off for a stretch: refused with the evidence and the
+// ways on.
+std::string ClockShiftError(const std::string& file, const energy::ClockCheck& clock) {
+  return file + ": " + clock.evidence +
+         ". If the logger kept local time, read the file with --tz <its IANA zone> (the offsets "
+         "written in it are then ignored); to use it as it is, --no-clock-check";
+}
 
 std::string FormatKw(double watts) {
   char text[32];
@@ -65,11 +74,15 @@ void RunForecast(Context& context, const ForecastOptions& o, const SiteOptions& 
   if (!site.ok()) return context.Fail(site.error());
 
   MeasuredPower measured;
+  energy::ClockCheck clock;
+  clock.evidence = "no sensor file";
   if (!o.sensor.empty()) {
     Result<MeasuredPower> read =
-        ReadMeasuredPower(o.sensor, o.sensor_column, site->name, site->CapacityW());
+        ReadMeasuredPower(o.sensor, o.sensor_column, site->name, site->CapacityW(), o.tz);
     if (!read.ok()) return context.Fail(read.error());
     measured = *read;
+    clock = energy::CheckClock(*site, *weather, measured.series);
+    if (clock.shifted && !o.no_clock_check) return context.Fail(ClockShiftError(o.sensor, clock));
   }
   // Start: as given, else right after the last measurement, else the weather's first whole step.
   int64_t start = 0;
@@ -156,6 +169,7 @@ void RunForecast(Context& context, const ForecastOptions& o, const SiteOptions& 
                                 {"readings_accepted", measured.accepted},
                                 {"readings_rejected", measured.rejected},
                                 {"readings_missing", measured.missing},
+                                {"clock_check", clock.evidence},
                                 {"slots", slots_json}}
                      .dump(2)
               << "\n";
@@ -170,6 +184,7 @@ void RunForecast(Context& context, const ForecastOptions& o, const SiteOptions& 
                 static_cast<long long>(measured.rejected), static_cast<long long>(measured.missing),
                 measured.first_rejection.empty() ? "" : "; first rejection: ",
                 measured.first_rejection.c_str());
+    std::printf("clock: %s\n", clock.evidence.c_str());
   }
   if (o.calibrate_days > 0) {
     std::printf("calibrated on %zu slots of the last %.0f days: PV scale %.3f\n",
@@ -209,8 +224,10 @@ void RunEvaluate(Context& context, const EvaluateOptions& o, const SiteOptions& 
   Result<energy::SiteModel> site = BuildSite(site_options, *weather);
   if (!site.ok()) return context.Fail(site.error());
   Result<MeasuredPower> measured =
-      ReadMeasuredPower(o.measured, o.column, site->name, site->CapacityW());
+      ReadMeasuredPower(o.measured, o.column, site->name, site->CapacityW(), o.tz);
   if (!measured.ok()) return context.Fail(measured.error());
+  const energy::ClockCheck clock = energy::CheckClock(*site, *weather, measured->series);
+  if (clock.shifted && !o.no_clock_check) return context.Fail(ClockShiftError(o.measured, clock));
   energy::EvaluationOptions options;
   options.step_s = *step;
   options.horizon_slots = *slots;
@@ -236,6 +253,7 @@ void RunEvaluate(Context& context, const EvaluateOptions& o, const SiteOptions& 
                                 {"readings_accepted", measured->accepted},
                                 {"readings_rejected", measured->rejected},
                                 {"readings_missing", measured->missing},
+                                {"clock_check", clock.evidence},
                                 {"train_start", FormatUtcMinutes(eval->train_start_utc_s)},
                                 {"test_start", FormatUtcMinutes(eval->test_start_utc_s)},
                                 {"test_end", FormatUtcMinutes(eval->test_end_utc_s)},
@@ -252,13 +270,13 @@ void RunEvaluate(Context& context, const EvaluateOptions& o, const SiteOptions& 
   std::printf(
       "site %s (%.1f kW): calibrated on %s..%s (PV scale %.3f), %zu forecasts of %zu "
       "slots issued until %s\nmeasured %s: %lld readings accepted, %lld rejected, %lld missing "
-      "(gaps: their slots are left out, never filled in)\n\n",
+      "(gaps: their slots are left out, never filled in)\nclock: %s\n\n",
       site->name.c_str(), eval->capacity_w / 1000,
       FormatUtcMinutes(eval->train_start_utc_s).c_str(),
       FormatUtcMinutes(eval->test_start_utc_s).c_str(), eval->pv_scale, eval->issues, *slots,
       FormatUtcMinutes(eval->test_end_utc_s).c_str(), o.measured.c_str(),
       static_cast<long long>(measured->accepted), static_cast<long long>(measured->rejected),
-      static_cast<long long>(measured->missing));
+      static_cast<long long>(measured->missing), clock.evidence.c_str());
   std::printf("%-18s %8s %8s %8s %7s\n", "method", "nMAE", "bias", "nRMSE", "slots");
   for (const energy::MethodAccuracy& m : eval->methods) {
     std::printf("%-18s %7.2f%% %+7.2f%% %7.2f%% %7zu\n", m.method.c_str(), 100 * m.accuracy.nmae,
@@ -282,6 +300,11 @@ void AddForecastCommands(CLI::App& app, Context& context) {
   cmd->add_option("--sensor", options->sensor,
                   "measured power of the site (time-series CSV, W): corrects the forecast");
   cmd->add_option("--sensor-column", options->sensor_column, "its column")->capture_default_str();
+  cmd->add_option("--tz", options->tz,
+                  "the sensor file's times are this IANA zone's local clock (Europe/Amsterdam); "
+                  "offsets written beside them are ignored");
+  cmd->add_flag("--no-clock-check", options->no_clock_check,
+                "use a sensor file whose clock looks an hour off for a stretch of days");
   cmd->add_option("--calibrate-days", options->calibrate_days,
                   "fit the model to the sensor's last N days before the start (0: no)")
       ->capture_default_str();
@@ -305,6 +328,11 @@ void AddForecastCommands(CLI::App& app, Context& context) {
       ->add_option("--measured", eval_options->measured, "measured production (time-series CSV, W)")
       ->required();
   eval_cmd->add_option("--column", eval_options->column, "its column")->capture_default_str();
+  eval_cmd->add_option("--tz", eval_options->tz,
+                       "the measured file's times are this IANA zone's local clock "
+                       "(Europe/Amsterdam); offsets written beside them are ignored");
+  eval_cmd->add_flag("--no-clock-check", eval_options->no_clock_check,
+                     "use a measured file whose clock looks an hour off for a stretch of days");
   eval_cmd->add_option("--train-days", eval_options->train_days, "days to calibrate on")
       ->capture_default_str();
   eval_cmd->add_option("--hours", eval_options->hours, "forecast horizon")->capture_default_str();

@@ -2,7 +2,10 @@
 
 #include <cstdio>
 
+#include <optional>
+
 #include "core/files.h"
+#include "core/zone.h"
 #include "energy/csv.h"
 #include "energy/solar.h"
 #include "energy/wind.h"
@@ -75,11 +78,19 @@ Result<energy::SiteModel> BuildSite(const SiteOptions& o, const energy::WeatherS
 }
 
 Result<MeasuredPower> ReadMeasuredPower(const std::string& path, const std::string& column,
-                                        const std::string& site, double capacity_w) {
+                                        const std::string& site, double capacity_w,
+                                        const std::string& clock_tz) {
+  std::optional<TimeZone> zone;
+  if (!clock_tz.empty()) {
+    Result<TimeZone> found = TimeZone::Find(clock_tz);
+    if (!found.ok()) return Status::Invalid("--tz: " + found.error());
+    zone = *found;
+  }
+  const TimeZone* clock_zone = zone ? &*zone : nullptr;
   Result<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
   Result<energy::TimeSeriesTable> table =
-      energy::ParseTimeSeriesCsv(*text, path, energy::Gaps::kMissing);
+      energy::ParseTimeSeriesCsv(*text, path, {energy::Gaps::kMissing, clock_zone});
   if (!table.ok()) return table.status();
   energy::SensorLimits limits;
   limits.capacity_w = capacity_w;

@@ -40,7 +40,10 @@ struct MeasuredPower {
   int64_t missing = 0;  // gaps in the file: rows without a value (not rejections)
   std::string first_rejection;
 };
+// `clock_tz`: empty when the file's times carry their UTC offsets; else the IANA zone whose
+// local clock they are (any offset written beside them ignored).
 Result<MeasuredPower> ReadMeasuredPower(const std::string& path, const std::string& column,
-                                        const std::string& site, double capacity_w);
+                                        const std::string& site, double capacity_w,
+                                        const std::string& clock_tz = "");
 
 }  // namespace greenshift::cli

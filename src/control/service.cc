@@ -213,7 +213,7 @@ Result<Service> BuildService(const ServiceConfig& config, store::Store& store,
         Result<std::string> text = ReadFile(sensor.address);
         if (!text.ok()) return text.status().Context(where);
         Result<energy::TimeSeriesTable> table =
-            energy::ParseTimeSeriesCsv(*text, sensor.address, energy::Gaps::kMissing);
+            energy::ParseTimeSeriesCsv(*text, sensor.address, {energy::Gaps::kMissing, nullptr});
         if (!table.ok()) return table.status().Context(where);
         Result<const std::vector<double>*> column = table->Column(sensor.column);
         if (!column.ok()) return column.status().Context(where);

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -121,21 +122,38 @@ bool IsGapCell(std::string_view cell) {
   return lower.empty() || lower == "nan" || lower == "null" || lower == "na" || lower == "n/a";
 }
 
+namespace {
+
+// A local clock reading in `zone` to seconds since the epoch; the rows before (`earlier`, UTC
+// seconds) tell which pass of a repeated hour it is.
+Result<int64_t> ParseLocalTime(const std::string& text, const CsvPlace& place, const TimeZone& zone,
+                               const std::vector<int64_t>& earlier) {
+  Result<int64_t> reading = ParseClockReadingMs(text);
+  if (!reading.ok())
+    return Status::Invalid(place.Describe() + ": '" + text + "' " + reading.error());
+  Result<int64_t> utc = zone.ToUtcMs(*reading, earlier.empty() ? INT64_MIN : earlier.back() * 1000);
+  if (!utc.ok()) return Status::Invalid(place.Describe() + ": '" + text + "' " + utc.error());
+  return SecondsOfMs(*utc);
+}
+
+}  // namespace
+
 Result<TimeSeriesTable> ParseTimeSeriesCsv(std::string_view text, const std::string& file,
-                                           Gaps gaps) {
+                                           const TimeSeriesOptions& options) {
   const std::vector<std::string_view> lines = SplitLines(text);
   if (lines.size() < 2) return Status::Error(file + ": expected a header row and data rows");
   const std::vector<std::string> header = SplitCsvLine(lines[0]);
   if (header.size() < 2) {
     return Status::Error(file + " line 1: expected a time column and at least one value column");
   }
-  return ParseTimeSeriesRows(lines, 1, header, file, gaps);
+  return ParseTimeSeriesRows(lines, 1, header, file, options);
 }
 
 Result<TimeSeriesTable> ParseTimeSeriesRows(const std::vector<std::string_view>& lines,
                                             size_t first_row,
                                             const std::vector<std::string>& header,
-                                            const std::string& file, Gaps gaps) {
+                                            const std::string& file,
+                                            const TimeSeriesOptions& options) {
   TimeSeriesTable table;
   table.file = file;
   table.names.assign(header.begin() + 1, header.end());
@@ -149,7 +167,10 @@ Result<TimeSeriesTable> ParseTimeSeriesRows(const std::vector<std::string_view>&
                            std::to_string(cells.size()) + " fields, expected " +
                            std::to_string(header.size()));
     }
-    Result<int64_t> time = ParseIsoTime(cells[0], {file, n + 1, header[0]});
+    Result<int64_t> time = options.clock_zone == nullptr
+                               ? ParseIsoTime(cells[0], {file, n + 1, header[0]})
+                               : ParseLocalTime(cells[0], {file, n + 1, header[0]},
+                                                *options.clock_zone, table.time_utc_s);
     if (!time.ok()) return time.status();
     if (!table.time_utc_s.empty() && *time <= table.time_utc_s.back()) {
       return Status::Error(file + " line " + std::to_string(n + 1) + ": time " + cells[0] +
@@ -158,7 +179,7 @@ Result<TimeSeriesTable> ParseTimeSeriesRows(const std::vector<std::string_view>&
     table.time_utc_s.push_back(*time);
     table.line.push_back(n + 1);
     for (size_t i = 1; i < cells.size(); ++i) {
-      if (gaps == Gaps::kMissing && IsGapCell(cells[i])) {
+      if (options.gaps == Gaps::kMissing && IsGapCell(cells[i])) {
         table.columns[i - 1].push_back(std::nan(""));
         ++table.missing[i - 1];
         continue;

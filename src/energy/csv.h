@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/zone.h"
 
 namespace greenshift::energy {
 
@@ -52,6 +53,14 @@ enum class Gaps { kRefuse, kMissing };
 // case).
 bool IsGapCell(std::string_view cell);
 
+// How a time series file is read: what an empty cell means, and, for a file whose times are a
+// place's local clock, its IANA zone (the clock reading each time names is read there, any
+// UTC offset written beside it ignored: exports that write one fixed offset all year long).
+struct TimeSeriesOptions {
+  Gaps gaps = Gaps::kRefuse;
+  const TimeZone* clock_zone = nullptr;
+};
+
 // A table of a time column and named numeric columns (a plain CSV: header row, then rows).
 struct TimeSeriesTable {
   std::vector<int64_t> time_utc_s;
@@ -68,13 +77,14 @@ struct TimeSeriesTable {
 // numbers; a gap cell (IsGapCell) is an error, or with Gaps::kMissing a NaN counted in
 // `missing`. Times must increase.
 Result<TimeSeriesTable> ParseTimeSeriesCsv(std::string_view text, const std::string& file,
-                                           Gaps gaps = Gaps::kRefuse);
+                                           const TimeSeriesOptions& options = {});
 
 // The same for data rows that start at `lines[first_row]`, under the column names `header`
 // (whose first entry names the time column): for formats with more header rows than one.
 Result<TimeSeriesTable> ParseTimeSeriesRows(const std::vector<std::string_view>& lines,
                                             size_t first_row,
                                             const std::vector<std::string>& header,
-                                            const std::string& file, Gaps gaps = Gaps::kRefuse);
+                                            const std::string& file,
+                                            const TimeSeriesOptions& options = {});
 
 }  // namespace greenshift::energy

@@ -41,6 +41,47 @@ jq -e --slurpfile full "$OUT/eval.json" '
 "$G" forecast evaluate "${SERF[@]}" --measured "$OUT/gaps.csv" | grep -q "missing (gaps" ||
   fail "the table does not say how many values were missing"
 
+# The clock check. The real file's clock agrees with the sun (within minutes).
+jq -e '.clock_check | test("no stretch of days is an hour apart")' "$OUT/eval.json" >/dev/null ||
+  fail "the real file's clock was doubted: $(jq -r .clock_check "$OUT/eval.json")"
+# The same measurements as a logger on Denver's clock writes them, daylight saving and all,
+# under one fixed offset (-07:00) all year: refused with the evidence; read with --tz they
+# score as the real file does; forced through as labelled they score twice as badly.
+awk -F, 'NR > 1 && NF == 2 { print $1 }' "$DATA/pv/serf_east_15min_ac_power.csv" >"$OUT/times.txt"
+awk -F, 'NR > 1 && NF == 2 { print $2 }' "$DATA/pv/serf_east_15min_ac_power.csv" >"$OUT/values.txt"
+TZ=America/Denver date -f "$OUT/times.txt" '+%Y-%m-%d %H:%M:%S-07:00' >"$OUT/local_times.txt"
+{ echo "measured_on,ac_power"; paste -d, "$OUT/local_times.txt" "$OUT/values.txt"; } >"$OUT/local.csv"
+if "$G" forecast evaluate "${SERF[@]}" --measured "$OUT/local.csv" 2>"$OUT/err" >/dev/null; then
+  fail "a file an hour off all along was accepted"
+fi
+grep -q "later than the model's on all [0-9]* usable days" "$OUT/err" &&
+  grep -q -- "--tz <its IANA zone>" "$OUT/err" || fail "no evidence: $(cat "$OUT/err")"
+"$G" forecast evaluate "${SERF[@]}" --measured "$OUT/local.csv" --tz America/Denver --json \
+  >"$OUT/eval_tz.json" || fail "--tz America/Denver refused the local file"
+"$G" forecast evaluate "${SERF[@]}" --measured "$OUT/local.csv" --no-clock-check --json \
+  >"$OUT/eval_forced.json" || fail "--no-clock-check refused the local file"
+nmae='.methods[] | select(.method == "calibrated") | .nmae'
+jq -e --slurpfile full "$OUT/eval.json" --slurpfile forced "$OUT/eval_forced.json" \
+  "($nmae) as \$tz | (\$full[0] | $nmae) as \$real | (\$forced[0] | $nmae) as \$off |
+   (\$tz - \$real | fabs) < 0.0005 and \$off > 2 * \$real" "$OUT/eval_tz.json" >/dev/null ||
+  fail "calibrated nMAE: real $(jq "$nmae" "$OUT/eval.json"), --tz $(jq "$nmae" "$OUT/eval_tz.json"), as labelled $(jq "$nmae" "$OUT/eval_forced.json")"
+# An hour off for five weeks only (relabelled -08:00 from 15 August to 20 September, the
+# repeated hour at its end dropped): refused, naming the stretch.
+awk -F, 'BEGIN { OFS = "," } NR > 1 && NF == 2 { d = substr($1, 1, 10)
+           if (d >= "2016-08-15" && d <= "2016-09-20") sub(/-07:00$/, "-08:00", $1)
+           if (d == "2016-09-21" && substr($1, 12, 2) == "00") next } { print }' \
+  "$DATA/pv/serf_east_15min_ac_power.csv" >"$OUT/step.csv"
+if "$G" forecast "${SERF[@]}" --sensor "$OUT/step.csv" --start "2016-09-25 10:00:00-06:00" \
+  --calibrate-days 28 2>"$OUT/err" >/dev/null; then
+  fail "a file an hour off for five weeks was accepted"
+fi
+grep -q "from 2016-08-15 to 2016-09-20 (median of [0-9]* usable days)" "$OUT/err" ||
+  fail "the stretch is not named: $(cat "$OUT/err")"
+if "$G" forecast evaluate "${SERF[@]}" --measured "$OUT/local.csv" --tz Europe/Atlantis 2>"$OUT/err"; then
+  fail "an unknown zone was accepted"
+fi
+grep -q "time zone 'Europe/Atlantis' is not in the IANA database" "$OUT/err" || fail "$(cat "$OUT/err")"
+
 # forecast: 48 hourly slots from the given start, sensor-corrected, calibrated, with an SVG.
 "$G" forecast "${SERF[@]}" --sensor "$DATA/pv/serf_east_15min_ac_power.csv" \
   --start "2016-08-20 10:00:00-06:00" --calibrate-days 28 --svg "$OUT/f.svg" --json > "$OUT/f.json"

@@ -150,7 +150,7 @@ TEST(SensorReplayTest, GapsAreMissingValuesCountedNotErrorsNorRejections) {
   Result<TimeSeriesTable> strict = ParseTimeSeriesCsv(csv, "pv.csv");
   ASSERT_FALSE(strict.ok());
   EXPECT_EQ(strict.error(), "pv.csv line 3, field 'ac_power': empty where a number belongs");
-  Result<TimeSeriesTable> table = ParseTimeSeriesCsv(csv, "pv.csv", Gaps::kMissing);
+  Result<TimeSeriesTable> table = ParseTimeSeriesCsv(csv, "pv.csv", {Gaps::kMissing, nullptr});
   ASSERT_TRUE(table.ok()) << table.error();
   ASSERT_EQ(table->time_utc_s.size(), 8u);
   EXPECT_EQ(table->missing, (std::vector<size_t>{5, 1}));
@@ -158,8 +158,8 @@ TEST(SensorReplayTest, GapsAreMissingValuesCountedNotErrorsNorRejections) {
   EXPECT_TRUE(std::isnan(table->columns[1][2]));
   EXPECT_EQ(table->columns[0][7], 1300);
   // What is not a gap is still an error, naming the place.
-  Result<TimeSeriesTable> bad =
-      ParseTimeSeriesCsv("time,p\n2022-06-01T10:00:00Z,12kW\n", "pv.csv", Gaps::kMissing);
+  Result<TimeSeriesTable> bad = ParseTimeSeriesCsv("time,p\n2022-06-01T10:00:00Z,12kW\n", "pv.csv",
+                                                   {Gaps::kMissing, nullptr});
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error(), "pv.csv line 2, field 'p': '12kW' is not a number");
 

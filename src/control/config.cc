@@ -246,13 +246,12 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   GS_ASSIGN(po.hysteresis_kg, policy.Number("hysteresis_kg", 0.001, 0, 1e6));
   GS_ASSIGN(po.hysteresis_fraction, policy.Number("hysteresis_fraction", 0.1, 0, 10));
   GS_ASSIGN(po.optimal_time_limit_s, policy.Number("optimal_time_limit_s", 10, 0.1, 3600));
-  double optimal_horizon = 0, optimal_replan = 0, steps = 0, rounds = 0, nodes = 0;
-  GS_ASSIGN(steps, policy.Whole("optimal_max_steps", 1000, 1, 1e6));
-  GS_ASSIGN(rounds, policy.Whole("optimal_max_rounds", 50, 0, 1e4));
-  GS_ASSIGN(nodes, policy.Whole("optimal_max_nodes", 100, 0, 1e7));
-  po.optimal_max_steps = static_cast<size_t>(steps);
-  po.optimal_max_rounds = static_cast<size_t>(rounds);
-  po.optimal_max_nodes = static_cast<int>(nodes);
+  double optimal_horizon = 0, optimal_replan = 0;
+  GS_RETURN_IF_ERROR(placement::ReadOptimalWorkLimits(
+      [&](const char* key, double fallback, double lo, double hi) {
+        return policy.Whole(key, fallback, lo, hi);
+      },
+      &po));
   GS_ASSIGN(optimal_horizon, policy.Number("optimal_horizon_hours", 0, 0, 24 * 7));
   GS_ASSIGN(optimal_replan, policy.Number("optimal_replan_hours", 0, 0, 24 * 7));
   // The loop's period is the policy's slot.

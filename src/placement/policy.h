@@ -45,6 +45,26 @@ struct SolveReport {
   double GapKg() const { return objective_kg - bound_kg; }
 };
 
+// Reads `optimal`'s work limits (optimal_max_steps, optimal_max_rounds, optimal_max_nodes) into
+// `options` with `whole(key, fallback, lo, hi)`: a config or scenario reader's whole-number
+// reader (Result<double>), whose errors name the key. Absent keys keep PolicyOptions' defaults.
+template <class ReadWhole>
+Status ReadOptimalWorkLimits(const ReadWhole& whole, PolicyOptions* options) {
+  const PolicyOptions defaults;
+  Result<double> steps =
+      whole("optimal_max_steps", static_cast<double>(defaults.optimal_max_steps), 1, 1e6);
+  if (!steps.ok()) return steps.status();
+  Result<double> rounds =
+      whole("optimal_max_rounds", static_cast<double>(defaults.optimal_max_rounds), 0, 1e4);
+  if (!rounds.ok()) return rounds.status();
+  Result<double> nodes = whole("optimal_max_nodes", defaults.optimal_max_nodes, 0, 1e7);
+  if (!nodes.ok()) return nodes.status();
+  options->optimal_max_steps = static_cast<size_t>(*steps);
+  options->optimal_max_rounds = static_cast<size_t>(*rounds);
+  options->optimal_max_nodes = static_cast<int>(*nodes);
+  return Status::Ok();
+}
+
 class Policy {
  public:
   virtual ~Policy() = default;

@@ -318,8 +318,7 @@ Result<Scenario> LoadScenario(const std::string& path, double days_override) {
         p.CheckKnown({"min_dwell_hours", "hysteresis_kg", "hysteresis_fraction", "horizon_hours",
                       "optimal_time_limit_s", "optimal_replan_hours", "optimal_horizon_hours",
                       "optimal_max_steps", "optimal_max_rounds", "optimal_max_nodes"}));
-    double dwell = 0, horizon = 0, replan = 0, optimal_horizon = 0, steps = 0, rounds = 0,
-           nodes = 0;
+    double dwell = 0, horizon = 0, replan = 0, optimal_horizon = 0;
     GS_ASSIGN(dwell, p.Number("min_dwell_hours", 4, 1, 24 * 30));
     GS_ASSIGN(policy.hysteresis_kg, p.Number("hysteresis_kg", 0.001, 0, 1e6));
     GS_ASSIGN(policy.hysteresis_fraction, p.Number("hysteresis_fraction", 0.1, 0, 10));
@@ -327,12 +326,10 @@ Result<Scenario> LoadScenario(const std::string& path, double days_override) {
     GS_ASSIGN(policy.optimal_time_limit_s, p.Number("optimal_time_limit_s", 10, 0.1, 3600));
     GS_ASSIGN(replan, p.Number("optimal_replan_hours", 6, 1, 24 * 7));
     GS_ASSIGN(optimal_horizon, p.Number("optimal_horizon_hours", horizon, 1, 24 * 7));
-    GS_ASSIGN(steps, p.Whole("optimal_max_steps", 1000, 1, 1e6));
-    GS_ASSIGN(rounds, p.Whole("optimal_max_rounds", 50, 0, 1e4));
-    GS_ASSIGN(nodes, p.Whole("optimal_max_nodes", 100, 0, 1e7));
-    policy.optimal_max_steps = static_cast<size_t>(steps);
-    policy.optimal_max_rounds = static_cast<size_t>(rounds);
-    policy.optimal_max_nodes = static_cast<int>(nodes);
+    GS_RETURN_IF_ERROR(
+        placement::ReadOptimalWorkLimits([&](const char* key, double fallback, double lo,
+                                             double hi) { return p.Whole(key, fallback, lo, hi); },
+                                         &policy));
     policy.min_dwell_slots = static_cast<int64_t>(dwell);
     policy.horizon_slots = static_cast<size_t>(horizon);
     policy.optimal_replan_slots = static_cast<int64_t>(replan);

@@ -36,9 +36,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 #elif GS_FUZZ_PARSER == 2
   auto r = ParseWindpowerlibWeather(text, file);
 #elif GS_FUZZ_PARSER == 3
-  auto r = ParseTimeSeriesCsv(text, file);
+  // Strictly, then as measured power on a local clock (gaps, the zone's repeated and skipped
+  // hours).
+  static const greenshift::TimeZone zone = greenshift::TimeZone::Find("Europe/Amsterdam").value();
+  (void)ParseTimeSeriesCsv(text, file);
+  auto r = ParseTimeSeriesCsv(text, file, {Gaps::kMissing, &zone});
 #elif GS_FUZZ_PARSER == 4
-  auto r = ParseOpenMeteoJson(text, file);
+  auto r = ParseOpenMeteoJson(text, file, 50.1, 8.7);  // a site, for responses of several
 #elif GS_FUZZ_PARSER == 5
   auto r = ParseEpw(text, file);
 #elif GS_FUZZ_PARSER == 6
@@ -50,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 #elif GS_FUZZ_PARSER == 9
   auto r = ParseReadingPayload(std::string(text), "site", "sensor", 0);
 #elif GS_FUZZ_PARSER == 10
-  auto r = ParseCarbonCsv(text, file);
+  auto r = ParseCarbonFile(text, file);  // exports and API responses
   if (r.ok()) (void)r->At(1640995200);
 #elif GS_FUZZ_PARSER == 11
   // A plain time-series CSV read as weather.

@@ -145,7 +145,7 @@ Result<std::shared_ptr<const SiteInputs>> LoadSiteInputs(const SiteConfig& sc,
   if (!sc.carbon.empty()) {
     Result<std::string> text = ReadFile(sc.carbon);
     if (!text.ok()) return text.status().Context(where);
-    Result<energy::CarbonSeries> carbon = energy::ParseCarbonCsv(*text, sc.carbon);
+    Result<energy::CarbonSeries> carbon = energy::ParseCarbonFile(*text, sc.carbon);
     if (!carbon.ok()) return carbon.status().Context(where);
     in->carbon = std::move(*carbon);
     in->carbon_file = sc.carbon;

@@ -1,7 +1,11 @@
 #include "energy/carbon.h"
 
 #include <algorithm>
+#include <cctype>
 
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
 #include "energy/csv.h"
 
 namespace greenshift::energy {
@@ -12,6 +16,27 @@ double CarbonSeries::At(int64_t t) const {
   if (it == time_utc_s.begin()) return g_per_kwh.front();
   return g_per_kwh[static_cast<size_t>(it - time_utc_s.begin()) - 1];
 }
+
+namespace {
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// The first of `names` that the header has, compared without regard to case; -1 if none.
+int FindAnyColumn(const std::vector<std::string>& header,
+                  std::initializer_list<const char*> names) {
+  for (const char* name : names) {
+    for (size_t i = 0; i < header.size(); ++i) {
+      if (Lower(header[i]) == Lower(name)) return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+}  // namespace
 
 Result<CarbonSeries> ParseCarbonCsv(std::string_view text, const std::string& file, bool lifecycle,
                                     const std::string& zone_if_unnamed) {
@@ -25,13 +50,15 @@ Result<CarbonSeries> ParseCarbonCsv(std::string_view text, const std::string& fi
   if (FindColumn(header, "Datetime (UTC)") == 0) {
     time_column = 0;
     utc_without_offset = true;  // the header says UTC; the cells do not
-    zone_column = FindColumn(header, "Zone Id");
-    value_column = FindColumn(header, lifecycle ? "Carbon Intensity gCO₂eq/kWh (LCA)"
-                                                : "Carbon Intensity gCO₂eq/kWh (direct)");
+    zone_column = FindAnyColumn(header, {"Zone Id"});
+    value_column = lifecycle ? FindAnyColumn(header, {"Carbon Intensity gCO₂eq/kWh (LCA)",
+                                                      "Carbon intensity gCO₂eq/kWh (Life cycle)"})
+                             : FindAnyColumn(header, {"Carbon Intensity gCO₂eq/kWh (direct)"});
     if (value_column < 0) {
       return FileError(file, 1,
-                       std::string("no column 'Carbon Intensity gCO₂eq/kWh (") +
-                           (lifecycle ? "LCA" : "direct") + ")'");
+                       lifecycle ? "no life cycle intensity column ('Carbon intensity gCO₂eq/kWh "
+                                   "(Life cycle)' or, in older exports, '... (LCA)')"
+                                 : "no column 'Carbon intensity gCO₂eq/kWh (direct)'");
     }
   } else if (FindColumn(header, "timestamp") == 0 && FindColumn(header, "avg_CI") > 0) {
     time_column = 0;
@@ -77,6 +104,90 @@ Result<CarbonSeries> ParseCarbonCsv(std::string_view text, const std::string& fi
   }
   if (series.time_utc_s.empty()) return FileError(file, 0, "no data rows");
   return series;
+}
+
+Result<CarbonSeries> ParseElectricityMapsJson(std::string_view text, const std::string& file) {
+  using nlohmann::json;
+  const json root = json::parse(text, nullptr, false);
+  if (root.is_discarded()) return FileError(file, 0, "not valid JSON");
+  if (!root.is_object()) return FileError(file, 0, "is not a JSON object");
+  auto text_of = [&](const char* key) {
+    return root.contains(key) && root[key].is_string() ? root[key].get<std::string>() : "";
+  };
+  if (root.contains("error") || text_of("status") == "error") {
+    std::string why =
+        root.contains("error") && root["error"].is_string() ? text_of("error") : text_of("message");
+    return FileError(file, 0, "an Electricity Maps error response: " + (why.empty() ? "?" : why));
+  }
+  CarbonSeries series;
+  series.source = file;
+  series.zone = text_of("zone");
+  // The entries: an array under one of these keys, or the object itself (latest).
+  json entries = json::array();
+  std::string where = "the response";
+  for (const char* key : {"history", "forecast", "data"}) {
+    if (!root.contains(key)) continue;
+    if (!root[key].is_array())
+      return FileError(file, 0, std::string("'") + key + "' is not an array");
+    entries = root[key];
+    where = key;
+    break;
+  }
+  if (where == "the response") {
+    if (!root.contains("carbonIntensity")) {
+      return FileError(file, 0,
+                       "has no 'carbonIntensity', 'history', 'forecast' or 'data': not an "
+                       "Electricity Maps carbon intensity response");
+    }
+    entries.push_back(root);
+  }
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const json& e = entries[i];
+    const std::string at = where == "the response" ? where : where + "[" + std::to_string(i) + "]";
+    if (!e.is_object()) return FileError(file, 0, at + " is not an object");
+    if (!e.contains("datetime") || !e["datetime"].is_string())
+      return FileError(file, 0, at + " has no 'datetime' string");
+    const std::string when = e["datetime"].get<std::string>();
+    Result<int64_t> ms = ParseRfc3339Ms(when);
+    if (!ms.ok()) return FileError(file, 0, at + ".datetime '" + when + "' " + ms.error());
+    if (!e.contains("carbonIntensity")) return FileError(file, 0, at + " has no 'carbonIntensity'");
+    if (e["carbonIntensity"].is_null()) {
+      ++series.missing;
+      continue;
+    }
+    if (!e["carbonIntensity"].is_number())
+      return FileError(file, 0, at + ".carbonIntensity is not a number");
+    const double value = e["carbonIntensity"].get<double>();
+    if (!(value >= 0 && value <= 2000)) {
+      return FileError(
+          file, 0,
+          at + ".carbonIntensity " + e["carbonIntensity"].dump() + " is outside 0..2000 gCO2/kWh");
+    }
+    if (e.contains("zone") && e["zone"].is_string()) {
+      const std::string zone = e["zone"].get<std::string>();
+      if (series.zone.empty()) series.zone = zone;
+      if (zone != series.zone)
+        return FileError(file, 0, at + ": zone " + zone + " in a response for zone " + series.zone);
+    }
+    const int64_t t = SecondsOfMs(*ms);
+    if (!series.time_utc_s.empty() && t <= series.time_utc_s.back())
+      return FileError(file, 0, at + ".datetime " + when + " does not come after the entry before");
+    series.time_utc_s.push_back(t);
+    series.g_per_kwh.push_back(value);
+  }
+  if (series.time_utc_s.empty()) {
+    return FileError(
+        file, 0, series.missing > 0 ? "has no intensity: every entry is null" : "has no entries");
+  }
+  return series;
+}
+
+Result<CarbonSeries> ParseCarbonFile(std::string_view text, const std::string& file,
+                                     bool lifecycle) {
+  const size_t first = text.find_first_not_of(" \n\r\t");
+  if (first != std::string_view::npos && (text[first] == '{' || text[first] == '['))
+    return ParseElectricityMapsJson(text, file);
+  return ParseCarbonCsv(text, file, lifecycle);
 }
 
 }  // namespace greenshift::energy

@@ -15,13 +15,16 @@ struct CarbonSeries {
   std::string source;               // the file it came from
   std::vector<int64_t> time_utc_s;  // the start of each hour, increasing
   std::vector<double> g_per_kwh;    // gCO2eq per kWh consumed
+  size_t missing = 0;               // entries the source gave without a value (left out)
   // Intensity at `time_utc_s`: the step containing it; the first/last value outside the span.
   double At(int64_t time_utc_s) const;
 };
 
-// Electricity Maps' hourly export (`Datetime (UTC),Country,Zone Name,Zone Id,Carbon Intensity
-// gCO₂eq/kWh (direct),Carbon Intensity gCO₂eq/kWh (LCA),...`): `lifecycle` picks the LCA column
-// (emissions of building the plants included) over the direct one.
+// Electricity Maps' exports, the older (`Datetime (UTC),Country,Zone Name,Zone Id,Carbon
+// Intensity gCO₂eq/kWh (direct),Carbon Intensity gCO₂eq/kWh (LCA),...`) and the current
+// (`...,Zone id,Carbon intensity gCO₂eq/kWh (direct),Carbon intensity gCO₂eq/kWh (Life
+// cycle),...`; column names are matched without regard to case): `lifecycle` picks the life
+// cycle column (emissions of building the plants included) over the direct one.
 //
 // US EIA-930 derived hourly files (`timestamp,WND,SUN,...,avg_CI`, times with a UTC offset): the
 // average intensity column.
@@ -30,5 +33,16 @@ struct CarbonSeries {
 // EIA files, from `zone_if_unnamed`. Values must be finite and within 0..2000 g/kWh.
 Result<CarbonSeries> ParseCarbonCsv(std::string_view text, const std::string& file,
                                     bool lifecycle = true, const std::string& zone_if_unnamed = "");
+
+// An Electricity Maps API response (JSON): /v3/carbon-intensity/latest (one object with
+// `carbonIntensity` and `datetime`), /history and /past-range (`history` or `data`: an array of
+// such), /forecast (`forecast`: an array of `carbonIntensity` and `datetime`). Times are RFC
+// 3339; an entry whose intensity is null is left out and counted in `missing`. An error
+// response (`error`, or `status` "error" with a `message`) is an error that quotes it.
+Result<CarbonSeries> ParseElectricityMapsJson(std::string_view text, const std::string& file);
+
+// A carbon intensity file of any of the shapes above, told apart by its content.
+Result<CarbonSeries> ParseCarbonFile(std::string_view text, const std::string& file,
+                                     bool lifecycle = true);
 
 }  // namespace greenshift::energy

@@ -5,9 +5,8 @@
 #include <ctime>
 #include <limits>
 
-#include <nlohmann/json.hpp>
-
 #include "energy/csv.h"
+#include "energy/weather_parts.h"
 
 namespace greenshift::energy {
 
@@ -63,6 +62,8 @@ int TypicalYear(int first_row_year) {
   return leap ? first_row_year - 1 : first_row_year;
 }
 
+}  // namespace
+
 void Reserve(WeatherSeries& w, size_t n) {
   for (auto* v : {&w.ghi_w_m2, &w.dni_w_m2, &w.dhi_w_m2, &w.air_temperature_c, &w.wind_speed_m_s,
                   &w.cloud_cover, &w.relative_humidity}) {
@@ -70,7 +71,6 @@ void Reserve(WeatherSeries& w, size_t n) {
   }
 }
 
-// Appends one step; every series gets a value (NaN where the source has none).
 void Push(WeatherSeries& w, int64_t t, double ghi, double dni, double dhi, double temp, double wind,
           double cloud, double humidity) {
   w.time_utc_s.push_back(t);
@@ -83,8 +83,6 @@ void Push(WeatherSeries& w, int64_t t, double ghi, double dni, double dhi, doubl
   w.relative_humidity.push_back(humidity);
 }
 
-// Physical plausibility, so that a unit mix-up (km/h read as m/s, °F as °C, Wh as kWh) is
-// caught at the edge rather than in a forecast.
 Status CheckRanges(const WeatherSeries& w) {
   for (size_t i = 0; i < w.size(); ++i) {
     auto bad = [&](const char* what, double v, const char* range) {
@@ -113,115 +111,11 @@ Status CheckRanges(const WeatherSeries& w) {
   return Status::Ok();
 }
 
-}  // namespace
-
 bool WeatherSeries::HasIrradiance() const {
   for (double v : ghi_w_m2) {
     if (!std::isnan(v)) return true;
   }
   return false;
-}
-
-Result<WeatherSeries> ParseOpenMeteoJson(std::string_view text, const std::string& file) {
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) return FileError(file, 0, "not valid JSON");
-  if (j.contains("error") && j.value("error", false)) {
-    return FileError(file, 0,
-                     "an Open-Meteo error response: " + j.value("reason", std::string("?")));
-  }
-  WeatherSeries w;
-  w.source = file;
-  try {
-    w.latitude_deg = j.at("latitude").get<double>();
-    w.longitude_deg = j.at("longitude").get<double>();
-    w.elevation_m = j.value("elevation", 0.0);
-    const int64_t offset = j.at("utc_offset_seconds").get<int64_t>();
-    const nlohmann::json& hourly = j.at("hourly");
-    const nlohmann::json& units = j.at("hourly_units");
-    const nlohmann::json& times = hourly.at("time");
-    const size_t n = times.size();
-    if (n == 0) return FileError(file, 0, "hourly.time is empty");
-    // Each variable: its array, converted to SI by its unit.
-    auto series = [&](const std::vector<std::string>& names,
-                      const std::string& want) -> Result<std::vector<double>> {
-      for (const std::string& name : names) {
-        if (!hourly.contains(name)) continue;
-        const std::string unit = units.value(name, std::string());
-        double scale = 1, shift = 0;
-        if (want == "m/s") {
-          if (unit == "km/h")
-            scale = 1 / 3.6;
-          else if (unit == "mph")
-            scale = 0.44704;
-          else if (unit == "kn")
-            scale = 0.514444;
-          else if (unit != "m/s")
-            return FileError(file, 0,
-                             "hourly_units." + name + " '" + unit + "' is not a speed unit");
-        } else if (want == "°C") {
-          if (unit == "°F")
-            scale = 5.0 / 9.0, shift = -32;
-          else if (unit != "°C")
-            return FileError(file, 0, "hourly_units." + name + " '" + unit + "' is not °C or °F");
-        } else if (want == "%") {
-          if (unit != "%")
-            return FileError(file, 0, "hourly_units." + name + " '" + unit + "' is not %");
-          scale = 0.01;
-        } else if (want == "W/m²") {
-          if (unit != "W/m²")
-            return FileError(file, 0, "hourly_units." + name + " '" + unit + "' is not W/m²");
-        }
-        const nlohmann::json& values = hourly.at(name);
-        if (values.size() != n) {
-          return FileError(file, 0,
-                           "hourly." + name + " has " + std::to_string(values.size()) +
-                               " values for " + std::to_string(n) + " times");
-        }
-        std::vector<double> out;
-        out.reserve(n);
-        for (size_t i = 0; i < n; ++i) {
-          if (values[i].is_null()) {
-            out.push_back(kNaN);  // Open-Meteo's "no data"
-          } else if (!values[i].is_number()) {
-            return FileError(file, 0,
-                             "hourly." + name + "[" + std::to_string(i) + "] is not a number");
-          } else {
-            out.push_back((values[i].get<double>() + shift) * scale);
-          }
-        }
-        return out;
-      }
-      return std::vector<double>(n, kNaN);
-    };
-    Result<std::vector<double>> temp = series({"temperature_2m"}, "°C");
-    Result<std::vector<double>> wind = series({"windspeed_10m", "wind_speed_10m"}, "m/s");
-    Result<std::vector<double>> cloud = series({"cloudcover", "cloud_cover"}, "%");
-    Result<std::vector<double>> humidity =
-        series({"relative_humidity_2m", "relativehumidity_2m"}, "%");
-    Result<std::vector<double>> ghi = series({"shortwave_radiation"}, "W/m²");
-    Result<std::vector<double>> dni = series({"direct_normal_irradiance"}, "W/m²");
-    Result<std::vector<double>> dhi = series({"diffuse_radiation"}, "W/m²");
-    for (const auto* r : {&temp, &wind, &cloud, &humidity, &ghi, &dni, &dhi}) {
-      if (!r->ok()) return r->status();
-    }
-    Reserve(w, n);
-    for (size_t i = 0; i < n; ++i) {
-      const std::string t = times[i].get<std::string>();
-      int year, month, day, hour, minute;
-      if (std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d", &year, &month, &day, &hour, &minute) != 5) {
-        return FileError(
-            file, 0, "hourly.time[" + std::to_string(i) + "] '" + t + "' is not YYYY-MM-DDTHH:MM");
-      }
-      // Open-Meteo's hourly radiation is the mean of the hour before the timestamp; the other
-      // variables are instantaneous. Both are kept at the stamped time.
-      Push(w, UtcSeconds(year, month, day, hour, minute) - offset, (*ghi)[i], (*dni)[i], (*dhi)[i],
-           (*temp)[i], (*wind)[i], (*cloud)[i], (*humidity)[i]);
-    }
-  } catch (const nlohmann::json::exception& e) {
-    return FileError(file, 0, std::string("not an Open-Meteo response: ") + e.what());
-  }
-  GS_RETURN_IF_ERROR(CheckRanges(w));
-  return w;
 }
 
 Result<WeatherSeries> ParseEpw(std::string_view text, const std::string& file) {

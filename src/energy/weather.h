@@ -28,10 +28,21 @@ struct WeatherSeries {
   bool HasIrradiance() const;  // GHI is given (somewhere not NaN)
 };
 
-// An Open-Meteo forecast or archive API response (JSON): `hourly` arrays with their
-// `hourly_units` (km/h, m/s, mph or kn; °C or °F; % or W/m²), local times shifted by
-// `utc_offset_seconds`.
-Result<WeatherSeries> ParseOpenMeteoJson(std::string_view text, const std::string& file);
+// An Open-Meteo forecast or archive API response (JSON), in each shape its documentation gives:
+// - one location (an object), or several from one request (an array of them, for
+//   latitude=a,b&longitude=c,d): the one nearest to (near_latitude_deg, near_longitude_deg),
+//   which must then be given;
+// - `minutely_15` data (15-minute steps) when the response has them, else `hourly`;
+// - times as ISO 8601 local times (shifted by `utc_offset_seconds`) or, with
+//   timeformat=unixtime, seconds since the epoch (UTC whatever the offset);
+// - units from `<block>_units` (km/h, m/s, mph or kn; °C or °F; % or W/m²), or Open-Meteo's
+//   defaults when the response gives none;
+// - old and new variable names (windspeed_10m / wind_speed_10m, cloudcover / cloud_cover,
+//   relativehumidity_2m / relative_humidity_2m); null is no data (NaN).
+// Errors name the file and what in it is wrong, never the JSON library's internals.
+Result<WeatherSeries> ParseOpenMeteoJson(std::string_view text, const std::string& file,
+                                         double near_latitude_deg = NAN,
+                                         double near_longitude_deg = NAN);
 
 // EnergyPlus EPW: LOCATION line, 7 more header lines, hourly rows (hour 1..24 ending the hour,
 // local standard time). Typical-year files mix years; all rows are placed in one year: the first

@@ -11,7 +11,9 @@ Result<WeatherSeries> ReadWeatherFile(const std::string& path, double utc_offset
   Result<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
   const std::string head = text->substr(0, 400);
-  if (head.find('{') == head.find_first_not_of(" \n\r\t")) return ParseOpenMeteoJson(*text, path);
+  const size_t first = head.find_first_not_of(" \n\r\t");
+  if (first != std::string::npos && (head[first] == '{' || head[first] == '['))
+    return ParseOpenMeteoJson(*text, path, latitude_deg, longitude_deg);
   if (head.rfind("LOCATION,", 0) == 0) return ParseEpw(*text, path);
   if (head.rfind("Latitude", 0) == 0) return ParsePvgisTmy(*text, path);
   // A plain time-series CSV: a header naming ghi or cloud_cover, rows starting with an ISO time.

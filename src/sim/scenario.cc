@@ -166,7 +166,7 @@ Result<Scenario> LoadScenario(const std::string& path, double days_override) {
     if (!weather.ok()) return weather.status();
     Result<std::string> carbon_text = ReadFile(carbon_file);
     if (!carbon_text.ok()) return carbon_text.status();
-    Result<energy::CarbonSeries> carbon = energy::ParseCarbonCsv(*carbon_text, carbon_file);
+    Result<energy::CarbonSeries> carbon = energy::ParseCarbonFile(*carbon_text, carbon_file);
     if (!carbon.ok()) return carbon.status();
     if (carbon->time_utc_s.front() > *start ||
         carbon->time_utc_s.back() < *start + static_cast<int64_t>(T - 1) * 3600) {

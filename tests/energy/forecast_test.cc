@@ -261,6 +261,90 @@ TEST(CarbonTest, ElectricityMapsFilesOfTheThreeZones) {
   EXPECT_DOUBLE_EQ(lca->At(1640995200 - 7200), 213.79);  // before the span: the first value
 }
 
+TEST(CarbonTest, TheCurrentElectricityMapsExportAndItsApiResponses) {
+  // The current export: "Zone id", "Carbon intensity ... (Life cycle)".
+  const std::string csv =
+      "Datetime (UTC),Country,Zone name,Zone id,Carbon intensity gCO₂eq/kWh (direct),"
+      "Carbon intensity gCO₂eq/kWh (Life cycle),Carbon-free energy percentage (CFE%),"
+      "Renewable energy percentage (RE%),Data source,Data estimated,Data estimation method\n"
+      "2024-01-01 00:00:00,Germany,Germany,DE,310.5,360.25,55,50,entsoe.eu,false,\n"
+      "2024-01-01 01:00:00,Germany,Germany,DE,300,351,56,51,entsoe.eu,false,\n";
+  Result<CarbonSeries> lca = ParseCarbonFile(csv, "2024.csv");
+  ASSERT_TRUE(lca.ok()) << lca.error();
+  EXPECT_EQ(lca->zone, "DE");
+  EXPECT_EQ(lca->g_per_kwh, (std::vector<double>{360.25, 351}));
+  EXPECT_EQ(lca->time_utc_s.front(), 1704067200);
+  Result<CarbonSeries> direct = ParseCarbonFile(csv, "2024.csv", false);
+  ASSERT_TRUE(direct.ok());
+  EXPECT_EQ(direct->g_per_kwh, (std::vector<double>{310.5, 300}));
+
+  // The API: latest, history (a null hour left out and counted), forecast, past-range.
+  Result<CarbonSeries> latest = ParseCarbonFile(
+      R"({"zone":"DE","carbonIntensity":302,"datetime":"2024-05-21T00:00:00.000Z",)"
+      R"("updatedAt":"2024-05-21T00:19:26.036Z","emissionFactorType":"lifecycle",)"
+      R"("isEstimated":false,"estimationMethod":null})",
+      "latest.json");
+  ASSERT_TRUE(latest.ok()) << latest.error();
+  EXPECT_EQ(latest->zone, "DE");
+  EXPECT_EQ(latest->time_utc_s, (std::vector<int64_t>{1716249600}));
+  Result<CarbonSeries> history = ParseCarbonFile(
+      R"({"zone":"FR","history":[)"
+      R"({"zone":"FR","carbonIntensity":40,"datetime":"2024-05-21T00:00:00.000Z"},)"
+      R"({"zone":"FR","carbonIntensity":null,"datetime":"2024-05-21T01:00:00.000Z"},)"
+      R"({"zone":"FR","carbonIntensity":38.5,"datetime":"2024-05-21T02:00:00+00:00"}]})",
+      "history.json");
+  ASSERT_TRUE(history.ok()) << history.error();
+  EXPECT_EQ(history->g_per_kwh, (std::vector<double>{40, 38.5}));
+  EXPECT_EQ(history->missing, 1u);
+  EXPECT_EQ(history->time_utc_s[1] - history->time_utc_s[0], 7200);
+  Result<CarbonSeries> forecast = ParseCarbonFile(
+      R"({"zone":"GB","forecast":[{"carbonIntensity":120,"datetime":"2024-05-21T13:00:00.000Z"},)"
+      R"({"carbonIntensity":110,"datetime":"2024-05-21T14:00:00.000Z"}],)"
+      R"("updatedAt":"2024-05-21T12:49:39.545Z"})",
+      "forecast.json");
+  ASSERT_TRUE(forecast.ok()) << forecast.error();
+  EXPECT_EQ(forecast->zone, "GB");
+  EXPECT_DOUBLE_EQ(forecast->At(1716300000 + 3600), 110);
+  Result<CarbonSeries> range = ParseCarbonFile(
+      R"({"zone":"GB","data":[{"carbonIntensity":1,"datetime":"2024-05-21T13:00:00Z"}]})", "r.json");
+  ASSERT_TRUE(range.ok()) << range.error();
+
+  // What is wrong is said, in the response's terms.
+  struct Case {
+    std::string text, why;
+  };
+  const Case bad[] = {
+      {R"({"error":"Unauthorized: invalid auth-token"})",
+       "an Electricity Maps error response: Unauthorized: invalid auth-token"},
+      {R"({"status":"error","message":"Zone 'XX' does not exist."})", "Zone 'XX' does not exist."},
+      {R"({"zone":"DE"})", "has no 'carbonIntensity', 'history', 'forecast' or 'data'"},
+      {R"({"history":{}})", "'history' is not an array"},
+      {R"({"history":[1]})", "history[0] is not an object"},
+      {R"({"history":[{"carbonIntensity":1}]})", "history[0] has no 'datetime' string"},
+      {R"({"history":[{"carbonIntensity":1,"datetime":"2024-05-21T13:00:00"}]})",
+       "history[0].datetime '2024-05-21T13:00:00' has no UTC offset"},
+      {R"({"history":[{"carbonIntensity":"low","datetime":"2024-05-21T13:00Z"}]})",
+       "history[0].carbonIntensity is not a number"},
+      {R"({"history":[{"carbonIntensity":-5,"datetime":"2024-05-21T13:00Z"}]})",
+       "history[0].carbonIntensity -5 is outside 0..2000"},
+      {R"({"history":[{"carbonIntensity":null,"datetime":"2024-05-21T13:00Z"}]})",
+       "every entry is null"},
+      {R"({"zone":"DE","history":[{"zone":"FR","carbonIntensity":1,"datetime":"2024-05-21T13:00Z"}]})",
+       "zone FR in a response for zone DE"},
+      {R"({"forecast":[{"carbonIntensity":1,"datetime":"2024-05-21T14:00Z"},)"
+       R"({"carbonIntensity":1,"datetime":"2024-05-21T13:00Z"}]})",
+       "forecast[1].datetime 2024-05-21T13:00Z does not come after the entry before"},
+      {"{", "not valid JSON"},
+      {"[1]", "is not a JSON object"},
+  };
+  for (const Case& c : bad) {
+    Result<CarbonSeries> r = ParseCarbonFile(c.text, "em.json");
+    ASSERT_FALSE(r.ok()) << c.text;
+    EXPECT_NE(r.error().find(c.why), std::string::npos) << r.error();
+    EXPECT_EQ(r.error().rfind("em.json: ", 0), 0u) << r.error();
+  }
+}
+
 TEST(CarbonTest, EiaFilesAndMalformedInput) {
   Result<CarbonSeries> eia = ParseCarbonCsv(
       "timestamp,WND,SUN,avg_CI\n2022-01-01 00:00:00+00:00,3130.0,1367.0,222.3\n"

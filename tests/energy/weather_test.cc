@@ -81,6 +81,83 @@ TEST(OpenMeteoTest, BadResponsesSayWhatIsWrong) {
   EXPECT_TRUE(std::isnan(nulls->wind_speed_m_s[0]));
 }
 
+TEST(OpenMeteoTest, EveryDocumentedShape) {
+  // One hour at Frankfurt written four ways the API answers: ISO local times with the offset,
+  // unix times (UTC whatever the offset), new variable names, no units block (the defaults).
+  const std::string iso =
+      R"({"latitude":50.1,"longitude":8.7,"utc_offset_seconds":3600,"hourly_units":)"
+      R"({"time":"iso8601","temperature_2m":"°C","windspeed_10m":"km/h","cloudcover":"%"},)"
+      R"("hourly":{"time":["2022-06-01T13:00","2022-06-01T14:00"],"temperature_2m":[20,21],)"
+      R"("windspeed_10m":[36,18],"cloudcover":[50,100]}})";
+  const std::string unix_new_names =
+      R"({"latitude":50.1,"longitude":8.7,"utc_offset_seconds":3600,"hourly":)"
+      R"({"time":[1654084800,1654088400],"temperature_2m":[20,21],"wind_speed_10m":[36,18],)"
+      R"("cloud_cover":[50,100]}})";
+  Result<WeatherSeries> a = ParseOpenMeteoJson(iso, "iso.json");
+  Result<WeatherSeries> b = ParseOpenMeteoJson(unix_new_names, "unix.json");
+  ASSERT_TRUE(a.ok()) << a.error();
+  ASSERT_TRUE(b.ok()) << b.error();
+  EXPECT_EQ(a->time_utc_s, (std::vector<int64_t>{1654084800, 1654088400}));  // 12:00Z, 13:00Z
+  EXPECT_EQ(b->time_utc_s, a->time_utc_s);
+  EXPECT_EQ(b->wind_speed_m_s, a->wind_speed_m_s);  // km/h by default: 10 and 5 m/s
+  EXPECT_DOUBLE_EQ(a->wind_speed_m_s[0], 10);
+  EXPECT_EQ(b->cloud_cover, (std::vector<double>{0.5, 1}));
+  // 15-minute data beside hourly: the 15-minute steps are read.
+  const std::string minutely =
+      R"({"latitude":50.1,"longitude":8.7,"utc_offset_seconds":0,)"
+      R"("minutely_15_units":{"shortwave_radiation":"W/m²"},"minutely_15":)"
+      R"({"time":["2022-06-01T12:00","2022-06-01T12:15","2022-06-01T12:30"],)"
+      R"("shortwave_radiation":[700,710,null]},)"
+      R"("hourly":{"time":["2022-06-01T12:00"],"shortwave_radiation":[705]}})";
+  Result<WeatherSeries> m = ParseOpenMeteoJson(minutely, "m.json");
+  ASSERT_TRUE(m.ok()) << m.error();
+  ASSERT_EQ(m->size(), 3u);
+  EXPECT_EQ(m->time_utc_s[1] - m->time_utc_s[0], 900);
+  EXPECT_EQ(m->ghi_w_m2[1], 710);
+  EXPECT_TRUE(std::isnan(m->ghi_w_m2[2]));
+  // Several locations in one response: the one nearest the site.
+  const std::string two = "[" + iso + "," +
+                          R"({"latitude":51.5,"longitude":-0.1,"utc_offset_seconds":0,"hourly":)"
+                          R"({"time":["2022-06-01T12:00"],"temperature_2m":[15]}}])";
+  Result<WeatherSeries> london = ParseOpenMeteoJson(two, "two.json", 51.4, 0.0);
+  ASSERT_TRUE(london.ok()) << london.error();
+  EXPECT_EQ(london->air_temperature_c, (std::vector<double>{15}));
+  Result<WeatherSeries> frankfurt = ParseOpenMeteoJson(two, "two.json", 50, 8);
+  ASSERT_TRUE(frankfurt.ok());
+  EXPECT_EQ(frankfurt->size(), 2u);
+  // What is wrong is named, in the file's terms.
+  struct Case {
+    std::string text, why;
+  };
+  const Case bad[] = {
+      {two, "holds 2 locations (several in one request): give the site's latitude"},
+      {"[]", "is an empty array of locations"},
+      {"[1,2]", "location [0] of the array is not an object with a numeric latitude"},
+      {"3", "is neither an object nor an array"},
+      {R"({"latitude":1,"longitude":2})", "has no 'hourly' or 'minutely_15' data with 'time'"},
+      {R"({"latitude":1,"longitude":2,"hourly":{"time":"now"}})", "hourly.time is not an array"},
+      {R"({"latitude":1,"longitude":2,"hourly":{"time":[true]}})",
+       "hourly.time[0] is neither a time nor a number"},
+      {R"({"latitude":1,"longitude":2,"hourly":{"time":["June"]}})",
+       "hourly.time[0] 'June' is not YYYY-MM-DDTHH:MM (or a unix time)"},
+      {R"({"latitude":1,"longitude":2,"utc_offset_seconds":"1h","hourly":{"time":[0]}})",
+       "utc_offset_seconds is not a whole number of seconds"},
+      {R"({"latitude":1,"longitude":2,"hourly":{"time":[0],"temperature_2m":{"a":1}}})",
+       "hourly.temperature_2m is not an array"},
+      {R"({"latitude":1,"longitude":2,"hourly":{"time":[0],"temperature_2m":["warm"]}})",
+       "hourly.temperature_2m[0] is not a number"},
+      {R"({"latitude":1,"longitude":2,"hourly":{"time":[0,0]}})", "time does not come after"},
+      {R"({"latitude":"north","longitude":2,"hourly":{"time":[0]}})", "has no numeric 'latitude'"},
+      {R"({"error":true})", "an Open-Meteo error response: no reason given"},
+  };
+  for (const Case& c : bad) {
+    Result<WeatherSeries> r = ParseOpenMeteoJson(c.text, "x.json");
+    ASSERT_FALSE(r.ok()) << c.text;
+    EXPECT_NE(r.error().find(c.why), std::string::npos) << r.error();
+    EXPECT_EQ(r.error().find("json.exception"), std::string::npos) << r.error();
+  }
+}
+
 TEST(EpwTest, ParsesAmsterdam) {
   Result<WeatherSeries> w = ParseEpw(Data("NLD_Amsterdam062400_IWEC.epw"), "ams.epw");
   ASSERT_TRUE(w.ok()) << w.error();

@@ -132,7 +132,7 @@ memory_mib = 256
   const size_t space = head.find(' ');
   request.method = head.substr(0, space);
   api::ParseTarget(space == std::string::npos ? "/" : head.substr(space + 1), &request.path,
-                   &request.query);
+                   &request.query, &request.query_pairs);
   request.authorization = "Bearer fuzz-token-0123456789abcdef";
   if (line != std::string_view::npos) request.body = std::string(text.substr(line + 1));
   const api::Response response = world->api->Handle(request);

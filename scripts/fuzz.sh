@@ -36,12 +36,19 @@ declare -A corpus=(
 )
 printf '{"time":"2023-11-14T22:13:20+00:00","power_w":800}' >"${corpus[reading_payload]}/json"
 printf '1234.5' >"${corpus[reading_payload]}/number"
+printf '{"zone":"FR","history":[{"zone":"FR","carbonIntensity":40,"datetime":"2024-05-21T00:00:00.000Z"},{"zone":"FR","carbonIntensity":null,"datetime":"2024-05-21T01:00:00.000Z"}]}' \
+  >"${corpus[carbon_csv]}/api.json"
+printf '[{"latitude":50.1,"longitude":8.7,"minutely_15":{"time":[1654084800,1654085700],"shortwave_radiation":[700,null]}},{"latitude":51,"longitude":0,"hourly":{"time":["2022-06-01T12:00"]}}]' \
+  >"${corpus[openmeteo_json]}/shapes.json"
 printf 'POST /api/readings\n[{"site":"a","sensor":"pv","time":"2022-07-01T11:59:00Z","power_w":500}]' \
   >"${corpus[api_request]}/readings"
 printf 'POST /api/moves\n{"vm":"web","to":"b"}' >"${corpus[api_request]}/move"
 printf 'POST /api/plans/1/approve\n' >"${corpus[api_request]}/approve"
 printf 'GET /api/readings?site=a&since_utc_ms=0&limit=10\n' >"${corpus[api_request]}/query"
 printf 'GET /metrics\n' >"${corpus[api_request]}/metrics"
+printf 'GET /emissions/bylocations?location=a&location=b&time=2022-07-01T10:00Z&toTime=2022-07-01T12:00Z\n' \
+  >"${corpus[api_request]}/emissions"
+printf 'GET /emissions/forecasts/current?location=a&windowSize=120\n' >"${corpus[api_request]}/forecast"
 
 rm -rf build-fuzz/crashes  # reproducers of an earlier run must not fail this one
 mkdir -p build-fuzz/crashes

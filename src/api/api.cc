@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/carbon_aware.h"
 #include "api/dashboard.h"
 #include "api/metrics.h"
 #include "api/views.h"
@@ -134,6 +135,9 @@ enum class RouteId {
   kMetrics,
   kDashboard,
   kChartJs,
+  kEmissions,
+  kEmissionsBest,
+  kForecastsCurrent,
 };
 
 struct Matched {
@@ -167,6 +171,13 @@ Matched Match(const std::string& path) {
     return m;
   };
   if (path == "/api/health") return simple(RouteId::kHealth, "/api/health", true, false);
+  // The Carbon Aware SDK's paths (carbon_aware.h).
+  if (path == "/emissions/bylocations")
+    return simple(RouteId::kEmissions, "/emissions/bylocations", true, false);
+  if (path == "/emissions/bylocations/best")
+    return simple(RouteId::kEmissionsBest, "/emissions/bylocations/best", true, false);
+  if (path == "/emissions/forecasts/current")
+    return simple(RouteId::kForecastsCurrent, "/emissions/forecasts/current", true, false);
   if (path == "/api/status") return simple(RouteId::kStatus, "/api/status", true, false);
   if (path == "/api/sites") return simple(RouteId::kSites, "/api/sites", true, false);
   if (path == "/api/hosts") return simple(RouteId::kHosts, "/api/hosts", true, false);
@@ -395,6 +406,21 @@ Response Api::Route(const Request& request, std::string* route_name) {
 
     case RouteId::kVms:
       return Json(200, Dump(VmsJson(config_, engine_.Vms(), problem, slot_ms)));
+
+    case RouteId::kEmissions:
+    case RouteId::kEmissionsBest:
+    case RouteId::kForecastsCurrent: {
+      const std::shared_ptr<const control::Forecast> forecast = engine_.LatestForecast();
+      const CarbonAwareData data{config_, engine_.inputs(), forecast.get(), engine_.NowMs(),
+                                 problem.slot_s};
+      const CarbonAwareAnswer answer =
+          m.id == RouteId::kForecastsCurrent
+              ? CurrentForecasts(data, request.query_pairs)
+              : EmissionsByLocations(data, request.query_pairs, m.id == RouteId::kEmissionsBest);
+      Response r = Json(answer.status, answer.body);
+      if (answer.status == 400 || answer.status == 503) r.content_type = "application/problem+json";
+      return r;
+    }
 
     case RouteId::kForecasts: {
       const std::shared_ptr<const control::Forecast> forecast = engine_.LatestForecast();

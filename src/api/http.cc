@@ -32,10 +32,12 @@ std::string Decode(const std::string& text, bool plus_is_space) {
 }  // namespace
 
 void ParseTarget(const std::string& target, std::string* path,
-                 std::map<std::string, std::string>* query) {
+                 std::map<std::string, std::string>* query,
+                 std::vector<std::pair<std::string, std::string>>* pairs) {
   const size_t mark = target.find('?');
   *path = Decode(target.substr(0, mark), false);
   query->clear();
+  if (pairs != nullptr) pairs->clear();
   if (mark == std::string::npos) return;
   const std::string rest = target.substr(mark + 1);
   size_t start = 0;
@@ -48,6 +50,7 @@ void ParseTarget(const std::string& target, std::string* path,
       const std::string name = Decode(pair.substr(0, eq), true);
       const std::string value = eq == std::string::npos ? "" : Decode(pair.substr(eq + 1), true);
       query->emplace(name, value);  // the first of a repeated name wins
+      if (pairs != nullptr) pairs->emplace_back(name, value);
     }
     start = end + 1;
   }

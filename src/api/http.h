@@ -13,7 +13,8 @@ struct Request {
   std::string method;  // GET, POST, ...
   std::string path;    // percent-decoded; may hold any bytes (it is never trusted)
   std::map<std::string, std::string> query;  // decoded; the first of a repeated name
-  std::string authorization;                 // the Authorization header
+  std::vector<std::pair<std::string, std::string>> query_pairs;  // all of them, in order
+  std::string authorization;                                     // the Authorization header
   std::string content_type;
   std::string body;
   std::string peer;  // the client's address, for logs
@@ -29,6 +30,7 @@ struct Response {
 // Splits "path?query" and percent-decodes both ('+' is a space in the query). Malformed escapes
 // are kept as they are.
 void ParseTarget(const std::string& target, std::string* path,
-                 std::map<std::string, std::string>* query);
+                 std::map<std::string, std::string>* query,
+                 std::vector<std::pair<std::string, std::string>>* pairs = nullptr);
 
 }  // namespace greenshift::api

@@ -156,7 +156,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     started_ = Clock::now();
     const auto& head = parser_->get();
     method_ = std::string(head.method_string().substr(0, 16));
-    ParseTarget(std::string(head.target()), &path_, &query_);
+    ParseTarget(std::string(head.target()), &path_, &query_, &query_pairs_);
     const std::string authorization(head[http::field::authorization]);
     const uint64_t length = parser_->content_length().value_or(0);
     const bool has_body = length > 0 || parser_->chunked();
@@ -209,6 +209,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     request.method = method_;
     request.path = std::move(path_);
     request.query = std::move(query_);
+    request.query_pairs = std::move(query_pairs_);
     const auto& message = parser_->get();
     request.authorization = std::string(message[http::field::authorization]);
     request.content_type = std::string(message[http::field::content_type]);
@@ -268,6 +269,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   Clock::time_point started_;
   std::string method_, path_;
   std::map<std::string, std::string> query_;
+  std::vector<std::pair<std::string, std::string>> query_pairs_;
   bool first_ = true;
   asio::steady_timer timer_;
   bool timed_out_ = false;

@@ -173,6 +173,8 @@ class Engine {
   std::vector<SiteView> Sites() const;
   std::vector<VmView> Vms() const;
   std::shared_ptr<const Forecast> LatestForecast() const;  // null before the first tick
+  // Each site's inputs (weather, carbon); Inputs is safe to read from any thread.
+  const Inputs& inputs() const { return *inputs_; }
   int SiteIndex(const std::string& name) const;
   int VmIndex(const std::string& name) const;
 

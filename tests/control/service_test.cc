@@ -189,6 +189,37 @@ power_w = 120
   std::unique_ptr<api::HttpServer> server_;
 };
 
+TEST_F(ServiceTest, AReplayFilesGapsAreSilenceAndTheServiceSaysHowMany) {
+  // Site a's logger was offline from 01:00 to 01:50 (six empty cells): the service starts,
+  // says so, and stores nothing for those hours; around them its readings go on.
+  {
+    std::ofstream gaps(dir_ + "/gaps.csv");
+    gaps << "time,power_w\n";
+    for (int m = 0; m <= 6 * 60; m += 10) {
+      char t[32];
+      std::snprintf(t, sizeof t, "2022-06-21T%02d:%02d:00Z", m / 60, m % 60);
+      gaps << t << "," << (m >= 60 && m < 120 ? "" : "3000") << "\n";
+    }
+  }
+  edits_.push_back({"address = \"a.csv\"", "address = \"gaps.csv\""});
+  Open("auto");
+  ASSERT_EQ(service_->warnings.size(), 1u);
+  EXPECT_NE(service_->warnings[0].find("sensor 'pv': 6 of 37 rows of"), std::string::npos)
+      << service_->warnings[0];
+  EXPECT_NE(service_->warnings[0].find("have no value (gaps): the sensor is silent there"),
+            std::string::npos);
+  RunUntil(kStartMs + 3 * 3600 * 1000);
+  const std::vector<store::StoredReading> rows = store_->Readings("a", kStartMs, 1000).value();
+  size_t in_gap = 0, around = 0;
+  for (const store::StoredReading& r : rows) {
+    if (r.sensor != "pv") continue;
+    const int64_t minute = (r.time_utc_ms - kStartMs) / 60000;
+    ++(minute >= 60 && minute < 120 ? in_gap : around);
+  }
+  EXPECT_EQ(in_gap, 0u);
+  EXPECT_GT(around, 5u);
+}
+
 TEST_F(ServiceTest, AutoFollowsTheGreenPowerFromAToB) {
   Open("auto");
   EXPECT_EQ(engine_->NowMs(), kStartMs);

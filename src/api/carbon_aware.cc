@@ -61,8 +61,9 @@ Result<Parsed> ParseQuery(const CarbonAwareData& data, const QueryPairs& query,
         return Status::Invalid("");
       }
       const auto& sites = data.config.sites;
+      const std::string& wanted = value;  // a structured binding no lambda may capture (C++17)
       auto it = std::find_if(sites.begin(), sites.end(),
-                             [&](const control::SiteConfig& s) { return s.name == value; });
+                             [&](const control::SiteConfig& s) { return s.name == wanted; });
       if (it == sites.end()) {
         std::string known;
         for (const control::SiteConfig& s : sites) known += (known.empty() ? "" : ", ") + s.name;

@@ -279,11 +279,11 @@ TEST(CarbonTest, TheCurrentElectricityMapsExportAndItsApiResponses) {
   EXPECT_EQ(direct->g_per_kwh, (std::vector<double>{310.5, 300}));
 
   // The API: latest, history (a null hour left out and counted), forecast, past-range.
-  Result<CarbonSeries> latest = ParseCarbonFile(
-      R"({"zone":"DE","carbonIntensity":302,"datetime":"2024-05-21T00:00:00.000Z",)"
-      R"("updatedAt":"2024-05-21T00:19:26.036Z","emissionFactorType":"lifecycle",)"
-      R"("isEstimated":false,"estimationMethod":null})",
-      "latest.json");
+  Result<CarbonSeries> latest =
+      ParseCarbonFile(R"({"zone":"DE","carbonIntensity":302,"datetime":"2024-05-21T00:00:00.000Z",)"
+                      R"("updatedAt":"2024-05-21T00:19:26.036Z","emissionFactorType":"lifecycle",)"
+                      R"("isEstimated":false,"estimationMethod":null})",
+                      "latest.json");
   ASSERT_TRUE(latest.ok()) << latest.error();
   EXPECT_EQ(latest->zone, "DE");
   EXPECT_EQ(latest->time_utc_s, (std::vector<int64_t>{1716249600}));
@@ -306,7 +306,8 @@ TEST(CarbonTest, TheCurrentElectricityMapsExportAndItsApiResponses) {
   EXPECT_EQ(forecast->zone, "GB");
   EXPECT_DOUBLE_EQ(forecast->At(1716300000 + 3600), 110);
   Result<CarbonSeries> range = ParseCarbonFile(
-      R"({"zone":"GB","data":[{"carbonIntensity":1,"datetime":"2024-05-21T13:00:00Z"}]})", "r.json");
+      R"({"zone":"GB","data":[{"carbonIntensity":1,"datetime":"2024-05-21T13:00:00Z"}]})",
+      "r.json");
   ASSERT_TRUE(range.ok()) << range.error();
 
   // What is wrong is said, in the response's terms.

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/best_site.h"
 #include "api/carbon_aware.h"
 #include "api/dashboard.h"
 #include "api/metrics.h"
@@ -138,6 +139,7 @@ enum class RouteId {
   kEmissions,
   kEmissionsBest,
   kForecastsCurrent,
+  kBestSite,
 };
 
 struct Matched {
@@ -183,6 +185,7 @@ Matched Match(const std::string& path) {
   if (path == "/api/hosts") return simple(RouteId::kHosts, "/api/hosts", true, false);
   if (path == "/api/links") return simple(RouteId::kLinks, "/api/links", true, false);
   if (path == "/api/vms") return simple(RouteId::kVms, "/api/vms", true, false);
+  if (path == "/api/best-site") return simple(RouteId::kBestSite, "/api/best-site", true, false);
   if (path == "/api/readings") return simple(RouteId::kReadings, "/api/readings", true, true);
   if (path == "/api/forecasts") return simple(RouteId::kForecasts, "/api/forecasts", true, false);
   if (path == "/api/plans") return simple(RouteId::kPlans, "/api/plans", true, false);
@@ -420,6 +423,32 @@ Response Api::Route(const Request& request, std::string* route_name) {
       Response r = Json(answer.status, answer.body);
       if (answer.status == 400 || answer.status == 503) r.content_type = "application/problem+json";
       return r;
+    }
+
+    case RouteId::kBestSite: {
+      auto it = request.query.find("vm");
+      if (it == request.query.end()) return Error(400, "'vm' is required: the VM to place");
+      size_t vm = problem.vms.size();
+      for (size_t v = 0; v < problem.vms.size(); ++v) {
+        if (problem.vms[v].name == it->second) vm = v;
+      }
+      if (vm == problem.vms.size())
+        return Error(404, "no VM is named '" + it->second.substr(0, 100) + "'");
+      const std::shared_ptr<const control::Forecast> forecast = engine_.LatestForecast();
+      if (!forecast || forecast->slots == 0)
+        return Error(503, "no forecast yet: the service has not made its first");
+      const int64_t hours_most =
+          std::max<int64_t>(1, static_cast<int64_t>(forecast->slots) * forecast->slot_s / 3600);
+      size_t slots = forecast->slots;
+      if (auto h = request.query.find("hours"); h != request.query.end()) {
+        Result<int64_t> hours = WholeNumber(h->second, "hours", 1, hours_most);
+        if (!hours.ok()) return Error(400, hours.error() + " (the forecast's length)");
+        slots = std::min(
+            forecast->slots,
+            static_cast<size_t>((*hours * 3600 + forecast->slot_s - 1) / forecast->slot_s));
+      }
+      const std::vector<control::VmView> vms = engine_.Vms();
+      return Json(200, Dump(BestSite({*forecast, problem, vms, vm, slots})));
     }
 
     case RouteId::kForecasts: {

@@ -189,6 +189,47 @@ power_w = 120
   std::unique_ptr<api::HttpServer> server_;
 };
 
+TEST_F(ServiceTest, TheBestSiteForAVmFollowsTheGreenPowerAndCountsTheMove) {
+  // Site a is green for the first two hours, then b. Asked at the start, the best place for
+  // "web" over the next hour is where it is (a: all green, no move); asked at 02:10, b (green;
+  // a move to reach it, priced and feasible: in approve mode the VM waits where it is). Bad
+  // questions are refused.
+  Open("approve");
+  api::Api api(config_, *store_, *service_->recorder, *engine_);
+  auto ask = [&](const std::string& query) {
+    api::Request request;
+    request.method = "GET";
+    request.path = "/api/best-site";
+    api::ParseTarget("/api/best-site?" + query, &request.path, &request.query,
+                     &request.query_pairs);
+    return api.Handle(request);
+  };
+  EXPECT_EQ(ask("vm=web").status, 503);  // no forecast before the first tick
+  RunUntil(kStartMs + 1);
+  api::Response first = ask("vm=web&hours=1");
+  ASSERT_EQ(first.status, 200) << first.body;
+  nlohmann::json answer = nlohmann::json::parse(first.body);
+  EXPECT_EQ(answer["at"], "a");
+  EXPECT_EQ(answer["best"], "a") << answer.dump(2);
+  ASSERT_EQ(answer["sites"].size(), 2u);
+  EXPECT_TRUE(answer["sites"][0]["move"].is_null());  // its own site: no move
+  EXPECT_NEAR(answer["sites"][0]["green_share"].get<double>(), 1, 1e-9) << answer.dump(2);
+  EXPECT_TRUE(answer["sites"][1]["move"]["feasible"].get<bool>());
+  EXPECT_GT(answer["sites"][1]["move"]["kg_co2"].get<double>(), 0);
+  RunUntil(kStartMs + 130 * 60 * 1000);
+  answer = nlohmann::json::parse(ask("vm=web&hours=1").body);
+  EXPECT_EQ(answer["at"], "a");
+  EXPECT_EQ(answer["best"], "b") << answer.dump(2);
+  EXPECT_TRUE(answer["sites"][0]["move"]["feasible"].get<bool>());
+  EXPECT_LT(answer["sites"][0]["kg_co2"].get<double>(), answer["sites"][1]["kg_co2"].get<double>());
+  // Hostile questions.
+  EXPECT_EQ(ask("").status, 400);
+  EXPECT_EQ(ask("vm=nobody").status, 404);
+  EXPECT_EQ(ask("vm=web&hours=0").status, 400);
+  EXPECT_EQ(ask("vm=web&hours=99999").status, 400);
+  EXPECT_EQ(ask("vm=web&hours=1.5").status, 400);
+}
+
 TEST_F(ServiceTest, AReplayFilesGapsAreSilenceAndTheServiceSaysHowMany) {
   // Site a's logger was offline from 01:00 to 01:50 (six empty cells): the service starts,
   // says so, and stores nothing for those hours; around them its readings go on.

@@ -49,6 +49,7 @@ printf 'GET /metrics\n' >"${corpus[api_request]}/metrics"
 printf 'GET /emissions/bylocations?location=a&location=b&time=2022-07-01T10:00Z&toTime=2022-07-01T12:00Z\n' \
   >"${corpus[api_request]}/emissions"
 printf 'GET /emissions/forecasts/current?location=a&windowSize=120\n' >"${corpus[api_request]}/forecast"
+printf 'GET /api/best-site?vm=web&hours=2\n' >"${corpus[api_request]}/best_site"
 
 rm -rf build-fuzz/crashes  # reproducers of an earlier run must not fail this one
 mkdir -p build-fuzz/crashes

@@ -31,13 +31,6 @@ double Median(std::vector<double> v) {
   return m;
 }
 
-int64_t TypicalStepS(const std::vector<int64_t>& t) {
-  std::vector<double> steps;
-  for (size_t i = 1; i < t.size() && steps.size() < 1000; ++i)
-    steps.push_back(static_cast<double>(t[i] - t[i - 1]));
-  return steps.empty() ? 3600 : static_cast<int64_t>(Median(steps));
-}
-
 std::string Day(int64_t utc_s) {
   return FormatUtcMinutes(utc_s).substr(0, 10);
 }
@@ -61,8 +54,7 @@ ClockCheck CheckClock(const SiteModel& site, const WeatherSeries& weather,
     out.evidence = "the site has no PV, or there is no weather or no measurement: not checked";
     return out;
   }
-  const PowerSeries model{weather.time_utc_s, ModelPowerW(pv, weather),
-                          TypicalStepS(weather.time_utc_s)};
+  const PowerSeries model = ModelSeries(pv, weather);
   // Days from solar midnight to solar midnight, so a day's production is never cut in two.
   const int64_t solar_ahead_s = std::llround(pv.pv.front().longitude_deg * 240);
   const int64_t begin = std::max(measured.time_utc_s.front(), weather.time_utc_s.front());

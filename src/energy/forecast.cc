@@ -56,14 +56,6 @@ double WindPowerW(const WindInstallation& wind, double speed_10m) {
   return wind.count * PowerAtW(wind.curve, hub);
 }
 
-PowerSeries ModelSeries(const SiteModel& site, const WeatherSeries& weather) {
-  PowerSeries series;
-  series.time_utc_s = weather.time_utc_s;
-  series.power_w = ModelPowerW(site, weather);
-  series.step_s = TypicalStep(weather.time_utc_s);
-  return series;
-}
-
 std::string Utc(int64_t t) {
   return FormatUtcMinutes(t);
 }
@@ -77,6 +69,14 @@ double PvLimitW(const SiteModel& site) {
 }
 
 }  // namespace
+
+PowerSeries ModelSeries(const SiteModel& site, const WeatherSeries& weather) {
+  PowerSeries series;
+  series.time_utc_s = weather.time_utc_s;
+  series.power_w = ModelPowerW(site, weather);
+  series.step_s = TypicalStep(weather.time_utc_s);
+  return series;
+}
 
 double SiteModel::CapacityW() const {
   double capacity = PvLimitW(*this);

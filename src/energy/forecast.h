@@ -52,6 +52,10 @@ struct PowerSeries {
   int64_t step_s = 0;  // the length each value stands for
 };
 
+// The site's model output (ModelPowerW) on the weather's times, each value standing for the
+// weather's typical step.
+PowerSeries ModelSeries(const SiteModel& site, const WeatherSeries& weather);
+
 // A measured column of a time-series CSV (in W) as a power series; each value stands for the
 // table's typical spacing.
 Result<PowerSeries> PowerSeriesFromTable(const TimeSeriesTable& table, const std::string& column);

@@ -97,6 +97,18 @@ Result<std::optional<int64_t>> TimeParameter(const Parsed& p, const char* name,
   return std::optional<int64_t>(SecondsOfMs(*ms));
 }
 
+// The data points whose `key` is the lowest of them all (every one of a tie): the SDK's
+// "best" and "optimal".
+json Lowest(const json& points, const char* key) {
+  double lowest = std::numeric_limits<double>::infinity();
+  for (const json& p : points) lowest = std::min(lowest, p[key].get<double>());
+  json out = json::array();
+  for (const json& p : points) {
+    if (p[key].get<double>() == lowest) out.push_back(p);
+  }
+  return out;
+}
+
 // One site's carbon intensity as points: its series' steps, or for a site with a constant,
 // the engine's slots.
 struct Point {
@@ -140,7 +152,6 @@ CarbonAwareAnswer EmissionsByLocations(const CarbonAwareData& data, const QueryP
   if (to_s < from_s) return Invalid("toTime", "toTime comes before time");
   json points = json::array();
   size_t count = 0;
-  double lowest = std::numeric_limits<double>::infinity();
   for (size_t s : parsed->sites) {
     const std::shared_ptr<const control::SiteInputs> site = data.inputs.Site(s);
     const std::vector<Point> found = PointsOf(*site, data.slot_s, from_s, to_s, kMaxPoints);
@@ -150,20 +161,13 @@ CarbonAwareAnswer EmissionsByLocations(const CarbonAwareData& data, const QueryP
                                    " data points; ask for a shorter one");
     }
     for (const Point& p : found) {
-      lowest = std::min(lowest, p.g_per_kwh);
       points.push_back({{"location", data.config.sites[s].name},
                         {"time", Time(p.start_s)},
                         {"rating", p.g_per_kwh},
                         {"duration", TimeSpan(p.duration_s)}});
     }
   }
-  if (best) {
-    json optimal = json::array();
-    for (const json& p : points) {
-      if (p["rating"].get<double>() == lowest) optimal.push_back(p);
-    }
-    points = std::move(optimal);
-  }
+  if (best) points = Lowest(points, "rating");
   if (points.empty()) return {204, ""};
   return {200, points.dump()};
 }
@@ -219,21 +223,16 @@ CarbonAwareAnswer CurrentForecasts(const CarbonAwareData& data, const QueryPairs
     const std::string& name = data.config.sites[s].name;
     const std::vector<double>& carbon = forecast->sites[s].carbon_g_per_kwh;
     json windows = json::array();
-    double lowest = std::numeric_limits<double>::infinity();
     for (size_t k = first_k; k + span <= end_k; ++k) {
       double sum = 0;
       for (size_t j = k; j < k + span; ++j) sum += carbon[j];
       const double mean = sum / static_cast<double>(span);
-      lowest = std::min(lowest, mean);
       windows.push_back({{"location", name},
                          {"timestamp", Time(first_s + static_cast<int64_t>(k) * step_s)},
                          {"duration", window_min},
                          {"value", mean}});
     }
-    json optimal = json::array();
-    for (const json& w : windows) {
-      if (w["value"].get<double>() == lowest) optimal.push_back(w);
-    }
+    const json optimal = Lowest(windows, "value");
     answer.push_back({{"generatedAt", Time(SecondsOfMs(forecast->issued_ms))},
                       {"requestedAt", Time(SecondsOfMs(data.now_ms))},
                       {"location", name},

@@ -23,13 +23,14 @@ declare -A corpus=(
   [power_curves]=$(seed power_curves data/wind/power_curves.csv)
   [windpowerlib_weather]=$(seed windpowerlib_weather data/wind/windpowerlib_weather_2010.csv)
   [timeseries_csv]=$(seed timeseries_csv data/pv/serf_east_15min_ac_power.csv data/pv/serf_east_psm3_data.csv)
-  [openmeteo_json]=$(seed openmeteo_json data/weather/openmeteo_GB_2022.json)
+  [openmeteo_json]=$(seed openmeteo_json data/weather/openmeteo_GB_2022.json tests/data/feeds/openmeteo_*.json)
   [epw]=$(seed epw data/weather/NLD_Amsterdam062400_IWEC.epw)
   [tmy3]=$(seed tmy3 data/weather/723170TYA.CSV)
   [pvgis_tmy]=$(seed pvgis_tmy data/weather/tmy_45.000_8.000_2005_2023.csv)
   [nsrdb_psm3]=$(seed nsrdb_psm3 data/weather/test_psm3_2017.csv)
   [reading_payload]=$(seed reading_payload /dev/null)
-  [carbon_csv]=$(seed carbon_csv data/carbon/GB_2022_hourly.csv)
+  [carbon_csv]=$(seed carbon_csv data/carbon/GB_2022_hourly.csv tests/data/feeds/electricitymaps_*
+    tests/data/feeds/watttime_*.json)
   [weather_table]=$(seed weather_table data/pv/serf_east_psm3_data.csv)
   [config_toml]=$(seed config_toml config/greenshift.example.toml)
   [api_request]=$(seed api_request /dev/null)
@@ -40,6 +41,8 @@ printf '{"zone":"FR","history":[{"zone":"FR","carbonIntensity":40,"datetime":"20
   >"${corpus[carbon_csv]}/api.json"
 printf '[{"latitude":50.1,"longitude":8.7,"minutely_15":{"time":[1654084800,1654085700],"shortwave_radiation":[700,null]}},{"latitude":51,"longitude":0,"hourly":{"time":["2022-06-01T12:00"]}}]' \
   >"${corpus[openmeteo_json]}/shapes.json"
+printf '[service]\ntoken = "0123456789abcdef0"\n[feeds]\nretries = 1\n[[sites]]\nname = "a"\nlatitude = 1\nlongitude = 2\ncapacity_kw = 1\npv_kwp = 2\n[sites.weather_feed]\nurl = "https://x/v1/forecast?a=1"\n[sites.carbon_feed]\nkind = "csv"\nurl = "http://y/z.csv"\nevery_s = 60\n' \
+  >"${corpus[config_toml]}/feeds.toml"
 printf 'POST /api/readings\n[{"site":"a","sensor":"pv","time":"2022-07-01T11:59:00Z","power_w":500}]' \
   >"${corpus[api_request]}/readings"
 printf 'POST /api/moves\n{"vm":"web","to":"b"}' >"${corpus[api_request]}/move"

@@ -182,11 +182,78 @@ Result<CarbonSeries> ParseElectricityMapsJson(std::string_view text, const std::
   return series;
 }
 
+Result<CarbonSeries> ParseWattTimeJson(std::string_view text, const std::string& file) {
+  using nlohmann::json;
+  const json root = json::parse(text, nullptr, false);
+  if (root.is_discarded()) return FileError(file, 0, "not valid JSON");
+  if (!root.is_object()) return FileError(file, 0, "is not a JSON object");
+  if (!root.contains("data") || !root["data"].is_array())
+    return FileError(file, 0, "has no 'data' array: not a WattTime response");
+  // Units: WattTime gives MOERs in lbs/MWh in the US and g/kWh (co2_moer in some regions, and
+  // co2_aoer); 1 lb/MWh = 0.453592 g/kWh.
+  double to_g_per_kwh = 0;
+  std::string units = "lbs_co2_per_mwh";
+  if (root.contains("meta") && root["meta"].is_object() && root["meta"].contains("units")) {
+    if (!root["meta"]["units"].is_string()) return FileError(file, 0, "meta.units is not a string");
+    units = root["meta"]["units"].get<std::string>();
+  }
+  if (units == "lbs_co2_per_mwh") to_g_per_kwh = 0.45359237;
+  if (units == "g_co2_per_kwh" || units == "kg_co2_per_mwh") to_g_per_kwh = 1;
+  if (to_g_per_kwh == 0) {
+    return FileError(file, 0,
+                     "meta.units '" + units.substr(0, 40) +
+                         "' is not lbs_co2_per_mwh, g_co2_per_kwh or kg_co2_per_mwh (greenshift "
+                         "reads carbon intensity, not a health-damage or index signal)");
+  }
+  CarbonSeries series;
+  series.source = file;
+  if (root.contains("meta") && root["meta"].is_object() && root["meta"].contains("region") &&
+      root["meta"]["region"].is_string())
+    series.zone = root["meta"]["region"].get<std::string>();
+  const json& data = root["data"];
+  for (size_t i = 0; i < data.size(); ++i) {
+    const json& e = data[i];
+    const std::string at = "data[" + std::to_string(i) + "]";
+    if (!e.is_object()) return FileError(file, 0, at + " is not an object");
+    if (!e.contains("point_time") || !e["point_time"].is_string())
+      return FileError(file, 0, at + " has no 'point_time' string");
+    const std::string when = e["point_time"].get<std::string>();
+    Result<int64_t> ms = ParseRfc3339Ms(when);
+    if (!ms.ok()) return FileError(file, 0, at + ".point_time '" + when + "' " + ms.error());
+    if (!e.contains("value")) return FileError(file, 0, at + " has no 'value'");
+    if (e["value"].is_null()) {
+      ++series.missing;
+      continue;
+    }
+    if (!e["value"].is_number()) return FileError(file, 0, at + ".value is not a number");
+    const double value = e["value"].get<double>() * to_g_per_kwh;
+    if (!(value >= 0 && value <= 2000)) {
+      return FileError(
+          file, 0,
+          at + ".value " + e["value"].dump() + " " + units + " is outside 0..2000 gCO2/kWh");
+    }
+    const int64_t t = SecondsOfMs(*ms);
+    if (!series.time_utc_s.empty() && t <= series.time_utc_s.back())
+      return FileError(file, 0,
+                       at + ".point_time " + when + " does not come after the entry before");
+    series.time_utc_s.push_back(t);
+    series.g_per_kwh.push_back(value);
+  }
+  if (series.time_utc_s.empty()) {
+    return FileError(file, 0,
+                     series.missing > 0 ? "has no intensity: every value is null" : "has no data");
+  }
+  return series;
+}
+
 Result<CarbonSeries> ParseCarbonFile(std::string_view text, const std::string& file,
                                      bool lifecycle) {
   const size_t first = text.find_first_not_of(" \n\r\t");
-  if (first != std::string_view::npos && (text[first] == '{' || text[first] == '['))
+  if (first != std::string_view::npos && (text[first] == '{' || text[first] == '[')) {
+    // WattTime's responses are the ones with point_time (Electricity Maps' say datetime).
+    if (text.find("\"point_time\"") != std::string_view::npos) return ParseWattTimeJson(text, file);
     return ParseElectricityMapsJson(text, file);
+  }
   return ParseCarbonCsv(text, file, lifecycle);
 }
 

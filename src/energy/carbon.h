@@ -41,6 +41,12 @@ Result<CarbonSeries> ParseCarbonCsv(std::string_view text, const std::string& fi
 // response (`error`, or `status` "error" with a `message`) is an error that quotes it.
 Result<CarbonSeries> ParseElectricityMapsJson(std::string_view text, const std::string& file);
 
+// A WattTime v3 response (/v3/forecast, /v3/historical, /v3/signal-index is refused): `data`, an
+// array of `point_time` (RFC 3339) and `value`, in `meta.units` (lbs_co2_per_mwh, converted to
+// g/kWh, or g_co2_per_kwh); the zone is `meta.region`. A co2_moer signal is the marginal
+// intensity (what one more kWh emits), not the average the other sources give.
+Result<CarbonSeries> ParseWattTimeJson(std::string_view text, const std::string& file);
+
 // A carbon intensity file of any of the shapes above, told apart by its content.
 Result<CarbonSeries> ParseCarbonFile(std::string_view text, const std::string& file,
                                      bool lifecycle = true);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what greenshift needs, builds it, and runs every test:
 #   1. the unit tests under AddressSanitizer and UBSan (build-asan/, no guest image),
-#   2. the service's threaded tests (engine, executor, API server, same-engine, MQTT) under
+#   2. the service's threaded tests (engine, executor, API server, same-engine, MQTT, feeds) under
 #      ThreadSanitizer (build-tsan/),
 #   3. the libFuzzer targets, 10 s each (scripts/fuzz.sh; longer runs: scripts/fuzz.sh 600),
 #   4. the full build (warnings are errors): unit tests, then the integration tests, which start
@@ -33,7 +33,7 @@ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGREENSHIFT
 ninja -C build-tsan unit_tests energy_integration_tests
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 build-tsan/tests/unit_tests --gtest_brief=1 \
-  --gtest_filter='ServiceTest.*:ApiTest.*:SameEngineTest.*:ExecutorTest.*:ObserverTest.*'
+  --gtest_filter='ServiceTest.*:ApiTest.*:SameEngineTest.*:ExecutorTest.*:ObserverTest.*:FeedsTest.*:HttpClientTest.*'
 build-tsan/tests/energy_integration_tests --gtest_brief=1 \
   --gtest_filter='MqttIntegrationTest.TheServiceReadsMqttSensors:MqttIntegrationTest.ItSubscribesAgainAfterTheBrokerRestarts'
 unset TSAN_OPTIONS

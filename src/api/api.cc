@@ -333,11 +333,34 @@ Response Api::Route(const Request& request, std::string* route_name) {
         sources[source] = up;
         sources_up &= up;
       }
+      // Live feeds: their data's age, and why the last try failed.
+      json feeds = json::array();
+      bool feeds_fresh = true;
+      if (feeds_ != nullptr) {
+        for (const control::FeedView& f : feeds_->States()) {
+          feeds_fresh &= !f.stale;
+          feeds.push_back(
+              {{"site", f.site},
+               {"feed", f.what},
+               {"kind", f.kind},
+               {"url", f.url},
+               {"stale", f.stale},
+               {"age_s", f.age_s >= 0 ? json(std::round(f.age_s)) : json(nullptr)},
+               {"fetched_at", f.last_ok_ms > 0 ? json(TimeText(f.last_ok_ms)) : json(nullptr)},
+               {"from_cache", f.from_cache},
+               {"data_until",
+                f.data_until_utc_s > 0 ? json(TimeText(f.data_until_utc_s * 1000)) : json(nullptr)},
+               {"last_error", f.last_error.empty() ? json(nullptr) : json(f.last_error)},
+               {"fetches", f.fetches},
+               {"failures", f.failures}});
+        }
+      }
       const int64_t period_ms = static_cast<int64_t>(config_.period_s * 1000);
       const bool loop_late =
           status.ticks > 0 && status.now_ms - status.last_tick_ms > 3 * period_ms + 60000;
       std::string verdict = "ok";
-      if (!stale.empty() || !sources_up || !status.inventory_ok) verdict = "degraded";
+      if (!stale.empty() || !sources_up || !status.inventory_ok || !feeds_fresh)
+        verdict = "degraded";
       if (!store_ok.ok() || loop_late) verdict = "failing";
       Result<int> version = store_.SchemaVersion();
       json body = {{"status", verdict},
@@ -356,6 +379,7 @@ Response Api::Route(const Request& request, std::string* route_name) {
                    {"inventory_ok", status.inventory_ok},
                    {"stale_sites", stale},
                    {"sensor_sources", sources},
+                   {"feeds", feeds},
                    {"readings_accepted", engine_.observer().Counters().accepted}};
       return Json(verdict == "failing" ? 503 : 200, Dump(body));
     }
@@ -655,6 +679,9 @@ std::string Api::Metrics() {
   in.store = &store;
   in.store_up = store_up;
   in.requests = &requests;
+  const std::vector<control::FeedView> feeds =
+      feeds_ != nullptr ? feeds_->States() : std::vector<control::FeedView>();
+  in.feeds = &feeds;
   return RenderMetrics(in);
 }
 

@@ -21,6 +21,7 @@
 #include "api/http.h"
 #include "control/config.h"
 #include "control/engine.h"
+#include "control/feeds.h"
 #include "control/store_recorder.h"
 #include "store/store.h"
 
@@ -37,6 +38,9 @@ class Api {
   std::optional<Response> Admit(const std::string& method, const std::string& path,
                                 const std::string& authorization, uint64_t content_length);
   Response Handle(const Request& request);
+  // The live feeds the health page and the metrics show (none until set); `feeds` outlives
+  // the Api.
+  void SetFeeds(const control::FeedRunner* feeds) { feeds_ = feeds; }
   // The metrics page (Prometheus text format 0.0.4).
   std::string Metrics();
   // Counts a response the server made itself (a timeout, a malformed request, too many
@@ -51,6 +55,7 @@ class Api {
   store::Store& store_;
   control::StoreRecorder& recorder_;
   control::Engine& engine_;
+  const control::FeedRunner* feeds_ = nullptr;
   std::mutex mutex_;
   std::map<std::pair<std::string, int>, int64_t> requests_;  // (route, status) -> count
 };

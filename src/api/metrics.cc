@@ -170,6 +170,26 @@ std::string RenderMetrics(const MetricsInput& in) {
   for (const auto& [source, up] : *in.sources)
     p.Line("greenshift_sensor_source_up", "source=\"" + MetricLabel(source) + "\"", up ? 1 : 0);
 
+  if (in.feeds != nullptr && !in.feeds->empty()) {
+    auto feed = [](const control::FeedView& f) {
+      return "site=\"" + MetricLabel(f.site) + "\",feed=\"" + f.what + "\"";
+    };
+    p.Head("greenshift_feed_age_seconds", "gauge",
+           "Age of a live feed's data (since the fetch it came from); absent before any.");
+    for (const control::FeedView& f : *in.feeds)
+      if (f.age_s >= 0) p.Line("greenshift_feed_age_seconds", feed(f), f.age_s);
+    p.Head("greenshift_feed_stale", "gauge",
+           "1 when a live feed's data is older than its stale_after_s, or there is none.");
+    for (const control::FeedView& f : *in.feeds)
+      p.Line("greenshift_feed_stale", feed(f), f.stale ? 1 : 0);
+    p.Head("greenshift_feed_fetches_total", "counter", "Tries to fetch a live feed (retries too).");
+    for (const control::FeedView& f : *in.feeds)
+      p.Line("greenshift_feed_fetches_total", feed(f), static_cast<double>(f.fetches));
+    p.Head("greenshift_feed_failures_total", "counter", "Tries to fetch a live feed that failed.");
+    for (const control::FeedView& f : *in.feeds)
+      p.Line("greenshift_feed_failures_total", feed(f), static_cast<double>(f.failures));
+  }
+
   p.Head("greenshift_store_up", "gauge",
          "1 while the store takes writes (0: the last write failed, or its file is gone).");
   p.Line("greenshift_store_up", "", in.store_up ? 1 : 0);

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "control/engine.h"
+#include "control/feeds.h"
 #include "control/store_recorder.h"
 
 namespace greenshift::api {
@@ -26,6 +27,7 @@ struct MetricsInput {
   const control::StoreHealth* store = nullptr;
   bool store_up = true;
   const std::map<std::pair<std::string, int>, int64_t>* requests = nullptr;
+  const std::vector<control::FeedView>* feeds = nullptr;  // none when null
 };
 
 std::string RenderMetrics(const MetricsInput& in);

@@ -47,7 +47,7 @@ Status CheckConfig(const control::ServiceConfig& config) {
 }
 
 void RunServe(Context& context, const std::string& config_path, int port_override, bool check_only,
-              bool check_hosts) {
+              bool check_hosts, bool check_feeds) {
   // Block the signals before any thread starts, so only sigtimedwait below sees them.
   sigset_t signals;
   sigemptyset(&signals);
@@ -67,6 +67,14 @@ void RunServe(Context& context, const std::string& config_path, int port_overrid
                 config_path.c_str(), config->sites.size(), config->hosts.size(), config->vms.size(),
                 control::ModeName(config->mode), config->policy.c_str(),
                 config->token_source.c_str());
+    return;
+  }
+  if (check_feeds) {
+    std::vector<std::string> lines;
+    const bool ok = control::CheckFeeds(*config, HttpGet, &lines);
+    for (const std::string& line : lines) std::printf("%s\n", line.c_str());
+    if (lines.empty()) std::printf("%s: no site has a live feed\n", config_path.c_str());
+    if (!ok) return context.Fail("a feed failed (above)");
     return;
   }
   if (check_hosts) {
@@ -111,6 +119,7 @@ void RunServe(Context& context, const std::string& config_path, int port_overrid
   if (!recovered.ok()) return context.Fail(recovered.error());
 
   api::Api api(*config, **store, *service->recorder, engine);
+  api.SetFeeds(service->feeds.get());
   api::ServerOptions options;
   options.host = config->listen;
   options.port = port_override >= 0 ? port_override : config->port;
@@ -138,6 +147,7 @@ void RunServe(Context& context, const std::string& config_path, int port_overrid
               server.tls() ? "https" : "http", config->listen.c_str(), server.port());
   std::fflush(stdout);
   engine.Start(service->clock);
+  service->feeds->Start();
   NotifySystemd("READY=1");
 
   // Signals, and every minute the store's retention.
@@ -150,6 +160,7 @@ void RunServe(Context& context, const std::string& config_path, int port_overrid
       NotifySystemd("RELOADING=1");
       Status reloaded = control::ReloadInputs(*config, *service->inputs);
       if (reloaded.ok()) {
+        service->feeds->Reapply();
         service->recorder->Event(LogLevel::kInfo, "reload", "weather and carbon files read again",
                                  engine.NowMs());
       } else {
@@ -179,6 +190,7 @@ void RunServe(Context& context, const std::string& config_path, int port_overrid
     }
   }
   NotifySystemd("STOPPING=1");
+  service->feeds->Stop();
   engine.Stop();  // a migration still running is cancelled: its VM stays on its source
   server.Stop();
   service->recorder->Event(LogLevel::kInfo, "stop", "service stopped", engine.NowMs());
@@ -194,6 +206,7 @@ void AddServeCommand(CLI::App& app, Context& context) {
     int port = -1;
     bool check = false;
     bool check_hosts = false;
+    bool check_feeds = false;
   };
   auto o = std::make_shared<Options>();
   serve->add_option("--config", o->config, "the service's TOML file")->required();
@@ -203,8 +216,11 @@ void AddServeCommand(CLI::App& app, Context& context) {
                   "read the config and every file it names, say what is wrong, and exit");
   serve->add_flag("--check-hosts", o->check_hosts,
                   "connect to every host through the driver, list what runs where, and exit");
-  serve->callback(
-      [&context, o] { RunServe(context, o->config, o->port, o->check, o->check_hosts); });
+  serve->add_flag("--check-feeds", o->check_feeds,
+                  "fetch every live feed once, say what each gave or why it failed, and exit");
+  serve->callback([&context, o] {
+    RunServe(context, o->config, o->port, o->check, o->check_hosts, o->check_feeds);
+  });
 }
 
 }  // namespace greenshift::cli

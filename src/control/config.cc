@@ -35,26 +35,6 @@ bool LooksLikeAPlaceholder(const std::string& token) {
   return token.find_first_not_of(token[0]) == std::string::npos;
 }
 
-// Reads a token file: its first line, trimmed. A file others may read is refused: the token
-// guards every change made through the API.
-Result<std::string> ReadTokenFile(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    return Status::Invalid("cannot read " + path + ": " + std::strerror(errno));
-  if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%03o", static_cast<unsigned>(st.st_mode & 0777));
-    return Status::Invalid(path + " may be read by others (mode " + mode + "): chmod 600 it");
-  }
-  Result<std::string> text = ReadFile(path);
-  if (!text.ok()) return text.status();
-  std::string token = text->substr(0, text->find('\n'));
-  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
-  size_t start = 0;
-  while (start < token.size() && std::isspace(static_cast<unsigned char>(token[start]))) ++start;
-  return token.substr(start);
-}
-
 }  // namespace
 
 const char* MeasuresName(Measures measures) {
@@ -123,7 +103,8 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   ServiceConfig c;
   c.file = file;
   const Table top(root, "", file);
-  GS_RETURN_IF_ERROR(top.CheckKnown({"service", "policy", "sites", "links", "hosts", "vms"}));
+  GS_RETURN_IF_ERROR(
+      top.CheckKnown({"service", "feeds", "policy", "sites", "links", "hosts", "vms"}));
 
   Table service = top.Sub("service").value();
   GS_RETURN_IF_ERROR(service.CheckKnown({"listen",
@@ -233,6 +214,7 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   if (replay_start.empty() && c.replay_speed != 1)
     return service.Error("replay_speed", "needs replay_start (real time runs at speed 1)");
 
+  GS_RETURN_IF_ERROR(ReadFeeds(top, c));
   Table policy = top.Sub("policy").value();
   GS_RETURN_IF_ERROR(policy.CheckKnown(
       {"name", "min_dwell_hours", "horizon_hours", "hysteresis_kg", "hysteresis_fraction",
@@ -271,10 +253,12 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   GS_ASSIGN(sites, top.Tables("sites"));
   if (sites.empty()) return top.Error("sites", "at least one [[sites]] is required");
   for (const Table& t : sites) {
-    GS_RETURN_IF_ERROR(t.CheckKnown(
-        {"name", "latitude", "longitude", "capacity_kw", "pv_kwp", "pv_tilt", "pv_azimuth",
-         "wind_turbine", "wind_curves", "wind_hub_height_m", "wind_count", "weather", "carbon",
-         "carbon_g_per_kwh", "forecast", "carbon_forecast", "sensors", "storage_rtt_ms"}));
+    GS_RETURN_IF_ERROR(
+        t.CheckKnown({"name",        "latitude",          "longitude",    "capacity_kw",
+                      "pv_kwp",      "pv_tilt",           "pv_azimuth",   "wind_turbine",
+                      "wind_curves", "wind_hub_height_m", "wind_count",   "weather",
+                      "carbon",      "carbon_g_per_kwh",  "forecast",     "carbon_forecast",
+                      "sensors",     "storage_rtt_ms",    "weather_feed", "carbon_feed"}));
     SiteConfig s;
     GS_ASSIGN(s.name, ReadName(t));
     if (c.FindSite(s.name)) return t.Error("name", "site '" + s.name + "' is defined twice");
@@ -312,9 +296,10 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     GS_ASSIGN(s.carbon_g_per_kwh, t.Number("carbon_g_per_kwh", 400, 0, 5000));
     if (!s.weather.empty() && !(s.pv_kwp > 0) && s.wind_turbine.empty())
       return t.Error("weather", "is given but the site has neither pv_kwp nor wind_turbine");
+    GS_RETURN_IF_ERROR(ReadSiteFeeds(t, file, s));
     std::string forecast, carbon_forecast;
     GS_ASSIGN(forecast,
-              t.String("forecast", std::string(s.weather.empty() ? "persistence" : "model")));
+              t.String("forecast", std::string(s.HasWeather() ? "model" : "persistence")));
     if (forecast == "model") {
       s.forecast = GreenForecast::kModel;
     } else if (forecast == "history") {
@@ -324,10 +309,10 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     } else {
       return t.Error("forecast", "'" + forecast + "' is not one of model, history, persistence");
     }
-    if (s.forecast != GreenForecast::kPersistence && s.weather.empty())
+    if (s.forecast != GreenForecast::kPersistence && !s.HasWeather())
       return t.Error("forecast", "'" + forecast +
-                                     "' needs the site's weather file (the model, or the clear "
-                                     "sky the history is scaled by)");
+                                     "' needs the site's weather (file or feed: the model, or the "
+                                     "clear sky the history is scaled by)");
     if (s.forecast == GreenForecast::kHistory && !(s.pv_kwp > 0))
       return t.Error("forecast", "'history' scales PV by its clear sky: the site needs pv_kwp");
     GS_ASSIGN(carbon_forecast, t.String("carbon_forecast", std::string("file")));

@@ -31,6 +31,29 @@ struct SensorConfig {
   Measures measures = Measures::kGreen;
 };
 
+// A live feed of a site's weather forecast or carbon intensity (energy/feeds.h), fetched by the
+// service on a schedule; `kind` empty: none.
+struct FeedConfig {
+  std::string kind;  // "open-meteo" (weather); "electricity-maps", "watttime" or "csv" (carbon)
+  std::string url;
+  // electricity-maps: its API token (token_file, or token_env, default ELECTRICITYMAPS_TOKEN).
+  std::string token;
+  // watttime: the login (user, or WATTTIME_USER; password_file, or password_env, default
+  // WATTTIME_PASSWORD), and where it is (default: the url's origin + /login).
+  std::string user, password, login_url;
+  double every_s = 3600;     // between fetches
+  double stale_after_s = 0;  // the data is stale this long after the last fetch that worked
+  bool given() const { return !kind.empty(); }
+};
+
+// How every feed is fetched.
+struct FeedsConfig {
+  std::string cache_dir;  // the last good body of each feed (default: the database's path + .feeds)
+  double timeout_s = 20;  // each request
+  int retries = 2;        // more tries after one fails for what may pass (a timeout, HTTP 5xx)
+  double retry_backoff_s = 5;  // before the first retry; doubled each time
+};
+
 // How a site's green power is forecast: "model" (its PV and wind models on the weather file,
 // corrected by the sensors), "history" (the sensors' last week against the clear sky, and the
 // wind persisted), "persistence" (what the sensors measure now stays).
@@ -53,6 +76,7 @@ struct SiteConfig {
   std::string weather;  // a weather file (Open-Meteo JSON, EPW, ...); empty: forecasts persist
                         // what the sensors measure
   std::string carbon;   // a carbon-intensity CSV; empty: `carbon_g_per_kwh` all the time
+  FeedConfig weather_feed, carbon_feed;  // fetched live, merged over the files (if any)
   double carbon_g_per_kwh = 400;
   // Round trip from the site to the shared storage, ms (0: next to it): how fast a VM with a
   // shared disk can write it there (placement::Problem::remote_disk_in_flight_bytes).
@@ -60,6 +84,7 @@ struct SiteConfig {
   GreenForecast forecast = GreenForecast::kPersistence;  // default: model when weather is given
   CarbonForecast carbon_forecast = CarbonForecast::kFile;
   std::vector<SensorConfig> sensors;
+  bool HasWeather() const { return !weather.empty() || weather_feed.given(); }
 };
 
 struct HostConfig {
@@ -144,6 +169,7 @@ struct ServiceConfig {
   std::string driver;  // of every host (a kind of hypervisor/kinds.h)
   std::string policy = "greedy-forecast";
   placement::PolicyOptions policy_options;
+  FeedsConfig feeds;
   std::vector<SiteConfig> sites;
   std::vector<HostConfig> hosts;
   std::vector<VmConfig> vms;

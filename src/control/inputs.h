@@ -1,7 +1,9 @@
 // What a site's observations and forecasts are made from besides its sensors: its PV and wind
 // models with their weather, the PV it would make under a clear sky, and its grid's carbon
 // intensity. Built from files at start (and again on SIGHUP, when an operator has put newer
-// files in place), immutable once built, shared by the observer and the forecaster.
+// files in place) and from live feeds as they are fetched (control/feeds.h); each SiteInputs is
+// immutable once built (a newer one is swapped in whole), shared by the observer and the
+// forecaster.
 #pragma once
 
 #include <cmath>
@@ -59,6 +61,10 @@ struct SiteInputs {
   // it does.
   std::string WeatherGap(int64_t from_utc_s, int64_t to_utc_s) const;
 };
+
+// Sets `in.weather` (from `source`, for messages) and what is made from it: the PV under a clear
+// sky per slot, for the history method.
+void SetWeather(SiteInputs& in, energy::WeatherSeries weather, std::string source, int64_t slot_s);
 
 // Every site's inputs; Replace swaps one in (SIGHUP) while the loop and the API read them.
 class Inputs {

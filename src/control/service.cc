@@ -99,12 +99,7 @@ Result<std::shared_ptr<const SiteInputs>> LoadSiteInputs(const SiteConfig& sc,
   in->carbon_constant = sc.carbon_g_per_kwh;
   in->has_sensors = !sc.sensors.empty();
   in->model.name = sc.name;
-  if (!sc.weather.empty()) {
-    Result<energy::WeatherSeries> weather =
-        energy::ReadWeatherFile(sc.weather, 0, sc.latitude, sc.longitude);
-    if (!weather.ok()) return weather.status().Context(where);
-    in->weather = std::move(*weather);
-    in->weather_file = sc.weather;
+  if (sc.HasWeather()) {
     if (sc.pv_kwp > 0) {
       energy::PvSystem pv;
       pv.latitude_deg = sc.latitude;
@@ -125,22 +120,14 @@ Result<std::shared_ptr<const SiteInputs>> LoadSiteInputs(const SiteConfig& sc,
       in->model.wind.push_back({*curve, sc.wind_hub_height_m, 0.1, sc.wind_count});
     }
     in->has_model = true;
-    if (sc.forecast == GreenForecast::kHistory && !in->model.pv.empty() && in->weather.size() > 0) {
-      // The PV under a clear sky, per slot, over the weather's span.
-      energy::SiteModel pv_only = in->model;
-      pv_only.wind.clear();
-      const energy::WeatherSeries clear = energy::ClearSkyWeather(in->weather);
-      const int64_t step =
-          in->weather.size() > 1 ? in->weather.time_utc_s[1] - in->weather.time_utc_s[0] : 3600;
-      energy::PowerSeries series{clear.time_utc_s, energy::ModelPowerW(pv_only, clear), step};
-      const int64_t first = (in->weather.time_utc_s.front() + slot_s - 1) / slot_s;
-      const int64_t end = (in->weather.time_utc_s.back() + step) / slot_s;
-      if (end > first) {
-        in->clear_sky_pv_w.first_slot = first;
-        in->clear_sky_pv_w.values = energy::AverageIntoSlots(series, first * slot_s, slot_s,
-                                                             static_cast<size_t>(end - first));
-      }
-    }
+  }
+  if (!sc.weather.empty()) {
+    Result<energy::WeatherSeries> weather =
+        energy::ReadWeatherFile(sc.weather, 0, sc.latitude, sc.longitude);
+    if (!weather.ok()) return weather.status().Context(where);
+    SetWeather(*in, std::move(*weather), sc.weather, slot_s);
+  } else if (sc.weather_feed.given()) {
+    in->weather_file = "the weather feed (nothing fetched yet)";
   }
   if (!sc.carbon.empty()) {
     Result<std::string> text = ReadFile(sc.carbon);
@@ -167,7 +154,8 @@ Status ReloadInputs(const ServiceConfig& config, Inputs& inputs) {
 }
 
 Result<Service> BuildService(const ServiceConfig& config, store::Store& store,
-                             hypervisor::Driver& driver, ServiceClock::WallClock wall) {
+                             hypervisor::Driver& driver, ServiceClock::WallClock wall,
+                             HttpGetFn http) {
   int64_t epoch = 0;
   GS_ASSIGN(epoch, ReplayEpoch(config, store, wall()));
   ServiceClock clock(wall, epoch, config.replay_start_utc_s * 1000, config.replay_speed);
@@ -275,7 +263,7 @@ Result<Service> BuildService(const ServiceConfig& config, store::Store& store,
   setup.refresh_inventory = true;
   setup.keep_static_account = true;
 
-  Service service{setup.inputs, nullptr, nullptr, clock, std::move(notes)};
+  Service service{setup.inputs, nullptr, nullptr, clock, nullptr, std::move(notes)};
   std::vector<std::string> site_names, vm_names;
   for (const SiteConfig& site : config.sites) site_names.push_back(site.name);
   for (const VmConfig& vm : config.vms) vm_names.push_back(vm.name);
@@ -286,6 +274,14 @@ Result<Service> BuildService(const ServiceConfig& config, store::Store& store,
   for (std::unique_ptr<SensorSource>& source : sources)
     service.engine->observer().AddSource(std::move(source));
   service.engine->observer().SetLoadSource(std::make_unique<ConfiguredLoad>(power_w));
+  StoreRecorder* recorder = service.recorder.get();
+  Engine* engine = service.engine.get();
+  service.feeds =
+      std::make_unique<FeedRunner>(config, service.inputs, slot_s, wall, std::move(http),
+                                   [recorder, engine](LogLevel level, const std::string& message) {
+                                     recorder->Event(level, "feeds", message, engine->NowMs());
+                                   });
+  for (std::string& note : service.feeds->LoadCache()) service.warnings.push_back(std::move(note));
   return service;
 }
 

@@ -12,6 +12,7 @@
 #include "control/clock.h"
 #include "control/config.h"
 #include "control/engine.h"
+#include "control/feeds.h"
 #include "control/inputs.h"
 #include "control/store_recorder.h"
 #include "core/status.h"
@@ -25,14 +26,19 @@ struct Service {
   std::unique_ptr<StoreRecorder> recorder;
   std::unique_ptr<Engine> engine;
   ServiceClock clock;
-  // What the operator should know about its inputs (a replay file's gaps), for the log.
+  // The sites' live feeds, their cache already applied; Start()ed by whoever runs the engine.
+  std::unique_ptr<FeedRunner> feeds;
+  // What the operator should know about its inputs (a replay file's gaps, a cached feed body
+  // that could not be read), for the log.
   std::vector<std::string> warnings;
 };
 
 // A replay keeps its epoch in the store, so that a restarted service goes on with the same day;
-// a stored epoch that cannot be read is replaced (and said so), not fatal.
+// a stored epoch that cannot be read is replaced (and said so), not fatal. The feeds fetch with
+// `http` (HttpGet outside tests).
 Result<Service> BuildService(const ServiceConfig& config, store::Store& store,
-                             hypervisor::Driver& driver, ServiceClock::WallClock wall);
+                             hypervisor::Driver& driver, ServiceClock::WallClock wall,
+                             HttpGetFn http = HttpGet);
 
 // One site's inputs from its files. `slot_s`: the engine's slot (the clear sky is kept per slot).
 Result<std::shared_ptr<const SiteInputs>> LoadSiteInputs(const SiteConfig& site,

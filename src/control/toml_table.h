@@ -40,6 +40,8 @@ class Table {
     return Status::Ok();
   }
 
+  bool Has(const char* key) const { return table_->get(key) != nullptr; }
+
   Result<std::string> String(const char* key, std::optional<std::string> fallback) const {
     const toml::node* node = table_->get(key);
     if (node == nullptr) {

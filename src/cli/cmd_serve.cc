@@ -158,9 +158,8 @@ void RunServe(Context& context, const std::string& config_path, int port_overrid
     const int signal = sigtimedwait(&signals, nullptr, &minute);
     if (signal == SIGHUP) {
       NotifySystemd("RELOADING=1");
-      Status reloaded = control::ReloadInputs(*config, *service->inputs);
+      Status reloaded = control::ReloadInputs(*config, *service->inputs, service->feeds.get());
       if (reloaded.ok()) {
-        service->feeds->Reapply();
         service->recorder->Event(LogLevel::kInfo, "reload", "weather and carbon files read again",
                                  engine.NowMs());
       } else {

@@ -182,10 +182,11 @@ void FeedRunner::Apply(size_t site) {
   inputs_->Replace(site, std::move(in));
 }
 
-void FeedRunner::Reapply() {
+void FeedRunner::Rebase(std::vector<std::shared_ptr<const SiteInputs>> from_files) {
   {
     std::lock_guard<std::mutex> lock(apply_mutex_);
-    for (size_t s = 0; s < base_.size(); ++s) base_[s] = inputs_->Site(s);
+    for (size_t s = 0; s < base_.size() && s < from_files.size(); ++s)
+      base_[s] = std::move(from_files[s]);
   }
   for (size_t s = 0; s < base_.size(); ++s) Apply(s);
 }

@@ -14,8 +14,9 @@
 // any): the health page is then degraded and names it, and an event says so once. Its data is
 // still used as far as it reaches: a forecast that ends is the forecaster's gap, as with files.
 //
-// Thread safety: States() may be called from any thread; the other members from the thread that
-// owns the runner (serve's main thread, a test).
+// Thread safety: States() and Rebase() may be called from any thread, also while the runner's
+// thread runs; the other members from the thread that owns the runner (serve's main thread, a
+// test), and RunDue only while the runner's thread does not run.
 #pragma once
 
 #include <condition_variable>
@@ -86,9 +87,9 @@ class FeedRunner {
   // the thread does, and what tests call without it.
   void RunDue();
 
-  // After ReloadInputs read every site's files again: each site's feed data merged in again
-  // over them.
-  void Reapply();
+  // Every site's inputs read from its files again (SIGHUP, ReloadInputs): the feeds' data is
+  // merged over them before they are swapped in, so the loop never sees them without it.
+  void Rebase(std::vector<std::shared_ptr<const SiteInputs>> from_files);
 
   std::vector<FeedView> States() const;
 
@@ -105,7 +106,7 @@ class FeedRunner {
   std::function<int64_t()> wall_ms_;
   EventFn event_;
   // Each site's inputs from its files alone, what the feeds' data is merged over; with the
-  // feeds' data, guarded by apply_mutex_ (the thread fetches while SIGHUP reapplies).
+  // feeds' data, guarded by apply_mutex_ (the thread fetches while SIGHUP rebases).
   std::mutex apply_mutex_;
   std::vector<std::shared_ptr<const SiteInputs>> base_;
   std::vector<std::unique_ptr<Feed>> feeds_;

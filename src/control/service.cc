@@ -141,13 +141,17 @@ Result<std::shared_ptr<const SiteInputs>> LoadSiteInputs(const SiteConfig& sc,
   return std::shared_ptr<const SiteInputs>(std::move(in));
 }
 
-Status ReloadInputs(const ServiceConfig& config, Inputs& inputs) {
+Status ReloadInputs(const ServiceConfig& config, Inputs& inputs, FeedRunner* feeds) {
   const int64_t slot_s = std::max<int64_t>(1, std::llround(config.period_s));
   std::vector<std::shared_ptr<const SiteInputs>> loaded;
   for (const SiteConfig& site : config.sites) {
     Result<std::shared_ptr<const SiteInputs>> in = LoadSiteInputs(site, config.file, slot_s);
     if (!in.ok()) return in.status();
     loaded.push_back(std::move(*in));
+  }
+  if (feeds != nullptr && !feeds->empty()) {
+    feeds->Rebase(std::move(loaded));
+    return Status::Ok();
   }
   for (size_t s = 0; s < loaded.size(); ++s) inputs.Replace(s, std::move(loaded[s]));
   return Status::Ok();

@@ -45,8 +45,9 @@ Result<std::shared_ptr<const SiteInputs>> LoadSiteInputs(const SiteConfig& site,
                                                          const std::string& config_file,
                                                          int64_t slot_s);
 // Reads every site's weather and carbon files again and swaps them in (SIGHUP): all of them or,
-// when one fails, none (the error names the site and the file).
-Status ReloadInputs(const ServiceConfig& config, Inputs& inputs);
+// when one fails, none (the error names the site and the file). With `feeds`, their data is
+// merged over the files first.
+Status ReloadInputs(const ServiceConfig& config, Inputs& inputs, FeedRunner* feeds = nullptr);
 
 // The placement problem the config describes (sites, VMs, links; one slot per period).
 placement::Problem ProblemOf(const ServiceConfig& config);

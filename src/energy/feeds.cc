@@ -177,7 +177,10 @@ WeatherSeries MergeWeather(const WeatherSeries& old, const WeatherSeries& fresh,
   if (old.size() == 0 || fresh.size() == 0) return fresh;
   const int64_t old_step = StepOf(old.time_utc_s), fresh_step = StepOf(fresh.time_utc_s);
   if (old_step != 0 && fresh_step != 0 && old_step != fresh_step) return fresh;
-  const auto [first, end] = KeptBefore(old.time_utc_s, fresh.time_utc_s.front(), keep_s);
+  // Not a structured binding: clang 14 (the fuzz build) refuses one captured by a lambda.
+  const std::pair<size_t, size_t> kept =
+      KeptBefore(old.time_utc_s, fresh.time_utc_s.front(), keep_s);
+  const size_t first = kept.first, end = kept.second;
   if (first == end) return fresh;
   WeatherSeries merged = fresh;
   auto prefix = [&](const auto& column) {

@@ -301,12 +301,15 @@ TEST_F(FeedsTest, ARestartBeginsFromTheCacheAndSighupKeepsTheFeedsData) {
   EXPECT_NEAR(weather.age_s, 60, 5) << "the cache file's time";
   EXPECT_EQ(Health()["feeds"][0]["from_cache"], true);
 
-  // SIGHUP reads the files again (there are none here): the feeds' data is merged in again.
-  ASSERT_TRUE(ReloadInputs(config_, *service_->inputs).ok());
-  EXPECT_EQ(service_->inputs->Site(0)->weather.size(), 0u);
-  service_->feeds->Reapply();
+  // SIGHUP reads the files again (there are none here): the feeds' data is merged over them
+  // before they are swapped in; without the feeds, the files alone.
+  const std::shared_ptr<const SiteInputs> before = service_->inputs->Site(0);
+  ASSERT_TRUE(ReloadInputs(config_, *service_->inputs, service_->feeds.get()).ok());
+  EXPECT_NE(service_->inputs->Site(0), before) << "read again";
   EXPECT_EQ(service_->inputs->Site(0)->weather.size(), 12u);
   EXPECT_TRUE(service_->inputs->Site(1)->has_carbon);
+  ASSERT_TRUE(ReloadInputs(config_, *service_->inputs).ok());
+  EXPECT_EQ(service_->inputs->Site(0)->weather.size(), 0u);
 }
 
 TEST_F(FeedsTest, ACorruptCacheIsLeftOutAndSaid) {

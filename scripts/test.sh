@@ -11,9 +11,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each phase says how long it took, and the end lists them (where CI's time goes).
+timings=()
+phase_name=""
+phase_start=$SECONDS
+phase() {  # phase [NAME]: ends the phase before and begins NAME
+  if [[ -n $phase_name ]]; then
+    timings+=("$(printf '%5d s  %s' $((SECONDS - phase_start)) "$phase_name")")
+  fi
+  phase_name=${1:-}
+  phase_start=$SECONDS
+  if [[ -n $phase_name ]]; then echo "== $phase_name"; fi
+}
+
+phase "setup (scripts/setup.sh)"
 scripts/setup.sh
 
-echo "== format check (.clang-format)"
+phase "format check (.clang-format)"
 unformatted=$(git ls-files '*.cc' '*.h' | xargs clang-format --dry-run 2>&1 | grep -c "warning:" || true)
 if [[ $unformatted -ne 0 ]]; then
   git ls-files '*.cc' '*.h' | xargs clang-format --dry-run 2>&1 | head -20
@@ -21,27 +35,31 @@ if [[ $unformatted -ne 0 ]]; then
   exit 1
 fi
 
-echo "== unit tests under AddressSanitizer + UBSan"
+phase "unit tests under AddressSanitizer + UBSan"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DGREENSHIFT_WERROR=ON \
   -DGREENSHIFT_SANITIZE=ON -DGREENSHIFT_BUILD_GUEST=OFF >/dev/null
 ninja -C build-asan unit_tests greenshift driver_conformance_tests
 ctest --test-dir build-asan -L unit --output-on-failure -j2
 
-echo "== the service's threaded tests under ThreadSanitizer"
+phase "the service's threaded tests under ThreadSanitizer"
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGREENSHIFT_WERROR=ON \
   -DGREENSHIFT_TSAN=ON -DGREENSHIFT_BUILD_GUEST=OFF >/dev/null
-ninja -C build-tsan unit_tests energy_integration_tests
+ninja -C build-tsan threaded_tests energy_integration_tests
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
-build-tsan/tests/unit_tests --gtest_brief=1 \
-  --gtest_filter='ServiceTest.*:ApiTest.*:SameEngineTest.*:ExecutorTest.*:ObserverTest.*:FeedsTest.*:HttpClientTest.*'
+build-tsan/tests/threaded_tests --gtest_brief=1
 build-tsan/tests/energy_integration_tests --gtest_brief=1 \
   --gtest_filter='MqttIntegrationTest.TheServiceReadsMqttSensors:MqttIntegrationTest.ItSubscribesAgainAfterTheBrokerRestarts'
 unset TSAN_OPTIONS
 
-echo "== fuzzing (libFuzzer, ASan + UBSan), bounded"
+phase "fuzzing (libFuzzer, ASan + UBSan), bounded"
 scripts/fuzz.sh 10
 
-echo "== full build, unit and integration tests"
+phase "full build (warnings are errors)"
 scripts/build.sh
+phase "unit tests"
 ctest --test-dir build -L unit --output-on-failure -j2
+phase "integration tests"
 ctest --test-dir build -L integration --output-on-failure
+phase
+echo "== time per phase ($((SECONDS / 60)) min $((SECONDS % 60)) s in all)"
+printf '%s\n' "${timings[@]}"

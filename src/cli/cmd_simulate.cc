@@ -28,6 +28,7 @@ struct SimulateOptions {
   std::string scenario, report, policies;
   double days = 0;
   bool json = false, quiet = false;
+  bool clairvoyant = false;       // also `optimal` with perfect foresight, as a reference
   double progress_every_s = NAN;  // NaN: 0.5 s on a terminal, 30 s otherwise
 };
 
@@ -97,11 +98,23 @@ std::vector<std::string> SplitNames(const std::string& text) {
   return names;
 }
 
-// Share of the way from static to the oracle (1 = all of it), by CO2.
+// Share of the way from static to a reference (the oracle's bound, or the clairvoyant plan;
+// 1 = all of it), by CO2.
 double GapClosed(const sim::PolicyResult& r, const sim::PolicyResult& base,
-                 const sim::PolicyResult& oracle) {
-  const double gap = base.co2_kg - oracle.co2_kg;
+                 const sim::PolicyResult& reference) {
+  const double gap = base.co2_kg - reference.co2_kg;
   return gap > 0 ? (base.co2_kg - r.co2_kg) / gap : NAN;
+}
+
+// Migrations per VM per day over the world.
+double MovesPerVmDay(const sim::PolicyResult& r, const sim::World& world) {
+  const double vm_days = static_cast<double>(world.problem.vms.size()) *
+                         static_cast<double>(world.slots * world.problem.slot_s) / 86400;
+  return vm_days > 0 ? static_cast<double>(r.migrations) / vm_days : 0;
+}
+
+bool IsReference(const sim::PolicyResult& r) {
+  return r.policy == "oracle" || r.policy == "clairvoyant";
 }
 
 // Daily means of a per-slot series, for charts of a long period.
@@ -129,7 +142,7 @@ std::string Report(const sim::Scenario& scenario, const std::vector<sim::PolicyR
   };
   const sim::PolicyResult* best = &results.front();
   for (const sim::PolicyResult& r : results) {
-    if (r.policy != "oracle" && r.co2_kg < best->co2_kg) best = &r;
+    if (!IsReference(r) && r.co2_kg < best->co2_kg) best = &r;
   }
   std::string html =
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>greenshift simulate: " +
@@ -193,7 +206,7 @@ std::string Report(const sim::Scenario& scenario, const std::vector<sim::PolicyR
     std::vector<double> sampled;
     for (size_t t = 0; t < T; t += step)
       sampled.push_back(r.cumulative_co2_kg[std::min(T - 1, t + step - 1)]);
-    carbon.series.push_back({r.policy, sampled, SeriesColor(i), r.policy == "oracle"});
+    carbon.series.push_back({r.policy, sampled, SeriesColor(i), IsReference(r)});
   }
   html += RenderSvg(carbon, 1000, 320);
   html += "</body></html>\n";
@@ -222,11 +235,33 @@ void RunSimulate(Context& context, const SimulateOptions& o) {
     if (!result.ok()) return context.Fail(result.error());
     results.push_back(*result);
   }
+  if (o.clairvoyant) {
+    // The same engine and `optimal`, its forecasts replaced by what happened.
+    Result<std::unique_ptr<placement::Policy>> policy =
+        placement::MakePolicy("optimal", scenario->options.policy);
+    if (!policy.ok()) return context.Fail(policy.error());
+    sim::SimulationOptions options = scenario->options;
+    options.clairvoyant = true;
+    if (!o.quiet) {
+      const bool terminal = isatty(STDERR_FILENO) == 1;
+      const double every_s =
+          std::isnan(o.progress_every_s) ? (terminal ? 0.5 : 30) : o.progress_every_s;
+      options.progress = Progress("clairvoyant", every_s, terminal);
+    }
+    Result<sim::PolicyResult> result = sim::Simulate(scenario->world, **policy, options);
+    if (!result.ok()) return context.Fail(result.error());
+    result->policy = "clairvoyant";
+    results.push_back(*result);
+  }
   Result<sim::PolicyResult> oracle_result = sim::OracleResult(scenario->world);
   if (!oracle_result.ok()) return context.Fail(oracle_result.error());
   results.push_back(*oracle_result);
   const sim::PolicyResult& base = results.front();
   const sim::PolicyResult& oracle = results.back();
+  const sim::PolicyResult* clairvoyant = o.clairvoyant ? &results[results.size() - 2] : nullptr;
+  auto closed_to_clairvoyant = [&](const sim::PolicyResult& r) {
+    return clairvoyant != nullptr ? GapClosed(r, base, *clairvoyant) : NAN;
+  };
   if (!o.report.empty()) {
     Status written = WriteFileAtomic(o.report, Report(*scenario, results));
     if (!written.ok()) return context.Fail(written.message());
@@ -254,7 +289,11 @@ void RunSimulate(Context& context, const SimulateOptions& o) {
            {"mip_gap", std::isnan(r.MipGap()) ? nlohmann::json() : nlohmann::json(r.MipGap())},
            {"mip_gap_kg", r.mip_gap_kg},
            {"worst_mip_gap_kg", r.worst_mip_gap_kg},
-           {"gap_closed", std::isnan(closed) ? nlohmann::json() : nlohmann::json(closed)}});
+           {"migrations_per_vm_day", MovesPerVmDay(r, scenario->world)},
+           {"gap_closed", std::isnan(closed) ? nlohmann::json() : nlohmann::json(closed)},
+           {"gap_closed_clairvoyant", std::isnan(closed_to_clairvoyant(r))
+                                          ? nlohmann::json()
+                                          : nlohmann::json(closed_to_clairvoyant(r))}});
     }
     std::cout << nlohmann::json{{"scenario", scenario->name},
                                 {"sites", scenario->world.problem.sites.size()},
@@ -270,25 +309,37 @@ void RunSimulate(Context& context, const SimulateOptions& o) {
               scenario->name.c_str(), scenario->world.problem.sites.size(),
               scenario->world.problem.vms.size(), scenario->world.slots,
               FormatUtcMinutes(scenario->world.start_utc_s).c_str());
-  std::printf("| %-16s | %7s | %9s | %9s | %10s | %8s | %10s | %11s | %10s |\n", "policy", "green",
-              "brown kWh", "kg CO2", "migrations", "GB moved", "downtime s", "gap closed",
-              "plan ms");
-  std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(18, '-').c_str(),
-              std::string(9, '-').c_str(), std::string(11, '-').c_str(),
-              std::string(11, '-').c_str(), std::string(12, '-').c_str(),
-              std::string(10, '-').c_str(), std::string(12, '-').c_str(),
-              std::string(13, '-').c_str(), std::string(12, '-').c_str());
+  std::printf("| %-16s | %7s | %9s | %9s | %10s | %8s | %8s | %10s | %11s |%s %10s |\n", "policy",
+              "green", "brown kWh", "kg CO2", "migrations", "/VM/day", "GB moved", "downtime s",
+              "gap closed", clairvoyant ? "  of clairv. |" : "", "plan ms");
+  std::printf(
+      "|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s%s|\n", std::string(18, '-').c_str(),
+      std::string(9, '-').c_str(), std::string(11, '-').c_str(), std::string(11, '-').c_str(),
+      std::string(12, '-').c_str(), std::string(10, '-').c_str(), std::string(10, '-').c_str(),
+      std::string(12, '-').c_str(), std::string(13, '-').c_str(),
+      clairvoyant ? (std::string(13, '-') + "|").c_str() : "", std::string(12, '-').c_str());
   for (const sim::PolicyResult& r : results) {
     const double closed = GapClosed(r, base, oracle);
+    char of_clairvoyant[32] = "";
+    if (clairvoyant != nullptr)
+      std::snprintf(of_clairvoyant, sizeof of_clairvoyant, " %10.1f%% |",
+                    100 * closed_to_clairvoyant(r));
     std::printf(
-        "| %-16s | %6.1f%% | %9.1f | %9.1f | %10lld | %8.1f | %10.2f | %10.1f%% | %10.0f |\n",
+        "| %-16s | %6.1f%% | %9.1f | %9.1f | %10lld | %8.2f | %8.1f | %10.2f | %10.1f%% |%s "
+        "%10.0f |\n",
         r.policy.c_str(), 100 * r.green_share, r.brown_kwh, r.co2_kg,
-        static_cast<long long>(r.migrations), r.bytes_moved / 1e9, r.downtime_s, 100 * closed,
-        r.planning_ms);
+        static_cast<long long>(r.migrations), MovesPerVmDay(r, scenario->world),
+        r.bytes_moved / 1e9, r.downtime_s, 100 * closed, of_clairvoyant, r.planning_ms);
   }
   std::printf(
       "\ngap closed: share of the CO2 between static and the oracle's bound that a policy "
       "saves (migration energy included).\n");
+  if (clairvoyant != nullptr) {
+    std::printf(
+        "of clairv.: the same share of the CO2 between static and the clairvoyant plan (optimal "
+        "with perfect foresight: whole VMs, moves and their costs, dwell, capacity), what was "
+        "achievable.\n");
+  }
   for (const sim::PolicyResult& r : results) {
     if (r.solves == 0) continue;
     std::printf(
@@ -385,6 +436,9 @@ void AddSimulateCommands(CLI::App& app, Context& context) {
   cmd->add_option("--report", sim->report, "write an HTML report with charts to this file");
   cmd->add_flag("--json", sim->json, "print as JSON");
   cmd->add_flag("--quiet", sim->quiet, "no progress on stderr");
+  cmd->add_flag("--clairvoyant", sim->clairvoyant,
+                "also run optimal with perfect foresight (the same engine, its forecasts "
+                "replaced by what happened) as an achievable reference");
   cmd->add_option("--progress-every", sim->progress_every_s,
                   "seconds between progress lines on stderr (default: 0.5 on a terminal, 30 "
                   "otherwise)")

@@ -32,8 +32,9 @@ Engine::Engine(EngineSetup setup, hypervisor::Driver& driver, Recorder& recorder
   for (const placement::Site& site : problem_.sites) site_names.push_back(site.name);
   observer_ = std::make_unique<Observer>(site_names, std::move(setup.sensors), inputs_, recorder_,
                                          setup.observer);
-  forecaster_ =
-      std::make_unique<Forecaster>(inputs_, problem_.slot_s, std::move(setup.default_vm_power_w));
+  forecaster_ = setup.predictor ? std::move(setup.predictor)
+                                : std::make_unique<Forecaster>(inputs_, problem_.slot_s,
+                                                               std::move(setup.default_vm_power_w));
   planner_ = std::make_unique<Planner>(problem_, std::move(setup.policy), setup.min_dwell_slots,
                                        home_site_);
   fleet_ = std::make_unique<Fleet>(problem_, std::move(setup.hosts));

@@ -61,6 +61,8 @@ struct EngineSetup {
   ObserverOptions observer;
   std::shared_ptr<Inputs> inputs;
   std::vector<double> default_vm_power_w;  // per VM, before anything is observed
+  // The predict stage; null: a Forecaster over `inputs` (what the service always uses).
+  std::unique_ptr<Predictor> predictor;
   std::unique_ptr<placement::Policy> policy;
   int64_t min_dwell_slots = 1;
   ExecutorOptions executor;
@@ -193,7 +195,7 @@ class Engine {
   const Clock clock_;
   std::shared_ptr<Inputs> inputs_;
   std::unique_ptr<Observer> observer_;
-  std::unique_ptr<Forecaster> forecaster_;
+  std::unique_ptr<Predictor> forecaster_;
   std::unique_ptr<Planner> planner_;
   std::unique_ptr<Fleet> fleet_;
   std::unique_ptr<Accountant> accountant_;

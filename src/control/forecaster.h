@@ -43,16 +43,27 @@ struct Forecast {
   double VmPower(size_t vm, size_t k) const { return vm_power_w[vm * slots + k]; }
 };
 
-class Forecaster {
+// The engine's predict stage: the Forecaster below in the service and the simulator; the
+// simulator's clairvoyant reference puts one in its place that knows what will happen
+// (sim::SimulationOptions::clairvoyant), so that the same engine and policy show what perfect
+// foresight would have achieved.
+class Predictor {
+ public:
+  virtual ~Predictor() = default;
+  // Keeps what was observed over the period that ended at `observation.time_ms`.
+  virtual void Learn(const Observation& observation) = 0;
+  // The forecast for `slots` slots from the tick's slot (TickSlot: the nearest boundary).
+  virtual Forecast Predict(int64_t now_ms, size_t slots) const = 0;
+};
+
+class Forecaster : public Predictor {
  public:
   // `default_vm_power_w`: what a VM is taken to draw before anything was observed of it.
   Forecaster(std::shared_ptr<const Inputs> inputs, int64_t slot_s,
              std::vector<double> default_vm_power_w);
 
-  // Keeps what was observed over the period that ended at `observation.time_ms`.
-  void Learn(const Observation& observation);
-  // The forecast for `slots` slots from the tick's slot (TickSlot: the nearest boundary).
-  Forecast Predict(int64_t now_ms, size_t slots) const;
+  void Learn(const Observation& observation) override;
+  Forecast Predict(int64_t now_ms, size_t slots) const override;
 
  private:
   struct Seen {

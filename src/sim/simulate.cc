@@ -6,6 +6,7 @@
 #include <limits>
 #include <memory>
 
+#include "control/clock.h"
 #include "control/engine.h"
 #include "control/recorder.h"
 #include "control/sources.h"
@@ -186,6 +187,43 @@ class ResultRecorder : public control::Recorder {
   std::string first_error_, first_rejection_;
 };
 
+// Perfect foresight: the forecast is what the world will do (the clairvoyant reference). Past
+// the world's end, its last slot.
+class KnownFuture : public control::Predictor {
+ public:
+  explicit KnownFuture(const World& world) : world_(world) {}
+  void Learn(const control::Observation&) override {}
+  control::Forecast Predict(int64_t now_ms, size_t slots) const override {
+    const size_t S = world_.problem.sites.size(), V = world_.problem.vms.size(), T = world_.slots;
+    control::Forecast f;
+    f.issued_ms = now_ms;
+    f.slot_s = world_.problem.slot_s;
+    f.first_slot = control::TickSlot(now_ms, f.slot_s * 1000);
+    f.slots = slots;
+    const int64_t from = f.first_slot - StartSlot(world_);
+    auto at = [&](size_t k) {
+      const int64_t t = from + static_cast<int64_t>(k);
+      return static_cast<size_t>(std::clamp<int64_t>(t, 0, static_cast<int64_t>(T) - 1));
+    };
+    f.sites.resize(S);
+    for (size_t s = 0; s < S; ++s) {
+      f.sites[s].method = "known";
+      for (size_t k = 0; k < slots; ++k) {
+        f.sites[s].green_w.push_back(world_.GreenW(s, at(k)));
+        f.sites[s].carbon_g_per_kwh.push_back(world_.carbon_g_per_kwh[s * T + at(k)]);
+      }
+    }
+    f.vm_power_w.resize(V * slots);
+    for (size_t v = 0; v < V; ++v)
+      for (size_t k = 0; k < slots; ++k)
+        f.vm_power_w[v * slots + k] = world_.vm_power_w[v * T + at(k)];
+    return f;
+  }
+
+ private:
+  const World& world_;
+};
+
 struct SimWorld {
   std::unique_ptr<hypervisor::SimDriver> driver;
   std::unique_ptr<control::Engine> engine;
@@ -193,8 +231,8 @@ struct SimWorld {
 
 // The engine over the world, its VMs placed where the world starts them.
 Result<SimWorld> Build(const World& world, std::unique_ptr<placement::Policy> policy,
-                       const placement::PolicyOptions& policy_options, control::Recorder& recorder,
-                       std::function<int64_t()> clock) {
+                       const placement::PolicyOptions& policy_options, bool clairvoyant,
+                       control::Recorder& recorder, std::function<int64_t()> clock) {
   const size_t S = world.problem.sites.size(), V = world.problem.vms.size(), T = world.slots;
   hypervisor::SimDriverConfig driver_config;
   driver_config.instant = true;
@@ -222,6 +260,7 @@ Result<SimWorld> Build(const World& world, std::unique_ptr<placement::Policy> po
   std::vector<std::unique_ptr<control::SensorSource>> sources = SensorsOf(world, &setup.sensors);
   setup.observer.stale_ms = std::max<int64_t>(300000, 3 * world.problem.slot_s * 1000);
   for (size_t v = 0; v < V; ++v) setup.default_vm_power_w.push_back(world.vm_power_w[v * T]);
+  if (clairvoyant) setup.predictor = std::make_unique<KnownFuture>(world);
   setup.policy = std::move(policy);
   setup.min_dwell_slots = policy_options.min_dwell_slots;
   setup.executor.run_inline = true;
@@ -320,7 +359,7 @@ Result<PolicyResult> Simulate(const World& world, placement::Policy& policy,
   ResultRecorder recorder(world, &result, options.keep_moves);
   int64_t now_ms = world.start_utc_s * 1000;
   Result<SimWorld> built = Build(world, std::make_unique<LentPolicy>(policy), options.policy,
-                                 recorder, [&now_ms] { return now_ms; });
+                                 options.clairvoyant, recorder, [&now_ms] { return now_ms; });
   if (!built.ok()) return built.status();
   SimWorld sim = std::move(*built);
   control::Engine& engine = *sim.engine;

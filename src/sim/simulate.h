@@ -38,6 +38,11 @@ struct World {
 struct SimulationOptions {
   placement::PolicyOptions policy;
   bool keep_moves = false;  // PolicyResult::moves: every completed move (for comparisons)
+  // Perfect foresight: the engine's predict stage knows what the world will do (green power,
+  // carbon, VM power) instead of forecasting it from the past. With `optimal`, the clairvoyant
+  // reference: whole VMs, move costs, dwell, capacity and link times as for any policy, so
+  // what it saves is achievable, unlike the oracle's bound.
+  bool clairvoyant = false;
   // Called after every slot with the slots done and the slots in all, on the caller's thread
   // (for a progress display; it must not throw).
   std::function<void(size_t done, size_t total)> progress;

@@ -70,6 +70,19 @@ awk 'BEGIN { RS = "<svg" } NR > 1 {
 # with the oracle.
 [[ $(paste -sd' ' "$OUT/colours.txt") == "5 5 5 3 5" ]] ||
   fail "series share a colour: distinct colours per chart $(paste -sd' ' "$OUT/colours.txt")"
+# The clairvoyant reference: optimal with perfect foresight, between the policies and the oracle;
+# what each policy closes of the way to it, and the moves per VM per day.
+"$G" simulate --scenario "$SCENARIO" --days 2 --quiet --policies greedy-forecast --clairvoyant \
+  --json >"$OUT/clairvoyant.json"
+jq -e '[.policies[].policy] == ["static", "greedy-forecast", "clairvoyant", "oracle"]' \
+  "$OUT/clairvoyant.json" >/dev/null || fail "rows: $(jq -c '[.policies[].policy]' "$OUT/clairvoyant.json")"
+jq -e '(.policies[2].gap_closed_clairvoyant == 1) and (.policies[0].gap_closed_clairvoyant == 0)
+       and (.policies[2].co2_kg >= .policies[3].co2_kg) and (.policies[2].co2_kg <= .policies[0].co2_kg)
+       and (.policies[1].migrations_per_vm_day == .policies[1].migrations / (.vms * 2))' \
+  "$OUT/clairvoyant.json" >/dev/null || fail "clairvoyant: $(jq -c '.policies' "$OUT/clairvoyant.json")"
+"$G" simulate --scenario "$SCENARIO" --days 1 --quiet --policies greedy-forecast --clairvoyant |
+  grep -q '^| clairvoyant ' || fail "no clairvoyant row in the table"
+
 # The work limits are counts: a fraction, a negative or a string is refused, naming the key.
 for bad in '.policy.optimal_max_steps = 2.5|policy.optimal_max_steps must be a whole number' \
            '.policy.optimal_max_nodes = -1|policy.optimal_max_nodes = -1 is outside 0..' \

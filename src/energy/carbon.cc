@@ -106,6 +106,43 @@ Result<CarbonSeries> ParseCarbonCsv(std::string_view text, const std::string& fi
   return series;
 }
 
+namespace {
+
+// One entry of an API's JSON series, `at` naming it ("forecast[3]"): its time under `time_key`
+// (RFC 3339) and its intensity under `value_key`, times `scale` into g/kWh (`unit`: the value's
+// unit, for errors). Appended after the entries before it (true), or counted missing when null
+// (false).
+Result<bool> AddJsonEntry(const nlohmann::json& e, const std::string& at, const char* time_key,
+                          const char* value_key, double scale, const std::string& unit,
+                          const std::string& file, CarbonSeries* series) {
+  const std::string time_at = at + "." + time_key, value_at = at + "." + value_key;
+  if (!e.contains(time_key) || !e[time_key].is_string())
+    return FileError(file, 0, at + " has no '" + time_key + "' string");
+  const std::string when = e[time_key].get<std::string>();
+  Result<int64_t> ms = ParseRfc3339Ms(when);
+  if (!ms.ok()) return FileError(file, 0, time_at + " '" + when + "' " + ms.error());
+  if (!e.contains(value_key)) return FileError(file, 0, at + " has no '" + value_key + "'");
+  if (e[value_key].is_null()) {
+    ++series->missing;
+    return false;
+  }
+  if (!e[value_key].is_number()) return FileError(file, 0, value_at + " is not a number");
+  const double value = e[value_key].get<double>() * scale;
+  if (!(value >= 0 && value <= 2000)) {
+    return FileError(file, 0,
+                     value_at + " " + e[value_key].dump() + (unit.empty() ? "" : " " + unit) +
+                         " is outside 0..2000 gCO2/kWh");
+  }
+  const int64_t t = SecondsOfMs(*ms);
+  if (!series->time_utc_s.empty() && t <= series->time_utc_s.back())
+    return FileError(file, 0, time_at + " " + when + " does not come after the entry before");
+  series->time_utc_s.push_back(t);
+  series->g_per_kwh.push_back(value);
+  return true;
+}
+
+}  // namespace
+
 Result<CarbonSeries> ParseElectricityMapsJson(std::string_view text, const std::string& file) {
   using nlohmann::json;
   const json root = json::parse(text, nullptr, false);
@@ -145,35 +182,14 @@ Result<CarbonSeries> ParseElectricityMapsJson(std::string_view text, const std::
     const json& e = entries[i];
     const std::string at = where == "the response" ? where : where + "[" + std::to_string(i) + "]";
     if (!e.is_object()) return FileError(file, 0, at + " is not an object");
-    if (!e.contains("datetime") || !e["datetime"].is_string())
-      return FileError(file, 0, at + " has no 'datetime' string");
-    const std::string when = e["datetime"].get<std::string>();
-    Result<int64_t> ms = ParseRfc3339Ms(when);
-    if (!ms.ok()) return FileError(file, 0, at + ".datetime '" + when + "' " + ms.error());
-    if (!e.contains("carbonIntensity")) return FileError(file, 0, at + " has no 'carbonIntensity'");
-    if (e["carbonIntensity"].is_null()) {
-      ++series.missing;
-      continue;
-    }
-    if (!e["carbonIntensity"].is_number())
-      return FileError(file, 0, at + ".carbonIntensity is not a number");
-    const double value = e["carbonIntensity"].get<double>();
-    if (!(value >= 0 && value <= 2000)) {
-      return FileError(
-          file, 0,
-          at + ".carbonIntensity " + e["carbonIntensity"].dump() + " is outside 0..2000 gCO2/kWh");
-    }
-    if (e.contains("zone") && e["zone"].is_string()) {
+    Result<bool> added = AddJsonEntry(e, at, "datetime", "carbonIntensity", 1, "", file, &series);
+    if (!added.ok()) return added.status();
+    if (*added && e.contains("zone") && e["zone"].is_string()) {
       const std::string zone = e["zone"].get<std::string>();
       if (series.zone.empty()) series.zone = zone;
       if (zone != series.zone)
         return FileError(file, 0, at + ": zone " + zone + " in a response for zone " + series.zone);
     }
-    const int64_t t = SecondsOfMs(*ms);
-    if (!series.time_utc_s.empty() && t <= series.time_utc_s.back())
-      return FileError(file, 0, at + ".datetime " + when + " does not come after the entry before");
-    series.time_utc_s.push_back(t);
-    series.g_per_kwh.push_back(value);
   }
   if (series.time_utc_s.empty()) {
     return FileError(
@@ -215,29 +231,9 @@ Result<CarbonSeries> ParseWattTimeJson(std::string_view text, const std::string&
     const json& e = data[i];
     const std::string at = "data[" + std::to_string(i) + "]";
     if (!e.is_object()) return FileError(file, 0, at + " is not an object");
-    if (!e.contains("point_time") || !e["point_time"].is_string())
-      return FileError(file, 0, at + " has no 'point_time' string");
-    const std::string when = e["point_time"].get<std::string>();
-    Result<int64_t> ms = ParseRfc3339Ms(when);
-    if (!ms.ok()) return FileError(file, 0, at + ".point_time '" + when + "' " + ms.error());
-    if (!e.contains("value")) return FileError(file, 0, at + " has no 'value'");
-    if (e["value"].is_null()) {
-      ++series.missing;
-      continue;
-    }
-    if (!e["value"].is_number()) return FileError(file, 0, at + ".value is not a number");
-    const double value = e["value"].get<double>() * to_g_per_kwh;
-    if (!(value >= 0 && value <= 2000)) {
-      return FileError(
-          file, 0,
-          at + ".value " + e["value"].dump() + " " + units + " is outside 0..2000 gCO2/kWh");
-    }
-    const int64_t t = SecondsOfMs(*ms);
-    if (!series.time_utc_s.empty() && t <= series.time_utc_s.back())
-      return FileError(file, 0,
-                       at + ".point_time " + when + " does not come after the entry before");
-    series.time_utc_s.push_back(t);
-    series.g_per_kwh.push_back(value);
+    Result<bool> added =
+        AddJsonEntry(e, at, "point_time", "value", to_g_per_kwh, units, file, &series);
+    if (!added.ok()) return added.status();
   }
   if (series.time_utc_s.empty()) {
     return FileError(file, 0,

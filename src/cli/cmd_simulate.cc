@@ -219,18 +219,20 @@ void RunSimulate(Context& context, const SimulateOptions& o) {
   std::vector<std::string> names = o.policies.empty() ? scenario->policies : SplitNames(o.policies);
   if (std::find(names.begin(), names.end(), "static") == names.end())
     names.insert(names.begin(), "static");
+  // Progress on stderr: a redrawn line on a terminal, a line every 30 s in a log.
+  auto progress_of = [&o](const std::string& name) {
+    const bool terminal = isatty(STDERR_FILENO) == 1;
+    const double every_s =
+        std::isnan(o.progress_every_s) ? (terminal ? 0.5 : 30) : o.progress_every_s;
+    return Progress(name, every_s, terminal);
+  };
   std::vector<sim::PolicyResult> results;
   for (const std::string& name : names) {
     Result<std::unique_ptr<placement::Policy>> policy =
         placement::MakePolicy(name, scenario->options.policy);
     if (!policy.ok()) return context.Fail(policy.error());
     sim::SimulationOptions options = scenario->options;
-    if (!o.quiet) {
-      const bool terminal = isatty(STDERR_FILENO) == 1;
-      const double every_s =
-          std::isnan(o.progress_every_s) ? (terminal ? 0.5 : 30) : o.progress_every_s;
-      options.progress = Progress(name, every_s, terminal);
-    }
+    if (!o.quiet) options.progress = progress_of(name);
     Result<sim::PolicyResult> result = sim::Simulate(scenario->world, **policy, options);
     if (!result.ok()) return context.Fail(result.error());
     results.push_back(*result);
@@ -242,12 +244,7 @@ void RunSimulate(Context& context, const SimulateOptions& o) {
     if (!policy.ok()) return context.Fail(policy.error());
     sim::SimulationOptions options = scenario->options;
     options.clairvoyant = true;
-    if (!o.quiet) {
-      const bool terminal = isatty(STDERR_FILENO) == 1;
-      const double every_s =
-          std::isnan(o.progress_every_s) ? (terminal ? 0.5 : 30) : o.progress_every_s;
-      options.progress = Progress("clairvoyant", every_s, terminal);
-    }
+    if (!o.quiet) options.progress = progress_of("clairvoyant");
     Result<sim::PolicyResult> result = sim::Simulate(scenario->world, **policy, options);
     if (!result.ok()) return context.Fail(result.error());
     result->policy = "clairvoyant";

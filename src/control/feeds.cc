@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include "core/clock.h"
 #include "core/files.h"
@@ -23,6 +24,20 @@ int64_t EndOf(const std::vector<int64_t>& time) {
   if (time.empty()) return 0;
   const int64_t step = time.size() > 1 ? time.back() - time[time.size() - 2] : 3600;
   return time.back() + step;
+}
+
+// What a cached body was fetched from: its kind and URL, hashed (FNV-1a, 64 bits) so that a key
+// in the URL's query is not written to disk. A config that now names another URL (another zone,
+// another location) must not start from the old one's data.
+std::string SourceKey(const FeedConfig& feed) {
+  uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : feed.kind + "\n" + feed.url) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return hex;
 }
 
 int64_t FileTimeMs(const std::string& path) {
@@ -135,6 +150,13 @@ std::vector<std::string> FeedRunner::LoadCache() {
   std::vector<bool> touched(base_.size(), false);
   for (std::unique_ptr<Feed>& feed : feeds_) {
     if (!PathExists(feed->cache_path)) continue;
+    Result<std::string> key = ReadFile(feed->cache_path + ".source");
+    if (!key.ok() || *key != SourceKey(feed->config)) {
+      notes.push_back(feed->name +
+                      ": its cached data was left out (fetched from another URL, or "
+                      "its source is unknown); it is fetched afresh");
+      continue;
+    }
     Result<std::string> body = ReadFile(feed->cache_path);
     Result<energy::FeedData> data =
         body.ok() ? energy::ParseFeedBody(feed->client.spec(), *body, feed->cache_path)
@@ -218,6 +240,8 @@ void FeedRunner::Fetch(Feed& feed) {
       // The cache is a convenience: failing to write it loses nothing of this run.
       Status cached = MakeDirs(config_.feeds.cache_dir);
       if (cached.ok()) cached = WriteFileAtomic(feed.cache_path, fetched->body);
+      if (cached.ok())
+        cached = WriteFileAtomic(feed.cache_path + ".source", SourceKey(feed.config));
       if (!cached.ok()) Say(LogLevel::kWarning, feed.name + ": not cached: " + cached.message());
       if (feed.failing) Say(LogLevel::kInfo, feed.name + " works again");
       feed.failing = false;

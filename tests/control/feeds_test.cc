@@ -81,7 +81,7 @@ url = ")" + server_.Url("/v1/forecast?latitude=52.52&longitude=13.41&timeformat=
 every_s = 3600
 [sites.carbon_feed]
 kind = "electricity-maps"
-url = ")" + server_.Url("/v3/carbon-intensity/forecast?zone=DE") +
+url = ")" + server_.Url("/v3/carbon-intensity/forecast?zone=" + zone_) +
            R"("
 token_file = "em.token"
 every_s = 900
@@ -140,6 +140,7 @@ driver = "sim"
   }
 
   std::string dir_;
+  std::string zone_ = "DE";  // of site a's carbon feed
   ScriptedHttpServer server_;
   std::atomic<int64_t> wall_{0};
   ServiceConfig config_;
@@ -312,14 +313,35 @@ TEST_F(FeedsTest, ARestartBeginsFromTheCacheAndSighupKeepsTheFeedsData) {
   EXPECT_EQ(service_->inputs->Site(0)->weather.size(), 0u);
 }
 
-TEST_F(FeedsTest, ACorruptCacheIsLeftOutAndSaid) {
-  ASSERT_TRUE(MakeDirs(dir_ + "/greenshift.db.feeds").ok());
+TEST_F(FeedsTest, ACorruptCacheOrOneOfAnotherUrlIsLeftOutAndSaid) {
+  Open();
+  service_->feeds->RunDue();
+  service_.reset();
+  store_.reset();
+  for (const char* path : {"/v1/forecast", "/v3/carbon-intensity/forecast", "/v3/forecast"})
+    server_.Set(path, {503, "down"});
+
+  // The operator moves site a's carbon feed to another zone: DE's data is not FR's.
+  zone_ = "FR";
+  Open();
+  EXPECT_FALSE(service_->inputs->Site(0)->has_carbon);
+  EXPECT_EQ(service_->inputs->Site(0)->weather.size(), 12u) << "the weather feed is the same";
+  ASSERT_EQ(service_->warnings.size(), 1u);
+  EXPECT_NE(service_->warnings[0].find("fetched from another URL"), std::string::npos)
+      << service_->warnings[0];
+  service_.reset();
+  store_.reset();
+
+  // Back to DE, its cached body damaged.
+  zone_ = "DE";
   std::ofstream(dir_ + "/greenshift.db.feeds/a.carbon.body") << "{\"forecast\": [ {\"carbonIn";
   Open();
   EXPECT_FALSE(service_->inputs->Site(0)->has_carbon);
   ASSERT_EQ(service_->warnings.size(), 1u);
   EXPECT_NE(service_->warnings[0].find("the carbon feed of site a"), std::string::npos);
   EXPECT_NE(service_->warnings[0].find("left out"), std::string::npos) << service_->warnings[0];
+  EXPECT_NE(service_->warnings[0].find("not valid JSON"), std::string::npos)
+      << service_->warnings[0];
 }
 
 TEST_F(FeedsTest, StopEndsABackoffAtOnce) {

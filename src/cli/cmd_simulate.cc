@@ -25,7 +25,7 @@ namespace greenshift::cli {
 namespace {
 
 struct SimulateOptions {
-  std::string scenario, report, policies;
+  std::string scenario, report, policies, from;
   double days = 0;
   bool json = false, quiet = false;
   bool clairvoyant = false;       // also `optimal` with perfect foresight, as a reference
@@ -214,7 +214,13 @@ std::string Report(const sim::Scenario& scenario, const std::vector<sim::PolicyR
 }
 
 void RunSimulate(Context& context, const SimulateOptions& o) {
-  Result<sim::Scenario> scenario = sim::LoadScenario(o.scenario, o.days);
+  int64_t from_utc_s = 0;
+  if (!o.from.empty()) {
+    Result<int64_t> from = energy::ParseIsoTime(o.from, {"--from", 0, ""});
+    if (!from.ok()) return context.Fail(from.error());
+    from_utc_s = *from;
+  }
+  Result<sim::Scenario> scenario = sim::LoadScenario(o.scenario, o.days, from_utc_s);
   if (!scenario.ok()) return context.Fail(scenario.error());
   std::vector<std::string> names = o.policies.empty() ? scenario->policies : SplitNames(o.policies);
   if (std::find(names.begin(), names.end(), "static") == names.end())
@@ -430,6 +436,9 @@ void AddSimulateCommands(CLI::App& app, Context& context) {
                   "comma-separated: static, follow-sensor, greedy-forecast, optimal "
                   "(default: the scenario's)");
   cmd->add_option("--days", sim->days, "simulate only the first N days");
+  cmd->add_option("--from", sim->from,
+                  "start at this time (RFC 3339, on a whole hour) inside the scenario's period, "
+                  "e.g. the months held back from tuning");
   cmd->add_option("--report", sim->report, "write an HTML report with charts to this file");
   cmd->add_flag("--json", sim->json, "print as JSON");
   cmd->add_flag("--quiet", sim->quiet, "no progress on stderr");

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/clock.h"
 #include "core/files.h"
 #include "energy/carbon.h"
 #include "energy/csv.h"
@@ -104,7 +105,7 @@ Result<std::vector<double>> ReadPlanetLabHourly(const std::string& path) {
 
 }  // namespace
 
-Result<Scenario> LoadScenario(const std::string& path, double days_override) {
+Result<Scenario> LoadScenario(const std::string& path, double days_override, int64_t from_utc_s) {
   Result<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
   const json root = json::parse(*text, nullptr, false);
@@ -122,6 +123,18 @@ Result<Scenario> LoadScenario(const std::string& path, double days_override) {
   if (*start % 3600 != 0) return top.Error("scenario.start", "must be on a whole hour");
   double days = 0;
   GS_ASSIGN(days, top.Number("days", NAN, 1, 366));
+  if (from_utc_s > 0) {
+    const int64_t end = *start + static_cast<int64_t>(days * 86400);
+    if (from_utc_s % 3600 != 0)
+      return Status::Invalid("--from " + FormatUtcMinutes(from_utc_s) + ": not on a whole hour");
+    if (from_utc_s < *start || from_utc_s + 86400 > end) {
+      return Status::Invalid("--from " + FormatUtcMinutes(from_utc_s) +
+                             " is not a day or more inside the scenario's period (" +
+                             FormatUtcMinutes(*start) + " to " + FormatUtcMinutes(end) + ")");
+    }
+    days = static_cast<double>(end - from_utc_s) / 86400;
+    *start = from_utc_s;
+  }
   if (days_override > 0) days = std::min(days, days_override);
   double link_mbit = 0, energy_per_byte = 0;
   GS_ASSIGN(link_mbit, top.Number("link_mbit", 1000, 1, 1e6));

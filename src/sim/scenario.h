@@ -18,7 +18,10 @@ struct Scenario {
   std::vector<std::string> policies;  // to compare, in order
 };
 
-// Errors name the file and the key that is wrong. `days_override` > 0 shortens the period.
-Result<Scenario> LoadScenario(const std::string& path, double days_override = 0);
+// Errors name the file and the key that is wrong. `days_override` > 0 shortens the period;
+// `from_utc_s` > 0 starts it later (on a whole hour, within the scenario's period: a part of
+// the year held back from tuning, for example).
+Result<Scenario> LoadScenario(const std::string& path, double days_override = 0,
+                              int64_t from_utc_s = 0);
 
 }  // namespace greenshift::sim

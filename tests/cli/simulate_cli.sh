@@ -83,6 +83,20 @@ jq -e '(.policies[2].gap_closed_clairvoyant == 1) and (.policies[0].gap_closed_c
 "$G" simulate --scenario "$SCENARIO" --days 1 --quiet --policies greedy-forecast --clairvoyant |
   grep -q '^| clairvoyant ' || fail "no clairvoyant row in the table"
 
+# --from: a later part of the year (the months held back from tuning); outside the period or off
+# the hour, refused with the period.
+"$G" simulate --scenario "$SCENARIO" --from 2022-07-01T08:00:00Z --days 1 --quiet \
+  --policies greedy-forecast --json >"$OUT/from.json"
+jq -e '.start == "2022-07-01T08:00Z" and .slots == 24' "$OUT/from.json" >/dev/null ||
+  fail "--from: $(jq -c '{start, slots}' "$OUT/from.json")"
+for bad in '2021-12-31T08:00:00Z|is not a day or more inside the scenario.s period (2022-01-01T08:00Z to 2022-12-31T08:00Z)' \
+           '2022-07-01T08:30:00Z|not on a whole hour' '2022-12-31T00:00:00Z|is not a day or more inside'; do
+  if "$G" simulate --scenario "$SCENARIO" --from "${bad%%|*}" --quiet >/dev/null 2>"$OUT/err"; then
+    fail "--from ${bad%%|*} accepted"
+  fi
+  grep -q "${bad#*|}" "$OUT/err" || fail "--from ${bad%%|*}: $(cat "$OUT/err")"
+done
+
 # The work limits are counts: a fraction, a negative or a string is refused, naming the key.
 for bad in '.policy.optimal_max_steps = 2.5|policy.optimal_max_steps must be a whole number' \
            '.policy.optimal_max_nodes = -1|policy.optimal_max_nodes = -1 is outside 0..' \

@@ -108,6 +108,25 @@ struct FeedRunner::Feed {
   int64_t next_due_ms = 0;
   bool failing = false, said_stale = false;
   FeedView view;  // guarded by mutex_
+
+  // Newly fetched (or cached) data after what it had (the caller holds apply_mutex_).
+  void Keep(energy::FeedData data) {
+    if (weather) {
+      weather_data = energy::MergeWeather(weather_data, data.weather, kWeatherKeepS);
+    } else {
+      carbon_data = energy::MergeCarbon(carbon_data, data.carbon, kCarbonKeepS);
+    }
+    has_data = true;
+  }
+  // Where its data ends (the thread that fetches, or the caller holding apply_mutex_).
+  int64_t DataEnd() const {
+    return EndOf(weather ? weather_data.time_utc_s : carbon_data.time_utc_s);
+  }
+  // Stale at `now_ms` when its data came at `last_ok_ms` (0: it has none).
+  bool StaleAt(int64_t last_ok_ms, int64_t now_ms) const {
+    return last_ok_ms == 0 ||
+           now_ms - last_ok_ms > static_cast<int64_t>(config.stale_after_s * 1000);
+  }
 };
 
 FeedRunner::FeedRunner(const ServiceConfig& config, std::shared_ptr<Inputs> inputs, int64_t slot_s,
@@ -169,15 +188,12 @@ std::vector<std::string> FeedRunner::LoadCache() {
     const int64_t at_ms = FileTimeMs(feed->cache_path);
     {
       std::lock_guard<std::mutex> lock(apply_mutex_);
-      feed->weather_data = std::move(data->weather);
-      feed->carbon_data = std::move(data->carbon);
-      feed->has_data = true;
+      feed->Keep(std::move(*data));
     }
     std::lock_guard<std::mutex> lock(mutex_);
     feed->view.last_ok_ms = at_ms;
     feed->view.from_cache = true;
-    feed->view.data_until_utc_s =
-        EndOf(feed->weather ? feed->weather_data.time_utc_s : feed->carbon_data.time_utc_s);
+    feed->view.data_until_utc_s = feed->DataEnd();
     touched[feed->site] = true;
   }
   for (size_t s = 0; s < touched.size(); ++s)
@@ -227,14 +243,7 @@ void FeedRunner::Fetch(Feed& feed) {
     if (fetched.ok()) {
       {
         std::lock_guard<std::mutex> lock(apply_mutex_);
-        if (feed.weather) {
-          feed.weather_data =
-              energy::MergeWeather(feed.weather_data, fetched->data.weather, kWeatherKeepS);
-        } else {
-          feed.carbon_data =
-              energy::MergeCarbon(feed.carbon_data, fetched->data.carbon, kCarbonKeepS);
-        }
-        feed.has_data = true;
+        feed.Keep(std::move(fetched->data));
       }
       Apply(feed.site);
       // The cache is a convenience: failing to write it loses nothing of this run.
@@ -250,8 +259,7 @@ void FeedRunner::Fetch(Feed& feed) {
       feed.view.last_ok_ms = feed.view.last_try_ms = now;
       feed.view.last_error.clear();
       feed.view.from_cache = false;
-      feed.view.data_until_utc_s =
-          EndOf(feed.weather ? feed.weather_data.time_utc_s : feed.carbon_data.time_utc_s);
+      feed.view.data_until_utc_s = feed.DataEnd();
       return;
     }
     {
@@ -301,8 +309,7 @@ void FeedRunner::RunDue() {
       std::lock_guard<std::mutex> lock(mutex_);
       last_ok = feed->view.last_ok_ms;
     }
-    const bool stale =
-        last_ok == 0 || now - last_ok > static_cast<int64_t>(feed->config.stale_after_s * 1000);
+    const bool stale = feed->StaleAt(last_ok, now);
     if (stale && !feed->said_stale) {
       Say(LogLevel::kWarning,
           feed->name + " is stale: " +
@@ -346,8 +353,7 @@ std::vector<FeedView> FeedRunner::States() const {
   for (const std::unique_ptr<Feed>& feed : feeds_) {
     FeedView view = feed->view;
     view.age_s = view.last_ok_ms > 0 ? (now - view.last_ok_ms) / 1000.0 : -1;
-    view.stale = view.last_ok_ms == 0 ||
-                 now - view.last_ok_ms > static_cast<int64_t>(feed->config.stale_after_s * 1000);
+    view.stale = feed->StaleAt(view.last_ok_ms, now);
     views.push_back(std::move(view));
   }
   return views;

@@ -120,6 +120,14 @@ driver = "sim"
     api_->SetFeeds(service_->feeds.get());
   }
 
+  // The service stopped (as at a restart), and the services it fetches from down.
+  void CloseWithServicesDown() {
+    service_.reset();
+    store_.reset();
+    for (const char* path : {"/v1/forecast", "/v3/carbon-intensity/forecast", "/v3/forecast"})
+      server_.Set(path, {503, "down"});
+  }
+
   json Health() {
     api::Request request;
     request.method = "GET";
@@ -283,12 +291,8 @@ TEST_F(FeedsTest, ARefusedTokenIsNotRetried) {
 TEST_F(FeedsTest, ARestartBeginsFromTheCacheAndSighupKeepsTheFeedsData) {
   Open();
   service_->feeds->RunDue();
-  service_.reset();
-  store_.reset();
-
   // The services are down now; the new run starts from what the last one fetched.
-  for (const char* path : {"/v1/forecast", "/v3/carbon-intensity/forecast", "/v3/forecast"})
-    server_.Set(path, {503, "down"});
+  CloseWithServicesDown();
   wall_ = std::chrono::duration_cast<std::chrono::milliseconds>(
               std::chrono::system_clock::now().time_since_epoch())
               .count() +
@@ -316,10 +320,7 @@ TEST_F(FeedsTest, ARestartBeginsFromTheCacheAndSighupKeepsTheFeedsData) {
 TEST_F(FeedsTest, ACorruptCacheOrOneOfAnotherUrlIsLeftOutAndSaid) {
   Open();
   service_->feeds->RunDue();
-  service_.reset();
-  store_.reset();
-  for (const char* path : {"/v1/forecast", "/v3/carbon-intensity/forecast", "/v3/forecast"})
-    server_.Set(path, {503, "down"});
+  CloseWithServicesDown();
 
   // The operator moves site a's carbon feed to another zone: DE's data is not FR's.
   zone_ = "FR";

@@ -330,7 +330,7 @@ TEST(FeedTest, ABodyCutShortOrNotParsedIsAnErrorThatMayPass) {
   half.body.resize(200);
   server.Set("/half", half);
   server.Set("/html", {200, "<html><body>maintenance</body></html>", "text/html"});
-  // A hostile or broken service: nesting a million deep, and a value where an object belongs.
+  // A hostile or broken service: arrays nested a million deep, closed and left open.
   server.Set("/deep", {200, std::string(1000000, '[') + std::string(1000000, ']')});
   server.Set("/deep-open", {200, std::string(1000000, '[')});
   server.Set("/login", File("watttime_login.json"));

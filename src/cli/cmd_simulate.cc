@@ -225,36 +225,37 @@ void RunSimulate(Context& context, const SimulateOptions& o) {
   std::vector<std::string> names = o.policies.empty() ? scenario->policies : SplitNames(o.policies);
   if (std::find(names.begin(), names.end(), "static") == names.end())
     names.insert(names.begin(), "static");
-  // Progress on stderr: a redrawn line on a terminal, a line every 30 s in a log.
-  auto progress_of = [&o](const std::string& name) {
-    const bool terminal = isatty(STDERR_FILENO) == 1;
-    const double every_s =
-        std::isnan(o.progress_every_s) ? (terminal ? 0.5 : 30) : o.progress_every_s;
-    return Progress(name, every_s, terminal);
-  };
+  // One policy through the engine over the world, its progress on stderr (a redrawn line on a
+  // terminal, a line every 30 s in a log). Clairvoyant: its forecasts replaced by what
+  // happened, the row named so.
   std::vector<sim::PolicyResult> results;
-  for (const std::string& name : names) {
+  auto run = [&](const std::string& name, bool clairvoyant) -> Status {
     Result<std::unique_ptr<placement::Policy>> policy =
         placement::MakePolicy(name, scenario->options.policy);
-    if (!policy.ok()) return context.Fail(policy.error());
+    if (!policy.ok()) return policy.status();
     sim::SimulationOptions options = scenario->options;
-    if (!o.quiet) options.progress = progress_of(name);
+    options.clairvoyant = clairvoyant;
+    const std::string label = clairvoyant ? "clairvoyant" : name;
+    if (!o.quiet) {
+      const bool terminal = isatty(STDERR_FILENO) == 1;
+      const double every_s =
+          std::isnan(o.progress_every_s) ? (terminal ? 0.5 : 30) : o.progress_every_s;
+      options.progress = Progress(label, every_s, terminal);
+    }
     Result<sim::PolicyResult> result = sim::Simulate(scenario->world, **policy, options);
-    if (!result.ok()) return context.Fail(result.error());
+    if (!result.ok()) return result.status();
+    if (clairvoyant) result->policy = label;
     results.push_back(*result);
+    return Status::Ok();
+  };
+  for (const std::string& name : names) {
+    Status ran = run(name, false);
+    if (!ran.ok()) return context.Fail(ran.message());
   }
   if (o.clairvoyant) {
-    // The same engine and `optimal`, its forecasts replaced by what happened.
-    Result<std::unique_ptr<placement::Policy>> policy =
-        placement::MakePolicy("optimal", scenario->options.policy);
-    if (!policy.ok()) return context.Fail(policy.error());
-    sim::SimulationOptions options = scenario->options;
-    options.clairvoyant = true;
-    if (!o.quiet) options.progress = progress_of("clairvoyant");
-    Result<sim::PolicyResult> result = sim::Simulate(scenario->world, **policy, options);
-    if (!result.ok()) return context.Fail(result.error());
-    result->policy = "clairvoyant";
-    results.push_back(*result);
+    // The same engine and `optimal` with perfect foresight: the achievable reference.
+    Status ran = run("optimal", true);
+    if (!ran.ok()) return context.Fail(ran.message());
   }
   Result<sim::PolicyResult> oracle_result = sim::OracleResult(scenario->world);
   if (!oracle_result.ok()) return context.Fail(oracle_result.error());

@@ -8,14 +8,18 @@
 # on b), pings lost, longest HTTP request, and the total time against the same network's
 # undelayed figure at that bandwidth. Goals (issue 13): <= 3 pings lost in every routed cell, and
 # at 40 ms a total time within 1.3x of the undelayed one at equal bandwidth.
+# Issue 12's switchover goal is read from the worst run of a cell (the max columns): a normal
+# guest loses <= 1 ping and no request takes over 150 ms, in every run.
 # Not a test: about 14 minutes with RUNS=2 (3-7 per network). Needs root and a build
 # (scripts/test.sh or scripts/demo.sh build it).
 #
-# usage: [NETWORKS="l2 bgp vxlan"] bench/wan.sh [RUNS]
+# usage: [NETWORKS="l2 bgp vxlan"] [MBITS="100 1000"] [DELAYS="0 10 40"] bench/wan.sh [RUNS]
 export GREENSHIFT_LAB=bwan
 source "$(dirname "$0")/lib.sh"
 RUNS=${1:-3}
 NETWORKS=${NETWORKS:-l2 bgp vxlan}
+MBITS=${MBITS:-100 1000}
+DELAYS=${DELAYS:-0 10 40}
 
 # one NETWORK MBIT DELAY_MS: one fresh VM, one live migration a -> b under pings and ab; appends
 # a row.
@@ -52,8 +56,8 @@ for network in $NETWORKS; do
   "$G" lab down >/dev/null 2>&1 || true
   "$G" lab up --sites 2 --network "$network" >/dev/null
   for _ in $(seq "$RUNS"); do
-    for mbit in 100 1000; do
-      for delay in 0 10 40; do
+    for mbit in $MBITS; do
+      for delay in $DELAYS; do
         one "$network" "$mbit" "$delay"
       done
     done
@@ -62,12 +66,14 @@ done
 
 echo
 echo "256 MiB guest, pings every 10 ms and ab -c 5 -n 10000 from the client; medians of $RUNS"
-printf '%-8s %6s %9s %8s %10s %6s %11s %7s %6s %9s\n' network Mbit/s delay_ms total_s \
-  paused_ms pings longest_ms failed Mbit/s vs_0ms
+printf '%-8s %6s %9s %8s %10s %6s %11s %7s %6s %9s %10s %12s\n' network Mbit/s delay_ms total_s \
+  paused_ms pings longest_ms failed Mbit/s vs_0ms pings_max longest_max
 awk -F'\t' "$AWK_MEDIAN"'
   { key = $1 SUBSEP $2 SUBSEP $3; if (!(key in count)) order[++keys] = key; n = ++count[key]
     if ($4 != "completed") failed[key]++
-    for (c = 5; c <= 10; c++) v[key, c, n] = $c }
+    for (c = 5; c <= 10; c++) v[key, c, n] = $c
+    if ($7 > most_lost[key]) most_lost[key] = $7
+    if ($8 > most_longest[key]) most_longest[key] = $8 }
   END {
     for (k = 1; k <= keys; k++) {
       key = order[k]
@@ -77,8 +83,9 @@ awk -F'\t' "$AWK_MEDIAN"'
     for (k = 1; k <= keys; k++) {
       key = order[k]; split(key, f, SUBSEP)
       base = f[1] SUBSEP f[2] SUBSEP "0"
-      printf "%-8s %6s %9s %8.1f %10.1f %6d %11d %7d %6d %8.2fx%s\n", f[1], f[2], f[3],
-             m[key, 5], m[key, 6], m[key, 7], m[key, 8], m[key, 9], m[key, 10],
-             m[key, 5] / m[base, 5], (failed[key] ? "  (" failed[key] " failed)" : "")
+      printf "%-8s %6s %9s %8.1f %10.1f %6d %11d %7d %6d %8.2fx %10d %12d%s\n", f[1], f[2],
+             f[3], m[key, 5], m[key, 6], m[key, 7], m[key, 8], m[key, 9], m[key, 10],
+             (((base, 5) in m) ? m[key, 5] / m[base, 5] : 0), most_lost[key],
+             most_longest[key], (failed[key] ? "  (" failed[key] " failed)" : "")
     }
   }' "$OUT/rows.tsv"

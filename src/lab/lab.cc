@@ -27,7 +27,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kWanBridge = "wan0";
 constexpr const char* kClientAddress = "198.18.0.2";
 
 std::string StatePath(const std::string& run_dir) {
@@ -258,6 +257,10 @@ Result<LabLink*> FindLink(LabState& state, const std::string& a, const std::stri
 }
 
 }  // namespace
+
+std::string WanPort(const std::string& site) {
+  return "w-" + site;
+}
 
 const LabSite* FindSite(const LabState& state, const std::string& name) {
   for (const LabSite& site : state.sites) {
@@ -624,11 +627,12 @@ Result<LabState> LabUp(const LabConfig& config) {
       GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "add", site.bridge, "type", "bridge"}));
       GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "set", site.bridge, "up"}));
       if (!routed) {
-        GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "add", "uplink", "type", "veth", "peer", "name",
-                                           "w-" + site.name, "netns", state.wan_netns}));
-        GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "set", "uplink", "master", site.bridge, "up"}));
+        GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "add", kSiteUplink, "type", "veth", "peer",
+                                           "name", WanPort(site.name), "netns", state.wan_netns}));
         GS_RETURN_IF_ERROR(
-            Ip(state.wan_netns, {"link", "set", "w-" + site.name, "master", kWanBridge, "up"}));
+            Ip(site.netns, {"link", "set", kSiteUplink, "master", site.bridge, "up"}));
+        GS_RETURN_IF_ERROR(
+            Ip(state.wan_netns, {"link", "set", WanPort(site.name), "master", kWanBridge, "up"}));
       }
       GS_RETURN_IF_ERROR(
           Ip(site.netns, {"addr", "add", site.migration_address + "/32", "dev", "lo"}));

@@ -92,6 +92,13 @@ struct LabConfig {
 // (`lab status` shows them). LabUp checks the rest (names, modes, limits).
 Result<LabConfig> ParseTopology(const std::string& text, const std::string& file, LabConfig base);
 
+// Every site's uplink to the WAN namespace: a veth named kSiteUplink in the site, its peer
+// WanPort(site) in the WAN namespace (on bridge kWanBridge in an l2 lab, the WAN router's port to
+// the site in a routed one).
+constexpr const char* kSiteUplink = "uplink";
+constexpr const char* kWanBridge = "wan0";
+std::string WanPort(const std::string& site);
+
 // The lab's site named `name`, or nullptr.
 const LabSite* FindSite(const LabState& state, const std::string& name);
 // A site, or the shared storage ("storage"): what a link joins. nullptr when there is none.

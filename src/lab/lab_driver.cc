@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "hypervisor/libvirt/libvirt_driver.h"
@@ -15,12 +16,13 @@ namespace greenshift::lab {
 
 namespace {
 
-// A routed lab's driver: the inner driver's calls, with the VM's address routed to where it runs
-// (routing.h): placed when it starts, moved by the migration's own switchover events, settled
-// when the migration ends (whatever its hooks saw), gone when it stops.
-class RoutedDriver : public hypervisor::Driver {
+// The qemu lab's driver: the inner driver's calls, with the VM's traffic sent to where it runs
+// (routing.h: its /32 routed, its MAC on the overlay, or on an l2 lab its MAC on the bridges):
+// placed when it starts, moved by the migration's own switchover events, settled when the
+// migration ends (whatever its hooks saw), gone when it stops.
+class SteeringDriver : public hypervisor::Driver {
  public:
-  RoutedDriver(std::unique_ptr<hypervisor::Driver> inner, LabState state)
+  SteeringDriver(std::unique_ptr<hypervisor::Driver> inner, LabState state)
       : inner_(std::move(inner)), state_(std::move(state)) {}
 
   hypervisor::Capabilities GetCapabilities() const override { return inner_->GetCapabilities(); }
@@ -66,11 +68,18 @@ class RoutedDriver : public hypervisor::Driver {
     // Whether the guest stopped on its source under this call: a migration refused at once
     // (another one of the VM under way) touches no route.
     bool switched = false;
+    // l2: the steering made ready now, so that the pause only writes it (routing.h).
+    std::optional<Result<L2Steering>> l2;
+    if (state_.network == kNetworkL2) l2 = L2Steering::Prepare(state_, guest.mac, from, to);
     hypervisor::MigrationOptions routed = options;
     routed.switchover.source_paused = [&, ip, from, to] {
       switched = true;
+      if (l2 && l2->ok()) {
+        report((*l2)->Steer());
+      } else {
+        report(SteerVm(state_, ip, guest.mac, from, to));
+      }
       if (options.switchover.source_paused) options.switchover.source_paused();
-      report(SteerVm(state_, ip, guest.mac, from, to));
     };
     routed.switchover.destination_running = [&, ip, from, to] {
       if (options.switchover.destination_running) options.switchover.destination_running();
@@ -156,20 +165,15 @@ LabDriver OpenLabDriver(const LabState& state, const std::string& guest_dir_give
     if (!started.ok()) RemoveSharedDisk(state, guest.vm.name, guest.storage);
     return started;
   };
-  if (IsRouted(state.network)) {
-    auto routed = std::make_unique<RoutedDriver>(std::move(driver), state);
-    RoutedDriver* router = routed.get();
-    lab.start = [start, raw, router](const GuestSpec& guest, const std::string& site) {
-      GS_RETURN_IF_ERROR(start(guest, site));
-      Result<hypervisor::VmInfo> vm = raw->GetVm(guest.vm.name);
-      if (!vm.ok()) return vm.status();
-      return router->Place(*vm, site);
-    };
-    lab.driver = std::move(routed);
-    return lab;
-  }
-  lab.start = start;
-  lab.driver = std::move(driver);
+  auto steering = std::make_unique<SteeringDriver>(std::move(driver), state);
+  SteeringDriver* router = steering.get();
+  lab.start = [start, raw, router](const GuestSpec& guest, const std::string& site) {
+    GS_RETURN_IF_ERROR(start(guest, site));
+    Result<hypervisor::VmInfo> vm = raw->GetVm(guest.vm.name);
+    if (!vm.ok()) return vm.status();
+    return router->Place(*vm, site);
+  };
+  lab.driver = std::move(steering);
   return lab;
 }
 

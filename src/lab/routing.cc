@@ -7,6 +7,7 @@
 
 #include "core/files.h"
 #include "core/process.h"
+#include "lab/fdb.h"
 
 namespace greenshift::lab {
 
@@ -104,6 +105,31 @@ void OverlayHere(const LabSite& site, const std::string& mac) {
                    RunOptions{site.netns});
   (void)RunCommand({"bridge", "fdb", "del", mac, "dev", kOverlayDevice, "self"},
                    RunOptions{site.netns});
+}
+
+// l2: `site`'s bridge forgets a VM's MAC behind its uplink (frames for it go to every local port,
+// the guest's tap among them, until the bridge learns the tap from the guest).
+Status L2Here(const LabSite& site, const std::string& mac) {
+  Result<FdbSocket> fdb = FdbSocket::Open(site.netns);
+  if (!fdb.ok()) return fdb.status();
+  Result<int> uplink = fdb->IfIndex(kSiteUplink);
+  if (!uplink.ok()) return uplink.status();
+  Status forgotten = fdb->Delete(*uplink, mac);
+  return forgotten.IsNotFound() ? Status::Ok() : forgotten;
+}
+
+// l2: no bridge keeps an entry of its own for a VM's MAC (on the WAN segment, on any site's
+// uplink): they flood its frames until they learn it again from the guest, where it runs.
+Status L2Forget(const LabState& state, const std::string& mac) {
+  Result<FdbSocket> wan = FdbSocket::Open(state.wan_netns);
+  if (!wan.ok()) return wan.status();
+  for (const LabSite& site : state.sites) {
+    Result<int> port = wan->IfIndex(WanPort(site.name));
+    if (!port.ok()) return port.status();
+    if (Status gone = wan->Delete(*port, mac); !gone.ok() && !gone.IsNotFound()) return gone;
+    GS_RETURN_IF_ERROR(L2Here(site, mac));
+  }
+  return Status::Ok();
 }
 
 Status KnowVm(const LabSite& site, const std::string& ip, const std::string& mac) {
@@ -222,14 +248,14 @@ Status BuildRoutedNetwork(const LabState& state) {
   for (size_t i = 0; i < state.sites.size(); ++i) {
     const LabSite& site = state.sites[i];
     const int index = static_cast<int>(i);
-    GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "add", "uplink", "type", "veth", "peer", "name",
-                                       "w-" + site.name, "netns", wan}));
+    GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "add", kSiteUplink, "type", "veth", "peer", "name",
+                                       WanPort(site.name), "netns", wan}));
     GS_RETURN_IF_ERROR(
-        Ip(site.netns, {"addr", "add", SiteTransitAddress(index) + "/24", "dev", "uplink"}));
-    GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "set", "uplink", "up"}));
+        Ip(site.netns, {"addr", "add", SiteTransitAddress(index) + "/24", "dev", kSiteUplink}));
+    GS_RETURN_IF_ERROR(Ip(site.netns, {"link", "set", kSiteUplink, "up"}));
     GS_RETURN_IF_ERROR(
-        Ip(wan, {"addr", "add", WanTransitAddress(index) + "/24", "dev", "w-" + site.name}));
-    GS_RETURN_IF_ERROR(Ip(wan, {"link", "set", "w-" + site.name, "up"}));
+        Ip(wan, {"addr", "add", WanTransitAddress(index) + "/24", "dev", WanPort(site.name)}));
+    GS_RETURN_IF_ERROR(Ip(wan, {"link", "set", WanPort(site.name), "up"}));
     GS_RETURN_IF_ERROR(
         Ip(site.netns, {"route", "add", "default", "via", WanTransitAddress(index)}));
     // The VMs' gateway: the same address and MAC at every site, answering ARP for everything
@@ -365,9 +391,12 @@ json OverlayJson(const LabState& state) {
 
 Status RouteVmTo(const LabState& state, const std::string& ip, const std::string& mac,
                  const std::string& site, const std::string& still_forwarding) {
-  if (!IsRouted(state.network)) return Status::Ok();
   const LabSite* here = FindSite(state, site);
   if (!here) return Status::Error("lab " + state.name + " has no site '" + site + "'");
+  if (state.network == kNetworkL2) {
+    // The bridges learn where it runs (QEMU announced it there when it resumed, and it sends).
+    return L2Forget(state, mac);
+  }
   if (state.network == kNetworkVxlan) {
     // Where it runs first (it stops sending the VM's frames away), then the others.
     OverlayHere(*here, mac);
@@ -398,11 +427,15 @@ Status RouteVmTo(const LabState& state, const std::string& ip, const std::string
 
 Status SteerVm(const LabState& state, const std::string& ip, const std::string& mac,
                const std::string& from, const std::string& to) {
-  if (!IsRouted(state.network)) return Status::Ok();
   const LabSite* source = FindSite(state, from);
   const LabSite* destination = FindSite(state, to);
   if (!source || !destination)
     return Status::Error("lab " + state.name + " has no site '" + (source ? to : from) + "'");
+  if (state.network == kNetworkL2) {
+    Result<L2Steering> steering = L2Steering::Prepare(state, mac, from, to);
+    if (!steering.ok()) return steering.status();
+    return steering->Steer();
+  }
   if (state.network == kNetworkVxlan) {
     // The destination first: its bridge hands the VM's frames to the waiting guest's tap (which
     // holds them until it runs). Then every other site, the source among them, sends them there.
@@ -424,8 +457,49 @@ Status SteerVm(const LabState& state, const std::string& ip, const std::string& 
                             std::to_string(kRouteForwarding)});
 }
 
+Result<L2Steering> L2Steering::Prepare(const LabState& state, const std::string& mac,
+                                       const std::string& from, const std::string& to) {
+  if (!FindSite(state, from) || !FindSite(state, to))
+    return Status::Error("lab " + state.name + " has no site '" +
+                         (FindSite(state, from) ? to : from) + "'");
+  L2Steering steering;
+  steering.mac_ = mac;
+  auto add = [&](const std::string& netns, const std::string& port, bool forget) -> Status {
+    Result<FdbSocket> fdb = FdbSocket::Open(netns);
+    if (!fdb.ok()) return fdb.status();
+    Result<int> index = fdb->IfIndex(port);
+    if (!index.ok()) return index.status();
+    steering.steps_.push_back({std::move(*fdb), *index, forget});
+    return Status::Ok();
+  };
+  // The destination first: its bridge hands the VM's frames to the waiting guest's tap (which
+  // holds them until it runs). Then the WAN segment, which carries the clients' frames, and every
+  // other site send them there, by static entries: nothing the bridges see can move them back
+  // before the guest announces itself at the destination.
+  for (const LabSite& site : state.sites) {
+    if (site.name == to) GS_RETURN_IF_ERROR(add(site.netns, kSiteUplink, /*forget=*/true));
+  }
+  GS_RETURN_IF_ERROR(add(state.wan_netns, WanPort(to), /*forget=*/false));
+  for (const LabSite& site : state.sites) {
+    if (site.name != to) GS_RETURN_IF_ERROR(add(site.netns, kSiteUplink, /*forget=*/false));
+  }
+  return steering;
+}
+
+Status L2Steering::Steer() {
+  for (Step& step : steps_) {
+    if (step.forget) {
+      Status gone = step.fdb.Delete(step.port, mac_);
+      if (!gone.ok() && !gone.IsNotFound()) return gone;
+    } else {
+      GS_RETURN_IF_ERROR(step.fdb.Replace(step.port, mac_));
+    }
+  }
+  return Status::Ok();
+}
+
 Status UnrouteVm(const LabState& state, const std::string& ip, const std::string& mac) {
-  if (!IsRouted(state.network)) return Status::Ok();
+  if (state.network == kNetworkL2) return L2Forget(state, mac);
   for (const LabSite& site : state.sites) {
     if (state.network == kNetworkVxlan) OverlayHere(site, mac);
     (void)RunCommand({"ip", "route", "del", Route(ip)}, RunOptions{site.netns});

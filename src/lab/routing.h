@@ -35,6 +35,15 @@
 // sends the VM's MAC to the destination, where the frames wait in the guest's queue; the
 // destination runs -> it takes the VM's MAC from its own tap (QEMU's announcement). Links carry
 // the overlay's 50 bytes of headers: their MTU is kOverlayLinkMtu, so guests keep 1500.
+//
+// l2 (the default lab: every site's bridge on one WAN segment, bridge kWanBridge): the bridges
+// learn where a VM's MAC is, and QEMU's announcement teaches them its new place once the guest
+// runs on the destination. Before that, what reaches the source while the guest is paused would
+// wait in a tap that is about to go away, and be lost. So the switchover steers it too: the
+// source paused -> the destination's bridge hands the VM's frames to its local ports (the waiting
+// guest's tap holds them until it runs), the WAN segment and every other site send them there by
+// static FDB entries, written over netlink (fdb.h) within a millisecond of the pause; settled ->
+// the entries are removed and the bridges learn the MAC where the guest now sends from.
 #pragma once
 
 #include <chrono>
@@ -42,6 +51,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "lab/fdb.h"
 #include "lab/lab.h"
 
 namespace greenshift::lab {
@@ -111,20 +121,43 @@ nlohmann::json RoutersJson(const LabState& state);
 // address}; "00:00:00:00:00:00" lists where broadcasts are copied).
 nlohmann::json OverlayJson(const LabState& state);
 
-// Where a VM's address is routed (routed labs; every call is a no-op on an l2 lab).
+// Where a VM's address is routed (for l2: where the bridges send its MAC).
 // The VM runs at `site`: it announces; every other site routes it there, not announcing, except
 // `still_forwarding` (the site it just left), which keeps announcing it, prepended.
 // vxlan: every other site's FDB sends the VM's MAC over the overlay to `site`; `site` learns it
 // from the guest's tap; every site knows the VM's address is at that MAC (no ARP needed).
+// l2: the bridges keep no entry of greenshift's for the MAC; they learn it from the guest.
 Status RouteVmTo(const LabState& state, const std::string& ip, const std::string& mac,
                  const std::string& site, const std::string& still_forwarding = "");
 // The guest paused on `from` for a switchover to `to`: `to` takes its traffic (into the waiting
 // guest's queue), `from` forwards there and keeps announcing, prepended (vxlan: every site's
 // FDB sends the VM's MAC to `to`, whose bridge hands it to every local port until the guest
-// announces itself).
+// announces itself; l2: the WAN segment and `from` send it to `to` by static entries, `to`'s
+// bridge to every local port).
 Status SteerVm(const LabState& state, const std::string& ip, const std::string& mac,
                const std::string& from, const std::string& to);
-// The VM is gone: no site routes or announces its address (or sends its MAC over the overlay).
+// l2: SteerVm's work made ready before the guest pauses (a netlink socket open in each namespace,
+// the ports resolved), so that Steer() only writes the entries: well under a millisecond from
+// the pause, where opening them then took 1-5 ms, and every frame that reaches the source
+// meanwhile is lost with its tap.
+class L2Steering {
+ public:
+  static Result<L2Steering> Prepare(const LabState& state, const std::string& mac,
+                                    const std::string& from, const std::string& to);
+  Status Steer();
+
+ private:
+  struct Step {
+    FdbSocket fdb;
+    int port = 0;
+    bool forget = false;  // delete the MAC's entry on `port`; else send the MAC to it
+  };
+  std::string mac_;
+  std::vector<Step> steps_;
+};
+
+// The VM is gone: no site routes or announces its address (or sends its MAC over the overlay;
+// l2: no bridge keeps an entry for its MAC).
 Status UnrouteVm(const LabState& state, const std::string& ip, const std::string& mac);
 
 }  // namespace greenshift::lab

@@ -106,6 +106,18 @@ std::string RenderMetrics(const MetricsInput& in) {
   p.Histogram("greenshift_migration_pause_seconds",
               "Guest pause of each completed migration (source stop to destination resume).",
               s.pause_seconds);
+  const control::ModelErrorSummary model = s.model_errors.Summary();
+  p.Head("greenshift_model_compared_moves", "gauge",
+         "Completed moves the cost model's errors are taken over (the last 50 at most).");
+  p.Line("greenshift_model_compared_moves", "", static_cast<double>(model.moves));
+  p.Head("greenshift_model_error_ratio", "gauge",
+         "The cost model's median absolute relative error over those moves, per quantity.");
+  for (const auto& [quantity, error] : {std::pair<const char*, double>{"total_time", model.total},
+                                        {"bytes", model.bytes},
+                                        {"pause", model.pause}}) {
+    if (!std::isnan(error))
+      p.Line("greenshift_model_error_ratio", std::string("quantity=\"") + quantity + "\"", error);
+  }
   p.Head("greenshift_moves_in_progress", "gauge", "Moves queued or running.");
   p.Line("greenshift_moves_in_progress", "",
          static_cast<double>(s.moves.queued) + static_cast<double>(s.moves.running));

@@ -76,8 +76,16 @@ json StatusJson(const control::ServiceConfig& config, const control::EngineStatu
           {"co2_kg", s.totals.co2_kg},
           {"static_co2_kg", s.totals.static_co2_kg},
           {"total_downtime_ms", s.total_pause_ms},
+          {"model_error", ModelErrorJson(s.model_errors.Summary())},
           {"current_plan",
            s.current_plan ? PlanViewJson(*s.current_plan, problem, slot_ms) : json::object()}};
+}
+
+json ModelErrorJson(const control::ModelErrorSummary& summary) {
+  return {{"moves", summary.moves},
+          {"total", NumberOrNull(summary.total)},
+          {"bytes", NumberOrNull(summary.bytes)},
+          {"pause", NumberOrNull(summary.pause)}};
 }
 
 json PlanRecordJson(const store::PlanRecord& p) {

@@ -72,8 +72,10 @@ void Engine::MoveEnded(const MoveOrder& order, const MoveOutcome& outcome) {
   if (outcome.state != "completed") return;
   const double pause_ms =
       outcome.result.paused_ms >= 0 ? outcome.result.paused_ms : outcome.result.downtime_ms;
-  if (pause_ms < 0) return;
   std::lock_guard<std::mutex> lock(mutex_);
+  if (Comparable(order.move.predicted, outcome.result))
+    status_.model_errors.Add(ErrorOf(order.move.predicted, outcome.result));
+  if (pause_ms < 0) return;
   status_.pause_seconds.Observe(pause_ms / 1000);
   status_.last_pause_ms = pause_ms;
   status_.total_pause_ms += pause_ms;

@@ -39,6 +39,7 @@
 #include "control/fleet.h"
 #include "control/forecaster.h"
 #include "control/inputs.h"
+#include "control/model_check.h"
 #include "control/observer.h"
 #include "control/planner.h"
 #include "control/recorder.h"
@@ -129,6 +130,7 @@ struct EngineStatus {
   Histogram loop_seconds{{0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30}};
   Histogram pause_seconds{{0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 5}};
   double last_pause_ms = -1, total_pause_ms = 0;
+  ModelErrors model_errors;  // the cost model against the last completed moves (model_check.h)
 };
 
 class Engine {

@@ -1,9 +1,12 @@
 #include "control/store_recorder.h"
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "control/accounts.h"
 #include "control/forecaster.h"
+#include "control/model_check.h"
 #include "core/clock.h"
 
 namespace greenshift::control {
@@ -223,6 +226,21 @@ void StoreRecorder::MoveEnded(const MoveOrder& order, const MoveOutcome& outcome
                                     ? json(site_names_[static_cast<size_t>(outcome.running_on)])
                                     : json(nullptr);
     if (!outcome.why.empty()) result["why"] = outcome.why;
+    // What the planner priced the move at, and how far the measurement was from it.
+    const placement::MoveCost& predicted = order.move.predicted;
+    if (predicted.total_s > 0) {
+      result["predicted"] = {{"total_ms", predicted.total_s * 1000},
+                             {"bytes", predicted.bytes},
+                             {"pause_ms", predicted.downtime_s * 1000},
+                             {"postcopy", predicted.postcopy}};
+    }
+    if (Comparable(predicted, outcome.result)) {
+      const ModelError error = ErrorOf(predicted, outcome.result);
+      auto number = [](double v) { return std::isnan(v) ? json(nullptr) : json(v); };
+      result["model_error"] = {{"total", number(error.total)},
+                               {"bytes", number(error.bytes)},
+                               {"pause", number(error.pause)}};
+    }
   } else {
     result = {{"note", outcome.why}};
   }

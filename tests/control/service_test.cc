@@ -290,6 +290,21 @@ TEST_F(ServiceTest, AutoFollowsTheGreenPowerFromAToB) {
   EXPECT_NE(metrics.find("greenshift_site_green_power_watts{site=\"b\"} 4000"), std::string::npos);
   EXPECT_NE(metrics.find("greenshift_site_load_watts{site=\"b\"} 120"), std::string::npos);
   EXPECT_NE(metrics.find("greenshift_last_migration_downtime_seconds"), std::string::npos);
+  // The move's record holds what it was priced at and how far the measurement was from it.
+  const nlohmann::json result = nlohmann::json::parse(moves[0].result);
+  ASSERT_TRUE(result.contains("predicted")) << moves[0].result;
+  const double predicted_ms = result["predicted"]["total_ms"].get<double>();
+  EXPECT_GT(predicted_ms, 0);
+  EXPECT_GT(result["predicted"]["bytes"].get<double>(), 0);
+  ASSERT_TRUE(result.contains("model_error")) << moves[0].result;
+  EXPECT_NEAR(result["model_error"]["total"].get<double>(),
+              (result["total_ms"].get<double>() - predicted_ms) / predicted_ms, 1e-9);
+  EXPECT_EQ(status.model_errors.Summary().moves, 1u);
+  EXPECT_NEAR(status.model_errors.Summary().total,
+              std::abs(result["model_error"]["total"].get<double>()), 1e-9);
+  EXPECT_NE(metrics.find("greenshift_model_compared_moves 1\n"), std::string::npos);
+  EXPECT_NE(metrics.find("greenshift_model_error_ratio{quantity=\"total_time\"} "),
+            std::string::npos);
   // Every replayed reading was stored; forecasts were issued for both sites.
   EXPECT_GT(store_->CountReadings().value(), 40);
   EXPECT_EQ(store_->CountRejected().value(), 0);

@@ -150,6 +150,7 @@ LabDriver OpenLabDriver(const LabState& state, const std::string& guest_dir_give
   }
   auto driver = std::make_unique<qemu::QemuDriver>(DriverConfigFor(state, guest_dir_given, accel));
   qemu::QemuDriver* raw = driver.get();
+  lab.qemu = raw;
   auto start = [raw, state](const GuestSpec& given, const std::string& site) {
     if (!IsSharedStorage(given.storage) || given.vm.disk_gib <= 0)
       return StartGuest(*raw, given, site);

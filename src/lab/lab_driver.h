@@ -12,10 +12,17 @@
 #include "lab/guest.h"
 #include "lab/lab.h"
 
+namespace greenshift::qemu {
+class QemuDriver;
+}  // namespace greenshift::qemu
+
 namespace greenshift::lab {
 
 struct LabDriver {
   std::unique_ptr<hypervisor::Driver> driver;
+  // Under qemu, the QEMU driver inside `driver` (which wraps it to steer the network at the
+  // switchover), for what only it offers; null under libvirt.
+  qemu::QemuDriver* qemu = nullptr;
   // Checks the guest and starts it on `site`; returns once the hypervisor runs it.
   std::function<Status(const GuestSpec& guest, const std::string& site)> start;
 };

@@ -165,7 +165,7 @@ class QemuBed : public LabBed {
  public:
   QemuBed() : LabBed("qemu") {}
   bool KillDestination(const std::string& vm, const std::string& to) override {
-    const int pid = static_cast<qemu::QemuDriver&>(driver()).InstancePid(vm, to);
+    const int pid = lab_.qemu->InstancePid(vm, to);
     return pid > 0 && kill(pid, SIGKILL) == 0;
   }
 };

@@ -74,8 +74,8 @@ class SteeringDriver : public hypervisor::Driver {
     hypervisor::MigrationOptions routed = options;
     routed.switchover.source_paused = [&, ip, from, to] {
       switched = true;
-      if (l2 && l2->ok()) {
-        report((*l2)->Steer());
+      if (l2) {
+        report(l2->ok() ? (*l2)->Steer() : l2->status());  // a failed preparation, said once
       } else {
         report(SteerVm(state_, ip, guest.mac, from, to));
       }

@@ -9,7 +9,7 @@ seconds=${1:-30}
 
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
-  -DGREENSHIFT_FUZZ=ON -DGREENSHIFT_SANITIZE=ON -DGREENSHIFT_BUILD_GUEST=OFF >/dev/null
+  -DGREENSHIFT_FUZZ=ON -DGREENSHIFT_SANITIZE=ON -DGREENSHIFT_BUILD_GUEST=OFF -DCMAKE_UNITY_BUILD=ON >/dev/null
 ninja -C build-fuzz $(ninja -C build-fuzz -t targets all | sed -n 's/^\(fuzz_[a-z_0-9]*\): .*/\1/p' | sort -u)
 
 seed() {  # seed TARGET DIR FILES...: a corpus of real inputs, cut to 64 KiB each

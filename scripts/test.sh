@@ -21,8 +21,15 @@ phase() {  # phase [NAME]: ends the phase before and begins NAME
   fi
   phase_name=${1:-}
   phase_start=$SECONDS
-  if [[ -n $phase_name ]]; then echo "== $phase_name"; fi
+  if [[ -n $phase_name ]]; then echo "== $phase_name ($(date -u +%H:%M:%S))"; fi
 }
+# The list is printed at the end, a failed run's too (up to the phase that failed).
+report() {
+  phase
+  echo "== time per phase ($((SECONDS / 60)) min $((SECONDS % 60)) s in all)"
+  printf '%s\n' "${timings[@]}"
+}
+trap report EXIT
 
 phase "setup (scripts/setup.sh)"
 scripts/setup.sh
@@ -37,13 +44,13 @@ fi
 
 phase "unit tests under AddressSanitizer + UBSan"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DGREENSHIFT_WERROR=ON \
-  -DGREENSHIFT_SANITIZE=ON -DGREENSHIFT_BUILD_GUEST=OFF >/dev/null
+  -DGREENSHIFT_SANITIZE=ON -DGREENSHIFT_BUILD_GUEST=OFF -DCMAKE_UNITY_BUILD=ON >/dev/null
 ninja -C build-asan unit_tests greenshift driver_conformance_tests
 ctest --test-dir build-asan -L unit --output-on-failure -j2
 
 phase "the service's threaded tests under ThreadSanitizer"
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGREENSHIFT_WERROR=ON \
-  -DGREENSHIFT_TSAN=ON -DGREENSHIFT_BUILD_GUEST=OFF >/dev/null
+  -DGREENSHIFT_TSAN=ON -DGREENSHIFT_BUILD_GUEST=OFF -DCMAKE_UNITY_BUILD=ON >/dev/null
 ninja -C build-tsan threaded_tests energy_integration_tests
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 build-tsan/tests/threaded_tests --gtest_brief=1
@@ -60,6 +67,3 @@ phase "unit tests"
 ctest --test-dir build -L unit --output-on-failure -j2
 phase "integration tests"
 ctest --test-dir build -L integration --output-on-failure
-phase
-echo "== time per phase ($((SECONDS / 60)) min $((SECONDS % 60)) s in all)"
-printf '%s\n' "${timings[@]}"

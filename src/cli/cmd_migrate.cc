@@ -14,7 +14,7 @@ namespace {
 
 std::atomic<bool> g_cancel{false};
 
-void OnSignal(int) {
+void OnCancelSignal(int) {
   g_cancel = true;
 }
 
@@ -123,8 +123,8 @@ void AddMigrateCommand(CLI::App& app, Context& context) {
                                            : hypervisor::PostcopyPolicy::kNever;
     migration.postcopy_recover_timeout =
         std::chrono::milliseconds(static_cast<int64_t>(options->postcopy_recover_s * 1000));
-    signal(SIGINT, OnSignal);
-    signal(SIGTERM, OnSignal);
+    signal(SIGINT, OnCancelSignal);
+    signal(SIGTERM, OnCancelSignal);
     hypervisor::ProgressCallback progress;
     if (!options->quiet) progress = PrintProgress;
     hypervisor::MigrationResult result =

@@ -16,7 +16,7 @@ namespace greenshift::cli {
 namespace {
 
 std::atomic<bool> g_stop{false};
-void OnSignal(int) {
+void OnProbeSignal(int) {
   g_stop = true;
 }
 
@@ -62,8 +62,8 @@ void AddProbeCommands(CLI::App& app, Context& context) {
     if (Status entered = EnterProbeNetns(context, ping->netns); !entered.ok()) {
       return context.Fail(entered.message());
     }
-    signal(SIGINT, OnSignal);
-    signal(SIGTERM, OnSignal);
+    signal(SIGINT, OnProbeSignal);
+    signal(SIGTERM, OnProbeSignal);
     lab::PingOptions options;
     options.target = ping->target;
     options.interval = std::chrono::milliseconds(ping->interval_ms);
@@ -108,8 +108,8 @@ void AddProbeCommands(CLI::App& app, Context& context) {
     if (Status entered = EnterProbeNetns(context, http->netns); !entered.ok()) {
       return context.Fail(entered.message());
     }
-    signal(SIGINT, OnSignal);
-    signal(SIGTERM, OnSignal);
+    signal(SIGINT, OnProbeSignal);
+    signal(SIGTERM, OnProbeSignal);
     lab::HttpLoadOptions options;
     options.url = http->url;
     options.concurrency = http->concurrency;

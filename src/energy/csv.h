@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,9 @@
 #include "core/zone.h"
 
 namespace greenshift::energy {
+
+// A value a series does not have (every comparison with it is false, every sum with it NaN).
+inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // Splits one CSV line on `separator`; double quotes group a field ("a,b" is one field, "" is a
 // quote). A trailing '\r' is dropped.

@@ -11,8 +11,6 @@ namespace greenshift::energy {
 
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
 // The typical spacing of a series: the most common difference between neighbouring times.
 int64_t TypicalStep(const std::vector<int64_t>& times) {
   if (times.size() < 2) return 3600;

@@ -16,7 +16,6 @@ namespace greenshift::energy {
 namespace {
 
 using nlohmann::json;
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // The location of a response of several (an array, one object per location) nearest to the
 // site; a response of one is that one.

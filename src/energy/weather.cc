@@ -12,8 +12,6 @@ namespace greenshift::energy {
 
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
 // A calendar field read as a number (EPW and PSM3 write them so): it must be a whole number in
 // [lo, hi] before it is used as one.
 Result<int> CalendarField(double value, int lo, int hi, const std::string& file, size_t line,

@@ -28,7 +28,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int64_t kNow = 1656676800000;  // 2022-07-01T12:00Z
+constexpr int64_t kCarbonNow = 1656676800000;  // 2022-07-01T12:00Z
 const std::string kCarbonFile = GREENSHIFT_SOURCE_DIR "/data/carbon/DE-LU_2022_hourly.csv";
 
 // Each model's properties and their JSON types, as the SDK's classes declare them.
@@ -81,7 +81,7 @@ carbon_g_per_kwh = 250
     store_ = std::move(store::Store::Open(dir_ + "/g.db").value());
     driver_ = std::make_unique<hypervisor::SimDriver>(hypervisor::SimDriverConfig{});
     Result<control::Service> service =
-        control::BuildService(config_, *store_, *driver_, [] { return kNow; });
+        control::BuildService(config_, *store_, *driver_, [] { return kCarbonNow; });
     ASSERT_TRUE(service.ok()) << service.error();
     service_ = std::make_unique<control::Service>(std::move(*service));
     api_ = std::make_unique<Api>(config_, *store_, *service_->recorder, *service_->engine);
@@ -169,7 +169,7 @@ TEST_F(CarbonAwareApiTest, EmissionsByLocationsIsTheRecordedIntensity) {
 }
 
 TEST_F(CarbonAwareApiTest, CurrentForecastsFindTheLowestWindow) {
-  ASSERT_TRUE(service_->engine->Tick(kNow).ok());
+  ASSERT_TRUE(service_->engine->Tick(kCarbonNow).ok());
   const json forecasts = Get("/emissions/forecasts/current?location=frankfurt&windowSize=120");
   ASSERT_TRUE(forecasts.is_array());
   ASSERT_EQ(forecasts.size(), 1u);
@@ -226,7 +226,7 @@ TEST_F(CarbonAwareApiTest, BadParametersAre400NamingTheParameter) {
   auto early = client_->Get("/emissions/forecasts/current?location=london");
   ASSERT_TRUE(early);
   EXPECT_EQ(early->status, 503);
-  ASSERT_TRUE(service_->engine->Tick(kNow).ok());
+  ASSERT_TRUE(service_->engine->Tick(kCarbonNow).ok());
   for (const char* size : {"0", "abc", "-5", "1.5", "9999999", ""})
     EXPECT_NE(
         Complaint(std::string("/emissions/forecasts/current?location=london&windowSize=") + size,

@@ -11,7 +11,7 @@
 namespace greenshift {
 namespace {
 
-int64_t Ms(const std::string& text) {
+int64_t ZoneMs(const std::string& text) {
   Result<int64_t> ms = ParseRfc3339Ms(text);
   EXPECT_TRUE(ms.ok()) << text << ": " << ms.error();
   return ms.ok() ? *ms : -1;
@@ -30,7 +30,7 @@ TEST(ZoneTest, UnknownZonesAreRefusedSayingWhatANameLooksLike) {
 }
 
 TEST(ZoneTest, AClockReadingIsReadWhateverOffsetItCarries) {
-  const int64_t noon = Ms("2022-06-21T12:00:00Z");
+  const int64_t noon = ZoneMs("2022-06-21T12:00:00Z");
   EXPECT_EQ(*ParseClockReadingMs("2022-06-21T12:00:00Z"), noon);
   EXPECT_EQ(*ParseClockReadingMs("2022-06-21 12:00:00+01:00"), noon);
   EXPECT_EQ(*ParseClockReadingMs("2022-06-21T12:00-0700"), noon);
@@ -44,22 +44,24 @@ TEST(ZoneTest, DaylightSavingBothWays) {
   const TimeZone amsterdam = *TimeZone::Find("Europe/Amsterdam");
   const TimeZone denver = *TimeZone::Find("America/Denver");
   // Summer and winter: two offsets from one zone.
-  EXPECT_EQ(*amsterdam.ToUtcMs(Ms("2022-06-21T14:00Z"), INT64_MIN), Ms("2022-06-21T12:00Z"));
-  EXPECT_EQ(*amsterdam.ToUtcMs(Ms("2022-12-21T14:00Z"), INT64_MIN), Ms("2022-12-21T13:00Z"));
-  EXPECT_EQ(*denver.ToUtcMs(Ms("2016-08-01T12:00Z"), INT64_MIN), Ms("2016-08-01T18:00Z"));
-  EXPECT_EQ(amsterdam.OffsetS(Ms("2022-06-21T12:00Z")), 7200);
-  EXPECT_EQ(amsterdam.OffsetS(Ms("2022-12-21T12:00Z")), 3600);
+  EXPECT_EQ(*amsterdam.ToUtcMs(ZoneMs("2022-06-21T14:00Z"), INT64_MIN),
+            ZoneMs("2022-06-21T12:00Z"));
+  EXPECT_EQ(*amsterdam.ToUtcMs(ZoneMs("2022-12-21T14:00Z"), INT64_MIN),
+            ZoneMs("2022-12-21T13:00Z"));
+  EXPECT_EQ(*denver.ToUtcMs(ZoneMs("2016-08-01T12:00Z"), INT64_MIN), ZoneMs("2016-08-01T18:00Z"));
+  EXPECT_EQ(amsterdam.OffsetS(ZoneMs("2022-06-21T12:00Z")), 7200);
+  EXPECT_EQ(amsterdam.OffsetS(ZoneMs("2022-12-21T12:00Z")), 3600);
   // 27 March 2022: 02:00 became 03:00; 02:30 never was.
-  Result<int64_t> skipped = amsterdam.ToUtcMs(Ms("2022-03-27T02:30Z"), INT64_MIN);
+  Result<int64_t> skipped = amsterdam.ToUtcMs(ZoneMs("2022-03-27T02:30Z"), INT64_MIN);
   ASSERT_FALSE(skipped.ok());
   EXPECT_EQ(skipped.error(),
             "is a clock reading that never was in Europe/Amsterdam: its clocks went from "
             "2022-03-27T02:00 straight to 2022-03-27T03:00 (daylight saving began)");
   // 30 October 2022: 02:00-03:00 twice. Alone, the first pass; after the first pass, the second.
-  const int64_t first = Ms("2022-10-30T00:30Z"), second = Ms("2022-10-30T01:30Z");
-  EXPECT_EQ(*amsterdam.ToUtcMs(Ms("2022-10-30T02:30Z"), INT64_MIN), first);
-  EXPECT_EQ(*amsterdam.ToUtcMs(Ms("2022-10-30T02:30Z"), Ms("2022-10-30T00:15Z")), first);
-  EXPECT_EQ(*amsterdam.ToUtcMs(Ms("2022-10-30T02:30Z"), Ms("2022-10-30T00:45Z")), second);
+  const int64_t first = ZoneMs("2022-10-30T00:30Z"), second = ZoneMs("2022-10-30T01:30Z");
+  EXPECT_EQ(*amsterdam.ToUtcMs(ZoneMs("2022-10-30T02:30Z"), INT64_MIN), first);
+  EXPECT_EQ(*amsterdam.ToUtcMs(ZoneMs("2022-10-30T02:30Z"), ZoneMs("2022-10-30T00:15Z")), first);
+  EXPECT_EQ(*amsterdam.ToUtcMs(ZoneMs("2022-10-30T02:30Z"), ZoneMs("2022-10-30T00:45Z")), second);
 }
 
 TEST(ZoneTest, ALocalClockFileReadsToStrictlyIncreasingInstants) {
@@ -80,7 +82,7 @@ TEST(ZoneTest, ALocalClockFileReadsToStrictlyIncreasingInstants) {
   Result<energy::TimeSeriesTable> table = energy::ParseTimeSeriesCsv(csv, "log.csv", options);
   ASSERT_TRUE(table.ok()) << table.error();
   ASSERT_EQ(table->time_utc_s.size(), 6u);
-  EXPECT_EQ(table->time_utc_s[0] * 1000, Ms("2022-10-29T23:30Z"));
+  EXPECT_EQ(table->time_utc_s[0] * 1000, ZoneMs("2022-10-29T23:30Z"));
   for (size_t i = 1; i < 6; ++i) EXPECT_EQ(table->time_utc_s[i] - table->time_utc_s[i - 1], 1800);
   // Without the zone the same file goes back in time and is refused, saying where.
   Result<energy::TimeSeriesTable> plain = energy::ParseTimeSeriesCsv(csv, "log.csv");

@@ -9,7 +9,7 @@
 namespace greenshift::energy {
 namespace {
 
-constexpr int64_t kNow = 1700000000000;
+constexpr int64_t kSensorNow = 1700000000000;
 
 SensorLimits Limits() {
   SensorLimits limits;
@@ -21,33 +21,34 @@ SensorLimits Limits() {
 
 TEST(SensorValidatorTest, AcceptsPlausibleReadingsInOrder) {
   SensorValidator v(Limits());
-  EXPECT_TRUE(v.Check({"a", "pv", kNow - 2000, 1200}, kNow).accepted);
-  EXPECT_TRUE(v.Check({"a", "pv", kNow - 1000, 0}, kNow).accepted);
-  EXPECT_TRUE(v.Check({"a", "pv", kNow, 6000}, kNow).accepted);  // 1.2 x 5000 is still fine
+  EXPECT_TRUE(v.Check({"a", "pv", kSensorNow - 2000, 1200}, kSensorNow).accepted);
+  EXPECT_TRUE(v.Check({"a", "pv", kSensorNow - 1000, 0}, kSensorNow).accepted);
+  EXPECT_TRUE(
+      v.Check({"a", "pv", kSensorNow, 6000}, kSensorNow).accepted);  // 1.2 x 5000 is still fine
   EXPECT_EQ(v.accepted(), 3);
   EXPECT_EQ(v.rejected_total(), 0);
 }
 
 TEST(SensorValidatorTest, RejectsEachImplausibleReadingWithItsReason) {
   SensorValidator v(Limits());
-  ASSERT_TRUE(v.Check({"a", "pv", kNow - 10000, 100}, kNow).accepted);
+  ASSERT_TRUE(v.Check({"a", "pv", kSensorNow - 10000, 100}, kSensorNow).accepted);
   struct Case {
     Reading reading;
     RejectReason reason;
     const char* words;
   } cases[] = {
-      {{"a", "pv", kNow - 5000, NAN}, RejectReason::kNotANumber, "not a number"},
-      {{"a", "pv", kNow - 5000, INFINITY}, RejectReason::kNotANumber, "not a number"},
-      {{"a", "pv", kNow - 5000, -3}, RejectReason::kNegative, "negative"},
-      {{"a", "pv", kNow - 5000, 6001}, RejectReason::kAboveCapacity, "above 1.2 x"},
-      {{"a", "pv", kNow + 120000, 100}, RejectReason::kInTheFuture, "in the future"},
-      {{"a", "pv", kNow - 10000, 101}, RejectReason::kOutOfOrder, "not after"},
-      {{"a", "pv", kNow - 20000, 100}, RejectReason::kOutOfOrder, "not after"},
+      {{"a", "pv", kSensorNow - 5000, NAN}, RejectReason::kNotANumber, "not a number"},
+      {{"a", "pv", kSensorNow - 5000, INFINITY}, RejectReason::kNotANumber, "not a number"},
+      {{"a", "pv", kSensorNow - 5000, -3}, RejectReason::kNegative, "negative"},
+      {{"a", "pv", kSensorNow - 5000, 6001}, RejectReason::kAboveCapacity, "above 1.2 x"},
+      {{"a", "pv", kSensorNow + 120000, 100}, RejectReason::kInTheFuture, "in the future"},
+      {{"a", "pv", kSensorNow - 10000, 101}, RejectReason::kOutOfOrder, "not after"},
+      {{"a", "pv", kSensorNow - 20000, 100}, RejectReason::kOutOfOrder, "not after"},
       {{"a", "pv", -5000, 100}, RejectReason::kTooOld, "older than"},
-      {{"a", "pv", kNow - 8 * 86400000LL, 100}, RejectReason::kTooOld, "older than"},
+      {{"a", "pv", kSensorNow - 8 * 86400000LL, 100}, RejectReason::kTooOld, "older than"},
   };
   for (const Case& c : cases) {
-    Verdict verdict = v.Check(c.reading, kNow);
+    Verdict verdict = v.Check(c.reading, kSensorNow);
     EXPECT_FALSE(verdict.accepted) << c.words;
     EXPECT_EQ(verdict.reason, c.reason) << c.words;
     EXPECT_NE(verdict.why.find(c.words), std::string::npos) << verdict.why;
@@ -60,20 +61,20 @@ TEST(SensorValidatorTest, RejectsEachImplausibleReadingWithItsReason) {
   EXPECT_EQ(v.rejected_total(), 9);  // none lost: every rejection is counted
   EXPECT_EQ(v.recent_rejections().size(), 9u);
   // A far-past reading did not move the order check back: the next one still must be newer.
-  EXPECT_FALSE(v.Check({"a", "pv", kNow - 15000, 100}, kNow).accepted);
-  EXPECT_TRUE(v.Check({"a", "pv", kNow - 9000, 100}, kNow).accepted);
+  EXPECT_FALSE(v.Check({"a", "pv", kSensorNow - 15000, 100}, kSensorNow).accepted);
+  EXPECT_TRUE(v.Check({"a", "pv", kSensorNow - 9000, 100}, kSensorNow).accepted);
 }
 
 TEST(SensorValidatorTest, TheSameReadingAgainIsADuplicateNotAnError) {
   SensorValidator v(Limits());
-  ASSERT_TRUE(v.Check({"a", "pv", kNow - 1000, 250}, kNow).accepted);
-  Verdict again = v.Check({"a", "pv", kNow - 1000, 250}, kNow);
+  ASSERT_TRUE(v.Check({"a", "pv", kSensorNow - 1000, 250}, kSensorNow).accepted);
+  Verdict again = v.Check({"a", "pv", kSensorNow - 1000, 250}, kSensorNow);
   EXPECT_FALSE(again.accepted);
   EXPECT_TRUE(again.duplicate);
   EXPECT_EQ(v.rejected_total(), 0);
   EXPECT_EQ(v.accepted(), 1);
   // Same time, another value: that is not the same reading.
-  Verdict other = v.Check({"a", "pv", kNow - 1000, 260}, kNow);
+  Verdict other = v.Check({"a", "pv", kSensorNow - 1000, 260}, kSensorNow);
   EXPECT_FALSE(other.accepted);
   EXPECT_FALSE(other.duplicate);
   EXPECT_EQ(other.reason, RejectReason::kOutOfOrder);
@@ -82,32 +83,33 @@ TEST(SensorValidatorTest, TheSameReadingAgainIsADuplicateNotAnError) {
 TEST(SensorValidatorTest, SeededFromTheStoreItContinuesTheOrder) {
   // What a restarted service does: the newest stored reading is where the sensor stands.
   SensorValidator v(Limits());
-  v.Seed(kNow - 60000, 300);
+  v.Seed(kSensorNow - 60000, 300);
   EXPECT_TRUE(v.has_last());
-  EXPECT_TRUE(v.Check({"a", "pv", kNow - 60000, 300}, kNow).duplicate);
-  EXPECT_EQ(v.Check({"a", "pv", kNow - 70000, 300}, kNow).reason, RejectReason::kOutOfOrder);
-  EXPECT_TRUE(v.Check({"a", "pv", kNow - 50000, 310}, kNow).accepted);
-  v.Seed(kNow - 90000, 1);  // an older seed does not move it back
-  EXPECT_EQ(v.last_accepted_ms(), kNow - 50000);
+  EXPECT_TRUE(v.Check({"a", "pv", kSensorNow - 60000, 300}, kSensorNow).duplicate);
+  EXPECT_EQ(v.Check({"a", "pv", kSensorNow - 70000, 300}, kSensorNow).reason,
+            RejectReason::kOutOfOrder);
+  EXPECT_TRUE(v.Check({"a", "pv", kSensorNow - 50000, 310}, kSensorNow).accepted);
+  v.Seed(kSensorNow - 90000, 1);  // an older seed does not move it back
+  EXPECT_EQ(v.last_accepted_ms(), kSensorNow - 50000);
 }
 
 TEST(SensorValidatorTest, AToleranceForStandbyDraw) {
   SensorLimits limits = Limits();
   limits.negative_tolerance_w = 10;
   SensorValidator v(limits);
-  EXPECT_TRUE(v.Check({"a", "pv", kNow - 1000, -2.8}, kNow).accepted);
-  EXPECT_FALSE(v.Check({"a", "pv", kNow, -12}, kNow).accepted);
+  EXPECT_TRUE(v.Check({"a", "pv", kSensorNow - 1000, -2.8}, kSensorNow).accepted);
+  EXPECT_FALSE(v.Check({"a", "pv", kSensorNow, -12}, kSensorNow).accepted);
 }
 
 TEST(SensorValidatorTest, ASilentSensorTurnsStale) {
   SensorValidator v(Limits());
-  EXPECT_TRUE(v.IsStale(kNow));  // never reported
-  ASSERT_TRUE(v.Check({"a", "pv", kNow, 100}, kNow).accepted);
-  EXPECT_FALSE(v.IsStale(kNow + 299000));
-  EXPECT_TRUE(v.IsStale(kNow + 301000));
+  EXPECT_TRUE(v.IsStale(kSensorNow));  // never reported
+  ASSERT_TRUE(v.Check({"a", "pv", kSensorNow, 100}, kSensorNow).accepted);
+  EXPECT_FALSE(v.IsStale(kSensorNow + 299000));
+  EXPECT_TRUE(v.IsStale(kSensorNow + 301000));
   // Rejected readings do not keep a sensor fresh.
-  EXPECT_FALSE(v.Check({"a", "pv", kNow + 400000, NAN}, kNow + 400000).accepted);
-  EXPECT_TRUE(v.IsStale(kNow + 400000));
+  EXPECT_FALSE(v.Check({"a", "pv", kSensorNow + 400000, NAN}, kSensorNow + 400000).accepted);
+  EXPECT_TRUE(v.IsStale(kSensorNow + 400000));
 }
 
 TEST(SensorReplayTest, ReplaysTheMeasuredSerfPowerAndCountsWhatItRejects) {
@@ -176,21 +178,22 @@ TEST(SensorReplayTest, GapsAreMissingValuesCountedNotErrorsNorRejections) {
 }
 
 TEST(ReadingPayloadTest, NumbersAndJson) {
-  Result<Reading> bare = ParseReadingPayload("1234.5", "a", "pv", kNow);
+  Result<Reading> bare = ParseReadingPayload("1234.5", "a", "pv", kSensorNow);
   ASSERT_TRUE(bare.ok());
   EXPECT_EQ(bare->power_w, 1234.5);
-  EXPECT_EQ(bare->time_utc_ms, kNow);
+  EXPECT_EQ(bare->time_utc_ms, kSensorNow);
   Result<Reading> stamped =
       ParseReadingPayload(R"({"time":"2023-11-14T22:13:20+00:00","power_w":800})", "a", "pv", 0);
   ASSERT_TRUE(stamped.ok()) << stamped.error();
-  EXPECT_EQ(stamped->time_utc_ms, kNow);
+  EXPECT_EQ(stamped->time_utc_ms, kSensorNow);
   EXPECT_EQ(stamped->power_w, 800);
-  EXPECT_TRUE(std::isnan(ParseReadingPayload(R"({"power_w":null})", "a", "pv", kNow)->power_w));
-  EXPECT_NE(ParseReadingPayload("lots", "a", "pv", kNow).error().find("neither a number"),
+  EXPECT_TRUE(
+      std::isnan(ParseReadingPayload(R"({"power_w":null})", "a", "pv", kSensorNow)->power_w));
+  EXPECT_NE(ParseReadingPayload("lots", "a", "pv", kSensorNow).error().find("neither a number"),
             std::string::npos);
-  EXPECT_NE(ParseReadingPayload(R"({"watts":3})", "a", "pv", kNow).error().find("'power_w'"),
+  EXPECT_NE(ParseReadingPayload(R"({"watts":3})", "a", "pv", kSensorNow).error().find("'power_w'"),
             std::string::npos);
-  EXPECT_NE(ParseReadingPayload(R"({"power_w":3,"time":"yesterday"})", "a", "pv", kNow)
+  EXPECT_NE(ParseReadingPayload(R"({"power_w":3,"time":"yesterday"})", "a", "pv", kSensorNow)
                 .error()
                 .find("yesterday"),
             std::string::npos);
@@ -198,7 +201,7 @@ TEST(ReadingPayloadTest, NumbersAndJson) {
   EXPECT_EQ(
       ParseReadingPayload(R"({"time":"2023-11-15T00:13:20.750+02:00","power_w":1})", "a", "pv", 0)
           ->time_utc_ms,
-      kNow + 750);
+      kSensorNow + 750);
   EXPECT_NE(ParseReadingPayload(R"({"time":"2023-11-31T00:00:00Z","power_w":1})", "a", "pv", 0)
                 .error()
                 .find("payload for a/pv: 'time': '2023-11-31T00:00:00Z' names day 31 of "

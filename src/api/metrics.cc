@@ -118,6 +118,14 @@ std::string RenderMetrics(const MetricsInput& in) {
     if (!std::isnan(error))
       p.Line("greenshift_model_error_ratio", std::string("quantity=\"") + quantity + "\"", error);
   }
+  p.Head("greenshift_link_measured_bytes_per_second", "gauge",
+         "What the migration streams of completed moves carried over each link (the median of "
+         "the last 5), which prices its next moves.");
+  for (const control::LinkCalibration& l : s.calibrated_links) {
+    p.Line("greenshift_link_measured_bytes_per_second",
+           "from=\"" + MetricLabel(l.from) + "\",to=\"" + MetricLabel(l.to) + "\"",
+           l.measured_bytes_s);
+  }
   p.Head("greenshift_moves_in_progress", "gauge", "Moves queued or running.");
   p.Line("greenshift_moves_in_progress", "",
          static_cast<double>(s.moves.queued) + static_cast<double>(s.moves.running));

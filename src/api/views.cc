@@ -77,6 +77,7 @@ json StatusJson(const control::ServiceConfig& config, const control::EngineStatu
           {"static_co2_kg", s.totals.static_co2_kg},
           {"total_downtime_ms", s.total_pause_ms},
           {"model_error", ModelErrorJson(s.model_errors.Summary())},
+          {"calibration", CalibrationJson(s)},
           {"current_plan",
            s.current_plan ? PlanViewJson(*s.current_plan, problem, slot_ms) : json::object()}};
 }
@@ -86,6 +87,24 @@ json ModelErrorJson(const control::ModelErrorSummary& summary) {
           {"total", NumberOrNull(summary.total)},
           {"bytes", NumberOrNull(summary.bytes)},
           {"pause", NumberOrNull(summary.pause)}};
+}
+
+json CalibrationJson(const control::EngineStatus& s) {
+  json links = json::array(), vms = json::array();
+  for (const control::LinkCalibration& l : s.calibrated_links) {
+    links.push_back({{"from", l.from},
+                     {"to", l.to},
+                     {"configured_mbit", l.configured_bytes_s * 8 / 1e6},
+                     {"measured_mbit", l.measured_bytes_s * 8 / 1e6},
+                     {"moves", l.moves}});
+  }
+  for (const control::VmCalibration& v : s.calibrated_vms) {
+    vms.push_back({{"vm", v.vm},
+                   {"configured_dirty_mb_s", v.configured_bytes_s / 1e6},
+                   {"sampled_dirty_mb_s", v.sampled_bytes_s / 1e6},
+                   {"samples", v.samples}});
+  }
+  return {{"links", links}, {"vms", vms}};
 }
 
 json PlanRecordJson(const store::PlanRecord& p) {

@@ -19,6 +19,9 @@ std::string TimeText(int64_t utc_ms);
 // The cost model against the last completed moves: how many, and the median absolute relative
 // error of total time, bytes and pause (null where no move had that figure).
 nlohmann::json ModelErrorJson(const control::ModelErrorSummary& summary);
+// What the moves measured, that prices the next ones: links (configured and measured Mbit/s)
+// and VMs (configured and sampled dirty MB/s).
+nlohmann::json CalibrationJson(const control::EngineStatus& status);
 nlohmann::json StatusJson(const control::ServiceConfig& config, const control::EngineStatus& s,
                           const placement::Problem& problem, int64_t slot_ms);
 nlohmann::json PlanViewJson(const control::PlanView& plan, const placement::Problem& problem,

@@ -123,13 +123,14 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
                                          "migration_timeout_s",
                                          "downtime_limit_ms",
                                          "auto_converge",
+                                         "dirty_rate_sample_s",
                                          "energy_per_byte_j",
                                          "retention_days",
                                          "lab",
                                          "replay_start",
                                          "replay_speed"}));
   GS_ASSIGN(c.listen, service.String("listen", std::string("127.0.0.1")));
-  double port = 0, per_link = 0, connections = 0, downtime_limit = 0;
+  double port = 0, per_link = 0, connections = 0, downtime_limit = 0, sample_s = 0;
   GS_ASSIGN(port, service.Number("port", 8080, 0, 65535));
   c.port = static_cast<int>(port);
   GS_ASSIGN(connections, service.Number("max_connections", 256, 4, 100000));
@@ -200,6 +201,8 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   GS_ASSIGN(downtime_limit, service.Number("downtime_limit_ms", 20, 0, 600000));
   c.downtime_limit_ms = static_cast<int>(downtime_limit);
   GS_ASSIGN(c.auto_converge, service.Bool("auto_converge", true));
+  GS_ASSIGN(sample_s, service.Whole("dirty_rate_sample_s", 1, 0, 60));
+  c.dirty_rate_sample_s = static_cast<int>(sample_s);
   GS_ASSIGN(c.energy_per_byte_j, service.Number("energy_per_byte_j", 2e-7, 0, 1));
   GS_ASSIGN(c.retention_days, service.Number("retention_days", 30, 1, 36500));
   GS_ASSIGN(c.lab, service.String("lab", std::string("gs")));

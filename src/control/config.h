@@ -159,6 +159,9 @@ struct ServiceConfig {
   double migration_timeout_s = 300;
   int downtime_limit_ms = 20;  // the migrations' downtime target (0: each VM's downtime budget)
   bool auto_converge = true;   // throttle a guest that does not converge
+  // Before a live move the driver samples the VM's dirty rate for this long, and the move is
+  // priced on it (QEMU: calc-dirty-rate, page sampling); 0: moves are priced on `dirty_mb_s`.
+  int dirty_rate_sample_s = 1;
   double energy_per_byte_j = 2e-7;  // migration energy per byte sent, at each end
   double retention_days = 30;       // readings, forecasts and events older than this are pruned
   std::string lab = "gs";           // qemu hosts: the lab whose sites they are

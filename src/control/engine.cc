@@ -24,6 +24,7 @@ Engine::Engine(EngineSetup setup, hypervisor::Driver& driver, Recorder& recorder
       home_host_(setup.home_host),
       mode_(setup.mode),
       refresh_inventory_(setup.refresh_inventory),
+      calibrate_(setup.calibrate),
       driver_(driver),
       recorder_(recorder),
       clock_(std::move(clock)),
@@ -35,6 +36,7 @@ Engine::Engine(EngineSetup setup, hypervisor::Driver& driver, Recorder& recorder
   forecaster_ = setup.predictor ? std::move(setup.predictor)
                                 : std::make_unique<Forecaster>(inputs_, problem_.slot_s,
                                                                std::move(setup.default_vm_power_w));
+  calibration_ = std::make_unique<Calibration>(problem_);
   planner_ = std::make_unique<Planner>(problem_, std::move(setup.policy), setup.min_dwell_slots,
                                        home_site_);
   fleet_ = std::make_unique<Fleet>(problem_, std::move(setup.hosts));
@@ -43,7 +45,11 @@ Engine::Engine(EngineSetup setup, hypervisor::Driver& driver, Recorder& recorder
   setup.executor.slot_ms = slot_ms();
   executor_ = std::make_unique<Executor>(
       setup.executor, problem_, *fleet_, driver_, recorder_, clock_,
-      [this](const MoveOrder& order, const MoveOutcome& outcome) { MoveEnded(order, outcome); });
+      [this](const MoveOrder& order, const MoveOutcome& outcome) { MoveEnded(order, outcome); },
+      [this](const placement::Move& move, double dirty_rate_bytes_s) {
+        calibration_->ObserveDirtyRate(move.vm, dirty_rate_bytes_s);
+        return placement::PredictMove(calibration_->Priced(), move.vm, move.from, move.to);
+      });
   status_.mode = mode_;
   status_.policy = planner_->policy().Name();
   status_.driver_capabilities = driver_.GetCapabilities().Names();
@@ -72,9 +78,10 @@ void Engine::MoveEnded(const MoveOrder& order, const MoveOutcome& outcome) {
   if (outcome.state != "completed") return;
   const double pause_ms =
       outcome.result.paused_ms >= 0 ? outcome.result.paused_ms : outcome.result.downtime_ms;
+  // What the move's stream carried prices the link's next moves (calibration.h).
+  if (calibrate_) calibration_->ObserveMove(order.move.from, order.move.to, outcome.result);
   std::lock_guard<std::mutex> lock(mutex_);
-  if (Comparable(order.move.predicted, outcome.result))
-    status_.model_errors.Add(ErrorOf(order.move.predicted, outcome.result));
+  if (outcome.compared) status_.model_errors.Add(outcome.model_error);
   if (pause_ms < 0) return;
   status_.pause_seconds.Observe(pause_ms / 1000);
   status_.last_pause_ms = pause_ms;
@@ -119,6 +126,11 @@ Status Engine::Tick(int64_t now_ms) {
   }
 
   if (inventory_ok && planner_->Due(slot)) {
+    // Moves are priced on what the last moves measured (calibration.h), once it changed.
+    if (const int64_t version = calibration_->version(); version != priced_version_) {
+      planner_->Reprice(calibration_->Priced());
+      priced_version_ = version;
+    }
     placement::Outlook outlook;
     fleet_->Read([&](const std::vector<VmPlace>& vms) {
       outlook = planner_->MakeOutlook(slot, *forecast, *observation, vms);
@@ -248,8 +260,10 @@ Result<MoveOrder> Engine::RequestMove(const std::string& vm_name, const std::str
         std::to_string(static_cast<int64_t>(used[static_cast<size_t>(s)])) + " of " +
         std::to_string(static_cast<int64_t>(problem_.sites[static_cast<size_t>(s)].capacity_w)) +
         " W taken)");
-  const placement::MoveCost& cost = planner_->costs().At(
-      static_cast<size_t>(v), static_cast<size_t>(place.site), static_cast<size_t>(s));
+  // Priced on what was measured so far (the planner's prices are the loop's to change).
+  const placement::MoveCost cost =
+      placement::PredictMove(calibration_->Priced(), static_cast<size_t>(v),
+                             static_cast<size_t>(place.site), static_cast<size_t>(s));
   if (!cost.feasible)
     return Status::Invalid("moving VM '" + vm_name + "' to " + site_name +
                            " is not possible: " + cost.why_not);
@@ -308,6 +322,8 @@ EngineStatus Engine::GetStatus() const {
   status.now_ms = NowMs();
   status.moves = executor_->View();
   status.totals = accountant_->Totals();
+  status.calibrated_links = calibration_->Links();
+  status.calibrated_vms = calibration_->Vms();
   const HostMap& hosts = fleet_->hosts();
   const std::vector<int64_t> used = fleet_->MemoryUsedMib();
   for (size_t h = 0; h < hosts.names.size(); ++h)

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "control/accounts.h"
+#include "control/calibration.h"
 #include "control/clock.h"
 #include "control/config.h"
 #include "control/executor.h"
@@ -70,6 +71,9 @@ struct EngineSetup {
   Mode mode = Mode::kAuto;
   bool refresh_inventory = true;    // ask the driver where the VMs run at every tick
   bool keep_static_account = true;  // account "every VM at home" beside what happened
+  // Price moves on what completed moves measured of their links (calibration.h); the dirty
+  // rates sampled before moves (executor.dirty_rate_sample_s) are used either way.
+  bool calibrate = true;
 };
 
 // A plan as the views show it.
@@ -131,6 +135,9 @@ struct EngineStatus {
   Histogram pause_seconds{{0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 5}};
   double last_pause_ms = -1, total_pause_ms = 0;
   ModelErrors model_errors;  // the cost model against the last completed moves (model_check.h)
+  // What the moves measured, that prices the next ones (calibration.h).
+  std::vector<LinkCalibration> calibrated_links;
+  std::vector<VmCalibration> calibrated_vms;
 };
 
 class Engine {
@@ -192,13 +199,16 @@ class Engine {
   const std::vector<int> home_host_;
   const Mode mode_;
   const bool refresh_inventory_;
+  const bool calibrate_;
   hypervisor::Driver& driver_;
   Recorder& recorder_;
   const Clock clock_;
   std::shared_ptr<Inputs> inputs_;
   std::unique_ptr<Observer> observer_;
   std::unique_ptr<Predictor> forecaster_;
+  std::unique_ptr<Calibration> calibration_;  // before the executor, which reprices on it
   std::unique_ptr<Planner> planner_;
+  int64_t priced_version_ = 0;  // the calibration the planner's prices are of (the loop's)
   std::unique_ptr<Fleet> fleet_;
   std::unique_ptr<Accountant> accountant_;
   std::unique_ptr<Executor> executor_;

@@ -7,7 +7,7 @@ namespace greenshift::control {
 
 Executor::Executor(ExecutorOptions options, const placement::Problem& problem, Fleet& fleet,
                    hypervisor::Driver& driver, Recorder& recorder, std::function<int64_t()> now,
-                   OnEnd on_end)
+                   OnEnd on_end, Reprice reprice)
     : options_(std::move(options)),
       problem_(problem),
       fleet_(fleet),
@@ -15,6 +15,7 @@ Executor::Executor(ExecutorOptions options, const placement::Problem& problem, F
       recorder_(recorder),
       now_(std::move(now)),
       on_end_(std::move(on_end)),
+      reprice_(std::move(reprice)),
       capabilities_(driver.GetCapabilities()),
       blocked_(problem.sites.size()) {}
 
@@ -210,6 +211,21 @@ void Executor::Run(MoveOrder order) {
                          ? hypervisor::PostcopyPolicy::kWhenStuck
                          : hypervisor::PostcopyPolicy::kNever;
   options.cancel_requested = &stopping_;
+  // How fast the guest dirties its memory now, and the move's price on that: the prediction its
+  // result is held against (a failed sample leaves the planned price, and says why).
+  if (options_.dirty_rate_sample_s > 0 && capabilities_.dirty_rate &&
+      options.mode == hypervisor::MigrationMode::kLive) {
+    Result<double> rate = driver_.MeasureDirtyRate(name, options_.dirty_rate_sample_s);
+    if (rate.ok()) {
+      outcome.sampled_dirty_rate_bytes_s = *rate;
+      if (reprice_) order.move.predicted = reprice_(m, *rate);
+    } else {
+      recorder_.Event(LogLevel::kWarning, "move",
+                      "VM " + name + ": its dirty rate could not be sampled before the move (" +
+                          rate.error() + "); the planned price stands",
+                      now_());
+    }
+  }
   outcome.ran = true;
   outcome.result =
       driver_.Migrate(name, hosts.driver_location[static_cast<size_t>(to_host)], options, nullptr);
@@ -237,6 +253,8 @@ void Executor::Run(MoveOrder order) {
     if (host < 0) outcome.why += "; the VM runs nowhere now";
   }
   outcome.running_on = host >= 0 ? static_cast<int>(hosts.site[static_cast<size_t>(host)]) : -1;
+  outcome.compared = moved && Comparable(m.predicted, outcome.result);
+  if (outcome.compared) outcome.model_error = ErrorOf(m.predicted, outcome.result);
   outcome.finished_ms = now_();
   fleet_.EndMove(m.vm, host, state, moved, outcome.finished_ms / options_.slot_ms);
   recorder_.MoveEnded(order, outcome);

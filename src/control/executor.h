@@ -4,7 +4,8 @@
 // rules, the destination has room for the VM while it is in flight, the link has a free
 // migration slot, neither site's inputs are stale) and its postcondition checked when it ends
 // (the driver finds the VM where the move left it). Every move is recorded queued, running and
-// how it ended.
+// how it ended, a completed one with its model error (model_check.h): measured against what it
+// was priced at, priced again on the dirty rate sampled just before it where the driver can.
 //
 // Two ways to run: threaded (the service: a dispatcher starts each move on a thread of its own,
 // at most `migrations_per_link` per link; a move that waits for room or a link waits in the
@@ -43,6 +44,9 @@ struct ExecutorOptions {
   // Mode, timeout and tuning of each migration; a downtime limit of 0 takes each VM's budget.
   hypervisor::MigrationOptions migration;
   bool run_inline = false;
+  // Before a live move, the driver samples the VM's dirty rate for this long (its dirty_rate
+  // capability; QEMU: calc-dirty-rate) and the move is priced again on it (Reprice). 0: never.
+  int dirty_rate_sample_s = 0;
 };
 
 struct ExecutorView {
@@ -54,9 +58,13 @@ struct ExecutorView {
 class Executor {
  public:
   using OnEnd = std::function<void(const MoveOrder&, const MoveOutcome&)>;
+  // What `move` costs now that its VM was seen dirtying `dirty_rate_bytes_s` (called on the
+  // move's thread just before it starts; null: the planned price stands).
+  using Reprice =
+      std::function<placement::MoveCost(const placement::Move& move, double dirty_rate_bytes_s)>;
   Executor(ExecutorOptions options, const placement::Problem& problem, Fleet& fleet,
            hypervisor::Driver& driver, Recorder& recorder, std::function<int64_t()> now,
-           OnEnd on_end);
+           OnEnd on_end, Reprice reprice = nullptr);
   ~Executor();
 
   // Threaded: starts the dispatcher. (Inline needs none.)
@@ -99,6 +107,7 @@ class Executor {
   Recorder& recorder_;
   const std::function<int64_t()> now_;
   const OnEnd on_end_;
+  const Reprice reprice_;
   const hypervisor::Capabilities capabilities_;  // the driver's: asked once
 
   mutable std::mutex mutex_;  // guards everything below

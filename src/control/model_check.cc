@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
+
+#include "core/stats.h"
 
 namespace greenshift::control {
 
@@ -18,10 +21,7 @@ double MedianAbs(const std::deque<ModelError>& errors, double ModelError::*field
   for (const ModelError& e : errors) {
     if (!std::isnan(e.*field)) values.push_back(std::abs(e.*field));
   }
-  if (values.empty()) return NAN;
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+  return Median(std::move(values));
 }
 
 }  // namespace

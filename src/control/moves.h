@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "control/model_check.h"
 #include "hypervisor/driver.h"
 #include "placement/problem.h"
 
@@ -28,6 +29,12 @@ struct MoveOutcome {
   bool ran = false;  // the driver was asked to migrate
   hypervisor::MigrationResult result;
   int running_on = -1;  // the site where the VM runs afterwards (-1: nowhere known)
+  // The VM's dirty rate sampled just before the move, bytes/s (-1: not sampled).
+  double sampled_dirty_rate_bytes_s = -1;
+  // Whether the move was held against its prediction (model_check.h Comparable), and how far
+  // the measurement was from it.
+  bool compared = false;
+  ModelError model_error;
   double EnergyJ(double energy_per_byte_j) const {
     return static_cast<double>(result.bytes) * energy_per_byte_j * 2;  // sent, and received
   }

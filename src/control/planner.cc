@@ -10,9 +10,15 @@ Planner::Planner(const placement::Problem& problem, std::unique_ptr<placement::P
                  int64_t min_dwell_slots, std::vector<int> home_site)
     : problem_(problem),
       policy_(std::move(policy)),
-      costs_(problem),
+      priced_(problem),
+      costs_(priced_),
       min_dwell_slots_(min_dwell_slots),
       home_site_(std::move(home_site)) {}
+
+void Planner::Reprice(placement::Problem priced) {
+  priced_ = std::move(priced);
+  costs_ = placement::MoveCosts(priced_);
+}
 
 size_t Planner::HorizonSlots() const {
   return policy_->SeesOnlySensors() ? 1 : std::max<size_t>(1, policy_->HorizonSlots());
@@ -73,13 +79,13 @@ placement::Outlook Planner::MakeOutlook(int64_t slot, const Forecast& forecast,
 
 Result<placement::Plan> Planner::Decide(const placement::Outlook& outlook) {
   const auto began = std::chrono::steady_clock::now();
-  placement::Plan plan = policy_->Decide(problem_, costs_, outlook);
+  placement::Plan plan = policy_->Decide(priced_, costs_, outlook);
   last_planning_ms_ =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began).count();
   last_solve_ = policy_->LastSolve();
   last_plan_slot_ = outlook.now_slot;
   GS_RETURN_IF_ERROR(
-      placement::CheckPlan(problem_, outlook, plan, min_dwell_slots_)
+      placement::CheckPlan(priced_, outlook, plan, min_dwell_slots_)
           .Context("the " + policy_->Name() + " policy made a plan that breaks a rule"));
   return plan;
 }

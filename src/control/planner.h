@@ -7,8 +7,8 @@
 // most; `optimal` plans a horizon and re-plans every few slots): the service and the simulator
 // follow the same rhythm because both ask Due.
 //
-// Thread safety: one thread (the loop) calls everything. A solve may take seconds; nothing the
-// API needs is held meanwhile.
+// Thread safety: one thread (the loop) calls everything (Reprice too). A solve may take seconds;
+// nothing the API needs is held meanwhile.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +33,12 @@ class Planner {
 
   const placement::Policy& policy() const { return *policy_; }
   const placement::MoveCosts& costs() const { return costs_; }
+  // The problem its moves are priced on: the configured one until Reprice.
+  const placement::Problem& priced() const { return priced_; }
+  // Prices the moves on `priced` from now on: the configured problem with what was measured of
+  // the links and the guests in place of the configured figures (control/calibration.h). Only
+  // prices change: its sites, VMs and rules must be the configured ones.
+  void Reprice(placement::Problem priced);
   int64_t min_dwell_slots() const { return min_dwell_slots_; }
   // How many slots of forecast the policy uses.
   size_t HorizonSlots() const;
@@ -57,7 +63,8 @@ class Planner {
  private:
   const placement::Problem& problem_;
   std::unique_ptr<placement::Policy> policy_;
-  const placement::MoveCosts costs_;
+  placement::Problem priced_;
+  placement::MoveCosts costs_;  // of priced_
   const int64_t min_dwell_slots_;
   const std::vector<int> home_site_;
   int64_t last_plan_slot_ = kNeverMoved;

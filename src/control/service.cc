@@ -64,6 +64,9 @@ placement::Problem ProblemOf(const ServiceConfig& config) {
   for (const SiteConfig& site : config.sites)
     problem.sites.push_back({site.name, site.capacity_w, site.storage_rtt_ms / 1000});
   problem.stream_window_bytes = config.stream_window_mib * (1 << 20);
+  // Priced as the executor runs them (BuildService's executor options).
+  problem.downtime_target_s = config.downtime_limit_ms / 1000.0;
+  problem.auto_converge = config.auto_converge;
   const size_t sites = config.sites.size();
   problem.links.assign(sites * sites, placement::Link{config.link_mbit * 1e6 / 8});
   for (size_t a = 0; a < sites; ++a) {
@@ -263,6 +266,7 @@ Result<Service> BuildService(const ServiceConfig& config, store::Store& store,
       std::chrono::milliseconds(static_cast<int64_t>(config.migration_timeout_s * 1000));
   setup.executor.migration.downtime_limit_ms = config.downtime_limit_ms;
   setup.executor.migration.auto_converge = config.auto_converge;
+  setup.executor.dirty_rate_sample_s = config.dirty_rate_sample_s;
   setup.mode = config.mode;
   setup.refresh_inventory = true;
   setup.keep_static_account = true;

@@ -234,8 +234,10 @@ void StoreRecorder::MoveEnded(const MoveOrder& order, const MoveOutcome& outcome
                              {"pause_ms", predicted.downtime_s * 1000},
                              {"postcopy", predicted.postcopy}};
     }
-    if (Comparable(predicted, outcome.result)) {
-      const ModelError error = ErrorOf(predicted, outcome.result);
+    if (outcome.sampled_dirty_rate_bytes_s >= 0)
+      result["dirty_rate_sampled_mb_s"] = outcome.sampled_dirty_rate_bytes_s / 1e6;
+    if (outcome.compared) {
+      const ModelError& error = outcome.model_error;
       auto number = [](double v) { return std::isnan(v) ? json(nullptr) : json(v); };
       result["model_error"] = {{"total", number(error.total)},
                                {"bytes", number(error.bytes)},

@@ -9,5 +9,7 @@ namespace greenshift {
 // Takes a copy because it sorts.
 double Percentile(std::vector<double> values, double p);
 double Mean(const std::vector<double>& values);
+// The middle value (the mean of the two middle ones for an even count); NaN for an empty series.
+double Median(std::vector<double> values);
 
 }  // namespace greenshift

@@ -64,7 +64,9 @@ MoveCost PredictMove(const Problem& problem, size_t vm, size_t from, size_t to) 
   input.bandwidth_bytes_s = link.bandwidth_bytes_s;
   input.rtt_s = link.rtt_s;
   input.stream_window_bytes = problem.stream_window_bytes;
-  input.downtime_limit_s = v.downtime_budget_s;
+  input.downtime_limit_s =
+      problem.downtime_target_s > 0 ? problem.downtime_target_s : v.downtime_budget_s;
+  input.auto_converge = problem.auto_converge;
   // A shared disk stays where it is: neither its data nor its writes cross the migration link.
   input.disk_bytes = v.disk_shared ? 0 : v.disk_bytes;
   input.disk_write_rate_bytes_s = v.disk_shared ? 0 : v.disk_write_rate_bytes_s;

@@ -69,6 +69,10 @@ struct Problem {
   // (migration::RemoteDiskWriteRate): a move to a site where that is below the VM's write rate
   // is not feasible.
   double remote_disk_in_flight_bytes = 65536;
+  // How the moves are run, so they are priced as they run: the downtime target the hypervisor
+  // is given (0: each VM's budget) and whether a guest that does not converge is throttled.
+  double downtime_target_s = 0;
+  bool auto_converge = false;
   const Link& LinkBetween(size_t from, size_t to) const { return links[from * sites.size() + to]; }
   // Errors name the site, VM or field that is wrong.
   Status Check() const;

@@ -272,6 +272,9 @@ Result<SimWorld> Build(const World& world, std::unique_ptr<placement::Policy> po
   setup.mode = control::Mode::kAuto;
   setup.refresh_inventory = false;  // nobody but the engine moves the simulator's VMs
   setup.keep_static_account = false;
+  // The sim driver moves a VM exactly as the model prices it on the configured links: there is
+  // nothing to learn from its moves, and the year is priced as configured.
+  setup.calibrate = false;
   sim.engine = std::make_unique<control::Engine>(std::move(setup), *sim.driver, recorder, clock);
   for (std::unique_ptr<control::SensorSource>& source : sources)
     sim.engine->observer().AddSource(std::move(source));

@@ -1,0 +1,90 @@
+// What the system has measured of its own moves, so the next ones are priced from the links and
+// the guests as they are, not as configured:
+//   - a link's throughput: what a completed live move's stream carried (its memory bytes over
+//     the time the source was copying, StreamThroughput), the median of the link's last moves;
+//     a link measured one way stands for the other way until that is measured too;
+//   - a VM's dirty rate: sampled by the driver (QEMU's page sampling, calc-dirty-rate) just
+//     before the VM moves, the median of its last samples.
+// Priced() is the configured problem with every measured figure in place of the configured
+// one; the planner prices its moves on it, and the executor re-prices a move on the dirty rate
+// sampled just before it (so each move's recorded prediction is the model's best, and its
+// error is the model's, not the configuration's). The link's round trip and the hosts' socket
+// window stay as configured: a measured stream already ran through them, and the model's
+// min(rate, window / round trip) of a measured rate is that rate again.
+//
+// Thread safety: every call may come from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "hypervisor/driver.h"
+#include "placement/problem.h"
+
+namespace greenshift::control {
+
+// What the stream of a completed live migration carried, bytes/s: its memory bytes over the
+// time from the source's "copying" to its "completed" (the driver's events; without them, the
+// total time less setup and disk copy). -1 when the result cannot say: not completed, not live,
+// nothing sent, or a copy shorter than 100 ms (QEMU's events have millisecond stamps).
+double StreamThroughput(const hypervisor::MigrationResult& result);
+
+struct CalibrationOptions {
+  size_t window = 5;  // the median of a link's (a VM's) last `window` measurements
+};
+
+// A link as measured, beside its configuration.
+struct LinkCalibration {
+  std::string from, to;
+  double configured_bytes_s = 0;
+  double measured_bytes_s = 0;  // the median of the last measurements
+  int64_t moves = 0;            // measurements taken, in all
+};
+
+// A VM's dirty rate as sampled, beside its configuration.
+struct VmCalibration {
+  std::string vm;
+  double configured_bytes_s = 0;
+  double sampled_bytes_s = 0;  // the median of the last samples
+  int64_t samples = 0;         // in all
+};
+
+class Calibration {
+ public:
+  explicit Calibration(placement::Problem configured, CalibrationOptions options = {});
+
+  // A move of any VM from site `from` to site `to` ended with `result`: its stream's throughput
+  // becomes the link's measurement when it says one (StreamThroughput). True when it was used.
+  bool ObserveMove(size_t from, size_t to, const hypervisor::MigrationResult& result);
+  // A dirty-rate sample of VM `vm`, bytes/s. A value that is not finite or is negative (a
+  // broken driver's) is refused: false, nothing changes.
+  bool ObserveDirtyRate(size_t vm, double bytes_s);
+
+  // The configured problem, every measured figure in place of the configured one.
+  placement::Problem Priced() const;
+  // Changes whenever Priced() would: the planner re-prices its moves only then.
+  int64_t version() const;
+
+  std::vector<LinkCalibration> Links() const;  // the measured ones, in site order
+  std::vector<VmCalibration> Vms() const;      // the sampled ones, in VM order
+
+ private:
+  double LinkLocked(size_t from, size_t to) const;  // measured bytes/s, or -1
+
+  const placement::Problem configured_;
+  const CalibrationOptions options_;
+  mutable std::mutex mutex_;  // guards everything below
+  std::map<std::pair<size_t, size_t>, std::deque<double>> link_last_;
+  std::map<std::pair<size_t, size_t>, int64_t> link_moves_;
+  std::map<size_t, std::deque<double>> vm_last_;
+  std::map<size_t, int64_t> vm_samples_;
+  int64_t version_ = 0;
+};
+
+}  // namespace greenshift::control

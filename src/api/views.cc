@@ -99,10 +99,15 @@ json CalibrationJson(const control::EngineStatus& s) {
                      {"moves", l.moves}});
   }
   for (const control::VmCalibration& v : s.calibrated_vms) {
-    vms.push_back({{"vm", v.vm},
-                   {"configured_dirty_mb_s", v.configured_bytes_s / 1e6},
-                   {"sampled_dirty_mb_s", v.sampled_bytes_s / 1e6},
-                   {"samples", v.samples}});
+    vms.push_back(
+        {{"vm", v.vm},
+         {"configured_dirty_mb_s", v.configured_dirty_bytes_s / 1e6},
+         {"sampled_dirty_mb_s",
+          v.sampled_dirty_bytes_s < 0 ? json(nullptr) : json(v.sampled_dirty_bytes_s / 1e6)},
+         {"samples", v.samples},
+         {"memory_mib", v.memory_bytes / 1048576.0},
+         {"data_mib", v.data_bytes < 0 ? json(nullptr) : json(v.data_bytes / 1048576.0)},
+         {"moves", v.moves}});
   }
   return {{"links", links}, {"vms", vms}};
 }

@@ -41,14 +41,27 @@ double StreamThroughput(const hypervisor::MigrationResult& result) {
 Calibration::Calibration(placement::Problem configured, CalibrationOptions options)
     : configured_(std::move(configured)), options_(options) {}
 
-bool Calibration::ObserveMove(size_t from, size_t to, const hypervisor::MigrationResult& result) {
+bool Calibration::ObserveMove(size_t vm, size_t from, size_t to,
+                              const hypervisor::MigrationResult& result) {
   const size_t sites = configured_.sites.size();
-  if (from >= sites || to >= sites || from == to) return false;
+  if (from >= sites || to >= sites || from == to || vm >= configured_.vms.size()) return false;
   const double bytes_s = StreamThroughput(result);
-  if (!(bytes_s > 0) || !std::isfinite(bytes_s)) return false;
+  const bool link = bytes_s > 0 && std::isfinite(bytes_s);
+  // A live move scans all of the memory once: what it found zero is the memory's (never more
+  // than the VM has; a driver that says more is broken, and ignored).
+  const int64_t memory = configured_.vms[vm].memory_bytes;
+  const bool data = result.completed && result.mode == hypervisor::MigrationMode::kLive &&
+                    result.zero_bytes >= 0 && result.zero_bytes <= memory;
+  if (!link && !data) return false;
   std::lock_guard<std::mutex> lock(mutex_);
-  Push(link_last_[{from, to}], bytes_s, options_.window);
-  ++link_moves_[{from, to}];
+  if (link) {
+    Push(link_last_[{from, to}], bytes_s, options_.window);
+    ++link_moves_[{from, to}];
+  }
+  if (data) {
+    Push(data_last_[vm], static_cast<double>(memory - result.zero_bytes), options_.window);
+    ++data_moves_[vm];
+  }
   ++version_;
   return true;
 }
@@ -82,6 +95,8 @@ placement::Problem Calibration::Priced() const {
   }
   for (const auto& [vm, last] : vm_last_)
     priced.vms[vm].dirty_rate_bytes_s = Median({last.begin(), last.end()});
+  for (const auto& [vm, last] : data_last_)
+    priced.vms[vm].data_bytes = std::llround(Median({last.begin(), last.end()}));
   return priced;
 }
 
@@ -108,12 +123,22 @@ std::vector<LinkCalibration> Calibration::Links() const {
 std::vector<VmCalibration> Calibration::Vms() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<VmCalibration> out;
-  for (const auto& [vm, last] : vm_last_) {
+  for (size_t vm = 0; vm < configured_.vms.size(); ++vm) {
+    const auto sampled = vm_last_.find(vm);
+    const auto data = data_last_.find(vm);
+    if (sampled == vm_last_.end() && data == data_last_.end()) continue;
     VmCalibration c;
     c.vm = configured_.vms[vm].name;
-    c.configured_bytes_s = configured_.vms[vm].dirty_rate_bytes_s;
-    c.sampled_bytes_s = Median({last.begin(), last.end()});
-    c.samples = vm_samples_.at(vm);
+    c.configured_dirty_bytes_s = configured_.vms[vm].dirty_rate_bytes_s;
+    c.memory_bytes = configured_.vms[vm].memory_bytes;
+    if (sampled != vm_last_.end()) {
+      c.sampled_dirty_bytes_s = Median({sampled->second.begin(), sampled->second.end()});
+      c.samples = vm_samples_.at(vm);
+    }
+    if (data != data_last_.end()) {
+      c.data_bytes = std::llround(Median({data->second.begin(), data->second.end()}));
+      c.moves = data_moves_.at(vm);
+    }
     out.push_back(std::move(c));
   }
   return out;

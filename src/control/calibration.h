@@ -4,7 +4,9 @@
 //     the time the source was copying, StreamThroughput), the median of the link's last moves;
 //     a link measured one way stands for the other way until that is measured too;
 //   - a VM's dirty rate: sampled by the driver (QEMU's page sampling, calc-dirty-rate) just
-//     before the VM moves, the median of its last samples.
+//     before the VM moves, the median of its last samples;
+//   - what a VM's memory holds: its size less what its last moves found all zero (QEMU sends a
+//     zero page as a flag: an idle 1 GiB guest may send 100 MiB), the median of its last moves.
 // Priced() is the configured problem with every measured figure in place of the configured
 // one; the planner prices its moves on it, and the executor re-prices a move on the dirty rate
 // sampled just before it (so each move's recorded prediction is the model's best, and its
@@ -47,21 +49,26 @@ struct LinkCalibration {
   int64_t moves = 0;            // measurements taken, in all
 };
 
-// A VM's dirty rate as sampled, beside its configuration.
+// A VM as measured, beside its configuration.
 struct VmCalibration {
   std::string vm;
-  double configured_bytes_s = 0;
-  double sampled_bytes_s = 0;  // the median of the last samples
-  int64_t samples = 0;         // in all
+  double configured_dirty_bytes_s = 0;
+  double sampled_dirty_bytes_s = -1;  // the median of the last samples (-1: none)
+  int64_t samples = 0;                // in all
+  int64_t memory_bytes = 0;
+  int64_t data_bytes = -1;  // the median of what its last moves found not zero (-1: none)
+  int64_t moves = 0;        // moves that said it, in all
 };
 
 class Calibration {
  public:
   explicit Calibration(placement::Problem configured, CalibrationOptions options = {});
 
-  // A move of any VM from site `from` to site `to` ended with `result`: its stream's throughput
-  // becomes the link's measurement when it says one (StreamThroughput). True when it was used.
-  bool ObserveMove(size_t from, size_t to, const hypervisor::MigrationResult& result);
+  // A move of VM `vm` from site `from` to site `to` ended with `result`: its stream's throughput
+  // becomes the link's measurement when it says one (StreamThroughput), and what it found zero
+  // of the VM's memory (result.zero_bytes) the VM's, when it completed live. True when it was
+  // used for either.
+  bool ObserveMove(size_t vm, size_t from, size_t to, const hypervisor::MigrationResult& result);
   // A dirty-rate sample of VM `vm`, bytes/s. A value that is not finite or is negative (a
   // broken driver's) is refused: false, nothing changes.
   bool ObserveDirtyRate(size_t vm, double bytes_s);
@@ -72,7 +79,7 @@ class Calibration {
   int64_t version() const;
 
   std::vector<LinkCalibration> Links() const;  // the measured ones, in site order
-  std::vector<VmCalibration> Vms() const;      // the sampled ones, in VM order
+  std::vector<VmCalibration> Vms() const;      // the measured ones, in VM order
 
  private:
   double LinkLocked(size_t from, size_t to) const;  // measured bytes/s, or -1
@@ -82,8 +89,10 @@ class Calibration {
   mutable std::mutex mutex_;  // guards everything below
   std::map<std::pair<size_t, size_t>, std::deque<double>> link_last_;
   std::map<std::pair<size_t, size_t>, int64_t> link_moves_;
-  std::map<size_t, std::deque<double>> vm_last_;
+  std::map<size_t, std::deque<double>> vm_last_;  // dirty rate samples
   std::map<size_t, int64_t> vm_samples_;
+  std::map<size_t, std::deque<double>> data_last_;  // data bytes of the last moves
+  std::map<size_t, int64_t> data_moves_;
   int64_t version_ = 0;
 };
 

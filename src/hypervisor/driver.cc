@@ -120,6 +120,8 @@ nlohmann::json ToJson(const MigrationResult& result) {
       {"paused_ms", number_or_null(result.paused_ms)},
       {"setup_ms", number_or_null(result.setup_ms)},
       {"bytes", result.bytes},
+      {"zero_bytes",
+       result.zero_bytes < 0 ? nlohmann::json(nullptr) : nlohmann::json(result.zero_bytes)},
       {"passes", result.passes},
       {"downtime_target_ms", result.downtime_target_ms < 0
                                  ? nlohmann::json(nullptr)

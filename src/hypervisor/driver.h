@@ -204,7 +204,10 @@ struct MigrationResult {
   // The guest stopped on the source to resumed on the destination, from the hypervisor's events
   // (-1 when they were not seen).
   double paused_ms = -1;
-  int64_t bytes = 0;           // RAM bytes sent
+  int64_t bytes = 0;  // RAM bytes sent
+  // RAM found all zero and sent as a flag, not as data (QEMU's ram.duplicate pages; -1: not
+  // reported): the VM's memory less this is what it holds.
+  int64_t zero_bytes = -1;
   int64_t disk_bytes = 0;      // the disk copy's progress: the disk's size (zero areas are
                                // skipped, not sent) plus what the guest wrote again meanwhile
   double disk_copy_ms = -1;    // from the start of the disk copy until it had caught up

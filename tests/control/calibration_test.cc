@@ -73,19 +73,19 @@ TEST(CalibrationTest, ALinkIsPricedOnTheMedianOfItsLastMovesAndStandsForTheWayBa
   EXPECT_TRUE(c.Links().empty());
   // a -> b measured at 10, 30, 20 MB/s: priced at 20, both ways; a -> c stays configured.
   for (double seconds : {10.0, 100.0 / 30, 5.0})
-    EXPECT_TRUE(c.ObserveMove(0, 1, Copied(100'000'000, 0, seconds * 1000)));
+    EXPECT_TRUE(c.ObserveMove(0, 0, 1, Copied(100'000'000, 0, seconds * 1000)));
   EXPECT_EQ(c.version(), 3);
   placement::Problem priced = c.Priced();
   EXPECT_NEAR(priced.LinkBetween(0, 1).bandwidth_bytes_s, 20e6, 1);
   EXPECT_NEAR(priced.LinkBetween(1, 0).bandwidth_bytes_s, 20e6, 1);
   EXPECT_EQ(priced.LinkBetween(0, 2).bandwidth_bytes_s, 125e6);
   // The way back measured on its own: its own figure.
-  EXPECT_TRUE(c.ObserveMove(1, 0, Copied(100'000'000, 0, 2000)));
+  EXPECT_TRUE(c.ObserveMove(0, 1, 0, Copied(100'000'000, 0, 2000)));
   priced = c.Priced();
   EXPECT_NEAR(priced.LinkBetween(1, 0).bandwidth_bytes_s, 50e6, 1);
   EXPECT_NEAR(priced.LinkBetween(0, 1).bandwidth_bytes_s, 20e6, 1);
   // The window: a fourth move pushes the first (10 MB/s) out; 30, 20, 40 -> 30.
-  EXPECT_TRUE(c.ObserveMove(0, 1, Copied(100'000'000, 0, 2500)));
+  EXPECT_TRUE(c.ObserveMove(0, 0, 1, Copied(100'000'000, 0, 2500)));
   EXPECT_NEAR(c.Priced().LinkBetween(0, 1).bandwidth_bytes_s, 30e6, 1);
   const std::vector<LinkCalibration> links = c.Links();
   ASSERT_EQ(links.size(), 2u);
@@ -102,9 +102,13 @@ TEST(CalibrationTest, WhatSaysNothingOrIsBrokenChangesNothing) {
   Calibration c(ThreeSites());
   MigrationResult failed = Copied(100'000'000, 0, 1000);
   failed.completed = false;
-  EXPECT_FALSE(c.ObserveMove(0, 1, failed));
-  EXPECT_FALSE(c.ObserveMove(0, 0, Copied(100'000'000, 0, 1000)));  // no link
-  EXPECT_FALSE(c.ObserveMove(0, 7, Copied(100'000'000, 0, 1000)));  // no such site
+  EXPECT_FALSE(c.ObserveMove(0, 0, 1, failed));
+  EXPECT_FALSE(c.ObserveMove(0, 0, 0, Copied(100'000'000, 0, 1000)));  // no link
+  EXPECT_FALSE(c.ObserveMove(0, 0, 7, Copied(100'000'000, 0, 1000)));  // no such site
+  EXPECT_FALSE(c.ObserveMove(3, 0, 1, Copied(100'000'000, 0, 1000)));  // no such VM
+  MigrationResult too_much_zero = Copied(100'000'000, 0, 50);          // too short for the link
+  too_much_zero.zero_bytes = int64_t{300} << 20;                       // more than the VM has
+  EXPECT_FALSE(c.ObserveMove(0, 0, 1, too_much_zero));
   for (double broken : {std::nan(""), -1.0, std::numeric_limits<double>::infinity()})
     EXPECT_FALSE(c.ObserveDirtyRate(0, broken)) << broken;
   EXPECT_FALSE(c.ObserveDirtyRate(1, 5e6));  // no such VM
@@ -126,7 +130,32 @@ TEST(CalibrationTest, AVmIsPricedOnItsSampledDirtyRate) {
   ASSERT_EQ(c.Vms().size(), 1u);
   EXPECT_EQ(c.Vms()[0].vm, "web");
   EXPECT_EQ(c.Vms()[0].samples, 3);
-  EXPECT_EQ(c.Vms()[0].configured_bytes_s, 0);
+  EXPECT_EQ(c.Vms()[0].configured_dirty_bytes_s, 0);
+  EXPECT_EQ(c.Vms()[0].data_bytes, -1);  // no move said it yet
+}
+
+TEST(CalibrationTest, AVmHoldsWhatItsMovesFoundNotZero) {
+  Calibration c(ThreeSites());
+  EXPECT_EQ(c.Priced().vms[0].data_bytes, -1);  // all of its 256 MiB, as configured
+  const int64_t mib = 1 << 20;
+  for (int64_t zero_mib : {200, 190, 210}) {
+    MigrationResult moved = Copied(100'000'000, 0, 50);  // too short to say the link's rate
+    moved.zero_bytes = zero_mib * mib;
+    EXPECT_TRUE(c.ObserveMove(0, 0, 1, moved));
+  }
+  EXPECT_TRUE(c.Links().empty());
+  EXPECT_EQ(c.Priced().vms[0].data_bytes, 56 * mib);  // 256 - the median 200
+  ASSERT_EQ(c.Vms().size(), 1u);
+  EXPECT_EQ(c.Vms()[0].moves, 3);
+  EXPECT_EQ(c.Vms()[0].samples, 0);
+  EXPECT_EQ(c.Vms()[0].sampled_dirty_bytes_s, -1);
+  // Priced so, the bulk copy sends 56 MiB, not 256.
+  const placement::MoveCost cost = placement::PredictMove(c.Priced(), 0, 0, 1);
+  EXPECT_LT(cost.bytes, 60 * mib);
+  EXPECT_GT(cost.bytes, 56 * mib);
+  // A driver that reports no zero pages says nothing of them.
+  MigrationResult silent = Copied(100'000'000, 0, 50);
+  EXPECT_FALSE(c.ObserveMove(0, 0, 1, silent));
 }
 
 // The configuration says 1 Gbit/s and an idle guest; the link carries 100 Mbit/s and the guest
@@ -156,7 +185,7 @@ TEST(CalibrationTest, PricedOnWhatWasMeasuredTheModelPredictsTheNextMove) {
   const placement::MoveCost as_configured = placement::PredictMove(configured, 0, 0, 1);
   EXPECT_GT(first.total_ms / 1000, 5 * as_configured.total_s);
 
-  EXPECT_TRUE(c.ObserveMove(0, 1, first));
+  EXPECT_TRUE(c.ObserveMove(0, 0, 1, first));
   Result<double> rate = driver.MeasureDirtyRate("web", 1);
   ASSERT_TRUE(rate.ok()) << rate.error();
   EXPECT_TRUE(c.ObserveDirtyRate(0, *rate));

@@ -329,7 +329,10 @@ libvirt_host_keys() {
 # start_service CONFIG LOG: runs greenshift serve in the background (pid in SERVICE_PID) and
 # waits until it listens (its URL in SERVICE_URL).
 start_service() {
-  "$G" serve --config "$1" >"$2" 2>&1 &
+  # The log exists before the service starts: a loaded machine may not have forked it when the
+  # loop below first reads it (a sed on a missing file ended the test under set -e).
+  : >"$2"
+  "$G" serve --config "$1" >>"$2" 2>&1 &
   SERVICE_PID=$!
   local deadline=$((SECONDS + 120))
   SERVICE_URL=""

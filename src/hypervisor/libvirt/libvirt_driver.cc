@@ -665,6 +665,9 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
         result.passes =
             static_cast<int>(std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_ITERATION, 0)));
         result.mbps = stats.Ull(VIR_DOMAIN_JOB_MEMORY_BPS, 0) * 8 / 1000000;
+        const int64_t zero_pages = stats.Ull(VIR_DOMAIN_JOB_MEMORY_CONSTANT, -1);
+        if (zero_pages >= 0)
+          result.zero_bytes = zero_pages * stats.Ull(VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE, 4096);
       }
     }
   } else {

@@ -924,6 +924,10 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       result.bytes = info["ram"].value("transferred", int64_t{0});
       result.passes = std::max(watch.passes, info["ram"].value("dirty-sync-count", 0));
       result.mbps = static_cast<int64_t>(info["ram"].value("mbps", 0.0));
+      if (info["ram"].contains("duplicate")) {
+        result.zero_bytes = info["ram"].value("duplicate", int64_t{0}) *
+                            info["ram"].value("page-size", int64_t{4096});
+      }
     }
     if (watch.source_stop_us > 0 && watch.destination_resume_us > watch.source_stop_us) {
       result.paused_ms = (watch.destination_resume_us - watch.source_stop_us) / 1000.0;

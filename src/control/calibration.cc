@@ -23,6 +23,8 @@ void Push(std::deque<double>& last, double value, size_t window) {
 double StreamThroughput(const hypervisor::MigrationResult& result) {
   if (!result.completed || result.mode != hypervisor::MigrationMode::kLive || result.bytes <= 0)
     return -1;
+  // A post-copy that waited for a broken link to come back measured the outage, not the link.
+  if (result.postcopy_recoveries > 0) return -1;
   double copying = -1, completed = -1;
   for (const hypervisor::MigrationEvent& e : result.events) {
     if (e.host != result.from || e.kind != hypervisor::MigrationEventKind::kPhase) continue;

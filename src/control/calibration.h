@@ -34,7 +34,8 @@ namespace greenshift::control {
 // What the stream of a completed live migration carried, bytes/s: its memory bytes over the
 // time from the source's "copying" to its "completed" (the driver's events; without them, the
 // total time less setup and disk copy). -1 when the result cannot say: not completed, not live,
-// nothing sent, or a copy shorter than 100 ms (QEMU's events have millisecond stamps).
+// nothing sent, a copy shorter than 100 ms (QEMU's events have millisecond stamps), or a
+// post-copy that recovered from a broken link (its time is the outage's).
 double StreamThroughput(const hypervisor::MigrationResult& result);
 
 struct CalibrationOptions {

@@ -65,6 +65,10 @@ TEST(CalibrationTest, AStreamCarriesTheMemoryBytesOverTheTimeTheSourceCopied) {
   EXPECT_EQ(StreamThroughput(Copied(0, 500, 10'500)), -1);
   EXPECT_EQ(StreamThroughput(Copied(100'000'000, 500, 550)), -1);
   EXPECT_EQ(StreamThroughput(Copied(100'000'000, 500, 400)), -1);  // a clock that ran back
+  MigrationResult recovered = Copied(100'000'000, 500, 10'500);
+  recovered.postcopy = true;
+  recovered.postcopy_recoveries = 1;  // its copy waited for the link to come back
+  EXPECT_EQ(StreamThroughput(recovered), -1);
 }
 
 TEST(CalibrationTest, ALinkIsPricedOnTheMedianOfItsLastMovesAndStandsForTheWayBack) {

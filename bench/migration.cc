@@ -61,29 +61,11 @@ struct Cell {
   std::vector<double> dirty_rates_bytes_s;  // measured by QEMU just before each run
 };
 
-// When the source reported the migration copying and completed, in ms after the command.
-std::pair<double, double> CopyWindow(const hypervisor::MigrationResult& m) {
-  double active = -1, completed = -1;
-  for (const hypervisor::MigrationEvent& e : m.events) {
-    if (e.host != m.from || e.kind != hypervisor::MigrationEventKind::kPhase) continue;
-    if (e.detail == "copying" && active < 0) active = e.at_ms;
-    if (e.detail == "completed") completed = e.at_ms;
-  }
-  return {active, completed};
-}
-
-double Median(std::vector<double> values) {
-  if (values.empty()) return -1;
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
 template <typename F>
 double MedianOf(const Cell& cell, F field) {
   std::vector<double> values;
   for (const lab::ExperimentResult& run : cell.runs) values.push_back(field(run));
-  return Median(values);
+  return values.empty() ? -1 : Median(values);  // a cell without runs prints -1
 }
 
 // The pre-copy model against these measurements. Calibrated once, on the idle guest migrated
@@ -99,11 +81,12 @@ void PrintModelComparison(const std::vector<Cell>& cells, int memory_mib) {
   const double nonzero =
       MedianOf(calibration, [](const R& r) { return double(r.migration.bytes); });
   const double link_bytes_s = MedianOf(calibration, [](const R& r) {
-    const auto [active, completed] = CopyWindow(r.migration);
+    const auto [active, completed] = hypervisor::CopyWindow(r.migration);
     return completed > active && active >= 0 ? r.migration.bytes / ((completed - active) / 1e3) : 0;
   });
-  const double setup_s = MedianOf(
-      calibration, [](const R& r) { return std::max(0.0, CopyWindow(r.migration).first) / 1e3; });
+  const double setup_s = MedianOf(calibration, [](const R& r) {
+    return std::max(0.0, hypervisor::CopyWindow(r.migration).first) / 1e3;
+  });
   std::printf(
       "\npre-copy model vs measured: measured (model), medians. Calibrated on the idle greenshift "
       "runs: %.1f MiB non-zero, link %.0f MiB/s, %.0f ms before the copy starts\n\n",

@@ -25,12 +25,7 @@ double StreamThroughput(const hypervisor::MigrationResult& result) {
     return -1;
   // A post-copy that waited for a broken link to come back measured the outage, not the link.
   if (result.postcopy_recoveries > 0) return -1;
-  double copying = -1, completed = -1;
-  for (const hypervisor::MigrationEvent& e : result.events) {
-    if (e.host != result.from || e.kind != hypervisor::MigrationEventKind::kPhase) continue;
-    if (e.detail == "copying" && copying < 0) copying = e.at_ms;
-    if (e.detail == "completed") completed = e.at_ms;
-  }
+  const auto [copying, completed] = hypervisor::CopyWindow(result);
   double copy_ms = completed - copying;
   if (copying < 0 || completed < 0) {
     // No events (a driver that reports none): the total less what was not the memory's copy.

@@ -94,6 +94,16 @@ std::vector<std::string> Capabilities::Names() const {
   return names;
 }
 
+std::pair<double, double> CopyWindow(const MigrationResult& result) {
+  double copying = -1, completed = -1;
+  for (const MigrationEvent& e : result.events) {
+    if (e.host != result.from || e.kind != MigrationEventKind::kPhase) continue;
+    if (e.detail == MigrationPhaseName(MigrationPhase::kCopying) && copying < 0) copying = e.at_ms;
+    if (e.detail == MigrationPhaseName(MigrationPhase::kCompleted)) completed = e.at_ms;
+  }
+  return {copying, completed};
+}
+
 nlohmann::json ToJson(const MigrationResult& result) {
   auto number_or_null = [](double value) -> nlohmann::json {
     if (value < 0) return nullptr;

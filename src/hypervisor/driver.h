@@ -32,6 +32,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -231,6 +232,10 @@ struct MigrationResult {
 };
 
 nlohmann::json ToJson(const MigrationResult& result);
+
+// When the source reported the migration copying (the first time) and completed, ms after the
+// command, from result.events; -1 for what it did not report. The memory's copy ran between.
+std::pair<double, double> CopyWindow(const MigrationResult& result);
 
 using ProgressCallback = std::function<void(const MigrationProgress&)>;
 

@@ -122,9 +122,20 @@ std::string RenderMetrics(const MetricsInput& in) {
          "What the migration streams of completed moves carried over each link (the median of "
          "the last 5), which prices its next moves.");
   for (const control::LinkCalibration& l : s.calibrated_links) {
-    p.Line("greenshift_link_measured_bytes_per_second",
-           "from=\"" + MetricLabel(l.from) + "\",to=\"" + MetricLabel(l.to) + "\"",
-           l.measured_bytes_s);
+    if (l.measured_bytes_s >= 0)
+      p.Line("greenshift_link_measured_bytes_per_second",
+             "from=\"" + MetricLabel(l.from) + "\",to=\"" + MetricLabel(l.to) + "\"",
+             l.measured_bytes_s);
+  }
+  p.Head("greenshift_link_switchover_seconds", "gauge",
+         "How much longer the guests of completed moves over each link paused than the data "
+         "left to send (stopping, loading the device state, starting; the median of the last "
+         "5), which prices its next moves' pauses.");
+  for (const control::LinkCalibration& l : s.calibrated_links) {
+    if (l.switchover_s >= 0)
+      p.Line("greenshift_link_switchover_seconds",
+             "from=\"" + MetricLabel(l.from) + "\",to=\"" + MetricLabel(l.to) + "\"",
+             l.switchover_s);
   }
   p.Head("greenshift_moves_in_progress", "gauge", "Moves queued or running.");
   p.Line("greenshift_moves_in_progress", "",

@@ -92,11 +92,15 @@ json ModelErrorJson(const control::ModelErrorSummary& summary) {
 json CalibrationJson(const control::EngineStatus& s) {
   json links = json::array(), vms = json::array();
   for (const control::LinkCalibration& l : s.calibrated_links) {
-    links.push_back({{"from", l.from},
-                     {"to", l.to},
-                     {"configured_mbit", l.configured_bytes_s * 8 / 1e6},
-                     {"measured_mbit", l.measured_bytes_s * 8 / 1e6},
-                     {"moves", l.moves}});
+    links.push_back(
+        {{"from", l.from},
+         {"to", l.to},
+         {"configured_mbit", l.configured_bytes_s * 8 / 1e6},
+         {"measured_mbit",
+          l.measured_bytes_s < 0 ? json(nullptr) : json(l.measured_bytes_s * 8 / 1e6)},
+         {"moves", l.moves},
+         {"switchover_ms", l.switchover_s < 0 ? json(nullptr) : json(l.switchover_s * 1e3)},
+         {"switchovers", l.switchovers}});
   }
   for (const control::VmCalibration& v : s.calibrated_vms) {
     vms.push_back(

@@ -47,9 +47,11 @@ bool Calibration::ObserveMove(size_t vm, size_t from, size_t to,
   // A live move scans all of the memory once: what it found zero is the memory's (never more
   // than the VM has; a driver that says more is broken, and ignored).
   const int64_t memory = configured_.vms[vm].memory_bytes;
-  const bool data = result.completed && result.mode == hypervisor::MigrationMode::kLive &&
-                    result.zero_bytes >= 0 && result.zero_bytes <= memory;
-  if (!link && !data) return false;
+  const bool live = result.completed && result.mode == hypervisor::MigrationMode::kLive;
+  const bool data = live && result.zero_bytes >= 0 && result.zero_bytes <= memory;
+  const double pause_ms = result.paused_ms >= 0 ? result.paused_ms : result.downtime_ms;
+  const bool paused = live && pause_ms >= 0 && std::isfinite(pause_ms);
+  if (!link && !data && !paused) return false;
   std::lock_guard<std::mutex> lock(mutex_);
   if (link) {
     Push(link_last_[{from, to}], bytes_s, options_.window);
@@ -59,6 +61,22 @@ bool Calibration::ObserveMove(size_t vm, size_t from, size_t to,
     Push(data_last_[vm], static_cast<double>(memory - result.zero_bytes), options_.window);
     ++data_moves_[vm];
   }
+  bool switchover = false;
+  if (paused) {
+    // What the model leaves to send once the guest stops, priced on everything measured so far
+    // (this move's stream too) but without a switchover: the rest of the pause is the hosts'.
+    placement::Problem priced = PricedLocked();
+    priced.links[from * configured_.sites.size() + to].switchover_s = 0;
+    const placement::MoveCost model = placement::PredictMove(priced, vm, from, to);
+    // A model that says it would not converge has no pause to compare (the guest did stop).
+    if (model.converges) {
+      Push(switchover_last_[{from, to}], std::max(0.0, pause_ms / 1000 - model.downtime_s),
+           options_.window);
+      ++switchover_moves_[{from, to}];
+      switchover = true;
+    }
+  }
+  if (!link && !data && !switchover) return false;
   ++version_;
   return true;
 }
@@ -72,28 +90,59 @@ bool Calibration::ObserveDirtyRate(size_t vm, double bytes_s) {
   return true;
 }
 
-double Calibration::LinkLocked(size_t from, size_t to) const {
-  auto it = link_last_.find({from, to});
-  if (it == link_last_.end()) it = link_last_.find({to, from});  // the other way, until measured
-  if (it == link_last_.end()) return -1;
+double Calibration::EitherWay(const std::map<std::pair<size_t, size_t>, std::deque<double>>& last,
+                              size_t from, size_t to) {
+  auto it = last.find({from, to});
+  if (it == last.end()) it = last.find({to, from});  // the other way, until measured
+  if (it == last.end()) return -1;
   return Median({it->second.begin(), it->second.end()});
 }
 
 placement::Problem Calibration::Priced() const {
-  placement::Problem priced = configured_;
   std::lock_guard<std::mutex> lock(mutex_);
+  return PricedLocked();
+}
+
+placement::Problem Calibration::PricedLocked() const {
+  placement::Problem priced = configured_;
   const size_t sites = priced.sites.size();
+  std::vector<double> switchovers;  // of the links measured
+  for (const auto& [link, last] : switchover_last_)
+    switchovers.push_back(Median({last.begin(), last.end()}));
+  const double fleet_switchover = switchovers.empty() ? -1 : Median(switchovers);
   for (size_t a = 0; a < sites; ++a) {
     for (size_t b = 0; b < sites; ++b) {
       if (a == b) continue;
-      const double measured = LinkLocked(a, b);
-      if (measured > 0) priced.links[a * sites + b].bandwidth_bytes_s = measured;
+      placement::Link& link = priced.links[a * sites + b];
+      const double measured = EitherWay(link_last_, a, b);
+      if (measured > 0) link.bandwidth_bytes_s = measured;
+      const double switchover = EitherWay(switchover_last_, a, b);
+      if (switchover >= 0) {
+        link.switchover_s = switchover;
+      } else if (fleet_switchover >= 0) {
+        link.switchover_s = fleet_switchover;
+      }
     }
   }
   for (const auto& [vm, last] : vm_last_)
     priced.vms[vm].dirty_rate_bytes_s = Median({last.begin(), last.end()});
-  for (const auto& [vm, last] : data_last_)
+  std::vector<double> shares;  // of the measured VMs' memory that holds data
+  for (const auto& [vm, last] : data_last_) {
     priced.vms[vm].data_bytes = std::llround(Median({last.begin(), last.end()}));
+    if (priced.vms[vm].memory_bytes > 0)
+      shares.push_back(static_cast<double>(priced.vms[vm].data_bytes) /
+                       static_cast<double>(priced.vms[vm].memory_bytes));
+  }
+  // A VM never measured is priced like the measured ones (an unbiased guess; all of its memory
+  // would price every first move as the worst case).
+  if (!shares.empty()) {
+    const double share = Median(shares);
+    for (size_t vm = 0; vm < priced.vms.size(); ++vm) {
+      if (data_last_.count(vm) == 0)
+        priced.vms[vm].data_bytes =
+            std::llround(share * static_cast<double>(priced.vms[vm].memory_bytes));
+    }
+  }
   return priced;
 }
 
@@ -105,13 +154,22 @@ int64_t Calibration::version() const {
 std::vector<LinkCalibration> Calibration::Links() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<LinkCalibration> out;
-  for (const auto& [link, last] : link_last_) {
+  std::map<std::pair<size_t, size_t>, bool> measured;  // in site order
+  for (const auto& entry : link_last_) measured[entry.first] = true;
+  for (const auto& entry : switchover_last_) measured[entry.first] = true;
+  for (const auto& [link, unused] : measured) {
     LinkCalibration c;
     c.from = configured_.sites[link.first].name;
     c.to = configured_.sites[link.second].name;
     c.configured_bytes_s = configured_.LinkBetween(link.first, link.second).bandwidth_bytes_s;
-    c.measured_bytes_s = Median({last.begin(), last.end()});
-    c.moves = link_moves_.at(link);
+    if (auto it = link_last_.find(link); it != link_last_.end()) {
+      c.measured_bytes_s = Median({it->second.begin(), it->second.end()});
+      c.moves = link_moves_.at(link);
+    }
+    if (auto it = switchover_last_.find(link); it != switchover_last_.end()) {
+      c.switchover_s = Median({it->second.begin(), it->second.end()});
+      c.switchovers = switchover_moves_.at(link);
+    }
     out.push_back(std::move(c));
   }
   return out;

@@ -6,7 +6,14 @@
 //   - a VM's dirty rate: sampled by the driver (QEMU's page sampling, calc-dirty-rate) just
 //     before the VM moves, the median of its last samples;
 //   - what a VM's memory holds: its size less what its last moves found all zero (QEMU sends a
-//     zero page as a flag: an idle 1 GiB guest may send 100 MiB), the median of its last moves.
+//     zero page as a flag: an idle 1 GiB guest may send 100 MiB), the median of its last moves;
+//     a VM not measured yet is taken to hold the same share of its memory as the measured ones
+//     do (their median), rather than all of it;
+//   - a link's switchover: how much longer a completed live move paused the guest than the
+//     model's data left to send when it stopped (stopping the vCPUs, loading the device state,
+//     starting on the destination: 8-60 ms for the lab's TCG guests, where the data takes
+//     0.5-17 ms), the median of the link's last moves; a link not measured either way takes
+//     the median of the measured ones (it is mostly the hosts' work, not the link's).
 // Priced() is the configured problem with every measured figure in place of the configured
 // one; the planner prices its moves on it, and the executor re-prices a move on the dirty rate
 // sampled just before it (so each move's recorded prediction is the model's best, and its
@@ -46,8 +53,10 @@ struct CalibrationOptions {
 struct LinkCalibration {
   std::string from, to;
   double configured_bytes_s = 0;
-  double measured_bytes_s = 0;  // the median of the last measurements
-  int64_t moves = 0;            // measurements taken, in all
+  double measured_bytes_s = -1;  // the median of the last measurements (-1: none)
+  int64_t moves = 0;             // measurements taken, in all
+  double switchover_s = -1;      // the median of the last switchovers (-1: none)
+  int64_t switchovers = 0;       // in all
 };
 
 // A VM as measured, beside its configuration.
@@ -66,9 +75,10 @@ class Calibration {
   explicit Calibration(placement::Problem configured, CalibrationOptions options = {});
 
   // A move of VM `vm` from site `from` to site `to` ended with `result`: its stream's throughput
-  // becomes the link's measurement when it says one (StreamThroughput), and what it found zero
-  // of the VM's memory (result.zero_bytes) the VM's, when it completed live. True when it was
-  // used for either.
+  // becomes the link's measurement when it says one (StreamThroughput), what it found zero of
+  // the VM's memory (result.zero_bytes) the VM's, and its pause (result.paused_ms, else the
+  // hypervisor's downtime) less the model's the link's switchover, when it completed live. True
+  // when it was used for any.
   bool ObserveMove(size_t vm, size_t from, size_t to, const hypervisor::MigrationResult& result);
   // A dirty-rate sample of VM `vm`, bytes/s. A value that is not finite or is negative (a
   // broken driver's) is refused: false, nothing changes.
@@ -79,17 +89,22 @@ class Calibration {
   // Changes whenever Priced() would: the planner re-prices its moves only then.
   int64_t version() const;
 
-  std::vector<LinkCalibration> Links() const;  // the measured ones, in site order
+  std::vector<LinkCalibration> Links() const;  // the measured ones (either figure), in site order
   std::vector<VmCalibration> Vms() const;      // the measured ones, in VM order
 
  private:
-  double LinkLocked(size_t from, size_t to) const;  // measured bytes/s, or -1
+  // The median of a link's last figures in `last`, or of the other way's; -1 when neither.
+  static double EitherWay(const std::map<std::pair<size_t, size_t>, std::deque<double>>& last,
+                          size_t from, size_t to);
+  placement::Problem PricedLocked() const;
 
   const placement::Problem configured_;
   const CalibrationOptions options_;
   mutable std::mutex mutex_;  // guards everything below
   std::map<std::pair<size_t, size_t>, std::deque<double>> link_last_;
   std::map<std::pair<size_t, size_t>, int64_t> link_moves_;
+  std::map<std::pair<size_t, size_t>, std::deque<double>> switchover_last_;  // seconds
+  std::map<std::pair<size_t, size_t>, int64_t> switchover_moves_;
   std::map<size_t, std::deque<double>> vm_last_;  // dirty rate samples
   std::map<size_t, int64_t> vm_samples_;
   std::map<size_t, std::deque<double>> data_last_;  // data bytes of the last moves

@@ -46,6 +46,11 @@ Status Problem::Check() const {
         return Status::Error("link " + sites[a].name + " -> " + sites[b].name +
                              ": round trip must be a finite number >= 0");
       }
+      if (a != b &&
+          !(LinkBetween(a, b).switchover_s >= 0 && std::isfinite(LinkBetween(a, b).switchover_s))) {
+        return Status::Error("link " + sites[a].name + " -> " + sites[b].name +
+                             ": switchover must be a finite number >= 0 s");
+      }
     }
   }
   return Status::Ok();
@@ -82,11 +87,14 @@ MoveCost PredictMove(const Problem& problem, size_t vm, size_t from, size_t to) 
     cost.why_not = p.error();
     return cost;
   }
-  cost.downtime_s = p->downtime_s;
-  cost.total_s = p->total_s;
+  // QEMU decides when to stop the guest on the data left alone; the switchover's fixed cost
+  // comes on top of whatever it decided.
+  cost.downtime_s = p->downtime_s + link.switchover_s;
+  cost.total_s = p->total_s + link.switchover_s;
   cost.bytes = p->bytes_sent;
   cost.energy_j = static_cast<double>(p->bytes_sent) * problem.energy_per_byte_j * 2;
   cost.postcopy = p->postcopy;
+  cost.converges = p->converges;
   const double rtt_s = problem.sites[to].storage_rtt_s;
   const double remote_rate = migration::RemoteDiskWriteRate(problem.remote_disk_in_flight_bytes,
                                                             rtt_s, /*bandwidth_bytes_s=*/0);
@@ -127,7 +135,7 @@ MoveCosts::MoveCosts(const Problem& problem) : sites_(problem.sites.size()) {
     if (added) representative.push_back(v);
     vm_class_[v] = it->second;
   }
-  std::map<std::tuple<double, double, double>, size_t> bandwidths;
+  std::map<std::tuple<double, double, double, double>, size_t> bandwidths;
   std::vector<std::pair<size_t, size_t>> link_of_class;
   link_class_.resize(sites_ * sites_);
   for (size_t a = 0; a < sites_; ++a) {
@@ -135,7 +143,8 @@ MoveCosts::MoveCosts(const Problem& problem) : sites_(problem.sites.size()) {
       if (a == b) continue;
       auto [it, added] = bandwidths.emplace(
           std::make_tuple(problem.LinkBetween(a, b).bandwidth_bytes_s,
-                          problem.LinkBetween(a, b).rtt_s, problem.sites[b].storage_rtt_s),
+                          problem.LinkBetween(a, b).rtt_s, problem.LinkBetween(a, b).switchover_s,
+                          problem.sites[b].storage_rtt_s),
           bandwidths.size());
       if (added) link_of_class.emplace_back(a, b);
       link_class_[a * sites_ + b] = it->second;

@@ -52,6 +52,10 @@ struct Link {
   double bandwidth_bytes_s = 125e6;  // what the link carries between two sites
   double rtt_s = 0;  // its round trip: a migration stream over it is bounded by its window and
                      // ramps up in slow start (migration::TcpStreamOver)
+  // What a switchover over it pauses the guest beyond the data sent while paused: stopping the
+  // vCPUs, loading the device state and starting them on the destination. Not configured (0):
+  // calibration.h learns it from measured pauses (the lab's TCG guests: 8-60 ms).
+  double switchover_s = 0;
 };
 
 // Everything that stays fixed while planning.
@@ -83,7 +87,8 @@ struct Problem {
 
 // What a move is predicted to cost (pre-copy model on the link).
 struct MoveCost {
-  bool feasible = false;  // converges, and within the VM's downtime budget
+  bool feasible = false;   // converges, and within the VM's downtime budget
+  bool converges = false;  // the migration gets done (pre-copy within its target, or post-copy)
   double downtime_s = 0;
   double total_s = 0;
   int64_t bytes = 0;

@@ -162,6 +162,72 @@ TEST(CalibrationTest, AVmHoldsWhatItsMovesFoundNotZero) {
   EXPECT_FALSE(c.ObserveMove(0, 0, 1, silent));
 }
 
+TEST(CalibrationTest, AVmNeverMeasuredHoldsWhatTheMeasuredOnesHold) {
+  placement::Problem p = ThreeSites();
+  placement::Vm big = p.vms[0];
+  big.name = "db";
+  big.memory_bytes = int64_t{1024} << 20;
+  p.vms.push_back(big);
+  Calibration c(p);
+  EXPECT_EQ(c.Priced().vms[1].data_bytes, -1);  // nothing measured: all of its memory
+  MigrationResult moved = Copied(100'000'000, 0, 50);
+  moved.zero_bytes = int64_t{192} << 20;  // web holds 64 of its 256 MiB: a quarter
+  EXPECT_TRUE(c.ObserveMove(0, 0, 1, moved));
+  const placement::Problem priced = c.Priced();
+  EXPECT_EQ(priced.vms[0].data_bytes, int64_t{64} << 20);
+  EXPECT_EQ(priced.vms[1].data_bytes, int64_t{256} << 20);  // a quarter of its 1 GiB
+  ASSERT_EQ(c.Vms().size(), 1u);  // only what was measured is reported as measured
+  EXPECT_EQ(c.Vms()[0].vm, "web");
+}
+
+TEST(CalibrationTest, ALinkSwitchoverIsWhatThePauseTookBeyondTheModelsData) {
+  Calibration c(ThreeSites());
+  // 100 MB over 10 s (10 MB/s); the idle guest paused 45 ms, where the model sends its 64 KiB
+  // of device state in 6.6 ms: the switchover is the 38.4 ms beyond.
+  MigrationResult moved = Copied(100'000'000, 0, 10'000);
+  moved.paused_ms = 45;
+  moved.downtime_ms = 30;  // QEMU's own figure: the guest's pause wins when both are known
+  const double data_s = 65536 / 10e6;
+  EXPECT_NEAR(placement::PredictMove(c.Priced(), 0, 0, 1).downtime_s, 65536 / 125e6, 1e-9);
+  EXPECT_TRUE(c.ObserveMove(0, 0, 1, moved));
+  placement::Problem priced = c.Priced();
+  EXPECT_NEAR(priced.LinkBetween(0, 1).switchover_s, 0.045 - data_s, 1e-9);
+  EXPECT_NEAR(priced.LinkBetween(1, 0).switchover_s, 0.045 - data_s, 1e-9);  // the way back
+  EXPECT_NEAR(priced.LinkBetween(0, 2).switchover_s, 0.045 - data_s, 1e-9);  // the fleet's
+  // Priced so, the next move of it over that link pauses what this one did.
+  EXPECT_NEAR(placement::PredictMove(priced, 0, 0, 1).downtime_s, 0.045, 1e-9);
+  EXPECT_NEAR(placement::PredictMove(priced, 0, 0, 1).total_s,
+              placement::PredictMove(c.Priced(), 0, 0, 1).total_s, 1e-12);
+  ASSERT_EQ(c.Links().size(), 1u);
+  EXPECT_EQ(c.Links()[0].switchovers, 1);
+  EXPECT_NEAR(c.Links()[0].switchover_s, 0.045 - data_s, 1e-9);
+  // A pause shorter than the model's data is a switchover of 0, never a negative one; a -> c
+  // measured now has its own (the median of 0), b -> c the fleet's (the median of two links).
+  MigrationResult quick = Copied(100'000'000, 0, 10'000);
+  quick.paused_ms = 1;
+  EXPECT_TRUE(c.ObserveMove(0, 0, 2, quick));
+  priced = c.Priced();
+  EXPECT_EQ(priced.LinkBetween(0, 2).switchover_s, 0);
+  EXPECT_NEAR(priced.LinkBetween(1, 2).switchover_s, (0.045 - data_s) / 2, 1e-9);
+  // Only QEMU's figure: it serves. No figure, or a broken one: the pause says nothing.
+  MigrationResult qemu_only = Copied(100'000'000, 0, 10'000);
+  qemu_only.downtime_ms = 20;
+  EXPECT_TRUE(c.ObserveMove(0, 1, 2, qemu_only));
+  EXPECT_NEAR(c.Priced().LinkBetween(1, 2).switchover_s, 0.020 - data_s, 1e-9);
+  const int64_t version = c.version();
+  for (double broken : {std::nan(""), std::numeric_limits<double>::infinity()}) {
+    MigrationResult bad = Copied(100'000'000, 0, 50);  // too short for the link too
+    bad.paused_ms = broken;
+    EXPECT_FALSE(c.ObserveMove(0, 2, 1, bad)) << broken;
+  }
+  EXPECT_EQ(c.version(), version);
+  MigrationResult failed = Copied(100'000'000, 0, 10'000);
+  failed.completed = false;
+  failed.paused_ms = 500;  // a pause of a move that rolled back prices nothing
+  EXPECT_FALSE(c.ObserveMove(0, 2, 1, failed));
+  EXPECT_EQ(c.Priced().LinkBetween(2, 1).switchover_s, c.Priced().LinkBetween(1, 2).switchover_s);
+}
+
 // The configuration says 1 Gbit/s and an idle guest; the link carries 100 Mbit/s and the guest
 // rewrites 5 MB/s of a 32 MiB buffer. Priced as configured, the sim driver's move takes far
 // longer than predicted; priced on what one move and a sample measured, the next is predicted
@@ -184,15 +250,16 @@ TEST(CalibrationTest, PricedOnWhatWasMeasuredTheModelPredictsTheNextMove) {
 
   hypervisor::MigrationOptions options;
   options.downtime_limit_ms = 500;
+  // As the service does: the dirty rate sampled just before the move, the move observed after
+  // it (its pause is then judged against the model on the sampled rate).
+  Result<double> rate = driver.MeasureDirtyRate("web", 1);
+  ASSERT_TRUE(rate.ok()) << rate.error();
+  EXPECT_TRUE(c.ObserveDirtyRate(0, *rate));
   const MigrationResult first = driver.Migrate("web", "b1", options, nullptr);
   ASSERT_TRUE(first.completed) << first.error;
   const placement::MoveCost as_configured = placement::PredictMove(configured, 0, 0, 1);
   EXPECT_GT(first.total_ms / 1000, 5 * as_configured.total_s);
-
   EXPECT_TRUE(c.ObserveMove(0, 0, 1, first));
-  Result<double> rate = driver.MeasureDirtyRate("web", 1);
-  ASSERT_TRUE(rate.ok()) << rate.error();
-  EXPECT_TRUE(c.ObserveDirtyRate(0, *rate));
   const placement::MoveCost calibrated = placement::PredictMove(c.Priced(), 0, 1, 0);
   const MigrationResult back = driver.Migrate("web", "a1", options, nullptr);
   ASSERT_TRUE(back.completed) << back.error;

@@ -499,6 +499,11 @@ TEST_F(ServiceTest, MovesArePricedOnWhatTheLastOnesMeasured) {
   EXPECT_EQ(status.calibrated_vms[0].samples, 2);
   EXPECT_NE(Metrics().find("greenshift_link_measured_bytes_per_second{from=\"a\",to=\"b\"} "),
             std::string::npos);
+  // The sim driver pauses the guest as long as the model's data takes: no switchover beyond.
+  EXPECT_EQ(status.calibrated_links[0].switchovers, 1);
+  EXPECT_NEAR(status.calibrated_links[0].switchover_s, 0, 1e-6);
+  EXPECT_NE(Metrics().find("greenshift_link_switchover_seconds{from=\"a\",to=\"b\"} "),
+            std::string::npos);
 }
 
 TEST_F(ServiceTest, AFailedMigrationLeavesTheVmOnItsSource) {

@@ -168,6 +168,17 @@ pid_t RunningPid(const std::string& pid_file, const std::string& program) {
   return pid;
 }
 
+Status InNetns(const std::string& netns, const std::function<Status()>& fn) {
+  if (netns.empty()) return fn();
+  Status status = Status::Ok();
+  std::thread worker([&] {
+    status = EnterNetns(netns);
+    if (status.ok()) status = fn();
+  });
+  worker.join();
+  return status;
+}
+
 bool ProcessAlive(pid_t pid) {
   if (pid <= 0) return false;
   if (kill(pid, 0) != 0) return errno == EPERM;

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,11 @@ Status RunChecked(const std::vector<std::string>& argv, const RunOptions& option
 
 // Moves the calling thread into the named network namespace.
 Status EnterNetns(const std::string& netns);
+
+// Runs `fn` on a thread of its own inside network namespace `netns` (empty: this one, on the
+// caller's thread), and waits for it: a socket made there stays in that namespace for good,
+// and setns moves only the calling thread.
+Status InNetns(const std::string& netns, const std::function<Status()>& fn);
 
 bool ProcessAlive(pid_t pid);
 

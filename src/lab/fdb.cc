@@ -10,8 +10,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <functional>
-#include <thread>
 
 #include "core/process.h"
 
@@ -21,19 +19,6 @@ namespace {
 
 std::string ErrnoText(int error) {
   return std::strerror(error);
-}
-
-// Runs `fn` on a thread of its own inside network namespace `netns` (empty: this one): a socket
-// made there stays in that namespace for good, and setns moves only the calling thread.
-Status InNetns(const std::string& netns, const std::function<Status()>& fn) {
-  if (netns.empty()) return fn();
-  Status status = Status::Ok();
-  std::thread worker([&] {
-    status = EnterNetns(netns);
-    if (status.ok()) status = fn();
-  });
-  worker.join();
-  return status;
 }
 
 bool ParseMac(const std::string& text, unsigned char out[6]) {

@@ -11,14 +11,15 @@
 #include "lab/libvirt_hosts.h"
 #include "lab/routing.h"
 #include "lab/storage.h"
+#include "lab/tap_handover.h"
 
 namespace greenshift::lab {
 
 namespace {
 
-// The qemu lab's driver: the inner driver's calls, with the VM's traffic sent to where it runs
-// (routing.h: its /32 routed, its MAC on the overlay, or on an l2 lab its MAC on the bridges):
-// placed when it starts, moved by the migration's own switchover events, settled when the
+// The lab's driver (qemu or libvirt): the inner driver's calls, with the VM's traffic sent to where
+// it runs (routing.h: its /32 routed, its MAC on the overlay, or on an l2 lab its MAC on the
+// bridges): placed when it starts, moved by the migration's own switchover events, settled when the
 // migration ends (whatever its hooks saw), gone when it stops.
 class SteeringDriver : public hypervisor::Driver {
  public:
@@ -71,6 +72,24 @@ class SteeringDriver : public hypervisor::Driver {
     // l2: the steering made ready now, so that the pause only writes it (routing.h).
     std::optional<Result<L2Steering>> l2;
     if (state_.network == kNetworkL2) l2 = L2Steering::Prepare(state_, guest.mac, from, to);
+    // And what already waits in the source's tap when the guest pauses goes to the
+    // destination's (tap_handover.h); without it (a guest not started by this lab's QEMU), it
+    // is lost, as the frames were before.
+    std::optional<TapHandover> handover;
+    int handed = 0;
+    if (vm->pid > 0) {  // a QEMU process of the lab's own (libvirt's are its daemon's)
+      if (Result<TapHandover> prepared = PrepareHandover(*vm, to); prepared.ok()) {
+        handover = std::move(*prepared);
+      } else {
+        report(prepared.status());
+      }
+    }
+    auto hand = [&] {
+      if (!handover) return;
+      Result<int> frames = handover->Hand();
+      if (frames.ok()) handed += *frames;
+      report(frames.status());
+    };
     hypervisor::MigrationOptions routed = options;
     routed.switchover.source_paused = [&, ip, from, to] {
       switched = true;
@@ -79,17 +98,25 @@ class SteeringDriver : public hypervisor::Driver {
       } else {
         report(SteerVm(state_, ip, guest.mac, from, to));
       }
+      hand();  // after the steering: nothing more reaches the source's tap
       if (options.switchover.source_paused) options.switchover.source_paused();
     };
     routed.switchover.destination_running = [&, ip, from, to] {
+      hand();  // what was on its way to the source while the network was steered
       if (options.switchover.destination_running) options.switchover.destination_running();
       report(RouteVmTo(state_, ip, guest.mac, to, /*still_forwarding=*/from));
     };
     routed.switchover.source_running_again = [&, ip, from] {
       if (options.switchover.source_running_again) options.switchover.source_running_again();
       report(RouteVmTo(state_, ip, guest.mac, from));
+      if (handover && handed > 0) report(handover->GiveBack().status());
     };
     hypervisor::MigrationResult result = inner_->Migrate(name, to, routed, progress);
+    if (handed > 0)
+      std::fprintf(stderr,
+                   "greenshift: switchover: %d frame(s) waiting in the source's tap handed to "
+                   "the destination's\n",
+                   handed);
     if (result.completed && result.running_on == to) {
       // Announced by `to` (now or just before, by its hook); `from` forwarded and kept
       // announcing until the WAN has heard, then stops.
@@ -105,6 +132,19 @@ class SteeringDriver : public hypervisor::Driver {
       report(UnrouteVm(state_, ip, guest.mac));  // lost with its destination (post-copy)
     }
     return result;
+  }
+
+  // The handover of VM `vm`'s tap from the QEMU that runs it to site `to`.
+  Result<TapHandover> PrepareHandover(const hypervisor::VmInfo& vm, const std::string& to) {
+    std::string from_netns, to_netns;
+    for (const LabSite& site : state_.sites) {
+      if (site.name == vm.host) from_netns = site.netns;
+      if (site.name == to) to_netns = site.netns;
+    }
+    if (from_netns.empty() || to_netns.empty())
+      return Status::NotFound("lab " + state_.name + " has no site '" +
+                              (from_netns.empty() ? vm.host : to) + "'");
+    return TapHandover::Prepare(vm.pid, qemu::TapName(vm.spec.name), from_netns, to_netns);
   }
 
   // Routes a VM that runs at `site`.
@@ -132,7 +172,7 @@ LabDriver OpenLabDriver(const LabState& state, const std::string& guest_dir_give
     auto driver = std::make_unique<libvirt::LibvirtDriver>(config);
     libvirt::LibvirtDriver* raw = driver.get();
     const std::string bridge = state.sites.empty() ? "br0" : state.sites[0].bridge;
-    lab.start = [raw, guest_dir, accel, bridge](const GuestSpec& guest, const std::string& site) {
+    auto create = [raw, guest_dir, accel, bridge](const GuestSpec& guest, const std::string& site) {
       GS_RETURN_IF_ERROR(CheckGuest(guest));
       if (guest.vm.disk_gib > 0) {
         // The libvirt driver does not copy disks yet (its capabilities say so): a guest with a
@@ -145,7 +185,16 @@ LabDriver OpenLabDriver(const LabState& state, const std::string& guest_dir_give
                                 existing->host);
       return raw->CreateDomain(site, GuestDomainXml(guest, guest_dir, accel, bridge));
     };
-    lab.driver = std::move(driver);
+    // The network follows the guest from the driver's switchover hooks, as under qemu.
+    auto steering = std::make_unique<SteeringDriver>(std::move(driver), state);
+    SteeringDriver* router = steering.get();
+    lab.start = [create, raw, router](const GuestSpec& guest, const std::string& site) {
+      GS_RETURN_IF_ERROR(create(guest, site));
+      Result<hypervisor::VmInfo> vm = raw->GetVm(guest.vm.name);
+      if (!vm.ok()) return vm.status();
+      return router->Place(*vm, site);
+    };
+    lab.driver = std::move(steering);
     return lab;
   }
   auto driver = std::make_unique<qemu::QemuDriver>(DriverConfigFor(state, guest_dir_given, accel));

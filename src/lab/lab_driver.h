@@ -28,7 +28,10 @@ struct LabDriver {
 };
 
 // For a lab under qemu: the qemu driver over QMP; under libvirt: the libvirt driver, one host per
-// site. `guest_dir` holds the guest's vmlinuz and initramfs.cpio.gz; `accel` is tcg or kvm.
+// site; either wrapped so that the lab's network follows the guest at the switchover (its
+// frames steered at the pause; under qemu, those waiting in the source's tap handed over too,
+// tap_handover.h). `guest_dir` holds the guest's vmlinuz and initramfs.cpio.gz; `accel` is tcg
+// or kvm.
 LabDriver OpenLabDriver(const LabState& state, const std::string& guest_dir,
                         const std::string& accel);
 

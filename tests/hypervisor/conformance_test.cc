@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "core/files.h"
@@ -363,6 +364,40 @@ TEST_P(DriverTest, ALiveMigrationMovesTheVmAndSaysHow) {
   r = driver().Migrate(vm_, A(), MigrationOptions{}, nullptr);
   ASSERT_TRUE(r.completed) << r.error;
   ExpectRunsOnlyOn(vm_, A());
+}
+
+// The network follows the guest from these (the lab steers its frames at the pause): each
+// called once, in order, from the migration's own events, before Migrate returns.
+TEST_P(DriverTest, TheSwitchoverHooksRunOnceEachInOrder) {
+  if (!bed_->migrates() || !caps_.live_migration || !caps_.switchover_hooks)
+    GTEST_SKIP() << "no switchover hooks";
+  ASSERT_TRUE(Start(vm_, A()).ok());
+  std::mutex mutex;
+  std::vector<std::string> calls;
+  auto note = [&](const char* what) {
+    return [&mutex, &calls, what] {
+      std::lock_guard<std::mutex> lock(mutex);
+      calls.push_back(what);
+    };
+  };
+  MigrationOptions options;
+  options.switchover.source_paused = note("source_paused");
+  options.switchover.destination_running = note("destination_running");
+  options.switchover.source_running_again = note("source_running_again");
+  MigrationResult r = driver().Migrate(vm_, B(), options, nullptr);
+  ASSERT_TRUE(r.completed) << r.error;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    EXPECT_EQ(calls, (std::vector<std::string>{"source_paused", "destination_running"}));
+    calls.clear();
+  }
+  ExpectRunsOnlyOn(vm_, B());
+  // A migration refused before it began pauses nothing.
+  MigrationResult same = driver().Migrate(vm_, B(), options, nullptr);
+  EXPECT_FALSE(same.completed);
+  std::this_thread::sleep_for(milliseconds(200));  // an event that would trail the call
+  std::lock_guard<std::mutex> lock(mutex);
+  EXPECT_TRUE(calls.empty()) << calls.front();
 }
 
 TEST_P(DriverTest, AnOfflineMigrationPausesTheGuestForTheWholeCopy) {

@@ -12,7 +12,8 @@
 namespace greenshift::lab {
 namespace {
 
-constexpr const char* kNetns = "gsfdb-test";
+// A namespace of this process's own: ctest may run the tests side by side.
+const std::string kNetns = "gsfdb-test-" + std::to_string(getpid());
 constexpr const char* kMac = "52:54:00:12:34:56";
 
 std::string Run(const std::vector<std::string>& argv) {

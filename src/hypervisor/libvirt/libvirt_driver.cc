@@ -220,6 +220,10 @@ struct Watch {
   std::vector<MigrationEvent> events;
   int64_t paused_us = 0, resumed_us = 0;
   int passes = 0;
+  // The caller's, called from the events: the guest suspended on the source, resumed on the
+  // destination, or resumed on the source after it had suspended (the switchover failed).
+  hypervisor::SwitchoverHooks hooks;
+  bool source_paused = false, source_running_again = false;
 };
 
 struct LibvirtDriver::Impl {
@@ -287,11 +291,24 @@ struct LibvirtDriver::Impl {
     e.kind = kind;
     e.detail = detail;
     w.events.push_back(e);
-    if (kind == MigrationEventKind::kPaused && e.host == w.source && w.paused_us == 0)
-      w.paused_us = now;
-    if (kind == MigrationEventKind::kResumed && e.host == w.destination && w.resumed_us == 0)
-      w.resumed_us = now;
     if (kind == MigrationEventKind::kPass) w.passes = std::max(w.passes, std::atoi(detail.c_str()));
+    // The hooks run under watch_mutex, on the event loop's thread: Migrate drops the watch
+    // under it too, so no hook runs once Migrate has returned (the hooks hold the caller's
+    // state). They must not call this driver.
+    if (kind == MigrationEventKind::kPaused && e.host == w.source && w.paused_us == 0) {
+      w.paused_us = now;
+      w.source_paused = true;
+      if (w.hooks.source_paused) w.hooks.source_paused();
+    }
+    if (kind == MigrationEventKind::kResumed && e.host == w.destination && w.resumed_us == 0) {
+      w.resumed_us = now;
+      if (w.hooks.destination_running) w.hooks.destination_running();
+    }
+    if (kind == MigrationEventKind::kResumed && e.host == w.source && w.source_paused &&
+        !w.source_running_again) {
+      w.source_running_again = true;
+      if (w.hooks.source_running_again) w.hooks.source_running_again();
+    }
   }
 
   // The open connection to host `h`, opened (again) if it is not, or broke.
@@ -444,6 +461,8 @@ hypervisor::Capabilities LibvirtDriver::GetCapabilities() const {
   c.dirty_rate = true;  // virDomainStartDirtyRateCalc, page sampling
   c.cancel = true;      // virDomainAbortJob
   c.recovery = true;    // the source daemon drives a migration: its job says how it ends
+  // From the domains' lifecycle events: suspended on the source, resumed on the destination.
+  c.switchover_hooks = true;
   return c;
 }
 
@@ -590,6 +609,7 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
   watch->source = result.from;
   watch->destination = to_host;
   watch->started_wall_us = WallUs();
+  watch->hooks = options.switchover;
   {
     std::lock_guard<std::mutex> lock(impl_->watch_mutex);
     impl_->watches[name] = watch;

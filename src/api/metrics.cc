@@ -118,25 +118,24 @@ std::string RenderMetrics(const MetricsInput& in) {
     if (!std::isnan(error))
       p.Line("greenshift_model_error_ratio", std::string("quantity=\"") + quantity + "\"", error);
   }
-  p.Head("greenshift_link_measured_bytes_per_second", "gauge",
-         "What the migration streams of completed moves carried over each link (the median of "
-         "the last 5), which prices its next moves.");
-  for (const control::LinkCalibration& l : s.calibrated_links) {
-    if (l.measured_bytes_s >= 0)
-      p.Line("greenshift_link_measured_bytes_per_second",
-             "from=\"" + MetricLabel(l.from) + "\",to=\"" + MetricLabel(l.to) + "\"",
-             l.measured_bytes_s);
-  }
-  p.Head("greenshift_link_switchover_seconds", "gauge",
-         "How much longer the guests of completed moves over each link paused than the data "
-         "left to send (stopping, loading the device state, starting; the median of the last "
-         "5), which prices its next moves' pauses.");
-  for (const control::LinkCalibration& l : s.calibrated_links) {
-    if (l.switchover_s >= 0)
-      p.Line("greenshift_link_switchover_seconds",
-             "from=\"" + MetricLabel(l.from) + "\",to=\"" + MetricLabel(l.to) + "\"",
-             l.switchover_s);
-  }
+  // A gauge of what the calibration measured of each link, for the links it measured so.
+  auto per_link = [&](const char* name, const char* help, double control::LinkCalibration::*value) {
+    p.Head(name, "gauge", help);
+    for (const control::LinkCalibration& l : s.calibrated_links) {
+      if (l.*value >= 0)
+        p.Line(name, "from=\"" + MetricLabel(l.from) + "\",to=\"" + MetricLabel(l.to) + "\"",
+               l.*value);
+    }
+  };
+  per_link("greenshift_link_measured_bytes_per_second",
+           "What the migration streams of completed moves carried over each link (the median of "
+           "the last 5), which prices its next moves.",
+           &control::LinkCalibration::measured_bytes_s);
+  per_link("greenshift_link_switchover_seconds",
+           "How much longer the guests of completed moves over each link paused than the data "
+           "left to send (stopping, loading the device state, starting; the median of the last "
+           "5), which prices its next moves' pauses.",
+           &control::LinkCalibration::switchover_s);
   p.Head("greenshift_moves_in_progress", "gauge", "Moves queued or running.");
   p.Line("greenshift_moves_in_progress", "",
          static_cast<double>(s.moves.queued) + static_cast<double>(s.moves.running));

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <thread>
 
@@ -158,6 +159,23 @@ class SteeringDriver : public hypervisor::Driver {
   const LabState state_;
 };
 
+// Makes `lab`'s driver `inner` wrapped in a SteeringDriver, and its start `create` followed by
+// routing the guest to the site where it started.
+void Steer(LabDriver& lab, std::unique_ptr<hypervisor::Driver> inner, const LabState& state,
+           std::function<Status(const GuestSpec&, const std::string&)> create) {
+  hypervisor::Driver* raw = inner.get();
+  auto steering = std::make_unique<SteeringDriver>(std::move(inner), state);
+  SteeringDriver* router = steering.get();
+  lab.start = [create = std::move(create), raw, router](const GuestSpec& guest,
+                                                        const std::string& site) {
+    GS_RETURN_IF_ERROR(create(guest, site));
+    Result<hypervisor::VmInfo> vm = raw->GetVm(guest.vm.name);
+    if (!vm.ok()) return vm.status();
+    return router->Place(*vm, site);
+  };
+  lab.driver = std::move(steering);
+}
+
 }  // namespace
 
 LabDriver OpenLabDriver(const LabState& state, const std::string& guest_dir_given,
@@ -186,15 +204,7 @@ LabDriver OpenLabDriver(const LabState& state, const std::string& guest_dir_give
       return raw->CreateDomain(site, GuestDomainXml(guest, guest_dir, accel, bridge));
     };
     // The network follows the guest from the driver's switchover hooks, as under qemu.
-    auto steering = std::make_unique<SteeringDriver>(std::move(driver), state);
-    SteeringDriver* router = steering.get();
-    lab.start = [create, raw, router](const GuestSpec& guest, const std::string& site) {
-      GS_RETURN_IF_ERROR(create(guest, site));
-      Result<hypervisor::VmInfo> vm = raw->GetVm(guest.vm.name);
-      if (!vm.ok()) return vm.status();
-      return router->Place(*vm, site);
-    };
-    lab.driver = std::move(steering);
+    Steer(lab, std::move(driver), state, create);
     return lab;
   }
   auto driver = std::make_unique<qemu::QemuDriver>(DriverConfigFor(state, guest_dir_given, accel));
@@ -215,15 +225,7 @@ LabDriver OpenLabDriver(const LabState& state, const std::string& guest_dir_give
     if (!started.ok()) RemoveSharedDisk(state, guest.vm.name, guest.storage);
     return started;
   };
-  auto steering = std::make_unique<SteeringDriver>(std::move(driver), state);
-  SteeringDriver* router = steering.get();
-  lab.start = [start, raw, router](const GuestSpec& guest, const std::string& site) {
-    GS_RETURN_IF_ERROR(start(guest, site));
-    Result<hypervisor::VmInfo> vm = raw->GetVm(guest.vm.name);
-    if (!vm.ok()) return vm.status();
-    return router->Place(*vm, site);
-  };
-  lab.driver = std::move(steering);
+  Steer(lab, std::move(driver), state, start);
   return lab;
 }
 

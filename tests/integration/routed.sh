@@ -5,14 +5,17 @@
 #   vxlan  an overlay joins the sites' bridges, greenshift writing where each VM's MAC is.
 # The talk's measurement on a live migration between them; the VM's traffic follows it, a failed
 # migration leaves it, (bgp) a router that died comes back, a stopped VM leaves nothing behind.
-# Under libvirt (GREENSHIFT_HYPERVISOR=libvirt) the same, the network following the libvirt
-# driver's switchover hooks, except what needs the lab's own QEMU (killing the destination) and
-# the service (its hosts are the daemons there: integration.libvirt.service_*).
 # Usage: routed.sh bgp|vxlan
 source "$(dirname "$0")/lib.sh"
 MODE=${1:?usage: routed.sh bgp|vxlan}
 use_lab "it-$MODE"
 
+GREENSHIFT_LAB=it-nohv "$G" lab up --sites 2 --network "$MODE" --hypervisor libvirt \
+  >"$TEST_TMP/refused.txt" 2>&1 && refused_rc=0 || refused_rc=$?
+check "a routed lab under libvirt is refused: $(cat "$TEST_TMP/refused.txt")" \
+  test "$refused_rc" -ne 0
+check "saying why" grep -qF "needs --hypervisor qemu" "$TEST_TMP/refused.txt"
+check "and nothing of it is made" bash -c "! ip netns list | grep -q '^it-nohv'"
 lab_up --sites 2 --network "$MODE" --link-mbit 100 --link-delay-ms 20 >/dev/null
 CLIENT="$GREENSHIFT_LAB-client"
 WAN="$GREENSHIFT_LAB-wan"
@@ -64,7 +67,6 @@ fi
 
 # The service and the lab agree on how VMs keep their address between its sites: a config that
 # leaves the link at its default (one segment) is refused, naming the fix; one that says so runs.
-if [[ $HV == qemu ]]; then
 cat >"$TEST_TMP/g.toml" <<TOML
 [service]
 token = "integration-test-token-0123"
@@ -100,7 +102,6 @@ printf '[[links]]\na = "a"\nb = "b"\nmbit = 100\nrtt_ms = 40\nnetwork = "%s"\n' 
   >>"$TEST_TMP/g.toml"
 check "one whose link says $MODE reaches every host" \
   "$G" serve --config "$TEST_TMP/g.toml" --check-hosts
-fi
 
 "$G" vm start web --site a --memory 256 >/dev/null
 IP=$(vm_field web ip)
@@ -132,8 +133,6 @@ check "the VM kept its address: the client reaches it at $IP" reaches "$IP"
 check_guest_kernel_clean web b
 
 # 2. A migration that fails (the destination QEMU killed) leaves the VM's traffic where it runs.
-HOT_MAC=
-if [[ $HV == qemu ]]; then
 "$G" vm start hot --site b --memory 256 --dirty-mb-s 20 --dirty-size-mib 64 >/dev/null
 HOT=$(vm_field hot ip)
 HOT_MAC=$(vm_field hot mac)
@@ -145,14 +144,13 @@ check "the VM still runs on b" test "$(jqr "$TEST_TMP/killed.json" .running_on)"
 check "the network still sends it to b ($(where "$HOT" "$HOT_MAC" a))" \
   wait_at "$HOT" "$HOT_MAC" b
 check "and the client reaches it" reaches "$HOT"
-fi
 
 # 3. bgp: a router that died; its routes are withdrawn; lab up starts it again and they come back.
 if [[ $MODE == bgp ]]; then
   kill -KILL "$("$G" lab status --json | jq .routers.b.pid)"
   check "a dead router shows as not running" \
     test "$("$G" lab status --json | jq .routers.b.pid)" = 0
-  lab_up --sites 2 --network bgp >/dev/null
+  "$G" lab up --sites 2 --network bgp >/dev/null
   check "lab up starts it again and the WAN learns the VM's route anew" wait_at "$IP" "$MAC" b
   check "the client reaches the VM again" reaches "$IP"
 fi
@@ -163,7 +161,7 @@ check "it migrates back to a" test "$(jqr "$TEST_TMP/back.json" .status)" = comp
 check "the network sends it to a again" wait_at "$IP" "$MAC" a
 check "the client reaches it at a" reaches "$IP"
 "$G" vm stop web
-[[ -z $HOT_MAC ]] || "$G" vm stop hot
+"$G" vm stop hot
 if [[ $MODE == bgp ]]; then
   for _ in $(seq 100); do
     [[ -z $(wan_route "$IP") ]] && break
@@ -177,7 +175,6 @@ for site in a b; do
   check "site $site keeps no neighbour entry for it" \
     test -z "$(ip -n "$GREENSHIFT_LAB-$site" neigh show "$IP" dev br0)"
   check "site $site's overlay keeps no entry for either VM" \
-    test -z "$(bridge -n "$GREENSHIFT_LAB-$site" fdb show 2>/dev/null |
-      grep -i -e "$MAC" -e "${HOT_MAC:-$MAC}")"
+    test -z "$(bridge -n "$GREENSHIFT_LAB-$site" fdb show 2>/dev/null | grep -i -e "$MAC" -e "$HOT_MAC")"
 done
 echo "PASS"

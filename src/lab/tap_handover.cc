@@ -13,10 +13,9 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
+#include "core/files.h"
 #include "core/process.h"
 
 namespace greenshift::lab {
@@ -47,10 +46,8 @@ Result<int> TapDescriptorOf(int pid, const std::string& tap) {
   const std::string dir = "/proc/" + std::to_string(pid) + "/fdinfo";
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
-    std::ifstream in(entry.path());
-    std::stringstream text;
-    text << in.rdbuf();
-    if (text.str().find("iff:\t" + tap + "\n") == std::string::npos) continue;
+    Result<std::string> text = ReadFile(entry.path().string());
+    if (!text.ok() || text->find("iff:\t" + tap + "\n") == std::string::npos) continue;
     try {
       return std::stoi(entry.path().filename().string());
     } catch (const std::exception&) {
@@ -182,21 +179,19 @@ Result<int> TapHandover::Hand() {
     frame.append(buffer.data() + header, static_cast<size_t>(got) - header);
     frames_.push_back(std::move(frame));
   }
-  return SendAll(to_socket_, -1, first);
+  return SendAll(to_socket_, first);
 }
 
 Result<int> TapHandover::GiveBack() {
   if (from_socket_ < 0) return Status::Error("the handover was not prepared");
-  return SendAll(from_socket_, -1, 0);
+  return SendAll(from_socket_, 0);
 }
 
-Result<int> TapHandover::SendAll(int socket, int ifindex, size_t first) {
+Result<int> TapHandover::SendAll(int socket, size_t first) {
   if (first >= frames_.size()) return 0;
-  if (ifindex < 0) {
-    Result<int> index = IfIndexVia(socket, tap_);
-    if (!index.ok()) return index.status();
-    ifindex = *index;
-  }
+  // Looked up now, not when prepared: the destination's tap may come after the preparation.
+  Result<int> ifindex = IfIndexVia(socket, tap_);
+  if (!ifindex.ok()) return ifindex.status();
   int sent = 0, failed = 0;
   std::string why;
   for (size_t i = first; i < frames_.size(); ++i) {
@@ -205,7 +200,7 @@ Result<int> TapHandover::SendAll(int socket, int ifindex, size_t first) {
         reinterpret_cast<const unsigned char*>(frame.data()) + sizeof(VirtioNetHeader);
     sockaddr_ll to{};
     to.sll_family = AF_PACKET;
-    to.sll_ifindex = ifindex;
+    to.sll_ifindex = *ifindex;
     std::memcpy(&to.sll_protocol, ethernet + 12, 2);  // the frame's EtherType, as on the wire
     to.sll_halen = 6;
     std::memcpy(to.sll_addr, ethernet, 6);

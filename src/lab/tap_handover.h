@@ -55,7 +55,8 @@ class TapHandover {
 
  private:
   TapHandover() = default;
-  Result<int> SendAll(int socket, int ifindex, size_t first);
+  // Sends frames_[first..] out of tap tap_ in the namespace of `socket`.
+  Result<int> SendAll(int socket, size_t first);
   void Close();
 
   std::string tap_;

@@ -2,7 +2,8 @@
 // (weather and models, clear sky, carbon), each site's green power and grid carbon intensity,
 // and each VM's power, for the slots ahead. How a site is forecast is its config's choice:
 //   model        its PV and wind models on the weather, corrected by the sensors' last hours
-//   history      PV: the clear sky scaled by the last week's and last 3 hours' clear-sky index;
+//   history      PV: the clear sky scaled by the last hour's clear-sky index, fading into the
+//                last week's;
 //                wind: the last value fading into the week's mean
 //   persistence  what the sensors measure now stays
 // Carbon: the file read ahead (it holds forecasts), or the last hour moved by yesterday's change

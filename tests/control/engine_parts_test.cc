@@ -556,5 +556,72 @@ TEST(ForecasterTest, InputsThatDoNotCoverNowMakeTheSiteStale) {
             "no fresh reading from its sensors");
 }
 
+TEST(ForecasterTest, HistoryScalesTheClearSkyByTheLastHourFadingIntoTheWeek) {
+  // A clear sky of 1000 W from 06:00 to 18:00 every day (a few watts at 05:00, the first
+  // light), and a week seen at half of it: the week's clear-sky index is 0.5.
+  const int64_t hour = 3600, day0 = 1655769600 / 86400 * 86400;  // 21 June 2022, 00:00
+  auto site = std::make_shared<SiteInputs>();
+  site->forecast = GreenForecast::kHistory;
+  site->clear_sky_pv_w.first_slot = day0 / hour;
+  for (int64_t h = 0; h < 24 * 9; ++h) {
+    const int64_t of_day = h % 24;
+    site->clear_sky_pv_w.values.push_back(of_day == 5 ? 4 : of_day >= 6 && of_day < 18 ? 1000 : 0);
+  }
+  auto inputs = std::make_shared<Inputs>(std::vector<std::shared_ptr<const SiteInputs>>{site});
+  Forecaster forecaster(inputs, hour, {});
+  std::map<int64_t, double> learned;
+  auto learn = [&](int64_t slot, double pv_w) {
+    learned[slot] = pv_w;
+    Observation seen;
+    seen.time_ms = (slot + 1) * hour * 1000;  // at the end of its slot
+    seen.sites.resize(1);
+    seen.sites[0].green_w = pv_w;
+    seen.sites[0].pv_w = pv_w;
+    forecaster.Learn(seen);
+  };
+  // The week's index before `slot`, as the forecaster should find it.
+  auto week_index = [&](int64_t slot) {
+    double pv = 0, clear = 0;
+    for (const auto& [t, w] : learned) {
+      if (t < slot - 7 * 24 || t >= slot) continue;
+      pv += w;
+      clear += site->clear_sky_pv_w.At(t);
+    }
+    return pv / clear;
+  };
+  const int64_t first = day0 / hour;
+  const int64_t week_end = first + 7 * 24;  // 00:00, a week on
+  for (int64_t slot = first; slot < week_end; ++slot)
+    learn(slot, site->clear_sky_pv_w.At(slot) * 0.5);
+  // At midnight the last hour (dark) says nothing: 07:00 is forecast on the week's index.
+  const Forecast night = forecaster.Predict(week_end * hour * 1000, 8);
+  EXPECT_EQ(night.sites[0].method, "history");
+  EXPECT_EQ(night.sites[0].green_w[0], 0);
+  EXPECT_NEAR(night.sites[0].green_w[7], 500, 1e-6);
+  // A bright morning: 10:00 was seen at 0.9. The next hour is forecast near 0.9, the hours
+  // after fade into the week's 0.5 over 16 h (today's sky mostly stays today's).
+  for (int64_t slot = week_end; slot < week_end + 10; ++slot)
+    learn(slot, site->clear_sky_pv_w.At(slot) * 0.5);
+  learn(week_end + 10, 900);
+  const Forecast bright = forecaster.Predict((week_end + 11) * hour * 1000, 4);
+  double week = week_index(week_end + 11);
+  EXPECT_NEAR(week, 0.5, 0.01);
+  for (size_t k = 0; k < 4; ++k) {
+    const double index = week + (0.9 - week) * std::exp(-static_cast<double>(k + 1) / 16);
+    EXPECT_NEAR(bright.sites[0].green_w[k], 1000 * index, 1e-6) << "lead " << k + 1;
+  }
+  // The first light counts (it tells a clear dawn from a grey one) but a few watts of clear
+  // sky make a noisy ratio: 40 W over 4 W of clear sky is read as 1.5 at most.
+  const int64_t dawn_slot = week_end + 24 + 5;
+  learn(dawn_slot, 40);
+  const Forecast dawn = forecaster.Predict((dawn_slot + 1) * hour * 1000, 1);
+  week = week_index(dawn_slot + 1);
+  EXPECT_NEAR(dawn.sites[0].green_w[0], 1000 * (week + (1.5 - week) * std::exp(-1.0 / 16)), 1e-6);
+  learn(dawn_slot, 1);  // the same hour seen again, grey: 0.25
+  const Forecast grey = forecaster.Predict((dawn_slot + 1) * hour * 1000, 1);
+  week = week_index(dawn_slot + 1);
+  EXPECT_NEAR(grey.sites[0].green_w[0], 1000 * (week + (0.25 - week) * std::exp(-1.0 / 16)), 1e-6);
+}
+
 }  // namespace
 }  // namespace greenshift::control

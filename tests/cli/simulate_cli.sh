@@ -97,8 +97,10 @@ for bad in '2021-12-31T08:00:00Z|is not a day or more inside the scenario.s peri
   grep -q "${bad#*|}" "$OUT/err" || fail "--from ${bad%%|*}: $(cat "$OUT/err")"
 done
 
-# The work limits are counts: a fraction, a negative or a string is refused, naming the key.
+# The work limits are counts: a fraction, a negative or a string is refused, naming the key;
+# a green margin is a share below 1.
 for bad in '.policy.optimal_max_steps = 2.5|policy.optimal_max_steps must be a whole number' \
+           '.policy.green_margin_fraction = 1|policy.green_margin_fraction = 1 is outside 0..' \
            '.policy.optimal_max_nodes = -1|policy.optimal_max_nodes = -1 is outside 0..' \
            '.policy.optimal_max_rounds = "9"|policy.optimal_max_rounds must be a number'; do
   jq "${bad%%|*}" "$SCENARIO" >"$OUT/s/bad.json"

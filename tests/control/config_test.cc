@@ -297,6 +297,8 @@ TEST(ConfigTest, ErrorsNameTheKey) {
        "key 'policy.optimal_max_nodes'"},
       {"horizon_hours = 2", "horizon_hours = 2\noptimal_max_rounds = \"50\"",
        "key 'policy.optimal_max_rounds': must be a number"},
+      {"horizon_hours = 2", "horizon_hours = 2\ngreen_margin_fraction = 1",
+       "key 'policy.green_margin_fraction'"},
       {"name = \"london\"", "name = \"frankfurt\"",
        "key 'sites[1].name': site 'frankfurt' is "
        "defined twice"},

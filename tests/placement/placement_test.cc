@@ -681,10 +681,10 @@ TEST(PlacementTest, TheGreedyWaitsWhenTheSameMoveLaterSavesMore) {
   EXPECT_TRUE(d.Decide(options).moves.empty());
 }
 
-TEST(PlacementTest, TheGreedyMovesTheVmThatSavesMostNotTheBiggest) {
+TEST(PlacementTest, TheGreedyMovesFirstTheVmThatEmitsMostWhereItIs) {
   // Room at b for one more VM (150 W peak) and 150 W of green. vm0 draws more (140 W) but
-  // runs on a clean grid (100 g/kWh: it would save 14 g); vm1 draws 100 W on a dirty one
-  // (600 g/kWh: 60 g). The green goes to vm1; ordered by energy, vm0 took it.
+  // runs on a clean grid (100 g/kWh: 14 g an hour, all a move could save); vm1 draws 100 W on a
+  // dirty one (600 g/kWh: 60 g). The green goes to vm1; ordered by energy, vm0 took it.
   Decision d({1000, 150, 1000}, 1, {0, 2}, {140, 100});
   d.Set(0, 0, 0, 100);
   d.Set(1, 0, 150, 600);

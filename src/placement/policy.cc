@@ -77,11 +77,6 @@ class GreedyPolicy : public Policy {
       const double brown = std::max(0.0, outlook.Power(v, k) - left);
       return KgCo2(brown * slot_h, outlook.Carbon(s, k));
     };
-    auto marginal_kg = [&](size_t v, size_t s) {
-      double kg = 0;
-      for (size_t k = 0; k < horizon; ++k) kg += slot_kg(v, s, k, 1);
-      return kg;
-    };
     // Whether v may go to s in this decision: capacity, a feasible move, link time.
     auto may_go = [&](size_t v, size_t from, size_t s) {
       if (peak_used[s] + problem.vms[v].peak_power_w > problem.sites[s].capacity_w) return false;
@@ -153,9 +148,13 @@ class GreedyPolicy : public Policy {
       const size_t from = static_cast<size_t>(outlook.site_of_vm[v]);
       for (size_t k = 0; k < horizon; ++k) load[from * horizon + k] -= outlook.Power(v, k);
       size_t to = from;
-      const double stay_kg = sites > 1 ? marginal_kg(v, from) : 0;
+      // What staying emits, slot by slot (kept: every later price starts from it).
+      double stay_kg = 0;
+      for (size_t k = 0; sites > 1 && k < horizon; ++k) {
+        at_from[k] = slot_kg(v, from, k, 1);
+        stay_kg += at_from[k];
+      }
       if (worth_pricing(v, stay_kg)) {
-        for (size_t k = 0; k < horizon; ++k) at_from[k] = slot_kg(v, from, k, 1);
         double best_kg = stay_kg;
         for (size_t s = 0; s < sites; ++s) {
           if (s == from || !may_go(v, from, s)) continue;

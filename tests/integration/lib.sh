@@ -284,7 +284,8 @@ TOML
 
 # write_service_config FILE SPEED [DRIVER]: write_service_head, then hosts a1 and b1 on the lab's
 # sites a and b (driver qemu, or libvirt under GREENSHIFT_HYPERVISOR=libvirt: the default) or
-# without hypervisor (sim), and VM web (256 MiB) starting on a1.
+# without hypervisor (sim), and VM web (256 MiB) starting on a1, with the keys in $WEB_VM_KEYS
+# added to it (its disk, say).
 write_service_config() {
   local driver=${3:-$HV}
   local host_a='address = "a"' host_b='address = "b"'
@@ -317,6 +318,7 @@ peak_w = 200
 power_w = 100
 downtime_budget_ms = 500
 address = "198.18.128.10/16"
+${WEB_VM_KEYS:-}
 TOML
 }
 

@@ -31,7 +31,8 @@ for h in 4 5 6; do for k in 0.02 0.03 0.04; do for m in 0 0.1; do
     "$G" simulate --scenario "$dir/.held_out_$name.json" $(half_args $half) \
       --policies greedy-forecast --json --quiet |
       jq -c --arg n "$name" --arg half $half \
-        '{n: $n, half: $half, co2: .policies[1].co2_kg, m: .policies[1].migrations_per_vm_day}'
+        '.policies[1] | {n: $n, half: $half, co2: .co2_kg, m: .migrations_per_vm_day,
+           m30: .busiest_30_days_migrations_per_vm_day, m91: .busiest_91_days_migrations_per_vm_day}'
   done
   rm -f "$dir/.held_out_$name.json"
 done; done; done >"$OUT/grid.jsonl"
@@ -77,4 +78,6 @@ report() {  # the tables, from the runs' lines
      | (map(select(.half == "first"))[0]) as $a | (map(select(.half == "second"))[0]) as $b
      | "| \($n) | \(closed($a.co2; "first"; "clairvoyant") | pct2), \($a.m | two) | \(closed($b.co2; "second"; "clairvoyant") | pct2), \($b.m | two) |")'
 }
+# HELD_OUT_KEEP=DIR keeps the runs' lines there (to report them again without running).
+if [[ -n ${HELD_OUT_KEEP:-} ]]; then cp "$OUT/grid.jsonl" "$OUT/refs.jsonl" "$HELD_OUT_KEEP/"; fi
 report "$OUT/grid.jsonl" "$OUT/refs.jsonl"

@@ -106,13 +106,6 @@ double GapClosed(const sim::PolicyResult& r, const sim::PolicyResult& base,
   return gap > 0 ? (base.co2_kg - r.co2_kg) / gap : NAN;
 }
 
-// Migrations per VM per day over the world.
-double MovesPerVmDay(const sim::PolicyResult& r, const sim::World& world) {
-  const double vm_days = static_cast<double>(world.problem.vms.size()) *
-                         static_cast<double>(world.slots * world.problem.slot_s) / 86400;
-  return vm_days > 0 ? static_cast<double>(r.migrations) / vm_days : 0;
-}
-
 bool IsReference(const sim::PolicyResult& r) {
   return r.policy == "oracle" || r.policy == "clairvoyant";
 }
@@ -293,7 +286,11 @@ void RunSimulate(Context& context, const SimulateOptions& o) {
            {"mip_gap", std::isnan(r.MipGap()) ? nlohmann::json() : nlohmann::json(r.MipGap())},
            {"mip_gap_kg", r.mip_gap_kg},
            {"worst_mip_gap_kg", r.worst_mip_gap_kg},
-           {"migrations_per_vm_day", MovesPerVmDay(r, scenario->world)},
+           {"migrations_per_vm_day", sim::MovesPerVmDay(r, scenario->world)},
+           {"busiest_30_days_migrations_per_vm_day",
+            sim::BusiestMovesPerVmDay(r, scenario->world, 30)},
+           {"busiest_91_days_migrations_per_vm_day",
+            sim::BusiestMovesPerVmDay(r, scenario->world, 91)},
            {"gap_closed", std::isnan(closed) ? nlohmann::json() : nlohmann::json(closed)},
            {"gap_closed_clairvoyant", std::isnan(closed_to_clairvoyant(r))
                                           ? nlohmann::json()
@@ -332,7 +329,7 @@ void RunSimulate(Context& context, const SimulateOptions& o) {
         "| %-16s | %6.1f%% | %9.1f | %9.1f | %10lld | %8.2f | %8.1f | %10.2f | %10.1f%% |%s "
         "%10.0f |\n",
         r.policy.c_str(), 100 * r.green_share, r.brown_kwh, r.co2_kg,
-        static_cast<long long>(r.migrations), MovesPerVmDay(r, scenario->world),
+        static_cast<long long>(r.migrations), sim::MovesPerVmDay(r, scenario->world),
         r.bytes_moved / 1e9, r.downtime_s, 100 * closed, of_clairvoyant, r.planning_ms);
   }
   std::printf(

@@ -147,6 +147,9 @@ class ResultRecorder : public control::Recorder {
       return;
     }
     ++result_->migrations;
+    const int64_t slot = order.move.slot - StartSlot(world_);
+    if (slot >= 0 && slot < static_cast<int64_t>(result_->migrations_by_slot.size()))
+      ++result_->migrations_by_slot[static_cast<size_t>(slot)];
     result_->bytes_moved += outcome.result.bytes;
     result_->downtime_s += std::max(0.0, outcome.result.downtime_ms) / 1000;
     result_->migration_energy_kwh += outcome.EnergyJ(world_.problem.energy_per_byte_j) / 3.6e6;
@@ -359,6 +362,7 @@ Result<PolicyResult> Simulate(const World& world, placement::Policy& policy,
   result.site_load_w.assign(S * T, 0.0);
   result.site_vms.assign(S * T, 0.0);
   result.cumulative_co2_kg.assign(T, 0.0);
+  result.migrations_by_slot.assign(T, 0);
   ResultRecorder recorder(world, &result, options.keep_moves);
   int64_t now_ms = world.start_utc_s * 1000;
   Result<SimWorld> built = Build(world, std::make_unique<LentPolicy>(policy), options.policy,
@@ -395,6 +399,29 @@ Result<PolicyResult> Simulate(const World& world, placement::Policy& policy,
   if (!recorder.first_error().empty()) return Status::Error(recorder.first_error());
   result.green_share = result.load_kwh > 0 ? result.green_kwh / result.load_kwh : 0;
   return result;
+}
+
+double MovesPerVmDay(const PolicyResult& r, const World& world) {
+  const double vm_days = static_cast<double>(world.problem.vms.size()) *
+                         static_cast<double>(world.slots * world.problem.slot_s) / 86400;
+  return vm_days > 0 ? static_cast<double>(r.migrations) / vm_days : 0;
+}
+
+double BusiestMovesPerVmDay(const PolicyResult& r, const World& world, int days) {
+  const size_t T = r.migrations_by_slot.size();
+  const size_t slot_s = static_cast<size_t>(std::max<int64_t>(1, world.problem.slot_s));
+  const size_t window =
+      std::min(T, std::max<size_t>(1, static_cast<size_t>(std::max(0, days)) * 86400 / slot_s));
+  if (window == 0 || world.problem.vms.empty()) return 0;
+  int64_t in_window = 0, most = 0;
+  for (size_t t = 0; t < T; ++t) {
+    in_window += r.migrations_by_slot[t];
+    if (t >= window) in_window -= r.migrations_by_slot[t - window];
+    if (t + 1 >= window) most = std::max(most, in_window);
+  }
+  const double vm_days =
+      static_cast<double>(world.problem.vms.size()) * static_cast<double>(window * slot_s) / 86400;
+  return static_cast<double>(most) / vm_days;
 }
 
 Result<PolicyResult> OracleResult(const World& world) {

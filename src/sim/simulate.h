@@ -81,16 +81,24 @@ struct PolicyResult {
   }
   // For the report, per slot: load per site (site * slots + t), VMs per site, cumulative CO2.
   std::vector<double> site_load_w, site_vms, cumulative_co2_kg;
-  std::vector<SimulatedMove> moves;  // with SimulationOptions::keep_moves
+  std::vector<int32_t> migrations_by_slot;  // moves completed, by the slot they were planned in
+  std::vector<SimulatedMove> moves;         // with SimulationOptions::keep_moves
 };
 
 // Runs `policy` over the world through the engine. Realizable policies see forecasts made from
 // what was measured before each slot (the engine's "history" methods: PV from the clear-sky
-// index of the last 3 h blended into the last 7 days'; wind: last value blended into the 7-day
-// mean; carbon: the last hour moved by yesterday's change; VM power: the same hour of the last
-// day); `follow-sensor` sees only the last measurement.
+// index of the last hour fading over 16 h into the last 7 days'; wind: last value blended into the
+// 7-day mean; carbon: the last hour moved by yesterday's change; VM power: the same hour of the
+// last day); `follow-sensor` sees only the last measurement.
 Result<PolicyResult> Simulate(const World& world, placement::Policy& policy,
                               const SimulationOptions& options);
+
+// Migrations per VM per day over the world's period.
+double MovesPerVmDay(const PolicyResult& r, const World& world);
+// The same in the busiest `days` (a sliding window of whole slots; the whole period when it is
+// shorter): the year's average hides the sunny months, and a move budget meant for every season
+// is checked against this. 0 for a result without moves by slot (the oracle).
+double BusiestMovesPerVmDay(const PolicyResult& r, const World& world, int days);
 
 // The oracle's lower bound over the same world (divisible VMs, free moves, perfect foresight).
 Result<PolicyResult> OracleResult(const World& world);

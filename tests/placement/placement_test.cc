@@ -721,6 +721,37 @@ TEST(PlacementTest, AMoveMustPayWithoutTheForecastsMarginOfGreen) {
   }
 }
 
+TEST(PlacementTest, TheBusiestDaysMoveRateCountsTheMovesOfTheBusiestWindow) {
+  // Hand-made: 2 VMs over 5 hourly days, moves only on the third day (6 of them) and 2 on the
+  // first: the busiest day moves each VM 3 times, the average is (6 + 2) / (2 x 5) a day.
+  sim::World world = ThreeSites();
+  world.slots = 5 * 24;
+  world.problem.vms.resize(2);
+  sim::PolicyResult r;
+  r.migrations_by_slot.assign(world.slots, 0);
+  r.migrations_by_slot[3] = 2;
+  r.migrations_by_slot[2 * 24 + 10] = 4;
+  r.migrations_by_slot[2 * 24 + 23] = 2;
+  r.migrations = 8;
+  EXPECT_DOUBLE_EQ(sim::MovesPerVmDay(r, world), 0.8);
+  EXPECT_DOUBLE_EQ(sim::BusiestMovesPerVmDay(r, world, 1), 3);
+  // Two days: the third day with one of its neighbours, still 6 moves over 4 VM-days.
+  EXPECT_DOUBLE_EQ(sim::BusiestMovesPerVmDay(r, world, 2), 1.5);
+  // A window longer than the run is the run.
+  EXPECT_DOUBLE_EQ(sim::BusiestMovesPerVmDay(r, world, 30), 0.8);
+  EXPECT_EQ(sim::BusiestMovesPerVmDay(sim::PolicyResult{}, world, 30), 0);
+
+  // A simulation counts each completed move in the slot it was planned in.
+  const sim::World three = ThreeSites(0.5, 800);
+  const sim::PolicyResult moved = RunPolicy(three, "greedy-forecast");
+  ASSERT_EQ(moved.migrations_by_slot.size(), three.slots);
+  int64_t counted = 0;
+  for (const int32_t n : moved.migrations_by_slot) counted += n;
+  EXPECT_EQ(counted, moved.migrations);
+  EXPECT_GT(moved.migrations, 0);
+  EXPECT_GE(sim::BusiestMovesPerVmDay(moved, three, 1), sim::MovesPerVmDay(moved, three));
+}
+
 TEST(PlacementTest, UnknownPolicyAndBadOptionsAreClearErrors) {
   auto unknown = placement::MakePolicy("random", {});
   ASSERT_FALSE(unknown.ok());

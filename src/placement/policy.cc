@@ -22,6 +22,44 @@ void AppendFixed3(std::string* out, double value) {
   out->append(text, r.ec == std::errc() ? r.ptr : text);
 }
 
+// max(x, 0) without a branch: (x + |x|) / 2, exact for finite x. GCC compiles std::max of two
+// doubles as a branch, which mispredicts where the sign comes and goes (a site's green left
+// against a VM's power), and that was the greedy's slowest line.
+double PositivePart(double x) {
+  return 0.5 * (x + std::abs(x));
+}
+
+// out[k] = (power[k] - left[k])'s positive part x per[k], and their sum. Four at a time, in
+// four running sums: GCC at -O2 turns a fixed block of four into vector instructions (a loop of
+// unknown length it leaves scalar), and no addition waits for the one before.
+double PositivePartTimes(const double* __restrict power, const double* __restrict left,
+                         const double* __restrict per, double* __restrict out, size_t n) {
+  double sum[4] = {0, 0, 0, 0};
+  size_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    for (size_t i = 0; i < 4; ++i) {
+      out[k + i] = PositivePart(power[k + i] - left[k + i]) * per[k + i];
+      sum[i] += out[k + i];
+    }
+  }
+  for (; k < n; ++k) {
+    out[k] = PositivePart(power[k] - left[k]) * per[k];
+    sum[0] += out[k];
+  }
+  return (sum[0] + sum[1]) + (sum[2] + sum[3]);
+}
+
+// The sum of the lesser of a[k] and b[k], four at a time likewise (within rounding: b less
+// b - a's positive part).
+double SumOfLesser(const double* a, const double* b, size_t n) {
+  double sum[4] = {0, 0, 0, 0};
+  size_t k = 0;
+  for (; k + 4 <= n; k += 4)
+    for (size_t i = 0; i < 4; ++i) sum[i] += b[k + i] - PositivePart(b[k + i] - a[k + i]);
+  for (; k < n; ++k) sum[0] += b[k] - PositivePart(b[k] - a[k]);
+  return (sum[0] + sum[1]) + (sum[2] + sum[3]);
+}
+
 class StaticPolicy : public Policy {
  public:
   std::string Name() const override { return "static"; }
@@ -70,24 +108,40 @@ class GreedyPolicy : public Policy {
     const double link_time = slot_s;
     const double counted_green = 1 - options_.green_margin_fraction;
 
-    // CO2 the VM adds at site s in slot k, given the load already there, counting `green_share`
-    // of the forecast green.
-    auto slot_kg = [&](size_t v, size_t s, size_t k, double green_share) {
-      const double left = std::max(0.0, outlook.Green(s, k) * green_share - load[s * horizon + k]);
-      const double brown = std::max(0.0, outlook.Power(v, k) - left);
-      return KgCo2(brown * slot_h, outlook.Carbon(s, k));
+    // Per site and slot: the CO2 of a watt over the slot (kg), and the green left after the
+    // load there, counting the forecast green less its margin (found again for the two sites
+    // whose load a move changes). A VM's CO2 at a site in a slot is then its power beyond that
+    // green times the first: three operations, no division, for each of the sites x slots x VMs
+    // priced each decision.
+    std::vector<double> kg_per_w(sites * horizon), green_left_w(sites * horizon);
+    for (size_t s = 0; s < sites; ++s)
+      for (size_t k = 0; k < horizon; ++k)
+        kg_per_w[s * horizon + k] = KgCo2(slot_h, outlook.Carbon(s, k));
+    auto find_green_left = [&](size_t s) {
+      for (size_t k = 0; k < horizon; ++k) {
+        green_left_w[s * horizon + k] =
+            std::max(0.0, outlook.Green(s, k) * counted_green - load[s * horizon + k]);
+      }
+    };
+    for (size_t s = 0; s < sites; ++s) find_green_left(s);
+    // CO2 the VM emits at its own site `from` in slot k (the green left after the others' load),
+    // all the green counted: staying needs no margin.
+    auto at_from_kg = [&](size_t v, size_t from, size_t k) {
+      const double others = load[from * horizon + k] - outlook.Power(v, k);
+      const double left = PositivePart(outlook.Green(from, k) - others);
+      return PositivePart(outlook.Power(v, k) - left) * kg_per_w[from * horizon + k];
     };
     // Whether v may go to s in this decision: capacity, a feasible move, link time.
-    auto may_go = [&](size_t v, size_t from, size_t s) {
+    auto may_go = [&](size_t v, size_t from, size_t s, const MoveCost& cost) {
       if (peak_used[s] + problem.vms[v].peak_power_w > problem.sites[s].capacity_w) return false;
-      const MoveCost& cost = costs.At(v, from, s);
       return cost.feasible && link_busy_s[from * sites + s] + cost.total_s <= link_time;
     };
-    // The move's energy, at both ends' carbon intensity now.
-    auto move_kg = [&](size_t v, size_t from, size_t s) {
-      return KgCo2(costs.At(v, from, s).energy_j / 3600,
-                   (outlook.Carbon(from, 0) + outlook.Carbon(s, 0)) / 2);
-    };
+    // A move's energy is counted at both ends' carbon intensity now: kg CO2 per joule, by link.
+    std::vector<double> move_kg_per_j(sites * sites);
+    for (size_t from = 0; from < sites; ++from)
+      for (size_t s = 0; s < sites; ++s)
+        move_kg_per_j[from * sites + s] =
+            KgCo2(1.0 / 3600, (outlook.Carbon(from, 0) + outlook.Carbon(s, 0)) / 2);
     // A move is worth pricing only when staying costs more than the cheapest move's CO2 by more
     // than the hysteresis: no move can save more.
     auto worth_pricing = [&](size_t v, double stay_kg) {
@@ -105,61 +159,90 @@ class GreedyPolicy : public Policy {
       if (outlook.now_slot - outlook.last_move_slot[v] < options_.min_dwell_slots) continue;
       const size_t from = static_cast<size_t>(outlook.site_of_vm[v]);
       double stay_kg = 0;
-      for (size_t k = 0; k < horizon; ++k) {
-        const double others = load[from * horizon + k] - outlook.Power(v, k);
-        const double left = std::max(0.0, outlook.Green(from, k) - others);
-        stay_kg +=
-            KgCo2(std::max(0.0, outlook.Power(v, k) - left) * slot_h, outlook.Carbon(from, k));
-      }
+      for (size_t k = 0; k < horizon; ++k) stay_kg += at_from_kg(v, from, k);
       keyed_.push_back({DescendingKey(static_cast<float>(stay_kg)), static_cast<uint32_t>(v)});
     }
     RadixSort(keyed_, scratch_);
 
-    // Per slot of the horizon, the CO2 of the VM at its site and at a destination, and sums of
-    // them, so that leaving at any slot is priced in O(1).
-    std::vector<double> at_from(horizon), at_site(horizon), site_after(horizon + 1),
-        diff_before(horizon + 1, 0.0);
-    size_t whole = 0;  // slots the copy to the site priced last takes whole...
-    double part = 0;   // ...and the share of the next
-    double energy_kg = 0;
-    auto price_site = [&](size_t v, size_t from, size_t s) {
-      const double copy_slots = std::max(0.0, costs.At(v, from, s).total_s / slot_s);
-      whole = static_cast<size_t>(std::min(copy_slots, static_cast<double>(horizon)));
-      part = copy_slots - static_cast<double>(whole);
-      for (size_t k = 0; k < horizon; ++k) {
-        at_site[k] = slot_kg(v, s, k, counted_green);
+    // Per slot of the horizon, the CO2 of the VM at its site and at every destination (kept from
+    // pricing the move now to pricing the wait: the load does not change in between), the sum
+    // at each destination, and sums of them by slot, so that leaving at any slot is priced in
+    // O(1).
+    std::vector<double> at_from(horizon), at_site_all(sites * horizon), site_kg(sites),
+        site_after(horizon + 1), diff_before(horizon + 1, 0.0);
+    struct Copy {
+      size_t whole = 0;  // slots the copy takes whole...
+      double part = 0;   // ...and the share of the next
+      double energy_kg = 0;
+    };
+    const double per_slot_s = 1 / slot_s;
+    auto copy_of = [&](size_t from, size_t s, const MoveCost& cost) {
+      Copy copy;
+      const double copy_slots = std::max(0.0, cost.total_s * per_slot_s);
+      copy.whole = static_cast<size_t>(std::min(copy_slots, static_cast<double>(horizon)));
+      copy.part = copy_slots - static_cast<double>(copy.whole);
+      copy.energy_kg = cost.energy_j * move_kg_per_j[from * sites + s];
+      return copy;
+    };
+    // The VM's CO2 over the horizon if it leaves for s now: at `from` for the slots its copy
+    // takes (and the share of the next), at s after. Keeps its per-slot CO2 at s for the wait.
+    auto leaving_now_kg = [&](size_t v, size_t from, size_t s, const MoveCost& cost) {
+      const Copy copy = copy_of(from, s, cost);
+      double* at_site = &at_site_all[s * horizon];
+      const double* power = &outlook.vm_power_w[v * outlook.slots];
+      const double* left = &green_left_w[s * horizon];
+      const double* per_w = &kg_per_w[s * horizon];
+      site_kg[s] = PositivePartTimes(power, left, per_w, at_site, horizon);
+      const size_t end = copy.whole;
+      double diff = 0;  // staying at `from` while the copy runs, instead of at s
+      for (size_t k = 0; k < end; ++k) diff = diff + at_from[k] - at_site[k];
+      double kg = site_kg[s] + copy.energy_kg + diff;
+      if (end < horizon) kg += copy.part * (at_from[end] - at_site[end]);
+      return kg;
+    };
+    // Whether leaving for s at a later slot of the horizon emits less than `best_kg`, from the
+    // per-slot figures `leaving_now_kg` kept. Each slot is spent at `from`, at s or (the copy's
+    // last) a share of each, so no departure emits less than the energy plus the lesser of the
+    // two in every slot: a site whose bound is over `best_kg` (by more than rounding) is passed.
+    auto later_is_cheaper = [&](size_t from, size_t s, const MoveCost& cost, double best_kg,
+                                double stay_kg) {
+      if (horizon < 2) return false;  // no later slot
+      const Copy copy = copy_of(from, s, cost);
+      const double* at_site = &at_site_all[s * horizon];
+      const double bound = copy.energy_kg + SumOfLesser(at_from.data(), at_site, horizon);
+      if (bound > best_kg + 1e-9 * (copy.energy_kg + stay_kg + site_kg[s])) return false;
+      for (size_t k = 0; k < horizon; ++k)
         diff_before[k + 1] = diff_before[k] + at_from[k] - at_site[k];
-      }
       site_after[horizon] = 0;
       for (size_t k = horizon; k-- > 0;) site_after[k] = site_after[k + 1] + at_site[k];
-      energy_kg = move_kg(v, from, s);
-    };
-    // The VM's CO2 over the horizon if it leaves for the site priced last at the start of slot
-    // `at` (`stay_before`: its CO2 at `from` until then): at `from` until then and for the share
-    // of the slots its copy takes, at the site after.
-    auto leaving_at_kg = [&](size_t at, double stay_before) {
-      const size_t end = std::min(horizon, at + whole);
-      double kg = stay_before + site_after[at] + energy_kg + diff_before[end] - diff_before[at];
-      if (end < horizon) kg += part * (at_from[end] - at_site[end]);
-      return kg;
+      double stay_before = at_from[0];
+      for (size_t at = 1; at < horizon; ++at) {
+        const size_t end = std::min(horizon, at + copy.whole);
+        double kg =
+            stay_before + site_after[at] + copy.energy_kg + diff_before[end] - diff_before[at];
+        if (end < horizon) kg += copy.part * (at_from[end] - at_site[end]);
+        if (kg < best_kg) return true;
+        stay_before += at_from[at];
+      }
+      return false;
     };
     for (const Keyed& entry : keyed_) {
       const size_t v = entry.index;
       const size_t from = static_cast<size_t>(outlook.site_of_vm[v]);
-      for (size_t k = 0; k < horizon; ++k) load[from * horizon + k] -= outlook.Power(v, k);
       size_t to = from;
       // What staying emits, slot by slot (kept: every later price starts from it).
       double stay_kg = 0;
       for (size_t k = 0; sites > 1 && k < horizon; ++k) {
-        at_from[k] = slot_kg(v, from, k, 1);
+        at_from[k] = at_from_kg(v, from, k);
         stay_kg += at_from[k];
       }
       if (worth_pricing(v, stay_kg)) {
         double best_kg = stay_kg;
         for (size_t s = 0; s < sites; ++s) {
-          if (s == from || !may_go(v, from, s)) continue;
-          price_site(v, from, s);
-          const double kg = leaving_at_kg(0, 0);
+          if (s == from) continue;
+          const MoveCost& cost = costs.At(v, from, s);
+          if (!may_go(v, from, s, cost)) continue;
+          const double kg = leaving_now_kg(v, from, s, cost);
           if (kg < best_kg) {
             best_kg = kg;
             to = s;
@@ -171,15 +254,15 @@ class GreedyPolicy : public Policy {
           to = from;
         }
         // Not yet: the same move, or one to another of these sites, later in the horizon emits
-        // less (the sun it would go for comes later, or this site's lasts a while).
+        // less (the sun it would go for comes later, or this site's lasts a while). The same
+        // move first: it is the likeliest to be cheaper later, and one is enough to wait.
+        if (to != from && later_is_cheaper(from, to, costs.At(v, from, to), best_kg, stay_kg))
+          to = from;
         for (size_t s = 0; to != from && s < sites; ++s) {
-          if (s == from || !may_go(v, from, s)) continue;
-          price_site(v, from, s);
-          double stay_before = at_from[0];
-          for (size_t at = 1; at < horizon && to != from; ++at) {
-            if (leaving_at_kg(at, stay_before) < best_kg) to = from;
-            stay_before += at_from[at];
-          }
+          if (s == from || s == to) continue;
+          const MoveCost& cost = costs.At(v, from, s);
+          if (may_go(v, from, s, cost) && later_is_cheaper(from, s, cost, best_kg, stay_kg))
+            to = from;
         }
         if (to != from) {
           const MoveCost& cost = costs.At(v, from, to);
@@ -212,7 +295,14 @@ class GreedyPolicy : public Policy {
           peak_used[to] += problem.vms[v].peak_power_w;
         }
       }
-      for (size_t k = 0; k < horizon; ++k) load[to * horizon + k] += outlook.Power(v, k);
+      if (to != from) {
+        for (size_t k = 0; k < horizon; ++k) {
+          load[from * horizon + k] -= outlook.Power(v, k);
+          load[to * horizon + k] += outlook.Power(v, k);
+        }
+        find_green_left(from);
+        find_green_left(to);
+      }
     }
     return plan;
   }

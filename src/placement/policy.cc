@@ -293,15 +293,13 @@ class GreedyPolicy : public Policy {
           link_busy_s[from * sites + to] += cost.total_s;
           peak_used[from] -= problem.vms[v].peak_power_w;
           peak_used[to] += problem.vms[v].peak_power_w;
+          for (size_t k = 0; k < horizon; ++k) {
+            load[from * horizon + k] -= outlook.Power(v, k);
+            load[to * horizon + k] += outlook.Power(v, k);
+          }
+          find_green_left(from);
+          find_green_left(to);
         }
-      }
-      if (to != from) {
-        for (size_t k = 0; k < horizon; ++k) {
-          load[from * horizon + k] -= outlook.Power(v, k);
-          load[to * horizon + k] += outlook.Power(v, k);
-        }
-        find_green_left(from);
-        find_green_left(to);
       }
     }
     return plan;

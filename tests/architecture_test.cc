@@ -28,7 +28,8 @@ std::string Read(const std::string& path) {
 std::map<std::string, std::set<std::string>> RulesFromTheDocs() {
   std::map<std::string, std::set<std::string>> rules;
   std::istringstream doc(Read(kSource + "/docs/architecture.md"));
-  const std::regex row(R"(^\| `([a-z]+)/` \| `gs_[a-z]+` \|([a-z, ]*)\|)");
+  // A module's row: `dir/` | its libraries (`gs_x`, `gs_x_y`) | the modules it uses | ...
+  const std::regex row(R"(^\| `([a-z]+)/` \| `gs_[a-z_]+`(?:, `gs_[a-z_]+`)* \|([a-z, ]*)\|)");
   for (std::string line; std::getline(doc, line);) {
     std::smatch m;
     if (!std::regex_search(line, m, row)) continue;

@@ -118,16 +118,20 @@ Status FdbSocket::Send(int type, int flags, int port, const std::string& mac, in
              sizeof kernel) < 0)
     return Status::Error("fdb " + what + ": " + ErrnoText(errno));
   // The kernel's acknowledgement: an nlmsgerr whose error is 0, or why it refused.
-  char answer[1024];
+  alignas(nlmsghdr) char answer[1024];
   while (true) {
     const ssize_t n = recv(fd_, answer, sizeof answer, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::Error("fdb " + what + ": no answer from the kernel: " + ErrnoText(errno));
     }
-    int left = static_cast<int>(n);
-    for (nlmsghdr* h = reinterpret_cast<nlmsghdr*>(answer); NLMSG_OK(h, left);
-         h = NLMSG_NEXT(h, left)) {
+    // The messages in the answer, walked by hand: NLMSG_OK compares the header's unsigned length
+    // with a signed one, which clang's -Wsign-compare refuses in our code.
+    const size_t size = static_cast<size_t>(n);
+    for (size_t at = 0; at + sizeof(nlmsghdr) <= size;) {
+      nlmsghdr* h = reinterpret_cast<nlmsghdr*>(answer + at);
+      if (h->nlmsg_len < sizeof(nlmsghdr) || h->nlmsg_len > size - at) break;
+      at += NLMSG_ALIGN(h->nlmsg_len);
       if (h->nlmsg_seq != sequence_ || h->nlmsg_type != NLMSG_ERROR) continue;
       const int error = -reinterpret_cast<nlmsgerr*>(NLMSG_DATA(h))->error;
       if (error == 0) return Status::Ok();

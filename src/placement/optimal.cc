@@ -534,7 +534,7 @@ class OptimalPolicy : public Policy {
     greedy.hysteresis_kg = 0;
     greedy.hysteresis_fraction = 0;
     greedy.green_margin_fraction = 0;  // its first plan, priced on the forecast as the MIP is
-    start_ = std::move(MakePolicy("greedy-forecast", greedy).value());
+    start_ = MakePolicy("greedy-forecast", greedy).value();
   }
   std::string Name() const override { return "optimal"; }
   // Its plan must last until it plans again: at least the re-plan interval.

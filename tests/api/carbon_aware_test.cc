@@ -78,7 +78,7 @@ carbon_g_per_kwh = 250
     Result<control::ServiceConfig> config = control::ParseConfig(toml, dir_ + "/g.toml");
     ASSERT_TRUE(config.ok()) << config.error();
     config_ = *config;
-    store_ = std::move(store::Store::Open(dir_ + "/g.db").value());
+    store_ = store::Store::Open(dir_ + "/g.db").value();
     driver_ = std::make_unique<hypervisor::SimDriver>(hypervisor::SimDriverConfig{});
     Result<control::Service> service =
         control::BuildService(config_, *store_, *driver_, [] { return kCarbonNow; });

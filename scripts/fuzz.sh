@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the parsers' libFuzzer targets with clang (ASan + UBSan) into build-fuzz/ and runs each
-# for a bounded time, seeded with the real files in data/. Exits non-zero on the first crash,
-# leak or sanitizer report (the reproducer is left in build-fuzz/crashes/).
+# for a bounded time, one per core at a time, seeded with the real files in data/. Exits non-zero
+# if any target found a crash, leak or sanitizer report (reproducers in build-fuzz/crashes/).
 # usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +29,7 @@ declare -A corpus=(
   [pvgis_tmy]=$(seed pvgis_tmy data/weather/tmy_45.000_8.000_2005_2023.csv)
   [nsrdb_psm3]=$(seed nsrdb_psm3 data/weather/test_psm3_2017.csv)
   [reading_payload]=$(seed reading_payload /dev/null)
-  [carbon_csv]=$(seed carbon_csv data/carbon/GB_2022_hourly.csv tests/data/feeds/electricitymaps_*
+  [carbon_csv]=$(seed carbon_csv data/carbon/GB_2022_hourly.csv tests/data/feeds/electricitymaps_* \
     tests/data/feeds/watttime_*.json)
   [weather_table]=$(seed weather_table data/pv/serf_east_psm3_data.csv)
   [config_toml]=$(seed config_toml config/greenshift.example.toml)
@@ -54,16 +54,30 @@ printf 'GET /emissions/bylocations?location=a&location=b&time=2022-07-01T10:00Z&
 printf 'GET /emissions/forecasts/current?location=a&windowSize=120\n' >"${corpus[api_request]}/forecast"
 printf 'GET /api/best-site?vm=web&hours=2\n' >"${corpus[api_request]}/best_site"
 
-rm -rf build-fuzz/crashes  # reproducers of an earlier run must not fail this one
-mkdir -p build-fuzz/crashes
+rm -rf build-fuzz/crashes build-fuzz/logs  # an earlier run's reproducers must not fail this one
+mkdir -p build-fuzz/crashes build-fuzz/logs
+# One target per core at a time (each fuzzer is one process on one core); each one's lines are
+# printed when it ends, so the output reads target by target.
+fuzz_one() {  # fuzz_one TARGET: runs it, its summary lines in build-fuzz/logs/TARGET.txt
+  ASAN_OPTIONS=detect_leaks=1 build-fuzz/fuzz/fuzz_"$1" -max_total_time="$seconds" \
+    -max_len=70000 -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/crashes/"$1"- \
+    -print_final_stats=0 "${corpus[$1]}" 2>&1 |
+    grep -E "^Done [0-9]+ runs|ERROR|SUMMARY|Test unit written" >build-fuzz/logs/"$1".txt || true
+}
+lanes=$(nproc)
+for target in "${!corpus[@]}"; do
+  while (($(jobs -rp | wc -l) >= lanes)); do wait -n || true; done
+  fuzz_one "$target" &
+done
+wait
+failed=0
 for target in "${!corpus[@]}"; do
   echo "== fuzz_$target for ${seconds}s"
-  ASAN_OPTIONS=detect_leaks=1 build-fuzz/fuzz/fuzz_"$target" -max_total_time="$seconds" \
-    -max_len=70000 -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/crashes/"$target"- \
-    -print_final_stats=0 "${corpus[$target]}" 2>&1 | grep -E "^Done [0-9]+ runs|ERROR|SUMMARY|Test unit written" || true
+  cat build-fuzz/logs/"$target".txt
   if ls build-fuzz/crashes/"$target"-* >/dev/null 2>&1; then
     echo "fuzz.sh: fuzz_$target found a failing input: $(ls build-fuzz/crashes/"$target"-*)" >&2
-    exit 1
+    failed=1
   fi
 done
+((failed == 0)) || exit 1
 echo "fuzz.sh: no crash in ${#corpus[@]} targets x ${seconds}s"

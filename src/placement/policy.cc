@@ -96,9 +96,14 @@ class GreedyPolicy : public Policy {
     const double slot_h = static_cast<double>(problem.slot_s) / 3600;
     const double slot_s = static_cast<double>(problem.slot_s);
     std::vector<double> load(sites * horizon, 0.0), peak_used(sites, 0.0);
+    // The VMs' peak power side by side: the decisions below visit the VMs in the order of their
+    // CO2, where reading it from each VM's record missed the cache once per VM (a fifth of the
+    // decision's time, measured with perf on bench_simulate).
+    peak_w_.resize(vms);
     for (size_t v = 0; v < vms; ++v) {
       const size_t s = static_cast<size_t>(outlook.site_of_vm[v]);
-      peak_used[s] += problem.vms[v].peak_power_w;
+      peak_w_[v] = problem.vms[v].peak_power_w;
+      peak_used[s] += peak_w_[v];
       for (size_t k = 0; k < horizon; ++k) load[s * horizon + k] += outlook.Power(v, k);
     }
     std::vector<double> link_busy_s(sites * sites, 0.0);
@@ -133,7 +138,7 @@ class GreedyPolicy : public Policy {
     };
     // Whether v may go to s in this decision: capacity, a feasible move, link time.
     auto may_go = [&](size_t v, size_t from, size_t s, const MoveCost& cost) {
-      if (peak_used[s] + problem.vms[v].peak_power_w > problem.sites[s].capacity_w) return false;
+      if (peak_used[s] + peak_w_[v] > problem.sites[s].capacity_w) return false;
       return cost.feasible && link_busy_s[from * sites + s] + cost.total_s <= link_time;
     };
     // A move's energy is counted at both ends' carbon intensity now: kg CO2 per joule, by link.
@@ -291,8 +296,8 @@ class GreedyPolicy : public Policy {
           reason += " h";
           plan.moves.push_back(std::move(move));
           link_busy_s[from * sites + to] += cost.total_s;
-          peak_used[from] -= problem.vms[v].peak_power_w;
-          peak_used[to] += problem.vms[v].peak_power_w;
+          peak_used[from] -= peak_w_[v];
+          peak_used[to] += peak_w_[v];
           for (size_t k = 0; k < horizon; ++k) {
             load[from * horizon + k] -= outlook.Power(v, k);
             load[to * horizon + k] += outlook.Power(v, k);
@@ -317,13 +322,19 @@ class GreedyPolicy : public Policy {
   }
   // Stable LSD radix sort by key, a byte at a time: sorting 100,000 VMs each decision costs
   // less than pricing them.
+  // The four bytes' counts come from one read of the keys, and a byte that all keys share (the
+  // top one, of CO2 figures of one magnitude) moves nothing and is skipped.
   static void RadixSort(std::vector<Keyed>& items, std::vector<Keyed>& scratch) {
     scratch.resize(items.size());
-    for (int shift = 0; shift < 32; shift += 8) {
-      size_t count[257] = {};
-      for (const Keyed& item : items) ++count[((item.key >> shift) & 0xff) + 1];
-      for (size_t i = 0; i < 256; ++i) count[i + 1] += count[i];
-      for (const Keyed& item : items) scratch[count[(item.key >> shift) & 0xff]++] = item;
+    size_t count[4][257] = {};
+    for (const Keyed& item : items)
+      for (int byte = 0; byte < 4; ++byte) ++count[byte][((item.key >> (8 * byte)) & 0xff) + 1];
+    for (int byte = 0; byte < 4; ++byte) {
+      size_t* at = count[byte];
+      if (!items.empty() && at[((items[0].key >> (8 * byte)) & 0xff) + 1] == items.size())
+        continue;
+      for (size_t i = 0; i < 256; ++i) at[i + 1] += at[i];
+      for (const Keyed& item : items) scratch[at[(item.key >> (8 * byte)) & 0xff]++] = item;
       items.swap(scratch);
     }
   }
@@ -332,6 +343,7 @@ class GreedyPolicy : public Policy {
   PolicyOptions options_;
   bool sensor_only_;
   std::vector<Keyed> keyed_, scratch_;  // kept between decisions
+  std::vector<double> peak_w_;           // per VM, found again each decision
 };
 
 }  // namespace

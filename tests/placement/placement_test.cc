@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
+#include <set>
 
 #include "placement/policy.h"
 #include "placement/problem.h"
@@ -693,6 +695,28 @@ TEST(PlacementTest, TheGreedyMovesFirstTheVmThatEmitsMostWhereItIs) {
   ASSERT_EQ(plan.moves.size(), 1u);
   EXPECT_EQ(plan.moves[0].vm, 1u);
   EXPECT_EQ(plan.moves[0].to, 1u);
+}
+
+TEST(PlacementTest, WhenRoomIsShortTheVmsThatEmitMostMoveFirstWhateverTheirMagnitudes) {
+  // 40 VMs on a's dirty grid whose power spans four orders of magnitude (0.5 W to 13 kW, in a
+  // shuffled order), and room at b's free green for five (150 W of peak each): the five that
+  // emit most staying are the ones that move. Their CO2 figures differ in every byte of the
+  // sort's keys, so a sort that skipped a byte it needed would move others.
+  const size_t n = 40;
+  std::vector<double> watts(n);
+  for (size_t v = 0; v < n; ++v) watts[v] = 0.5 * std::pow(1.3, static_cast<double>((v * 17) % n));
+  Decision d({1e9, 5 * 150}, 1, std::vector<int>(n, 0), watts);
+  d.Set(0, 0, 0, 600);
+  d.Set(1, 0, 1e6, 600);
+  std::vector<size_t> by_power(n);
+  for (size_t v = 0; v < n; ++v) by_power[v] = v;
+  std::sort(by_power.begin(), by_power.end(),
+            [&](size_t a, size_t b) { return watts[a] > watts[b]; });
+  const std::set<size_t> top5(by_power.begin(), by_power.begin() + 5);
+  const placement::Plan plan = d.Decide({});
+  std::set<size_t> moved;
+  for (const placement::Move& move : plan.moves) moved.insert(move.vm);
+  EXPECT_EQ(moved, top5);
 }
 
 TEST(PlacementTest, AMoveMustPayWithoutTheForecastsMarginOfGreen) {

@@ -202,6 +202,7 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
   std::lock_guard<std::mutex> lock(mutex_);
   if (error.empty() && fail_) error = "the link to host " + to_host + " is down";
   info->state = VmState::kRunning;
+  result.events.reserve(5);  // a simulated year makes millions of these timelines
   auto event = [&result](double at_ms, const std::string& host, MigrationEventKind kind,
                          const std::string& detail) {
     result.events.push_back({at_ms, host, kind, detail});

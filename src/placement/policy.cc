@@ -331,8 +331,7 @@ class GreedyPolicy : public Policy {
       for (int byte = 0; byte < 4; ++byte) ++count[byte][((item.key >> (8 * byte)) & 0xff) + 1];
     for (int byte = 0; byte < 4; ++byte) {
       size_t* at = count[byte];
-      if (!items.empty() && at[((items[0].key >> (8 * byte)) & 0xff) + 1] == items.size())
-        continue;
+      if (!items.empty() && at[((items[0].key >> (8 * byte)) & 0xff) + 1] == items.size()) continue;
       for (size_t i = 0; i < 256; ++i) at[i + 1] += at[i];
       for (const Keyed& item : items) scratch[at[(item.key >> (8 * byte)) & 0xff]++] = item;
       items.swap(scratch);
@@ -343,7 +342,7 @@ class GreedyPolicy : public Policy {
   PolicyOptions options_;
   bool sensor_only_;
   std::vector<Keyed> keyed_, scratch_;  // kept between decisions
-  std::vector<double> peak_w_;           // per VM, found again each decision
+  std::vector<double> peak_w_;          // per VM, found again each decision
 };
 
 }  // namespace

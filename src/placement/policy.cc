@@ -321,19 +321,19 @@ class GreedyPolicy : public Policy {
     return ~bits;
   }
   // Stable LSD radix sort by key, a byte at a time: sorting 100,000 VMs each decision costs
-  // less than pricing them.
-  // The four bytes' counts come from one read of the keys, and a byte that all keys share (the
-  // top one, of CO2 figures of one magnitude) moves nothing and is skipped.
+  // less than pricing them. The four bytes' counts come from one read of the keys, and a byte
+  // that all keys share (the top one, of CO2 figures of one magnitude) moves nothing: skipped.
   static void RadixSort(std::vector<Keyed>& items, std::vector<Keyed>& scratch) {
+    auto digit = [](const Keyed& item, int byte) { return (item.key >> (8 * byte)) & 0xff; };
     scratch.resize(items.size());
     size_t count[4][257] = {};
     for (const Keyed& item : items)
-      for (int byte = 0; byte < 4; ++byte) ++count[byte][((item.key >> (8 * byte)) & 0xff) + 1];
+      for (int byte = 0; byte < 4; ++byte) ++count[byte][digit(item, byte) + 1];
     for (int byte = 0; byte < 4; ++byte) {
       size_t* at = count[byte];
-      if (!items.empty() && at[((items[0].key >> (8 * byte)) & 0xff) + 1] == items.size()) continue;
+      if (!items.empty() && at[digit(items[0], byte) + 1] == items.size()) continue;
       for (size_t i = 0; i < 256; ++i) at[i + 1] += at[i];
-      for (const Keyed& item : items) scratch[at[(item.key >> (8 * byte)) & 0xff]++] = item;
+      for (const Keyed& item : items) scratch[at[digit(item, byte)]++] = item;
       items.swap(scratch);
     }
   }

@@ -8,6 +8,8 @@
 
 #if GS_FUZZ_PARSER == 12
 #include "control/config.h"
+#elif GS_FUZZ_PARSER == 14
+#include "hypervisor/libvirt/libvirt_driver.h"
 #elif GS_FUZZ_PARSER == 13
 #include <unistd.h>
 
@@ -64,6 +66,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 #elif GS_FUZZ_PARSER == 12
   // The service's TOML config. Paths in it are relative to a directory that does not exist.
   auto r = greenshift::control::ParseConfig(std::string(text), "/nonexistent/fuzz.toml");
+#elif GS_FUZZ_PARSER == 14
+  // A libvirt domain's XML as a daemon sends it (the libvirt driver reads its disks), then which
+  // of them a migration would copy.
+  auto r = greenshift::libvirt::ParseDomainDisks(std::string(text));
+  if (r.ok()) (void)greenshift::libvirt::DisksToCopy(*r, {"/srv/nfs"});
 #elif GS_FUZZ_PARSER == 13
   // A request to the API: "METHOD PATH?QUERY\n" then the body, with the token. The API over a
   // real store and engine (sim driver), built once.

@@ -34,6 +34,7 @@ declare -A corpus=(
   [weather_table]=$(seed weather_table data/pv/serf_east_psm3_data.csv)
   [config_toml]=$(seed config_toml config/greenshift.example.toml)
   [api_request]=$(seed api_request /dev/null)
+  [domain_xml]=$(seed domain_xml tests/data/libvirt/domain_db.xml)
 )
 printf '{"time":"2023-11-14T22:13:20+00:00","power_w":800}' >"${corpus[reading_payload]}/json"
 printf '1234.5' >"${corpus[reading_payload]}/number"

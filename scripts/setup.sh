@@ -21,6 +21,8 @@ PACKAGES=(
   # cpp-httplib is the tests' and benchmarks' HTTP client; openssl and curl for the HTTPS test
   libtomlplusplus-dev libsqlite3-dev libboost-dev libboost-system-dev libssl-dev
   libcpp-httplib-dev openssl curl
+  # the libvirt driver reads domains' and storage pools' XML: libxml2
+  libxml2-dev
   # the live feeds (weather forecasts, carbon intensity): libcurl
   libcurl4-openssl-dev
   # times: RFC 3339 parsing on a real calendar (Howard Hinnant's date, header-only)

@@ -7,6 +7,7 @@
 #include "lab/experiment.h"
 #include "lab/guest.h"
 #include "lab/lab.h"
+#include "lab/libvirt_hosts.h"
 #include "lab/storage.h"
 
 namespace greenshift::cli {
@@ -158,6 +159,10 @@ void AddVmCommands(CLI::App& app, Context& context) {
     const std::string storage = vm.ok() ? lab::GuestOf(*vm).storage : "";
     if (lab::IsSharedStorage(storage) && state->has_storage)
       lab::RemoveSharedDisk(*state, *stop_name, storage);
+    // Under libvirt the driver stops the domain and leaves its disk (an operator's VM keeps its
+    // disk); the lab's guest's disk goes with it, as under qemu.
+    if (stopped.ok() && state->hypervisor == "libvirt")
+      lab::RemoveLibvirtGuestDisk(*state, *stop_name);
     std::printf("VM %s stopped\n", stop_name->c_str());
   });
 
@@ -199,9 +204,6 @@ void AddVmCommands(CLI::App& app, Context& context) {
   verify_cmd->callback([&context, verify]() {
     Result<lab::LabState> state = context.OpenLab();
     if (!state.ok()) return context.Fail(state.error());
-    if (state->hypervisor != "qemu")
-      return context.Fail("verify-disk reads the qemu lab's disk images; this lab runs " +
-                          state->hypervisor);
     Result<hypervisor::VmInfo> vm = context.DriverFor(*state).driver->GetVm(verify->name);
     if (!vm.ok()) return context.Fail(vm.error());
     if (vm->spec.disk_gib <= 0) return context.Fail("VM " + verify->name + " has no disk");
@@ -218,6 +220,7 @@ void AddVmCommands(CLI::App& app, Context& context) {
                           *status + "'");
     }
     const std::string storage = lab::GuestOf(*vm).storage;
+    // A disk on its site: the same image path under qemu and libvirt (libvirt_hosts.h).
     const std::string image = lab::IsSharedStorage(storage)
                                   ? lab::SharedImagePath(*state, vm->spec.name, storage)
                                   : qemu::DiskPath(lab::DriverConfigFor(*state, "", context.accel),

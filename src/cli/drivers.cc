@@ -82,33 +82,34 @@ Result<ServiceDriver> OpenLibvirt(const Context& context, const control::Service
     h.uri = host.address;
     h.peer_uri = host.peer_uri;
     h.migration_uri = host.migration_uri;
+    h.shared_paths = host.shared_paths;
     driver_config.hosts.push_back(h);
   }
   auto driver = std::make_unique<libvirt::LibvirtDriver>(driver_config);
   libvirt::LibvirtDriver* raw = driver.get();
-  std::map<std::string, std::string> lab_bridge;  // host name -> its lab site's bridge
+  std::map<std::string, const lab::LabSite*> lab_site;  // host name -> its lab site
   lab::LabConfig lab_config = context.LabConfig();
   lab_config.name = config.lab;
-  if (Result<lab::LabState> lab = lab::LoadLab(lab_config);
-      lab.ok() && lab->hypervisor == "libvirt") {
+  auto lab = std::make_shared<lab::LabState>();
+  if (Result<lab::LabState> loaded = lab::LoadLab(lab_config);
+      loaded.ok() && loaded->hypervisor == "libvirt") {
+    *lab = *loaded;
     for (const control::HostConfig& host : config.hosts) {
       for (const lab::LabSite& site : lab->sites) {
-        if (lab::LibvirtHostFor(*lab, site).uri == host.address)
-          lab_bridge[host.name] = site.bridge;
+        if (lab::LibvirtHostFor(*lab, site).uri == host.address) lab_site[host.name] = &site;
       }
     }
   }
   ServiceDriver opened;
-  opened.start = [raw, &config, lab_bridge, guest_dir = context.guest_dir, accel = context.accel](
-                     size_t v, const std::string& host) -> Status {
-    auto bridge = lab_bridge.find(host);
-    if (bridge == lab_bridge.end())
+  opened.start = [raw, &config, lab, lab_site, guest_dir = context.guest_dir,
+                  accel = context.accel](size_t v, const std::string& host) -> Status {
+    auto site = lab_site.find(host);
+    if (site == lab_site.end())
       return Status::NotFound("VM '" + config.vms[v].name + "' runs on no libvirt host: define " +
                               "and start it on host " + host +
                               " (greenshift moves VMs; it makes them only in its lab)");
-    const lab::GuestSpec guest = GuestFor(config, v);
-    GS_RETURN_IF_ERROR(lab::CheckGuest(guest));
-    return raw->CreateDomain(host, lab::GuestDomainXml(guest, guest_dir, accel, bridge->second));
+    return lab::StartLibvirtGuest(*raw, *lab, GuestFor(config, v), host, site->second->name,
+                                  guest_dir, accel, site->second->bridge);
   };
   opened.driver = std::move(driver);
   return opened;

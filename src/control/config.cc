@@ -371,8 +371,8 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   std::vector<Table> hosts;
   GS_ASSIGN(hosts, top.Tables("hosts"));
   for (const Table& t : hosts) {
-    GS_RETURN_IF_ERROR(t.CheckKnown(
-        {"name", "site", "driver", "address", "peer_uri", "migration_uri", "memory_mib"}));
+    GS_RETURN_IF_ERROR(t.CheckKnown({"name", "site", "driver", "address", "peer_uri",
+                                     "migration_uri", "shared_paths", "memory_mib"}));
     HostConfig h;
     GS_ASSIGN(h.name, ReadName(t));
     if (c.FindHost(h.name)) return t.Error("name", "host '" + h.name + "' is defined twice");
@@ -396,6 +396,17 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     if (!kind->host_has_uris && (!h.peer_uri.empty() || !h.migration_uri.empty()))
       return t.Error(h.peer_uri.empty() ? "migration_uri" : "peer_uri",
                      "is for libvirt hosts, not " + h.driver + " ones");
+    GS_ASSIGN(h.shared_paths, t.Strings("shared_paths"));
+    if (!kind->host_has_uris && !h.shared_paths.empty())
+      return t.Error("shared_paths", "is for libvirt hosts, not " + h.driver + " ones");
+    for (const std::string& dir : h.shared_paths) {
+      if (dir.empty() || dir[0] != '/' || dir.find("/../") != std::string::npos ||
+          dir.find("/./") != std::string::npos || dir.find('\0') != std::string::npos ||
+          (dir.size() >= 3 && dir.compare(dir.size() - 3, 3, "/..") == 0))
+        return t.Error("shared_paths", "'" + dir +
+                                           "' is not an absolute path without . or .. (a "
+                                           "directory every such host mounts alike)");
+    }
     double host_memory = 0;
     GS_ASSIGN(host_memory, t.Number("memory_mib", 0, 0, 1024.0 * 1024 * 1024));
     if (host_memory > 0 && host_memory < 16)

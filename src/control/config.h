@@ -95,6 +95,10 @@ struct HostConfig {
   // libvirt: how other hosts' daemons reach this one (default: `address`), and where the
   // migration stream goes (default: libvirt's choice, the host's name).
   std::string peer_uri, migration_uri;
+  // libvirt: directories whose files every host that lists them reaches as the same files (NFS,
+  // a cluster file system): disks there are not copied when a VM moves between such hosts;
+  // every other file disk is (libvirt::LibvirtHost::shared_paths). Absolute paths.
+  std::vector<std::string> shared_paths;
   // The memory its VMs may take, MiB (0: no limit of its own). A site with several hosts sends
   // a VM to the least loaded one that has room; every host of a site has it, or none does.
   int64_t memory_mib = 0;

@@ -85,6 +85,20 @@ class Table {
     return *node->value<bool>();
   }
 
+  // An array of strings (absent: empty).
+  Result<std::vector<std::string>> Strings(const char* key) const {
+    std::vector<std::string> out;
+    const toml::node* node = table_->get(key);
+    if (node == nullptr) return out;
+    const toml::array* array = node->as_array();
+    if (array == nullptr) return Error(key, "must be an array of strings");
+    for (size_t i = 0; i < array->size(); ++i) {
+      if (!(*array)[i].is_string()) return Error(key, "must be an array of strings");
+      out.push_back(std::string(*(*array)[i].value<std::string>()));
+    }
+    return out;
+  }
+
   // An array of tables (absent: empty).
   Result<std::vector<Table>> Tables(const char* key) const {
     std::vector<Table> out;

@@ -153,6 +153,7 @@ nlohmann::json ToJson(const MigrationResult& result) {
                  {"copy_ms", number_or_null(result.disk_copy_ms)},
                  {"copy_mode", result.disk_copy_mode}};
     if (!result.disk_compare.empty()) j["disk"]["compare_at_switchover"] = result.disk_compare;
+    if (!result.disk_left_behind.empty()) j["disk"]["left_behind"] = result.disk_left_behind;
   }
   return j;
 }

@@ -215,6 +215,10 @@ struct MigrationResult {
   std::string disk_copy_mode;  // how the disk was copied; empty without a disk
   // With compare_disks_at_switchover: "identical", or what differed.
   std::string disk_compare;
+  // A copy of the disk that the driver could not remove where the VM no longer runs (the
+  // source's after a completed copy, the destination's after a failed one), and why; empty when
+  // nothing was left.
+  std::string disk_left_behind;
   int passes = 0;                 // RAM passes (dirty bitmap syncs)
   int downtime_target_ms = -1;    // the downtime target at the end (raised when it had to be)
   std::string hypervisor_status;  // the last migration status in the hypervisor's own words

@@ -146,7 +146,16 @@ std::string GuestDomainXml(const GuestSpec& guest, const std::string& guest_dir,
          "  <on_poweroff>destroy</on_poweroff>\n"
          "  <on_reboot>destroy</on_reboot>\n"
          "  <on_crash>destroy</on_crash>\n"
-         "  <devices>\n"
+         "  <devices>\n" +
+         (guest.vm.disk_gib > 0
+              ? "    <disk type='file' device='disk'>\n"
+                "      <driver name='qemu' type='qcow2'/>\n"
+                "      <source file='" +
+                    XmlEscape(std::string(kLibvirtImageDir) + "/" + guest.vm.name + ".qcow2") +
+                    "'/>\n"
+                    "      <target dev='vda' bus='virtio'/>\n"
+                    "    </disk>\n"
+              : std::string()) +
          "    <interface type='bridge'>\n"
          "      <source bridge='" +
          XmlEscape(bridge) +

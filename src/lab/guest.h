@@ -52,9 +52,15 @@ qemu::Machine GuestMachine(const GuestSpec& guest);
 // Checks the guest and starts it on `site`.
 Status StartGuest(qemu::QemuDriver& driver, const GuestSpec& guest, const std::string& site);
 
+// Where a libvirt lab guest's disk image is, inside every site's daemon: <dir>/<vm>.qcow2. The
+// same path on every host, as libvirt's copy of a disk needs (each site's daemon sees its own
+// directory there: libvirt_hosts.h).
+inline constexpr const char* kLibvirtImageDir = "/var/lib/libvirt/images";
+
 // The guest as a libvirt domain (transient): the same kernel, initramfs and command line, its NIC
 // on the site's bridge `bridge`, its console in the daemon's log directory, its metadata in the
-// domain's <metadata>. `accel`: tcg (domain type qemu) or kvm. Names and values are escaped.
+// domain's <metadata>, its disk (vm.disk_gib > 0) a qcow2 image in kLibvirtImageDir on virtio.
+// `accel`: tcg (domain type qemu) or kvm. Names and values are escaped.
 std::string GuestDomainXml(const GuestSpec& guest, const std::string& guest_dir,
                            const std::string& accel, const std::string& bridge);
 

@@ -190,18 +190,9 @@ LabDriver OpenLabDriver(const LabState& state, const std::string& guest_dir_give
     auto driver = std::make_unique<libvirt::LibvirtDriver>(config);
     libvirt::LibvirtDriver* raw = driver.get();
     const std::string bridge = state.sites.empty() ? "br0" : state.sites[0].bridge;
-    auto create = [raw, guest_dir, accel, bridge](const GuestSpec& guest, const std::string& site) {
-      GS_RETURN_IF_ERROR(CheckGuest(guest));
-      if (guest.vm.disk_gib > 0) {
-        // The libvirt driver does not copy disks yet (its capabilities say so): a guest with a
-        // disk it could not move is refused rather than started.
-        return Status::Invalid("VM '" + guest.vm.name +
-                               "': the libvirt lab gives guests no disk yet; use the qemu lab");
-      }
-      if (Result<hypervisor::VmInfo> existing = raw->GetVm(guest.vm.name); existing.ok())
-        return Status::Conflict("a VM named '" + guest.vm.name + "' already runs on host " +
-                                existing->host);
-      return raw->CreateDomain(site, GuestDomainXml(guest, guest_dir, accel, bridge));
+    auto create = [raw, state, guest_dir, accel, bridge](const GuestSpec& guest,
+                                                         const std::string& site) {
+      return StartLibvirtGuest(*raw, state, guest, site, site, guest_dir, accel, bridge);
     };
     // The network follows the guest from the driver's switchover hooks, as under qemu.
     Steer(lab, std::move(driver), state, create);

@@ -80,9 +80,14 @@ Status StartLibvirtHost(const LabState& state, const LabSite& site) {
                                      "dynamic_ownership = 0\n"
                                      "remember_owner = 0\n"
                                      "security_driver = \"none\"\n"));
+  // The guests' disks: the site's directory of the lab's disks (not /run, a small tmpfs).
+  const std::string images = state.disk_dir + "/" + site.name;
+  GS_RETURN_IF_ERROR(MakeDirs(images));
+  GS_RETURN_IF_ERROR(MakeDirs(dir + "/lib/images"));  // the mount point, in the private lib
   std::string script = "set -e\n";
   for (const auto& [name, target] : kPrivate)
     script += "mount --bind '" + dir + "/" + name + "' " + target + "\n";
+  script += "mount --bind '" + images + "' " + kLibvirtImageDir + "\n";
   script +=
       "virtlogd -d -p /run/libvirt/virtlogd.pid\n"
       "libvirtd -d --listen -p /run/libvirt/libvirtd.pid\n";
@@ -108,6 +113,17 @@ Status StartLibvirtHost(const LabState& state, const LabSite& site) {
           return Status::Unavailable(
               "the libvirt daemon of site " + site.name +
               " could not probe QEMU: " + (probed.ok() ? probed->stderr_text : probed.error()));
+        // The pool of the guests' disks (persistent, started with the daemon).
+        for (const std::vector<std::string>& args :
+             {std::vector<std::string>{"pool-define-as", kLibvirtPool, "dir", "--target",
+                                       kLibvirtImageDir},
+              std::vector<std::string>{"pool-start", kLibvirtPool},
+              std::vector<std::string>{"pool-autostart", kLibvirtPool}}) {
+          std::vector<std::string> argv = {"virsh", "-q", "-c", LibvirtHostFor(state, site).uri};
+          argv.insert(argv.end(), args.begin(), args.end());
+          GS_RETURN_IF_ERROR(RunChecked(argv, RunOptions{"", std::chrono::seconds(30)})
+                                 .Context("the disk pool of site " + site.name));
+        }
         return Status::Ok();
       }
     }
@@ -115,6 +131,48 @@ Status StartLibvirtHost(const LabState& state, const LabSite& site) {
   }
   return Status::Unavailable("the libvirt daemon of site " + site.name +
                              " did not answer within 10 s (see " + dir + "/log/libvirtd.log)");
+}
+
+namespace {
+
+std::string ImageOn(const LabState& state, const std::string& site, const std::string& vm) {
+  return state.disk_dir + "/" + site + "/" + vm + ".qcow2";
+}
+
+}  // namespace
+
+Status StartLibvirtGuest(libvirt::LibvirtDriver& driver, const LabState& state,
+                         const GuestSpec& guest, const std::string& host, const std::string& site,
+                         const std::string& guest_dir, const std::string& accel,
+                         const std::string& bridge) {
+  GS_RETURN_IF_ERROR(CheckGuest(guest));
+  const std::string& name = guest.vm.name;
+  if (guest.vm.disk_gib > 0 && guest.storage != "copy")
+    return Status::Invalid("VM '" + name + "': --storage " + guest.storage +
+                           " is the qemu lab's (its shared storage); under libvirt a disk is "
+                           "on its site and copied along (--storage copy)");
+  if (Result<hypervisor::VmInfo> existing = driver.GetVm(name); existing.ok())
+    return Status::Conflict("a VM named '" + name + "' already runs on host " + existing->host);
+  if (guest.vm.disk_gib <= 0)
+    return driver.CreateDomain(host, GuestDomainXml(guest, guest_dir, accel, bridge));
+  for (const LabSite& other : state.sites) {
+    if (PathExists(ImageOn(state, other.name, name)))
+      return Status::Conflict("an image of VM '" + name +
+                              "''s disk already exists: " + ImageOn(state, other.name, name) +
+                              " (a disk is never overwritten: remove it, or name the VM "
+                              "otherwise)");
+  }
+  const std::string image = ImageOn(state, site, name);
+  GS_RETURN_IF_ERROR(RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", image,
+                                 std::to_string(guest.vm.disk_gib) + "G"})
+                         .Context("disk of VM '" + name + "' on site " + site));
+  Status created = driver.CreateDomain(host, GuestDomainXml(guest, guest_dir, accel, bridge));
+  if (!created.ok()) (void)RemoveFile(image);
+  return created;
+}
+
+void RemoveLibvirtGuestDisk(const LabState& state, const std::string& vm) {
+  for (const LabSite& site : state.sites) (void)RemoveFile(ImageOn(state, site.name, vm));
 }
 
 void StopLibvirtHost(const LabState& state, const LabSite& site) {

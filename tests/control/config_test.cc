@@ -205,6 +205,22 @@ TEST(ConfigTest, PvFacesTheEquatorByDefaultAndThePoleIsWarnedOf) {
   EXPECT_TRUE(no_pv->warnings.empty());
 }
 
+TEST(ConfigTest, LibvirtHostsSayWhichDirectoriesTheyShare) {
+  Result<ServiceConfig> c =
+      ParseConfig(Replace(kGood, "driver = \"qemu\"\naddress = \"a\"",
+                          "driver = \"libvirt\"\naddress = \"qemu+tls://fra1.example/system\"\n"
+                          "shared_paths = [\"/srv/nfs/vms\", \"/mnt/gfs2/\"]"),
+                  "g.toml");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->hosts[0].shared_paths, (std::vector<std::string>{"/srv/nfs/vms", "/mnt/gfs2/"}));
+  Result<ServiceConfig> none =
+      ParseConfig(Replace(kGood, "driver = \"qemu\"\naddress = \"a\"",
+                          "driver = \"libvirt\"\naddress = \"qemu+tls://fra1.example/system\""),
+                  "g.toml");
+  ASSERT_TRUE(none.ok()) << none.error();
+  EXPECT_TRUE(none->hosts[0].shared_paths.empty());  // every file disk is copied
+}
+
 TEST(ConfigTest, HostileLinksAreRefusedNamingTheKey) {
   const std::pair<std::string, std::string> cases[] = {
       {"a = \"london\"\nb = \"paris\"", "key 'links[0].b': no site is named 'paris'"},
@@ -252,6 +268,24 @@ TEST(ConfigTest, ErrorsNameTheKey) {
       {"address = \"a\"", "address = \"\"", "key 'hosts[0].address': is required for a qemu"},
       {"driver = \"qemu\"", "driver = \"qemu\"\npeer_uri = \"qemu+tcp://x/system\"",
        "key 'hosts[0].peer_uri': is for libvirt hosts, not qemu ones"},
+      {"driver = \"qemu\"", "driver = \"qemu\"\nshared_paths = [\"/srv/nfs\"]",
+       "key 'hosts[0].shared_paths': is for libvirt hosts, not qemu ones"},
+      {"driver = \"qemu\"\naddress = \"a\"",
+       "driver = \"libvirt\"\naddress = \"qemu+tcp://a/system\"\nshared_paths = \"/srv\"",
+       "key 'hosts[0].shared_paths': must be an array of strings"},
+      {"driver = \"qemu\"\naddress = \"a\"",
+       "driver = \"libvirt\"\naddress = \"qemu+tcp://a/system\"\nshared_paths = [\"/srv\", 3]",
+       "key 'hosts[0].shared_paths': must be an array of strings"},
+      {"driver = \"qemu\"\naddress = \"a\"",
+       "driver = \"libvirt\"\naddress = \"qemu+tcp://a/system\"\nshared_paths = [\"srv/nfs\"]",
+       "key 'hosts[0].shared_paths': 'srv/nfs' is not an absolute path"},
+      {"driver = \"qemu\"\naddress = \"a\"",
+       "driver = \"libvirt\"\naddress = \"qemu+tcp://a/system\"\nshared_paths = "
+       "[\"/srv/nfs/../etc\"]",
+       "key 'hosts[0].shared_paths': '/srv/nfs/../etc' is not an absolute path without . or .."},
+      {"driver = \"qemu\"\naddress = \"a\"",
+       "driver = \"libvirt\"\naddress = \"qemu+tcp://a/system\"\nshared_paths = [\"\"]",
+       "key 'hosts[0].shared_paths': '' is not an absolute path"},
       {"driver = \"qemu\"", "driver = \"xen\"",
        "key 'hosts[0].driver': 'xen' is not one of qemu, sim, libvirt"},
       {"address = \"198.18.128.10/16\"", "power_w = 5", "key 'vms[0].address': is required"},

@@ -200,7 +200,7 @@ class LibvirtTestBed : public Bed {
  public:
   LibvirtTestBed() {
     libvirt::LibvirtDriverConfig config;
-    config.hosts = {{"t1", "test:///default", "", ""}};
+    config.hosts = {{"t1", "test:///default", "", "", {}}};
     driver_ = std::make_unique<libvirt::LibvirtDriver>(config);
   }
   Driver& driver() override { return *driver_; }

@@ -22,9 +22,9 @@ TEST(LibvirtCapabilitiesTest, QemuHostsOfferTheTuningAndXenHostsOnlyWhatLibxlDoe
   LibvirtDriver qemu(HostsAt({"qemu+tls://a.example/system", "qemu+ssh://root@b/system"}));
   const hypervisor::Capabilities q = qemu.GetCapabilities();
   EXPECT_TRUE(q.live_migration && q.offline_migration && q.auto_converge && q.downtime_limit &&
-              q.bandwidth_limit && q.dirty_rate && q.cancel && q.recovery && q.adopt);
+              q.bandwidth_limit && q.dirty_rate && q.cancel && q.recovery && q.adopt &&
+              q.disk_copy);
   EXPECT_FALSE(q.post_copy);
-  EXPECT_FALSE(q.disk_copy);
 
   // libxl migrates live or not, peer to peer, to a URI: no downtime target, bandwidth cap,
   // auto-converge, dirty rate or abort. The executor then asks none of them.

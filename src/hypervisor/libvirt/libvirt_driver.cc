@@ -2,6 +2,8 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
 
 #include <algorithm>
 #include <atomic>
@@ -213,6 +215,86 @@ std::map<std::string, std::string> ParseMetadataElement(const std::string& xml) 
   return out;
 }
 
+namespace {
+
+// An attribute of an element ("" when absent).
+std::string Attribute(xmlNodePtr node, const char* name) {
+  xmlChar* value = xmlGetProp(node, reinterpret_cast<const xmlChar*>(name));
+  if (value == nullptr) return "";
+  std::string out(reinterpret_cast<const char*>(value));
+  xmlFree(value);
+  return out;
+}
+
+bool Named(xmlNodePtr node, const char* name) {
+  return node->type == XML_ELEMENT_NODE &&
+         xmlStrcmp(node->name, reinterpret_cast<const xmlChar*>(name)) == 0;
+}
+
+}  // namespace
+
+Result<std::vector<DomainDisk>> ParseDomainDisks(const std::string& xml) {
+  // No network, no entities from outside, no messages on stderr: the XML comes from a daemon.
+  std::unique_ptr<xmlDoc, void (*)(xmlDocPtr)> doc(
+      xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "domain.xml", nullptr,
+                    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING),
+      xmlFreeDoc);
+  if (!doc) return Status::Invalid("the domain's XML does not parse");
+  xmlNodePtr root = xmlDocGetRootElement(doc.get());
+  if (root == nullptr || !Named(root, "domain"))
+    return Status::Invalid("the domain's XML has no <domain> element");
+  std::vector<DomainDisk> disks;
+  for (xmlNodePtr devices = root->children; devices != nullptr; devices = devices->next) {
+    if (!Named(devices, "devices")) continue;
+    for (xmlNodePtr node = devices->children; node != nullptr; node = node->next) {
+      if (!Named(node, "disk")) continue;
+      DomainDisk disk;
+      disk.type = Attribute(node, "type");
+      disk.device = Attribute(node, "device");
+      if (disk.device.empty()) disk.device = "disk";  // libvirt's default
+      for (xmlNodePtr child = node->children; child != nullptr; child = child->next) {
+        if (Named(child, "target")) disk.target = Attribute(child, "dev");
+        if (Named(child, "readonly")) disk.readonly = true;
+        if (Named(child, "shareable")) disk.shareable = true;
+        if (Named(child, "source")) {
+          // file= for files, dev= for block devices; a network disk's source names a protocol.
+          disk.source = Attribute(child, disk.type == "block" ? "dev" : "file");
+        }
+      }
+      if (disk.target.empty())
+        return Status::Invalid("a disk of the domain has no <target dev=...>");
+      disks.push_back(disk);
+    }
+  }
+  return disks;
+}
+
+bool UnderSharedPath(const std::string& path, const std::vector<std::string>& shared_paths) {
+  for (std::string dir : shared_paths) {
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    if (dir.empty()) continue;
+    if (dir == "/") return true;
+    if (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+        path[dir.size()] == '/')
+      return true;
+  }
+  return false;
+}
+
+std::vector<DomainDisk> DisksToCopy(const std::vector<DomainDisk>& disks,
+                                    const std::vector<std::string>& shared_paths) {
+  std::vector<DomainDisk> out;
+  for (const DomainDisk& d : disks) {
+    // A read-only or shareable disk is one every host must reach already (an installation
+    // image, a cluster disk); a network disk is reached over the network from anywhere.
+    if (d.readonly || d.shareable || d.source.empty()) continue;
+    if (d.type != "file" && d.type != "block") continue;
+    if (UnderSharedPath(d.source, shared_paths)) continue;
+    out.push_back(d);
+  }
+  return out;
+}
+
 // One migration being watched: the events of its VM, from both hosts' connections.
 struct Watch {
   std::string source, destination;
@@ -393,11 +475,16 @@ struct LibvirtDriver::Impl {
     }
     char uuid[VIR_UUID_STRING_BUFLEN];
     if (virDomainGetUUIDString(d, uuid) == 0) info.uuid = uuid;
-    char* meta =
-        virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, config.metadata_uri.c_str(), 0);
-    if (meta != nullptr) {
-      info.metadata = ParseMetadataElement(meta);
-      free(meta);  // NOLINT: libvirt's allocation
+    info.metadata = Metadata(d);
+    // Its disks' size: what a move would copy at most.
+    if (Result<std::vector<DomainDisk>> disks = Disks(d); disks.ok()) {
+      int64_t bytes = 0;
+      for (const DomainDisk& disk : *disks) {
+        virDomainBlockInfo block;
+        if (disk.device == "disk" && virDomainGetBlockInfo(d, disk.target.c_str(), &block, 0) == 0)
+          bytes += static_cast<int64_t>(block.capacity);
+      }
+      info.spec.disk_gib = static_cast<int>((bytes + (int64_t{1} << 30) - 1) >> 30);
     }
     if (!main->active) {
       info.state = VmState::kStopped;
@@ -420,6 +507,157 @@ struct LibvirtDriver::Impl {
       if (c.active && !c.incoming) return &c;
     }
     return nullptr;
+  }
+
+  // The domain's disks, from its XML.
+  static Result<std::vector<DomainDisk>> Disks(virDomainPtr d) {
+    char* xml = virDomainGetXMLDesc(d, 0);
+    if (xml == nullptr) return LastError("reading the domain's XML");
+    const std::string text = xml;
+    free(xml);  // NOLINT: libvirt's allocation
+    return ParseDomainDisks(text);
+  }
+
+  // Where the disk file `path` stands on host `h`: whether an active storage pool of the host
+  // has its directory (libvirt makes a migrated disk's copy in such a pool), and whether the
+  // file exists there. The pool is refreshed first: a file made without libvirt is not one of
+  // its volumes until then.
+  struct DiskOnHost {
+    bool pool = false;
+    bool exists = false;
+  };
+  Result<DiskOnHost> DiskAt(size_t h, const std::string& path, bool remove) {
+    Result<ConnRef> conn = Connect(h);
+    if (!conn.ok()) return conn.status();
+    const std::string dir = path.substr(0, path.rfind('/'));
+    DiskOnHost out;
+    virStoragePoolPtr* pools = nullptr;
+    const int n =
+        virConnectListAllStoragePools(conn->get(), &pools, VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE);
+    if (n < 0) return LastError("host " + HostName(h) + ": listing its storage pools");
+    for (int i = 0; i < n; ++i) {
+      char* xml = virStoragePoolGetXMLDesc(pools[i], 0);
+      if (xml != nullptr) {
+        if (PoolTargetPath(xml) == dir) {
+          out.pool = true;
+          (void)virStoragePoolRefresh(pools[i], 0);
+        }
+        free(xml);  // NOLINT: libvirt's allocation
+      }
+      virStoragePoolFree(pools[i]);
+    }
+    free(pools);  // NOLINT: libvirt's allocation
+    if (!out.pool) return out;
+    virStorageVolPtr vol = virStorageVolLookupByPath(conn->get(), path.c_str());
+    if (vol == nullptr) return out;
+    out.exists = true;
+    Status removed;
+    if (remove && virStorageVolDelete(vol, 0) < 0)
+      removed = LastError("host " + HostName(h) + ": removing " + path);
+    virStorageVolFree(vol);
+    if (!removed.ok()) return removed;
+    return out;
+  }
+
+  // A pool's directory: <pool><target><path>.
+  static std::string PoolTargetPath(const std::string& xml) {
+    std::unique_ptr<xmlDoc, void (*)(xmlDocPtr)> doc(
+        xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "pool.xml", nullptr,
+                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING),
+        xmlFreeDoc);
+    xmlNodePtr root = doc ? xmlDocGetRootElement(doc.get()) : nullptr;
+    if (root == nullptr) return "";
+    for (xmlNodePtr target = root->children; target != nullptr; target = target->next) {
+      if (!Named(target, "target")) continue;
+      for (xmlNodePtr path = target->children; path != nullptr; path = path->next) {
+        if (!Named(path, "path")) continue;
+        xmlChar* text = xmlNodeGetContent(path);
+        std::string out = text != nullptr ? reinterpret_cast<const char*>(text) : "";
+        xmlFree(text);
+        while (out.size() > 1 && out.back() == '/') out.pop_back();
+        return out;
+      }
+    }
+    return "";
+  }
+
+  // The domain's greenshift metadata (empty when it has none).
+  std::map<std::string, std::string> Metadata(virDomainPtr d) const {
+    char* meta =
+        virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, config.metadata_uri.c_str(), 0);
+    if (meta == nullptr) return {};
+    std::map<std::string, std::string> out = ParseMetadataElement(meta);
+    free(meta);  // NOLINT: libvirt's allocation
+    return out;
+  }
+  // Sets (or, with an empty value, removes) one key of the running domain's metadata.
+  Status SetMetadataKey(virDomainPtr d, const std::string& key, const std::string& value) const {
+    std::map<std::string, std::string> meta = Metadata(d);
+    if (value.empty()) {
+      if (meta.erase(key) == 0) return Status::Ok();
+    } else {
+      meta[key] = value;
+    }
+    // libvirt puts the element in the namespace itself (a declared one is refused).
+    std::string element = "<vm";
+    for (const auto& [k, v] : meta) element += " " + k + "=\"" + XmlEscape(v) + "\"";
+    element += "/>";
+    if (virDomainSetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, element.c_str(), "greenshift",
+                             config.metadata_uri.c_str(), VIR_DOMAIN_AFFECT_LIVE) < 0)
+      return LastError("setting the metadata of the VM");
+    return Status::Ok();
+  }
+
+  // A disk copy in flight is marked in the VM's metadata ("disk_copy": source>destination),
+  // set before the migration starts and cleared when it ends; it goes along with the domain.
+  // A caller that dies meanwhile leaves it, and Recover knows from it which host holds a copy
+  // that is no longer the VM's disk (greenshift had checked that none stood on the destination
+  // before).
+  static constexpr const char* kDiskCopyKey = "disk_copy";
+
+  // Removes the copies of `disks` on host `h` (where the VM no longer runs); what could not be
+  // removed, in words (empty when all were).
+  std::string RemoveCopies(size_t h, const std::vector<DomainDisk>& disks) {
+    std::string left;
+    for (const DomainDisk& disk : disks) {
+      Result<DiskOnHost> removed = DiskAt(h, disk.source, true);
+      if (!removed.ok() || !removed->pool)
+        left += std::string(left.empty() ? "" : "; ") + disk.source + " on host " + HostName(h) +
+                ": " + (removed.ok() ? "in no storage pool of that host" : removed.error());
+    }
+    return left;
+  }
+
+  // After a migration whose caller died: the copies of the VM's disks on the host of its
+  // marked disk copy where it does not run now are removed, and the mark with them. What could
+  // not be removed, in words (the mark then stays, for the next try).
+  std::string SettleDiskCopy(const Copy& runs) {
+    const std::string mark = Metadata(runs.domain.get())[kDiskCopyKey];
+    const size_t arrow = mark.find('>');
+    if (mark.empty()) return "";
+    const int from = arrow == std::string::npos ? -1 : HostIndex(mark.substr(0, arrow));
+    const int to = arrow == std::string::npos ? -1 : HostIndex(mark.substr(arrow + 1));
+    if (from < 0 || to < 0)
+      return "the VM's metadata marks a disk copy '" + mark +
+             "' between hosts this driver does not know: look there for a stale copy of its "
+             "disks, then remove the disk_copy attribute from its greenshift metadata";
+    const size_t here = runs.host;
+    const size_t other =
+        here == static_cast<size_t>(to) ? static_cast<size_t>(from) : static_cast<size_t>(to);
+    Result<std::vector<DomainDisk>> disks = Disks(runs.domain.get());
+    if (!disks.ok()) return disks.error();
+    const std::string left = RemoveCopies(other, DisksToCopy(*disks, SharedBetween(here, other)));
+    if (left.empty()) (void)SetMetadataKey(runs.domain.get(), kDiskCopyKey, "");
+    return left;
+  }
+
+  // The shared paths of two hosts: a directory is shared between them when both say so.
+  std::vector<std::string> SharedBetween(size_t a, size_t b) const {
+    std::vector<std::string> out;
+    for (const std::string& dir : config.hosts[a].shared_paths) {
+      if (UnderSharedPath(dir + "/x", config.hosts[b].shared_paths)) out.push_back(dir);
+    }
+    return out;
   }
 
   static bool JobRunning(virDomainPtr d) {
@@ -445,8 +683,8 @@ LibvirtDriver::~LibvirtDriver() {
 }
 
 hypervisor::Capabilities LibvirtDriver::GetCapabilities() const {
-  // What this driver asks of libvirt today. Post-copy and copying disks along are libvirt's
-  // too (VIR_MIGRATE_POSTCOPY, VIR_MIGRATE_NON_SHARED_DISK), not yet this driver's.
+  // What this driver asks of libvirt today. Post-copy is libvirt's too (VIR_MIGRATE_POSTCOPY),
+  // not yet this driver's.
   hypervisor::Capabilities c;
   c.live_migration = c.offline_migration = true;
   c.adopt = true;  // every domain of its hosts, whoever defined it
@@ -460,6 +698,7 @@ hypervisor::Capabilities LibvirtDriver::GetCapabilities() const {
   c.auto_converge = c.downtime_limit = c.bandwidth_limit = true;
   c.dirty_rate = true;  // virDomainStartDirtyRateCalc, page sampling
   c.cancel = true;      // virDomainAbortJob
+  c.disk_copy = true;   // VIR_MIGRATE_NON_SHARED_DISK: file disks not on shared_paths
   c.recovery = true;    // the source daemon drives a migration: its job says how it ends
   // From the domains' lifecycle events: suspended on the source, resumed on the destination.
   c.switchover_hooks = true;
@@ -589,6 +828,54 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
           dom, static_cast<unsigned long long>(options.downtime_limit_ms), 0) < 0) {
     return fail(LastError("setting the downtime target of VM '" + name + "'").message());
   }
+  // A disk copy left by an earlier caller that died is settled first (its copy removed).
+  if (const std::string left = impl_->SettleDiskCopy(*source); !left.empty())
+    return fail("VM '" + name + "': a copy of its disk from an earlier migration is left: " + left);
+  // Disks on the source host's own storage go along (libvirt mirrors them over NBD to a copy it
+  // makes in the destination's pool, before and while the memory is copied). The destination
+  // must have a pool at each disk's directory and no file of that name yet: a disk is never
+  // overwritten (what stands there is another VM's disk, or a copy left by a move that did not
+  // end; and a disk on storage both hosts share, but not listed as shared, shows up there too).
+  Result<std::vector<DomainDisk>> disks = Impl::Disks(dom);
+  if (!disks.ok()) return fail("VM '" + name + "': " + disks.error());
+  const std::vector<DomainDisk> to_copy =
+      DisksToCopy(*disks, impl_->SharedBetween(source->host, static_cast<size_t>(to)));
+  for (const DomainDisk& disk : to_copy) {
+    const std::string what = "disk " + disk.target + " of VM '" + name + "' (" + disk.source + ")";
+    if (!can.disk_copy)
+      return fail(what + " is on host " + result.from +
+                  "'s own storage, and this driver copies no disks: put it on storage both "
+                  "hosts share and list its directory in the hosts' shared_paths");
+    if (disk.type != "file")
+      return fail(what + " is a block device of host " + result.from +
+                  ": greenshift copies file disks only; put it on storage both hosts share "
+                  "and list it in the hosts' shared_paths");
+    if (options.compare_disks_at_switchover)
+      return fail(
+          "comparing disks at the switchover needs the qemu driver (libvirt holds no "
+          "pause at the switchover for it)");
+    Result<Impl::DiskOnHost> there = impl_->DiskAt(static_cast<size_t>(to), disk.source, false);
+    if (!there.ok()) return fail(there.error());
+    const std::string dir = disk.source.substr(0, disk.source.rfind('/'));
+    if (!there->pool)
+      return fail("host " + to_host + " has no active storage pool at " + dir +
+                  ", where libvirt makes the copy of " + what +
+                  ": define one (a dir pool with that target) or put the disk on storage both "
+                  "hosts share and list it in the hosts' shared_paths");
+    if (there->exists)
+      return fail("host " + to_host + " already has " + disk.source + ", where " + what +
+                  " would be copied: greenshift never overwrites a disk (if it is shared "
+                  "storage, list " +
+                  dir +
+                  " in both hosts' shared_paths; if it is a stale "
+                  "copy, remove it)");
+  }
+  if (!to_copy.empty()) {
+    result.disk_copy_mode = options.disk_copy_mode == hypervisor::DiskCopyMode::kWriteBlocking
+                                ? "write-blocking"
+                                : "background";
+  }
+
   Params params;
   if (!dest_host.migration_uri.empty())
     virTypedParamsAddString(&params.p, &params.n, &params.max, VIR_MIGRATE_PARAM_URI,
@@ -599,11 +886,27 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
     virTypedParamsAddULLong(&params.p, &params.n, &params.max, VIR_MIGRATE_PARAM_BANDWIDTH, mib_s);
   }
   unsigned int flags = VIR_MIGRATE_PEER2PEER;
+  if (!to_copy.empty()) {
+    // libvirt has no switch from background to write-blocking mid-copy (the qemu driver's
+    // kAuto): kAuto is libvirt's own background copy, whose last writes drain in the pause.
+    flags |= VIR_MIGRATE_NON_SHARED_DISK;
+    if (options.disk_copy_mode == hypervisor::DiskCopyMode::kWriteBlocking)
+      flags |= VIR_MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES;
+    for (const DomainDisk& disk : to_copy)
+      virTypedParamsAddString(&params.p, &params.n, &params.max, VIR_MIGRATE_PARAM_MIGRATE_DISKS,
+                              disk.target.c_str());
+  }
   if (options.mode == MigrationMode::kLive) flags |= VIR_MIGRATE_LIVE;
   if (tuned && can.auto_converge && options.auto_converge) flags |= VIR_MIGRATE_AUTO_CONVERGE;
   // A persistent domain moves its definition along; a transient one (the lab's) stays transient.
   if (virDomainIsPersistent(dom) == 1)
     flags |= VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
+
+  if (!to_copy.empty()) {
+    if (Status marked = impl_->SetMetadataKey(dom, Impl::kDiskCopyKey, result.from + ">" + to_host);
+        !marked.ok())
+      return fail("VM '" + name + "': " + marked.message());
+  }
 
   auto watch = std::make_shared<Watch>();
   watch->source = result.from;
@@ -627,6 +930,10 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
   });
   std::string stop_reason;
   MigrationProgress last;
+  // The disk copy as the job stats showed it (sampled every 100 ms): its bytes, when it began
+  // and when the memory's copy began (libvirt starts that once the disks have caught up).
+  int64_t disk_bytes = 0;
+  double disk_copy_started_ms = -1, disk_caught_up_ms = -1, last_disk_report_ms = -1000;
   while (!done) {
     std::this_thread::sleep_for(milliseconds(100));
     if (done) break;
@@ -639,9 +946,38 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
       p.remaining_bytes = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_REMAINING, 0));
       p.pass =
           static_cast<int>(std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_ITERATION, 0)));
+      p.disk_transferred_bytes = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_DISK_PROCESSED, 0));
+      p.disk_remaining_bytes = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_DISK_REMAINING, 0));
       p.elapsed_ms = elapsed_ms();
-      p.phase = p.transferred_bytes > 0 ? MigrationPhase::kCopying : MigrationPhase::kSetup;
-      if (progress && (p.pass != last.pass || p.phase != last.phase)) progress(p);
+      // libvirt copies the disks first and starts on the memory once every copy has caught up.
+      p.phase = p.transferred_bytes > 0        ? MigrationPhase::kCopying
+                : p.disk_transferred_bytes > 0 ? MigrationPhase::kDiskCopy
+                                               : MigrationPhase::kSetup;
+      if (p.phase == MigrationPhase::kSetup && last.phase != MigrationPhase::kSetup)
+        p.phase = last.phase;  // a failed disk job's stats go blank; the phase does not go back
+      if (p.phase == MigrationPhase::kDiskCopy && disk_copy_started_ms < 0)
+        disk_copy_started_ms = p.elapsed_ms;
+      if (p.phase == MigrationPhase::kCopying && disk_copy_started_ms >= 0 && disk_caught_up_ms < 0)
+        disk_caught_up_ms = p.elapsed_ms;
+      // With a disk, the phases are the timeline's: the memory's copy starts seconds after the
+      // command (calibration times the link from it). Sampled, so up to 100 ms late.
+      if (!to_copy.empty() && p.phase != last.phase) {
+        MigrationEvent e;
+        e.at_ms = p.elapsed_ms;
+        e.host = result.from;
+        e.kind = MigrationEventKind::kPhase;
+        e.detail = hypervisor::MigrationPhaseName(p.phase);
+        std::lock_guard<std::mutex> lock(impl_->watch_mutex);
+        watch->events.push_back(e);
+      }
+      disk_bytes = std::max(disk_bytes, p.disk_transferred_bytes);
+      // The disk's copy reported once a second (it can take minutes), the memory's per pass.
+      const bool disk_news =
+          p.phase == MigrationPhase::kDiskCopy && p.elapsed_ms - last_disk_report_ms >= 1000;
+      if (progress && (p.pass != last.pass || p.phase != last.phase || disk_news)) {
+        progress(p);
+        if (p.phase == MigrationPhase::kDiskCopy) last_disk_report_ms = p.elapsed_ms;
+      }
       last = p;
     }
     bool cancel = options.cancel_requested != nullptr && options.cancel_requested->load();
@@ -674,6 +1010,8 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
     result.completed = true;
     result.running_on = to_host;
     result.hypervisor_status = "completed";
+    // The source's copies are the VM's disk no longer: removed from its pool.
+    result.disk_left_behind = impl_->RemoveCopies(source->host, to_copy);
     if (runs != nullptr) {
       Params stats;
       int type = 0;
@@ -700,7 +1038,23 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
       // A non-live migration that failed may leave the guest paused on its source: it runs again.
       if (runs->state == VIR_DOMAIN_PAUSED && runs->reason == VIR_DOMAIN_PAUSED_MIGRATION)
         (void)virDomainResume(runs->domain.get());
+      // What libvirt made of the disks on the destination is no disk of the VM's (none stood
+      // there before: checked above).
+      if (runs->host == source->host) {
+        result.disk_left_behind = impl_->RemoveCopies(static_cast<size_t>(to), to_copy);
+      } else if (!to_copy.empty()) {
+        result.disk_left_behind = "the source's copies on host " + result.from +
+                                  ": the VM runs on host " + result.running_on +
+                                  " though libvirt said the migration failed";
+      }
     }
+  }
+  if (!to_copy.empty()) {
+    if (runs != nullptr && result.disk_left_behind.empty())
+      (void)impl_->SetMetadataKey(runs->domain.get(), Impl::kDiskCopyKey, "");
+    result.disk_bytes = disk_bytes;
+    if (disk_copy_started_ms >= 0 && disk_caught_up_ms >= 0)
+      result.disk_copy_ms = disk_caught_up_ms - disk_copy_started_ms;
   }
   {
     std::lock_guard<std::mutex> lock(impl_->watch_mutex);
@@ -764,10 +1118,13 @@ Result<VmInfo> LibvirtDriver::Recover(const std::string& name, milliseconds time
   }
   Result<std::vector<Copy>> copies = impl_->Copies(name);
   if (!copies.ok()) return copies.status();
-  if (const Copy* source = Impl::Source(*copies); source != nullptr &&
-                                                  source->state == VIR_DOMAIN_PAUSED &&
-                                                  source->reason == VIR_DOMAIN_PAUSED_MIGRATION) {
-    (void)virDomainResume(source->domain.get());  // left paused by the migration that ended
+  if (const Copy* source = Impl::Source(*copies); source != nullptr) {
+    if (source->state == VIR_DOMAIN_PAUSED && source->reason == VIR_DOMAIN_PAUSED_MIGRATION)
+      (void)virDomainResume(source->domain.get());  // left paused by the migration that ended
+    // A disk copy the dead caller started: the copy where the VM does not run goes.
+    if (const std::string left = impl_->SettleDiskCopy(*source); !left.empty())
+      return Status::Error("VM '" + name + "' runs on host " + impl_->HostName(source->host) +
+                           ", but a copy of its disk is left: " + left);
   }
   return GetVm(name);
 }

@@ -8,6 +8,14 @@
 // It lists and moves every domain of its hosts, started by greenshift or not. The lab starts its
 // guests through CreateDomain (lab/guest.h builds the XML).
 //
+// Disks: a migration copies the domain's writable file disks that the two hosts do not share
+// (DisksToCopy; libvirt's VIR_MIGRATE_NON_SHARED_DISK into the destination's storage pool). It
+// refuses before anything starts when the destination has no active pool at a disk's directory
+// or already has a file there (a disk is never overwritten), and afterwards removes the copy
+// where the VM does not run (the source's after a completed move, the destination's after a
+// failed one). A copy in flight is marked in the domain's metadata ("disk_copy"), so that
+// Recover, or the VM's next migration, removes what a caller that died left.
+//
 // Threading: every call may come from any thread; libvirt's connections are thread-safe, and the
 // driver's own state (connections, migrations being watched) is under its mutex. Two migrations
 // of one VM are refused by libvirt (one job per domain).
@@ -32,9 +40,38 @@ struct LibvirtHost {
   // empty: `uri`.
   std::string peer_uri;
   // Where the migration stream goes, e.g. tcp://198.19.255.2; empty: libvirt's choice (the
-  // destination's host name).
+  // destination's host name). A disk copy goes there too (libvirt's NBD server on the
+  // destination listens on that address).
   std::string migration_uri;
+  // Directories this host reaches as the same files as other hosts do (an NFS mount, a cluster
+  // file system): a VM's disk under a directory both hosts of a migration list is shared, and
+  // the migration leaves it where it is. Every other disk with a local source is copied along.
+  std::vector<std::string> shared_paths;
 };
+
+// One disk of a domain, as its XML describes it.
+struct DomainDisk {
+  std::string target;  // the guest's device name, e.g. vda (what libvirt's migrate_disks names)
+  std::string type;    // file, block, volume, network, dir
+  std::string device;  // disk, cdrom, floppy, lun
+  std::string source;  // the file or block device (empty for network disks and empty drives)
+  bool readonly = false;
+  bool shareable = false;
+};
+
+// The <disk> elements of a domain's XML, in order. Invalid when the XML does not parse or a disk
+// has no target. Pure.
+Result<std::vector<DomainDisk>> ParseDomainDisks(const std::string& xml);
+
+// Whether `path` lies under one of `shared_paths` (whole components: /srv/nfs holds
+// /srv/nfs/vm.qcow2, not /srv/nfs2/vm.qcow2). Pure.
+bool UnderSharedPath(const std::string& path, const std::vector<std::string>& shared_paths);
+
+// The disks a migration copies: writable disks with a local source (a file or block device)
+// that is not under `shared_paths`. Network disks (NBD, iSCSI, RBD...), read-only and shareable
+// disks and empty drives stay where they are. Pure.
+std::vector<DomainDisk> DisksToCopy(const std::vector<DomainDisk>& disks,
+                                    const std::vector<std::string>& shared_paths);
 
 struct LibvirtDriverConfig {
   std::vector<LibvirtHost> hosts;

@@ -183,6 +183,25 @@ check_moved_writing() {
   check "no QEMU of it is left on $from" test "$(qemu_count "$vm" "$from")" = 0
 }
 
+# Succeeds when no NBD server (a disk copy's destination end) listens on site $1: the qemu
+# driver's exports (108xx), libvirt's (its migration ports, 49152-49215).
+no_nbd_listening() {
+  local ports=':108[0-9][0-9] '
+  [[ $HV == libvirt ]] && ports=':49(1[5-9][0-9]|2[01][0-9]) '
+  ! ip netns exec "$GREENSHIFT_LAB-$1" ss -ltnH | grep -Eq "$ports"
+}
+
+# Kills the QEMU of VM $1 on site $2 (SIGKILL); fails when there is none.
+kill_qemu() {
+  if [[ $HV == libvirt ]]; then
+    local pid
+    pid=$(cat "$GREENSHIFT_RUN_DIR/$GREENSHIFT_LAB/libvirt/$2/run/qemu/$1.pid" 2>/dev/null || true)
+    [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null || fail "no QEMU of $1 on $2 to kill"
+    return
+  fi
+  pkill -KILL -f -- "-name $1,.*$GREENSHIFT_LAB/qemu/$1@$2\.pid" || fail "no QEMU of $1 on $2 to kill"
+}
+
 # Number of QEMU processes of VM $1 on site $2 (the pid file name carries vm@site; under
 # libvirt, the pid file is the site daemon's).
 qemu_count() {

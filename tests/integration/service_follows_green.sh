@@ -2,11 +2,10 @@
 # End to end: greenshift serve in auto mode over a two-site lab, with a replayed day in which the
 # green power moves from site a to site b. The service must live-migrate the VM to b by itself
 # while `ab` loads it: 0 failed requests; the move, its reason and its measured downtime are in
-# the API and in /metrics; the VM runs once, on b. Under qemu the VM has a disk that lives on its
-# site (storage "copy") and that its guest writes checksummed records to at 5 MB/s: the service
-# starts it with its disk, the move copies the disk along, and every record the guest
-# acknowledged is on the disk afterwards. (Under libvirt the VM is diskless: greenshift's libvirt
-# driver does not copy disks yet.)
+# the API and in /metrics; the VM runs once, on b. The VM has a disk that lives on its site
+# (storage "copy") and that its guest writes checksummed records to at 5 MB/s: the service starts
+# it with its disk, the move copies the disk along (under libvirt: libvirt's copy into b's pool),
+# and every record the guest acknowledged is on the disk afterwards.
 source "$(dirname "$0")/lib.sh"
 use_lab it-svc
 
@@ -14,9 +13,7 @@ lab_up --sites 2
 cd "$TEST_TMP"
 # 10 min of replayed time every 5 s: the switch at 60 min comes ~30 s after the start.
 write_replay "$TEST_TMP" 60
-if [[ $HV == qemu ]]; then
-  WEB_VM_KEYS=$'disk_gib = 1\ndisk_used_gib = 0.25\ndisk_write_mb_s = 5\nstorage = "copy"'
-fi
+WEB_VM_KEYS=$'disk_gib = 1\ndisk_used_gib = 0.25\ndisk_write_mb_s = 5\nstorage = "copy"'
 write_service_config "$TEST_TMP/greenshift.toml" 120
 start_service "$TEST_TMP/greenshift.toml" "$TEST_TMP/serve.log"
 wait_http 198.18.128.10 90
@@ -55,14 +52,12 @@ check "/metrics puts the load on b now" grep -q '^greenshift_site_load_watts{sit
 check "the API says web runs on b" test "$(curl -fsS "$SERVICE_URL/api/vms" | jq -r '.[0].site')" = b
 check "exactly one copy of it runs, on b" test "$("$G" vm list --json | jq -c '.[0].copies')" = '["b"]'
 check "no QEMU of it is left on a" test "$(qemu_count web a)" = 0
-if [[ $HV == qemu ]]; then
-  DISKS=$("$G" lab status --json | jq -r .disk_dir)
-  check "the move copied the disk along" \
-    float_gt "$(jq -r '.[0].result.disk.bytes' "$TEST_TMP/moves.json")" $((16 * 1024 * 1024))
-  check "the disk is on b, not on a" test -f "$DISKS/b/web.qcow2" -a ! -e "$DISKS/a/web.qcow2"
-  check "the guest writes its disk on b" float_gt "$(disk_acked 198.18.128.10)" 100
-  check_disk_clean web
-fi
+DISKS=$("$G" lab status --json | jq -r .disk_dir)
+check "the move copied the disk along" \
+  float_gt "$(jq -r '.[0].result.disk.bytes' "$TEST_TMP/moves.json")" $((16 * 1024 * 1024))
+check "the disk is on b, not on a" test -f "$DISKS/b/web.qcow2" -a ! -e "$DISKS/a/web.qcow2"
+check "the guest writes its disk on b" float_gt "$(disk_acked 198.18.128.10)" 100
+check_disk_clean web
 kill -TERM "$SERVICE_PID"
 wait "$SERVICE_PID"
 check "the service stopped cleanly" grep -q "stopping" "$TEST_TMP/serve.log"

@@ -8,6 +8,11 @@
 #   3. the link goes down while the memory is copied (the disk caught up and mirrored write by
 #      write: the guest's writes must not hang on the dead link once the migration gave up);
 #   4. the `greenshift migrate` process is killed during the disk copy (`vm recover` settles it).
+# Under libvirt (libvirt.storage_failures) libvirt copies the disk: 1 and 4 as above (its errors
+# in its words; `vm recover` removes the copy the dead caller's migration left on b), 2 and 3
+# are the qemu driver's own stall detection (libvirt has none: a dead link ends at the
+# migration's timeout), and instead:
+#   2'. `greenshift migrate --cancel` from another process during the disk copy.
 source "$(dirname "$0")/lib.sh"
 use_lab it-dfail
 
@@ -29,8 +34,7 @@ nothing_left_on_b() {
   check "no QEMU of it is left on b" test "$(qemu_count web b)" = 0
   check "no image of it is left on b" test ! -e "$DISKS/b/web.qcow2"
   check "its image on a is there" test -f "$DISKS/a/web.qcow2"
-  check "no NBD export is left listening on b" \
-    bash -c "! ip netns exec $GREENSHIFT_LAB-b ss -ltnH | grep -q ':108[0-9][0-9] '"
+  check "no NBD export is left listening on b" no_nbd_listening b
   local before
   before=$(disk_acked "$IP")
   sleep 1
@@ -42,45 +46,67 @@ nothing_left_on_b() {
 "$G" migrate web --to b --live --json >"$TEST_TMP/killed.json" 2>"$TEST_TMP/killed.err" &
 migrate_pid=$!
 wait_for_line "$TEST_TMP/killed.err" "disk [1-9][0-9]* MiB copied"
-pkill -KILL -f -- "-name web,.*$GREENSHIFT_LAB/qemu/web@b\.pid" || fail "no destination QEMU to kill"
+kill_qemu web b
 rc=0
 wait "$migrate_pid" || rc=$?
 jq -c 'del(.events)' "$TEST_TMP/killed.json"
 check "migrate fails" test "$rc" -ne 0
-check "the error names the dead destination and the disk copy" \
-  grep -q "disk copy.*destination QEMU on site b exited" <(jqr "$TEST_TMP/killed.json" .error)
+if [[ $HV == qemu ]]; then
+  check "the error names the dead destination and the disk copy" \
+    grep -q "disk copy.*destination QEMU on site b exited" <(jqr "$TEST_TMP/killed.json" .error)
+else
+  # libvirt's words (the destination's part of the message only when its daemon saw it first).
+  check "the error names the disk copy that broke" \
+    grep -q "migration of disk vda failed" <(jqr "$TEST_TMP/killed.json" .error)
+fi
 nothing_left_on_b
 
-# 2. The link down mid-copy of the disk.
-"$G" migrate web --to b --live --json --timeout-s 60 >"$TEST_TMP/linkdown.json" \
-  2>"$TEST_TMP/linkdown.err" &
-migrate_pid=$!
-wait_for_line "$TEST_TMP/linkdown.err" "disk [1-9][0-9]* MiB copied"
-"$G" lab link a b --down
-rc=0
-wait "$migrate_pid" || rc=$?
-"$G" lab link a b --up
-"$G" lab link a b --bandwidth-mbit 100
-jq -c 'del(.events)' "$TEST_TMP/linkdown.json"
-check "migrate fails" test "$rc" -ne 0
-check "the error says the disk copy stalled (before the 60 s timeout)" \
-  grep -q "disk copy made no progress" <(jqr "$TEST_TMP/linkdown.json" .error)
-nothing_left_on_b
+if [[ $HV == libvirt ]]; then
+  # 2'. Cancelled from another process during the disk copy.
+  "$G" migrate web --to b --live --json >"$TEST_TMP/cancelled.json" 2>"$TEST_TMP/cancelled.err" &
+  migrate_pid=$!
+  wait_for_line "$TEST_TMP/cancelled.err" "disk [1-9][0-9]* MiB copied"
+  "$G" migrate web --cancel
+  rc=0
+  wait "$migrate_pid" || rc=$?
+  jq -c 'del(.events)' "$TEST_TMP/cancelled.json"
+  check "migrate fails" test "$rc" -ne 0
+  check "the error says it was cancelled" grep -qi "cancel" <(jqr "$TEST_TMP/cancelled.json" .error)
+  nothing_left_on_b
+fi
 
-# 3. The link down while the memory is copied, the disk mirrored write by write.
-"$G" migrate web --to b --live --json --timeout-s 90 >"$TEST_TMP/ramdown.json" \
-  2>"$TEST_TMP/ramdown.err" &
-migrate_pid=$!
-wait_for_line "$TEST_TMP/ramdown.err" " copying " 60
-"$G" lab link a b --down
-rc=0
-wait "$migrate_pid" || rc=$?
-"$G" lab link a b --up
-jq -c 'del(.events)' "$TEST_TMP/ramdown.json"
-check "migrate fails" test "$rc" -ne 0
-check "the error says the memory copy stalled" \
-  grep -q "memory copy made no progress" <(jqr "$TEST_TMP/ramdown.json" .error)
-nothing_left_on_b
+if [[ $HV == qemu ]]; then
+  # 2. The link down mid-copy of the disk.
+  "$G" migrate web --to b --live --json --timeout-s 60 >"$TEST_TMP/linkdown.json" \
+    2>"$TEST_TMP/linkdown.err" &
+  migrate_pid=$!
+  wait_for_line "$TEST_TMP/linkdown.err" "disk [1-9][0-9]* MiB copied"
+  "$G" lab link a b --down
+  rc=0
+  wait "$migrate_pid" || rc=$?
+  "$G" lab link a b --up
+  "$G" lab link a b --bandwidth-mbit 100
+  jq -c 'del(.events)' "$TEST_TMP/linkdown.json"
+  check "migrate fails" test "$rc" -ne 0
+  check "the error says the disk copy stalled (before the 60 s timeout)" \
+    grep -q "disk copy made no progress" <(jqr "$TEST_TMP/linkdown.json" .error)
+  nothing_left_on_b
+
+  # 3. The link down while the memory is copied, the disk mirrored write by write.
+  "$G" migrate web --to b --live --json --timeout-s 90 >"$TEST_TMP/ramdown.json" \
+    2>"$TEST_TMP/ramdown.err" &
+  migrate_pid=$!
+  wait_for_line "$TEST_TMP/ramdown.err" " copying " 60
+  "$G" lab link a b --down
+  rc=0
+  wait "$migrate_pid" || rc=$?
+  "$G" lab link a b --up
+  jq -c 'del(.events)' "$TEST_TMP/ramdown.json"
+  check "migrate fails" test "$rc" -ne 0
+  check "the error says the memory copy stalled" \
+    grep -q "memory copy made no progress" <(jqr "$TEST_TMP/ramdown.json" .error)
+  nothing_left_on_b
+fi
 
 # 4. The caller killed during the disk copy; `vm recover` settles it.
 "$G" migrate web --to b --live --json >/dev/null 2>"$TEST_TMP/killedcaller.err" &

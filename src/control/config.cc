@@ -400,9 +400,8 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
     if (!kind->host_has_uris && !h.shared_paths.empty())
       return t.Error("shared_paths", "is for libvirt hosts, not " + h.driver + " ones");
     for (const std::string& dir : h.shared_paths) {
-      if (dir.empty() || dir[0] != '/' || dir.find("/../") != std::string::npos ||
-          dir.find("/./") != std::string::npos || dir.find('\0') != std::string::npos ||
-          (dir.size() >= 3 && dir.compare(dir.size() - 3, 3, "/..") == 0))
+      // Compared with disks' paths as text: a "." or ".." component would not match them.
+      if (!IsPlainAbsolutePath(dir))
         return t.Error("shared_paths", "'" + dir +
                                            "' is not an absolute path without . or .. (a "
                                            "directory every such host mounts alike)");

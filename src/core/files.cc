@@ -105,4 +105,16 @@ FileLock::~FileLock() {
   if (fd_ >= 0) close(fd_);  // closing releases the flock
 }
 
+bool IsPlainAbsolutePath(const std::string& path) {
+  if (path.empty() || path[0] != '/' || path.find('\0') != std::string::npos) return false;
+  for (size_t at = 0; at != std::string::npos;) {
+    const size_t next = path.find('/', at + 1);
+    const std::string part =
+        path.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1);
+    if (part == "." || part == "..") return false;
+    at = next;
+  }
+  return true;
+}
+
 }  // namespace greenshift

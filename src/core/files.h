@@ -18,6 +18,9 @@ bool PathExists(const std::string& path);
 // to it); absolute and empty paths stay as they are.
 std::string PathBeside(const std::string& file, const std::string& path);
 Status RemoveFile(const std::string& path);  // OK if it did not exist
+// Whether `path` is absolute, with no "." or ".." component and no NUL: a path that can be
+// compared with others as text (a directory prefix of another path, say). Pure.
+bool IsPlainAbsolutePath(const std::string& path);
 // Names of the entries of a directory (no "." and ".."); empty when it does not exist.
 std::vector<std::string> ListDir(const std::string& path);
 

@@ -226,6 +226,15 @@ std::string Attribute(xmlNodePtr node, const char* name) {
   return out;
 }
 
+// XML from a daemon, parsed with no network, no entities from outside and no messages on
+// stderr; null when it does not parse.
+using XmlDoc = std::unique_ptr<xmlDoc, void (*)(xmlDocPtr)>;
+XmlDoc ParseXml(const std::string& xml) {
+  return XmlDoc(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "libvirt.xml", nullptr,
+                              XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING),
+                xmlFreeDoc);
+}
+
 bool Named(xmlNodePtr node, const char* name) {
   return node->type == XML_ELEMENT_NODE &&
          xmlStrcmp(node->name, reinterpret_cast<const xmlChar*>(name)) == 0;
@@ -234,11 +243,7 @@ bool Named(xmlNodePtr node, const char* name) {
 }  // namespace
 
 Result<std::vector<DomainDisk>> ParseDomainDisks(const std::string& xml) {
-  // No network, no entities from outside, no messages on stderr: the XML comes from a daemon.
-  std::unique_ptr<xmlDoc, void (*)(xmlDocPtr)> doc(
-      xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "domain.xml", nullptr,
-                    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING),
-      xmlFreeDoc);
+  const XmlDoc doc = ParseXml(xml);
   if (!doc) return Status::Invalid("the domain's XML does not parse");
   xmlNodePtr root = xmlDocGetRootElement(doc.get());
   if (root == nullptr || !Named(root, "domain"))
@@ -561,10 +566,7 @@ struct LibvirtDriver::Impl {
 
   // A pool's directory: <pool><target><path>.
   static std::string PoolTargetPath(const std::string& xml) {
-    std::unique_ptr<xmlDoc, void (*)(xmlDocPtr)> doc(
-        xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "pool.xml", nullptr,
-                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING),
-        xmlFreeDoc);
+    const XmlDoc doc = ParseXml(xml);
     xmlNodePtr root = doc ? xmlDocGetRootElement(doc.get()) : nullptr;
     if (root == nullptr) return "";
     for (xmlNodePtr target = root->children; target != nullptr; target = target->next) {

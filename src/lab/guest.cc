@@ -111,6 +111,49 @@ Status StartGuest(qemu::QemuDriver& driver, const GuestSpec& guest, const std::s
   return driver.StartVm(GuestMachine(guest), site);
 }
 
+namespace {
+
+// The guest's disk as a libvirt <disk>: a qcow2 image in kLibvirtImageDir, or, shared on the
+// lab's storage, a network disk of its protocol (the same server and export the qemu driver's
+// -blockdev names), which a migration leaves where it is.
+std::string DiskXml(const GuestSpec& guest) {
+  if (guest.vm.disk_gib <= 0) return "";
+  const qemu::SharedDisk& shared = guest.shared_disk;
+  const std::string target = "      <target dev='vda' bus='virtio'/>\n";
+  if (shared.host.empty()) {
+    return "    <disk type='file' device='disk'>\n"
+           "      <driver name='qemu' type='qcow2'/>\n"
+           "      <source file='" +
+           XmlEscape(std::string(kLibvirtImageDir) + "/" + guest.vm.name + ".qcow2") + "'/>\n" +
+           target + "    </disk>\n";
+  }
+  // libvirt takes no port for NFS (libnfs asks the server's portmapper).
+  const std::string host =
+      "        <host name='" + XmlEscape(shared.host) + "'" +
+      (shared.protocol == "nfs" ? "" : " port='" + std::to_string(shared.port) + "'") + "/>\n";
+  std::string format = "raw";
+  std::string source;
+  if (shared.protocol == "iscsi") {
+    // The target's LUN 1, as the qemu driver's blockdev.
+    source = "      <source protocol='iscsi' name='" + XmlEscape(shared.export_name) + "/1'>\n" +
+             host + "      </source>\n";
+  } else if (shared.protocol == "nfs") {
+    // The qcow2 image on the export, opened as root (the export does not squash root).
+    format = "qcow2";
+    source = "      <source protocol='nfs' name='" + XmlEscape(shared.export_name) + "'>\n" + host +
+             "        <identity user='+0' group='+0'/>\n"
+             "      </source>\n";
+  } else {
+    source = "      <source protocol='nbd' name='" + XmlEscape(shared.export_name) + "'>\n" + host +
+             "      </source>\n";
+  }
+  return "    <disk type='network' device='disk'>\n"
+         "      <driver name='qemu' type='" +
+         format + "'/>\n" + source + target + "    </disk>\n";
+}
+
+}  // namespace
+
 std::string GuestDomainXml(const GuestSpec& guest, const std::string& guest_dir,
                            const std::string& accel, const std::string& bridge) {
   const std::string name = XmlEscape(guest.vm.name);
@@ -147,15 +190,7 @@ std::string GuestDomainXml(const GuestSpec& guest, const std::string& guest_dir,
          "  <on_reboot>destroy</on_reboot>\n"
          "  <on_crash>destroy</on_crash>\n"
          "  <devices>\n" +
-         (guest.vm.disk_gib > 0
-              ? "    <disk type='file' device='disk'>\n"
-                "      <driver name='qemu' type='qcow2'/>\n"
-                "      <source file='" +
-                    XmlEscape(std::string(kLibvirtImageDir) + "/" + guest.vm.name + ".qcow2") +
-                    "'/>\n"
-                    "      <target dev='vda' bus='virtio'/>\n"
-                    "    </disk>\n"
-              : std::string()) +
+         DiskXml(guest) +
          "    <interface type='bridge'>\n"
          "      <source bridge='" +
          XmlEscape(bridge) +

@@ -8,6 +8,7 @@
 
 #include "core/files.h"
 #include "core/process.h"
+#include "lab/storage.h"
 
 namespace greenshift::lab {
 
@@ -147,14 +148,20 @@ Status StartLibvirtGuest(libvirt::LibvirtDriver& driver, const LabState& state,
                          const std::string& bridge) {
   GS_RETURN_IF_ERROR(CheckGuest(guest));
   const std::string& name = guest.vm.name;
-  if (guest.vm.disk_gib > 0 && guest.storage != "copy")
-    return Status::Invalid("VM '" + name + "': --storage " + guest.storage +
-                           " is the qemu lab's (its shared storage); under libvirt a disk is "
-                           "on its site and copied along (--storage copy)");
   if (Result<hypervisor::VmInfo> existing = driver.GetVm(name); existing.ok())
     return Status::Conflict("a VM named '" + name + "' already runs on host " + existing->host);
   if (guest.vm.disk_gib <= 0)
     return driver.CreateDomain(host, GuestDomainXml(guest, guest_dir, accel, bridge));
+  if (IsSharedStorage(guest.storage)) {
+    // Its disk on the lab's shared storage, exported under its name; the domain reaches it
+    // as a network disk from whichever host runs it.
+    GS_RETURN_IF_ERROR(AddSharedDisk(state, name, guest.vm.disk_gib, guest.storage));
+    GuestSpec shared = guest;
+    shared.shared_disk = SharedDiskFor(name, guest.storage, state);
+    Status created = driver.CreateDomain(host, GuestDomainXml(shared, guest_dir, accel, bridge));
+    if (!created.ok()) RemoveSharedDisk(state, name, guest.storage);
+    return created;
+  }
   for (const LabSite& other : state.sites) {
     if (PathExists(ImageOn(state, other.name, name)))
       return Status::Conflict("an image of VM '" + name +

@@ -36,8 +36,8 @@ inline constexpr const char* kLibvirtPool = "greenshift";
 
 // Starts the lab's guest `guest` on host `host` (the lab site `site`) through `driver`: checked,
 // one VM of a name, its disk (storage "copy") made in the site's directory first, and never over
-// an image of that VM on any site (a disk is never overwritten). Shared storage is the qemu
-// lab's.
+// an image of that VM on any site (a disk is never overwritten); a disk on the lab's shared
+// storage (nbd, iscsi, nfs) is created and exported there first and reached as a network disk.
 Status StartLibvirtGuest(libvirt::LibvirtDriver& driver, const LabState& state,
                          const GuestSpec& guest, const std::string& host, const std::string& site,
                          const std::string& guest_dir, const std::string& accel,

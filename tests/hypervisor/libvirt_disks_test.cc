@@ -146,5 +146,47 @@ TEST(LibvirtDisksTest, TheLabGuestsDiskIsOneLocalQcow2ThatMovesWithIt) {
   EXPECT_TRUE(none->empty());
 }
 
+TEST(LibvirtDisksTest, TheLabGuestsSharedDiskIsANetworkDiskThatStays) {
+  lab::GuestSpec guest;
+  guest.vm.name = "web";
+  guest.vm.disk_gib = 1;
+  guest.ip_cidr = "198.18.128.10/16";
+  guest.mac = "52:54:00:12:34:56";
+  // What the lab's storage gives each protocol (lab::SharedDiskFor), and what libvirt must be
+  // told: iSCSI's LUN 1 in the name, NFS without a port (libvirt refuses one: "port cannot be
+  // specified in 'nfs' protocol host") and as root, NBD's export by name.
+  struct Case {
+    std::string protocol, export_name;
+    int port;
+    std::vector<std::string> wanted;
+  };
+  const std::vector<Case> cases = {
+      {"nbd", "web", 10809, {"protocol='nbd' name='web'", "port='10809'", "type='raw'"}},
+      {"iscsi",
+       "iqn.2026-11.org.greenshift:web",
+       3260,
+       {"protocol='iscsi' name='iqn.2026-11.org.greenshift:web/1'", "port='3260'", "type='raw'"}},
+      {"nfs",
+       "/lab/storage/nfs/web.qcow2",
+       2049,
+       {"protocol='nfs' name='/lab/storage/nfs/web.qcow2'", "<identity user='+0' group='+0'/>",
+        "type='qcow2'"}},
+  };
+  for (const Case& c : cases) {
+    guest.storage = c.protocol;
+    guest.shared_disk = {c.protocol, "198.19.254.1", c.port, c.export_name};
+    const std::string xml = lab::GuestDomainXml(guest, "/guest", "tcg", "br0");
+    for (const std::string& wanted : c.wanted)
+      EXPECT_NE(xml.find(wanted), std::string::npos) << c.protocol << ": " << wanted << "\n" << xml;
+    EXPECT_EQ(xml.find("port=") == std::string::npos, c.protocol == "nfs") << xml;
+    Result<std::vector<DomainDisk>> disks = ParseDomainDisks(xml);
+    ASSERT_TRUE(disks.ok()) << disks.error();
+    ASSERT_EQ(disks->size(), 1u) << c.protocol;
+    EXPECT_EQ((*disks)[0].type, "network");
+    EXPECT_EQ((*disks)[0].target, "vda");
+    EXPECT_TRUE(DisksToCopy(*disks, {}).empty()) << c.protocol << ": a shared disk never moves";
+  }
+}
+
 }  // namespace
 }  // namespace greenshift::libvirt

@@ -3,13 +3,19 @@
 # for a bounded time, one per core at a time, seeded with the real files in data/. Exits non-zero
 # if any target found a crash, leak or sanitizer report (reproducers in build-fuzz/crashes/).
 # usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 30)
+#        scripts/fuzz.sh configure              (only configures build-fuzz/; scripts/test.sh
+#                                                builds and runs the unit tests there first)
+# GREENSHIFT_FUZZ_BUILD_TYPE (default RelWithDebInfo, the fastest fuzzers): scripts/test.sh
+# builds Debug, which compiles its whole sanitized build (unit tests too) in half the time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
 
-cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGREENSHIFT_WERROR=ON \
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE="${GREENSHIFT_FUZZ_BUILD_TYPE:-RelWithDebInfo}" \
+  -DGREENSHIFT_WERROR=ON \
   -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
   -DGREENSHIFT_FUZZ=ON -DGREENSHIFT_SANITIZE=ON -DGREENSHIFT_BUILD_GUEST=OFF -DCMAKE_UNITY_BUILD=ON >/dev/null
+[[ $seconds == configure ]] && exit 0
 ninja -C build-fuzz $(ninja -C build-fuzz -t targets all | sed -n 's/^\(fuzz_[a-z_0-9]*\): .*/\1/p' | sort -u)
 
 seed() {  # seed TARGET DIR FILES...: a corpus of real inputs, cut to 64 KiB each

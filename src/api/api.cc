@@ -13,6 +13,7 @@
 #include "api/metrics.h"
 #include "api/views.h"
 #include "core/clock.h"
+#include "core/json_text.h"
 #include "energy/csv.h"
 #include "migration/precopy.h"
 
@@ -62,36 +63,9 @@ bool SameToken(const std::string& given, const std::string& token) {
   return diff == 0 && !token.empty();
 }
 
-// The nesting of a JSON text, counted before it is parsed: a body of 100,000 '[' must be
-// refused, not recursed into.
-bool NestedDeeperThan(const std::string& text, size_t limit) {
-  size_t depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > limit) return true;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return false;
-}
-
 // Parses a JSON body, or says what is wrong with it.
 Result<json> ParseBody(const std::string& body, const std::string& what) {
-  if (NestedDeeperThan(body, kMaxJsonDepth))
+  if (JsonNestsDeeperThan(body, kMaxJsonDepth))
     return Status::Invalid("the body nests deeper than " + std::to_string(kMaxJsonDepth) +
                            " levels");
   json parsed = json::parse(body, nullptr, false);

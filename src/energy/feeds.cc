@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/json_text.h"
+
 namespace greenshift::energy {
 
 namespace {
@@ -13,6 +15,7 @@ namespace {
 // `reason`, Electricity Maps' `error` or `message`, WattTime's `message` or `error`, a problem
 // document's `detail`; else the start of the body.
 std::string WhyOfBody(const std::string& body) {
+  if (JsonNestsDeeperThan(body, kMaxInputJsonDepth)) return BodyExcerpt(body);
   const nlohmann::json root = nlohmann::json::parse(body, nullptr, false);
   if (root.is_object()) {
     for (const char* key : {"reason", "message", "detail", "error"}) {
@@ -134,7 +137,9 @@ Status FeedClient::Login() {
   Result<HttpResponse> response = get_(request);
   if (!response.ok()) return response.status();
   if (response->status != 200) return StatusOf(*response, what + " as '" + spec_.user + "'");
-  const nlohmann::json root = nlohmann::json::parse(response->body, nullptr, false);
+  const nlohmann::json root = JsonNestsDeeperThan(response->body, kMaxInputJsonDepth)
+                                  ? nlohmann::json()
+                                  : nlohmann::json::parse(response->body, nullptr, false);
   if (!root.is_object() || !root.contains("token") || !root["token"].is_string() ||
       root["token"].get<std::string>().empty())
     return Status::Error(what + ": the answer has no 'token': " + BodyExcerpt(response->body));

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
+#include "core/json_text.h"
 
 namespace greenshift::energy {
 
@@ -128,6 +129,9 @@ Result<ReplayResult> ReplayCsv(const TimeSeriesTable& table, const std::string& 
 Result<Reading> ParseReadingPayload(const std::string& payload, const std::string& site,
                                     const std::string& sensor, int64_t received_utc_ms) {
   Reading reading{site, sensor, received_utc_ms, 0};
+  if (JsonNestsDeeperThan(payload, kMaxInputJsonDepth))
+    return Status::Error("payload for " + site + "/" + sensor + " nests deeper than " +
+                         std::to_string(kMaxInputJsonDepth) + " levels: not a reading");
   nlohmann::json j = nlohmann::json::parse(payload, nullptr, false);
   if (j.is_number()) {
     reading.power_w = j.get<double>();

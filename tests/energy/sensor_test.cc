@@ -193,6 +193,12 @@ TEST(ReadingPayloadTest, NumbersAndJson) {
             std::string::npos);
   EXPECT_NE(ParseReadingPayload(R"({"watts":3})", "a", "pv", kSensorNow).error().find("'power_w'"),
             std::string::npos);
+  // A hostile broker client's payload nested a million deep: refused before it is parsed.
+  EXPECT_NE(ParseReadingPayload(std::string(1000000, '[') + std::string(1000000, ']'), "a", "pv",
+                                kSensorNow)
+                .error()
+                .find("a/pv nests deeper than 64 levels"),
+            std::string::npos);
   EXPECT_NE(ParseReadingPayload(R"({"power_w":3,"time":"yesterday"})", "a", "pv", kSensorNow)
                 .error()
                 .find("yesterday"),

@@ -119,6 +119,14 @@ TEST(ConfigTest, ReadsEverySection) {
   EXPECT_TRUE(ProblemOf(*postcopy).vms[0].postcopy_allowed);
 }
 
+TEST(ConfigTest, AMalformedTableHeaderIsAnErrorInEveryBuildType) {
+  // toml++ 3.3 asserted on this (fuzz_config_toml found it) unless built with NDEBUG.
+  Result<ServiceConfig> c = ParseConfig("[service]\ntoken = 2\n[{ites.weather_feed]\n", "g.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().find("g.toml: line 3"), std::string::npos) << c.error();
+  EXPECT_NE(c.error().find("saw '{'"), std::string::npos) << c.error();
+}
+
 TEST(ConfigTest, ReadsAReplay) {
   std::string text = Replace(kGood, "mode = \"auto\"",
                              "mode = \"auto\"\nreplay_start = \"2022-06-21T00:00:00Z\"\n"

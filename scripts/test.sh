@@ -50,8 +50,8 @@ phase "unit tests under AddressSanitizer + UBSan (clang, the fuzz build)"
 # One sanitized build for both, with clang (one build instead of two: GCC's ASan build of the
 # unit tests and clang's of the fuzzers); GCC still compiles everything in the full build below,
 # so both compilers' warnings stay errors. Debug (-O0): clang compiled everything with ASan and
-# coverage in 9.5 min of CPU at -O0, 22 min at -O2, whose faster tests (133 s instead of about
-# 200 s) do not make up for it; 10 s of each fuzzer is a bounded check either way.
+# coverage in 9.5 min of CPU at -O0, 22 min at -O2, whose faster tests (133 s instead of
+# 265 s) do not make up for it; 10 s of each fuzzer is a bounded check either way.
 export GREENSHIFT_FUZZ_BUILD_TYPE=Debug
 scripts/fuzz.sh configure
 ninja -C build-fuzz unit_tests greenshift driver_conformance_tests

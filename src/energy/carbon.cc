@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
-#include "core/json_text.h"
 #include "energy/csv.h"
 
 namespace greenshift::energy {
@@ -146,10 +145,7 @@ Result<bool> AddJsonEntry(const nlohmann::json& e, const std::string& at, const 
 
 Result<CarbonSeries> ParseElectricityMapsJson(std::string_view text, const std::string& file) {
   using nlohmann::json;
-  if (JsonNestsDeeperThan(text, kMaxInputJsonDepth))
-    return FileError(file, 0,
-                     "nests deeper than " + std::to_string(kMaxInputJsonDepth) +
-                         " levels: not a document of this kind");
+  GS_RETURN_IF_ERROR(CheckJsonDepth(text, file));
   const json root = json::parse(text, nullptr, false);
   if (root.is_discarded()) return FileError(file, 0, "not valid JSON");
   if (!root.is_object()) return FileError(file, 0, "is not a JSON object");
@@ -205,10 +201,7 @@ Result<CarbonSeries> ParseElectricityMapsJson(std::string_view text, const std::
 
 Result<CarbonSeries> ParseWattTimeJson(std::string_view text, const std::string& file) {
   using nlohmann::json;
-  if (JsonNestsDeeperThan(text, kMaxInputJsonDepth))
-    return FileError(file, 0,
-                     "nests deeper than " + std::to_string(kMaxInputJsonDepth) +
-                         " levels: not a document of this kind");
+  GS_RETURN_IF_ERROR(CheckJsonDepth(text, file));
   const json root = json::parse(text, nullptr, false);
   if (root.is_discarded()) return FileError(file, 0, "not valid JSON");
   if (!root.is_object()) return FileError(file, 0, "is not a JSON object");

@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "core/clock.h"
+#include "core/json_text.h"
 
 namespace greenshift::energy {
 
@@ -55,6 +56,13 @@ std::vector<std::string_view> SplitLines(std::string_view text) {
 
 Status FileError(const std::string& file, size_t line, const std::string& what) {
   return Status::Error(file + (line ? " line " + std::to_string(line) : "") + ": " + what);
+}
+
+Status CheckJsonDepth(std::string_view text, const std::string& file) {
+  if (!JsonNestsDeeperThan(text, kMaxInputJsonDepth)) return Status::Ok();
+  return FileError(file, 0,
+                   "nests deeper than " + std::to_string(kMaxInputJsonDepth) +
+                       " levels: not a document of this kind");
 }
 
 std::string CsvPlace::Describe() const {

@@ -33,6 +33,9 @@ struct CsvPlace {
 
 // "file line N: what" (line 0: "file: what"), the form of every parser error.
 Status FileError(const std::string& file, size_t line, const std::string& what);
+// The FileError of a JSON document from outside (a feed, a file) that nests deeper than
+// kMaxInputJsonDepth (core/json_text.h), found by one pass before it is parsed; Ok otherwise.
+Status CheckJsonDepth(std::string_view text, const std::string& file);
 
 // Parses a whole field as a finite double; an error names the place and the text.
 Result<double> ParseNumber(std::string_view text, const CsvPlace& place);

@@ -7,7 +7,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/json_text.h"
 #include "energy/csv.h"
 #include "energy/weather.h"
 #include "energy/weather_parts.h"
@@ -116,10 +115,7 @@ Result<std::vector<double>> Variable(const json& block, const json& units, const
 
 Result<WeatherSeries> ParseOpenMeteoJson(std::string_view text, const std::string& file,
                                          double near_latitude_deg, double near_longitude_deg) {
-  if (JsonNestsDeeperThan(text, kMaxInputJsonDepth))
-    return FileError(file, 0,
-                     "nests deeper than " + std::to_string(kMaxInputJsonDepth) +
-                         " levels: not a document of this kind");
+  GS_RETURN_IF_ERROR(CheckJsonDepth(text, file));
   const json root = json::parse(text, nullptr, false);
   if (root.is_discarded()) return FileError(file, 0, "not valid JSON");
   if (root.is_object() && root.contains("error") && root["error"].is_boolean() &&

@@ -126,12 +126,18 @@ TEST(LibvirtDisksTest, BrokenOrHostileXmlIsRefusedNotGuessed) {
   EXPECT_EQ((*quoted)[0].device, "disk");  // libvirt's default device
 }
 
-TEST(LibvirtDisksTest, TheLabGuestsDiskIsOneLocalQcow2ThatMovesWithIt) {
+// The lab's guest "web" with a 1 GiB disk (storage "copy" unless a test says otherwise).
+lab::GuestSpec LabGuestWithADisk() {
   lab::GuestSpec guest;
   guest.vm.name = "web";
   guest.vm.disk_gib = 1;
   guest.ip_cidr = "198.18.128.10/16";
   guest.mac = "52:54:00:12:34:56";
+  return guest;
+}
+
+TEST(LibvirtDisksTest, TheLabGuestsDiskIsOneLocalQcow2ThatMovesWithIt) {
+  lab::GuestSpec guest = LabGuestWithADisk();
   Result<std::vector<DomainDisk>> disks =
       ParseDomainDisks(lab::GuestDomainXml(guest, "/guest", "tcg", "br0"));
   ASSERT_TRUE(disks.ok()) << disks.error();
@@ -147,11 +153,7 @@ TEST(LibvirtDisksTest, TheLabGuestsDiskIsOneLocalQcow2ThatMovesWithIt) {
 }
 
 TEST(LibvirtDisksTest, TheLabGuestsSharedDiskIsANetworkDiskThatStays) {
-  lab::GuestSpec guest;
-  guest.vm.name = "web";
-  guest.vm.disk_gib = 1;
-  guest.ip_cidr = "198.18.128.10/16";
-  guest.mac = "52:54:00:12:34:56";
+  lab::GuestSpec guest = LabGuestWithADisk();
   // What the lab's storage gives each protocol (lab::SharedDiskFor), and what libvirt must be
   // told: iSCSI's LUN 1 in the name, NFS without a port (libvirt refuses one: "port cannot be
   // specified in 'nfs' protocol host") and as root, NBD's export by name.

@@ -4,7 +4,7 @@
 # of the scenario's year and reported on the other, both ways, against static, the clairvoyant
 # plan and the oracle's bound, with migrations per VM per day. The choice is the least CO2 among
 # the settings that moved each VM at most once a day on average on the tuning half (an
-# operator's move budget: a setting over it is not a candidate). About 20 minutes on 2 cores
+# operator's move budget: a setting over it is not a candidate). 14 to 20 minutes on 2 cores
 # (the clairvoyant and optimal runs are half of it). No root.
 # usage: scripts/held_out.sh [SCENARIO] [SPLIT] [BUDGET]   (default: the shipped 2022 scenario,
 #        split on 2022-07-01T08:00:00Z, 181 days after its start; at most 1 move/VM/day)

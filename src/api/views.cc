@@ -218,9 +218,13 @@ json ForecastsJson(const control::Forecast* forecast, const placement::Problem& 
       const control::SiteForecast& f = forecast->sites[s];
       for (size_t k = 0; k < f.green_w.size(); ++k) {
         const int64_t at = (forecast->first_slot + static_cast<int64_t>(k)) * forecast->slot_s;
-        points.push_back({{"time", TimeText(at * 1000)},
-                          {"power_w", f.green_w[k]},
-                          {"carbon_g_per_kwh", f.carbon_g_per_kwh[k]}});
+        json point = {{"time", TimeText(at * 1000)},
+                      {"power_w", f.green_w[k]},
+                      {"carbon_g_per_kwh", f.carbon_g_per_kwh[k]}};
+        // What a move counts on: the share of such forecasts' green that came lately.
+        if (k < f.green_realized_share.size())
+          point["green_realized_share"] = f.green_realized_share[k];
+        points.push_back(std::move(point));
       }
       j["issued"] = TimeText(forecast->issued_ms);
       j["slots"] = points;

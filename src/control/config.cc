@@ -230,7 +230,7 @@ Result<ServiceConfig> ParseConfig(const std::string& text, const std::string& fi
   placement::PolicyOptions& po = c.policy_options;
   GS_ASSIGN(po.hysteresis_kg, policy.Number("hysteresis_kg", 0.001, 0, 1e6));
   GS_ASSIGN(po.hysteresis_fraction, policy.Number("hysteresis_fraction", 0.1, 0, 10));
-  GS_ASSIGN(po.green_margin_fraction, policy.Number("green_margin_fraction", 0.1, 0, 0.99));
+  GS_ASSIGN(po.green_margin_fraction, policy.Number("green_margin_fraction", 0, 0, 0.99));
   GS_ASSIGN(po.optimal_time_limit_s, policy.Number("optimal_time_limit_s", 10, 0.1, 3600));
   double optimal_horizon = 0, optimal_replan = 0;
   GS_RETURN_IF_ERROR(placement::ReadOptimalWorkLimits(

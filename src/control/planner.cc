@@ -52,6 +52,10 @@ placement::Outlook Planner::MakeOutlook(int64_t slot, const Forecast& forecast,
       } else {
         outlook.green_w[s * H + k] = site.green_w[k];
         outlook.carbon_g_per_kwh[s * H + k] = site.carbon_g_per_kwh[k];
+        if (k < site.green_realized_share.size()) {
+          outlook.green_realized_share.resize(S * H, 1.0);
+          outlook.green_realized_share[s * H + k] = site.green_realized_share[k];
+        }
       }
     }
   }

@@ -582,7 +582,16 @@ class OptimalPolicy : public Policy {
       return Plan{Name(), {}};  // nothing to place, or no slot to place it in
     }
     PathModel model(problem, costs, outlook, H, options_.min_dwell_slots);
-    const Plan greedy = start_->Decide(problem, costs, outlook);
+    // Its first plan priced on the forecast as the MIP is: all of the forecast green, not the
+    // share of it the forecasts' record says came (the greedy's own rule).
+    Plan greedy;
+    if (outlook.green_realized_share.empty()) {
+      greedy = start_->Decide(problem, costs, outlook);
+    } else {
+      Outlook as_forecast = outlook;
+      as_forecast.green_realized_share.clear();
+      greedy = start_->Decide(problem, costs, as_forecast);
+    }
 
     // The restricted master: the site columns, every VM staying, every VM as the greedy plan
     // moves it.

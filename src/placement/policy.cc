@@ -72,10 +72,12 @@ class StaticPolicy : public Policy {
 // brown power it would add there (its power beyond the green left after the VMs placed so far)
 // times the grid's carbon intensity, plus the move's energy; move it when that saves more than the
 // hysteresis, capacity, downtime budget and link time allowing, and when the same move made
-// later in the horizon would not save more (then it waits). A destination's forecast green is
-// counted less its margin (`green_margin_fraction`): a move must pay under the forecast's
-// error, staying need not. With a one-slot horizon fed with what the sensors measure now, this
-// is the talk's follow-the-sensor rule.
+// later in the horizon would not save more (then it waits). Of a destination's forecast green a
+// move counts the share that came when such forecasts were made lately (the outlook's
+// `green_realized_share`, learned by the forecaster per site and lead), less a margin the
+// operator may add (`green_margin_fraction`): a move must pay under the forecast's error,
+// staying need not. With a one-slot horizon fed with what the sensors measure now, this is the
+// talk's follow-the-sensor rule.
 //
 // Why this order and the wait (measured on 2022's three sites, docs/placement.md): ordered by
 // energy, the biggest VMs took the green even where their grid was clean and a move saved little,
@@ -114,18 +116,19 @@ class GreedyPolicy : public Policy {
     const double counted_green = 1 - options_.green_margin_fraction;
 
     // Per site and slot: the CO2 of a watt over the slot (kg), and the green left after the
-    // load there, counting the forecast green less its margin (found again for the two sites
-    // whose load a move changes). A VM's CO2 at a site in a slot is then its power beyond that
-    // green times the first: three operations, no division, for each of the sites x slots x VMs
-    // priced each decision.
+    // load there, counting of the forecast green the share that came in the forecaster's
+    // record, less the margin (found again for the two sites whose load a move changes). A VM's
+    // CO2 at a site in a slot is then its power beyond that green times the first: three
+    // operations, no division, for each of the sites x slots x VMs priced each decision.
     std::vector<double> kg_per_w(sites * horizon), green_left_w(sites * horizon);
     for (size_t s = 0; s < sites; ++s)
       for (size_t k = 0; k < horizon; ++k)
         kg_per_w[s * horizon + k] = KgCo2(slot_h, outlook.Carbon(s, k));
     auto find_green_left = [&](size_t s) {
       for (size_t k = 0; k < horizon; ++k) {
+        const double counted = counted_green * outlook.RealizedShare(s, k);
         green_left_w[s * horizon + k] =
-            std::max(0.0, outlook.Green(s, k) * counted_green - load[s * horizon + k]);
+            std::max(0.0, outlook.Green(s, k) * counted - load[s * horizon + k]);
       }
     };
     for (size_t s = 0; s < sites; ++s) find_green_left(s);

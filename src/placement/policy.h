@@ -16,9 +16,10 @@ struct PolicyOptions {
   int64_t min_dwell_slots = 4;       // a VM stays at least this long where it was moved
   double hysteresis_kg = 0.001;      // a move must save at least this much CO2 over the horizon...
   double hysteresis_fraction = 0.1;  // ...and this share of what the VM would emit staying
-  // For the greedy forecast policy: the share of a destination's forecast green a move does not
-  // count on, so that it pays under the forecast's error (0 <= x < 1; staying counts it all).
-  double green_margin_fraction = 0.1;
+  // For the greedy forecast policy: a share of a destination's forecast green a move does not
+  // count on, beyond what the forecasts' record takes off (Outlook::green_realized_share), so
+  // that it pays under a larger error than lately (0 <= x < 1; staying counts it all).
+  double green_margin_fraction = 0;
   size_t horizon_slots = 24;  // how far ahead forecast-based policies look
   // For `optimal`: how much work one solve may do. These, not the clock, stop it, so that the
   // same input gives the same plan on any machine under any load.

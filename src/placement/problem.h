@@ -127,11 +127,18 @@ struct Outlook {
   size_t slots = 0;
   // green_w[site * slots + k], carbon[site * slots + k] (gCO2/kWh), vm_power_w[vm * slots + k]
   std::vector<double> green_w, carbon_g_per_kwh, vm_power_w;
+  // green_realized_share[site * slots + k]: the share of the forecast green (of green_w) that
+  // came in the forecaster's recent record, as far ahead (control::SiteForecast); empty: all
+  // of it (sensors, or a forecast that knows).
+  std::vector<double> green_realized_share;
   std::vector<int> site_of_vm;          // current placement
   std::vector<int64_t> last_move_slot;  // per VM; very negative when never moved
   double Green(size_t site, size_t k) const { return green_w[site * slots + k]; }
   double Carbon(size_t site, size_t k) const { return carbon_g_per_kwh[site * slots + k]; }
   double Power(size_t vm, size_t k) const { return vm_power_w[vm * slots + k]; }
+  double RealizedShare(size_t site, size_t k) const {
+    return green_realized_share.empty() ? 1.0 : green_realized_share[site * slots + k];
+  }
 };
 
 struct Move {

@@ -335,7 +335,7 @@ Result<Scenario> LoadScenario(const std::string& path, double days_override, int
     GS_ASSIGN(dwell, p.Number("min_dwell_hours", 4, 1, 24 * 30));
     GS_ASSIGN(policy.hysteresis_kg, p.Number("hysteresis_kg", 0.001, 0, 1e6));
     GS_ASSIGN(policy.hysteresis_fraction, p.Number("hysteresis_fraction", 0.1, 0, 10));
-    GS_ASSIGN(policy.green_margin_fraction, p.Number("green_margin_fraction", 0.1, 0, 0.99));
+    GS_ASSIGN(policy.green_margin_fraction, p.Number("green_margin_fraction", 0, 0, 0.99));
     GS_ASSIGN(horizon, p.Number("horizon_hours", 24, 1, 24 * 7));
     GS_ASSIGN(policy.optimal_time_limit_s, p.Number("optimal_time_limit_s", 10, 0.1, 3600));
     GS_ASSIGN(replan, p.Number("optimal_replan_hours", 6, 1, 24 * 7));

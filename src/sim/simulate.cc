@@ -458,10 +458,16 @@ placement::Outlook ForecastOutlook(const World& world, size_t t, size_t horizon_
   for (size_t v = 0; v < V; ++v) default_power[v] = world.vm_power_w[v * T];
   control::Forecaster forecaster(InputsOf(world), world.problem.slot_s, default_power);
   const size_t week = static_cast<size_t>(7 * 86400 / world.problem.slot_s);
-  for (size_t j = t > week ? t - week : 0; j < t && j < T; ++j)
+  auto ms_at = [&](size_t j) {
+    return (world.start_utc_s + static_cast<int64_t>(j) * world.problem.slot_s) * 1000;
+  };
+  // The week before as the engine lives it, a forecast after each slot's observation, so that
+  // the forecasts' record (the share of their green that came) is the engine's too.
+  for (size_t j = t > week ? t - week : 0; j < t && j < T; ++j) {
     forecaster.Learn(ObservationOf(world, j));
-  const int64_t now_ms =
-      (world.start_utc_s + static_cast<int64_t>(t) * world.problem.slot_s) * 1000;
+    if (j + 1 < t) forecaster.Predict(ms_at(j + 1), horizon_slots);
+  }
+  const int64_t now_ms = ms_at(t);
   const control::Forecast forecast = forecaster.Predict(now_ms, horizon_slots);
   placement::Outlook outlook;
   outlook.now_slot = static_cast<int64_t>(t);
@@ -475,6 +481,10 @@ placement::Outlook ForecastOutlook(const World& world, size_t t, size_t horizon_
     for (size_t k = 0; k < H; ++k) {
       outlook.green_w[s * H + k] = forecast.sites[s].green_w[k];
       outlook.carbon_g_per_kwh[s * H + k] = forecast.sites[s].carbon_g_per_kwh[k];
+      if (k < forecast.sites[s].green_realized_share.size()) {
+        outlook.green_realized_share.resize(S * H, 1.0);
+        outlook.green_realized_share[s * H + k] = forecast.sites[s].green_realized_share[k];
+      }
     }
   }
   outlook.vm_power_w = forecast.vm_power_w;
@@ -489,6 +499,7 @@ placement::Outlook OutlookFor(const World& world, const placement::Policy& polic
                            last_move_slot);
   // What the sensors measured in the slot before (at the first slot, nothing yet: the forecast).
   placement::Outlook outlook = ForecastOutlook(world, t, 1, site_of_vm, last_move_slot);
+  outlook.green_realized_share.clear();  // what is measured, as the engine's planner gives it
   if (t == 0) return outlook;
   const control::Observation seen = ObservationOf(world, t - 1);
   for (size_t s = 0; s < world.problem.sites.size(); ++s) {

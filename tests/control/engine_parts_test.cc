@@ -623,5 +623,65 @@ TEST(ForecasterTest, HistoryScalesTheClearSkyByTheLastHourFadingIntoTheWeek) {
   EXPECT_NEAR(grey.sites[0].green_w[0], 1000 * (week + (0.25 - week) * std::exp(-1.0 / 16)), 1e-6);
 }
 
+TEST(ForecasterTest, ItLearnsWhichShareOfTheGreenItForecastCame) {
+  // Persistence (no model, no history): each hour forecasts the hour just measured for every
+  // slot ahead. The site alternates 1000 W and 500 W: one hour ahead the forecast was 1000
+  // when 500 came and 500 when 1000 came (500 + 500 of 1000 + 500 came: 2/3); two hours ahead
+  // it was always right (1).
+  auto site = std::make_shared<SiteInputs>();
+  auto inputs = std::make_shared<Inputs>(std::vector<std::shared_ptr<const SiteInputs>>{site});
+  const int64_t hour = 3600, first = 1655769600 / hour;
+  Forecaster forecaster(inputs, hour, {});
+  auto learn = [&](int64_t slot, double green_w) {
+    Observation seen;
+    seen.time_ms = (slot + 1) * hour * 1000;  // at the end of its slot
+    seen.sites.resize(1);
+    seen.sites[0].green_w = green_w;
+    forecaster.Learn(seen);
+  };
+  auto predict = [&](int64_t slot) { return forecaster.Predict(slot * hour * 1000, 3); };
+  // Nothing scored yet: the share a fixed margin used to count on.
+  const Forecast unscored = predict(first);
+  ASSERT_EQ(unscored.sites[0].green_realized_share.size(), 3u);
+  for (double share : unscored.sites[0].green_realized_share) EXPECT_DOUBLE_EQ(share, 0.9);
+  int64_t slot = first;
+  for (; slot < first + 400; ++slot) {
+    learn(slot, slot % 2 ? 1000 : 500);
+    predict(slot + 1);
+  }
+  const std::vector<double> share = predict(slot).sites[0].green_realized_share;
+  EXPECT_NEAR(share[0], 2.0 / 3, 0.01);
+  EXPECT_DOUBLE_EQ(share[1], 1.0);
+  EXPECT_NEAR(share[2], 2.0 / 3, 0.01);
+  // The sun sets: 1000 was forecast, nothing came, and that counts. The dark hours after it
+  // forecast nothing and change nothing (they would only fade the daylight's record).
+  learn(slot, 0);
+  predict(slot + 1);
+  ++slot;
+  const std::vector<double> at_dusk = predict(slot).sites[0].green_realized_share;
+  EXPECT_LT(at_dusk[0], share[0] - 0.001);
+  for (int64_t dark = 0; dark < 12; ++dark, ++slot) {
+    learn(slot, 0);
+    predict(slot + 1);
+  }
+  EXPECT_EQ(predict(slot).sites[0].green_realized_share[0], at_dusk[0]);
+  // A slot seen again, or a reading missing, is not scored (once, and only on a measurement).
+  learn(slot, 800);
+  predict(slot + 1);
+  const double before = predict(slot + 1).sites[0].green_realized_share[0];
+  learn(slot + 1, 100);  // forecast 800, 100 came: scored
+  learn(slot + 1, 100);  // seen again
+  const double once = predict(slot + 2).sites[0].green_realized_share[0];
+  EXPECT_LT(once, before);
+  predict(slot + 2);
+  learn(slot + 2, NAN);
+  EXPECT_EQ(predict(slot + 3).sites[0].green_realized_share[0], once);
+  const Forecast last = predict(slot + 3);
+  for (double s : last.sites[0].green_realized_share) {
+    EXPECT_GE(s, 0);
+    EXPECT_LE(s, 1);
+  }
+}
+
 }  // namespace
 }  // namespace greenshift::control

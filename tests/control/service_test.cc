@@ -625,7 +625,17 @@ TEST_F(ServiceTest, TheApiServesTheLoop) {
   EXPECT_NE(page->body.find("/static/chart.js"), std::string::npos);
   auto forecasts = http.Get("/api/forecasts");
   ASSERT_TRUE(forecasts);
-  EXPECT_EQ(json::parse(forecasts->body).size(), 2u);
+  const json forecast_sites = json::parse(forecasts->body);
+  ASSERT_EQ(forecast_sites.size(), 2u);
+  for (const json& site : forecast_sites) {
+    ASSERT_FALSE(site["slots"].empty()) << site.dump();
+    for (const json& slot : site["slots"]) {
+      // Each slot says how much of its green a move counts on (the forecasts' record).
+      ASSERT_TRUE(slot["green_realized_share"].is_number()) << slot.dump();
+      EXPECT_GE(slot["green_realized_share"].get<double>(), 0);
+      EXPECT_LE(slot["green_realized_share"].get<double>(), 1);
+    }
+  }
   server_->Stop();
 }
 

@@ -745,6 +745,62 @@ TEST(PlacementTest, AMoveMustPayWithoutTheForecastsMarginOfGreen) {
   }
 }
 
+TEST(PlacementTest, AMoveCountsOnlyTheShareOfForecastGreenThatCameLately) {
+  // The same move as above: it pays when all of b's 60 W come, not when the forecasts' record
+  // says half of such green came lately (the forecaster's realized share, per site and slot).
+  Decision d({1000, 1000}, 2, {0}, {100});
+  for (size_t k = 0; k < 2; ++k) {
+    d.Set(0, k, 0, 200);
+    d.Set(1, k, 60, 400);
+  }
+  placement::PolicyOptions options;
+  options.horizon_slots = 2;
+  EXPECT_EQ(d.Decide(options).moves.size(), 1u);  // no record: all of it
+  d.outlook.green_realized_share.assign(2 * 2, 1.0);
+  EXPECT_EQ(d.Decide(options).moves.size(), 1u);
+  d.outlook.green_realized_share = {1.0, 1.0, 0.5, 0.5};  // site * slots + k
+  EXPECT_TRUE(d.Decide(options).moves.empty());
+  // Per slot: the second hour's record alone does not stop it (the first pays enough)...
+  d.outlook.green_realized_share = {1.0, 1.0, 1.0, 0.9};
+  EXPECT_EQ(d.Decide(options).moves.size(), 1u);
+  // ...and the share at the VM's own site does not count: staying counts all of its green.
+  Decision home({1000, 1000}, 1, {0}, {100});
+  home.Set(0, 0, 100, 400);
+  home.Set(1, 0, 0, 10);
+  home.outlook.green_realized_share = {0.0, 1.0};
+  EXPECT_TRUE(home.Decide(options).moves.empty());
+  // An operator's margin comes on top of the record: 60 W x 1.0 x (1 - 0.5) does not pay.
+  d.outlook.green_realized_share.assign(2 * 2, 1.0);
+  options.green_margin_fraction = 0.5;
+  EXPECT_TRUE(d.Decide(options).moves.empty());
+}
+
+TEST(PlacementTest, OptimalPricesAllOfTheForecastGreenWhateverItsRecord) {
+  // The MIP prices the forecast as it is (its first plan, the greedy's, too): a record of
+  // forecasts that did not come stops the greedy's move, not optimal's.
+  Decision d({1000, 1000}, 2, {0}, {100});
+  for (size_t k = 0; k < 2; ++k) {
+    d.Set(0, k, 0, 200);
+    d.Set(1, k, 100, 400);
+  }
+  placement::PolicyOptions options;
+  options.horizon_slots = 2;
+  options.optimal_replan_slots = 1;
+  auto plan_of = [&](const std::string& name) {
+    auto policy = placement::MakePolicy(name, options);
+    EXPECT_TRUE(policy.ok()) << policy.error();
+    return (*policy)->Decide(d.problem, placement::MoveCosts(d.problem), d.outlook);
+  };
+  const placement::Plan full = plan_of("optimal");
+  ASSERT_EQ(full.moves.size(), 1u);
+  d.outlook.green_realized_share.assign(2 * 2, 0.0);  // nothing forecast came lately
+  EXPECT_TRUE(plan_of("greedy-forecast").moves.empty());
+  const placement::Plan same = plan_of("optimal");
+  ASSERT_EQ(same.moves.size(), 1u);
+  EXPECT_EQ(same.moves[0].to, full.moves[0].to);
+  EXPECT_EQ(same.moves[0].slot, full.moves[0].slot);
+}
+
 TEST(PlacementTest, TheBusiestDaysMoveRateCountsTheMovesOfTheBusiestWindow) {
   // Hand-made: 2 VMs over 5 hourly days, moves only on the third day (6 of them) and 2 on the
   // first: the busiest day moves each VM 3 times, the average is (6 + 2) / (2 x 5) a day.
@@ -813,8 +869,15 @@ TEST(PlacementTest, PoliciesSayWhatTheyNeed) {
   const placement::Outlook seen = sim::OutlookFor(world, **sensor, 10, world.initial_site, never);
   ASSERT_EQ(seen.slots, 1u);
   EXPECT_DOUBLE_EQ(seen.Green(1, 0), world.GreenW(1, 9));
+  EXPECT_TRUE(seen.green_realized_share.empty());  // measured: all of it came
   const placement::Outlook ahead = sim::OutlookFor(world, **optimal, 10, world.initial_site, never);
   EXPECT_EQ(ahead.slots, 9u);
+  // Forecasts carry their record, learned over the slots before as the engine learns it.
+  ASSERT_EQ(ahead.green_realized_share.size(), world.problem.sites.size() * 9);
+  for (double share : ahead.green_realized_share) {
+    EXPECT_GE(share, 0);
+    EXPECT_LE(share, 1);
+  }
   options.optimal_replan_slots = 0;
   EXPECT_FALSE(placement::MakePolicy("optimal", options).ok());
 }

@@ -252,6 +252,9 @@ class Driver {
   virtual Result<std::vector<VmInfo>> ListVms() = 0;
   virtual Result<VmInfo> GetVm(const std::string& name) = 0;
   // Moves a VM to `to_host`. Always returns a result; result.completed says whether it moved.
+  // It returns even when the source's hypervisor stops answering mid-migration (a QEMU waiting
+  // for a network disk whose server is gone): seconds later, nothing of the VM left on the
+  // destination, result.running_on the source, where the guest stays paused until it can go on.
   // A mode the driver lacks (GetCapabilities) is refused with why; tuning it lacks
   // (auto-converge, a bandwidth cap, a downtime target) is ignored. Callers ask first.
   virtual MigrationResult Migrate(const std::string& name, const std::string& to_host,

@@ -186,6 +186,9 @@ TEST(LibvirtDisksTest, TheLabGuestsSharedDiskIsANetworkDiskThatStays) {
     ASSERT_EQ(disks->size(), 1u) << c.protocol;
     EXPECT_EQ((*disks)[0].type, "network");
     EXPECT_EQ((*disks)[0].target, "vda");
+    // Named in errors (a storage server that stops answering): which protocol, from where.
+    EXPECT_EQ((*disks)[0].protocol, c.protocol);
+    EXPECT_EQ((*disks)[0].host, "198.19.254.1");
     EXPECT_TRUE(DisksToCopy(*disks, {}).empty()) << c.protocol << ": a shared disk never moves";
   }
 }

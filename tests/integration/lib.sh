@@ -152,6 +152,57 @@ disk_acked() {
   echo $((10#$acked))
 }
 
+# wait_acked_past IP RECORDS [SECONDS]: waits (20 s unless told) until the guest at IP has
+# acknowledged more than RECORDS disk records; the caller checks what it needs afterwards.
+wait_acked_past() {
+  local deadline=$((SECONDS + ${3:-20}))
+  until (($(disk_acked "$1") > $2)) || ((SECONDS >= deadline)); do sleep 0.2; done
+}
+
+# check_storage_server_killed VM FROM TO MODE: the lab's MODE storage server (nbd, iscsi, nfs) is
+# killed while VM's memory is copied from FROM to TO (100 Mbit/s: seconds of copy). The migration
+# fails and VM stays on FROM: over NBD its disk fails requests and it runs on; over iSCSI and NFS
+# its QEMU waits, paused, for its disk at the switchover, and the error says so. Nothing of VM is
+# left on TO. `lab up` brings the server back: VM runs on FROM and writes its disk again, no
+# acknowledged record lost. The link is unshaped again afterwards.
+check_storage_server_killed() {
+  local vm=$1 from=$2 to=$3 mode=$4 ip rc=0 acked
+  local out="$TEST_TMP/killed-$vm.json" err="$TEST_TMP/killed-$vm.err"
+  server_of() { "$G" lab status --json | jq -r ".storage.servers.$1.pid"; }
+  ip=$("$G" vm list --json | jq -r --arg n "$vm" '.[] | select(.name == $n) | .ip')
+  "$G" lab link "$from" "$to" --bandwidth-mbit 100
+  "$G" migrate "$vm" --to "$to" --live --json >"$out" 2>"$err" &
+  local migrate_pid=$!
+  wait_for_line "$err" " copying "
+  sleep 1
+  kill -KILL "$(server_of "$mode")"
+  wait "$migrate_pid" || rc=$?
+  jq -c 'del(.events)' "$out"
+  check "$vm: migrate fails when its $mode server dies" test "$rc" -ne 0
+  if [[ $mode != nbd ]]; then
+    check "$vm: the error says the source waits for its $mode disk" \
+      grep -q "waiting for its disk (.* over $mode from" "$err"
+  fi
+  check "$vm: the result says it stays on $from" test "$(jqr "$out" .running_on)" = "$from"
+  check "$vm: no QEMU of it is left on $to" test "$(qemu_count "$vm" "$to")" = 0
+  check "the $mode server is down" test "$(server_of "$mode")" = 0
+  lab_up --sites 2 --storage
+  check "lab up started the $mode server again" float_gt "$(server_of "$mode")" 0
+  local where
+  for _ in $(seq 150); do
+    where=$("$G" vm list --json | jq -c --arg n "$vm" '.[] | select(.name == $n) | [.copies, .state]')
+    [[ $where == "[[\"$from\"],\"running\"]" ]] && break
+    sleep 0.2
+  done
+  check "$vm runs once, on $from" test "$where" = "[[\"$from\"],\"running\"]"
+  acked=$(disk_acked "$ip")
+  wait_acked_past "$ip" $((acked + 20))
+  check "$vm writes its disk again once the server is back" \
+    test "$(disk_acked "$ip")" -gt $((acked + 20))
+  check_disk_clean "$vm"
+  "$G" lab link "$from" "$to" --bandwidth-mbit 0
+}
+
 # check_disk_clean VM: every record its guest acknowledged is on its disk, whole.
 check_disk_clean() {
   local report="$TEST_TMP/verify-$1.json"

@@ -13,8 +13,7 @@ source "$(dirname "$0")/lib.sh"
 use_lab "it-$MODE"
 
 lab_up --sites 2 --storage
-server_pid() { "$G" lab status --json | jq -r ".storage.servers.$MODE.pid"; }
-check "the $MODE server runs" float_gt "$(server_pid)" 0
+check "the $MODE server runs" float_gt "$("$G" lab status --json | jq -r ".storage.servers.$MODE.pid")" 0
 "$G" vm start web --site a --disk-gib 1 --storage "$MODE" --disk-mb-s 5 --disk-fill-mib 64
 IP=$("$G" vm list --json | jq -r '.[0].ip')
 wait_console web a "gs-disk: 64 MiB filled"
@@ -34,42 +33,7 @@ check "no disk was copied (the disk is shared)" test "$(jqr "$M" .disk)" = null
 check_moved_writing "$IP" web a b "$acked_before"
 
 # The storage server killed while the memory is copied (100 Mbit/s: several seconds of copy).
-"$G" lab link a b --bandwidth-mbit 100
-"$G" migrate web --to a --live --json >"$TEST_TMP/killed.json" 2>"$TEST_TMP/killed.err" &
-migrate_pid=$!
-wait_for_line "$TEST_TMP/killed.err" " copying "
-sleep 1
-kill -KILL "$(server_pid)"
-rc=0
-wait "$migrate_pid" || rc=$?
-jq -c 'del(.events)' "$TEST_TMP/killed.json"
-check "migrate fails" test "$rc" -ne 0
-if [[ $MODE != nbd ]]; then
-  check "the error says the source waits for its $MODE disk" \
-    grep -q "waiting for its disk (shared over $MODE" "$TEST_TMP/killed.err"
-fi
-check "the result says the VM stays on b" test "$(jqr "$TEST_TMP/killed.json" .running_on)" = b
-check "the VM is on b" test "$("$G" vm list --json | jq -r '.[0].site')" = b
-check "no QEMU of it is left on a" test "$(qemu_count web a)" = 0
-check "the server is down" test "$(server_pid)" = 0
-
-"$G" lab up --sites 2 --storage
-check "lab up started the storage server again" float_gt "$(server_pid)" 0
-for _ in $(seq 150); do
-  [[ $("$G" vm list --json | jq -c '.[0] | [.site, .state]') == '["b","running"]' ]] && break
-  sleep 0.2
-done
-check "the VM runs on b" test "$("$G" vm list --json | jq -c '.[0] | [.site, .state]')" = '["b","running"]'
-acked_down=$(disk_acked "$IP")
-for _ in $(seq 100); do
-  (($(disk_acked "$IP") > acked_down + 20)) && break
-  sleep 0.2
-done
-check "the guest writes its disk again once the server is back" \
-  test "$(disk_acked "$IP")" -gt $((acked_down + 20))
-check_disk_clean web
-
-"$G" lab link a b --bandwidth-mbit 0
+check_storage_server_killed web b a "$MODE"
 check_migrates_again web a
 check_disk_clean web
 check_guest_kernel_clean web a

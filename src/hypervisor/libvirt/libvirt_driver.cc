@@ -65,6 +65,13 @@ Status LastError(const std::string& context) {
   }
 }
 
+// A source whose job libvirt does not describe within this long during a migration is blocked:
+// libvirt waits for its QEMU, and a QEMU that does not answer for so long is most likely
+// flushing its disk at the switchover to a storage server that is gone (libiscsi and libnfs wait
+// for it to come back). Its migration cannot complete. (Longer than the qemu driver's 5 s: the
+// question goes through libvirtd, which also waits for its own job lock.)
+constexpr std::chrono::seconds kSourceSilent{10};
+
 // libvirt prints every error on stderr unless told otherwise: greenshift reports its own.
 void QuietErrors(void*, virErrorPtr) {}
 
@@ -264,6 +271,13 @@ Result<std::vector<DomainDisk>> ParseDomainDisks(const std::string& xml) {
         if (Named(child, "source")) {
           // file= for files, dev= for block devices; a network disk's source names a protocol.
           disk.source = Attribute(child, disk.type == "block" ? "dev" : "file");
+          if (disk.type == "network") {
+            disk.protocol = Attribute(child, "protocol");
+            for (xmlNodePtr host = child->children; host != nullptr && disk.host.empty();
+                 host = host->next) {
+              if (Named(host, "host")) disk.host = Attribute(host, "name");
+            }
+          }
         }
       }
       if (disk.target.empty())
@@ -878,14 +892,15 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
                                 : "background";
   }
 
-  Params params;
+  auto params = std::make_shared<Params>();  // the migration's thread keeps it (below)
   if (!dest_host.migration_uri.empty())
-    virTypedParamsAddString(&params.p, &params.n, &params.max, VIR_MIGRATE_PARAM_URI,
+    virTypedParamsAddString(&params->p, &params->n, &params->max, VIR_MIGRATE_PARAM_URI,
                             dest_host.migration_uri.c_str());
   if (tuned && can.bandwidth_limit && options.max_bandwidth_bytes_s > 0) {
     const auto mib_s = static_cast<unsigned long long>(
         std::ceil(static_cast<double>(options.max_bandwidth_bytes_s) / (1 << 20)));
-    virTypedParamsAddULLong(&params.p, &params.n, &params.max, VIR_MIGRATE_PARAM_BANDWIDTH, mib_s);
+    virTypedParamsAddULLong(&params->p, &params->n, &params->max, VIR_MIGRATE_PARAM_BANDWIDTH,
+                            mib_s);
   }
   unsigned int flags = VIR_MIGRATE_PEER2PEER;
   if (!to_copy.empty()) {
@@ -895,7 +910,7 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
     if (options.disk_copy_mode == hypervisor::DiskCopyMode::kWriteBlocking)
       flags |= VIR_MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES;
     for (const DomainDisk& disk : to_copy)
-      virTypedParamsAddString(&params.p, &params.n, &params.max, VIR_MIGRATE_PARAM_MIGRATE_DISKS,
+      virTypedParamsAddString(&params->p, &params->n, &params->max, VIR_MIGRATE_PARAM_MIGRATE_DISKS,
                               disk.target.c_str());
   }
   if (options.mode == MigrationMode::kLive) flags |= VIR_MIGRATE_LIVE;
@@ -920,36 +935,105 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
     impl_->watches[name] = watch;
     impl_->cancel_requests.erase(name);
   }
-  // The migration itself blocks until it ends, on its own thread; this one watches its job.
-  std::atomic<bool> done{false};
-  int rc = -1;
-  Status migrate_error;
-  std::thread runner([&] {
-    rc = virDomainMigrateToURI3(dom, peer.c_str(), params.p, static_cast<unsigned int>(params.n),
-                                flags);
-    if (rc < 0) migrate_error = LastError("migrating VM '" + name + "' to host " + to_host);
-    done = true;
+  // The migration itself blocks until it ends, on its own thread, and so may a question about
+  // its job: libvirt answers one only once the source QEMU does, and a QEMU flushing its disk at
+  // the switchover to a storage server that is gone (libiscsi and libnfs wait for it to come
+  // back) answers nothing until the server is back, for minutes or forever. So both calls run
+  // on threads of their own, on what they own (a Flight, and a reference on the domain), and
+  // this one watches them: it can give up on a source that no longer answers and return.
+  struct JobSample {
+    int64_t memory_processed = 0, memory_remaining = 0, iteration = 0;
+    int64_t disk_processed = 0, disk_remaining = 0;
+  };
+  struct Flight {
+    std::mutex mutex;
+    bool done = false;  // the migration call returned
+    int rc = -1;
+    Status error;
+    bool querying = false;  // a job-stats call is out, since asked_at
+    SteadyTime asked_at{};
+    uint64_t samples = 0;  // job-stats answers with an active job, so far
+    JobSample last;
+  };
+  auto flight = std::make_shared<Flight>();
+  auto domain_ref = [dom] {
+    virDomainRef(dom);
+    return std::shared_ptr<std::remove_pointer_t<virDomainPtr>>(dom, DomainFree());
+  };
+  std::thread runner(
+      [flight, d = domain_ref(), peer, params = std::move(params), flags, name, to_host] {
+        const int rc = virDomainMigrateToURI3(d.get(), peer.c_str(), params->p,
+                                              static_cast<unsigned int>(params->n), flags);
+        Status error;
+        if (rc < 0) error = LastError("migrating VM '" + name + "' to host " + to_host);
+        std::lock_guard<std::mutex> lock(flight->mutex);
+        flight->rc = rc;
+        flight->error = error;
+        flight->done = true;
+      });
+  std::thread poller([flight, d = domain_ref()] {
+    while (true) {
+      {
+        std::lock_guard<std::mutex> lock(flight->mutex);
+        if (flight->done) return;
+        flight->querying = true;
+        flight->asked_at = SteadyNow();
+      }
+      Params stats;
+      int type = 0;
+      const bool active = virDomainGetJobStats(d.get(), &type, &stats.p, &stats.n, 0) == 0 &&
+                          type != VIR_DOMAIN_JOB_NONE;
+      {
+        std::lock_guard<std::mutex> lock(flight->mutex);
+        flight->querying = false;
+        if (active) {
+          JobSample& j = flight->last;
+          j.memory_processed = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_PROCESSED, 0));
+          j.memory_remaining = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_REMAINING, 0));
+          j.iteration = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_ITERATION, 0));
+          j.disk_processed = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_DISK_PROCESSED, 0));
+          j.disk_remaining = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_DISK_REMAINING, 0));
+          ++flight->samples;
+        }
+      }
+      std::this_thread::sleep_for(milliseconds(100));
+    }
   });
+  // Ends the job without waiting for libvirt's answer (which waits for QEMU's).
+  auto abort_job = [&domain_ref] {
+    std::thread([d = domain_ref()] { (void)virDomainAbortJob(d.get()); }).detach();
+  };
   std::string stop_reason;
+  bool source_silent = false;  // the source stopped answering: given up on, see below
   MigrationProgress last;
+  uint64_t samples_seen = 0;
   // The disk copy as the job stats showed it (sampled every 100 ms): its bytes, when it began
   // and when the memory's copy began (libvirt starts that once the disks have caught up).
   int64_t disk_bytes = 0;
   double disk_copy_started_ms = -1, disk_caught_up_ms = -1, last_disk_report_ms = -1000;
-  while (!done) {
+  while (true) {
     std::this_thread::sleep_for(milliseconds(100));
+    JobSample sample;
+    bool done = false, querying = false;
+    uint64_t samples = 0;
+    SteadyTime asked_at{};
+    {
+      std::lock_guard<std::mutex> lock(flight->mutex);
+      done = flight->done;
+      sample = flight->last;
+      samples = flight->samples;
+      querying = flight->querying;
+      asked_at = flight->asked_at;
+    }
     if (done) break;
-    Params stats;
-    int type = 0;
-    if (virDomainGetJobStats(dom, &type, &stats.p, &stats.n, 0) == 0 &&
-        type != VIR_DOMAIN_JOB_NONE) {
+    if (samples != samples_seen) {
+      samples_seen = samples;
       MigrationProgress p;
-      p.transferred_bytes = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_PROCESSED, 0));
-      p.remaining_bytes = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_REMAINING, 0));
-      p.pass =
-          static_cast<int>(std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_ITERATION, 0)));
-      p.disk_transferred_bytes = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_DISK_PROCESSED, 0));
-      p.disk_remaining_bytes = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_DISK_REMAINING, 0));
+      p.transferred_bytes = sample.memory_processed;
+      p.remaining_bytes = sample.memory_remaining;
+      p.pass = static_cast<int>(sample.iteration);
+      p.disk_transferred_bytes = sample.disk_processed;
+      p.disk_remaining_bytes = sample.disk_remaining;
       p.elapsed_ms = elapsed_ms();
       // libvirt copies the disks first and starts on the memory once every copy has caught up.
       p.phase = p.transferred_bytes > 0        ? MigrationPhase::kCopying
@@ -991,11 +1075,83 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
       stop_reason = cancel ? "migration was cancelled"
                            : "migration did not finish within " +
                                  std::to_string(options.timeout.count() / 1000) + " s";
-      (void)virDomainAbortJob(dom);  // the VM stays on its source
+      abort_job();  // the VM stays on its source
+    }
+    if (querying && SteadyNow() - asked_at >= kSourceSilent) {
+      source_silent = true;
+      break;
     }
   }
+  if (source_silent) {
+    runner.detach();  // each ends when libvirt answers, on what it owns
+    poller.detach();
+    result.total_ms = elapsed_ms();
+    // libvirt starts the guest on the destination in its Finish phase, which the source's
+    // libvirtd reaches only after its QEMU has answered: the copy there is an incoming one that
+    // has not run. Destroyed, it never can; the source's migration then fails once its QEMU
+    // answers again, and libvirt resumes the guest there. (Asked, not assumed: were it running,
+    // the VM would have moved, and its source copy is libvirt's to end.)
+    Domain there(virDomainLookupByName(destination->get(), name.c_str()));
+    int state = VIR_DOMAIN_NOSTATE, reason = 0;
+    if (there && virDomainGetState(there.get(), &state, &reason, 0) == 0 &&
+        state == VIR_DOMAIN_RUNNING) {
+      result.running_on = to_host;
+      result.error = "the VM runs on host " + to_host + ", but the source QEMU on host " +
+                     result.from + " stopped answering libvirt during the migration";
+      result.hypervisor_status = "failed";
+    } else {
+      std::string destroyed = "nothing of it was on host " + to_host + " yet";
+      if (there && virDomainDestroy(there.get()) == 0)
+        destroyed = "its incoming copy on host " + to_host + " was destroyed";
+      else if (there)
+        destroyed = LastError("destroying its incoming copy on host " + to_host).message();
+      if (!to_copy.empty())
+        result.disk_left_behind = impl_->RemoveCopies(static_cast<size_t>(to), to_copy);
+      std::string waits_for;  // the network disks it may be waiting for
+      for (const DomainDisk& disk : *disks) {
+        if (disk.type != "network") continue;
+        waits_for += (waits_for.empty() ? " (" : "; ") + disk.target + " over " + disk.protocol +
+                     (disk.host.empty() ? "" : " from " + disk.host);
+      }
+      if (!waits_for.empty()) waits_for += ": is that server down?)";
+      result.running_on = result.from;
+      result.hypervisor_status = "failed";
+      result.error = "the source QEMU on host " + result.from + " stopped answering libvirt for " +
+                     std::to_string(kSourceSilent.count()) +
+                     " s during the migration, most likely waiting for its disk" + waits_for +
+                     "; " + destroyed + ", and the guest stays paused on host " + result.from +
+                     " until its disk answers (libvirt then ends the migration as failed and "
+                     "the guest runs on)";
+    }
+    {
+      std::lock_guard<std::mutex> lock(impl_->watch_mutex);
+      impl_->watches.erase(name);
+      result.events = watch->events;
+    }
+    MigrationEvent end;
+    end.at_ms = result.total_ms;
+    end.host = result.from;
+    end.kind = MigrationEventKind::kPhase;
+    end.detail = hypervisor::MigrationPhaseName(MigrationPhase::kFailed);
+    result.events.push_back(end);
+    if (progress) {
+      MigrationProgress p = last;
+      p.phase = MigrationPhase::kFailed;
+      p.elapsed_ms = result.total_ms;
+      progress(p);
+    }
+    return result;
+  }
   runner.join();
+  poller.join();  // it sees `done` after its current question, which the source answers now
   result.total_ms = elapsed_ms();
+  int rc = -1;
+  Status migrate_error;
+  {
+    std::lock_guard<std::mutex> lock(flight->mutex);
+    rc = flight->rc;
+    migrate_error = flight->error;
+  }
 
   // Where the VM is now, as libvirt tells it (not as the return code suggests).
   Result<std::vector<Copy>> after = impl_->Copies(name);

@@ -51,10 +51,12 @@ struct LibvirtHost {
 
 // One disk of a domain, as its XML describes it.
 struct DomainDisk {
-  std::string target;  // the guest's device name, e.g. vda (what libvirt's migrate_disks names)
-  std::string type;    // file, block, volume, network, dir
-  std::string device;  // disk, cdrom, floppy, lun
-  std::string source;  // the file or block device (empty for network disks and empty drives)
+  std::string target;    // the guest's device name, e.g. vda (what libvirt's migrate_disks names)
+  std::string type;      // file, block, volume, network, dir
+  std::string device;    // disk, cdrom, floppy, lun
+  std::string source;    // the file or block device (empty for network disks and empty drives)
+  std::string protocol;  // a network disk's: nbd, iscsi, nfs, rbd...
+  std::string host;      // a network disk's (first) server, as its <host name=...> says
   bool readonly = false;
   bool shareable = false;
 };

@@ -18,11 +18,11 @@ constexpr double kMostClearSkyIndex = 1.5;
 constexpr double kRecentIndexFade_h = 16;
 
 // How a forecast's record fades: a score counts e^(-n / kRealizedFade) after n more forecasts of
-// the same site as far ahead that had green in them (~100 daylight hours: the last week or two,
-// so a season's change shows within days; 30 or 1,000 did as well). Before the first score,
-// the share a move counted on while it was a fixed margin. Over 2022's three sites, the learned
-// share in place of a fixed 10 % margin moved VMs 4.5 % less at the same hysteresis, and closed
-// a little more of the gap held out (docs/placement.md, "Held-out months").
+// the same site as far ahead that had green in them (with hourly slots ~100 daylight hours: the
+// last week or two, so a season's change shows within days; 30 or 1,000 did as well). Before the
+// first score, the share a move counted on while it was a fixed margin. Over 2022's three sites,
+// the learned share in place of a fixed 10 % margin moved VMs 4.5 % less at the same hysteresis,
+// and closed a little more of the gap held out (docs/placement.md, "Held-out months").
 constexpr double kRealizedFade = 100;
 constexpr double kUnscoredShare = 0.9;
 constexpr int64_t kNoSlot = INT64_MIN;

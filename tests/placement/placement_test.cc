@@ -745,14 +745,21 @@ TEST(PlacementTest, AMoveMustPayWithoutTheForecastsMarginOfGreen) {
   }
 }
 
-TEST(PlacementTest, AMoveCountsOnlyTheShareOfForecastGreenThatCameLately) {
-  // The same move as above: it pays when all of b's 60 W come, not when the forecasts' record
-  // says half of such green came lately (the forecaster's realized share, per site and slot).
+// One 100 W VM at a (200 g/kWh, no green) for two hours; b has `green_w` of forecast green on a
+// grid twice as dirty.
+Decision GreenAtB(double green_w) {
   Decision d({1000, 1000}, 2, {0}, {100});
   for (size_t k = 0; k < 2; ++k) {
     d.Set(0, k, 0, 200);
-    d.Set(1, k, 60, 400);
+    d.Set(1, k, green_w, 400);
   }
+  return d;
+}
+
+TEST(PlacementTest, AMoveCountsOnlyTheShareOfForecastGreenThatCameLately) {
+  // The same move as above: it pays when all of b's 60 W come, not when the forecasts' record
+  // says half of such green came lately (the forecaster's realized share, per site and slot).
+  Decision d = GreenAtB(60);
   placement::PolicyOptions options;
   options.horizon_slots = 2;
   EXPECT_EQ(d.Decide(options).moves.size(), 1u);  // no record: all of it
@@ -778,11 +785,7 @@ TEST(PlacementTest, AMoveCountsOnlyTheShareOfForecastGreenThatCameLately) {
 TEST(PlacementTest, OptimalPricesAllOfTheForecastGreenWhateverItsRecord) {
   // The MIP prices the forecast as it is (its first plan, the greedy's, too): a record of
   // forecasts that did not come stops the greedy's move, not optimal's.
-  Decision d({1000, 1000}, 2, {0}, {100});
-  for (size_t k = 0; k < 2; ++k) {
-    d.Set(0, k, 0, 200);
-    d.Set(1, k, 100, 400);
-  }
+  Decision d = GreenAtB(100);
   placement::PolicyOptions options;
   options.horizon_slots = 2;
   options.optimal_replan_slots = 1;

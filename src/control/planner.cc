@@ -29,6 +29,24 @@ bool Planner::Due(int64_t slot) const {
          slot - last_plan_slot_ >= std::max<int64_t>(1, policy_->ReplanEverySlots());
 }
 
+void PutForecast(const Forecast& forecast, placement::Outlook* outlook) {
+  const size_t S = forecast.sites.size(), H = outlook->slots;
+  outlook->green_w.resize(S * H);
+  outlook->carbon_g_per_kwh.resize(S * H);
+  outlook->green_realized_share.clear();
+  for (size_t s = 0; s < S; ++s) {
+    const SiteForecast& site = forecast.sites[s];
+    for (size_t k = 0; k < H; ++k) {
+      outlook->green_w[s * H + k] = site.green_w[k];
+      outlook->carbon_g_per_kwh[s * H + k] = site.carbon_g_per_kwh[k];
+      if (k < site.green_realized_share.size()) {
+        outlook->green_realized_share.resize(S * H, 1.0);
+        outlook->green_realized_share[s * H + k] = site.green_realized_share[k];
+      }
+    }
+  }
+}
+
 placement::Outlook Planner::MakeOutlook(int64_t slot, const Forecast& forecast,
                                         const Observation& observation,
                                         const std::vector<VmPlace>& fleet) const {
@@ -38,24 +56,17 @@ placement::Outlook Planner::MakeOutlook(int64_t slot, const Forecast& forecast,
   outlook.now_slot = slot;
   outlook.slots = sensors_only ? 1 : std::min(forecast.slots, HorizonSlots());
   const size_t H = outlook.slots;
-  outlook.green_w.resize(S * H);
-  outlook.carbon_g_per_kwh.resize(S * H);
-  for (size_t s = 0; s < S; ++s) {
-    const SiteForecast& site = forecast.sites[s];
-    for (size_t k = 0; k < H; ++k) {
-      if (sensors_only) {
-        // The talk's rule: what the sensors measure now, at the intensity of the last period.
-        const SiteObservation& o = observation.sites[s];
+  PutForecast(forecast, &outlook);
+  if (sensors_only) {
+    // The talk's rule: what the sensors measure now (all of it came), at the intensity of the
+    // last period (the forecast's where none was measured).
+    outlook.green_realized_share.clear();
+    for (size_t s = 0; s < S; ++s) {
+      const SiteObservation& o = observation.sites[s];
+      for (size_t k = 0; k < H; ++k) {
         outlook.green_w[s * H + k] = std::isnan(o.green_w) ? 0.0 : o.green_w;
-        outlook.carbon_g_per_kwh[s * H + k] =
-            std::isnan(o.carbon_g_per_kwh) ? site.carbon_g_per_kwh[k] : o.carbon_g_per_kwh;
-      } else {
-        outlook.green_w[s * H + k] = site.green_w[k];
-        outlook.carbon_g_per_kwh[s * H + k] = site.carbon_g_per_kwh[k];
-        if (k < site.green_realized_share.size()) {
-          outlook.green_realized_share.resize(S * H, 1.0);
-          outlook.green_realized_share[s * H + k] = site.green_realized_share[k];
-        }
+        if (!std::isnan(o.carbon_g_per_kwh))
+          outlook.carbon_g_per_kwh[s * H + k] = o.carbon_g_per_kwh;
       }
     }
   }

@@ -25,6 +25,12 @@
 
 namespace greenshift::control {
 
+// The forecast's first `outlook->slots` slots of each site put into the outlook: green power,
+// carbon intensity and the share of forecast green that came lately (left empty when the
+// forecast has none: a forecast that knows). What a policy that sees forecasts decides from, in
+// the engine (Planner::MakeOutlook) and in the simulator's `plan` (sim::ForecastOutlook).
+void PutForecast(const Forecast& forecast, placement::Outlook* outlook);
+
 class Planner {
  public:
   // `home_site`: where each VM belongs (it is planned there while it runs nowhere known).

@@ -8,6 +8,7 @@
 
 #include "control/clock.h"
 #include "control/engine.h"
+#include "control/planner.h"
 #include "control/recorder.h"
 #include "control/sources.h"
 #include "hypervisor/sim/sim_driver.h"
@@ -474,19 +475,7 @@ placement::Outlook ForecastOutlook(const World& world, size_t t, size_t horizon_
   outlook.slots = horizon_slots;
   outlook.site_of_vm = site_of_vm;
   outlook.last_move_slot = last_move_slot;
-  const size_t S = world.problem.sites.size(), H = horizon_slots;
-  outlook.green_w.resize(S * H);
-  outlook.carbon_g_per_kwh.resize(S * H);
-  for (size_t s = 0; s < S; ++s) {
-    for (size_t k = 0; k < H; ++k) {
-      outlook.green_w[s * H + k] = forecast.sites[s].green_w[k];
-      outlook.carbon_g_per_kwh[s * H + k] = forecast.sites[s].carbon_g_per_kwh[k];
-      if (k < forecast.sites[s].green_realized_share.size()) {
-        outlook.green_realized_share.resize(S * H, 1.0);
-        outlook.green_realized_share[s * H + k] = forecast.sites[s].green_realized_share[k];
-      }
-    }
-  }
+  control::PutForecast(forecast, &outlook);
   outlook.vm_power_w = forecast.vm_power_w;
   return outlook;
 }

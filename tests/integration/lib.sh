@@ -152,6 +152,12 @@ disk_acked() {
   echo $((10#$acked))
 }
 
+# The pid of the lab's storage server for protocol $1 (nbd, iscsi, nfs); 0 when it is down.
+storage_server_pid() { "$G" lab status --json | jq -r ".storage.servers.$1.pid"; }
+
+# The address of VM $1.
+ip_of() { "$G" vm list --json | jq -r --arg n "$1" '.[] | select(.name == $n) | .ip'; }
+
 # wait_acked_past IP RECORDS [SECONDS]: waits (20 s unless told) until the guest at IP has
 # acknowledged more than RECORDS disk records; the caller checks what it needs afterwards.
 wait_acked_past() {
@@ -168,14 +174,13 @@ wait_acked_past() {
 check_storage_server_killed() {
   local vm=$1 from=$2 to=$3 mode=$4 ip rc=0 acked
   local out="$TEST_TMP/killed-$vm.json" err="$TEST_TMP/killed-$vm.err"
-  server_of() { "$G" lab status --json | jq -r ".storage.servers.$1.pid"; }
-  ip=$("$G" vm list --json | jq -r --arg n "$vm" '.[] | select(.name == $n) | .ip')
+  ip=$(ip_of "$vm")
   "$G" lab link "$from" "$to" --bandwidth-mbit 100
   "$G" migrate "$vm" --to "$to" --live --json >"$out" 2>"$err" &
   local migrate_pid=$!
   wait_for_line "$err" " copying "
   sleep 1
-  kill -KILL "$(server_of "$mode")"
+  kill -KILL "$(storage_server_pid "$mode")"
   wait "$migrate_pid" || rc=$?
   jq -c 'del(.events)' "$out"
   check "$vm: migrate fails when its $mode server dies" test "$rc" -ne 0
@@ -185,9 +190,9 @@ check_storage_server_killed() {
   fi
   check "$vm: the result says it stays on $from" test "$(jqr "$out" .running_on)" = "$from"
   check "$vm: no QEMU of it is left on $to" test "$(qemu_count "$vm" "$to")" = 0
-  check "the $mode server is down" test "$(server_of "$mode")" = 0
+  check "the $mode server is down" test "$(storage_server_pid "$mode")" = 0
   lab_up --sites 2 --storage
-  check "lab up started the $mode server again" float_gt "$(server_of "$mode")" 0
+  check "lab up started the $mode server again" float_gt "$(storage_server_pid "$mode")" 0
   local where
   for _ in $(seq 150); do
     where=$("$G" vm list --json | jq -c --arg n "$vm" '.[] | select(.name == $n) | [.copies, .state]')

@@ -13,7 +13,7 @@ source "$(dirname "$0")/lib.sh"
 use_lab "it-$MODE"
 
 lab_up --sites 2 --storage
-check "the $MODE server runs" float_gt "$("$G" lab status --json | jq -r ".storage.servers.$MODE.pid")" 0
+check "the $MODE server runs" float_gt "$(storage_server_pid "$MODE")" 0
 "$G" vm start web --site a --disk-gib 1 --storage "$MODE" --disk-mb-s 5 --disk-fill-mib 64
 IP=$("$G" vm list --json | jq -r '.[0].ip')
 wait_console web a "gs-disk: 64 MiB filled"

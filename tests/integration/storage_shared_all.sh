@@ -18,10 +18,9 @@ lab_up --sites 2 --storage
 DISKS=$("$G" lab status --json | jq -r .disk_dir)
 MODES=(nbd iscsi nfs)
 for mode in "${MODES[@]}"; do
-  check "the $mode server runs" float_gt "$("$G" lab status --json | jq -r ".storage.servers.$mode.pid")" 0
+  check "the $mode server runs" float_gt "$(storage_server_pid "$mode")" 0
   "$G" vm start "w$mode" --site a --disk-gib 1 --storage "$mode" --disk-mb-s 1 --disk-fill-mib 32
 done
-ip_of() { "$G" vm list --json | jq -r --arg n "$1" '.[] | select(.name == $n) | .ip'; }
 site_of() { "$G" vm list --json | jq -c --arg n "$1" '.[] | select(.name == $n) | .copies'; }
 image_of() { echo "$DISKS/storage/$1/w$1.$([[ $1 == iscsi ]] && echo img || echo qcow2)"; }
 for mode in "${MODES[@]}"; do

@@ -72,6 +72,10 @@ Status LastError(const std::string& context) {
 // question goes through libvirtd, which also waits for its own job lock.)
 constexpr std::chrono::seconds kSourceSilent{10};
 
+// How long Recover leaves libvirt, after aborting a migration, to end the destination's copy
+// itself before it ends that copy.
+constexpr std::chrono::seconds kAbortSettles{15};
+
 // libvirt prints every error on stderr unless told otherwise: greenshift reports its own.
 void QuietErrors(void*, virErrorPtr) {}
 
@@ -1259,6 +1263,10 @@ Result<VmInfo> LibvirtDriver::Recover(const std::string& name, milliseconds time
   // The source daemon drives a peer-to-peer migration on its own: it is waited for, then
   // aborted if it still runs; libvirt leaves the VM in one place either way.
   const SteadyTime deadline = SteadyNow() + timeout;
+  // After an abort libvirt ends the destination's copy itself, in its own time (seconds on a
+  // busy host: 500 ms was once too little); past this, Recover ends it.
+  SteadyTime abort_deadline{};
+  bool aborted = false;
   while (true) {
     Result<std::vector<Copy>> copies = impl_->Copies(name);
     if (!copies.ok()) return copies.status();
@@ -1267,9 +1275,21 @@ Result<VmInfo> LibvirtDriver::Recover(const std::string& name, milliseconds time
     const bool migrating =
         copies->size() > 1 || (source != nullptr && Impl::JobRunning(source->domain.get()));
     if (!migrating) break;
-    if (SteadyNow() >= deadline) {
+    if (!aborted && SteadyNow() >= deadline) {
       if (source != nullptr) (void)virDomainAbortJob(source->domain.get());
-      std::this_thread::sleep_for(milliseconds(500));
+      aborted = true;
+      abort_deadline = SteadyNow() + kAbortSettles;
+    }
+    if (aborted && SteadyNow() >= abort_deadline) {
+      // The source runs the VM: an incoming copy left elsewhere is no longer the VM.
+      if (source != nullptr) {
+        for (const Copy& c : *copies) {
+          if (c.active && c.incoming && virDomainDestroy(c.domain.get()) < 0)
+            return LastError("VM '" + name + "' runs on host " + impl_->HostName(source->host) +
+                             ", ending the copy an aborted migration left on host " +
+                             impl_->HostName(c.host));
+        }
+      }
       break;
     }
     std::this_thread::sleep_for(milliseconds(200));

@@ -67,25 +67,44 @@ Result<ExperimentResult> RunMeasuredMigration(hypervisor::Driver& driver, const 
   ping.stop = &stop_ping;
   auto ping_future = InNetns<PingResult>(lab.client_netns, [ping]() { return RunPing(ping); });
 
+  // Set when the HTTP load may start (at once, or at the migration's pass http_start_pass), and
+  // when the migration has ended (the load then starts if it has not: it never waits forever).
+  std::atomic<bool> http_go{options.http_start_pass <= 0 || static_cast<bool>(options.migrate)};
+  std::atomic<bool> migration_over{false};
   std::future<Result<HttpLoadResult>> http_future;
   if (options.http_requests > 0) {
     HttpLoadOptions http;
     http.url = "http://" + ip + "/";
     http.concurrency = options.http_concurrency;
     http.requests = options.http_requests;
-    http_future = InNetns<HttpLoadResult>(lab.client_netns, [http, &http_done]() {
-      Result<HttpLoadResult> result = RunHttpLoad(http);
-      http_done = true;
-      return result;
-    });
+    http_future =
+        InNetns<HttpLoadResult>(lab.client_netns, [http, &http_done, &http_go, &migration_over]() {
+          while (!http_go && !migration_over)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+          Result<HttpLoadResult> result = RunHttpLoad(http);
+          http_done = true;
+          return result;
+        });
+  }
+  hypervisor::ProgressCallback watch = progress;
+  if (!http_go) {
+    watch = [&progress, &http_go, start = options.http_start_pass](
+                const hypervisor::MigrationProgress& p) {
+      if (p.pass >= start || p.phase == hypervisor::MigrationPhase::kSwitchover ||
+          p.phase == hypervisor::MigrationPhase::kPostcopy)
+        http_go = true;
+      if (progress) progress(p);
+    };
   }
 
   std::this_thread::sleep_for(options.lead_in);
   ExperimentResult result;
   result.migration = options.migrate
                          ? options.migrate()
-                         : driver.Migrate(options.vm, options.to_site, options.migration, progress);
-  result.load_covered_migration = options.http_requests > 0 && !http_done.load();
+                         : driver.Migrate(options.vm, options.to_site, options.migration, watch);
+  // Covered: the load had started before the migration ended and was still running.
+  result.load_covered_migration = options.http_requests > 0 && http_go.load() && !http_done.load();
+  migration_over = true;
   const SteadyTime migration_end = SteadyNow();
   if (http_future.valid()) {
     Result<HttpLoadResult> http = http_future.get();

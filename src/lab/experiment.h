@@ -22,6 +22,10 @@ struct ExperimentOptions {
   std::chrono::milliseconds ping_interval{10};
   int http_concurrency = 5;
   int http_requests = 10000;                 // 0: no HTTP load
+  // The HTTP load starts once the migration reports this memory pass (or its switchover), so a
+  // migration that copies for a minute still has the load across its switchover; 0: with the
+  // pings, before the migration. Ignored with `migrate` (no progress to watch).
+  int http_start_pass = 0;
   std::chrono::milliseconds lead_in{1500};   // probes run this long before the migration starts
   std::chrono::milliseconds lead_out{1000};  // and at least this long after it ends
   // The migration measured. Empty: the driver's, Migrate(vm, to_site, migration). A benchmark

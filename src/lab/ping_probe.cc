@@ -46,12 +46,22 @@ PingResult SummarisePing(const std::string& target, double interval_ms,
     }
     last_answered = sample.sent_ms;
   }
-  // Loss at the very end (or everything lost) counts as a gap too.
+  std::vector<double> arrivals;
+  for (const PingSample& sample : timeline) {
+    if (sample.rtt_ms >= 0) arrivals.push_back(sample.sent_ms + sample.rtt_ms);
+  }
+  std::sort(arrivals.begin(), arrivals.end());
+  for (size_t i = 1; i < arrivals.size(); ++i)
+    result.longest_silence_ms = std::max(result.longest_silence_ms, arrivals[i] - arrivals[i - 1]);
+  // Loss at the very end (or everything lost) counts as a gap too, and as silence.
   if (!timeline.empty()) {
     const double end = timeline.back().sent_ms + interval_ms;
     const double from = last_answered >= 0 ? last_answered : timeline.front().sent_ms - interval_ms;
-    if (timeline.back().rtt_ms < 0)
+    if (timeline.back().rtt_ms < 0) {
       result.longest_gap_ms = std::max(result.longest_gap_ms, end - from);
+      const double heard = arrivals.empty() ? from : std::max(from, arrivals.back());
+      result.longest_silence_ms = std::max(result.longest_silence_ms, end - heard);
+    }
   }
   result.received = static_cast<int>(rtts.size());
   result.lost = result.sent - result.received;
@@ -154,6 +164,7 @@ nlohmann::json ToJson(const PingResult& result, bool with_timeline) {
                       {"received", result.received},
                       {"lost", result.lost},
                       {"longest_gap_ms", result.longest_gap_ms},
+                      {"longest_silence_ms", result.longest_silence_ms},
                       {"rtt_min_ms", result.rtt_min_ms},
                       {"rtt_avg_ms", result.rtt_avg_ms},
                       {"rtt_p99_ms", result.rtt_p99_ms},

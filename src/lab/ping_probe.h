@@ -34,6 +34,10 @@ struct PingResult {
   // Longest time between two consecutive answered requests (by send time): with no loss it is
   // the interval; a migration's blackout shows here.
   double longest_gap_ms = 0;
+  // Longest time without an answer arriving (by arrival time, send time + round trip): a ping to
+  // a paused guest that is answered late, once it runs again, shows here and not as a gap. With
+  // no loss and steady round trips it is the interval; what the guest's users saw of a pause.
+  double longest_silence_ms = 0;
   double rtt_min_ms = 0, rtt_avg_ms = 0, rtt_p99_ms = 0, rtt_max_ms = 0;
   std::vector<PingSample> timeline;
 };

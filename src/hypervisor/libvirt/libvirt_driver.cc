@@ -1086,6 +1086,31 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
       break;
     }
   }
+  // Every way out ends the same: the watch goes, its events and timings are the result's, the
+  // last event and progress say how it ended.
+  auto finish = [&](MigrationPhase how) -> MigrationResult {
+    {
+      std::lock_guard<std::mutex> lock(impl_->watch_mutex);
+      impl_->watches.erase(name);
+      result.events = watch->events;
+      if (watch->paused_us != 0 && watch->resumed_us > watch->paused_us)
+        result.paused_ms = (watch->resumed_us - watch->paused_us) / 1000.0;
+      if (result.passes == 0) result.passes = watch->passes;
+    }
+    MigrationEvent end;
+    end.at_ms = result.total_ms;
+    end.host = result.from;
+    end.kind = MigrationEventKind::kPhase;
+    end.detail = hypervisor::MigrationPhaseName(how);
+    result.events.push_back(end);
+    if (progress) {
+      MigrationProgress p = last;
+      p.phase = how == MigrationPhase::kCompleted ? how : MigrationPhase::kFailed;
+      p.elapsed_ms = result.total_ms;
+      progress(p);
+    }
+    return result;
+  };
   if (source_silent) {
     runner.detach();  // each ends when libvirt answers, on what it owns
     poller.detach();
@@ -1127,24 +1152,7 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
                      " until its disk answers (libvirt then ends the migration as failed and "
                      "the guest runs on)";
     }
-    {
-      std::lock_guard<std::mutex> lock(impl_->watch_mutex);
-      impl_->watches.erase(name);
-      result.events = watch->events;
-    }
-    MigrationEvent end;
-    end.at_ms = result.total_ms;
-    end.host = result.from;
-    end.kind = MigrationEventKind::kPhase;
-    end.detail = hypervisor::MigrationPhaseName(MigrationPhase::kFailed);
-    result.events.push_back(end);
-    if (progress) {
-      MigrationProgress p = last;
-      p.phase = MigrationPhase::kFailed;
-      p.elapsed_ms = result.total_ms;
-      progress(p);
-    }
-    return result;
+    return finish(MigrationPhase::kFailed);
   }
   runner.join();
   poller.join();  // it sees `done` after its current question, which the source answers now
@@ -1218,30 +1226,9 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
     if (disk_copy_started_ms >= 0 && disk_caught_up_ms >= 0)
       result.disk_copy_ms = disk_caught_up_ms - disk_copy_started_ms;
   }
-  {
-    std::lock_guard<std::mutex> lock(impl_->watch_mutex);
-    impl_->watches.erase(name);
-    result.events = watch->events;
-    if (watch->paused_us != 0 && watch->resumed_us > watch->paused_us)
-      result.paused_ms = (watch->resumed_us - watch->paused_us) / 1000.0;
-    if (result.passes == 0) result.passes = watch->passes;
-  }
-  MigrationEvent end;
-  end.at_ms = result.total_ms;
-  end.host = result.from;
-  end.kind = MigrationEventKind::kPhase;
-  end.detail = hypervisor::MigrationPhaseName(
-      result.completed
-          ? MigrationPhase::kCompleted
-          : (stop_reason.empty() ? MigrationPhase::kFailed : MigrationPhase::kCancelled));
-  result.events.push_back(end);
-  if (progress) {
-    MigrationProgress p = last;
-    p.phase = result.completed ? MigrationPhase::kCompleted : MigrationPhase::kFailed;
-    p.elapsed_ms = result.total_ms;
-    progress(p);
-  }
-  return result;
+  return finish(result.completed      ? MigrationPhase::kCompleted
+                : stop_reason.empty() ? MigrationPhase::kFailed
+                                      : MigrationPhase::kCancelled);
 }
 
 Status LibvirtDriver::CancelMigration(const std::string& name) {

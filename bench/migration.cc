@@ -440,14 +440,15 @@ int main(int argc, char** argv) {
       "limited to 100 Mbit/s); ping every 10 ms and %d HTTP requests (5 at a time) during each "
       "migration; median of %d runs (failed ones too)\n\n",
       memory_mib, hv.c_str(), requests, repeat);
-  std::printf("| %-15s | %-28s | %8s | %9s | %9s | %10s | %10s | %8s | %10s | %6s |\n", "guest",
-              "migration", "total ms", "downtime", "paused ms", "pings lost", "HTTP fails",
-              "p99 ms", "longest ms", "passes");
-  std::printf(
-      "|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(17, '-').c_str(),
-      std::string(30, '-').c_str(), std::string(10, '-').c_str(), std::string(11, '-').c_str(),
-      std::string(11, '-').c_str(), std::string(12, '-').c_str(), std::string(12, '-').c_str(),
-      std::string(10, '-').c_str(), std::string(12, '-').c_str(), std::string(8, '-').c_str());
+  std::printf("| %-15s | %-28s | %8s | %9s | %9s | %9s | %10s | %10s | %8s | %10s | %6s |\n",
+              "guest", "migration", "total ms", "downtime", "paused ms", "silent ms", "pings lost",
+              "HTTP fails", "p99 ms", "longest ms", "passes");
+  std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(17, '-').c_str(),
+              std::string(30, '-').c_str(), std::string(10, '-').c_str(),
+              std::string(11, '-').c_str(), std::string(11, '-').c_str(),
+              std::string(11, '-').c_str(), std::string(12, '-').c_str(),
+              std::string(12, '-').c_str(), std::string(10, '-').c_str(),
+              std::string(12, '-').c_str(), std::string(8, '-').c_str());
   for (const Cell& cell : cells) {
     using R = lab::ExperimentResult;
     const double paused = MedianOf(cell, [](const R& r) { return r.migration.paused_ms; });
@@ -457,10 +458,12 @@ int main(int argc, char** argv) {
     else
       std::snprintf(paused_text, sizeof paused_text, "n/a");  // virsh does not report it
     std::printf(
-        "| %-15s | %-28s | %8.0f | %9.1f | %9s | %10.1f | %10.0f | %8.1f | %10.0f | %6.0f |\n",
+        "| %-15s | %-28s | %8.0f | %9.1f | %9s | %9.0f | %10.1f | %10.0f | %8.1f | %10.0f | %6.0f "
+        "|\n",
         cell.workload.c_str(), MigratorName(cell.migrator),
         MedianOf(cell, [](const R& r) { return r.migration.total_ms; }),
         MedianOf(cell, [](const R& r) { return r.migration.downtime_ms; }), paused_text,
+        MedianOf(cell, [](const R& r) { return VisiblePauseMs(r, 10); }),
         MedianOf(cell, [](const R& r) { return double(r.ping.lost); }),
         MedianOf(cell, [](const R& r) { return double(r.http.failed); }),
         MedianOf(cell, [](const R& r) { return r.http.latency_p99_ms; }),

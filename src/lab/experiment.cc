@@ -88,8 +88,8 @@ Result<ExperimentResult> RunMeasuredMigration(hypervisor::Driver& driver, const 
   }
   hypervisor::ProgressCallback watch = progress;
   if (!http_go) {
-    watch = [&progress, &http_go, start = options.http_start_pass](
-                const hypervisor::MigrationProgress& p) {
+    watch = [&progress, &http_go,
+             start = options.http_start_pass](const hypervisor::MigrationProgress& p) {
       if (p.pass >= start || p.phase == hypervisor::MigrationPhase::kSwitchover ||
           p.phase == hypervisor::MigrationPhase::kPostcopy)
         http_go = true;

@@ -21,7 +21,7 @@ struct ExperimentOptions {
   hypervisor::MigrationOptions migration;
   std::chrono::milliseconds ping_interval{10};
   int http_concurrency = 5;
-  int http_requests = 10000;                 // 0: no HTTP load
+  int http_requests = 10000;  // 0: no HTTP load
   // The HTTP load starts once the migration reports this memory pass (or its switchover), so a
   // migration that copies for a minute still has the load across its switchover; 0: with the
   // pings, before the migration. Ignored with `migrate` (no progress to watch).

@@ -86,32 +86,75 @@ guest_status() {  # guest_status IP -> "uptime requests"
   echo "$uptime $((10#$requests))"
 }
 
-# migrate_under_load IP VM TO [MAX_LOST]: the talk's measurement. Pings IP every 10 ms and runs
-# `ab -c 5 -n 10000` against it while VM live-migrates to TO; leaves $TEST_TMP/migration.json,
-# ab.txt and ping.json, prints their figures, and checks 0 failed requests of 10000 and at most
-# MAX_LOST pings lost (3 unless given).
+# The talk's load: load_start IP runs `ab -c 5 -n 10000` against IP from the lab's client
+# namespace, in the background (its report in $TEST_TMP/ab.txt). load_end [SECONDS] waits for it
+# and checks 0 failed requests: all 10000 done unless SECONDS is given; with SECONDS, ab still
+# running that long after the call is stopped (SIGINT: ab reports the requests done so far) and
+# the check is that it was answering until then. Why stop it: 10000 requests take 20-50 s of a TCG
+# guest, most of them long after a migration of under a second, and a test that asks of the load
+# only that it spans the migration need not wait for them.
+load_start() {
+  LOAD_START=$EPOCHREALTIME
+  ip netns exec "$GREENSHIFT_LAB-client" ab -c 5 -n 10000 "http://$1/" >"$TEST_TMP/ab.txt" 2>&1 &
+  LOAD_PID=$!
+}
+load_end() {
+  local after_s=${1:-} stopped=0 rc=0 since=0 until_s done taken
+  if [[ -n $after_s ]]; then
+    since=$(awk -v a="$EPOCHREALTIME" -v b="$LOAD_START" 'BEGIN { printf "%.1f", a - b }')
+    sleep "$after_s"
+    until_s=$(awk -v a="$since" -v b="$after_s" 'BEGIN { printf "%.1f", a + b }')
+    if kill -0 "$LOAD_PID" 2>/dev/null; then
+      stopped=1
+      kill -INT "$LOAD_PID"
+    fi
+  fi
+  wait "$LOAD_PID" || rc=$?
+  # Stopped, ab exits 1 after its report; any other error has no report.
+  if { ((rc != 0)) && ! ((stopped)); } || ! grep -q "^Complete requests:" "$TEST_TMP/ab.txt"; then
+    fail "ab exited with an error: $(tail -5 "$TEST_TMP/ab.txt")"
+  fi
+  grep -E "Complete requests|Failed requests|Time taken|  99%|100%" "$TEST_TMP/ab.txt"
+  done=$(sed -n 's/^Complete requests: *//p' "$TEST_TMP/ab.txt")
+  taken=$(sed -n 's/^Time taken for tests: *\([0-9.]*\).*/\1/p' "$TEST_TMP/ab.txt")
+  if ((stopped)); then
+    # ab's own clock starts a little after LOAD_START (ip netns exec, its start): 1 s of margin.
+    check "ab ran past the migration's end ($done requests in $taken s, the migration ended at $since s, ab stopped at $until_s s)" \
+      float_gt "$taken" "$(awk -v a="$since" -v b="$after_s" 'BEGIN { print a + b - 1 }')"
+    check "ab completed more than 100 requests" test "$done" -gt 100
+  else
+    check "ab completed 10000 requests" test "$done" = 10000
+  fi
+  check "ab saw 0 failed requests" test "$(sed -n 's/^Failed requests: *//p' "$TEST_TMP/ab.txt")" = 0
+}
+
+# migrate_under_load IP VM TO [MAX_LOST] [AFTER_S]: the talk's measurement. Pings IP every 10 ms
+# and runs the talk's load against it while VM live-migrates to TO; leaves
+# $TEST_TMP/migration.json, ab.txt and ping.json, prints their figures, and checks the load
+# (load_end AFTER_S: all 10000 requests unless AFTER_S is given) and at most MAX_LOST pings lost
+# (3 unless given).
 migrate_under_load() {
-  local ip=$1 vm=$2 to=$3 max_lost=${4:-3}
+  local ip=$1 vm=$2 to=$3 max_lost=${4:-3} after_s=${5:-}
   "$G" probe ping "$ip" --interval-ms 10 --duration-s 90 --json >"$TEST_TMP/ping.json" &
-  local ping_pid=$!
-  ip netns exec "$GREENSHIFT_LAB-client" ab -c 5 -n 10000 "http://$ip/" >"$TEST_TMP/ab.txt" 2>&1 &
-  local ab_pid=$!
+  local ping_pid=$! ping_start=$EPOCHREALTIME
+  load_start "$ip"
   sleep 1.5
   "$G" migrate "$vm" --to "$to" --live --json --quiet >"$TEST_TMP/migration.json"
-  wait "$ab_pid" || fail "ab exited with an error: $(tail -5 "$TEST_TMP/ab.txt")"
+  jq -c 'del(.events)' "$TEST_TMP/migration.json"
+  load_end $after_s
   sleep 1
   kill -TERM "$ping_pid"
   wait "$ping_pid"
-  jq -c 'del(.events)' "$TEST_TMP/migration.json"
-  grep -E "Complete requests|Failed requests|Time taken|  99%" "$TEST_TMP/ab.txt"
   jq -c . "$TEST_TMP/ping.json"
-  check "ab completed 10000 requests" \
-    test "$(sed -n 's/^Complete requests: *//p' "$TEST_TMP/ab.txt")" = 10000
-  check "ab saw 0 failed requests" test "$(sed -n 's/^Failed requests: *//p' "$TEST_TMP/ab.txt")" = 0
-  local sent lost
+  local sent lost expected
   sent=$(jqr "$TEST_TMP/ping.json" .sent)
   lost=$(jqr "$TEST_TMP/ping.json" .lost)
-  check "pinged every 10 ms throughout (sent $sent)" float_gt "$sent" 500
+  # Every 10 ms from its start to its end, less 1.5 s for the probe's own start and a fifth for
+  # its timers on a busy machine (measured: 81-98 % of the slots from launch to end).
+  expected=$(awk -v a="$EPOCHREALTIME" -v b="$ping_start" \
+    'BEGIN { printf "%d", (a - b - 1.5) * 100 * 0.8 }')
+  check "pinged every 10 ms throughout (sent $sent, $expected expected at least)" \
+    float_gt "$sent" "$expected"
   check "at most $max_lost pings lost (lost $lost)" test "$lost" -le "$max_lost"
 }
 

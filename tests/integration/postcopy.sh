@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # A hot guest (256 MiB, rewriting 96 MiB at 50 MB/s) over a 100 Mbit/s link cannot converge by
 # pre-copy: every pass has its 96 MiB to send again. With --postcopy greenshift sees that pre-copy
-# is stuck and switches to post-copy: the migration completes, under `ab -c 5 -n 10000` (started
-# as the switch nears, so it spans it) and 10 ms pings, with 0 failed requests, the pause and
-# the vCPUs' blocktime reported. Then, back, the link is cut for 4 s during post-copy: the
-# migration pauses, resumes over a new connection once the link works, and completes; the guest
-# did not reboot, its kernel is clean, it serves HTTP. A migration whose caller is SIGKILLed in
-# post-copy is seen through by `vm recover` on the destination (the source is never resumed).
-# Without --postcopy the same guest fails by the timeout and stays on its source.
+# is stuck and switches to post-copy: the migration completes, under `ab -c 5 -n 10000` (started as
+# the switch nears and stopped 2 s after the migration, so it spans it) and 10 ms pings, with 0
+# failed requests, the pause and the vCPUs' blocktime reported. Then, back, the link is cut for 4 s
+# during post-copy: the migration pauses, resumes over a new connection once the link works, and
+# completes; the guest did not reboot, its kernel is clean, it serves HTTP. A migration whose caller
+# is SIGKILLed in post-copy is seen through by `vm recover` on the destination (the source is never
+# resumed). Without --postcopy the same guest fails by the timeout and stays on its source.
 source "$(dirname "$0")/lib.sh"
 use_lab it-pc
 # libvirt's post-copy switch works here, but a link cut in post-copy crashed libvirtd 11.3
@@ -32,14 +32,12 @@ ping_pid=$!
 "$G" migrate hot --to b --live --postcopy --json >"$TEST_TMP/pc.json" 2>"$TEST_TMP/pc.err" &
 migrate_pid=$!
 wait_for_line "$TEST_TMP/pc.err" "pass 3" 120
-ip netns exec "$GREENSHIFT_LAB-client" ab -c 5 -n 10000 "http://$IP/" >"$TEST_TMP/ab.txt" 2>&1 &
-ab_pid=$!
+load_start "$IP"
 wait "$migrate_pid" || fail "the post-copy migration failed: $(tail -3 "$TEST_TMP/pc.err")"
-wait "$ab_pid" || fail "ab exited with an error: $(tail -5 "$TEST_TMP/ab.txt")"
+jq -c 'del(.events)' "$TEST_TMP/pc.json"
+load_end 2  # 0 failed requests, ab answered until 2 s after the migration
 kill -TERM "$ping_pid"
 wait "$ping_pid" || true
-jq -c 'del(.events)' "$TEST_TMP/pc.json"
-grep -E "Complete requests|Failed requests|Time taken|  99%|100%" "$TEST_TMP/ab.txt"
 jq -c . "$TEST_TMP/ping.json"
 check "the migration completed" test "$(jqr "$TEST_TMP/pc.json" .status)" = completed
 check "it switched to post-copy ($(jqr "$TEST_TMP/pc.json" .postcopy.reason))" \
@@ -48,9 +46,6 @@ check "the vCPUs' blocktime is reported ($(jqr "$TEST_TMP/pc.json" .postcopy.blo
   float_gt "$(jqr "$TEST_TMP/pc.json" '.postcopy.blocktime_ms // -1')" 0
 check "the guest's pause is reported ($(jqr "$TEST_TMP/pc.json" .paused_ms) ms)" \
   float_gt "$(jqr "$TEST_TMP/pc.json" '.paused_ms // -1')" 0
-check "ab completed 10000 requests" \
-  test "$(sed -n 's/^Complete requests: *//p' "$TEST_TMP/ab.txt")" = 10000
-check "ab saw 0 failed requests" test "$(sed -n 's/^Failed requests: *//p' "$TEST_TMP/ab.txt")" = 0
 check "the VM runs once, on b" test "$("$G" vm list --json | jq -c '.[0].copies')" = '["b"]'
 
 # 3. Back to a, the link cut for 4 s once post-copy runs.

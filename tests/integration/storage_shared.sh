@@ -2,12 +2,12 @@
 # Usage: storage_shared.sh nbd|iscsi|nfs
 # A VM whose disk is on shared storage (the lab's storage namespace: qemu-storage-daemon serving
 # NBD, tgtd serving iSCSI, or nfs-ganesha serving NFS) live-migrates while it writes checksummed
-# records at 5 MB/s, under `ab -c 5 -n 10000` and 10 ms pings: no disk is copied, every
-# acknowledged record is on the disk afterwards, 0 HTTP failures, at most 8 pings lost. Then the
-# storage server is killed during a migration: the migration fails, the VM stays on its source
-# (over NBD its disk fails requests and it runs on; over iSCSI and NFS it waits, paused, for its
-# disk), nothing of it is left on the destination; the server comes back (`lab up`), the guest
-# runs and writes again, no acknowledged record is lost, and a later migration completes.
+# records at 5 MB/s, under `ab -c 5 -n 10000` (stopped 2 s after the migration) and 10 ms pings: no
+# disk is copied, every acknowledged record is on the disk afterwards, 0 HTTP failures, at most 8
+# pings lost. Then the storage server is killed during a migration: the migration fails, the VM
+# stays on its source (over NBD its disk fails requests and it runs on; over iSCSI and NFS it waits,
+# paused, for its disk), nothing of it is left on the destination; the server comes back (`lab up`),
+# the guest runs and writes again, no acknowledged record is lost, and a later migration completes.
 MODE=${1:?usage: storage_shared.sh nbd|iscsi|nfs}
 source "$(dirname "$0")/lib.sh"
 use_lab "it-$MODE"
@@ -26,7 +26,7 @@ acked_before=$(disk_acked "$IP")
 # A guest writing its disk at 5 MB/s dirties memory as it does (its I/O path): its pause is
 # longer than an idle guest's, 5-50 ms measured here on an unshaped link (docs/storage.md), so
 # up to 8 pings of 10 ms may go unanswered.
-migrate_under_load "$IP" web b 8
+migrate_under_load "$IP" web b 8 2
 M="$TEST_TMP/migration.json"
 check "the migration completed" test "$(jqr "$M" .status)" = completed
 check "no disk was copied (the disk is shared)" test "$(jqr "$M" .disk)" = null

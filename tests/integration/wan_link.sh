@@ -104,7 +104,7 @@ IP=$("$G" vm list --json | jq -r '.[] | select(.name == "web") | .ip')
 # The guest stays paused while the last of its memory crosses the link: the socket's standing
 # queue (256 KiB, 21 ms at 100 Mbit/s) and then the 20 ms one way (53-74 ms paused measured, 5-7
 # pings lost at 10 ms; 10 allowed), where an undelayed, unlimited link allows 3.
-migrate_under_load "$IP" web b 10
+migrate_under_load "$IP" web b 10 2
 paused=$(jqr "$TEST_TMP/migration.json" .paused_ms)
 check "the pause spans the last data's crossing (paused $paused ms >= 20)" float_gt "$paused" 20
 check "the migration streamed at the link's rate ($(jqr "$TEST_TMP/migration.json" .mbps) Mbit/s)" \

@@ -129,7 +129,8 @@ void AddVmCommands(CLI::App& app, Context& context) {
                       {"disk_mb_s", guest.disk_mb_s},
                       {"dirty_mb_s", guest.dirty_mb_s},
                       {"pid", vm.pid},
-                      {"copies", vm.copies}});
+                      {"copies", vm.copies},
+                      {"unanswered", vm.unanswered}});
     }
     if (*json_output) {
       std::cout << list.dump(2) << "\n";
@@ -142,6 +143,8 @@ void AddVmCommands(CLI::App& app, Context& context) {
                   vm["site"].get<std::string>().c_str(), vm["state"].get<std::string>().c_str(),
                   vm["ip"].get<std::string>().c_str(), vm["memory_mib"].get<int>(),
                   vm["dirty_mb_s"].get<int>());
+      if (const std::string why = vm["unanswered"]; !why.empty())
+        std::printf("  %s: %s\n", vm["name"].get<std::string>().c_str(), why.c_str());
     }
   });
 

@@ -98,6 +98,13 @@ Status Engine::Tick(int64_t now_ms) {
     Result<std::vector<hypervisor::VmInfo>> listed = driver_.ListVms();
     if (listed.ok()) {
       fleet_->Refresh(*listed);
+      // A VM its hypervisor did not fully answer about is listed all the same (its place and
+      // state known): the operator hears why its figures are missing.
+      for (const hypervisor::VmInfo& vm : *listed) {
+        if (!vm.unanswered.empty())
+          recorder_.Event(LogLevel::kWarning, "inventory", vm.spec.name + ": " + vm.unanswered,
+                          now_ms);
+      }
     } else {
       // Nothing is planned on an inventory nobody knows.
       inventory_ok = false;

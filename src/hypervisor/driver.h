@@ -69,6 +69,9 @@ struct VmInfo {
   // anyone (libvirt: the domain's <metadata>; qemu: the driver's record). The lab keeps its
   // guests' address and workload here ("ip", "mac", "dirty_mb_s", "dirty_size_mib").
   std::map<std::string, std::string> metadata;
+  // Empty, or what the hypervisor did not answer about the VM in time, in words: the VM is
+  // listed all the same, its state as the hypervisor knows it, the figures it did not give zero.
+  std::string unanswered;
 };
 
 // What a driver can do. The executor and the planner ask; they never assume.

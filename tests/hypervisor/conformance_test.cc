@@ -308,6 +308,7 @@ TEST_P(DriverTest, AStartedVmIsListedWhereItRunsWithItsMetadata) {
     EXPECT_EQ(info.host, A());
     EXPECT_EQ(info.state, VmState::kRunning);
     EXPECT_EQ(info.spec.memory_mib, 256);
+    EXPECT_EQ(info.unanswered, "") << "a hypervisor that answers leaves nothing unanswered";
   }
   EXPECT_TRUE(listed);
   ExpectRunsOnlyOn(vm_, A());

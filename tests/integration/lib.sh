@@ -232,6 +232,13 @@ check_storage_server_killed() {
       grep -q "waiting for its disk (.* over $mode from" "$err"
   fi
   check "$vm: the result says it stays on $from" test "$(jqr "$out" .running_on)" = "$from"
+  # Listing VMs does not wait for a source that waits for its disk (libvirt: 2 s a question, where
+  # it took 30 s, libvirt's own wait for the domain's job lock).
+  local listed_at=$EPOCHREALTIME listed took
+  listed=$("$G" vm list --json | jq -c --arg n "$vm" '.[] | select(.name == $n) | [.copies, .unanswered]')
+  took=$(awk -v a="$EPOCHREALTIME" -v b="$listed_at" 'BEGIN { printf "%.1f", a - b }')
+  check "$vm: vm list answered in $took s (at most 8), listing it on $from: $listed" \
+    test "$(awk -v t="$took" 'BEGIN { print (t <= 8) }')-$(jq -c '.[0]' <<<"$listed")" = "1-[\"$from\"]"
   check "$vm: no QEMU of it is left on $to" test "$(qemu_count "$vm" "$to")" = 0
   check "the $mode server is down" test "$(storage_server_pid "$mode")" = 0
   lab_up --sites 2 --storage

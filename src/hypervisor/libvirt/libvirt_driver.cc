@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <type_traits>
@@ -165,6 +166,37 @@ int64_t WallUs() {
       .count();
 }
 
+// How long listing VMs waits for one answer about a domain. libvirt answers some questions (a
+// job's stats, a disk's size) only once it holds the domain's job lock and its QEMU answers: while
+// a source QEMU flushes its disk to a storage server that is gone (libiscsi and libnfs wait for
+// it to come back) that is after libvirt's own 30 s wait for the lock, with an error, or never.
+// Past this a listing goes on without the answer, and says so (VmInfo::unanswered).
+constexpr milliseconds kAnswerWait{2000};
+
+// Asks `question(domain)` on a thread of its own and waits up to `wait` for its answer: nullopt
+// when there was none in time. The thread owns a reference on the domain and ends when libvirt
+// answers, whenever that is; what it answers then is dropped.
+template <typename T, typename Question>
+std::optional<T> AskWithin(virDomainPtr domain, Question question, milliseconds wait) {
+  struct Answer {
+    std::mutex mutex;
+    std::condition_variable arrived;
+    std::optional<T> value;
+  };
+  auto answer = std::make_shared<Answer>();
+  virDomainRef(domain);
+  std::shared_ptr<std::remove_pointer_t<virDomainPtr>> ref(domain, DomainFree());
+  std::thread([answer, ref, question = std::move(question)] {
+    T value = question(ref.get());
+    std::lock_guard<std::mutex> lock(answer->mutex);
+    answer->value = std::move(value);
+    answer->arrived.notify_all();
+  }).detach();
+  std::unique_lock<std::mutex> lock(answer->mutex);
+  answer->arrived.wait_for(lock, wait, [&answer] { return answer->value.has_value(); });
+  return answer->value;
+}
+
 // One copy of a domain on one host.
 struct Copy {
   size_t host = 0;
@@ -173,6 +205,7 @@ struct Copy {
   int reason = 0;
   bool active = false;
   bool incoming = false;  // the destination of a migration that runs
+  bool silent = false;    // libvirt did not answer about its job within kAnswerWait
 };
 
 }  // namespace
@@ -464,12 +497,32 @@ struct LibvirtDriver::Impl {
     c.active = virDomainIsActive(dom.get()) == 1;
     if (virDomainGetState(dom.get(), &c.state, &c.reason, 0) < 0) c.state = VIR_DOMAIN_NOSTATE;
     if (c.active && c.state == VIR_DOMAIN_PAUSED) {
-      // A paused copy may be the destination of a migration: its job says so.
-      Params stats;
-      int type = 0;
-      if (virDomainGetJobStats(dom.get(), &type, &stats.p, &stats.n, 0) == 0 &&
-          type != VIR_DOMAIN_JOB_NONE) {
-        c.incoming = stats.Int(VIR_DOMAIN_JOB_OPERATION) == VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN;
+      // A paused copy may be the destination of a migration: its job says so. An incoming copy
+      // answers at once (libvirt knows its job without asking QEMU); one that does not answer in
+      // time is a source whose QEMU does not answer (kAnswerWait), so not incoming.
+      struct Job {
+        bool known = false;  // libvirt described an active job
+        bool incoming = false;
+      };
+      const std::optional<Job> job = AskWithin<Job>(
+          dom.get(),
+          [](virDomainPtr d) {
+            Params stats;
+            int type = 0;
+            Job j;
+            if (virDomainGetJobStats(d, &type, &stats.p, &stats.n, 0) == 0 &&
+                type != VIR_DOMAIN_JOB_NONE) {
+              j.known = true;
+              j.incoming =
+                  stats.Int(VIR_DOMAIN_JOB_OPERATION) == VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN;
+            }
+            return j;
+          },
+          kAnswerWait);
+      if (!job) {
+        c.silent = true;
+      } else if (job->known) {
+        c.incoming = job->incoming;
       } else if (c.reason == VIR_DOMAIN_PAUSED_MIGRATION) {
         c.incoming = true;  // paused for a migration, and not the one sending it
       }
@@ -491,23 +544,48 @@ struct LibvirtDriver::Impl {
     if (main == nullptr) return info;
     virDomainPtr d = main->domain.get();
     info.host = HostName(main->host);
-    virDomainInfo di;
-    if (virDomainGetInfo(d, &di) == 0) {
-      info.spec.memory_mib = static_cast<int>(di.maxMem / 1024);
-      info.spec.vcpus = di.nrVirtCpu;
-    }
     char uuid[VIR_UUID_STRING_BUFLEN];
     if (virDomainGetUUIDString(d, uuid) == 0) info.uuid = uuid;
-    info.metadata = Metadata(d);
-    // Its disks' size: what a move would copy at most.
-    if (Result<std::vector<DomainDisk>> disks = Disks(d); disks.ok()) {
-      int64_t bytes = 0;
-      for (const DomainDisk& disk : *disks) {
-        virDomainBlockInfo block;
-        if (disk.device == "disk" && virDomainGetBlockInfo(d, disk.target.c_str(), &block, 0) == 0)
-          bytes += static_cast<int64_t>(block.capacity);
-      }
-      info.spec.disk_gib = static_cast<int>((bytes + (int64_t{1} << 30) - 1) >> 30);
+    info.metadata = Metadata(d);  // the domain's definition: libvirt answers without its QEMU
+    // Its size and its disks' (what a move would copy at most): a disk's size is QEMU's answer,
+    // so asked within kAnswerWait, and not at all of a copy already found silent.
+    struct Sizes {
+      int memory_mib = 0, vcpus = 0, disk_gib = 0;
+    };
+    const std::optional<Sizes> sizes =
+        main->silent
+            ? std::nullopt
+            : AskWithin<Sizes>(
+                  d,
+                  [](virDomainPtr dom) {
+                    Sizes out;
+                    virDomainInfo di;
+                    if (virDomainGetInfo(dom, &di) == 0) {
+                      out.memory_mib = static_cast<int>(di.maxMem / 1024);
+                      out.vcpus = di.nrVirtCpu;
+                    }
+                    if (Result<std::vector<DomainDisk>> disks = Disks(dom); disks.ok()) {
+                      int64_t bytes = 0;
+                      for (const DomainDisk& disk : *disks) {
+                        virDomainBlockInfo block;
+                        if (disk.device == "disk" &&
+                            virDomainGetBlockInfo(dom, disk.target.c_str(), &block, 0) == 0)
+                          bytes += static_cast<int64_t>(block.capacity);
+                      }
+                      out.disk_gib = static_cast<int>((bytes + (int64_t{1} << 30) - 1) >> 30);
+                    }
+                    return out;
+                  },
+                  kAnswerWait);
+    if (sizes) {
+      info.spec.memory_mib = sizes->memory_mib;
+      info.spec.vcpus = sizes->vcpus;
+      info.spec.disk_gib = sizes->disk_gib;
+    } else {
+      info.unanswered = "libvirt on host " + info.host + " did not answer about it within " +
+                        std::to_string(kAnswerWait.count()) +
+                        " ms: it waits for the VM's QEMU, which most likely waits for its disk "
+                        "(is its storage server down?); its sizes are unknown";
     }
     if (!main->active) {
       info.state = VmState::kStopped;

@@ -17,6 +17,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "core/ask_within.h"
 #include "core/clock.h"
 #include "core/xml.h"
 
@@ -173,28 +174,11 @@ int64_t WallUs() {
 // Past this a listing goes on without the answer, and says so (VmInfo::unanswered).
 constexpr milliseconds kAnswerWait{2000};
 
-// Asks `question(domain)` on a thread of its own and waits up to `wait` for its answer: nullopt
-// when there was none in time. The thread owns a reference on the domain and ends when libvirt
-// answers, whenever that is; what it answers then is dropped.
-template <typename T, typename Question>
-std::optional<T> AskWithin(virDomainPtr domain, Question question, milliseconds wait) {
-  struct Answer {
-    std::mutex mutex;
-    std::condition_variable arrived;
-    std::optional<T> value;
-  };
-  auto answer = std::make_shared<Answer>();
+// A reference on `domain` for a question asked on another thread (AskWithin), which may outlive
+// the caller's.
+std::shared_ptr<std::remove_pointer_t<virDomainPtr>> SharedRef(virDomainPtr domain) {
   virDomainRef(domain);
-  std::shared_ptr<std::remove_pointer_t<virDomainPtr>> ref(domain, DomainFree());
-  std::thread([answer, ref, question = std::move(question)] {
-    T value = question(ref.get());
-    std::lock_guard<std::mutex> lock(answer->mutex);
-    answer->value = std::move(value);
-    answer->arrived.notify_all();
-  }).detach();
-  std::unique_lock<std::mutex> lock(answer->mutex);
-  answer->arrived.wait_for(lock, wait, [&answer] { return answer->value.has_value(); });
-  return answer->value;
+  return std::shared_ptr<std::remove_pointer_t<virDomainPtr>>(domain, DomainFree());
 }
 
 // One copy of a domain on one host.
@@ -505,12 +489,11 @@ struct LibvirtDriver::Impl {
         bool incoming = false;
       };
       const std::optional<Job> job = AskWithin<Job>(
-          dom.get(),
-          [](virDomainPtr d) {
+          [d = SharedRef(dom.get())] {
             Params stats;
             int type = 0;
             Job j;
-            if (virDomainGetJobStats(d, &type, &stats.p, &stats.n, 0) == 0 &&
+            if (virDomainGetJobStats(d.get(), &type, &stats.p, &stats.n, 0) == 0 &&
                 type != VIR_DOMAIN_JOB_NONE) {
               j.known = true;
               j.incoming =
@@ -556,8 +539,8 @@ struct LibvirtDriver::Impl {
         main->silent
             ? std::nullopt
             : AskWithin<Sizes>(
-                  d,
-                  [](virDomainPtr dom) {
+                  [ref = SharedRef(d)] {
+                    virDomainPtr dom = ref.get();
                     Sizes out;
                     virDomainInfo di;
                     if (virDomainGetInfo(dom, &di) == 0) {
@@ -1038,10 +1021,7 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
     JobSample last;
   };
   auto flight = std::make_shared<Flight>();
-  auto domain_ref = [dom] {
-    virDomainRef(dom);
-    return std::shared_ptr<std::remove_pointer_t<virDomainPtr>>(dom, DomainFree());
-  };
+  auto domain_ref = [dom] { return SharedRef(dom); };
   std::thread runner(
       [flight, d = domain_ref(), peer, params = std::move(params), flags, name, to_host] {
         const int rc = virDomainMigrateToURI3(d.get(), peer.c_str(), params->p,

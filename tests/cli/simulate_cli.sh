@@ -27,11 +27,17 @@ run_optimal() {
     jq 'del(.policies[].planning_ms)' >"$1"
 }
 run_optimal "$OUT/first.json"
-for _ in 1 2; do
-  timeout 60 bash -c 'while :; do :; done' &
-  BUSY+=($!)
-done
+# Not in a sanitized build (GREENSHIFT_SANITIZED=1): there the unit tests beside this one keep the
+# machine busy already, and two more loops took both cores from them for a minute; the full
+# build's run of this test has them.
+if [[ ${GREENSHIFT_SANITIZED:-0} != 1 ]]; then
+  for _ in 1 2; do
+    timeout 60 bash -c 'while :; do :; done' &
+    BUSY+=($!)
+  done
+fi
 run_optimal "$OUT/second.json"
+for pid in "${BUSY[@]}"; do kill "$pid" 2>/dev/null || true; done  # they served that run only
 cmp -s "$OUT/first.json" "$OUT/second.json" ||
   fail "two runs of optimal differ: $(diff "$OUT/first.json" "$OUT/second.json" | head -20)"
 opt='.policies[] | select(.policy == "optimal")'

@@ -1021,9 +1021,8 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
     JobSample last;
   };
   auto flight = std::make_shared<Flight>();
-  auto domain_ref = [dom] { return SharedRef(dom); };
   std::thread runner(
-      [flight, d = domain_ref(), peer, params = std::move(params), flags, name, to_host] {
+      [flight, d = SharedRef(dom), peer, params = std::move(params), flags, name, to_host] {
         const int rc = virDomainMigrateToURI3(d.get(), peer.c_str(), params->p,
                                               static_cast<unsigned int>(params->n), flags);
         Status error;
@@ -1033,7 +1032,7 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
         flight->error = error;
         flight->done = true;
       });
-  std::thread poller([flight, d = domain_ref()] {
+  std::thread poller([flight, d = SharedRef(dom)] {
     while (true) {
       {
         std::lock_guard<std::mutex> lock(flight->mutex);
@@ -1062,8 +1061,8 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
     }
   });
   // Ends the job without waiting for libvirt's answer (which waits for QEMU's).
-  auto abort_job = [&domain_ref] {
-    std::thread([d = domain_ref()] { (void)virDomainAbortJob(d.get()); }).detach();
+  auto abort_job = [dom] {
+    std::thread([d = SharedRef(dom)] { (void)virDomainAbortJob(d.get()); }).detach();
   };
   std::string stop_reason;
   bool source_silent = false;  // the source stopped answering: given up on, see below

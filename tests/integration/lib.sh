@@ -93,6 +93,9 @@ guest_status() {  # guest_status IP -> "uptime requests"
 # the check is that it was answering until then. Why stop it: 10000 requests take 20-50 s of a TCG
 # guest, most of them long after a migration of under a second, and a test that asks of the load
 # only that it spans the migration need not wait for them.
+# Seconds since START (an $EPOCHREALTIME), to a tenth.
+seconds_since() { awk -v a="$EPOCHREALTIME" -v b="$1" 'BEGIN { printf "%.1f", a - b }'; }
+
 load_start() {
   LOAD_START=$EPOCHREALTIME
   ip netns exec "$GREENSHIFT_LAB-client" ab -c 5 -n 10000 "http://$1/" >"$TEST_TMP/ab.txt" 2>&1 &
@@ -101,7 +104,7 @@ load_start() {
 load_end() {
   local after_s=${1:-} stopped=0 rc=0 since=0 until_s done taken
   if [[ -n $after_s ]]; then
-    since=$(awk -v a="$EPOCHREALTIME" -v b="$LOAD_START" 'BEGIN { printf "%.1f", a - b }')
+    since=$(seconds_since "$LOAD_START")
     sleep "$after_s"
     until_s=$(awk -v a="$since" -v b="$after_s" 'BEGIN { printf "%.1f", a + b }')
     if kill -0 "$LOAD_PID" 2>/dev/null; then
@@ -236,9 +239,9 @@ check_storage_server_killed() {
   # it took 30 s, libvirt's own wait for the domain's job lock).
   local listed_at=$EPOCHREALTIME listed took
   listed=$("$G" vm list --json | jq -c --arg n "$vm" '.[] | select(.name == $n) | [.copies, .unanswered]')
-  took=$(awk -v a="$EPOCHREALTIME" -v b="$listed_at" 'BEGIN { printf "%.1f", a - b }')
-  check "$vm: vm list answered in $took s (at most 8), listing it on $from: $listed" \
-    test "$(awk -v t="$took" 'BEGIN { print (t <= 8) }')-$(jq -c '.[0]' <<<"$listed")" = "1-[\"$from\"]"
+  took=$(seconds_since "$listed_at")
+  check "$vm: vm list answered in $took s (at most 8)" awk -v t="$took" 'BEGIN { exit !(t <= 8) }'
+  check "$vm: vm list lists it on $from: $listed" test "$(jq -c '.[0]' <<<"$listed")" = "[\"$from\"]"
   check "$vm: no QEMU of it is left on $to" test "$(qemu_count "$vm" "$to")" = 0
   check "the $mode server is down" test "$(storage_server_pid "$mode")" = 0
   lab_up --sites 2 --storage

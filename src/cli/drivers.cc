@@ -7,6 +7,7 @@
 #include "hypervisor/sim/sim_driver.h"
 #include "lab/guest.h"
 #include "lab/lab.h"
+#include "lab/lab_driver.h"
 #include "lab/libvirt_hosts.h"
 
 namespace greenshift::cli {
@@ -33,6 +34,26 @@ lab::GuestSpec GuestFor(const control::ServiceConfig& config, size_t v) {
   return guest;
 }
 
+// The service and the lab agree on how a VM keeps its address between every two sites.
+Status CheckLabNetwork(const control::ServiceConfig& config, const lab::LabState& lab) {
+  for (size_t a = 0; a < config.sites.size(); ++a) {
+    for (size_t b = a + 1; b < config.sites.size(); ++b) {
+      const std::string& site_a = config.sites[a].name;
+      const std::string& site_b = config.sites[b].name;
+      const control::LinkConfig* link = config.FindLink(site_a, site_b);
+      const std::string network = config.NetworkBetween(site_a, site_b);
+      if (network != lab.network) {
+        return Status::Invalid(
+            config.file + ": the link between sites '" + site_a + "' and '" + site_b +
+            "' has network " + network + (link ? "" : " (the default)") + ", but lab '" + lab.name +
+            "' has network " + lab.network + ": say so in a [[links]] table (a = \"" + site_a +
+            "\", b = \"" + site_b + "\", network = \"" + lab.network + "\")");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Result<ServiceDriver> OpenQemu(const Context& context, const control::ServiceConfig& config) {
   lab::LabConfig lab_config = context.LabConfig();
   lab_config.name = config.lab;
@@ -46,22 +67,7 @@ Result<ServiceDriver> OpenQemu(const Context& context, const control::ServiceCon
   if (lab->hypervisor != "qemu")
     return Status::Invalid(config.file + ": lab '" + lab->name + "' runs " + lab->hypervisor +
                            " hosts: give the service libvirt hosts (see `greenshift lab status`)");
-  // The service and the lab agree on how a VM keeps its address between every two sites.
-  for (size_t a = 0; a < config.sites.size(); ++a) {
-    for (size_t b = a + 1; b < config.sites.size(); ++b) {
-      const std::string& site_a = config.sites[a].name;
-      const std::string& site_b = config.sites[b].name;
-      const control::LinkConfig* link = config.FindLink(site_a, site_b);
-      const std::string network = config.NetworkBetween(site_a, site_b);
-      if (network != lab->network) {
-        return Status::Invalid(
-            config.file + ": the link between sites '" + site_a + "' and '" + site_b +
-            "' has network " + network + (link ? "" : " (the default)") + ", but lab '" +
-            lab->name + "' has network " + lab->network + ": say so in a [[links]] table (a = \"" +
-            site_a + "\", b = \"" + site_b + "\", network = \"" + lab->network + "\")");
-      }
-    }
-  }
+  GS_RETURN_IF_ERROR(CheckLabNetwork(config, *lab));
   lab::LabDriver lab_driver = context.DriverFor(*lab);
   ServiceDriver opened;
   opened.start = [start = lab_driver.start, &config](size_t v, const std::string& site) {
@@ -99,19 +105,37 @@ Result<ServiceDriver> OpenLibvirt(const Context& context, const control::Service
         if (lab::LibvirtHostFor(*lab, site).uri == host.address) lab_site[host.name] = &site;
       }
     }
+    if (!lab_site.empty()) GS_RETURN_IF_ERROR(CheckLabNetwork(config, *lab));
+  }
+  // Hosts that are all the lab's sites: its network follows the VMs the service moves (on a
+  // routed lab their addresses would be unreachable otherwise).
+  std::function<Status(const hypervisor::VmInfo&)> place;
+  std::unique_ptr<hypervisor::Driver> opened_driver = std::move(driver);
+  if (!lab_site.empty() && lab_site.size() == config.hosts.size()) {
+    std::map<std::string, std::string> site_of_host;
+    for (const auto& [host, site] : lab_site) site_of_host[host] = site->name;
+    lab::SteeredDriver steered =
+        lab::SteerLabNetwork(std::move(opened_driver), *lab, std::move(site_of_host));
+    opened_driver = std::move(steered.driver);
+    place = std::move(steered.place);
   }
   ServiceDriver opened;
-  opened.start = [raw, &config, lab, lab_site, guest_dir = context.guest_dir,
+  opened.start = [raw, &config, lab, lab_site, place, guest_dir = context.guest_dir,
                   accel = context.accel](size_t v, const std::string& host) -> Status {
     auto site = lab_site.find(host);
     if (site == lab_site.end())
       return Status::NotFound("VM '" + config.vms[v].name + "' runs on no libvirt host: define " +
                               "and start it on host " + host +
                               " (greenshift moves VMs; it makes them only in its lab)");
-    return lab::StartLibvirtGuest(*raw, *lab, GuestFor(config, v), host, site->second->name,
-                                  guest_dir, accel, site->second->bridge);
+    GS_RETURN_IF_ERROR(lab::StartLibvirtGuest(*raw, *lab, GuestFor(config, v), host,
+                                              site->second->name, guest_dir, accel,
+                                              site->second->bridge));
+    if (!place) return Status::Ok();
+    Result<hypervisor::VmInfo> vm = raw->GetVm(config.vms[v].name);
+    if (!vm.ok()) return vm.status();
+    return place(*vm);
   };
-  opened.driver = std::move(driver);
+  opened.driver = std::move(opened_driver);
   return opened;
 }
 

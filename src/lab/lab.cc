@@ -520,14 +520,6 @@ Result<LabState> LabUp(const LabConfig& config) {
     return Status::Invalid("--hypervisor must be qemu or libvirt, got '" + config.hypervisor + "'");
   if (!IsNetworkMode(config.network))
     return Status::Invalid("--network must be l2, bgp or vxlan, got '" + config.network + "'");
-  if (IsRouted(config.network) && config.hypervisor != "qemu") {
-    // The routes follow the guest from the migration's events (SwitchoverHooks), which the
-    // libvirt driver calls too; routed sites under libvirt worked by hand, but one run of the
-    // routed test lost 4.6 s of pings at the switchover, not explained yet.
-    return Status::Invalid("--network " + config.network +
-                           " needs --hypervisor qemu (routed sites under libvirt are not "
-                           "reliable yet)");
-  }
   if (IsRouted(config.network) && config.site_names.size() > 100)
     return Status::Error("a routed lab has at most 100 sites");
 

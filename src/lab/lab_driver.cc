@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <thread>
 
@@ -21,11 +22,15 @@ namespace {
 // The lab's driver (qemu or libvirt): the inner driver's calls, with the VM's traffic sent to where
 // it runs (routing.h: its /32 routed, its MAC on the overlay, or on an l2 lab its MAC on the
 // bridges): placed when it starts, moved by the migration's own switchover events, settled when the
-// migration ends (whatever its hooks saw), gone when it stops.
+// migration ends (whatever its hooks saw), gone when it stops. The inner driver's hosts are the
+// lab's sites: named as them, or mapped to them by `site_of_host`.
 class SteeringDriver : public hypervisor::Driver {
  public:
-  SteeringDriver(std::unique_ptr<hypervisor::Driver> inner, LabState state)
-      : inner_(std::move(inner)), state_(std::move(state)) {}
+  SteeringDriver(std::unique_ptr<hypervisor::Driver> inner, LabState state,
+                 std::map<std::string, std::string> site_of_host = {})
+      : inner_(std::move(inner)),
+        state_(std::move(state)),
+        site_of_host_(std::move(site_of_host)) {}
 
   hypervisor::Capabilities GetCapabilities() const override { return inner_->GetCapabilities(); }
   Result<std::vector<hypervisor::VmInfo>> ListVms() override { return inner_->ListVms(); }
@@ -48,18 +53,19 @@ class SteeringDriver : public hypervisor::Driver {
   Result<hypervisor::VmInfo> Recover(const std::string& name,
                                      std::chrono::milliseconds timeout) override {
     Result<hypervisor::VmInfo> vm = inner_->Recover(name, timeout);
-    if (vm.ok()) GS_RETURN_IF_ERROR(Place(*vm, vm->host));
+    if (vm.ok()) GS_RETURN_IF_ERROR(Place(*vm, SiteOf(vm->host)));
     return vm;
   }
 
-  hypervisor::MigrationResult Migrate(const std::string& name, const std::string& to,
+  hypervisor::MigrationResult Migrate(const std::string& name, const std::string& to_host,
                                       const hypervisor::MigrationOptions& options,
                                       const hypervisor::ProgressCallback& progress) override {
     Result<hypervisor::VmInfo> vm = inner_->GetVm(name);
-    if (!vm.ok()) return inner_->Migrate(name, to, options, progress);  // it says why
+    if (!vm.ok()) return inner_->Migrate(name, to_host, options, progress);  // it says why
     const GuestSpec guest = GuestOf(*vm);
     const std::string ip = HostAddress(guest.ip_cidr);
-    const std::string from = vm->host;
+    // The sites, for the network; the hosts, for the inner driver.
+    const std::string from = SiteOf(vm->host), to = SiteOf(to_host);
     // A route change that fails is reported, not fatal to the migration: the guest moves, and
     // the settling below puts every route where it belongs.
     auto report = [](const Status& status) {
@@ -112,13 +118,14 @@ class SteeringDriver : public hypervisor::Driver {
       report(RouteVmTo(state_, ip, guest.mac, from));
       if (handover && handed > 0) report(handover->GiveBack().status());
     };
-    hypervisor::MigrationResult result = inner_->Migrate(name, to, routed, progress);
+    hypervisor::MigrationResult result = inner_->Migrate(name, to_host, routed, progress);
     if (handed > 0)
       std::fprintf(stderr,
                    "greenshift: switchover: %d frame(s) waiting in the source's tap handed to "
                    "the destination's\n",
                    handed);
-    if (result.completed && result.running_on == to) {
+    const std::string running_on = result.running_on.empty() ? "" : SiteOf(result.running_on);
+    if (result.completed && running_on == to) {
       // Announced by `to` (now or just before, by its hook); `from` forwarded and kept
       // announcing until the WAN has heard, then stops.
       const std::chrono::milliseconds settle = SettleTime(state_.network);
@@ -127,8 +134,8 @@ class SteeringDriver : public hypervisor::Driver {
         std::this_thread::sleep_for(settle);
       }
       report(RouteVmTo(state_, ip, guest.mac, to));
-    } else if (switched && !result.running_on.empty()) {
-      report(RouteVmTo(state_, ip, guest.mac, result.running_on));
+    } else if (switched && !running_on.empty()) {
+      report(RouteVmTo(state_, ip, guest.mac, running_on));
     } else if (switched) {
       report(UnrouteVm(state_, ip, guest.mac));  // lost with its destination (post-copy)
     }
@@ -139,7 +146,7 @@ class SteeringDriver : public hypervisor::Driver {
   Result<TapHandover> PrepareHandover(const hypervisor::VmInfo& vm, const std::string& to) {
     std::string from_netns, to_netns;
     for (const LabSite& site : state_.sites) {
-      if (site.name == vm.host) from_netns = site.netns;
+      if (site.name == SiteOf(vm.host)) from_netns = site.netns;
       if (site.name == to) to_netns = site.netns;
     }
     if (from_netns.empty() || to_netns.empty())
@@ -154,26 +161,49 @@ class SteeringDriver : public hypervisor::Driver {
     return RouteVmTo(state_, HostAddress(guest.ip_cidr), guest.mac, site);
   }
 
+  // The lab site of the inner driver's host `host`.
+  const std::string& SiteOf(const std::string& host) const {
+    auto it = site_of_host_.find(host);
+    return it == site_of_host_.end() ? host : it->second;
+  }
+
  private:
   std::unique_ptr<hypervisor::Driver> inner_;
   const LabState state_;
+  const std::map<std::string, std::string> site_of_host_;
 };
 
-// Makes `lab`'s driver `inner` wrapped in a SteeringDriver, and its start `create` followed by
-// routing the guest to the site where it started.
+}  // namespace
+
+SteeredDriver SteerLabNetwork(std::unique_ptr<hypervisor::Driver> inner, const LabState& state,
+                              std::map<std::string, std::string> site_of_host) {
+  SteeredDriver steered;
+  auto steering =
+      std::make_unique<SteeringDriver>(std::move(inner), state, std::move(site_of_host));
+  SteeringDriver* router = steering.get();
+  steered.place = [router](const hypervisor::VmInfo& vm) {
+    return router->Place(vm, router->SiteOf(vm.host));
+  };
+  steered.driver = std::move(steering);
+  return steered;
+}
+
+namespace {
+
+// Makes `lab`'s driver `inner` steered (SteerLabNetwork, its hosts the sites), and its start
+// `create` followed by routing the guest to the site where it started.
 void Steer(LabDriver& lab, std::unique_ptr<hypervisor::Driver> inner, const LabState& state,
            std::function<Status(const GuestSpec&, const std::string&)> create) {
   hypervisor::Driver* raw = inner.get();
-  auto steering = std::make_unique<SteeringDriver>(std::move(inner), state);
-  SteeringDriver* router = steering.get();
-  lab.start = [create = std::move(create), raw, router](const GuestSpec& guest,
-                                                        const std::string& site) {
+  SteeredDriver steered = SteerLabNetwork(std::move(inner), state, {});
+  lab.start = [create = std::move(create), raw, place = std::move(steered.place)](
+                  const GuestSpec& guest, const std::string& site) {
     GS_RETURN_IF_ERROR(create(guest, site));
     Result<hypervisor::VmInfo> vm = raw->GetVm(guest.vm.name);
     if (!vm.ok()) return vm.status();
-    return router->Place(*vm, site);
+    return place(*vm);
   };
-  lab.driver = std::move(steering);
+  lab.driver = std::move(steered.driver);
 }
 
 }  // namespace

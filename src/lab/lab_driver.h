@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -34,5 +35,16 @@ struct LabDriver {
 // or kvm.
 LabDriver OpenLabDriver(const LabState& state, const std::string& guest_dir,
                         const std::string& accel);
+
+// A driver whose hosts are the lab's sites (`inner`, say the service's libvirt hosts), wrapped as
+// OpenLabDriver's is: the lab's network follows each guest it migrates, recovers or stops.
+// `site_of_host` names each host's site (a host not in it is the site of its own name).
+struct SteeredDriver {
+  std::unique_ptr<hypervisor::Driver> driver;
+  // Sends the traffic for `vm` (started by another way than `driver`) to its host's site.
+  std::function<Status(const hypervisor::VmInfo& vm)> place;
+};
+SteeredDriver SteerLabNetwork(std::unique_ptr<hypervisor::Driver> inner, const LabState& state,
+                              std::map<std::string, std::string> site_of_host);
 
 }  // namespace greenshift::lab

@@ -5,54 +5,21 @@
 #   vxlan  an overlay joins the sites' bridges, greenshift writing where each VM's MAC is.
 # The talk's measurement on a live migration between them; the VM's traffic follows it, a failed
 # migration leaves it, (bgp) a router that died comes back, a stopped VM leaves nothing behind.
+# On qemu or libvirt hosts (lib.sh).
 # Usage: routed.sh bgp|vxlan
 source "$(dirname "$0")/lib.sh"
-MODE=${1:?usage: routed.sh bgp|vxlan}
-use_lab "it-$MODE"
+NETWORK=${1:?usage: routed.sh bgp|vxlan}  # also lib.sh's is_at, wait_at, where
+use_lab "it-$NETWORK"
 
-GREENSHIFT_LAB=it-nohv "$G" lab up --sites 2 --network "$MODE" --hypervisor libvirt \
-  >"$TEST_TMP/refused.txt" 2>&1 && refused_rc=0 || refused_rc=$?
-check "a routed lab under libvirt is refused: $(cat "$TEST_TMP/refused.txt")" \
-  test "$refused_rc" -ne 0
-check "saying why" grep -qF "needs --hypervisor qemu" "$TEST_TMP/refused.txt"
-check "and nothing of it is made" bash -c "! ip netns list | grep -q '^it-nohv'"
-lab_up --sites 2 --network "$MODE" --link-mbit 100 --link-delay-ms 20 >/dev/null
+lab_up --sites 2 --network "$NETWORK" --link-mbit 100 --link-delay-ms 20 >/dev/null
 CLIENT="$GREENSHIFT_LAB-client"
 WAN="$GREENSHIFT_LAB-wan"
-# Each site's address on the a-b link: where the other sends what is for a VM there.
-declare -A LINK_ADDRESS=([a]=198.19.1.1 [b]=198.19.1.2)
-declare -A OTHER=([a]=b [b]=a)
-
-# wan_route IP: the WAN router's route to IP ("via ADDRESS dev w-SITE ..."), empty when none.
-wan_route() { ip -n "$WAN" route show "$1/32"; }
-# overlay_entry SITE MAC: SITE's overlay entry for MAC ("MAC dst ADDRESS self permanent").
-overlay_entry() { bridge -n "$GREENSHIFT_LAB-$1" fdb show dev vx0 | grep -i "^$2 dst" || true; }
-# is_at IP MAC SITE: the network sends the VM's traffic to SITE. bgp: the WAN routes it there
-# (its uplink is w-SITE). vxlan: the other site's overlay sends its MAC to SITE, which sends it
-# nowhere (its bridge learns the guest's tap).
-is_at() {
-  if [[ $MODE == bgp ]]; then
-    wan_route "$1" | grep -q "dev w-$3 "
-  else
-    overlay_entry "${OTHER[$3]}" "$2" | grep -q "dst ${LINK_ADDRESS[$3]} " &&
-      [[ -z $(overlay_entry "$3" "$2") ]]
-  fi
-}
-# wait_at IP MAC SITE: until is_at, 5 s at most.
-wait_at() {
-  for _ in $(seq 100); do
-    is_at "$@" && return 0
-    sleep 0.05
-  done
-  return 1
-}
-where() { if [[ $MODE == bgp ]]; then wan_route "$1"; else overlay_entry "$3" "$2"; fi; }
 vm_field() { "$G" vm list --json | jq -r ".[] | select(.name == \"$1\") | .$2"; }
 reaches() { ip netns exec "$CLIENT" curl -fsS -m 3 -o /dev/null "http://$1/status"; }
 
 check "the client is on its own subnet (198.18.1.2/24), not the VMs'" \
   bash -c "ip -n $CLIENT -4 addr show c0 | grep -q '198.18.1.2/24'"
-if [[ $MODE == bgp ]]; then
+if [[ $NETWORK == bgp ]]; then
   check "the WAN router has a BGP session with every site" \
     test "$("$G" lab status --json | jq -c .routers.wan.bgp)" = \
     '{"site_a":"Established","site_b":"Established"}'
@@ -67,6 +34,12 @@ fi
 
 # The service and the lab agree on how VMs keep their address between its sites: a config that
 # leaves the link at its default (one segment) is refused, naming the fix; one that says so runs.
+host_a='address = "a"' host_b='address = "b"'
+if [[ $HV == libvirt ]]; then
+  lab_json=$("$G" lab status --json)
+  host_a=$(libvirt_host_keys a "$lab_json")
+  host_b=$(libvirt_host_keys b "$lab_json")
+fi
 cat >"$TEST_TMP/g.toml" <<TOML
 [service]
 token = "integration-test-token-0123"
@@ -84,23 +57,23 @@ capacity_kw = 1
 [[hosts]]
 name = "a1"
 site = "a"
-driver = "qemu"
-address = "a"
+driver = "$HV"
+$host_a
 [[hosts]]
 name = "b1"
 site = "b"
-driver = "qemu"
-address = "b"
+driver = "$HV"
+$host_b
 TOML
 "$G" serve --config "$TEST_TMP/g.toml" --check-hosts >"$TEST_TMP/refused.txt" 2>&1 &&
   refused_rc=0 || refused_rc=$?
 check "a service that thinks the sites share a segment is refused: $(cat "$TEST_TMP/refused.txt")" \
   test "$refused_rc" -ne 0
 check "naming both sides" grep -qF \
-  "has network l2 (the default), but lab '$GREENSHIFT_LAB' has network $MODE" "$TEST_TMP/refused.txt"
-printf '[[links]]\na = "a"\nb = "b"\nmbit = 100\nrtt_ms = 40\nnetwork = "%s"\n' "$MODE" \
+  "has network l2 (the default), but lab '$GREENSHIFT_LAB' has network $NETWORK" "$TEST_TMP/refused.txt"
+printf '[[links]]\na = "a"\nb = "b"\nmbit = 100\nrtt_ms = 40\nnetwork = "%s"\n' "$NETWORK" \
   >>"$TEST_TMP/g.toml"
-check "one whose link says $MODE reaches every host" \
+check "one whose link says $NETWORK reaches every host" \
   "$G" serve --config "$TEST_TMP/g.toml" --check-hosts
 
 "$G" vm start web --site a --memory 256 >/dev/null
@@ -118,7 +91,7 @@ migrate_under_load "$IP" web b 3 2
 M="$TEST_TMP/migration.json"
 check "the migration completed" test "$(jqr "$M" .status)" = completed
 check "the network sends the VM's traffic to site b now" wait_at "$IP" "$MAC" b
-if [[ $MODE == bgp ]]; then
+if [[ $NETWORK == bgp ]]; then
   check "only b announces it: one route, through b" test "$(wan_route "$IP" | wc -l)" = 1
   check "site a forwards what still reaches it to b, unannounced" \
     bash -c "ip -n $GREENSHIFT_LAB-a route show $IP/32 | grep -q 'via .* dev l-b proto static'"
@@ -147,11 +120,11 @@ check "the network still sends it to b ($(where "$HOT" "$HOT_MAC" a))" \
 check "and the client reaches it" reaches "$HOT"
 
 # 3. bgp: a router that died; its routes are withdrawn; lab up starts it again and they come back.
-if [[ $MODE == bgp ]]; then
+if [[ $NETWORK == bgp ]]; then
   kill -KILL "$("$G" lab status --json | jq .routers.b.pid)"
   check "a dead router shows as not running" \
     test "$("$G" lab status --json | jq .routers.b.pid)" = 0
-  "$G" lab up --sites 2 --network bgp >/dev/null
+  lab_up --sites 2 --network bgp >/dev/null
   check "lab up starts it again and the WAN learns the VM's route anew" wait_at "$IP" "$MAC" b
   check "the client reaches the VM again" reaches "$IP"
 fi
@@ -163,7 +136,7 @@ check "the network sends it to a again" wait_at "$IP" "$MAC" a
 check "the client reaches it at a" reaches "$IP"
 "$G" vm stop web
 "$G" vm stop hot
-if [[ $MODE == bgp ]]; then
+if [[ $NETWORK == bgp ]]; then
   for _ in $(seq 100); do
     [[ -z $(wan_route "$IP") ]] && break
     sleep 0.05

@@ -6,17 +6,29 @@
 # (storage "copy") and that its guest writes checksummed records to at 5 MB/s: the service starts
 # it with its disk, the move copies the disk along (under libvirt: libvirt's copy into b's pool),
 # and every record the guest acknowledged is on the disk afterwards.
+# With an argument (bgp or vxlan), the two sites are routed (routed.sh) and the service moves the
+# VM's address along: its traffic goes to b afterwards, where it goes to a before.
+# Usage: service_follows_green.sh [bgp|vxlan]
 source "$(dirname "$0")/lib.sh"
-use_lab it-svc
+NETWORK=${1:-l2}
+if [[ $NETWORK == l2 ]]; then use_lab it-svc; else use_lab "it-s$NETWORK"; fi
 
-lab_up --sites 2
+lab_up --sites 2 --network "$NETWORK"
 cd "$TEST_TMP"
 # 10 min of replayed time every 5 s: the switch at 60 min comes ~30 s after the start.
 write_replay "$TEST_TMP" 60
 WEB_VM_KEYS=$'disk_gib = 1\ndisk_used_gib = 0.25\ndisk_write_mb_s = 5\nstorage = "copy"'
 write_service_config "$TEST_TMP/greenshift.toml" 120
+if [[ $NETWORK != l2 ]]; then
+  printf '\n[[links]]\na = "a"\nb = "b"\nnetwork = "%s"\n' "$NETWORK" >>"$TEST_TMP/greenshift.toml"
+fi
 start_service "$TEST_TMP/greenshift.toml" "$TEST_TMP/serve.log"
 wait_http 198.18.128.10 90
+MAC=$("$G" vm list --json | jq -r '.[] | select(.name == "web") | .mac')
+if [[ $NETWORK != l2 ]]; then
+  check "the network sends web's traffic to a, where the service started it ($(where 198.18.128.10 "$MAC" b))" \
+    wait_at 198.18.128.10 "$MAC" a
+fi
 check "no move while a is the green site" test "$(curl -fsS "$SERVICE_URL/api/moves" | jq length)" = 0
 
 # HTTP load for at most 90 s (or 1,000,000 requests), covering the move.
@@ -50,6 +62,10 @@ check "/metrics counts the completed migration" grep -q '^greenshift_migrations_
 check "/metrics has its downtime" grep -q '^greenshift_last_migration_downtime_seconds [0-9.e-]*$' "$TEST_TMP/metrics.txt"
 check "/metrics puts the load on b now" grep -q '^greenshift_site_load_watts{site="b"} 100$' "$TEST_TMP/metrics.txt"
 check "the API says web runs on b" test "$(curl -fsS "$SERVICE_URL/api/vms" | jq -r '.[0].site')" = b
+if [[ $NETWORK != l2 ]]; then
+  check "the network sends web's traffic to b now ($(where 198.18.128.10 "$MAC" a))" \
+    wait_at 198.18.128.10 "$MAC" b
+fi
 check "exactly one copy of it runs, on b" test "$("$G" vm list --json | jq -c '.[0].copies')" = '["b"]'
 check "no QEMU of it is left on a" test "$(qemu_count web a)" = 0
 DISKS=$("$G" lab status --json | jq -r .disk_dir)

@@ -99,12 +99,23 @@ Status Engine::Tick(int64_t now_ms) {
     if (listed.ok()) {
       fleet_->Refresh(*listed);
       // A VM its hypervisor did not fully answer about is listed all the same (its place and
-      // state known): the operator hears why its figures are missing.
+      // state known): the operator hears why its figures are missing, once when it starts (or
+      // the reason changes), and again when the hypervisor answers: not every tick between.
+      std::map<std::string, std::string> unanswered;
       for (const hypervisor::VmInfo& vm : *listed) {
-        if (!vm.unanswered.empty())
+        if (vm.unanswered.empty()) {
+          if (unanswered_.count(vm.spec.name))
+            recorder_.Event(LogLevel::kInfo, "inventory",
+                            vm.spec.name + ": its hypervisor answers about it again", now_ms);
+          continue;
+        }
+        auto said = unanswered_.find(vm.spec.name);
+        if (said == unanswered_.end() || said->second != vm.unanswered)
           recorder_.Event(LogLevel::kWarning, "inventory", vm.spec.name + ": " + vm.unanswered,
                           now_ms);
+        unanswered[vm.spec.name] = vm.unanswered;
       }
+      unanswered_ = std::move(unanswered);
     } else {
       // Nothing is planned on an inventory nobody knows.
       inventory_ok = false;

@@ -25,6 +25,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -220,6 +221,10 @@ class Engine {
   std::shared_ptr<const Observation> last_observation_;
   std::shared_ptr<const Forecast> last_forecast_;
   EngineStatus status_;
+
+  // The VMs the driver's last listing did not fully answer about, and why (as logged). Tick's
+  // own: ticks do not overlap.
+  std::map<std::string, std::string> unanswered_;
 
   std::atomic<bool> stopping_{false};
   std::condition_variable wake_;

@@ -6,6 +6,7 @@
 #include <httplib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -565,6 +566,51 @@ TEST_F(ServiceTest, ADriverThatCannotAnswerIsNotTakenForAVmThatRunsNowhere) {
   EXPECT_NE(recovery_.message().find("cannot reach the hypervisor"), std::string::npos);
   EXPECT_EQ(starts_, 0);
   EXPECT_TRUE(driver_->ListVms().value().empty());
+}
+
+// A driver whose hypervisor lists the VMs but, while `silent` is set, does not answer about
+// them in time (a libvirt daemon waiting for a VM's QEMU stuck on its dead disk).
+class SilentDriver : public hypervisor::SimDriver {
+ public:
+  using SimDriver::SimDriver;
+  Result<std::vector<hypervisor::VmInfo>> ListVms() override {
+    Result<std::vector<hypervisor::VmInfo>> listed = SimDriver::ListVms();
+    if (listed.ok() && silent)
+      for (hypervisor::VmInfo& vm : *listed) vm.unanswered = "no answer within 2000 ms";
+    return listed;
+  }
+  std::atomic<bool> silent{false};
+};
+
+TEST_F(ServiceTest, AVmItsHypervisorDoesNotAnswerAboutIsLoggedWhenItStartsAndEndsNotEveryTick) {
+  hypervisor::SimDriverConfig sim;
+  sim.hosts = {"a1", "b1"};
+  auto silent = std::make_unique<SilentDriver>(sim);
+  SilentDriver* driver = silent.get();
+  driver_ = std::move(silent);
+  Open("auto", /*keep_driver=*/true);
+  auto inventory_events = [this] {
+    std::vector<store::Event> events = store_->Events(1000).value();
+    std::sort(events.begin(), events.end(),
+              [](const store::Event& x, const store::Event& y) { return x.id < y.id; });
+    std::vector<std::string> said;
+    for (const store::Event& e : events)
+      if (e.kind == "inventory") said.push_back(e.message);
+    return said;
+  };
+  RunUntil(engine_->NowMs() + 3 * 600000);
+  EXPECT_TRUE(inventory_events().empty());
+  driver->silent = true;
+  RunUntil(engine_->NowMs() + 5 * 600000);  // five ticks without an answer: said once
+  ASSERT_EQ(inventory_events().size(), 1u);
+  EXPECT_EQ(inventory_events()[0], "web: no answer within 2000 ms");
+  driver->silent = false;
+  RunUntil(engine_->NowMs() + 3 * 600000);  // answered again: said once
+  ASSERT_EQ(inventory_events().size(), 2u);
+  EXPECT_EQ(inventory_events()[1], "web: its hypervisor answers about it again");
+  driver->silent = true;  // and silent again: said again
+  RunUntil(engine_->NowMs() + 2 * 600000);
+  EXPECT_EQ(inventory_events().size(), 3u);
 }
 
 TEST_F(ServiceTest, TheApiServesTheLoop) {

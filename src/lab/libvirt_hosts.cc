@@ -80,7 +80,15 @@ Status StartLibvirtHost(const LabState& state, const LabSite& site) {
                                      "group = \"root\"\n"
                                      "dynamic_ownership = 0\n"
                                      "remember_owner = 0\n"
-                                     "security_driver = \"none\"\n"));
+                                     "security_driver = \"none\"\n"
+                                     // The sites' daemons share this machine's cgroup tree,
+                                     // where each would put its first domain "web" in the
+                                     // same group: the destination's QEMU in the source's.
+                                     // The source's stop then retried removing the group for
+                                     // 2-3 s (busy) after every migration, and each daemon's
+                                     // limits would land on the other's QEMU. A fleet's hosts
+                                     // are machines of their own; the lab's use no cgroups.
+                                     "cgroup_controllers = [ ]\n"));
   // The guests' disks: the site's directory of the lab's disks (not /run, a small tmpfs).
   const std::string images = state.disk_dir + "/" + site.name;
   GS_RETURN_IF_ERROR(MakeDirs(images));

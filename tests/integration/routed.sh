@@ -86,8 +86,13 @@ check "the client reaches the VM across the WAN" reaches "$IP"
 # 1. The talk's measurement: pings every 10 ms, ab -c 5 -n 10000 (stopped 2 s after the
 # migration: all it asks of the load is that it spans the move), live migration a -> b over the
 # 100 Mbit/s, 20 ms link. During the pause the source sends the VM's packets on to b, where the
-# waiting guest's queue holds them: they arrive late rather than never.
-migrate_under_load "$IP" web b 3 2
+# waiting guest's queue holds them: they arrive late rather than never. At most 3 pings lost
+# (qemu: 0-2 measured); 4 under libvirt, whose guest pauses longer under this load (103-125 ms
+# against 53-95 ms) and whose QEMU's tap the lab does not hand over (tap_handover.h needs its
+# own QEMU): 1-2 measured on an idle machine in 7 runs, 2-3 beside a busy core in 3.
+max_lost=3
+[[ $HV == libvirt ]] && max_lost=4
+migrate_under_load "$IP" web b "$max_lost" 2
 M="$TEST_TMP/migration.json"
 check "the migration completed" test "$(jqr "$M" .status)" = completed
 check "the network sends the VM's traffic to site b now" wait_at "$IP" "$MAC" b

@@ -109,7 +109,7 @@ Result<ServiceDriver> OpenLibvirt(const Context& context, const control::Service
   }
   // Hosts that are all the lab's sites: its network follows the VMs the service moves (on a
   // routed lab their addresses would be unreachable otherwise).
-  std::function<Status(const hypervisor::VmInfo&)> place;
+  std::function<Status(const std::string&)> place;
   std::unique_ptr<hypervisor::Driver> opened_driver = std::move(driver);
   if (!lab_site.empty() && lab_site.size() == config.hosts.size()) {
     std::map<std::string, std::string> site_of_host;
@@ -130,10 +130,7 @@ Result<ServiceDriver> OpenLibvirt(const Context& context, const control::Service
     GS_RETURN_IF_ERROR(lab::StartLibvirtGuest(*raw, *lab, GuestFor(config, v), host,
                                               site->second->name, guest_dir, accel,
                                               site->second->bridge));
-    if (!place) return Status::Ok();
-    Result<hypervisor::VmInfo> vm = raw->GetVm(config.vms[v].name);
-    if (!vm.ok()) return vm.status();
-    return place(*vm);
+    return place ? place(config.vms[v].name) : Status::Ok();
   };
   opened.driver = std::move(opened_driver);
   return opened;

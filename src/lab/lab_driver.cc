@@ -85,7 +85,7 @@ class SteeringDriver : public hypervisor::Driver {
     std::optional<TapHandover> handover;
     int handed = 0;
     if (vm->pid > 0) {  // a QEMU process of the lab's own (libvirt's are its daemon's)
-      if (Result<TapHandover> prepared = PrepareHandover(*vm, to); prepared.ok()) {
+      if (Result<TapHandover> prepared = PrepareHandover(*vm, from, to); prepared.ok()) {
         handover = std::move(*prepared);
       } else {
         report(prepared.status());
@@ -124,7 +124,7 @@ class SteeringDriver : public hypervisor::Driver {
                    "greenshift: switchover: %d frame(s) waiting in the source's tap handed to "
                    "the destination's\n",
                    handed);
-    const std::string running_on = result.running_on.empty() ? "" : SiteOf(result.running_on);
+    const std::string running_on = SiteOf(result.running_on);  // empty when it runs nowhere
     if (result.completed && running_on == to) {
       // Announced by `to` (now or just before, by its hook); `from` forwarded and kept
       // announcing until the WAN has heard, then stops.
@@ -142,11 +142,12 @@ class SteeringDriver : public hypervisor::Driver {
     return result;
   }
 
-  // The handover of VM `vm`'s tap from the QEMU that runs it to site `to`.
-  Result<TapHandover> PrepareHandover(const hypervisor::VmInfo& vm, const std::string& to) {
+  // The handover of VM `vm`'s tap from the QEMU that runs it at site `from` to site `to`.
+  Result<TapHandover> PrepareHandover(const hypervisor::VmInfo& vm, const std::string& from,
+                                      const std::string& to) {
     std::string from_netns, to_netns;
     for (const LabSite& site : state_.sites) {
-      if (site.name == SiteOf(vm.host)) from_netns = site.netns;
+      if (site.name == from) from_netns = site.netns;
       if (site.name == to) to_netns = site.netns;
     }
     if (from_netns.empty() || to_netns.empty())
@@ -159,6 +160,13 @@ class SteeringDriver : public hypervisor::Driver {
   Status Place(const hypervisor::VmInfo& vm, const std::string& site) {
     const GuestSpec guest = GuestOf(vm);
     return RouteVmTo(state_, HostAddress(guest.ip_cidr), guest.mac, site);
+  }
+
+  // Routes VM `name` to the site of the host it runs on.
+  Status PlaceByName(const std::string& name) {
+    Result<hypervisor::VmInfo> vm = inner_->GetVm(name);
+    if (!vm.ok()) return vm.status();
+    return Place(*vm, SiteOf(vm->host));
   }
 
   // The lab site of the inner driver's host `host`.
@@ -181,9 +189,7 @@ SteeredDriver SteerLabNetwork(std::unique_ptr<hypervisor::Driver> inner, const L
   auto steering =
       std::make_unique<SteeringDriver>(std::move(inner), state, std::move(site_of_host));
   SteeringDriver* router = steering.get();
-  steered.place = [router](const hypervisor::VmInfo& vm) {
-    return router->Place(vm, router->SiteOf(vm.host));
-  };
+  steered.place = [router](const std::string& vm) { return router->PlaceByName(vm); };
   steered.driver = std::move(steering);
   return steered;
 }
@@ -194,14 +200,11 @@ namespace {
 // `create` followed by routing the guest to the site where it started.
 void Steer(LabDriver& lab, std::unique_ptr<hypervisor::Driver> inner, const LabState& state,
            std::function<Status(const GuestSpec&, const std::string&)> create) {
-  hypervisor::Driver* raw = inner.get();
   SteeredDriver steered = SteerLabNetwork(std::move(inner), state, {});
-  lab.start = [create = std::move(create), raw, place = std::move(steered.place)](
+  lab.start = [create = std::move(create), place = std::move(steered.place)](
                   const GuestSpec& guest, const std::string& site) {
     GS_RETURN_IF_ERROR(create(guest, site));
-    Result<hypervisor::VmInfo> vm = raw->GetVm(guest.vm.name);
-    if (!vm.ok()) return vm.status();
-    return place(*vm);
+    return place(guest.vm.name);
   };
   lab.driver = std::move(steered.driver);
 }

@@ -41,8 +41,9 @@ LabDriver OpenLabDriver(const LabState& state, const std::string& guest_dir,
 // `site_of_host` names each host's site (a host not in it is the site of its own name).
 struct SteeredDriver {
   std::unique_ptr<hypervisor::Driver> driver;
-  // Sends the traffic for `vm` (started by another way than `driver`) to its host's site.
-  std::function<Status(const hypervisor::VmInfo& vm)> place;
+  // Sends the traffic for VM `vm` (started by another way than `driver`) to the site of the
+  // host it runs on.
+  std::function<Status(const std::string& vm)> place;
 };
 SteeredDriver SteerLabNetwork(std::unique_ptr<hypervisor::Driver> inner, const LabState& state,
                               std::map<std::string, std::string> site_of_host);

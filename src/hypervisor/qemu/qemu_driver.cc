@@ -1235,27 +1235,41 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   }
   phase = "memory copy";
 
-  json capabilities = json::array({{{"capability", "events"}, {"state", true}}});
-  if (has_disk) {
-    // The source stops before its last memory round and waits: the mirror is ended there, with
-    // the guest paused, so the destination's disk is complete before the guest runs there.
-    capabilities.push_back({{"capability", "pause-before-switchover"}, {"state", true}});
-  }
-  if (options.tuning == hypervisor::Tuning::kGreenshift) {
-    capabilities.push_back({{"capability", "auto-converge"}, {"state", options.auto_converge}});
-  }
-  if (postcopy_allowed) capabilities.push_back({{"capability", "postcopy-ram"}, {"state", true}});
+  // Every capability this driver ever sets is set here, on or off: a source QEMU keeps what an
+  // earlier migration that rolled back set (post-copy left on where the destination has it off
+  // fails the next migration: the destination QEMU exits when the stream advises post-copy).
+  // With a disk, the source stops before its last memory round and waits: the mirror is ended
+  // there, with the guest paused, so the destination's disk is complete before the guest runs
+  // there.
+  json capabilities = json::array({
+      {{"capability", "events"}, {"state", true}},
+      {{"capability", "pause-before-switchover"}, {"state", has_disk}},
+      {{"capability", "auto-converge"},
+       {"state", options.tuning == hypervisor::Tuning::kGreenshift && options.auto_converge}},
+      {{"capability", "postcopy-ram"}, {"state", postcopy_allowed}},
+  });
   if (Result<json> r =
           source_qmp->Execute("migrate-set-capabilities", {{"capabilities", capabilities}});
       !r.ok()) {
     return roll_back(r.error());
   }
-  if (options.tuning == hypervisor::Tuning::kGreenshift) {
+  if (options.tuning != hypervisor::Tuning::kGreenshift) {
+    // QEMU's own defaults, said again: a source keeps the parameters an earlier migration that
+    // rolled back set.
+    json defaults = {{"max-bandwidth", int64_t{128} << 20},
+                     {"downtime-limit", 300},
+                     {"avail-switchover-bandwidth", 0}};
+    if (Result<json> r = source_qmp->Execute("migrate-set-parameters", defaults); !r.ok()) {
+      return roll_back(r.error());
+    }
+  } else {
     // QEMU's default cap is 128 MiB/s, below what a veth or a 10G link carries; the faster the
     // last round goes, the shorter the downtime.
     const int64_t bandwidth = options.max_bandwidth_bytes_s > 0 ? options.max_bandwidth_bytes_s
                                                                 : int64_t{10} * 1024 * 1024 * 1024;
-    json parameters = {{"max-bandwidth", bandwidth}, {"downtime-limit", options.downtime_limit_ms}};
+    json parameters = {{"max-bandwidth", bandwidth},
+                       {"downtime-limit", options.downtime_limit_ms},
+                       {"avail-switchover-bandwidth", 0}};  // 0: QEMU measures it
     if (link_estimate_bytes_s > 0) {
       // While the memory is copied the guest's disk writes share the link, so QEMU measures
       // less bandwidth than the switchover will have (the guest is paused then: no writes) and

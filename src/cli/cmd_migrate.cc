@@ -83,9 +83,9 @@ void AddMigrateCommand(CLI::App& app, Context& context) {
       ->check(CLI::IsMember({"auto", "background", "write-blocking"}))
       ->capture_default_str();
   cmd->add_flag("--postcopy", options->postcopy,
-                "switch to post-copy when pre-copy is stuck (greenshift tuning, live, no disk to "
-                "copy): the VM then moves whatever it does, but a destination that dies after the "
-                "switch takes it with it");
+                "switch to post-copy when pre-copy is stuck (greenshift tuning, live; a disk to "
+                "copy is copied first): the VM then moves whatever it does, but a destination "
+                "that dies after the switch takes it with it");
   cmd->add_option("--postcopy-recover-s", options->postcopy_recover_s,
                   "post-copy: how long to wait for a broken link to work again")
       ->check(CLI::PositiveNumber)

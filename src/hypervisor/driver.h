@@ -16,7 +16,10 @@
 // waits for the pages it lacks meanwhile); a destination that dies, or a source that dies before
 // every page was sent, takes the VM with it (result.running_on empty; the source is never
 // resumed, as its state is older than what the guest did on the destination). Callers allow
-// post-copy only for VMs that may be lost that way.
+// post-copy only for VMs that may be lost that way. A disk copied along is complete on the
+// destination before the switch (its copy is ended with the guest paused there), and a VM lost
+// after it keeps its destination's image, which holds every write the guest acknowledged: the
+// failure names it.
 //
 // Threading: a driver may be called from several threads at once (the service's executor runs
 // one migration per thread, its loop lists VMs meanwhile). Calls about different VMs proceed in

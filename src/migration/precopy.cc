@@ -176,15 +176,24 @@ Result<PrecopyPrediction> PredictStopAndCopy(const PrecopyInput& given) {
 Result<PrecopyPrediction> PredictPostcopy(const PrecopyInput& given) {
   if (given.rtt_s > 0) return OverTheLink(given, PredictPostcopy);
   const PrecopyInput& in = given;
-  if (in.disk_bytes > 0)
-    return Status::Error("post-copy model: a disk copied along keeps pre-copy (disk_bytes > 0)");
   PrecopyInput first = in;
   first.max_rounds = 2;  // the bulk round and the one that shows what the guest rewrites
   Result<PrecopyPrediction> pre = PredictPrecopy(first);
-  if (!pre.ok() || pre->converges) return pre;
+  // Converged, or a disk copy that never catches up (no memory round began): no switch helps.
+  if (!pre.ok() || pre->converges || pre->schedule.empty()) return pre;
   PrecopyPrediction p = *pre;
   const PrecopyRound& last = p.schedule.back();
   const int64_t rest = last.dirtied_bytes;
+  if (in.disk_bytes > 0) {
+    // A disk copied along: the mirror is ended at the switch, with the guest paused (nothing
+    // left to copy: it had caught up). What it mirrored while the memory was copied crossed the
+    // link too; after the switch the guest writes its disk on the destination.
+    double memory_s = 0;
+    for (const PrecopyRound& round : p.schedule) memory_s += round.seconds;
+    const auto mirrored = static_cast<int64_t>(in.disk_write_rate_bytes_s * memory_s);
+    p.disk_bytes_sent += mirrored;
+    p.bytes_sent += mirrored;
+  }
   p.postcopy = true;
   p.converges = true;
   p.downtime_s = static_cast<double>(in.device_state_bytes) / in.bandwidth_bytes_s;

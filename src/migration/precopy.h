@@ -83,7 +83,8 @@ Result<PrecopyPrediction> PredictStopAndCopy(const PrecopyInput& input);
 // guest is paused only for its device state, runs on the destination, and what it had dirtied
 // is sent once at the link's rate. The guest rewrites that memory, so it touches it at once:
 // its vCPUs wait for about all of it (blocktime = those bytes over the link). Always converges
-// (input.disk_bytes must be 0: a disk being copied keeps pre-copy).
+// (unless a disk copied along cannot catch up with the guest's writes). A disk copied along is
+// copied first and its writes mirrored until the switch, which ends the mirror.
 Result<PrecopyPrediction> PredictPostcopy(const PrecopyInput& input);
 
 // A disk on shared storage `rtt_s` away (round trip) over a link of `bandwidth_bytes_s` (0:

@@ -76,9 +76,9 @@ MoveCost PredictMove(const Problem& problem, size_t vm, size_t from, size_t to) 
   // A shared disk stays where it is: neither its data nor its writes cross the migration link.
   input.disk_bytes = v.disk_shared ? 0 : v.disk_bytes;
   input.disk_write_rate_bytes_s = v.disk_shared ? 0 : v.disk_write_rate_bytes_s;
-  // A VM that may switch to post-copy does so when pre-copy is stuck (not with a disk copied
-  // along: the driver keeps pre-copy then).
-  const bool postcopy = problem.live_migration && v.postcopy_allowed && input.disk_bytes == 0;
+  // A VM that may switch to post-copy does so when pre-copy is stuck (a disk copied along
+  // first catches up, and is ended at the switch).
+  const bool postcopy = problem.live_migration && v.postcopy_allowed;
   Result<migration::PrecopyPrediction> p = !problem.live_migration
                                                ? migration::PredictStopAndCopy(input)
                                            : postcopy ? migration::PredictPostcopy(input)

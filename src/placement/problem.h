@@ -43,8 +43,9 @@ struct Vm {
   int64_t disk_bytes = 0;
   double disk_write_rate_bytes_s = 0;
   bool disk_shared = false;
-  // May switch to post-copy when pre-copy is stuck (and its disk is not copied): then every
-  // move converges, but a destination that dies mid-move takes the VM (hypervisor/driver.h).
+  // May switch to post-copy when pre-copy is stuck (a disk copied along first catches up):
+  // then every move converges, unless its disk's writes outrun the link, but a destination that
+  // dies mid-move takes the VM (hypervisor/driver.h).
   bool postcopy_allowed = false;
 };
 

@@ -135,14 +135,16 @@ load_end() {
 # and runs the talk's load against it while VM live-migrates to TO; leaves
 # $TEST_TMP/migration.json, ab.txt and ping.json, prints their figures, and checks the load
 # (load_end AFTER_S: all 10000 requests unless AFTER_S is given) and at most MAX_LOST pings lost
-# (3 unless given).
+# (3 unless given). The array MIGRATE_OPTIONS adds options to `migrate` (none unless set).
+MIGRATE_OPTIONS=()
 migrate_under_load() {
   local ip=$1 vm=$2 to=$3 max_lost=${4:-3} after_s=${5:-}
   "$G" probe ping "$ip" --interval-ms 10 --duration-s 90 --json >"$TEST_TMP/ping.json" &
   local ping_pid=$! ping_start=$EPOCHREALTIME
   load_start "$ip"
   sleep 1.5
-  "$G" migrate "$vm" --to "$to" --live --json --quiet >"$TEST_TMP/migration.json"
+  "$G" migrate "$vm" --to "$to" --live "${MIGRATE_OPTIONS[@]}" --json --quiet \
+    >"$TEST_TMP/migration.json"
   jq -c 'del(.events)' "$TEST_TMP/migration.json"
   load_end $after_s
   sleep 1

@@ -196,8 +196,18 @@ TEST(PlacementTest, AHotVmMovesOnlyWhereItMayBeMovedByPostcopy) {
   ASSERT_TRUE(move.feasible) << move.why_not;
   EXPECT_TRUE(move.postcopy);
   EXPECT_LT(move.downtime_s, world.problem.vms[0].downtime_budget_s);
-  // Its disk copied along keeps it on pre-copy: no move again.
+  // Its disk copied along first (1 GiB, written at 1 MB/s), then the same switch: a move that
+  // takes the disk's time more, and pauses it no longer.
   world.problem.vms[0].disk_bytes = int64_t{1} << 30;
+  world.problem.vms[0].disk_write_rate_bytes_s = 1e6;
+  const placement::MoveCost with_disk = placement::MoveCosts(world.problem).At(0, 0, 1);
+  ASSERT_TRUE(with_disk.feasible) << with_disk.why_not;
+  EXPECT_TRUE(with_disk.postcopy);
+  EXPECT_GT(with_disk.total_s, move.total_s + (int64_t{1} << 30) / 6.5e6);
+  EXPECT_GT(with_disk.bytes, move.bytes + (int64_t{1} << 30));
+  EXPECT_NEAR(with_disk.downtime_s, move.downtime_s, 1e-9);
+  // Writing its disk as fast as the link carries, it never catches up: no move.
+  world.problem.vms[0].disk_write_rate_bytes_s = 6.5e6;
   EXPECT_FALSE(placement::MoveCosts(world.problem).At(0, 0, 1).feasible);
   // Shared, the disk does not stop the switch.
   world.problem.vms[0].disk_shared = true;

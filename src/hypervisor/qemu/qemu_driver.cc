@@ -636,6 +636,15 @@ Result<VmInfo> QemuDriver::Recover(const std::string& name, milliseconds timeout
     return info.ok() ? info->value("status", std::string("none")) : "gone";
   };
   std::string status = migration_status();
+  const bool has_disk = record.machine.spec.disk_gib > 0 && record.machine.shared_disk.host.empty();
+  if (record.postcopy && has_disk && status == "pre-switchover") {
+    // The switch to post-copy was asked for, and the source waits before it for its caller to
+    // end the disk's mirror: the caller died there, and the guest never ran on the destination.
+    // (Still so half a second later: not a `migrate-continue` that was just sent.)
+    SleepMs(500);
+    status = migration_status();
+    if (status == "pre-switchover") record.postcopy = false;  // recovered as pre-copy below
+  }
   if (record.postcopy) {
     // Past post-copy's switch: the guest runs on the destination and the source only serves it
     // pages. Never resumed; the migration is seen through (a broken link resumed) or the VM is
@@ -672,7 +681,11 @@ Result<VmInfo> QemuDriver::Recover(const std::string& name, milliseconds timeout
           "VM '" + name + "' was lost in post-copy: its destination QEMU on site " +
           (*destination)->name + " is gone and its source on site " + (*source)->name +
           " holds an older, paused state, which is not resumed; stop the VM "
-          "and start it again from its disk");
+          "and start it again from its disk" +
+          (has_disk ? ": the newest is " + DiskPath(config_, name, (*destination)->name) +
+                          ", which holds every write the guest made (the source's image stops "
+                          "at the switch)"
+                    : std::string()));
     }
     if (status != "completed") {
       return Status::Unavailable("VM '" + name + "' is still in post-copy (" + status +
@@ -704,7 +717,6 @@ Result<VmInfo> QemuDriver::Recover(const std::string& name, milliseconds timeout
     if (destination_state == "running" || status != "completed") break;
     SleepMs(100);  // completed: the destination starts by itself in a moment
   }
-  const bool has_disk = record.machine.spec.disk_gib > 0 && record.machine.shared_disk.host.empty();
   if (record.postcopy && destination_state != "running") {
     return Status::Error("VM '" + name + "' completed post-copy but does not run on site " +
                          (*destination)->name + " (" + destination_state +
@@ -808,6 +820,13 @@ void FollowSwitchover(MigrationWatch& watch, bool source_running = false) {
     watch.called_source_running_again = true;
     if (hooks.source_running_again) hooks.source_running_again();
   }
+}
+
+// Bytes in MiB with one decimal ("0.5"): a hot set below a MiB still reads as what it is.
+std::string MibText(int64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", static_cast<double>(bytes) / (1 << 20));
+  return text;
 }
 
 // QEMU's migration status in neutral terms.
@@ -994,6 +1013,10 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     DestroyInstance(name, destination);
     if (has_disk) RemoveDisk(name, destination);
     record.migrating_to.clear();
+    // A switch to post-copy asked for but not made (its disk's mirror failed at the pause before
+    // it) leaves the whole VM on its source: nothing of post-copy to recover.
+    record.postcopy = false;
+    record.migration_uri.clear();
     (void)SaveRecord(record);
   };
   // Whether the destination's QEMU died: one that was killed takes a moment to be gone after
@@ -1033,6 +1056,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
                        run_state.ok() && run_state->value("status", std::string()) == "running");
     }
     forget_destination();
+    result.postcopy = false;  // asked for, perhaps, but the guest never ran on the destination
     const bool phase_said = why.find(phase) != std::string::npos;
     return fail(names_phase && !phase_said ? why + " (during the " + phase + ")" : why);
   };
@@ -1056,10 +1080,11 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   if (!destination_connect.ok()) return roll_back(destination_connect.error());
   std::unique_ptr<QmpClient> destination_qmp = std::move(*destination_connect);
   // Post-copy must be on at both ends before the migration starts (it only permits the switch);
-  // the destination measures how long the guest's vCPUs wait for pages.
+  // the destination measures how long the guest's vCPUs wait for pages. With a disk copied
+  // along, the switch, like pre-copy's last round, waits at "pre-switchover" for the mirror to end.
   const bool postcopy_allowed = options.postcopy == hypervisor::PostcopyPolicy::kWhenStuck &&
                                 options.mode == MigrationMode::kLive &&
-                                options.tuning == hypervisor::Tuning::kGreenshift && !has_disk;
+                                options.tuning == hypervisor::Tuning::kGreenshift;
   json destination_capabilities = json::array({{{"capability", "events"}, {"state", true}}});
   if (postcopy_allowed) {
     destination_capabilities.push_back({{"capability", "postcopy-ram"}, {"state", true}});
@@ -1291,11 +1316,15 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   // After the switch to post-copy there is no way back (see driver.h). A destination that dies
   // then takes the VM with it; the source's state is older than the guest's, never resumed.
   auto lose_in_postcopy = [&](const std::string& why) {
-    DestroyInstance(name, destination);  // what is left of it: tap, files
+    DestroyInstance(name, destination);  // what is left of it: tap, files (never its disk)
     fail(why + ": the VM's memory was split between the sites and is lost (its source on site " +
          source.name +
          " keeps a paused copy older than what the guest did after the switch; it is not "
-         "resumed). Stop the VM and start it again from its disk");
+         "resumed). Stop the VM and start it again from its disk" +
+         (has_disk ? ": the newest is " + DiskPath(config_, name, destination.name) +
+                         ", which holds every write the guest made (the source's image stops at "
+                         "the switch)"
+                   : std::string()));
     result.running_on.clear();  // not the source, whose QEMU is still there
     return result;
   };
@@ -1414,11 +1443,10 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
                 remaining * 10 > remaining_at_last_pass * 8) {
               if (Result<json> r = source_qmp->Execute("migrate-start-postcopy"); r.ok()) {
                 result.postcopy = true;
-                result.postcopy_reason = "pass " + std::to_string(pass) + " began with " +
-                                         std::to_string(remaining >> 20) +
-                                         " MiB to send, the pass before with " +
-                                         std::to_string(remaining_at_last_pass >> 20) +
-                                         " MiB: pre-copy was not converging";
+                result.postcopy_reason =
+                    "pass " + std::to_string(pass) + " began with " + MibText(remaining) +
+                    " MiB to send, the pass before with " + MibText(remaining_at_last_pass) +
+                    " MiB: pre-copy was not converging";
                 record.postcopy = true;
                 record.migration_uri = uri;
                 (void)SaveRecord(record);
@@ -1431,23 +1459,6 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
         }
       }
     }
-    if (result.postcopy) {
-      // Past the point of no return: the guest runs (or is about to) on the destination.
-      if (watch.status == "completed") break;
-      if (InstancePid(name, destination.name) == 0 || watch.status == "failed") {
-        return lose_in_postcopy("the destination QEMU on site " + destination.name +
-                                " exited during post-copy");
-      }
-      ram_advanced(now);
-      if (watch.status == "postcopy-paused" || now - last_ram_advance >= kPostcopyStall) {
-        phase = "post-copy (link broken)";
-        if (std::optional<MigrationResult> ended = recover_postcopy()) return *ended;
-        phase = "post-copy";
-        last_ram_advance = SteadyNow();
-        watch.status = MigrationStatusOf(*source_qmp);
-      }
-      continue;
-    }
     if (watch.status == "device" || watch.status == "pre-switchover") phase = "switchover";
     if (has_disk && !disk_switched && (watch.mirror_ended || !watch.mirror_error.empty())) {
       // The mirror gave up while the memory was copied: the destination's disk is behind.
@@ -1455,8 +1466,9 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
                        (watch.mirror_error.empty() ? "" : ": " + watch.mirror_error));
     }
     if (has_disk && watch.status == "pre-switchover" && !disk_switched) {
-      // The guest is paused before the last memory round: end the mirror (cancelling a mirror
-      // that has caught up first copies what is left), then let the last round go.
+      // The guest is paused before the last memory round (or the switch to post-copy): end the
+      // mirror (cancelling a mirror that has caught up first copies what is left), then let the
+      // last round (or post-copy) go.
       phase = "switchover";
       if (Result<json> r = source_qmp->Execute("block-job-cancel", {{"device", kMirrorJob}});
           !r.ok()) {
@@ -1488,6 +1500,26 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
         return roll_back(r.error());
       }
       disk_switched = true;
+      if (result.postcopy) phase = "post-copy";
+      continue;
+    }
+    if (result.postcopy && (!has_disk || disk_switched)) {
+      // Past the point of no return: the guest runs (or is about to) on the destination. (With
+      // a disk copied along, not before its mirror ended at the pause above: until then the
+      // whole VM is on its source, and what fails rolls back as in pre-copy.)
+      if (watch.status == "completed") break;
+      if (InstancePid(name, destination.name) == 0 || watch.status == "failed") {
+        return lose_in_postcopy("the destination QEMU on site " + destination.name +
+                                " exited during post-copy");
+      }
+      ram_advanced(now);
+      if (watch.status == "postcopy-paused" || now - last_ram_advance >= kPostcopyStall) {
+        phase = "post-copy (link broken)";
+        if (std::optional<MigrationResult> ended = recover_postcopy()) return *ended;
+        phase = "post-copy";
+        last_ram_advance = SteadyNow();
+        watch.status = MigrationStatusOf(*source_qmp);
+      }
       continue;
     }
     if (watch.status == "completed") break;

@@ -171,8 +171,8 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
     input.disk_write_rate_bytes_s = vm->disk_write_mb_s * 1e6;
   }
   const bool live = options.mode == MigrationMode::kLive;
-  const bool postcopy = live && options.postcopy == hypervisor::PostcopyPolicy::kWhenStuck &&
-                        config_.live_migration && input.disk_bytes == 0;
+  const bool postcopy =
+      live && options.postcopy == hypervisor::PostcopyPolicy::kWhenStuck && config_.live_migration;
   Result<migration::PrecopyPrediction> predicted = Predict(input, live, postcopy);
   std::string error;
   if (!predicted.ok()) {

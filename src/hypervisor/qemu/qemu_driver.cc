@@ -1500,6 +1500,9 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
         return roll_back(r.error());
       }
       disk_switched = true;
+      // The pause (the mirror's end, a comparison of the images) sent no memory: post-copy's
+      // stall is counted from here, not from the last pass.
+      last_ram_advance = SteadyNow();
       if (result.postcopy) phase = "post-copy";
       continue;
     }

@@ -17,7 +17,7 @@ namespace {
 
 using testing::ScriptedHttpServer;
 
-std::string Data(const std::string& name) {
+std::string FeedData(const std::string& name) {
   Result<std::string> text = ReadFile(GREENSHIFT_SOURCE_DIR "/tests/data/feeds/" + name);
   EXPECT_TRUE(text.ok()) << text.error();
   return text.ok() ? *text : "";
@@ -26,7 +26,7 @@ std::string Data(const std::string& name) {
 ScriptedHttpServer::Answer File(const std::string& name, int status = 200) {
   ScriptedHttpServer::Answer answer;
   answer.status = status;
-  answer.body = Data(name);
+  answer.body = FeedData(name);
   if (name.size() > 4 && name.substr(name.size() - 4) == ".csv") answer.content_type = "text/csv";
   return answer;
 }
@@ -150,7 +150,7 @@ TEST(FeedTest, OpenMeteoInEveryDocumentedShape) {
   EXPECT_EQ(q.time_utc_s[1] - q.time_utc_s[0], 900);
   EXPECT_DOUBLE_EQ(q.ghi_w_m2[2], 720);
   EXPECT_NEAR(q.wind_speed_m_s[0], 4.0, 1e-9);  // 14.4 km/h
-  EXPECT_EQ(quarter->body, Data("openmeteo_minutely15_unixtime.json"));
+  EXPECT_EQ(quarter->body, FeedData("openmeteo_minutely15_unixtime.json"));
   // The query went out whole.
   EXPECT_NE(server.Requests().back().target.find("timeformat=unixtime"), std::string::npos);
 

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 namespace greenshift {
 
@@ -115,6 +116,55 @@ bool IsPlainAbsolutePath(const std::string& path) {
     at = next;
   }
   return true;
+}
+
+Result<std::unique_ptr<BackgroundFsync>> BackgroundFsync::Start(const std::string& path,
+                                                                std::chrono::milliseconds period) {
+  // Read-only is enough: fsync(2) writes back the file's pages whoever dirtied them.
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Error("cannot open " + path + " to sync it: " + std::strerror(errno));
+  return std::unique_ptr<BackgroundFsync>(new BackgroundFsync(fd, path, period));
+}
+
+BackgroundFsync::BackgroundFsync(int fd, std::string path, std::chrono::milliseconds period)
+    : fd_(fd), path_(std::move(path)), period_(period), thread_([this] { Run(); }) {}
+
+BackgroundFsync::~BackgroundFsync() {
+  Stop();
+  thread_.join();
+  close(fd_);
+}
+
+void BackgroundFsync::Stop() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stop_ = true;
+  wake_.notify_all();
+}
+
+int64_t BackgroundFsync::syncs() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return syncs_;
+}
+
+std::string BackgroundFsync::error() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return error_;
+}
+
+void BackgroundFsync::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    lock.unlock();
+    const int rc = fsync(fd_);  // outside the lock: Stop() and the getters never wait for it
+    const int err = errno;
+    lock.lock();
+    ++syncs_;
+    if (rc != 0) {
+      error_ = "cannot sync " + path_ + ": " + std::strerror(err);
+      return;
+    }
+    wake_.wait_for(lock, period_, [this] { return stop_; });
+  }
 }
 
 }  // namespace greenshift

@@ -12,6 +12,7 @@
 
 #include "core/clock.h"
 #include "core/files.h"
+#include "core/log.h"
 #include "core/names.h"
 #include "core/process.h"
 #include "hypervisor/qemu/qmp_client.h"
@@ -110,6 +111,10 @@ constexpr std::chrono::milliseconds kQueryTimeout{1000};
 // the link is broken (TCP would take minutes to say so): the migration is paused and resumed
 // over a new connection once the link works.
 constexpr std::chrono::seconds kPostcopyStall{5};
+// How often the destination's image is synced while the disk's mirror writes it (at most this
+// much of the guest's writes is then left for the flush at the switchover, with the guest
+// paused: 0.5 MB at 5 MB/s).
+constexpr std::chrono::milliseconds kDestinationSyncPeriod{100};
 // Passes without converging before the downtime target is raised (greenshift tuning).
 constexpr int kRaisePasses = 30;
 
@@ -1003,6 +1008,11 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   const bool has_disk = record.machine.spec.disk_gib > 0 && record.machine.shared_disk.host.empty();
   const bool names_phase = record.machine.spec.disk_gib > 0;
   bool mirror_started = false;
+  // The destination's image synced while the mirror writes it. QEMU flushes every disk when it
+  // stops the guest for the switch: without this, everything the mirror wrote since the kernel
+  // last wrote the image back (up to 30 s of it) went to the disk inside the guest's pause
+  // (measured: 27-34 ms of a 56-66 ms pause; 7-11 ms with it synced every 100 ms).
+  std::unique_ptr<BackgroundFsync> destination_sync;
   // What the disk copy measured of the link (0: it was too short to tell).
   double link_estimate_bytes_s = 0;
   // The phase a failure happened in, for its message.
@@ -1173,6 +1183,15 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       return roll_back(r.error());
     }
     mirror_started = true;
+    if (Result<std::unique_ptr<BackgroundFsync>> sync = BackgroundFsync::Start(
+            DiskPath(config_, name, destination.name), kDestinationSyncPeriod);
+        sync.ok()) {
+      destination_sync = std::move(*sync);
+    } else {
+      // Not a reason to fail: the switchover's flush writes it all, in a longer pause.
+      Log(LogLevel::kWarning, "migration.disk_sync_unavailable",
+          {{"vm", name}, {"error", sync.error()}});
+    }
     const SteadyTime disk_started = SteadyNow();
     SteadyTime next_disk_query = disk_started;
     int64_t last_offset = -1;
@@ -1465,11 +1484,17 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       return roll_back("the disk mirror failed" +
                        (watch.mirror_error.empty() ? "" : ": " + watch.mirror_error));
     }
+    if (has_disk && !disk_switched && destination_sync && !destination_sync->error().empty()) {
+      // The destination's disk does not keep what it is given: the guest must not move there.
+      return roll_back("the destination's disk image failed: " + destination_sync->error());
+    }
     if (has_disk && watch.status == "pre-switchover" && !disk_switched) {
       // The guest is paused before the last memory round (or the switch to post-copy): end the
       // mirror (cancelling a mirror that has caught up first copies what is left), then let the
       // last round (or post-copy) go.
       phase = "switchover";
+      // QEMU flushed the disks as it stopped the guest: nothing more to sync ahead of it.
+      if (destination_sync) destination_sync->Stop();
       if (Result<json> r = source_qmp->Execute("block-job-cancel", {{"device", kMirrorJob}});
           !r.ok()) {
         return roll_back(r.error());
@@ -1484,7 +1509,6 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       if (!watch.mirror_error.empty())
         return roll_back("the disk copy failed at the switchover: " + watch.mirror_error);
       mirror_started = false;
-      (void)source_qmp->Execute("blockdev-del", {{"node-name", kMirrorTargetNode}});
       if (options.compare_disks_at_switchover) {
         Result<CommandOutput> compared =
             RunCommand({"qemu-img", "compare", "-U", DiskPath(config_, name, source.name),
@@ -1495,10 +1519,12 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
         while (!said.empty() && said.back() == '\n') said.pop_back();
         result.disk_compare = compared.ok() && compared->exit_code == 0 ? "identical" : said;
       }
-      if (Result<json> r = source_qmp->Execute("migrate-continue", {{"state", "pre-switchover"}});
-          !r.ok()) {
-        return roll_back(r.error());
-      }
+      Result<json> continued =
+          source_qmp->Execute("migrate-continue", {{"state", "pre-switchover"}});
+      // The mirror's client node is unused since the mirror ended: deleted once the switch
+      // goes on, outside the guest's pause (1-4 ms of it measured).
+      (void)source_qmp->Execute("blockdev-del", {{"node-name", kMirrorTargetNode}});
+      if (!continued.ok()) return roll_back(continued.error());
       disk_switched = true;
       // The pause (the mirror's end, a comparison of the images) sent no memory: post-copy's
       // stall is counted from here, not from the last pass.

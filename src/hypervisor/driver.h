@@ -99,7 +99,9 @@ enum class MigrationMode { kLive, kOffline };
 const char* MigrationModeName(MigrationMode mode);
 
 // How a migration is tuned. kGreenshift sets bandwidth, downtime target and auto-converge from
-// what greenshift knows; kQemuDefaults leaves every QEMU parameter at its default (for comparison).
+// what greenshift knows (and, where the driver can, keeps a copied disk's destination image
+// synced during the copy, so the flush at the switch is short); kQemuDefaults leaves every QEMU
+// parameter at its default (for comparison).
 enum class Tuning { kGreenshift, kQemuDefaults };
 
 enum class DiskCopyMode { kAuto, kBackground, kWriteBlocking };

@@ -1183,14 +1183,17 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       return roll_back(r.error());
     }
     mirror_started = true;
-    if (Result<std::unique_ptr<BackgroundFsync>> sync = BackgroundFsync::Start(
-            DiskPath(config_, name, destination.name), kDestinationSyncPeriod);
-        sync.ok()) {
-      destination_sync = std::move(*sync);
-    } else {
-      // Not a reason to fail: the switchover's flush writes it all, in a longer pause.
-      Log(LogLevel::kWarning, "migration.disk_sync_unavailable",
-          {{"vm", name}, {"error", sync.error()}});
+    // Greenshift's tuning only: QEMU's defaults (and libvirt's) leave the image to the flush.
+    if (options.tuning == hypervisor::Tuning::kGreenshift) {
+      Result<std::unique_ptr<BackgroundFsync>> sync =
+          BackgroundFsync::Start(DiskPath(config_, name, destination.name), kDestinationSyncPeriod);
+      if (sync.ok()) {
+        destination_sync = std::move(*sync);
+      } else {
+        // Not a reason to fail: the switchover's flush writes it all, in a longer pause.
+        Log(LogLevel::kWarning, "migration.disk_sync_unavailable",
+            {{"vm", name}, {"error", sync.error()}});
+      }
     }
     const SteadyTime disk_started = SteadyNow();
     SteadyTime next_disk_query = disk_started;

@@ -70,6 +70,8 @@ const char* MigrationEventKindName(MigrationEventKind kind) {
       return "paused";
     case MigrationEventKind::kResumed:
       return "resumed";
+    case MigrationEventKind::kDiskSwitched:
+      return "disk-switched";
   }
   return "phase";
 }

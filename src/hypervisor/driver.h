@@ -190,6 +190,9 @@ enum class MigrationEventKind {
   kPass,     // a memory pass began (detail: its number)
   kPaused,   // the guest stopped running here
   kResumed,  // the guest runs here again
+  // A copied disk's copy ended, the guest paused: the destination's disk is whole, the switch
+  // goes on. Between the source's switchover phase and this, the pause was the disk's.
+  kDiskSwitched,
 };
 const char* MigrationEventKindName(MigrationEventKind kind);
 

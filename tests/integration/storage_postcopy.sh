@@ -4,7 +4,8 @@
 # within its pause, so with --postcopy greenshift switches to post-copy once the disk has caught
 # up, ending the disk's mirror at the pause before the switch. Under `ab -c 5` (stopped 2 s after
 # the migration) and 10 ms pings: the migration completes by post-copy, 0 HTTP failures, the
-# guest paused for less than pre-copy pauses it (docs/storage.md: 104-105 ms), every record the
+# guest paused for less than pre-copy pauses it (docs/storage.md), stopping it (QEMU's flush of
+# the disks) under 20 ms as the destination's image was kept synced, every record the
 # guest acknowledged on its disk afterwards (0 missing, 0 torn), nothing left on the source, no
 # NBD export open. Back, the images of source and destination compare identical at the switch.
 # Then the caller is killed at the pause before the switch: `vm recover` keeps the VM on its
@@ -31,8 +32,21 @@ check "it switched to post-copy ($(jqr "$M" .postcopy.reason))" \
 check "the disk was copied first (64 MiB at least)" \
   float_gt "$(jqr "$M" .disk.bytes)" $((64 * 1024 * 1024))
 paused=$(jqr "$M" '.paused_ms // -1')
-check "the guest paused for less than pre-copy's 104 ms ($paused ms)" \
-  awk -v p="$paused" 'BEGIN { exit !(p >= 0 && p < 100) }'
+check "the guest paused for less than pre-copy pauses it (82-88 ms measured; $paused ms < 80)" \
+  awk -v p="$paused" 'BEGIN { exit !(p >= 0 && p < 80) }'
+# How the pause was spent on a, from the migration's events: stopping the guest (QEMU drains
+# and flushes its disks as it stops it, the destination's image among them, which greenshift
+# keeps synced during the copy: 7-11 ms measured, 27-34 ms when it was not), then ending the
+# disk's copy, then the switch to post-copy and the start on b.
+on_a() { jq "[.events[] | select(.host == \"a\")] | map(select($1)) | first.at_ms" "$M"; }
+stopped=$(on_a '.event == "paused"')
+switchover=$(on_a '.event == "phase" and .detail == "switchover"')
+disk_switched=$(on_a '.event == "disk-switched"')
+stopping=$(awk -v a="$stopped" -v b="$switchover" 'BEGIN { printf "%.1f", b - a }')
+ending=$(awk -v a="$switchover" -v b="$disk_switched" 'BEGIN { printf "%.1f", b - a }')
+check "stopping the guest took under 20 ms ($stopping ms; ending the disk's copy $ending ms)" \
+  awk -v a="$stopped" -v b="$switchover" -v c="$disk_switched" \
+  'BEGIN { exit !(a != "null" && b != "null" && c != "null" && b >= a && b - a < 20 && c >= b) }'
 check "nothing of the disk was left behind" test -z "$(jqr "$M" '.disk.left_behind // ""')"
 check_moved_writing "$IP" web a b "$acked_before"
 check "its image on a is gone (the disk moved)" test ! -e "$DISKS/a/web.qcow2"

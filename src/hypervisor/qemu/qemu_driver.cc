@@ -1524,11 +1524,16 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       }
       Result<json> continued =
           source_qmp->Execute("migrate-continue", {{"state", "pre-switchover"}});
+      const int64_t continued_wall_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count();
       // The mirror's client node is unused since the mirror ended: deleted once the switch
       // goes on, outside the guest's pause (1-4 ms of it measured).
       (void)source_qmp->Execute("blockdev-del", {{"node-name", kMirrorTargetNode}});
       if (!continued.ok()) return roll_back(continued.error());
       disk_switched = true;
+      watch.timeline.push_back({(continued_wall_us - watch.started_wall_us) / 1000.0, source.name,
+                                hypervisor::MigrationEventKind::kDiskSwitched, ""});
       // The pause (the mirror's end, a comparison of the images) sent no memory: post-copy's
       // stall is counted from here, not from the last pass.
       last_ram_advance = SteadyNow();

@@ -8,7 +8,7 @@
 # Side by side: greenshift's tuning (copy mode auto) and virsh-style defaults (libvirt's
 # --copy-storage-all copies in the background, QEMU's migration parameters left at their
 # defaults), both through the qemu driver; and the same VM without a disk for the pause.
-# Not a test: about 40 minutes with RUNS=3. Needs root and a build (scripts/test.sh or
+# Not a test: about 28 minutes with RUNS=3. Needs root and a build (scripts/test.sh or
 # scripts/demo.sh build it).
 #
 # usage: bench/storage.sh [RUNS]   (ROWS=REGEX runs only the settings whose label matches)
@@ -78,15 +78,16 @@ for _ in $(seq "$RUNS"); do
   one "5 MB/s, greenshift, post-copy" 5 copy --postcopy
   one "5 MB/s, virsh-style defaults" 5 copy --copy-mode background --tuning qemu-defaults
   one "5 MB/s, shared nbd" 5 nbd
+  one "5 MB/s, shared nbd, post-copy" 5 nbd --postcopy
   one "5 MB/s, shared iscsi" 5 iscsi
   one "5 MB/s, shared nfs" 5 nfs
 done
 
 echo
 echo "link ${LINK_MBIT} Mbit/s, 1 GiB disk with 256 MiB written, 256 MiB guest; medians of $RUNS"
-printf '%-30s %9s %9s %6s %12s %11s %9s %6s\n' setting total_s paused_ms pings \
+printf '%-32s %9s %9s %6s %12s %11s %9s %6s\n' setting total_s paused_ms pings \
   "write_during" write_after ideal_s ratio
-printf '%-30s %9s %9s %6s %12s %11s %9s %6s\n' "" "" "" lost "MB/s" "MB/s" "" ""
+printf '%-32s %9s %9s %6s %12s %11s %9s %6s\n' "" "" "" lost "MB/s" "MB/s" "" ""
 awk -F'\t' "$AWK_MEDIAN"'
   { key = $1; if (!(key in count)) order[++keys] = key; n = ++count[key]
     if ($2 != "completed") failed[key]++
@@ -96,7 +97,7 @@ awk -F'\t' "$AWK_MEDIAN"'
       key = order[k]
       for (c = 3; c <= 9; c++) { delete l; for (i = 1; i <= count[key]; i++) l[i] = v[key, c, i]
                                  m[c] = median(l, count[key]) }
-      printf "%-30s %9.1f %9.1f %6d %12.2f %11.2f %9.1f %5.2fx%s\n", key, m[3], m[4], m[5], m[6],
+      printf "%-32s %9.1f %9.1f %6d %12.2f %11.2f %9.1f %5.2fx%s\n", key, m[3], m[4], m[5], m[6],
              m[7], m[8], m[9], (failed[key] ? "  (" failed[key] " failed)" : "")
     }
   }' "$OUT/rows.tsv"

@@ -162,9 +162,7 @@ struct Params {
 };
 
 int64_t WallUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return UnixMicros(WallNow());
 }
 
 // How long listing VMs waits for one answer about a domain. libvirt answers some questions (a

@@ -935,9 +935,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   result.tuning =
       options.tuning == hypervisor::Tuning::kGreenshift ? "greenshift" : "qemu-defaults";
   MigrationWatch watch;
-  watch.started_wall_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count();
+  watch.started_wall_us = UnixMicros(WallNow());
   auto fill_figures = [&]() {
     result.events = watch.timeline;
     result.hypervisor_status = watch.status;
@@ -1524,9 +1522,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       }
       Result<json> continued =
           source_qmp->Execute("migrate-continue", {{"state", "pre-switchover"}});
-      const int64_t continued_wall_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                                            std::chrono::system_clock::now().time_since_epoch())
-                                            .count();
+      const int64_t continued_wall_us = UnixMicros(WallNow());
       // The mirror's client node is unused since the mirror ended: deleted once the switch
       // goes on, outside the guest's pause (1-4 ms of it measured).
       (void)source_qmp->Execute("blockdev-del", {{"node-name", kMirrorTargetNode}});

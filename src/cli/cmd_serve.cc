@@ -19,6 +19,7 @@
 #include "control/config.h"
 #include "control/recovery.h"
 #include "control/service.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/systemd.h"
 #include "store/store.h"
@@ -28,9 +29,7 @@ namespace greenshift::cli {
 namespace {
 
 int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return UnixMillis(WallNow());
 }
 
 // Every file the config names, read as the service would: the config is only "ok" when the

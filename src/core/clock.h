@@ -29,6 +29,11 @@ inline int64_t UnixMicros(WallTime t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
 }
 
+// Milliseconds since the Unix epoch (the unit of readings and the service's clock).
+inline int64_t UnixMillis(WallTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
 // ISO 8601 UTC with milliseconds, e.g. 2026-11-24T10:00:00.123Z.
 std::string FormatUtc(WallTime t);
 

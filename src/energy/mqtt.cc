@@ -7,14 +7,14 @@
 #include <cstring>
 #include <thread>
 
+#include "core/clock.h"
+
 namespace greenshift::energy {
 
 namespace {
 
 int64_t NowUtcMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return UnixMillis(WallNow());
 }
 
 struct LibraryInit {

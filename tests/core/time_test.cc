@@ -101,6 +101,8 @@ TEST(TimeTest, EveryPrintedTimeReadsBack) {
     const int64_t wall_ms = ms % 7258118400000;  // within 1900-2200
     const WallTime wall{std::chrono::milliseconds(wall_ms)};
     ASSERT_EQ(Ms(FormatUtc(wall)), wall_ms) << FormatUtc(wall);
+    ASSERT_EQ(UnixMillis(wall), wall_ms);  // the clock's milliseconds are what it prints
+    ASSERT_EQ(UnixMicros(wall), wall_ms * 1000);
     ASSERT_EQ(Ms(FormatUtcSeconds(s)), s * 1000) << FormatUtcSeconds(s);
     const int64_t minute = s - ((s % 60) + 60) % 60;
     ASSERT_EQ(Ms(FormatUtcMinutes(s)), minute * 1000) << FormatUtcMinutes(s);

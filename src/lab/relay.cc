@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/files.h"
+#include "core/socket.h"
 
 namespace greenshift::lab {
 
@@ -47,27 +48,10 @@ std::string Errno(const std::string& what) {
   return what + ": " + std::strerror(errno);
 }
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-  Fd& operator=(Fd&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 struct Endpoint {
   std::string name;
   unsigned index = 0;
-  Fd fd;
+  UniqueFd fd;
 };
 
 // A raw socket on one interface: every frame it receives (promiscuous, not the ones it sends
@@ -78,7 +62,7 @@ Result<Endpoint> OpenEndpoint(const std::string& name) {
   endpoint.index = if_nametoindex(name.c_str());
   if (endpoint.index == 0) return Status::Error("relay: no interface " + name + " here");
   // Protocol 0 until bound: an ETH_P_ALL socket would take every interface's frames meanwhile.
-  Fd fd(socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  UniqueFd fd(socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return Status::Error(Errno("relay: packet socket for " + name));
   const int one = 1;
   if (setsockopt(fd.get(), SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) != 0)

@@ -110,13 +110,40 @@ Result<std::optional<json>> QmpClient::ReadMessage(SteadyTime deadline) {
 
 Result<json> QmpClient::Execute(const std::string& command, const json& arguments,
                                 std::chrono::milliseconds timeout) {
+  return Run(command, arguments, timeout, -1);
+}
+
+Result<json> QmpClient::PassFd(const std::string& fd_name, int fd,
+                               std::chrono::milliseconds timeout) {
+  if (fd < 0) return Status::Invalid("QMP getfd " + fd_name + ": no file descriptor to pass");
+  return Run("getfd", {{"fdname", fd_name}}, timeout, fd);
+}
+
+Result<json> QmpClient::Run(const std::string& command, const json& arguments,
+                            std::chrono::milliseconds timeout, int pass_fd) {
   const int64_t id = next_id_++;
   json request = {{"execute", command}, {"id", id}};
   if (!arguments.empty()) request["arguments"] = arguments;
   const std::string line = request.dump() + "\n";
   size_t sent = 0;
   while (sent < line.size()) {
-    const ssize_t n = send(fd_, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+    iovec part{const_cast<char*>(line.data() + sent), line.size() - sent};
+    msghdr message{};
+    message.msg_iov = &part;
+    message.msg_iovlen = 1;
+    // A descriptor rides with the command's first byte (SCM_RIGHTS); QEMU takes it for the
+    // command read with it.
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    if (pass_fd >= 0 && sent == 0) {
+      message.msg_control = control;
+      message.msg_controllen = sizeof control;
+      cmsghdr* header = CMSG_FIRSTHDR(&message);
+      header->cmsg_level = SOL_SOCKET;
+      header->cmsg_type = SCM_RIGHTS;
+      header->cmsg_len = CMSG_LEN(sizeof(int));
+      std::memcpy(CMSG_DATA(header), &pass_fd, sizeof(int));
+    }
+    const ssize_t n = sendmsg(fd_, &message, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::Error("QMP " + command + ": cannot send to " + socket_path_ + ": " +

@@ -53,6 +53,12 @@ class QmpClient {
                                  const nlohmann::json& arguments = nlohmann::json::object(),
                                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+  // Hands QEMU a copy of file descriptor `fd` under `fd_name` (QMP getfd: the descriptor rides
+  // with the command over the UNIX socket), for commands that take "fd:NAME" (migrate). The
+  // caller keeps its own copy. Errors as Execute's.
+  Result<nlohmann::json> PassFd(const std::string& fd_name, int fd,
+                                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
   // Returns queued events, plus any that arrive within `wait` when none is queued.
   // Fails when the connection is gone (QEMU exited).
   Result<std::vector<QmpEvent>> PollEvents(std::chrono::milliseconds wait);
@@ -61,6 +67,9 @@ class QmpClient {
 
  private:
   QmpClient(int fd, std::string socket_path) : fd_(fd), socket_path_(std::move(socket_path)) {}
+  // Execute, with `pass_fd` (when >= 0) attached to the command.
+  Result<nlohmann::json> Run(const std::string& command, const nlohmann::json& arguments,
+                             std::chrono::milliseconds timeout, int pass_fd);
   // Reads one message, waiting until `deadline`. nullopt on timeout.
   Result<std::optional<nlohmann::json>> ReadMessage(std::chrono::steady_clock::time_point deadline);
 

@@ -72,6 +72,9 @@ std::string DiskPath(const QemuDriverConfig& config, const std::string& vm,
 // The full QEMU argv for `machine` on `site`; `incoming` adds -incoming defer. Pure.
 std::vector<std::string> BuildQemuCommand(const QemuDriverConfig& config, const Machine& machine,
                                           const QemuSite& site, bool incoming);
+// The XBZRLE cache greenshift's tuning gives the source QEMU for a guest of `memory_mib`: 64 MiB,
+// at most a quarter of the guest's memory, a power of two (QEMU refuses any other). Pure.
+int64_t XbzrleCacheBytes(int memory_mib);
 
 class QemuDriver : public hypervisor::Driver {
  public:

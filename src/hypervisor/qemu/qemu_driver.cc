@@ -127,15 +127,6 @@ constexpr int64_t kStreamUnsentBytes = 32 << 10;
 constexpr char kStreamFdName[] = "gs-migration-stream";
 constexpr std::chrono::seconds kStreamConnectTimeout{10};
 
-// Under greenshift's tuning a page sent before and written again since goes as its difference
-// from what was sent (QEMU's XBZRLE, from a cache of sent pages on the source), not whole: what
-// a guest's kernel rewrites between passes (counters, lists, buffer headers) differs in a few
-// bytes, and the last round, sent with the guest paused, is nearly all such pages. Measured at
-// 100 Mbit/s (bench/storage.sh, 3 runs each, with the stream's cap): paused 19-20 ms instead
-// of 41-43 without a disk, 28-30 ms instead of 73-78 writing a copied disk at 5 MB/s; on an
-// unshaped link unchanged (8.5-9.5 ms, the stream as fast). The cache (XbzrleCacheBytes) is in
-// the source QEMU for the migration's length.
-
 // Ends the source's disk mirror whatever state it is in, and deletes its NBD client node. The
 // connection is yanked first: over a cut link a cancel would wait for TCP to give up.
 void EndMirror(QmpClient& source) {
@@ -222,6 +213,14 @@ InstancePaths PathsFor(const QemuDriverConfig& config, const std::string& vm,
   return {base + ".qmp", base + ".query.qmp", base + ".pid", base + ".console"};
 }
 
+// Under greenshift's tuning a page sent before and written again since goes as its difference
+// from what was sent (QEMU's XBZRLE, from a cache of sent pages on the source), not whole: what
+// a guest's kernel rewrites between passes (counters, lists, buffer headers) differs in a few
+// bytes, and the last round, sent with the guest paused, is nearly all such pages. Measured at
+// 100 Mbit/s (bench/storage.sh, 3 runs each, with the stream's cap): paused 18-28 ms instead
+// of 41-43 without a disk, 28-31 ms instead of 73-78 writing a copied disk at 5 MB/s; on an
+// unshaped link unchanged (8.5-9.5 ms, the stream as fast).
+// The cache is in the source QEMU for the migration's length.
 int64_t XbzrleCacheBytes(int memory_mib) {
   const int64_t most = std::min<int64_t>(int64_t{64} << 20, (int64_t{memory_mib} << 20) / 4);
   int64_t size = 4096;  // QEMU's smallest: a page

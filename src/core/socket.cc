@@ -21,6 +21,18 @@ void UniqueFd::reset(int fd) {
   fd_ = fd;
 }
 
+bool WaitForFd(int fd, short events, SteadyTime deadline) {
+  while (true) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyNow()).count();
+    if (left <= 0) return false;
+    pollfd p{fd, events, 0};
+    const int ready = poll(&p, 1, static_cast<int>(left));
+    if (ready < 0 && errno == EINTR) continue;
+    return ready > 0;
+  }
+}
+
 namespace {
 
 // What went wrong, as the kernel said it.
@@ -31,22 +43,12 @@ std::string SystemError(int error) {
 // Waits for a non-blocking connect to finish; 0 or the errno it failed with.
 int FinishConnect(int fd, std::chrono::milliseconds timeout) {
   const SteadyTime deadline = SteadyNow() + timeout;
-  while (true) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyNow()).count();
-    if (left <= 0) return ETIMEDOUT;
-    pollfd waiting{fd, POLLOUT, 0};
-    const int ready = poll(&waiting, 1, static_cast<int>(left));
-    if (ready < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (ready == 0) continue;  // the deadline is checked above
-    int error = 0;
-    socklen_t length = sizeof error;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return errno;
-    return error;
-  }
+  errno = 0;
+  if (!WaitForFd(fd, POLLOUT, deadline)) return errno != 0 ? errno : ETIMEDOUT;  // poll's or none
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return errno;
+  return error;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/clock.h"
 #include "core/status.h"
 
 namespace greenshift {
@@ -38,6 +39,10 @@ class UniqueFd {
  private:
   int fd_;
 };
+
+// Waits until `fd` is ready for `events` (poll's POLLIN, POLLOUT) or `deadline` passes. False on
+// timeout or on a poll error (errno then says which).
+bool WaitForFd(int fd, short events, SteadyTime deadline);
 
 // A TCP connection to `address` (an IPv4 or IPv6 literal, not a name) port `port`, made from the
 // named network namespace `netns` (/run/netns/NAME; empty: this thread's), within `timeout`.

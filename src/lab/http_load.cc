@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/socket.h"
 #include "core/stats.h"
 
 namespace greenshift::lab {
@@ -26,19 +27,6 @@ struct Attempt {
   size_t body_length = 0;
   std::string error;
 };
-
-// Waits for `events` on fd until the deadline; false on timeout or error.
-bool WaitFor(int fd, short events, SteadyTime deadline) {
-  while (true) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyNow()).count();
-    if (left <= 0) return false;
-    pollfd p{fd, events, 0};
-    const int ready = poll(&p, 1, static_cast<int>(left));
-    if (ready < 0 && errno == EINTR) continue;
-    return ready > 0;
-  }
-}
 
 Attempt OneRequest(const sockaddr_in& address, const std::string& request,
                    std::chrono::milliseconds timeout, std::string* body = nullptr) {
@@ -56,7 +44,7 @@ Attempt OneRequest(const sockaddr_in& address, const std::string& request,
       errno != EINPROGRESS) {
     return finish(Outcome::kConnect, std::string("connect: ") + std::strerror(errno));
   }
-  if (!WaitFor(fd, POLLOUT, deadline)) return finish(Outcome::kTimeout, "connect timed out");
+  if (!WaitForFd(fd, POLLOUT, deadline)) return finish(Outcome::kTimeout, "connect timed out");
   int so_error = 0;
   socklen_t length = sizeof so_error;
   getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &length);
@@ -68,7 +56,7 @@ Attempt OneRequest(const sockaddr_in& address, const std::string& request,
     if (n > 0) {
       sent += static_cast<size_t>(n);
     } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (!WaitFor(fd, POLLOUT, deadline)) return finish(Outcome::kTimeout, "send timed out");
+      if (!WaitForFd(fd, POLLOUT, deadline)) return finish(Outcome::kTimeout, "send timed out");
     } else {
       return finish(Outcome::kConnect, std::string("send: ") + std::strerror(errno));
     }
@@ -82,7 +70,7 @@ Attempt OneRequest(const sockaddr_in& address, const std::string& request,
     } else if (n == 0) {
       break;
     } else if (errno == EAGAIN || errno == EINTR) {
-      if (!WaitFor(fd, POLLIN, deadline)) return finish(Outcome::kTimeout, "response timed out");
+      if (!WaitForFd(fd, POLLIN, deadline)) return finish(Outcome::kTimeout, "response timed out");
     } else {
       return finish(Outcome::kConnect, std::string("recv: ") + std::strerror(errno));
     }

@@ -16,6 +16,7 @@
 // No probes run during the moves (bench/migration and bench/wan.sh measure those).
 //
 // Needs root, QEMU and the guest image. About 10 minutes with the defaults.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -173,19 +174,24 @@ int main(int argc, char** argv) {
           m.measured = driver.Migrate(vm_name, back ? "a" : "b", options, nullptr);
           std::fprintf(stderr,
                        "%5d Mbit/s  %-14s %s  %s  %.0f ms (configured %.0f, calibrated %.0f)  "
-                       "%.1f MiB (%.1f, %.1f)  dirty %.1f MB/s%s\n",
+                       "%.1f MiB (%.1f, %.1f)  dirty %.1f MB/s  pages sent again %.0f MiB as "
+                       "%.0f%%%s\n",
                        mbit, g.name, back ? "b -> a" : "a -> b",
                        m.measured.completed ? "completed" : "FAILED", m.measured.total_ms,
                        m.configured.total_s * 1e3, m.calibrated.total_s * 1e3,
                        m.measured.bytes / 1048576.0, m.configured.bytes / 1048576.0,
                        m.calibrated.bytes / 1048576.0, *rate / 1e6,
+                       std::max<int64_t>(m.measured.resent_page_bytes, 0) / 1048576.0,
+                       hypervisor::ResentWireFraction(m.measured) * 100,
                        m.measured.postcopy ? "  post-copy" : "");
+          // As the service's engine does: a move that failed still says what the guest's pages
+          // sent again cost.
+          calibration.ObserveMove(v, from, to, m.measured);
           if (!m.measured.completed) {
             ++failures;
             std::fprintf(stderr, "  %s\n", m.measured.error.c_str());
             break;
           }
-          calibration.ObserveMove(v, from, to, m.measured);
           moves.push_back(std::move(m));
         }
         (void)driver.StopVm(vm_name);

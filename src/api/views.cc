@@ -111,7 +111,10 @@ json CalibrationJson(const control::EngineStatus& s) {
          {"samples", v.samples},
          {"memory_mib", v.memory_bytes / 1048576.0},
          {"data_mib", v.data_bytes < 0 ? json(nullptr) : json(v.data_bytes / 1048576.0)},
-         {"moves", v.moves}});
+         {"moves", v.moves},
+         {"resent_wire_fraction",
+          v.resent_wire_fraction < 0 ? json(nullptr) : json(v.resent_wire_fraction)},
+         {"encoded_moves", v.encoded_moves}});
   }
   return {{"links", links}, {"vms", vms}};
 }

@@ -18,6 +18,7 @@ void AddModelCommands(CLI::App& app, Context& context) {
     double memory_mib = 1024, nonzero_mib = -1, dirty_mb_s = 0, working_set_mib = -1;
     double bandwidth_mbit = 1000, downtime_limit_ms = 300;
     double disk_gib = 0, disk_write_mb_s = 0, rtt_ms = 0, stream_window_mib = 4;
+    double resent_wire_fraction = 1;
     bool auto_converge = false, offline = false, json = false, postcopy = false;
   };
   auto o = std::make_shared<Options>();
@@ -50,6 +51,11 @@ void AddModelCommands(CLI::App& app, Context& context) {
                   "the most the stream keeps in flight (the hosts' socket buffers; 0: unbounded)")
       ->check(CLI::Range(0.0, 4096.0))
       ->capture_default_str();
+  cmd->add_option("--resent-wire-fraction", o->resent_wire_fraction,
+                  "what a page sent again takes on the wire, as a share of a page (1: whole; "
+                  "less with delta encoding, as a move's resent_wire_bytes / resent_page_bytes)")
+      ->check(CLI::Range(1e-6, 1.0))
+      ->capture_default_str();
   cmd->add_flag("--auto-converge", o->auto_converge, "QEMU throttles the guest when needed");
   cmd->add_flag("--offline", o->offline, "regular migration: stop, copy, start");
   cmd->add_flag("--postcopy", o->postcopy,
@@ -69,6 +75,7 @@ void AddModelCommands(CLI::App& app, Context& context) {
     in.disk_write_rate_bytes_s = o->disk_write_mb_s * 1e6;
     in.rtt_s = o->rtt_ms / 1000;
     in.stream_window_bytes = o->stream_window_mib * 1048576;
+    in.resent_wire_fraction = o->resent_wire_fraction;
     Result<migration::PrecopyPrediction> p = o->offline    ? migration::PredictStopAndCopy(in)
                                              : o->postcopy ? migration::PredictPostcopy(in)
                                                            : migration::PredictPrecopy(in);
@@ -78,6 +85,7 @@ void AddModelCommands(CLI::App& app, Context& context) {
       for (const migration::PrecopyRound& r : p->schedule) {
         rounds.push_back({{"round", r.round},
                           {"bytes", r.bytes},
+                          {"page_bytes", r.page_bytes},
                           {"seconds", r.seconds},
                           {"throttle", r.throttle},
                           {"dirtied_bytes", r.dirtied_bytes}});

@@ -51,7 +51,10 @@ bool Calibration::ObserveMove(size_t vm, size_t from, size_t to,
   const bool data = live && result.zero_bytes >= 0 && result.zero_bytes <= memory;
   const double pause_ms = result.paused_ms >= 0 ? result.paused_ms : result.downtime_ms;
   const bool paused = live && pause_ms >= 0 && std::isfinite(pause_ms);
-  if (!link && !data && !paused) return false;
+  // Said by a completed move or a failed one alike: the pages it sent again were encoded.
+  const double resent = hypervisor::ResentWireFraction(result);
+  const bool encoded = resent > 0 && std::isfinite(resent);
+  if (!link && !data && !paused && !encoded) return false;
   std::lock_guard<std::mutex> lock(mutex_);
   if (link) {
     Push(link_last_[{from, to}], bytes_s, options_.window);
@@ -60,6 +63,10 @@ bool Calibration::ObserveMove(size_t vm, size_t from, size_t to,
   if (data) {
     Push(data_last_[vm], static_cast<double>(memory - result.zero_bytes), options_.window);
     ++data_moves_[vm];
+  }
+  if (encoded) {
+    Push(resent_last_[vm], resent, options_.window);
+    ++resent_moves_[vm];
   }
   bool switchover = false;
   if (paused) {
@@ -76,7 +83,7 @@ bool Calibration::ObserveMove(size_t vm, size_t from, size_t to,
       switchover = true;
     }
   }
-  if (!link && !data && !switchover) return false;
+  if (!link && !data && !switchover && !encoded) return false;
   ++version_;
   return true;
 }
@@ -143,6 +150,18 @@ placement::Problem Calibration::PricedLocked() const {
             std::llround(share * static_cast<double>(priced.vms[vm].memory_bytes));
     }
   }
+  // The same for what a page sent again costs on the wire.
+  std::vector<double> fractions;
+  for (const auto& [vm, last] : resent_last_) {
+    priced.vms[vm].resent_wire_fraction = Median({last.begin(), last.end()});
+    fractions.push_back(priced.vms[vm].resent_wire_fraction);
+  }
+  if (!fractions.empty()) {
+    const double fraction = Median(fractions);
+    for (size_t vm = 0; vm < priced.vms.size(); ++vm) {
+      if (resent_last_.count(vm) == 0) priced.vms[vm].resent_wire_fraction = fraction;
+    }
+  }
   return priced;
 }
 
@@ -181,7 +200,9 @@ std::vector<VmCalibration> Calibration::Vms() const {
   for (size_t vm = 0; vm < configured_.vms.size(); ++vm) {
     const auto sampled = vm_last_.find(vm);
     const auto data = data_last_.find(vm);
-    if (sampled == vm_last_.end() && data == data_last_.end()) continue;
+    const auto resent = resent_last_.find(vm);
+    if (sampled == vm_last_.end() && data == data_last_.end() && resent == resent_last_.end())
+      continue;
     VmCalibration c;
     c.vm = configured_.vms[vm].name;
     c.configured_dirty_bytes_s = configured_.vms[vm].dirty_rate_bytes_s;
@@ -193,6 +214,10 @@ std::vector<VmCalibration> Calibration::Vms() const {
     if (data != data_last_.end()) {
       c.data_bytes = std::llround(Median({data->second.begin(), data->second.end()}));
       c.moves = data_moves_.at(vm);
+    }
+    if (resent != resent_last_.end()) {
+      c.resent_wire_fraction = Median({resent->second.begin(), resent->second.end()});
+      c.encoded_moves = resent_moves_.at(vm);
     }
     out.push_back(std::move(c));
   }

@@ -9,6 +9,11 @@
 //     zero page as a flag: an idle 1 GiB guest may send 100 MiB), the median of its last moves;
 //     a VM not measured yet is taken to hold the same share of its memory as the measured ones
 //     do (their median), rather than all of it;
+//   - what a page sent again costs a VM on the wire: what its last moves' delta encoding
+//     (QEMU's XBZRLE) made of the pages they sent again (hypervisor::ResentWireFraction: a
+//     guest changing a few words of a page sends a few bytes, one rewriting pages whole or
+//     too many for the cache sends them whole), the median of its last moves; a VM not
+//     measured yet takes the median of the measured ones, as for what its memory holds;
 //   - a link's switchover: how much longer a completed live move paused the guest than the
 //     model's data left to send when it stopped (stopping the vCPUs, loading the device state,
 //     starting on the destination: 8-60 ms for the lab's TCG guests, where the data takes
@@ -68,6 +73,10 @@ struct VmCalibration {
   int64_t memory_bytes = 0;
   int64_t data_bytes = -1;  // the median of what its last moves found not zero (-1: none)
   int64_t moves = 0;        // moves that said it, in all
+  // The median of its last moves' wire share of a page sent again (-1: none), and how many
+  // moves said it, in all.
+  double resent_wire_fraction = -1;
+  int64_t encoded_moves = 0;
 };
 
 class Calibration {
@@ -76,7 +85,8 @@ class Calibration {
 
   // A move of VM `vm` from site `from` to site `to` ended with `result`: its stream's throughput
   // becomes the link's measurement when it says one (StreamThroughput), what it found zero of
-  // the VM's memory (result.zero_bytes) the VM's, and its pause (result.paused_ms, else the
+  // the VM's memory (result.zero_bytes) and what a page sent again cost on the wire
+  // (hypervisor::ResentWireFraction) the VM's, and its pause (result.paused_ms, else the
   // hypervisor's downtime) less the model's the link's switchover, when it completed live. True
   // when it was used for any.
   bool ObserveMove(size_t vm, size_t from, size_t to, const hypervisor::MigrationResult& result);
@@ -109,6 +119,8 @@ class Calibration {
   std::map<size_t, int64_t> vm_samples_;
   std::map<size_t, std::deque<double>> data_last_;  // data bytes of the last moves
   std::map<size_t, int64_t> data_moves_;
+  std::map<size_t, std::deque<double>> resent_last_;  // wire share of pages sent again
+  std::map<size_t, int64_t> resent_moves_;
   int64_t version_ = 0;
 };
 

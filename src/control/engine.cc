@@ -75,12 +75,13 @@ int Engine::VmIndex(const std::string& name) const {
 
 void Engine::MoveEnded(const MoveOrder& order, const MoveOutcome& outcome) {
   accountant_->MoveEnded(outcome, order.move.from, order.move.to);
+  // What the move's stream carried prices the link's next moves (calibration.h); one that
+  // failed can still say what the VM's pages sent again cost.
+  if (calibrate_)
+    calibration_->ObserveMove(order.move.vm, order.move.from, order.move.to, outcome.result);
   if (outcome.state != "completed") return;
   const double pause_ms =
       outcome.result.paused_ms >= 0 ? outcome.result.paused_ms : outcome.result.downtime_ms;
-  // What the move's stream carried prices the link's next moves (calibration.h).
-  if (calibrate_)
-    calibration_->ObserveMove(order.move.vm, order.move.from, order.move.to, outcome.result);
   std::lock_guard<std::mutex> lock(mutex_);
   if (outcome.compared) status_.model_errors.Add(outcome.model_error);
   if (pause_ms < 0) return;

@@ -1,5 +1,7 @@
 #include "hypervisor/driver.h"
 
+#include <algorithm>
+
 namespace greenshift::hypervisor {
 
 const char* VmStateName(VmState state) {
@@ -106,6 +108,12 @@ std::pair<double, double> CopyWindow(const MigrationResult& result) {
   return {copying, completed};
 }
 
+double ResentWireFraction(const MigrationResult& result) {
+  if (result.resent_page_bytes <= 0 || result.resent_wire_bytes < 0) return -1;
+  return std::min(1.0, static_cast<double>(result.resent_wire_bytes) /
+                           static_cast<double>(result.resent_page_bytes));
+}
+
 nlohmann::json ToJson(const MigrationResult& result) {
   auto number_or_null = [](double value) -> nlohmann::json {
     if (value < 0) return nullptr;
@@ -134,6 +142,12 @@ nlohmann::json ToJson(const MigrationResult& result) {
       {"bytes", result.bytes},
       {"zero_bytes",
        result.zero_bytes < 0 ? nlohmann::json(nullptr) : nlohmann::json(result.zero_bytes)},
+      {"resent_page_bytes", result.resent_page_bytes < 0
+                                ? nlohmann::json(nullptr)
+                                : nlohmann::json(result.resent_page_bytes)},
+      {"resent_wire_bytes", result.resent_wire_bytes < 0
+                                ? nlohmann::json(nullptr)
+                                : nlohmann::json(result.resent_wire_bytes)},
       {"passes", result.passes},
       {"downtime_target_ms", result.downtime_target_ms < 0
                                  ? nlohmann::json(nullptr)

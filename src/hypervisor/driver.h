@@ -220,6 +220,12 @@ struct MigrationResult {
   // RAM found all zero and sent as a flag, not as data (QEMU's ram.duplicate pages; -1: not
   // reported): the VM's memory less this is what it holds.
   int64_t zero_bytes = -1;
+  // Pages sent again after the first pass through the hypervisor's delta encoding (QEMU's
+  // XBZRLE): their size as pages, and what they took on the wire (a difference from the copy
+  // sent before where its cache held one, the whole page where not). -1: no encoding reported.
+  // Their ratio is what a page sent again costs this guest (ResentWireFraction).
+  int64_t resent_page_bytes = -1;
+  int64_t resent_wire_bytes = -1;
   int64_t disk_bytes = 0;      // the disk copy's progress: the disk's size (zero areas are
                                // skipped, not sent) plus what the guest wrote again meanwhile
   double disk_copy_ms = -1;    // from the start of the disk copy until it had caught up
@@ -251,6 +257,10 @@ nlohmann::json ToJson(const MigrationResult& result);
 // When the source reported the migration copying (the first time) and completed, ms after the
 // command, from result.events; -1 for what it did not report. The memory's copy ran between.
 std::pair<double, double> CopyWindow(const MigrationResult& result);
+
+// What a page sent again took on the wire, as a share of a page (resent_wire_bytes over
+// resent_page_bytes, at most 1); -1 when the result reports no encoded pages.
+double ResentWireFraction(const MigrationResult& result);
 
 using ProgressCallback = std::function<void(const MigrationProgress&)>;
 

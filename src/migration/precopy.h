@@ -33,6 +33,13 @@ struct PrecopyInput {
   int64_t device_state_bytes = 64 * 1024;  // CPU and device state sent while stopped
   bool auto_converge = false;
   int max_rounds = 30;  // give up (not converged) after this many rounds
+  // What a page sent again (every round after the first, and the stop-and-copy) takes on the
+  // wire, as a share of a page: 1 = sent whole; less with delta encoding (QEMU's XBZRLE sends a
+  // page the guest changed in a few words as those words, a page its cache lost whole), as
+  // measured of the guest (MigrationResult's resent bytes). QEMU still decides when to stop on
+  // the pages left (as pages, over the bandwidth the wire achieves): encoding shortens the
+  // rounds, so the guest dirties less during each, and the pause, not the decision's bar.
+  double resent_wire_fraction = 1.0;
   // A disk copied along (storage "copy"): its allocated bytes go first, while the guest runs
   // and writes `disk_write_rate_bytes_s` of new data the copy must carry too; during the memory
   // copy every write is mirrored over the same link, which the memory copy then shares. 0: the
@@ -49,7 +56,8 @@ struct PrecopyInput {
 
 struct PrecopyRound {
   int round = 0;              // 1 = the bulk copy of all memory
-  int64_t bytes = 0;          // sent in this round
+  int64_t bytes = 0;          // sent in this round (on the wire: encoded pages as encoded)
+  int64_t page_bytes = 0;     // the pages it sent, as pages
   double seconds = 0;         // its duration
   double throttle = 0;        // vCPU throttle during the round (auto-converge), 0..0.99
   int64_t dirtied_bytes = 0;  // dirtied while it ran: what the next round has to send

@@ -29,6 +29,9 @@ Status Problem::Check() const {
   for (const Vm& v : vms) {
     if (v.memory_bytes <= 0) return Status::Error("VM '" + v.name + "': memory must be > 0");
     if (!(v.dirty_rate_bytes_s >= 0)) return Status::Error("VM '" + v.name + "': dirty rate < 0");
+    if (!(v.resent_wire_fraction > 0 && v.resent_wire_fraction <= 1))
+      return Status::Error("VM '" + v.name +
+                           "': the wire share of a page sent again must be in (0, 1]");
     if (v.disk_bytes < 0) return Status::Error("VM '" + v.name + "': disk bytes < 0");
     if (!(v.disk_write_rate_bytes_s >= 0))
       return Status::Error("VM '" + v.name + "': disk write rate < 0");
@@ -64,6 +67,7 @@ MoveCost PredictMove(const Problem& problem, size_t vm, size_t from, size_t to) 
   input.dirty_rate_bytes_s = v.dirty_rate_bytes_s;
   input.working_set_bytes = v.working_set_bytes;
   input.nonzero_bytes = v.data_bytes < 0 ? -1 : std::min(v.data_bytes, v.memory_bytes);
+  input.resent_wire_fraction = v.resent_wire_fraction;
   // One TCP stream over the link: its window and slow start over the round trip, and the last
   // of the memory crossing it while the guest is paused.
   const Link& link = problem.LinkBetween(from, to);
@@ -122,15 +126,17 @@ MoveCosts::MoveCosts(const Problem& problem) : sites_(problem.sites.size()) {
   // VMs and links repeat: predict once per distinct VM (its migration parameters) and distinct
   // link (its bandwidth and round trip, and how far its destination is from the shared
   // storage), so 100,000 VMs of a few kinds cost a few predictions.
-  using VmKey = std::tuple<int64_t, double, int64_t, double, int64_t, double, bool, bool, int64_t>;
+  using VmKey =
+      std::tuple<int64_t, double, int64_t, double, int64_t, double, bool, bool, int64_t, double>;
   std::map<VmKey, size_t> vm_classes;
   std::vector<size_t> representative;  // a VM of each class
   vm_class_.resize(problem.vms.size());
   for (size_t v = 0; v < problem.vms.size(); ++v) {
     const Vm& vm = problem.vms[v];
-    const VmKey key{vm.memory_bytes,      vm.dirty_rate_bytes_s, vm.working_set_bytes,
-                    vm.downtime_budget_s, vm.disk_bytes,         vm.disk_write_rate_bytes_s,
-                    vm.disk_shared,       vm.postcopy_allowed,   vm.data_bytes};
+    const VmKey key{vm.memory_bytes,        vm.dirty_rate_bytes_s, vm.working_set_bytes,
+                    vm.downtime_budget_s,   vm.disk_bytes,         vm.disk_write_rate_bytes_s,
+                    vm.disk_shared,         vm.postcopy_allowed,   vm.data_bytes,
+                    vm.resent_wire_fraction};
     auto [it, added] = vm_classes.emplace(key, vm_classes.size());
     if (added) representative.push_back(v);
     vm_class_[v] = it->second;

@@ -34,6 +34,9 @@ struct Vm {
   // Memory that holds data: what the bulk copy sends (pages that are all zero cross as a flag).
   // -1: all of it (a VM never measured; calibration.h learns it from the VM's moves).
   int64_t data_bytes = -1;
+  // What a page sent again takes on the wire, as a share of a page (migration::PrecopyInput):
+  // 1 when never measured; calibration.h learns it from the VM's moves.
+  double resent_wire_fraction = 1.0;
   double peak_power_w = 0;         // the most it draws: what it takes of a site's capacity
   double downtime_budget_s = 0.5;  // no move may predict more downtime than this
   // Its disk: the data a move copies (storage "copy"; 0 when shared), and the guest's writes

@@ -180,6 +180,58 @@ TEST(CalibrationTest, AVmNeverMeasuredHoldsWhatTheMeasuredOnesHold) {
   EXPECT_EQ(c.Vms()[0].vm, "web");
 }
 
+TEST(CalibrationTest, APageSentAgainCostsWhatTheVmsMovesEncodedItIn) {
+  placement::Problem p = ThreeSites();
+  p.vms[0].dirty_rate_bytes_s = 50e6;
+  p.vms[0].working_set_bytes = int64_t{64} << 20;
+  placement::Vm other = p.vms[0];
+  other.name = "db";
+  p.vms.push_back(other);
+  p.links.assign(9, placement::Link{12.5e6, 0});  // 100 Mbit/s
+  p.auto_converge = true;
+  p.downtime_target_s = 0.02;
+  Calibration c(p);
+  EXPECT_EQ(c.Priced().vms[0].resent_wire_fraction, 1);  // whole pages, as configured
+  const placement::MoveCost whole = placement::PredictMove(c.Priced(), 0, 0, 1);
+  // A move that timed out still says what its pages sent again cost (42 %: 58 % encoded in
+  // about 21 bytes a page, 41 % not in the cache and sent whole); one that completed too.
+  MigrationResult timed_out = Copied(100'000'000, 0, 50);
+  timed_out.completed = false;
+  timed_out.resent_page_bytes = 1000 * 4096;
+  timed_out.resent_wire_bytes = 420 * 4096;
+  EXPECT_TRUE(c.ObserveMove(0, 0, 1, timed_out));
+  MigrationResult moved = Copied(100'000'000, 0, 50);
+  moved.resent_page_bytes = 1000 * 4096;
+  moved.resent_wire_bytes = 400 * 4096;
+  EXPECT_TRUE(c.ObserveMove(0, 1, 0, moved));
+  const placement::Problem priced = c.Priced();
+  EXPECT_NEAR(priced.vms[0].resent_wire_fraction, 0.41, 1e-12);  // the median of its last
+  EXPECT_NEAR(priced.vms[1].resent_wire_fraction, 0.41, 1e-12);  // never measured: the fleet's
+  ASSERT_EQ(c.Vms().size(), 1u);
+  EXPECT_NEAR(c.Vms()[0].resent_wire_fraction, 0.41, 1e-12);
+  EXPECT_EQ(c.Vms()[0].encoded_moves, 2);
+  EXPECT_EQ(c.Vms()[0].moves, 0);  // neither said what its memory holds
+  // Priced so, the move that sent ~1.2 GB of whole pages sends less than half of that.
+  const placement::MoveCost encoded = placement::PredictMove(priced, 0, 0, 1);
+  ASSERT_TRUE(whole.converges && encoded.converges);
+  EXPECT_LT(encoded.bytes * 2, whole.bytes);
+  EXPECT_LT(encoded.total_s * 2, whole.total_s);
+  // What says nothing of it: no encoding reported, an empty one; more on the wire than the
+  // pages (a broken driver) is a page sent whole.
+  MigrationResult silent = Copied(100'000'000, 0, 50);
+  silent.completed = false;
+  EXPECT_FALSE(c.ObserveMove(0, 0, 1, silent));
+  silent.resent_page_bytes = 0;
+  silent.resent_wire_bytes = 0;
+  EXPECT_FALSE(c.ObserveMove(0, 0, 1, silent));
+  MigrationResult broken = silent;
+  broken.resent_page_bytes = 4096;
+  broken.resent_wire_bytes = 3 * 4096;
+  EXPECT_EQ(hypervisor::ResentWireFraction(broken), 1);
+  broken.resent_wire_bytes = -1;
+  EXPECT_EQ(hypervisor::ResentWireFraction(broken), -1);
+}
+
 TEST(CalibrationTest, ALinkSwitchoverIsWhatThePauseTookBeyondTheModelsData) {
   Calibration c(ThreeSites());
   // 100 MB over 10 s (10 MB/s); the idle guest paused 45 ms, where the model sends its 64 KiB

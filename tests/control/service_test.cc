@@ -142,6 +142,7 @@ power_w = 120
       vm.spec.name = config_.vms[v].name;
       vm.spec.memory_mib = static_cast<int>(config_.vms[v].memory_mib);
       vm.dirty_mb_s = sim_dirty_mb_s_;
+      vm.resent_wire_fraction = sim_resent_wire_fraction_;
       return driver_->StartVm(vm, host);
     };
     Result<RecoveryReport> recovered = Recover(*engine_, *store_, *driver_, *service_->recorder,
@@ -191,6 +192,7 @@ power_w = 120
   // The sim driver's links and guests as they are (0: as configured).
   double sim_link_bytes_s_ = 0;
   double sim_dirty_mb_s_ = 0;
+  double sim_resent_wire_fraction_ = 1;
   std::unique_ptr<api::Api> api_;
   std::unique_ptr<api::HttpServer> server_;
 };
@@ -468,13 +470,15 @@ TEST_F(ServiceTest, ManualMovesAndTheirErrors) {
 }
 
 // The configuration says the link carries 1 Gbit/s and the VM dirties nothing; the link carries
-// 100 Mbit/s and the guest rewrites 5 MB/s. The first move is priced on the sample taken just
-// before it (the configured link still): it takes about 10 times longer than predicted. What
-// its stream carried prices the way back, which is predicted within 2 %; the status and
+// 100 Mbit/s and the guest rewrites 5 MB/s, its pages sent again encoded in 30 % of a page. The
+// first move is priced on the sample taken just before it (the configured link still, pages
+// sent whole): it takes about 10 times longer than predicted. What its stream carried and what
+// its pages sent again cost price the way back, which is predicted within 2 %; the status and
 // /metrics show the link and the VM as measured.
 TEST_F(ServiceTest, MovesArePricedOnWhatTheLastOnesMeasured) {
   sim_link_bytes_s_ = 12.5e6;
   sim_dirty_mb_s_ = 5;
+  sim_resent_wire_fraction_ = 0.3;
   Open("auto");
   RunUntil(kStartMs + 30 * 60000);
   ASSERT_TRUE(engine_->RequestMove("web", "b").ok());
@@ -498,6 +502,9 @@ TEST_F(ServiceTest, MovesArePricedOnWhatTheLastOnesMeasured) {
   EXPECT_EQ(status.calibrated_links[0].configured_bytes_s, 125e6);
   ASSERT_EQ(status.calibrated_vms.size(), 1u);
   EXPECT_EQ(status.calibrated_vms[0].samples, 2);
+  EXPECT_EQ(status.calibrated_vms[0].encoded_moves, 2);
+  EXPECT_NEAR(status.calibrated_vms[0].resent_wire_fraction, 0.3, 1e-3);
+  EXPECT_GT(there["resent_page_bytes"].get<int64_t>(), 0) << moves[1].result;
   EXPECT_NE(Metrics().find("greenshift_link_measured_bytes_per_second{from=\"a\",to=\"b\"} "),
             std::string::npos);
   // The sim driver pauses the guest as long as the model's data takes: no switchover beyond.

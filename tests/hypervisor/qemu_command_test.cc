@@ -257,5 +257,44 @@ TEST(XbzrleCacheTest, APowerOfTwoWithinAQuarterOfTheGuestAndQemusDefault) {
   }
 }
 
+// query-migrate's XBZRLE counters as a QEMU 10.0 source reported them here: the same process
+// had migrated before (a try that timed out), so its counters did not start at zero.
+TEST(ResentBytesTest, CountsThisMigrationsPagesFromTheCountersBeforeIt) {
+  const nlohmann::json before = {{"cache-size", 67108864}, {"bytes", 20108948},
+                                 {"pages", 942955},        {"cache-miss", 691591},
+                                 {"overflow", 0},          {"encoding-rate", 121.5}};
+  const nlohmann::json info = {{"status", "completed"},
+                               {"ram", {{"transferred", 923128521}, {"page-size", 4096}}},
+                               {"xbzrle-cache",
+                                {{"cache-size", 67108864},
+                                 {"bytes", 25048628},
+                                 {"pages", 1175169},
+                                 {"cache-miss", 855817},
+                                 {"overflow", 12},
+                                 {"encoding-rate", 290.1}}}};
+  const auto [pages, wire] = ResentBytes(before, info);
+  // 232,214 pages encoded in 4,939,680 bytes; 164,226 missed and 12 overflowed, sent whole.
+  EXPECT_EQ(pages, (int64_t{232214} + 164226 + 12) * 4096);
+  EXPECT_EQ(wire, int64_t{4939680} + (int64_t{164226} + 12) * 4096);
+  // A fresh process: nothing before.
+  const auto [fresh_pages, fresh_wire] = ResentBytes(nlohmann::json::object(), info);
+  EXPECT_EQ(fresh_pages, (int64_t{1175169} + 855817 + 12) * 4096);
+  EXPECT_EQ(fresh_wire, int64_t{25048628} + (int64_t{855817} + 12) * 4096);
+}
+
+TEST(ResentBytesTest, NoCountersNoFiguresAndBrokenCountersNeverNegative) {
+  EXPECT_EQ(ResentBytes({}, {{"status", "completed"}, {"ram", {{"transferred", 1}}}}),
+            std::make_pair(int64_t{-1}, int64_t{-1}));  // XBZRLE off (QEMU's defaults)
+  EXPECT_EQ(ResentBytes({}, nlohmann::json::array()), std::make_pair(int64_t{-1}, int64_t{-1}));
+  EXPECT_EQ(ResentBytes({}, {{"xbzrle-cache", "yes"}}), std::make_pair(int64_t{-1}, int64_t{-1}));
+  // Counters lower than before (a QEMU that reset them) count from zero; text where a number
+  // belongs counts as nothing; no page size means QEMU's 4 KiB.
+  const auto [pages, wire] = ResentBytes(
+      {{"pages", 100}, {"bytes", 5000}, {"cache-miss", 7}},
+      {{"xbzrle-cache", {{"pages", 10}, {"bytes", 300}, {"cache-miss", "many"}, {"overflow", 1}}}});
+  EXPECT_EQ(pages, (10 + 1) * 4096);
+  EXPECT_EQ(wire, 300 + 1 * 4096);
+}
+
 }  // namespace
 }  // namespace greenshift::qemu

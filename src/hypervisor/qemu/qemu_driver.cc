@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <thread>
+#include <tuple>
 
 #include "core/clock.h"
 #include "core/files.h"
@@ -226,6 +227,29 @@ int64_t XbzrleCacheBytes(int memory_mib) {
   int64_t size = 4096;  // QEMU's smallest: a page
   while (size * 2 <= most) size *= 2;
   return size;
+}
+
+std::pair<int64_t, int64_t> ResentBytes(const json& before, const json& info) {
+  if (!info.is_object() || !info.contains("xbzrle-cache") || !info["xbzrle-cache"].is_object())
+    return {-1, -1};
+  const json& now = info["xbzrle-cache"];
+  auto number = [](const json& counters, const char* key) -> int64_t {
+    if (!counters.is_object() || !counters.contains(key)) return 0;
+    const json& value = counters[key];
+    return value.is_number_integer() ? value.get<int64_t>() : 0;
+  };
+  // A counter that went backwards (a QEMU that did reset it) counts from zero.
+  auto counted = [&](const char* key) {
+    const int64_t was = number(before, key), is = number(now, key);
+    return is >= was ? is - was : std::max<int64_t>(is, 0);
+  };
+  int64_t page = 4096;
+  if (info.contains("ram") && info["ram"].is_object()) {
+    const int64_t said = number(info["ram"], "page-size");
+    if (said > 0) page = said;
+  }
+  const int64_t encoded = counted("pages"), whole = counted("cache-miss") + counted("overflow");
+  return {(encoded + whole) * page, counted("bytes") + whole * page};
 }
 
 std::string TapName(const std::string& vm) {
@@ -813,6 +837,9 @@ struct MigrationWatch {
   int64_t destination_resume_us = 0;
   std::string error;
   json last_info;
+  // The source's XBZRLE counters before this migration: QEMU keeps counting across the
+  // migrations of one process (one that failed and is tried again), so they are subtracted.
+  json xbzrle_before = json::object();
   int64_t started_wall_us = 0;
   std::string source_site, destination_site;
   std::vector<hypervisor::MigrationEvent> timeline;
@@ -975,6 +1002,8 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
                             info["ram"].value("page-size", int64_t{4096});
       }
     }
+    std::tie(result.resent_page_bytes, result.resent_wire_bytes) =
+        ResentBytes(watch.xbzrle_before, info);
     if (watch.source_stop_us > 0 && watch.destination_resume_us > watch.source_stop_us) {
       result.paused_ms = (watch.destination_resume_us - watch.source_stop_us) / 1000.0;
     }
@@ -1370,6 +1399,10 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     if (Result<json> r = source_qmp->PassFd(kStreamFdName, stream.get()); !r.ok())
       return roll_back(r.error());
     migrate_uri = std::string("fd:") + kStreamFdName;
+  }
+  if (Result<json> before = source_qmp->Execute("query-migrate");
+      before.ok() && before->contains("xbzrle-cache") && (*before)["xbzrle-cache"].is_object()) {
+    watch.xbzrle_before = (*before)["xbzrle-cache"];
   }
   if (Result<json> r = source_qmp->Execute("migrate", {{"uri", migrate_uri}}); !r.ok()) {
     if (stream.valid()) (void)source_qmp->Execute("closefd", {{"fdname", kStreamFdName}});

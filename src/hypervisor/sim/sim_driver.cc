@@ -1,6 +1,7 @@
 #include "hypervisor/sim/sim_driver.h"
 
 #include <algorithm>
+#include <cmath>
 #include <thread>
 
 #include "migration/precopy.h"
@@ -51,7 +52,8 @@ Result<migration::PrecopyPrediction> SimDriver::Predict(const migration::Precopy
                 live,
                 input.disk_bytes,
                 input.disk_write_rate_bytes_s,
-                postcopy};
+                postcopy,
+                input.resent_wire_fraction};
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = predictions_.find(key);
   if (it == predictions_.end()) {
@@ -70,9 +72,10 @@ Status SimDriver::StartVm(const SimVm& vm, const std::string& host) {
   if (vms_.count(vm.spec.name))
     return Status::Conflict("a VM named '" + vm.spec.name + "' already exists");
   if (vm.spec.memory_mib <= 0 || vm.dirty_mb_s < 0 || vm.disk_used_bytes < 0 ||
-      vm.disk_write_mb_s < 0)
+      vm.disk_write_mb_s < 0 || !(vm.resent_wire_fraction > 0 && vm.resent_wire_fraction <= 1))
     return Status::Invalid("VM '" + vm.spec.name +
-                           "': memory must be > 0; dirty rate and disk figures >= 0");
+                           "': memory must be > 0; dirty rate and disk figures >= 0; the wire "
+                           "share of a page sent again in (0, 1]");
   Vm v;
   v.info.spec = vm.spec;
   v.info.host = host;
@@ -82,6 +85,7 @@ Status SimDriver::StartVm(const SimVm& vm, const std::string& host) {
   v.working_set_mib = vm.working_set_mib;
   v.disk_used_bytes = vm.disk_used_bytes;
   v.disk_write_mb_s = vm.disk_write_mb_s;
+  v.resent_wire_fraction = vm.resent_wire_fraction;
   vms_.emplace(vm.spec.name, std::move(v));
   return Status::Ok();
 }
@@ -169,6 +173,7 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
     input.auto_converge = options.auto_converge;
     input.disk_bytes = vm->disk_used_bytes;
     input.disk_write_rate_bytes_s = vm->disk_write_mb_s * 1e6;
+    input.resent_wire_fraction = vm->resent_wire_fraction;
   }
   const bool live = options.mode == MigrationMode::kLive;
   const bool postcopy =
@@ -230,6 +235,23 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
   result.downtime_ms = result.paused_ms = predicted->downtime_s * 1000;
   result.bytes = predicted->bytes_sent;
   result.passes = predicted->rounds + 1;
+  if (input.resent_wire_fraction < 1 && live) {
+    // The pages sent again, as the model sent them: every round after the first and the
+    // stop-and-copy's (post-copy's rest goes whole, not encoded).
+    int64_t pages = 0, wire = 0;
+    for (const migration::PrecopyRound& round : predicted->schedule) {
+      if (round.round == 1) continue;
+      pages += round.page_bytes;
+      wire += round.bytes;
+    }
+    if (!predicted->postcopy && !predicted->schedule.empty()) {
+      const int64_t last = predicted->schedule.back().dirtied_bytes;
+      pages += last;
+      wire += std::llround(static_cast<double>(last) * input.resent_wire_fraction);
+    }
+    result.resent_page_bytes = pages;
+    result.resent_wire_bytes = wire;
+  }
   if (predicted->postcopy) {
     result.postcopy = true;
     result.postcopy_reason = predicted->reason;

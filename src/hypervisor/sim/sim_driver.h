@@ -40,6 +40,10 @@ struct SimVm {
   // guest writes it.
   int64_t disk_used_bytes = 0;
   double disk_write_mb_s = 0;
+  // What a page sent again takes on the wire (migration::PrecopyInput): 1 = sent whole, and
+  // the result says nothing of it (as QEMU's defaults and libvirt); less: the result reports
+  // the pages sent again and their encoding, as the qemu driver's XBZRLE does.
+  double resent_wire_fraction = 1;
 };
 
 class SimDriver : public Driver {
@@ -83,6 +87,7 @@ class SimDriver : public Driver {
     int working_set_mib = -1;
     int64_t disk_used_bytes = 0;
     double disk_write_mb_s = 0;
+    double resent_wire_fraction = 1;
   };
   Vm* Find(const std::string& name);  // the caller holds mutex_; null when unknown
   // The VMs by name. A node-based map: a VM stays where it is in memory while others come and
@@ -97,11 +102,12 @@ class SimDriver : public Driver {
     int64_t disk;
     double disk_writes;
     bool postcopy;
+    double resent;
     bool operator<(const Key& o) const {
       return std::tie(memory, working_set, dirty, bandwidth, limit, auto_converge, live, disk,
-                      disk_writes, postcopy) < std::tie(o.memory, o.working_set, o.dirty,
-                                                        o.bandwidth, o.limit, o.auto_converge,
-                                                        o.live, o.disk, o.disk_writes, o.postcopy);
+                      disk_writes, postcopy, resent) <
+             std::tie(o.memory, o.working_set, o.dirty, o.bandwidth, o.limit, o.auto_converge,
+                      o.live, o.disk, o.disk_writes, o.postcopy, o.resent);
     }
   };
   std::map<Key, Result<migration::PrecopyPrediction>> predictions_;

@@ -172,17 +172,19 @@ int main(int argc, char** argv) {
                                         : hypervisor::PostcopyPolicy::kNever;
           options.timeout = std::chrono::seconds(180);
           m.measured = driver.Migrate(vm_name, back ? "a" : "b", options, nullptr);
+          char resent[64] = "nothing";
+          if (hypervisor::ResentWireFraction(m.measured) >= 0)
+            std::snprintf(resent, sizeof resent, "%.1f MiB as %.0f%%",
+                          m.measured.resent_page_bytes / 1048576.0,
+                          hypervisor::ResentWireFraction(m.measured) * 100);
           std::fprintf(stderr,
                        "%5d Mbit/s  %-14s %s  %s  %.0f ms (configured %.0f, calibrated %.0f)  "
-                       "%.1f MiB (%.1f, %.1f)  dirty %.1f MB/s  pages sent again %.0f MiB as "
-                       "%.0f%%%s\n",
+                       "%.1f MiB (%.1f, %.1f)  dirty %.1f MB/s  from pass 3 sent again %s%s\n",
                        mbit, g.name, back ? "b -> a" : "a -> b",
                        m.measured.completed ? "completed" : "FAILED", m.measured.total_ms,
                        m.configured.total_s * 1e3, m.calibrated.total_s * 1e3,
                        m.measured.bytes / 1048576.0, m.configured.bytes / 1048576.0,
-                       m.calibrated.bytes / 1048576.0, *rate / 1e6,
-                       std::max<int64_t>(m.measured.resent_page_bytes, 0) / 1048576.0,
-                       hypervisor::ResentWireFraction(m.measured) * 100,
+                       m.calibrated.bytes / 1048576.0, *rate / 1e6, resent,
                        m.measured.postcopy ? "  post-copy" : "");
           // As the service's engine does: a move that failed still says what the guest's pages
           // sent again cost.

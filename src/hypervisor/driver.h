@@ -220,10 +220,11 @@ struct MigrationResult {
   // RAM found all zero and sent as a flag, not as data (QEMU's ram.duplicate pages; -1: not
   // reported): the VM's memory less this is what it holds.
   int64_t zero_bytes = -1;
-  // Pages sent again after the first pass through the hypervisor's delta encoding (QEMU's
-  // XBZRLE): their size as pages, and what they took on the wire (a difference from the copy
-  // sent before where its cache held one, the whole page where not). -1: no encoding reported.
-  // Their ratio is what a page sent again costs this guest (ResentWireFraction).
+  // Pages sent again from the third pass on through the hypervisor's delta encoding (QEMU's
+  // XBZRLE; the second pass fills its cache, so its pages all go whole): their size as pages,
+  // and what they took on the wire (a difference from the copy sent before where the cache
+  // held one, the whole page where not). -1: no encoding reported, or no third pass. Their
+  // ratio is what such a page costs this guest (ResentWireFraction).
   int64_t resent_page_bytes = -1;
   int64_t resent_wire_bytes = -1;
   int64_t disk_bytes = 0;      // the disk copy's progress: the disk's size (zero areas are

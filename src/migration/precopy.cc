@@ -104,9 +104,10 @@ Result<PrecopyPrediction> PredictPrecopy(const PrecopyInput& given) {
     return static_cast<int64_t>(std::min<double>(bytes, static_cast<double>(working_set)));
   };
 
-  // Pages sent again cross the wire encoded; the first round's go whole.
+  // Pages sent again cross the wire encoded from the third round on: the first round's go
+  // whole, and so do the second's, which fill the encoder's cache.
   auto on_wire = [&](int64_t page_bytes, int round) {
-    if (round == 1) return page_bytes;
+    if (round <= 2) return page_bytes;
     return static_cast<int64_t>(
         std::llround(static_cast<double>(page_bytes) * in.resent_wire_fraction));
   };

@@ -33,12 +33,13 @@ struct PrecopyInput {
   int64_t device_state_bytes = 64 * 1024;  // CPU and device state sent while stopped
   bool auto_converge = false;
   int max_rounds = 30;  // give up (not converged) after this many rounds
-  // What a page sent again (every round after the first, and the stop-and-copy) takes on the
-  // wire, as a share of a page: 1 = sent whole; less with delta encoding (QEMU's XBZRLE sends a
-  // page the guest changed in a few words as those words, a page its cache lost whole), as
-  // measured of the guest (MigrationResult's resent bytes). QEMU still decides when to stop on
-  // the pages left (as pages, over the bandwidth the wire achieves): encoding shortens the
-  // rounds, so the guest dirties less during each, and the pause, not the decision's bar.
+  // What a page sent again from the third round on (and in a stop-and-copy after it) takes on
+  // the wire, as a share of a page: 1 = sent whole; less with delta encoding (QEMU's XBZRLE
+  // sends a page the guest changed in a few words as those words, a page its cache lost whole;
+  // the second round fills the cache, so its pages all go whole), as measured of the guest
+  // (MigrationResult's resent bytes). QEMU still decides when to stop on the pages left (as
+  // pages, over the bandwidth the wire achieves): encoding shortens the rounds, so the guest
+  // dirties less during each, and the pause, not the decision's bar.
   double resent_wire_fraction = 1.0;
   // A disk copied along (storage "copy"): its allocated bytes go first, while the guest runs
   // and writes `disk_write_rate_bytes_s` of new data the copy must carry too; during the memory

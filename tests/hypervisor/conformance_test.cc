@@ -360,11 +360,13 @@ TEST_P(DriverTest, ALiveMigrationMovesTheVmAndSaysHow) {
     EXPECT_LE(r.zero_bytes, memory);
     EXPECT_GE(r.zero_bytes + r.bytes, memory) << r.zero_bytes << " zero, " << r.bytes << " sent";
   }
-  // What its pages sent again cost (the model learns that too): the qemu driver's tuning
-  // encodes them (XBZRLE), and says so; what they took is part of what was sent, and never
-  // more than the pages.
+  // What its pages sent again from the third pass on cost (the model learns that too): the
+  // qemu driver's tuning encodes them (XBZRLE), and says so once a third pass began; what they
+  // took is part of what was sent, and never more than the pages.
   if (GetParam() == "qemu") {
-    EXPECT_GE(r.resent_page_bytes, 0);
+    if (r.passes > 3) {
+      EXPECT_GE(r.resent_page_bytes, 0) << r.passes << " passes";
+    }
   } else {
     EXPECT_EQ(r.resent_page_bytes, -1);  // they send pages whole
   }

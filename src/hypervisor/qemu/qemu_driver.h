@@ -76,11 +76,11 @@ std::vector<std::string> BuildQemuCommand(const QemuDriverConfig& config, const 
 // The XBZRLE cache greenshift's tuning gives the source QEMU for a guest of `memory_mib`: 64 MiB,
 // at most a quarter of the guest's memory, a power of two (QEMU refuses any other). Pure.
 int64_t XbzrleCacheBytes(int memory_mib);
-// What a migration sent again through XBZRLE (every page looked up after the first pass: sent
-// as a difference, or whole when not in the cache or changed too much), from the source's
-// query-migrate answer `info` and its "xbzrle-cache" counters from before the migration began
-// (`before`; an empty object for none: QEMU keeps counting across the migrations of one
-// process): {as pages, on the wire}, bytes; {-1, -1} when `info` has no XBZRLE counters. Pure.
+// What a migration sent again through XBZRLE since its counters stood at `before` (every page
+// looked up: sent as a difference, or whole when not in the cache or changed too much), from
+// the source's query-migrate answer `info`: {as pages, on the wire}, bytes; {-1, -1} when
+// `info` has no XBZRLE counters. The driver counts from the third pass (the second fills the
+// cache: its pages all go whole). Pure.
 std::pair<int64_t, int64_t> ResentBytes(const nlohmann::json& before, const nlohmann::json& info);
 
 class QemuDriver : public hypervisor::Driver {

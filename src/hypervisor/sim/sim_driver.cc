@@ -236,21 +236,25 @@ MigrationResult SimDriver::Migrate(const std::string& name, const std::string& t
   result.bytes = predicted->bytes_sent;
   result.passes = predicted->rounds + 1;
   if (input.resent_wire_fraction < 1 && live) {
-    // The pages sent again, as the model sent them: every round after the first and the
-    // stop-and-copy's (post-copy's rest goes whole, not encoded).
+    // The pages sent again from the third round on, as the model sent them, and the
+    // stop-and-copy's after it (post-copy's rest goes whole, not encoded); nothing to say
+    // without a third round, as the qemu driver.
     int64_t pages = 0, wire = 0;
     for (const migration::PrecopyRound& round : predicted->schedule) {
-      if (round.round == 1) continue;
+      if (round.round <= 2) continue;
       pages += round.page_bytes;
       wire += round.bytes;
     }
-    if (!predicted->postcopy && !predicted->schedule.empty()) {
+    const bool stop_copy_encoded = !predicted->postcopy && predicted->rounds >= 2;
+    if (stop_copy_encoded) {
       const int64_t last = predicted->schedule.back().dirtied_bytes;
       pages += last;
       wire += std::llround(static_cast<double>(last) * input.resent_wire_fraction);
     }
-    result.resent_page_bytes = pages;
-    result.resent_wire_bytes = wire;
+    if (predicted->rounds >= 3 || stop_copy_encoded) {
+      result.resent_page_bytes = pages;
+      result.resent_wire_bytes = wire;
+    }
   }
   if (predicted->postcopy) {
     result.postcopy = true;

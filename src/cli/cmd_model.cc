@@ -52,8 +52,9 @@ void AddModelCommands(CLI::App& app, Context& context) {
       ->check(CLI::Range(0.0, 4096.0))
       ->capture_default_str();
   cmd->add_option("--resent-wire-fraction", o->resent_wire_fraction,
-                  "what a page sent again takes on the wire, as a share of a page (1: whole; "
-                  "less with delta encoding, as a move's resent_wire_bytes / resent_page_bytes)")
+                  "what a page sent again from the third round on takes on the wire, as a share "
+                  "of a page (1: whole; less with delta encoding, as a move's "
+                  "resent_wire_bytes / resent_page_bytes)")
       ->check(CLI::Range(1e-6, 1.0))
       ->capture_default_str();
   cmd->add_flag("--auto-converge", o->auto_converge, "QEMU throttles the guest when needed");

@@ -9,11 +9,12 @@
 //     zero page as a flag: an idle 1 GiB guest may send 100 MiB), the median of its last moves;
 //     a VM not measured yet is taken to hold the same share of its memory as the measured ones
 //     do (their median), rather than all of it;
-//   - what a page sent again costs a VM on the wire: what its last moves' delta encoding
-//     (QEMU's XBZRLE) made of the pages they sent again (hypervisor::ResentWireFraction: a
-//     guest changing a few words of a page sends a few bytes, one rewriting pages whole or
-//     too many for the cache sends them whole), the median of its last moves; a VM not
-//     measured yet takes the median of the measured ones, as for what its memory holds;
+//   - what a page sent again from the third pass on costs a VM on the wire: what its last
+//     moves' delta encoding (QEMU's XBZRLE, whose cache the second pass fills) made of such
+//     pages (hypervisor::ResentWireFraction: a guest changing a few words of a page sends a
+//     few bytes, one rewriting pages whole or too many for the cache sends them whole), the
+//     median of its last moves, failed ones too; a VM not measured yet takes the median of the
+//     measured ones, as for what its memory holds;
 //   - a link's switchover: how much longer a completed live move paused the guest than the
 //     model's data left to send when it stopped (stopping the vCPUs, loading the device state,
 //     starting on the destination: 8-60 ms for the lab's TCG guests, where the data takes

@@ -13,13 +13,15 @@
 # Not a test: about 14 minutes with RUNS=2 (3-7 per network). Needs root and a build
 # (scripts/test.sh or scripts/demo.sh build it).
 #
-# usage: [NETWORKS="l2 bgp vxlan"] [MBITS="100 1000"] [DELAYS="0 10 40"] bench/wan.sh [RUNS]
+# usage: [NETWORKS="l2 bgp vxlan"] [MBITS="100 1000"] [DELAYS="0 10 40"] [TUNING=greenshift]
+#        bench/wan.sh [RUNS]
 export GREENSHIFT_LAB=bwan
 source "$(dirname "$0")/lib.sh"
 RUNS=${1:-3}
 NETWORKS=${NETWORKS:-l2 bgp vxlan}
 MBITS=${MBITS:-100 1000}
 DELAYS=${DELAYS:-0 10 40}
+TUNING=${TUNING:-greenshift}  # or qemu-defaults: QEMU's own connection and parameters
 
 # one NETWORK MBIT DELAY_MS: one fresh VM, one live migration a -> b under pings and ab; appends
 # a row.
@@ -35,7 +37,7 @@ one() {
   ip netns exec "$GREENSHIFT_LAB-client" ab -c 5 -n 10000 "http://$ip/" >"$OUT/ab.txt" 2>&1 &
   local ab_pid=$!
   sleep 1.5
-  "$G" migrate w1 --to b --live --json --quiet >"$OUT/m.json" || true
+  "$G" migrate w1 --to b --live --tuning "$TUNING" --json --quiet >"$OUT/m.json" || true
   wait "$ab_pid" || true
   sleep 1
   kill -TERM "$ping_pid"
@@ -65,7 +67,7 @@ for network in $NETWORKS; do
 done
 
 echo
-echo "256 MiB guest, pings every 10 ms and ab -c 5 -n 10000 from the client; medians of $RUNS"
+echo "256 MiB guest, pings every 10 ms and ab -c 5 -n 10000 from the client; $TUNING tuning; medians of $RUNS"
 printf '%-8s %6s %9s %8s %10s %6s %11s %7s %6s %9s %10s %12s\n' network Mbit/s delay_ms total_s \
   paused_ms pings longest_ms failed Mbit/s vs_0ms pings_max longest_max
 awk -F'\t' "$AWK_MEDIAN"'

@@ -15,8 +15,8 @@
 // measured: the goal (median absolute error <= 15 % on total time and on bytes) is taken there.
 // No probes run during the moves (bench/migration and bench/wan.sh measure those).
 //
-// Needs root, QEMU and the guest image. About 10 minutes with the defaults.
-#include <algorithm>
+// Needs root, QEMU and the guest image. 6-11 minutes with the defaults (a move that does not
+// converge takes its 180 s timeout).
 #include <cmath>
 #include <cstdio>
 #include <string>

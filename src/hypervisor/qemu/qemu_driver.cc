@@ -1481,18 +1481,10 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     Absorb(*source_events, true, watch);
     Result<std::vector<QmpEvent>> destination_events = destination_qmp->PollEvents(milliseconds(0));
     if (destination_events.ok()) Absorb(*destination_events, false, watch);
-    // The second pass just ended (its event came): what XBZRLE counted so far is its cache
-    // filling. (The periodic query below may see the third pass first, and does the same.)
-    auto note_third_pass = [&](const json& info) {
-      watch.xbzrle_after_second_pass =
-          info.contains("xbzrle-cache") && info["xbzrle-cache"].is_object() ? info["xbzrle-cache"]
-                                                                            : json::object();
-    };
-    if (watch.passes >= 3 && watch.xbzrle_after_second_pass.is_null() && !result.postcopy &&
-        options.tuning == hypervisor::Tuning::kGreenshift) {
-      Result<json> info = source_qmp->Execute("query-migrate", json::object(), kQueryTimeout);
-      note_third_pass(info.ok() ? *info : json::object());
-    }
+    // The third pass began (its event came): query now, so that XBZRLE's counters are taken
+    // as it begins (below), not up to 100 ms into it.
+    const bool third_pass_unnoted = watch.xbzrle_after_second_pass.is_null() && !result.postcopy;
+    if (third_pass_unnoted && watch.passes >= 3) next_query = SteadyNow();
 
     const SteadyTime now = SteadyNow();
     if (now >= next_query) {
@@ -1529,10 +1521,14 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       if (info.ok()) {
         watch.last_info = *info;
         watch.status = info->value("status", watch.status);
-        if (watch.xbzrle_after_second_pass.is_null() && !result.postcopy &&
-            options.tuning == hypervisor::Tuning::kGreenshift && info->contains("ram") &&
+        if (third_pass_unnoted && info->contains("ram") &&
             (*info)["ram"].value("dirty-sync-count", 0) >= 3) {
-          note_third_pass(*info);
+          // What XBZRLE counted so far is the second pass filling its cache (no counters at
+          // all under QEMU's defaults: ResentBytes then says nothing).
+          watch.xbzrle_after_second_pass =
+              info->contains("xbzrle-cache") && (*info)["xbzrle-cache"].is_object()
+                  ? (*info)["xbzrle-cache"]
+                  : json::object();
         }
         if (info->contains("error-desc")) watch.error = (*info)["error-desc"].get<std::string>();
         if (progress && info->contains("ram")) {

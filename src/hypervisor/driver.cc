@@ -91,7 +91,8 @@ std::vector<std::string> Capabilities::Names() const {
                                               {cancel, "cancel"},
                                               {recovery, "recovery"},
                                               {adopt, "adopt"},
-                                              {switchover_hooks, "switchover-hooks"}};
+                                              {switchover_hooks, "switchover-hooks"},
+                                              {delta_encoding, "delta-encoding"}};
   for (const auto& [has, name] : all) {
     if (has) names.push_back(name);
   }
@@ -112,6 +113,26 @@ double ResentWireFraction(const MigrationResult& result) {
   if (result.resent_page_bytes <= 0 || result.resent_wire_bytes < 0) return -1;
   return std::min(1.0, static_cast<double>(result.resent_wire_bytes) /
                            static_cast<double>(result.resent_page_bytes));
+}
+
+int64_t DeltaCacheBytes(int memory_mib) {
+  const int64_t most = std::min<int64_t>(int64_t{64} << 20, (int64_t{memory_mib} << 20) / 4);
+  int64_t size = 4096;  // QEMU's smallest: a page
+  while (size * 2 <= most) size *= 2;
+  return size;
+}
+
+std::pair<int64_t, int64_t> ResentBetween(const DeltaCounters& before, const DeltaCounters& after,
+                                          int64_t page_bytes) {
+  auto counted = [](int64_t was, int64_t is) {
+    is = std::max<int64_t>(is, 0);
+    return is >= was ? is - was : is;
+  };
+  const int64_t encoded = counted(before.encoded_pages, after.encoded_pages);
+  const int64_t whole =
+      counted(before.cache_misses, after.cache_misses) + counted(before.overflows, after.overflows);
+  return {(encoded + whole) * page_bytes,
+          counted(before.encoded_bytes, after.encoded_bytes) + whole * page_bytes};
 }
 
 nlohmann::json ToJson(const MigrationResult& result) {

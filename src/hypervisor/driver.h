@@ -91,6 +91,9 @@ struct Capabilities {
   bool recovery = false;           // Recover: settling a migration left by a dead caller
   bool adopt = false;              // lists and moves VMs that others started on its hosts
   bool switchover_hooks = false;   // calls MigrationOptions::switchover at the switchover
+  // Pages sent again go as differences from the copy sent before where greenshift's tuning
+  // asks (QEMU's XBZRLE); the result says what they took (resent_page_bytes, _wire_bytes).
+  bool delta_encoding = false;
   // The names of what it has ("live", "offline", ...), for logs and the API.
   std::vector<std::string> Names() const;
 };
@@ -262,6 +265,27 @@ std::pair<double, double> CopyWindow(const MigrationResult& result);
 // What a page sent again took on the wire, as a share of a page (resent_wire_bytes over
 // resent_page_bytes, at most 1); -1 when the result reports no encoded pages.
 double ResentWireFraction(const MigrationResult& result);
+
+// The cache of pages already sent that greenshift's tuning gives the delta encoding of pages
+// sent again (QEMU's XBZRLE, asked for directly or through libvirt) for a guest of
+// `memory_mib`: 64 MiB (QEMU's default), at most a quarter of the guest's memory, a power of
+// two (QEMU refuses any other). Pure.
+int64_t DeltaCacheBytes(int memory_mib);
+
+// A delta encoder's running counters (QEMU's xbzrle-cache, libvirt's compression job stats),
+// as the hypervisor reports them at one moment. They count across every migration of one QEMU
+// process, so a migration's own figures are the difference of two readings.
+struct DeltaCounters {
+  int64_t encoded_pages = 0;  // pages sent as a difference from the copy sent before
+  int64_t encoded_bytes = 0;  // what those differences took on the wire
+  int64_t cache_misses = 0;   // pages looked up but not in the cache: sent whole
+  int64_t overflows = 0;      // pages whose difference was larger than the page: sent whole
+};
+// What was sent again between the readings `before` and `after`, pages of `page_bytes`:
+// {as pages, on the wire}, bytes. A counter lower than before (a hypervisor that reset it)
+// counts from zero; a negative one counts as nothing. Pure.
+std::pair<int64_t, int64_t> ResentBetween(const DeltaCounters& before, const DeltaCounters& after,
+                                          int64_t page_bytes);
 
 using ProgressCallback = std::function<void(const MigrationProgress&)>;
 

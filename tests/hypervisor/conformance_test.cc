@@ -7,12 +7,14 @@
 // need root and the guest image; ctest runs each driver as its own test).
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -48,6 +50,11 @@ class Bed {
   // Starts a VM through the driver's creator (the lab's guest, a sim record); returns once it
   // runs.
   virtual Status Start(const std::string& vm, const std::string& host) = 0;
+  // The same, the guest rewriting `mib` MiB of its memory at `mb_s` MB/s, one word a page (the
+  // lab's dirtier), from the moment it runs.
+  virtual Status StartDirty(const std::string&, const std::string&, double, int) {
+    return Status::Invalid("this bed has no guest that writes its memory");
+  }
   // Starts a VM behind the driver's back (another client of the hypervisor), for `adopt`.
   virtual Status StartElsewhere(const std::string&, const std::string&) {
     return Status::Invalid("no other client of this hypervisor");
@@ -86,6 +93,15 @@ class SimBed : public Bed {
   Status Start(const std::string& vm, const std::string& host) override {
     SimVm v;
     v.spec.name = vm;
+    v.resent_wire_fraction = 0.3;  // pages sent again encode as the lab's dirty guest's do
+    return driver_->StartVm(v, host);
+  }
+  Status StartDirty(const std::string& vm, const std::string& host, double mb_s, int mib) override {
+    SimVm v;
+    v.spec.name = vm;
+    v.dirty_mb_s = mb_s;
+    v.working_set_mib = mib;
+    v.resent_wire_fraction = 0.3;
     return driver_->StartVm(v, host);
   }
   Status BreakLink(bool broken) override {
@@ -124,6 +140,13 @@ class LabBed : public Bed {
   std::vector<std::string> hosts() const override { return {"a", "b"}; }
   Status Start(const std::string& vm, const std::string& host) override {
     const lab::GuestSpec guest = NextGuest(vm);
+    GS_RETURN_IF_ERROR(lab_.start(guest, host));
+    return WaitUp(guest);
+  }
+  Status StartDirty(const std::string& vm, const std::string& host, double mb_s, int mib) override {
+    lab::GuestSpec guest = NextGuest(vm);
+    guest.dirty_mb_s = mb_s;
+    guest.dirty_size_mib = mib;
     GS_RETURN_IF_ERROR(lab_.start(guest, host));
     return WaitUp(guest);
   }
@@ -262,6 +285,10 @@ class DriverTest : public ::testing::TestWithParam<std::string> {
     started_.push_back(vm);
     return bed_->Start(vm, host);
   }
+  Status StartDirty(const std::string& vm, const std::string& host, double mb_s, int mib) {
+    started_.push_back(vm);
+    return bed_->StartDirty(vm, host, mb_s, mib);
+  }
   Driver& driver() { return bed_->driver(); }
   std::string A() { return bed_->hosts()[0]; }
   std::string B() { return bed_->hosts()[1]; }
@@ -360,15 +387,11 @@ TEST_P(DriverTest, ALiveMigrationMovesTheVmAndSaysHow) {
     EXPECT_LE(r.zero_bytes, memory);
     EXPECT_GE(r.zero_bytes + r.bytes, memory) << r.zero_bytes << " zero, " << r.bytes << " sent";
   }
-  // What its pages sent again from the third pass on cost (the model learns that too): the
-  // qemu driver's tuning encodes them (XBZRLE), and says so once a third pass began; what they
-  // took is part of what was sent, and never more than the pages.
-  if (GetParam() == "qemu") {
-    if (r.passes > 3) {
-      EXPECT_GE(r.resent_page_bytes, 0) << r.passes << " passes";
-    }
-  } else {
-    EXPECT_EQ(r.resent_page_bytes, -1);  // they send pages whole
+  // What its pages sent again from the third pass on cost (the model learns that too): only a
+  // driver that encodes them says (for a guest that rewrites its memory, tested below); what
+  // they took is part of what was sent, and never more than the pages.
+  if (!caps_.delta_encoding) {
+    EXPECT_EQ(r.resent_page_bytes, -1);  // it sends pages whole
   }
   if (r.resent_page_bytes >= 0) {
     EXPECT_GE(r.resent_wire_bytes, 0);
@@ -380,6 +403,31 @@ TEST_P(DriverTest, ALiveMigrationMovesTheVmAndSaysHow) {
   r = driver().Migrate(vm_, A(), MigrationOptions{}, nullptr);
   ASSERT_TRUE(r.completed) << r.error;
   ExpectRunsOnlyOn(vm_, A());
+}
+
+// A guest that keeps rewriting its memory has pages sent again in every pass from the third on.
+// A driver that encodes them says what they took: less than the pages, since the lab's dirtier
+// changes one word a page. How much less depends on which pages the cache still holds (QEMU's
+// is direct-mapped): measured here 1-50 % of the pages' size under qemu, 28-61 % under libvirt.
+TEST_P(DriverTest, PagesSentAgainAreEncodedWhereTheDriverSaysSo) {
+  if (!bed_->migrates() || !caps_.live_migration || !caps_.delta_encoding)
+    GTEST_SKIP() << "pages sent again go whole";
+  ASSERT_TRUE(StartDirty(vm_, A(), 20, 64).ok());
+  MigrationOptions options;
+  options.max_bandwidth_bytes_s = 32 << 20;  // a pass of the 64 MiB takes 2 s: several passes
+  MigrationResult r = driver().Migrate(vm_, B(), options, nullptr);
+  ASSERT_TRUE(r.completed) << r.error;
+  ASSERT_GT(r.passes, 3) << "too few passes to say anything";
+  EXPECT_GT(r.resent_page_bytes, int64_t{8} << 20) << "the guest rewrote 20 MB/s";
+  EXPECT_GE(r.resent_wire_bytes, 0);
+  EXPECT_LE(r.resent_wire_bytes, r.bytes);
+  const double fraction = ResentWireFraction(r);
+  std::printf("%s: %d passes, %.1f MB sent, from the third pass %.1f MB of pages took %.1f MB\n",
+              GetParam().c_str(), r.passes, r.bytes / 1e6, r.resent_page_bytes / 1e6,
+              r.resent_wire_bytes / 1e6);
+  EXPECT_GT(fraction, 0);
+  EXPECT_LT(r.resent_wire_bytes, r.resent_page_bytes) << "no page sent again was encoded";
+  ExpectRunsOnlyOn(vm_, B());
 }
 
 // The network follows the guest from these (the lab steers its frames at the pause): each

@@ -241,22 +241,6 @@ TEST(QemuCommandTest, NicIsATapWithTheVmsMac) {
   EXPECT_LE(TapName("abcdefghijkl").size(), 15u);  // IFNAMSIZ - 1
 }
 
-// Every guest size the driver starts (64 MiB to 64 GiB): a size QEMU takes (a power of two, at
-// least a page), within QEMU's default and a quarter of the guest, and the largest such.
-TEST(XbzrleCacheTest, APowerOfTwoWithinAQuarterOfTheGuestAndQemusDefault) {
-  EXPECT_EQ(XbzrleCacheBytes(256), int64_t{64} << 20);
-  EXPECT_EQ(XbzrleCacheBytes(200), int64_t{32} << 20);  // 50 MiB is not a power of two
-  EXPECT_EQ(XbzrleCacheBytes(64), int64_t{16} << 20);
-  for (int memory_mib = 64; memory_mib <= 65536; ++memory_mib) {
-    const int64_t bytes = XbzrleCacheBytes(memory_mib);
-    const int64_t most = std::min<int64_t>(int64_t{64} << 20, (int64_t{memory_mib} << 20) / 4);
-    ASSERT_GE(bytes, 4096) << memory_mib;
-    ASSERT_EQ(bytes & (bytes - 1), 0) << memory_mib;
-    ASSERT_LE(bytes, most) << memory_mib;
-    ASSERT_GT(bytes * 2, most) << memory_mib;
-  }
-}
-
 // query-migrate's XBZRLE counters as a QEMU 10.0 source reported them here: the same process
 // had migrated before (a try that timed out), so its counters did not start at zero.
 TEST(ResentBytesTest, CountsThisMigrationsPagesFromTheCountersBeforeIt) {

@@ -10,11 +10,13 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <type_traits>
 
 #include "core/ask_within.h"
@@ -163,6 +165,24 @@ struct Params {
 
 int64_t WallUs() {
   return UnixMicros(WallNow());
+}
+
+// The XBZRLE counters of a job's stats, when it has them (libvirt reports them once QEMU
+// does: with the encoding on), and its page size.
+struct DeltaReading {
+  hypervisor::DeltaCounters counters;
+  int64_t page_bytes = 4096;
+};
+std::optional<DeltaReading> DeltaOf(const Params& stats) {
+  if (stats.Ull(VIR_DOMAIN_JOB_COMPRESSION_CACHE) < 0) return std::nullopt;
+  DeltaReading r;
+  r.counters.encoded_pages = stats.Ull(VIR_DOMAIN_JOB_COMPRESSION_PAGES, 0);
+  r.counters.encoded_bytes = stats.Ull(VIR_DOMAIN_JOB_COMPRESSION_BYTES, 0);
+  r.counters.cache_misses = stats.Ull(VIR_DOMAIN_JOB_COMPRESSION_CACHE_MISSES, 0);
+  r.counters.overflows = stats.Ull(VIR_DOMAIN_JOB_COMPRESSION_OVERFLOW, 0);
+  const int64_t page = stats.Ull(VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE, 0);
+  if (page > 0) r.page_bytes = page;
+  return r;
 }
 
 // How long listing VMs waits for one answer about a domain. libvirt answers some questions (a
@@ -340,6 +360,9 @@ struct Watch {
   std::vector<MigrationEvent> events;
   int64_t paused_us = 0, resumed_us = 0;
   int passes = 0;
+  // Called as a pass begins on the source (its number), under watch_mutex: Migrate's poller
+  // asks for the job's stats then rather than at its next tick.
+  std::function<void(int)> on_pass;
   // The caller's, called from the events: the guest suspended on the source, resumed on the
   // destination, or resumed on the source after it had suspended (the switchover failed).
   hypervisor::SwitchoverHooks hooks;
@@ -411,7 +434,10 @@ struct LibvirtDriver::Impl {
     e.kind = kind;
     e.detail = detail;
     w.events.push_back(e);
-    if (kind == MigrationEventKind::kPass) w.passes = std::max(w.passes, std::atoi(detail.c_str()));
+    if (kind == MigrationEventKind::kPass) {
+      w.passes = std::max(w.passes, std::atoi(detail.c_str()));
+      if (w.on_pass && e.host == w.source) w.on_pass(std::atoi(detail.c_str()));
+    }
     // The hooks run under watch_mutex, on the event loop's thread: Migrate drops the watch
     // under it too, so no hook runs once Migrate has returned (the hooks hold the caller's
     // state). They must not call this driver.
@@ -781,6 +807,8 @@ hypervisor::Capabilities LibvirtDriver::GetCapabilities() const {
   c.recovery = true;    // the source daemon drives a migration: its job says how it ends
   // From the domains' lifecycle events: suspended on the source, resumed on the destination.
   c.switchover_hooks = true;
+  // QEMU's XBZRLE through VIR_MIGRATE_PARAM_COMPRESSION, its counters in the job stats.
+  c.delta_encoding = true;
   return c;
 }
 
@@ -901,7 +929,7 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
   const std::string peer = dest_host.peer_uri.empty() ? dest_host.uri : dest_host.peer_uri;
 
   // Tuning: the downtime target is set on the source before it starts (QEMU keeps it);
-  // bandwidth and auto-converge go with the migration.
+  // bandwidth, auto-converge and the encoding of pages sent again go with the migration.
   if (tuned && can.downtime_limit && options.downtime_limit_ms > 0 &&
       virDomainMigrateSetMaxDowntime(
           dom, static_cast<unsigned long long>(options.downtime_limit_ms), 0) < 0) {
@@ -978,6 +1006,20 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
   }
   if (options.mode == MigrationMode::kLive) flags |= VIR_MIGRATE_LIVE;
   if (tuned && can.auto_converge && options.auto_converge) flags |= VIR_MIGRATE_AUTO_CONVERGE;
+  // Pages sent again go as differences from their copy in a cache (XBZRLE), as under the qemu
+  // driver: the lab's dirty guest's then take 15-30 % of a page (docs/lab.md). libvirt leaves
+  // QEMU's cache at 64 MiB unless told; a small guest gets a quarter of its memory.
+  const bool encoded = tuned && can.delta_encoding && options.mode == MigrationMode::kLive;
+  if (encoded) {
+    // A guest whose size libvirt does not say gets QEMU's default cache.
+    const unsigned long memory_kib = virDomainGetMaxMemory(dom);
+    const int memory_mib = memory_kib > 0 ? static_cast<int>(memory_kib / 1024) : 1 << 20;
+    virTypedParamsAddString(&params->p, &params->n, &params->max, VIR_MIGRATE_PARAM_COMPRESSION,
+                            "xbzrle");
+    virTypedParamsAddULLong(
+        &params->p, &params->n, &params->max, VIR_MIGRATE_PARAM_COMPRESSION_XBZRLE_CACHE,
+        static_cast<unsigned long long>(hypervisor::DeltaCacheBytes(memory_mib)));
+  }
   // A persistent domain moves its definition along; a transient one (the lab's) stays transient.
   if (virDomainIsPersistent(dom) == 1)
     flags |= VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
@@ -988,16 +1030,6 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
       return fail("VM '" + name + "': " + marked.message());
   }
 
-  auto watch = std::make_shared<Watch>();
-  watch->source = result.from;
-  watch->destination = to_host;
-  watch->started_wall_us = WallUs();
-  watch->hooks = options.switchover;
-  {
-    std::lock_guard<std::mutex> lock(impl_->watch_mutex);
-    impl_->watches[name] = watch;
-    impl_->cancel_requests.erase(name);
-  }
   // The migration itself blocks until it ends, on its own thread, and so may a question about
   // its job: libvirt answers one only once the source QEMU does, and a QEMU flushing its disk at
   // the switchover to a storage server that is gone (libiscsi and libnfs wait for it to come
@@ -1010,15 +1042,38 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
   };
   struct Flight {
     std::mutex mutex;
-    bool done = false;  // the migration call returned
+    std::condition_variable wake;  // the call returned, or a pass began
+    bool done = false;             // the migration call returned
+    bool pass_began = false;       // since the poller last asked
     int rc = -1;
     Status error;
     bool querying = false;  // a job-stats call is out, since asked_at
     SteadyTime asked_at{};
     uint64_t samples = 0;  // job-stats answers with an active job, so far
     JobSample last;
+    // The XBZRLE counters when the third pass began (the second fills the cache: its pages all
+    // go whole), and the last ones read; QEMU counts across a process's migrations, so only
+    // what came after the first is this migration's pages sent again.
+    std::optional<DeltaReading> third_pass, delta_last;
   };
   auto flight = std::make_shared<Flight>();
+  auto watch = std::make_shared<Watch>();
+  watch->source = result.from;
+  watch->destination = to_host;
+  watch->started_wall_us = WallUs();
+  watch->hooks = options.switchover;
+  watch->on_pass = [weak = std::weak_ptr<Flight>(flight)](int pass) {
+    std::shared_ptr<Flight> f = weak.lock();
+    if (f == nullptr || pass < 3) return;
+    std::lock_guard<std::mutex> lock(f->mutex);
+    f->pass_began = true;
+    f->wake.notify_all();
+  };
+  {
+    std::lock_guard<std::mutex> lock(impl_->watch_mutex);
+    impl_->watches[name] = watch;
+    impl_->cancel_requests.erase(name);
+  }
   std::thread runner(
       [flight, d = SharedRef(dom), peer, params = std::move(params), flags, name, to_host] {
         const int rc = virDomainMigrateToURI3(d.get(), peer.c_str(), params->p,
@@ -1029,6 +1084,7 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
         flight->rc = rc;
         flight->error = error;
         flight->done = true;
+        flight->wake.notify_all();
       });
   std::thread poller([flight, d = SharedRef(dom)] {
     while (true) {
@@ -1042,20 +1098,26 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
       int type = 0;
       const bool active = virDomainGetJobStats(d.get(), &type, &stats.p, &stats.n, 0) == 0 &&
                           type != VIR_DOMAIN_JOB_NONE;
-      {
-        std::lock_guard<std::mutex> lock(flight->mutex);
-        flight->querying = false;
-        if (active) {
-          JobSample& j = flight->last;
-          j.memory_processed = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_PROCESSED, 0));
-          j.memory_remaining = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_REMAINING, 0));
-          j.iteration = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_ITERATION, 0));
-          j.disk_processed = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_DISK_PROCESSED, 0));
-          j.disk_remaining = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_DISK_REMAINING, 0));
-          ++flight->samples;
+      std::unique_lock<std::mutex> lock(flight->mutex);
+      flight->querying = false;
+      if (active) {
+        JobSample& j = flight->last;
+        j.memory_processed = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_PROCESSED, 0));
+        j.memory_remaining = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_REMAINING, 0));
+        j.iteration = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_ITERATION, 0));
+        j.disk_processed = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_DISK_PROCESSED, 0));
+        j.disk_remaining = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_DISK_REMAINING, 0));
+        ++flight->samples;
+        if (std::optional<DeltaReading> delta = DeltaOf(stats)) {
+          flight->delta_last = delta;
+          // Read as the third pass's event came (or at the first tick that saw it begun).
+          if (!flight->third_pass && j.iteration >= 3) flight->third_pass = delta;
         }
       }
-      std::this_thread::sleep_for(milliseconds(100));
+      // Every 100 ms, or at once when a pass begins (its counters then are the third pass's).
+      flight->wake.wait_for(lock, milliseconds(100),
+                            [&flight] { return flight->done || flight->pass_began; });
+      flight->pass_began = false;
     }
   });
   // Ends the job without waiting for libvirt's answer (which waits for QEMU's).
@@ -1214,10 +1276,13 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
   result.total_ms = elapsed_ms();
   int rc = -1;
   Status migrate_error;
+  std::optional<DeltaReading> third_pass, delta_at_end;
   {
     std::lock_guard<std::mutex> lock(flight->mutex);
     rc = flight->rc;
     migrate_error = flight->error;
+    third_pass = flight->third_pass;
+    delta_at_end = flight->delta_last;  // replaced by the completed job's, where it says them
   }
 
   // Where the VM is now, as libvirt tells it (not as the return code suggests).
@@ -1251,6 +1316,8 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
         const int64_t zero_pages = stats.Ull(VIR_DOMAIN_JOB_MEMORY_CONSTANT, -1);
         if (zero_pages >= 0)
           result.zero_bytes = zero_pages * stats.Ull(VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE, 4096);
+        // The source's last counters came to the destination with the job's statistics.
+        if (std::optional<DeltaReading> delta = DeltaOf(stats)) delta_at_end = delta;
       }
     }
   } else {
@@ -1260,6 +1327,23 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
       result.running_on.clear();
     } else {
       result.running_on = impl_->HostName(runs->host);
+      // A failed job's last counters, as libvirt kept them on the source; else the poller's
+      // last reading, up to 100 ms before the end. (What libvirt keeps as the last completed
+      // job may be an older one, the migration that brought the VM here, counted by another
+      // QEMU: counters below the poller's last reading are not this migration's.)
+      Params stats;
+      int type = 0;
+      if (runs->host == source->host && delta_at_end &&
+          virDomainGetJobStats(runs->domain.get(), &type, &stats.p, &stats.n,
+                               VIR_DOMAIN_JOB_STATS_COMPLETED) == 0) {
+        const std::optional<DeltaReading> delta = DeltaOf(stats);
+        const hypervisor::DeltaCounters& was = delta_at_end->counters;
+        if (delta && delta->counters.encoded_pages >= was.encoded_pages &&
+            delta->counters.encoded_bytes >= was.encoded_bytes &&
+            delta->counters.cache_misses >= was.cache_misses &&
+            delta->counters.overflows >= was.overflows)
+          delta_at_end = delta;
+      }
       // A non-live migration that failed may leave the guest paused on its source: it runs again.
       if (runs->state == VIR_DOMAIN_PAUSED && runs->reason == VIR_DOMAIN_PAUSED_MIGRATION)
         (void)virDomainResume(runs->domain.get());
@@ -1273,6 +1357,12 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
                                   " though libvirt said the migration failed";
       }
     }
+  }
+  // Pages sent again from the third pass on, failed migrations too (the cost model learns
+  // what this guest's pages encode to from every try): nothing to say without a third pass.
+  if (third_pass && delta_at_end) {
+    std::tie(result.resent_page_bytes, result.resent_wire_bytes) = hypervisor::ResentBetween(
+        third_pass->counters, delta_at_end->counters, delta_at_end->page_bytes);
   }
   if (!to_copy.empty()) {
     if (runs != nullptr && result.disk_left_behind.empty())

@@ -224,34 +224,25 @@ InstancePaths PathsFor(const QemuDriverConfig& config, const std::string& vm,
 // of 41-43 without a disk, 28-31 ms instead of 73-78 writing a copied disk at 5 MB/s; on an
 // unshaped link unchanged (8.5-9.5 ms, the stream as fast).
 // The cache is in the source QEMU for the migration's length.
-int64_t XbzrleCacheBytes(int memory_mib) {
-  const int64_t most = std::min<int64_t>(int64_t{64} << 20, (int64_t{memory_mib} << 20) / 4);
-  int64_t size = 4096;  // QEMU's smallest: a page
-  while (size * 2 <= most) size *= 2;
-  return size;
-}
-
 std::pair<int64_t, int64_t> ResentBytes(const json& before, const json& info) {
   if (!info.is_object() || !info.contains("xbzrle-cache") || !info["xbzrle-cache"].is_object())
     return {-1, -1};
-  const json& now = info["xbzrle-cache"];
+  // Text where a number belongs counts as nothing.
   auto number = [](const json& counters, const char* key) -> int64_t {
     if (!counters.is_object() || !counters.contains(key)) return 0;
     const json& value = counters[key];
     return value.is_number_integer() ? value.get<int64_t>() : 0;
   };
-  // A counter that went backwards (a QEMU that did reset it) counts from zero.
-  auto counted = [&](const char* key) {
-    const int64_t was = number(before, key), is = number(now, key);
-    return is >= was ? is - was : std::max<int64_t>(is, 0);
+  auto counters = [&](const json& c) {
+    return hypervisor::DeltaCounters{number(c, "pages"), number(c, "bytes"),
+                                     number(c, "cache-miss"), number(c, "overflow")};
   };
   int64_t page = 4096;
   if (info.contains("ram") && info["ram"].is_object()) {
     const int64_t said = number(info["ram"], "page-size");
     if (said > 0) page = said;
   }
-  const int64_t encoded = counted("pages"), whole = counted("cache-miss") + counted("overflow");
-  return {(encoded + whole) * page, counted("bytes") + whole * page};
+  return hypervisor::ResentBetween(counters(before), counters(info["xbzrle-cache"]), page);
 }
 
 std::string TapName(const std::string& vm) {
@@ -611,6 +602,7 @@ hypervisor::Capabilities QemuDriver::GetCapabilities() const {
   c.cancel = true;            // migrate_cancel, then the roll-back
   c.recovery = true;          // Recover: a migration QEMU finished or dropped without its caller
   c.switchover_hooks = true;  // from the source's STOP and the destination's RESUME events
+  c.delta_encoding = true;    // XBZRLE under greenshift's tuning
   return c;
 }
 
@@ -1372,10 +1364,11 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     // last round goes, the shorter the downtime.
     const int64_t bandwidth = options.max_bandwidth_bytes_s > 0 ? options.max_bandwidth_bytes_s
                                                                 : int64_t{10} * 1024 * 1024 * 1024;
-    json parameters = {{"max-bandwidth", bandwidth},
-                       {"downtime-limit", options.downtime_limit_ms},
-                       {"avail-switchover-bandwidth", 0},  // 0: QEMU measures it
-                       {"xbzrle-cache-size", XbzrleCacheBytes(record.machine.spec.memory_mib)}};
+    json parameters = {
+        {"max-bandwidth", bandwidth},
+        {"downtime-limit", options.downtime_limit_ms},
+        {"avail-switchover-bandwidth", 0},  // 0: QEMU measures it
+        {"xbzrle-cache-size", hypervisor::DeltaCacheBytes(record.machine.spec.memory_mib)}};
     if (link_estimate_bytes_s > 0) {
       // While the memory is copied the guest's disk writes share the link, so QEMU measures
       // less bandwidth than the switchover will have (the guest is paused then: no writes) and

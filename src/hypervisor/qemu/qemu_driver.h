@@ -73,9 +73,6 @@ std::string DiskPath(const QemuDriverConfig& config, const std::string& vm,
 // The full QEMU argv for `machine` on `site`; `incoming` adds -incoming defer. Pure.
 std::vector<std::string> BuildQemuCommand(const QemuDriverConfig& config, const Machine& machine,
                                           const QemuSite& site, bool incoming);
-// The XBZRLE cache greenshift's tuning gives the source QEMU for a guest of `memory_mib`: 64 MiB,
-// at most a quarter of the guest's memory, a power of two (QEMU refuses any other). Pure.
-int64_t XbzrleCacheBytes(int memory_mib);
 // What a migration sent again through XBZRLE since its counters stood at `before` (every page
 // looked up: sent as a difference, or whole when not in the cache or changed too much), from
 // the source's query-migrate answer `info`: {as pages, on the wire}, bytes; {-1, -1} when

@@ -28,6 +28,7 @@ Capabilities SimDriver::GetCapabilities() const {
   c.bandwidth_limit = true;  // the model runs at the lower of the link and the cap
   c.dirty_rate = c.cancel = true;
   c.disk_copy = true;
+  c.delta_encoding = config_.live_migration;  // at each VM's resent_wire_fraction (1: whole)
   return c;
 }
 

@@ -41,8 +41,8 @@ struct SimVm {
   int64_t disk_used_bytes = 0;
   double disk_write_mb_s = 0;
   // What a page sent again takes on the wire (migration::PrecopyInput): 1 = sent whole, and
-  // the result says nothing of it (as QEMU's defaults and libvirt); less: the result reports
-  // the pages sent again and their encoding, as the qemu driver's XBZRLE does.
+  // the result says nothing of it (as under QEMU's defaults); less: the result reports the
+  // pages sent again and their encoding, as the qemu and libvirt drivers' XBZRLE does.
   double resent_wire_fraction = 1;
 };
 

@@ -1259,15 +1259,25 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
         waits_for += (waits_for.empty() ? " (" : "; ") + disk.target + " over " + disk.protocol +
                      (disk.host.empty() ? "" : " from " + disk.host);
       }
-      if (!waits_for.empty()) waits_for += ": is that server down?)";
       result.running_on = result.from;
       result.hypervisor_status = "failed";
       result.error = "the source QEMU on host " + result.from + " stopped answering libvirt for " +
-                     std::to_string(kSourceSilent.count()) +
-                     " s during the migration, most likely waiting for its disk" + waits_for +
-                     "; " + destroyed + ", and the guest stays paused on host " + result.from +
-                     " until its disk answers (libvirt then ends the migration as failed and "
-                     "the guest runs on)";
+                     std::to_string(kSourceSilent.count()) + " s during the migration";
+      if (!waits_for.empty()) {
+        result.error += ", most likely waiting for its disk" + waits_for +
+                        ": is that server down?); " + destroyed + ", and the guest stays paused " +
+                        "on host " + result.from +
+                        " until its disk answers (libvirt then ends the migration as failed and "
+                        "the guest runs on)";
+      } else {
+        // No network disk to wait for: measured with the link to the destination cut during
+        // the copy (the source daemon's calls to its peer hang, and its job with them).
+        result.error += " (is the link to host " + to_host + " down, or host " + result.from +
+                        " overloaded?); " + destroyed +
+                        "; libvirt ends the migration as failed once the source answers again, "
+                        "and the VM stays on host " +
+                        result.from;
+      }
     }
     return finish(MigrationPhase::kFailed);
   }

@@ -7,7 +7,6 @@
 // need root and the guest image; ctest runs each driver as its own test).
 #include <fcntl.h>
 #include <gtest/gtest.h>
-
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>

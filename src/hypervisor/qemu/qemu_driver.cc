@@ -216,14 +216,6 @@ InstancePaths PathsFor(const QemuDriverConfig& config, const std::string& vm,
   return {base + ".qmp", base + ".query.qmp", base + ".pid", base + ".console"};
 }
 
-// Under greenshift's tuning a page sent before and written again since goes as its difference
-// from what was sent (QEMU's XBZRLE, from a cache of sent pages on the source), not whole: what
-// a guest's kernel rewrites between passes (counters, lists, buffer headers) differs in a few
-// bytes, and the last round, sent with the guest paused, is nearly all such pages. Measured at
-// 100 Mbit/s (bench/storage.sh, 3 runs each, with the stream's cap): paused 18-28 ms instead
-// of 41-43 without a disk, 28-31 ms instead of 73-78 writing a copied disk at 5 MB/s; on an
-// unshaped link unchanged (8.5-9.5 ms, the stream as fast).
-// The cache is in the source QEMU for the migration's length.
 std::pair<int64_t, int64_t> ResentBytes(const json& before, const json& info) {
   if (!info.is_object() || !info.contains("xbzrle-cache") || !info["xbzrle-cache"].is_object())
     return {-1, -1};
@@ -1364,6 +1356,14 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     // last round goes, the shorter the downtime.
     const int64_t bandwidth = options.max_bandwidth_bytes_s > 0 ? options.max_bandwidth_bytes_s
                                                                 : int64_t{10} * 1024 * 1024 * 1024;
+    // And a page sent before and written again since goes as its difference from what was sent
+    // (QEMU's XBZRLE, from a cache of sent pages on the source, hypervisor::DeltaCacheBytes),
+    // not whole: what a guest's kernel rewrites between passes (counters, lists, buffer headers)
+    // differs in a few bytes, and the last round, sent with the guest paused, is nearly all
+    // such pages. Measured at 100 Mbit/s (bench/storage.sh, 3 runs each, with the stream's
+    // cap): paused 18-28 ms instead of 41-43 without a disk, 28-31 ms instead of 73-78 writing
+    // a copied disk at 5 MB/s; on an unshaped link unchanged (8.5-9.5 ms, the stream as fast).
+    // The cache is in the source QEMU for the migration's length.
     json parameters = {
         {"max-bandwidth", bandwidth},
         {"downtime-limit", options.downtime_limit_ms},

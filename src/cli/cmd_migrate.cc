@@ -140,11 +140,11 @@ void AddMigrateCommand(CLI::App& app, Context& context) {
           result.to.c_str(), result.total_ms, result.downtime_ms, result.paused_ms,
           result.bytes / 1048576.0, result.passes);
       if (result.postcopy) {
-        std::printf(
-            "post-copy (%s): vCPUs waited %.0f ms for pages, %d broken link(s) "
-            "recovered\n",
-            result.postcopy_reason.c_str(), result.postcopy_blocktime_ms,
-            result.postcopy_recoveries);
+        char waited[64] = "an unreported time";  // libvirt does not report it
+        if (result.postcopy_blocktime_ms >= 0)
+          std::snprintf(waited, sizeof waited, "%.0f ms", result.postcopy_blocktime_ms);
+        std::printf("post-copy (%s): vCPUs waited %s for pages, %d broken link(s) recovered\n",
+                    result.postcopy_reason.c_str(), waited, result.postcopy_recoveries);
       }
       if (!result.disk_copy_mode.empty()) {
         std::printf("disk: %.1f MiB copied (%s), caught up after %.0f ms%s%s\n",

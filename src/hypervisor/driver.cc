@@ -1,6 +1,7 @@
 #include "hypervisor/driver.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace greenshift::hypervisor {
 
@@ -133,6 +134,22 @@ std::pair<int64_t, int64_t> ResentBetween(const DeltaCounters& before, const Del
       counted(before.cache_misses, after.cache_misses) + counted(before.overflows, after.overflows);
   return {(encoded + whole) * page_bytes,
           counted(before.encoded_bytes, after.encoded_bytes) + whole * page_bytes};
+}
+
+std::optional<std::string> PrecopyStuck(int pass, int64_t remaining_bytes,
+                                        int64_t previous_remaining_bytes) {
+  if (pass < 3 || previous_remaining_bytes <= 0 ||
+      remaining_bytes * 10 <= previous_remaining_bytes * 8)
+    return std::nullopt;
+  // In MiB with one decimal: a hot set below a MiB still reads as what it is.
+  auto mib = [](int64_t bytes) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f", static_cast<double>(bytes) / (1 << 20));
+    return std::string(text);
+  };
+  return "pass " + std::to_string(pass) + " began with " + mib(remaining_bytes) +
+         " MiB to send, the pass before with " + mib(previous_remaining_bytes) +
+         " MiB: pre-copy was not converging";
 }
 
 nlohmann::json ToJson(const MigrationResult& result) {

@@ -11,9 +11,11 @@
 // of it left on the destination, and says why. A VM is never left stopped or running twice.
 // Post-copy (MigrationOptions::postcopy, where the driver has it) moves that line: once the
 // driver switches to post-copy the guest runs on the destination while the rest of its memory
-// still comes from the source, and there is no way back. From then on a link cut pauses the
-// migration and it resumes when the link returns (within postcopy_recover_timeout; the guest
-// waits for the pages it lacks meanwhile); a destination that dies, or a source that dies before
+// still comes from the source, and there is no way back. From then on a link cut stalls the
+// migration and it goes on when the link returns (within postcopy_recover_timeout: the qemu
+// driver pauses it and resumes it over a new connection, the libvirt driver rides the cut out on
+// the connection it has; the guest waits for the pages it lacks meanwhile, and nothing can cancel
+// it); a destination that dies, or a source that dies before
 // every page was sent, takes the VM with it (result.running_on empty; the source is never
 // resumed, as its state is older than what the guest did on the destination). Callers allow
 // post-copy only for VMs that may be lost that way. A disk copied along is complete on the
@@ -155,8 +157,8 @@ struct MigrationOptions {
   // Post-copy when pre-copy is stuck (greenshift tuning, live, a driver with post_copy; not
   // for a VM whose disk is being copied). See the promise at the top.
   PostcopyPolicy postcopy = PostcopyPolicy::kNever;
-  // In post-copy a broken link pauses the migration; it is resumed once the link works again,
-  // for at most this long. After that the VM stays split until `Recover` resumes it.
+  // In post-copy a broken link stalls the migration; it goes on once the link works again, for
+  // at most this long. After that the VM stays split until `Recover` sees it through.
   std::chrono::milliseconds postcopy_recover_timeout{std::chrono::minutes(2)};
   // The network follows the guest (drivers with Capabilities::switchover_hooks call them).
   SwitchoverHooks switchover;
@@ -286,6 +288,16 @@ struct DeltaCounters {
 // counts from zero; a negative one counts as nothing. Pure.
 std::pair<int64_t, int64_t> ResentBetween(const DeltaCounters& before, const DeltaCounters& after,
                                           int64_t page_bytes);
+
+// PostcopyPolicy::kWhenStuck's rule, the same in every driver: pre-copy is stuck when pass
+// `pass` began with more than 80 % of the memory the pass before it began with
+// (`remaining_bytes`, `previous_remaining_bytes`), from the third pass on (the first is the bulk
+// copy; the second shows what the guest rewrites). Such a guest rewrites its memory as fast as it
+// is sent; every further pass would be the same, so the switch comes while its pause is still
+// short. Why, in words ("pass 3 began with 96.0 MiB to send, the pass before with 96.1 MiB: ..."),
+// or nullopt when it is not stuck. Pure.
+std::optional<std::string> PrecopyStuck(int pass, int64_t remaining_bytes,
+                                        int64_t previous_remaining_bytes);
 
 using ProgressCallback = std::function<void(const MigrationProgress&)>;
 

@@ -1,11 +1,13 @@
 // The neutral helpers every driver shares: what greenshift's tuning asks of a delta encoder,
-// and how a migration's own share of its counters is found.
+// how a migration's own share of its counters is found, and when pre-copy is stuck.
 #include "hypervisor/driver.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <utility>
 
 namespace greenshift::hypervisor {
@@ -51,6 +53,34 @@ TEST(ResentBetweenTest, ResetOrBrokenCountersAreNeverNegative) {
   const auto [bad_pages, bad_wire] = ResentBetween({}, {-5, -100, -1, -1}, 4096);
   EXPECT_EQ(bad_pages, 0);
   EXPECT_EQ(bad_wire, 0);
+}
+
+// The lab's hot guest over 100 Mbit/s (tests/integration/postcopy.sh): pass 2 began with 96 MiB
+// to send, pass 3 with as much: stuck, and the reason names both.
+TEST(PrecopyStuckTest, APassThatBeganWithNearlyAsMuchAsTheOneBefore) {
+  const int64_t mib = int64_t{1} << 20;
+  const std::optional<std::string> why = PrecopyStuck(3, 96 * mib, 96 * mib + mib / 2);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_EQ(*why,
+            "pass 3 began with 96.0 MiB to send, the pass before with 96.5 MiB: pre-copy was "
+            "not converging");
+  // A hot set below a MiB still reads as what it is.
+  EXPECT_NE(PrecopyStuck(4, mib / 2, mib / 2)->find("began with 0.5 MiB"), std::string::npos);
+}
+
+// The rule's edges: more than 80 % (not 80 % itself), from the third pass on (the first is the
+// bulk copy, the second shows what the guest rewrites), never on an unknown pass before.
+TEST(PrecopyStuckTest, ConvergingEarlyOrUnknownIsNotStuck) {
+  EXPECT_FALSE(PrecopyStuck(3, 80, 100));  // exactly 80 %: converging, slowly
+  EXPECT_TRUE(PrecopyStuck(3, 81, 100));
+  EXPECT_TRUE(PrecopyStuck(7, 150, 100));   // growing: the guest outruns the link
+  EXPECT_FALSE(PrecopyStuck(2, 100, 100));  // the second pass: too early to tell
+  EXPECT_FALSE(PrecopyStuck(1, 100, 100));
+  EXPECT_FALSE(PrecopyStuck(3, 100, -1));  // the pass before was not seen
+  EXPECT_FALSE(PrecopyStuck(3, 100, 0));
+  EXPECT_FALSE(PrecopyStuck(3, 0, 100));  // nothing left: it converged
+  // No overflow for the largest guests: 4 TiB left of 4 TiB.
+  EXPECT_TRUE(PrecopyStuck(3, int64_t{4} << 40, int64_t{4} << 40));
 }
 
 }  // namespace

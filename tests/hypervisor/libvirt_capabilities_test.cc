@@ -23,8 +23,7 @@ TEST(LibvirtCapabilitiesTest, QemuHostsOfferTheTuningAndXenHostsOnlyWhatLibxlDoe
   const hypervisor::Capabilities q = qemu.GetCapabilities();
   EXPECT_TRUE(q.live_migration && q.offline_migration && q.auto_converge && q.downtime_limit &&
               q.bandwidth_limit && q.dirty_rate && q.cancel && q.recovery && q.adopt &&
-              q.disk_copy);
-  EXPECT_FALSE(q.post_copy);
+              q.disk_copy && q.post_copy && q.delta_encoding && q.switchover_hooks);
 
   // libxl migrates live or not, peer to peer, to a URI: no downtime target, bandwidth cap,
   // auto-converge, dirty rate or abort. The executor then asks none of them.

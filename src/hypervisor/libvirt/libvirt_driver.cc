@@ -76,6 +76,11 @@ Status LastError(const std::string& context) {
 // question goes through libvirtd, which also waits for its own job lock.)
 constexpr std::chrono::seconds kSourceSilent{10};
 
+// A post-copy whose memory sent does not grow for this long is stalled on a broken link (the
+// push goes on at the link's rate otherwise); counted as a broken link recovered from when it
+// grows again. (The qemu driver pauses and resumes its migration after 5 s; libvirt's rides out
+// the cut on its own connection, whose TCP retries add up to a few seconds after a short cut.)
+constexpr std::chrono::seconds kPostcopyStall{3};
 // How long Recover leaves libvirt, after aborting a migration, to end the destination's copy
 // itself before it ends that copy.
 constexpr std::chrono::seconds kAbortSettles{15};
@@ -208,6 +213,11 @@ struct Copy {
   bool active = false;
   bool incoming = false;  // the destination of a migration that runs
   bool silent = false;    // libvirt did not answer about its job within kAnswerWait
+  // Post-copy: the source, paused for good (the guest runs on the destination and takes the
+  // pages it lacks from here), and the destination, running while its memory still comes.
+  // Both "failed" states too: libvirt's daemons lost each other, or QEMU's stream broke.
+  bool postcopy_sender = false;
+  bool postcopy_receiver = false;
 };
 
 }  // namespace
@@ -504,7 +514,13 @@ struct LibvirtDriver::Impl {
     c.host = h;
     c.active = virDomainIsActive(dom.get()) == 1;
     if (virDomainGetState(dom.get(), &c.state, &c.reason, 0) < 0) c.state = VIR_DOMAIN_NOSTATE;
-    if (c.active && c.state == VIR_DOMAIN_PAUSED) {
+    c.postcopy_sender =
+        c.active && c.state == VIR_DOMAIN_PAUSED &&
+        (c.reason == VIR_DOMAIN_PAUSED_POSTCOPY || c.reason == VIR_DOMAIN_PAUSED_POSTCOPY_FAILED);
+    c.postcopy_receiver =
+        c.active && c.state == VIR_DOMAIN_RUNNING &&
+        (c.reason == VIR_DOMAIN_RUNNING_POSTCOPY || c.reason == VIR_DOMAIN_RUNNING_POSTCOPY_FAILED);
+    if (c.active && c.state == VIR_DOMAIN_PAUSED && !c.postcopy_sender) {
       // A paused copy may be the destination of a migration: its job says so. An incoming copy
       // answers at once (libvirt knows its job without asking QEMU); one that does not answer in
       // time is a source whose QEMU does not answer (kAnswerWait), so not incoming.
@@ -545,7 +561,7 @@ struct LibvirtDriver::Impl {
     const Copy* main = nullptr;
     for (const Copy& c : copies) {
       if (c.active) info.copies.push_back(HostName(c.host));
-      if (c.active && !c.incoming && main == nullptr) main = &c;
+      if (c.active && !c.incoming && !c.postcopy_sender && main == nullptr) main = &c;
     }
     if (main == nullptr && !copies.empty()) main = &copies[0];  // defined but shut off
     if (main == nullptr) return info;
@@ -609,12 +625,21 @@ struct LibvirtDriver::Impl {
     return info;
   }
 
-  // The copy that sends a migration of `name` or would (the active copy that is not incoming).
+  // The copy that runs the VM: the one that sends a migration of `name` or would (the active
+  // copy that is not incoming), or in post-copy the destination (the source only serves it).
   static const Copy* Source(const std::vector<Copy>& copies) {
     for (const Copy& c : copies) {
-      if (c.active && !c.incoming) return &c;
+      if (c.active && !c.incoming && !c.postcopy_sender) return &c;
     }
     return nullptr;
+  }
+  // Whether a copy is in post-copy (sending or receiving): the VM's state is split between two
+  // hosts, and nothing may end either.
+  static bool InPostcopy(const std::vector<Copy>& copies) {
+    for (const Copy& c : copies) {
+      if (c.postcopy_sender || c.postcopy_receiver) return true;
+    }
+    return false;
   }
 
   // The domain's disks, from its XML.
@@ -788,8 +813,7 @@ LibvirtDriver::~LibvirtDriver() {
 }
 
 hypervisor::Capabilities LibvirtDriver::GetCapabilities() const {
-  // What this driver asks of libvirt today. Post-copy is libvirt's too (VIR_MIGRATE_POSTCOPY),
-  // not yet this driver's.
+  // What this driver asks of libvirt today.
   hypervisor::Capabilities c;
   c.live_migration = c.offline_migration = true;
   c.adopt = true;  // every domain of its hosts, whoever defined it
@@ -809,6 +833,9 @@ hypervisor::Capabilities LibvirtDriver::GetCapabilities() const {
   c.switchover_hooks = true;
   // QEMU's XBZRLE through VIR_MIGRATE_PARAM_COMPRESSION, its counters in the job stats.
   c.delta_encoding = true;
+  // VIR_MIGRATE_POSTCOPY and virDomainMigrateStartPostCopy, by the qemu driver's rule; a link
+  // cut is ridden out by the migration's own connection, never paused and resumed (Migrate).
+  c.post_copy = true;
   return c;
 }
 
@@ -1024,6 +1051,14 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
   // A persistent domain moves its definition along; a transient one (the lab's) stays transient.
   if (virDomainIsPersistent(dom) == 1)
     flags |= VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
+  // Post-copy when pre-copy is stuck, by the qemu driver's rule (hypervisor::PrecopyStuck):
+  // VIR_MIGRATE_POSTCOPY turns it on at both ends before the migration starts (it only permits
+  // the switch), virDomainMigrateStartPostCopy switches. Not with a disk copied along (libvirt's
+  // mirror ended at a post-copy switch was not tried here): such a VM moves by pre-copy only.
+  const bool postcopy_allowed = tuned && can.post_copy && options.mode == MigrationMode::kLive &&
+                                options.postcopy == hypervisor::PostcopyPolicy::kWhenStuck &&
+                                to_copy.empty();
+  if (postcopy_allowed) flags |= VIR_MIGRATE_POSTCOPY;
 
   if (!to_copy.empty()) {
     if (Status marked = impl_->SetMetadataKey(dom, Impl::kDiskCopyKey, result.from + ">" + to_host);
@@ -1040,6 +1075,7 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
   struct JobSample {
     int64_t memory_processed = 0, memory_remaining = 0, iteration = 0;
     int64_t disk_processed = 0, disk_remaining = 0;
+    int64_t zero_bytes = -1;  // pages found all zero, as bytes (-1: not said)
   };
   struct Flight {
     std::mutex mutex;
@@ -1056,6 +1092,12 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
     // go whole), and the last ones read; QEMU counts across a process's migrations, so only
     // what came after the first is this migration's pages sent again.
     std::optional<DeltaReading> third_pass, delta_last;
+    // The memory still to send as the latest pass began and as the one before it began (read
+    // at the pass's event), for the post-copy rule.
+    int64_t pass = 0, pass_remaining = -1, previous_pass_remaining = -1;
+    // The most memory sent and found zero that a sample said (they only grow during a
+    // migration; a job being aborted reports blank stats).
+    int64_t sent_bytes = 0, zero_bytes = -1;
   };
   auto flight = std::make_shared<Flight>();
   auto watch = std::make_shared<Watch>();
@@ -1065,7 +1107,7 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
   watch->hooks = options.switchover;
   watch->on_pass = [weak = std::weak_ptr<Flight>(flight)](int pass) {
     std::shared_ptr<Flight> f = weak.lock();
-    if (f == nullptr || pass < 3) return;
+    if (f == nullptr || pass < 2) return;
     std::lock_guard<std::mutex> lock(f->mutex);
     f->pass_began = true;
     f->wake.notify_all();
@@ -1108,14 +1150,25 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
         j.iteration = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_ITERATION, 0));
         j.disk_processed = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_DISK_PROCESSED, 0));
         j.disk_remaining = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_DISK_REMAINING, 0));
+        const int64_t zero_pages = stats.Ull(VIR_DOMAIN_JOB_MEMORY_CONSTANT, -1);
+        j.zero_bytes =
+            zero_pages >= 0 ? zero_pages * stats.Ull(VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE, 4096) : -1;
         ++flight->samples;
         if (std::optional<DeltaReading> delta = DeltaOf(stats)) {
           flight->delta_last = delta;
           // Read as the third pass's event came (or at the first tick that saw it begun).
           if (!flight->third_pass && j.iteration >= 3) flight->third_pass = delta;
         }
+        flight->sent_bytes = std::max(flight->sent_bytes, j.memory_processed);
+        flight->zero_bytes = std::max(flight->zero_bytes, j.zero_bytes);
+        if (j.iteration > flight->pass) {
+          flight->previous_pass_remaining = flight->pass_remaining;
+          flight->pass_remaining = j.memory_remaining;
+          flight->pass = j.iteration;
+        }
       }
-      // Every 100 ms, or at once when a pass begins (its counters then are the third pass's).
+      // Every 100 ms, or at once when a pass begins (what it has to send, and from the third
+      // on its counters).
       flight->wake.wait_for(lock, milliseconds(100),
                             [&flight] { return flight->done || flight->pass_began; });
       flight->pass_began = false;
@@ -1127,6 +1180,14 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
   };
   std::string stop_reason;
   bool source_silent = false;  // the source stopped answering: given up on, see below
+  // Post-copy: switched (no way back from here), the last pass the rule looked at, and when the
+  // memory sent last grew (a post-copy that stops moving for postcopy_recover_timeout is left
+  // to go on without this call).
+  bool switched = false, postcopy_stalled = false;
+  bool link_broken = false;  // in post-copy, no memory sent for kPostcopyStall (yet)
+  int64_t pass_decided = 0, processed_seen = -1;
+  SteadyTime progressed_at = started;
+  std::string postcopy_refused;  // why libvirt did not switch when asked, if it did not
   MigrationProgress last;
   uint64_t samples_seen = 0;
   // The disk copy as the job stats showed it (sampled every 100 ms): its bytes, when it began
@@ -1139,6 +1200,7 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
     bool done = false, querying = false;
     uint64_t samples = 0;
     SteadyTime asked_at{};
+    int64_t pass = 0, pass_remaining = -1, previous_pass_remaining = -1;
     {
       std::lock_guard<std::mutex> lock(flight->mutex);
       done = flight->done;
@@ -1146,6 +1208,9 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
       samples = flight->samples;
       querying = flight->querying;
       asked_at = flight->asked_at;
+      pass = flight->pass;
+      pass_remaining = flight->pass_remaining;
+      previous_pass_remaining = flight->previous_pass_remaining;
     }
     if (done) break;
     if (samples != samples_seen) {
@@ -1163,6 +1228,13 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
                                                : MigrationPhase::kSetup;
       if (p.phase == MigrationPhase::kSetup && last.phase != MigrationPhase::kSetup)
         p.phase = last.phase;  // a failed disk job's stats go blank; the phase does not go back
+      if (switched) p.phase = MigrationPhase::kPostcopy;
+      if (sample.memory_processed != processed_seen) {
+        processed_seen = sample.memory_processed;
+        progressed_at = SteadyNow();
+        if (link_broken) ++result.postcopy_recoveries;  // it goes on: ridden out
+        link_broken = false;
+      }
       if (p.phase == MigrationPhase::kDiskCopy && disk_copy_started_ms < 0)
         disk_copy_started_ms = p.elapsed_ms;
       if (p.phase == MigrationPhase::kCopying && disk_copy_started_ms >= 0 && disk_caught_up_ms < 0)
@@ -1188,19 +1260,52 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
       }
       last = p;
     }
+    if (postcopy_allowed && !switched && stop_reason.empty() && pass > pass_decided) {
+      pass_decided = pass;
+      if (std::optional<std::string> why = hypervisor::PrecopyStuck(
+              static_cast<int>(pass), pass_remaining, previous_pass_remaining)) {
+        if (virDomainMigrateStartPostCopy(dom, 0) == 0) {
+          switched = true;
+          progressed_at = SteadyNow();
+          result.postcopy = true;
+          result.postcopy_reason = *why;
+          MigrationEvent e;
+          e.at_ms = (WallUs() - watch->started_wall_us) / 1000.0;
+          e.host = result.from;
+          e.kind = MigrationEventKind::kPhase;
+          e.detail = hypervisor::MigrationPhaseName(MigrationPhase::kPostcopy);
+          {
+            std::lock_guard<std::mutex> lock(impl_->watch_mutex);
+            watch->events.push_back(e);
+          }
+          last.phase = MigrationPhase::kPostcopy;
+          last.elapsed_ms = elapsed_ms();
+          if (progress) progress(last);
+        } else {
+          postcopy_refused = LastError("switching VM '" + name + "' to post-copy").message();
+        }
+      }
+    }
     bool cancel = options.cancel_requested != nullptr && options.cancel_requested->load();
     {
       std::lock_guard<std::mutex> lock(impl_->watch_mutex);
       cancel = cancel || impl_->cancel_requests.erase(name) > 0;
     }
-    if (stop_reason.empty() && (cancel || SteadyNow() - started > options.timeout)) {
+    // Past the switch nothing stops it: the guest runs on the destination (timeout and cancel
+    // no longer apply, as under the qemu driver).
+    if (stop_reason.empty() && !switched && (cancel || SteadyNow() - started > options.timeout)) {
       stop_reason = cancel ? "migration was cancelled"
                            : "migration did not finish within " +
                                  std::to_string(options.timeout.count() / 1000) + " s";
       abort_job();  // the VM stays on its source
     }
-    if (querying && SteadyNow() - asked_at >= kSourceSilent) {
+    if (!switched && querying && SteadyNow() - asked_at >= kSourceSilent) {
       source_silent = true;
+      break;
+    }
+    if (switched && SteadyNow() - progressed_at >= kPostcopyStall) link_broken = true;
+    if (switched && SteadyNow() - progressed_at >= options.postcopy_recover_timeout) {
+      postcopy_stalled = true;  // followed below, as when libvirt's call fails
       break;
     }
   }
@@ -1282,24 +1387,100 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
     }
     return finish(MigrationPhase::kFailed);
   }
-  runner.join();
-  poller.join();  // it sees `done` after its current question, which the source answers now
-  result.total_ms = elapsed_ms();
+  if (postcopy_stalled) {
+    runner.detach();  // each ends when libvirt's call does, on what it owns
+    poller.detach();
+  } else {
+    runner.join();
+    poller.join();  // it sees `done` after its current question, which the source answers now
+  }
   int rc = -1;
   Status migrate_error;
   std::optional<DeltaReading> third_pass, delta_at_end;
   {
     std::lock_guard<std::mutex> lock(flight->mutex);
     rc = flight->rc;
+    // What was sent, as the poller last saw it (up to 100 ms before the end): a failed move's
+    // figures, and a completed one's where libvirt keeps no completed job (after a post-copy,
+    // or when its daemons lost each other); a completed job's figures replace them below.
+    result.bytes = flight->sent_bytes;
+    result.zero_bytes = flight->zero_bytes;
     migrate_error = flight->error;
     third_pass = flight->third_pass;
     delta_at_end = flight->delta_last;  // replaced by the completed job's, where it says them
   }
 
+  // Past the switch there is no way back, and libvirt's call can fail while the migration goes
+  // on: measured here, a link cut for 41 s in post-copy closed the two daemons' connection by
+  // keepalive after 25 s (the call failed, "client socket is closed", and libvirt marked the
+  // source "post-copy failed"), while QEMU's own connection, its segments retried by TCP,
+  // carried on when the link returned, and the migration completed. So the destination is
+  // followed until it has all of its memory, for up to postcopy_recover_timeout. Nothing is
+  // paused, resumed or ended meanwhile: a stream that broke (a cut longer than TCP retries for,
+  // about 15 min at Linux's defaults) would need libvirt's VIR_MIGRATE_POSTCOPY_RESUME, which
+  // crashed the destination's libvirtd 11.3 here (docs/hosts.md); the driver never asks for it.
+  enum class Postcopy { kNone, kCompleted, kUnfinished, kLost } postcopy_end = Postcopy::kNone;
+  if (switched && rc != 0) {
+    const SteadyTime until = SteadyNow() + options.postcopy_recover_timeout;
+    SteadyTime sender_left_since{};
+    postcopy_end = Postcopy::kUnfinished;
+    while (postcopy_end == Postcopy::kUnfinished) {
+      if (Result<std::vector<Copy>> now = impl_->Copies(name); now.ok()) {
+        const Copy* there = nullptr;
+        const Copy* here = nullptr;
+        for (const Copy& c : *now) {
+          if (c.active && c.host == static_cast<size_t>(to)) there = &c;
+          if (c.active && c.host == source->host) here = &c;
+        }
+        if (there == nullptr) {
+          postcopy_end = Postcopy::kLost;
+        } else if (there->state == VIR_DOMAIN_RUNNING && !there->postcopy_receiver) {
+          // All of its memory has arrived. libvirt ends the source's copy itself once QEMU has
+          // sent everything; one it leaves (paused, older than the destination) is ended here.
+          if (here == nullptr) {
+            postcopy_end = Postcopy::kCompleted;
+            if (link_broken) ++result.postcopy_recoveries;  // the call failed on it
+          } else if (here->state != VIR_DOMAIN_RUNNING) {
+            if (sender_left_since == SteadyTime{}) sender_left_since = SteadyNow();
+            if (SteadyNow() - sender_left_since >= kAbortSettles)
+              (void)virDomainDestroy(here->domain.get());
+          }
+        }
+      }
+      if (postcopy_end != Postcopy::kUnfinished || SteadyNow() >= until) break;
+      std::this_thread::sleep_for(milliseconds(500));
+    }
+  }
+  result.total_ms = elapsed_ms();
+
   // Where the VM is now, as libvirt tells it (not as the return code suggests).
   Result<std::vector<Copy>> after = impl_->Copies(name);
   const Copy* runs = after.ok() ? Impl::Source(*after) : nullptr;
-  if (rc == 0) {
+  if (postcopy_end == Postcopy::kLost || postcopy_end == Postcopy::kUnfinished) {
+    const std::string why =
+        postcopy_stalled
+            ? "its memory stopped arriving for " +
+                  std::to_string(options.postcopy_recover_timeout.count() / 1000) + " s"
+            : migrate_error.message();
+    result.hypervisor_status = "failed";
+    if (postcopy_end == Postcopy::kLost) {
+      result.running_on.clear();
+      result.error = "the VM's copy on host " + to_host + " ended during post-copy (" + why +
+                     "): the VM's memory was split between the hosts and is lost (host " +
+                     result.from +
+                     " keeps a paused copy older than what the guest did after the switch; "
+                     "it is not resumed). Stop the VM and start it again";
+    } else {
+      result.running_on = to_host;
+      result.error =
+          "the VM runs on host " + to_host + " in post-copy, part of its memory still on host " +
+          result.from + " (" + why + "), and it had not all arrived " +
+          std::to_string(options.postcopy_recover_timeout.count() / 1000) +
+          " s later: is the link between them down? The migration goes on by itself when the "
+          "link returns, unless it stayed down longer than TCP retries (about 15 min at Linux's "
+          "defaults); `greenshift vm recover` waits for it";
+    }
+  } else if (rc == 0 || postcopy_end == Postcopy::kCompleted) {
     // Wait briefly for the destination's "resumed" event: it may trail the call's return.
     for (int i = 0; i < 50; ++i) {
       {
@@ -1317,7 +1498,8 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
       Params stats;
       int type = 0;
       if (virDomainGetJobStats(runs->domain.get(), &type, &stats.p, &stats.n,
-                               VIR_DOMAIN_JOB_STATS_COMPLETED) == 0) {
+                               VIR_DOMAIN_JOB_STATS_COMPLETED) == 0 &&
+          type != VIR_DOMAIN_JOB_NONE) {
         result.downtime_ms = static_cast<double>(stats.Ull(VIR_DOMAIN_JOB_DOWNTIME, -1));
         result.setup_ms = static_cast<double>(stats.Ull(VIR_DOMAIN_JOB_SETUP_TIME, -1));
         result.bytes = std::max<int64_t>(0, stats.Ull(VIR_DOMAIN_JOB_MEMORY_PROCESSED, 0));
@@ -1333,6 +1515,8 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
     }
   } else {
     result.error = !stop_reason.empty() ? stop_reason : migrate_error.message();
+    if (!postcopy_refused.empty())
+      result.error += " (post-copy was refused: " + postcopy_refused + ")";
     result.hypervisor_status = stop_reason.empty() ? "failed" : "cancelled";
     if (runs == nullptr) {
       result.running_on.clear();
@@ -1390,6 +1574,10 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
 Status LibvirtDriver::CancelMigration(const std::string& name) {
   Result<std::vector<Copy>> copies = impl_->Copies(name);
   if (!copies.ok()) return copies.status();
+  if (Impl::InPostcopy(*copies))
+    return Status::Conflict("VM '" + name +
+                            "' is in post-copy: it runs on its destination, and there is no "
+                            "way back; the migration ends by itself");
   const Copy* source = Impl::Source(*copies);
   if (source == nullptr || !Impl::JobRunning(source->domain.get()))
     return Status::Conflict("VM '" + name + "' is not migrating");
@@ -1410,10 +1598,56 @@ Result<VmInfo> LibvirtDriver::Recover(const std::string& name, milliseconds time
   // busy host: 500 ms was once too little); past this, Recover ends it.
   SteadyTime abort_deadline{};
   bool aborted = false;
+  SteadyTime sender_left_since{};
   while (true) {
     Result<std::vector<Copy>> copies = impl_->Copies(name);
     if (!copies.ok()) return copies.status();
     if (copies->empty()) return Status::NotFound("no VM is named '" + name + "'");
+    if (Impl::InPostcopy(*copies)) {
+      // Past the switch of a post-copy: nothing is aborted, resumed or ended while the guest's
+      // memory is split. It is waited for (its own connection carries on when a cut link
+      // returns: Migrate); a source left paused once the destination has everything is ended.
+      // The destination is the other active copy: receiving (running in post-copy), about to
+      // (still paused, as it is at the switch), or done (running, its memory all there).
+      const Copy* sender = nullptr;
+      const Copy* other = nullptr;
+      for (const Copy& c : *copies) {
+        if (c.postcopy_sender && sender == nullptr) {
+          sender = &c;
+        } else if (c.active && other == nullptr) {
+          other = &c;
+        }
+      }
+      const bool done =
+          other != nullptr && other->state == VIR_DOMAIN_RUNNING && !other->postcopy_receiver;
+      if (sender != nullptr && other == nullptr)
+        return Status::Error("VM '" + name + "' is lost: its destination ended during post-copy, " +
+                             "and its copy paused on host " + impl_->HostName(sender->host) +
+                             " is older than what the guest did after the switch (it is not " +
+                             "resumed). Stop the VM and start it again");
+      if (sender != nullptr && done) {
+        // libvirt ends the source itself once QEMU has sent everything; one it left goes here.
+        if (sender_left_since == SteadyTime{}) sender_left_since = SteadyNow();
+        if (SteadyNow() - sender_left_since >= kAbortSettles &&
+            virDomainDestroy(sender->domain.get()) < 0)
+          return LastError("VM '" + name + "' runs on host " + impl_->HostName(other->host) +
+                           ", ending the paused copy its post-copy left on host " +
+                           impl_->HostName(sender->host));
+      } else if (SteadyNow() >= deadline && sender == nullptr) {
+        return Status::Error("VM '" + name + "' runs on host " + impl_->HostName(other->host) +
+                             " in post-copy, and no host has its source any more: libvirt "
+                             "still counts its memory as arriving; if it did not all arrive, "
+                             "the guest is lost (its console says so)");
+      } else if (SteadyNow() >= deadline) {
+        return Status::Unavailable(
+            "VM '" + name + "' is in post-copy: it runs on host " + impl_->HostName(other->host) +
+            ", part of its memory still on host " + impl_->HostName(sender->host) +
+            ", and it cannot be rolled back; it completes by itself once the link between them "
+            "works (try again then)");
+      }
+      std::this_thread::sleep_for(milliseconds(200));
+      continue;
+    }
     const Copy* source = Impl::Source(*copies);
     const bool migrating =
         copies->size() > 1 || (source != nullptr && Impl::JobRunning(source->domain.get()));

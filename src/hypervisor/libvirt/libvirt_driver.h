@@ -16,6 +16,14 @@
 // failed one). A copy in flight is marked in the domain's metadata ("disk_copy"), so that
 // Recover, or the VM's next migration, removes what a caller that died left.
 //
+// Post-copy (MigrationOptions::postcopy; not with a disk copied along): by the qemu driver's rule
+// (hypervisor::PrecopyStuck), through VIR_MIGRATE_POSTCOPY and virDomainMigrateStartPostCopy. A
+// link cut afterwards is ridden out by the migration's own TCP connection; when the daemons' own
+// connection closes meanwhile (libvirt's keepalive: a cut of more than about 25 s) libvirt's call
+// fails but the migration goes on, and the driver follows the destination until it has all of its
+// memory. It never pauses or resumes a post-copy (libvirt's VIR_MIGRATE_POSTCOPY_RESUME crashed
+// the destination's libvirtd 11.3 here) and refuses to cancel one.
+//
 // Threading: every call may come from any thread; libvirt's connections are thread-safe, and the
 // driver's own state (connections, migrations being watched) is under its mutex. Two migrations
 // of one VM are refused by libvirt (one job per domain).

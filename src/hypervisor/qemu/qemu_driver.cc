@@ -866,13 +866,6 @@ void FollowSwitchover(MigrationWatch& watch, bool source_running = false) {
   }
 }
 
-// Bytes in MiB with one decimal ("0.5"): a hot set below a MiB still reads as what it is.
-std::string MibText(int64_t bytes) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f", static_cast<double>(bytes) / (1 << 20));
-  return text;
-}
-
 // QEMU's migration status in neutral terms.
 hypervisor::MigrationPhase PhaseOf(const std::string& status) {
   using hypervisor::MigrationPhase;
@@ -1537,21 +1530,15 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
         }
         if (postcopy_allowed && !result.postcopy && watch.status == "active" &&
             info->contains("ram")) {
-          // Stuck: a pass that began with nearly as much to send as the one before it (more
-          // than 80 %), from the third on (the first is the bulk copy; the second shows what
-          // the guest rewrites). Such a guest rewrites its memory as fast as it is sent; every
-          // further pass would be the same. Switch while its pause is still short.
+          // Stuck (hypervisor::PrecopyStuck): switch while the guest's pause is still short.
           const int pass = (*info)["ram"].value("dirty-sync-count", 0);
           const int64_t remaining = (*info)["ram"].value("remaining", int64_t{0});
           if (pass > last_pass_seen) {
-            if (pass >= 3 && remaining_at_last_pass > 0 &&
-                remaining * 10 > remaining_at_last_pass * 8) {
+            if (std::optional<std::string> why =
+                    hypervisor::PrecopyStuck(pass, remaining, remaining_at_last_pass)) {
               if (Result<json> r = source_qmp->Execute("migrate-start-postcopy"); r.ok()) {
                 result.postcopy = true;
-                result.postcopy_reason =
-                    "pass " + std::to_string(pass) + " began with " + MibText(remaining) +
-                    " MiB to send, the pass before with " + MibText(remaining_at_last_pass) +
-                    " MiB: pre-copy was not converging";
+                result.postcopy_reason = *why;
                 record.postcopy = true;
                 record.migration_uri = uri;
                 (void)SaveRecord(record);

@@ -85,6 +85,24 @@ constexpr std::chrono::seconds kPostcopyStall{3};
 // itself before it ends that copy.
 constexpr std::chrono::seconds kAbortSettles{15};
 
+// A source copy a completed post-copy left behind: paused, older than its destination, which has
+// all of the memory. libvirt ends it itself once QEMU has sent everything, in its own time; one
+// still there kAbortSettles after it was first seen is ended here (by Migrate when libvirt's call
+// failed after the switch, by Recover when the caller was killed).
+class LeftSender {
+ public:
+  // Called at each look that finds it: false only when it was due to be ended and
+  // virDomainDestroy failed (libvirt's last error says why).
+  bool EndWhenSettled(virDomainPtr domain) {
+    if (first_seen_ == SteadyTime{}) first_seen_ = SteadyNow();
+    if (SteadyNow() - first_seen_ < kAbortSettles) return true;
+    return virDomainDestroy(domain) == 0;
+  }
+
+ private:
+  SteadyTime first_seen_{};
+};
+
 // libvirt prints every error on stderr unless told otherwise: greenshift reports its own.
 void QuietErrors(void*, virErrorPtr) {}
 
@@ -1422,7 +1440,7 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
   enum class Postcopy { kNone, kCompleted, kUnfinished, kLost } postcopy_end = Postcopy::kNone;
   if (switched && rc != 0) {
     const SteadyTime until = SteadyNow() + options.postcopy_recover_timeout;
-    SteadyTime sender_left_since{};
+    LeftSender left_sender;
     postcopy_end = Postcopy::kUnfinished;
     while (postcopy_end == Postcopy::kUnfinished) {
       if (Result<std::vector<Copy>> now = impl_->Copies(name); now.ok()) {
@@ -1435,15 +1453,14 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
         if (there == nullptr) {
           postcopy_end = Postcopy::kLost;
         } else if (there->state == VIR_DOMAIN_RUNNING && !there->postcopy_receiver) {
-          // All of its memory has arrived. libvirt ends the source's copy itself once QEMU has
-          // sent everything; one it leaves (paused, older than the destination) is ended here.
+          // All of its memory has arrived: the move is complete once no source copy is left.
+          // (One that cannot be ended is looked at again; past the timeout the move is reported
+          // unfinished and Recover tries again.)
           if (here == nullptr) {
             postcopy_end = Postcopy::kCompleted;
             if (link_broken) ++result.postcopy_recoveries;  // the call failed on it
           } else if (here->state != VIR_DOMAIN_RUNNING) {
-            if (sender_left_since == SteadyTime{}) sender_left_since = SteadyNow();
-            if (SteadyNow() - sender_left_since >= kAbortSettles)
-              (void)virDomainDestroy(here->domain.get());
+            (void)left_sender.EndWhenSettled(here->domain.get());
           }
         }
       }
@@ -1574,10 +1591,12 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
 Status LibvirtDriver::CancelMigration(const std::string& name) {
   Result<std::vector<Copy>> copies = impl_->Copies(name);
   if (!copies.ok()) return copies.status();
-  if (Impl::InPostcopy(*copies))
+  const auto no_way_back = [&name] {
     return Status::Conflict("VM '" + name +
                             "' is in post-copy: it runs on its destination, and there is no "
                             "way back; the migration ends by itself");
+  };
+  if (Impl::InPostcopy(*copies)) return no_way_back();
   const Copy* source = Impl::Source(*copies);
   if (source == nullptr || !Impl::JobRunning(source->domain.get()))
     return Status::Conflict("VM '" + name + "' is not migrating");
@@ -1585,8 +1604,19 @@ Status LibvirtDriver::CancelMigration(const std::string& name) {
     std::lock_guard<std::mutex> lock(impl_->watch_mutex);
     if (impl_->watches.count(name)) impl_->cancel_requests.insert(name);
   }
-  if (virDomainAbortJob(source->domain.get()) < 0)
-    return LastError("cancelling the migration of VM '" + name + "'");
+  if (virDomainAbortJob(source->domain.get()) < 0) {
+    const Status refused = LastError("cancelling the migration of VM '" + name + "'");
+    // The switch to post-copy may have come between the look above and the abort (seen in a
+    // test: the switch asked for, libvirt's job already post-copy, the copies' states not yet):
+    // libvirt refuses then, and the caller is told why in greenshift's words once the states
+    // say so.
+    for (int i = 0; i < 10; ++i) {
+      if (Result<std::vector<Copy>> now = impl_->Copies(name); now.ok() && Impl::InPostcopy(*now))
+        return no_way_back();
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+    return refused;
+  }
   return Status::Ok();
 }
 
@@ -1598,7 +1628,7 @@ Result<VmInfo> LibvirtDriver::Recover(const std::string& name, milliseconds time
   // busy host: 500 ms was once too little); past this, Recover ends it.
   SteadyTime abort_deadline{};
   bool aborted = false;
-  SteadyTime sender_left_since{};
+  LeftSender left_sender;
   while (true) {
     Result<std::vector<Copy>> copies = impl_->Copies(name);
     if (!copies.ok()) return copies.status();
@@ -1626,10 +1656,7 @@ Result<VmInfo> LibvirtDriver::Recover(const std::string& name, milliseconds time
                              " is older than what the guest did after the switch (it is not " +
                              "resumed). Stop the VM and start it again");
       if (sender != nullptr && done) {
-        // libvirt ends the source itself once QEMU has sent everything; one it left goes here.
-        if (sender_left_since == SteadyTime{}) sender_left_since = SteadyNow();
-        if (SteadyNow() - sender_left_since >= kAbortSettles &&
-            virDomainDestroy(sender->domain.get()) < 0)
+        if (!left_sender.EndWhenSettled(sender->domain.get()))
           return LastError("VM '" + name + "' runs on host " + impl_->HostName(other->host) +
                            ", ending the paused copy its post-copy left on host " +
                            impl_->HostName(sender->host));

@@ -154,9 +154,8 @@ struct MigrationOptions {
   // Compare the source's and destination's disk images at the switchover (the guest paused, the
   // copy ended), into MigrationResult.disk_compare. For tests: it lengthens the pause.
   bool compare_disks_at_switchover = false;
-  // Post-copy when pre-copy is stuck (greenshift tuning, live, a driver with post_copy; the
-  // qemu driver switches once a disk copied along has caught up, the libvirt driver keeps such a
-  // VM on pre-copy). See the promise at the top.
+  // Post-copy when pre-copy is stuck (greenshift tuning, live, a driver with post_copy; with a
+  // disk copied along, only once its copy has caught up). See the promise at the top.
   PostcopyPolicy postcopy = PostcopyPolicy::kNever;
   // In post-copy a broken link stalls the migration; it goes on once the link works again, for
   // at most this long. After that the VM stays split until `Recover` sees it through.

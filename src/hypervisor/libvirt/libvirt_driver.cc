@@ -1071,11 +1071,12 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
     flags |= VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
   // Post-copy when pre-copy is stuck, by the qemu driver's rule (hypervisor::PrecopyStuck):
   // VIR_MIGRATE_POSTCOPY turns it on at both ends before the migration starts (it only permits
-  // the switch), virDomainMigrateStartPostCopy switches. Not with a disk copied along (libvirt's
-  // mirror ended at a post-copy switch was not tried here): such a VM moves by pre-copy only.
+  // the switch), virDomainMigrateStartPostCopy switches. A disk copied along is complete by
+  // then: libvirt starts the memory's copy only once its disks' mirrors have caught up, and
+  // ends them with the guest paused before the switch (QEMU's pause-before-switchover, which
+  // libvirt always asks for, holds at the switch to post-copy too).
   const bool postcopy_allowed = tuned && can.post_copy && options.mode == MigrationMode::kLive &&
-                                options.postcopy == hypervisor::PostcopyPolicy::kWhenStuck &&
-                                to_copy.empty();
+                                options.postcopy == hypervisor::PostcopyPolicy::kWhenStuck;
   if (postcopy_allowed) flags |= VIR_MIGRATE_POSTCOPY;
 
   if (!to_copy.empty()) {
@@ -1487,6 +1488,18 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
                      result.from +
                      " keeps a paused copy older than what the guest did after the switch; "
                      "it is not resumed). Stop the VM and start it again";
+      if (!to_copy.empty()) {
+        // Both hosts' images stay: the destination's holds every write the guest made, the
+        // source's stops at the switch.
+        result.error += " from its disk: the newest is on host " + to_host + " (";
+        for (size_t i = 0; i < to_copy.size(); ++i)
+          result.error += (i == 0 ? "" : ", ") + to_copy[i].source;
+        result.error += "), which holds every write the guest made (host " + result.from +
+                        "'s stops at the switch)";
+        result.disk_left_behind = "the source's copies on host " + result.from +
+                                  " and the destination's on host " + to_host +
+                                  ": the VM was lost in post-copy";
+      }
     } else {
       result.running_on = to_host;
       result.error =
@@ -1496,6 +1509,13 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
           " s later: is the link between them down? The migration goes on by itself when the "
           "link returns, unless it stayed down longer than TCP retries (about 15 min at Linux's "
           "defaults); `greenshift vm recover` waits for it";
+      // The source's images are no longer the VM's disk, but its copy there is still the
+      // VM's memory: they go once the post-copy completes (Recover, by the VM's disk-copy
+      // mark, which stays for it).
+      if (!to_copy.empty())
+        result.disk_left_behind = "the source's copies on host " + result.from +
+                                  ", until the post-copy completes (`greenshift vm recover` "
+                                  "removes them then)";
     }
   } else if (rc == 0 || postcopy_end == Postcopy::kCompleted) {
     // Wait briefly for the destination's "resumed" event: it may trail the call's return.

@@ -12,7 +12,9 @@
 # in its words; `vm recover` removes the copy the dead caller's migration left on b), 2 and 3
 # are the qemu driver's own stall detection (libvirt has none: a dead link ends at the
 # migration's timeout), and instead:
-#   2'. `greenshift migrate --cancel` from another process during the disk copy.
+#   2'. `greenshift migrate --cancel` from another process during the disk copy;
+#   2''. the link down during the disk copy past the migration's timeout: the call returns 15 s
+#      after its abort though libvirt's job waits on the dead link, the VM running on a.
 source "$(dirname "$0")/lib.sh"
 use_lab it-dfail
 
@@ -72,6 +74,40 @@ if [[ $HV == libvirt ]]; then
   jq -c 'del(.events)' "$TEST_TMP/cancelled.json"
   check "migrate fails" test "$rc" -ne 0
   check "the error says it was cancelled" grep -qi "cancel" <(jqr "$TEST_TMP/cancelled.json" .error)
+  nothing_left_on_b
+
+  # 2''. The link down during the disk copy, past the migration's timeout: libvirt's abort waits
+  # for the disk's connection, retrying into the dead link. The call returns anyway, 15 s after
+  # the abort, with the copy on b destroyed; libvirt ends its job once a retry gets through.
+  "$G" migrate web --to b --live --json --timeout-s 10 >"$TEST_TMP/stuck.json" \
+    2>"$TEST_TMP/stuck.err" &
+  migrate_pid=$!
+  wait_for_line "$TEST_TMP/stuck.err" "disk [1-9][0-9]* MiB copied"
+  "$G" lab link a b --down
+  cut_at=$SECONDS
+  rc=0
+  wait "$migrate_pid" || rc=$?
+  returned_after=$((SECONDS - cut_at))
+  jq -c 'del(.events)' "$TEST_TMP/stuck.json"
+  check "migrate fails" test "$rc" -ne 0
+  check "it returned within 40 s of the cut, the link still down ($returned_after s)" \
+    test "$returned_after" -lt 40
+  check "the error says libvirt's job is stuck on the link, and where the VM runs" \
+    grep -q "had not ended the migration.*The VM runs on host a" \
+    <(jqr "$TEST_TMP/stuck.json" .error)
+  check "it says the VM runs on a" test "$(jqr "$TEST_TMP/stuck.json" .running_on)" = a
+  check "no image of it is left on b" test ! -e "$DISKS/b/web.qcow2"
+  check "no QEMU of it is left on b" test "$(qemu_count web b)" = 0
+  "$G" lab link a b --up
+  "$G" lab link a b --bandwidth-mbit 100
+  # libvirt's job ends once a retry of the disk's connection reaches b (refused there): TCP's
+  # backoff after a cut this long is under 30 s. Until then a cancel finds it still there.
+  for _ in $(seq 90); do
+    grep -q "is not migrating" <<<"$("$G" migrate web --cancel 2>&1)" && break
+    sleep 1
+  done
+  check "libvirt's job ended once the link was back" \
+    grep -q "is not migrating" <<<"$("$G" migrate web --cancel 2>&1)"
   nothing_left_on_b
 fi
 

@@ -81,8 +81,9 @@ constexpr std::chrono::seconds kSourceSilent{10};
 // grows again. (The qemu driver pauses and resumes its migration after 5 s; libvirt's rides out
 // the cut on its own connection, whose TCP retries add up to a few seconds after a short cut.)
 constexpr std::chrono::seconds kPostcopyStall{3};
-// How long Recover leaves libvirt, after aborting a migration, to end the destination's copy
-// itself before it ends that copy.
+// How long libvirt is left, after a migration was aborted, to end it (a second or two here)
+// before the driver ends the destination's copy itself: in Recover, and in Migrate, which then
+// returns rather than wait for a job stuck on a dead link.
 constexpr std::chrono::seconds kAbortSettles{15};
 
 // A source copy a completed post-copy left behind: paused, older than its destination, which has
@@ -1199,6 +1200,11 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
   };
   std::string stop_reason;
   bool source_silent = false;  // the source stopped answering: given up on, see below
+  // When the job was aborted (timeout, cancel), and whether it then outlived kAbortSettles: a
+  // copy whose connection to the destination is stuck ends only once that connection breaks
+  // (see below).
+  SteadyTime aborted_at{};
+  bool abort_stuck = false;
   // Post-copy: switched (no way back from here), the last pass the rule looked at, and when the
   // memory sent last grew (a post-copy that stops moving for postcopy_recover_timeout is left
   // to go on without this call).
@@ -1317,6 +1323,11 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
                            : "migration did not finish within " +
                                  std::to_string(options.timeout.count() / 1000) + " s";
       abort_job();  // the VM stays on its source
+      aborted_at = SteadyNow();
+    }
+    if (!stop_reason.empty() && SteadyNow() - aborted_at >= kAbortSettles) {
+      abort_stuck = true;
+      break;
     }
     if (!switched && querying && SteadyNow() - asked_at >= kSourceSilent) {
       source_silent = true;
@@ -1405,6 +1416,58 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
       }
     }
     return finish(MigrationPhase::kFailed);
+  }
+  if (abort_stuck) {
+    // Measured with the link cut during the disk's copy: libvirt's abort ends the disk's mirror,
+    // which waits for the writes it has sent to the destination's NBD server, and those wait on
+    // a TCP connection retrying into a dead link: until it works again (and the next retry,
+    // up to 2 min later, gets through) or TCP gives up (about 15 min at Linux's defaults). The
+    // call, due at the timeout, returned 100 and 500 s past it. Now it returns here: the copy on
+    // the destination, which never ran, is destroyed, so that the first retry that gets through
+    // is refused and libvirt ends the job as failed; the guest runs on its source meanwhile.
+    runner.detach();  // each ends when libvirt's call does, on what it owns
+    poller.detach();
+    result.total_ms = elapsed_ms();
+    Domain there(virDomainLookupByName(destination->get(), name.c_str()));
+    int state = VIR_DOMAIN_NOSTATE, reason = 0;
+    const bool there_runs = there && virDomainGetState(there.get(), &state, &reason, 0) == 0 &&
+                            state == VIR_DOMAIN_RUNNING;
+    std::string destroyed = "nothing of it is on host " + to_host;
+    if (there && !there_runs) {
+      if (virDomainDestroy(there.get()) == 0) {
+        destroyed = "its copy on host " + to_host + ", which never ran, was destroyed";
+        if (!to_copy.empty())
+          result.disk_left_behind = impl_->RemoveCopies(static_cast<size_t>(to), to_copy);
+      } else {
+        destroyed = LastError("destroying its copy on host " + to_host).message();
+        if (!to_copy.empty())
+          result.disk_left_behind = "the copies on host " + to_host +
+                                    ": its copy there is not destroyed (" + destroyed + ")";
+      }
+    }
+    Result<std::vector<Copy>> now = impl_->Copies(name);
+    const Copy* runs = now.ok() ? Impl::Source(*now) : nullptr;
+    result.hypervisor_status = "cancelled";
+    result.running_on = there_runs        ? to_host
+                        : runs != nullptr ? impl_->HostName(runs->host)
+                                          : std::string();
+    result.error = stop_reason + "; libvirt had not ended the migration " +
+                   std::to_string(kAbortSettles.count()) + " s after it was aborted: its " +
+                   (to_copy.empty() ? "" : "disk copy's ") + "connection to host " + to_host +
+                   " makes no progress (is the link between the hosts down?); " + destroyed + ". ";
+    if (there_runs) {
+      result.error += "But the VM runs on host " + to_host + ": libvirt finished the move";
+    } else if (runs != nullptr && runs->state == VIR_DOMAIN_RUNNING) {
+      result.error += "The VM runs on host " + result.running_on +
+                      "; libvirt ends the migration as failed once that connection works again "
+                      "or breaks (TCP gives up after about 15 min at Linux's defaults), and "
+                      "another move of the VM is refused until then";
+    } else {
+      result.error += "The VM is paused on host " + result.from +
+                      " until libvirt ends the migration (once that connection works again or "
+                      "breaks), then runs there on; `greenshift vm recover` waits for that";
+    }
+    return finish(MigrationPhase::kCancelled);
   }
   if (postcopy_stalled) {
     runner.detach();  // each ends when libvirt's call does, on what it owns

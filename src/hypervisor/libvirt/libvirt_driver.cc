@@ -1364,6 +1364,35 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
     }
     return result;
   };
+  // The destination's copy when Migrate gives up on a job libvirt has not ended (its source
+  // silent, or its abort stuck): one that runs is libvirt's finished move and is left; one that
+  // never ran is destroyed, and with it gone (or never there) its disk copies are removed, so
+  // that libvirt's job fails once it can go on. Says what was done, in words.
+  struct Incoming {
+    bool runs = false;
+    std::string ended;
+  };
+  auto end_incoming = [&]() {
+    Incoming out;
+    Domain there(virDomainLookupByName(destination->get(), name.c_str()));
+    int state = VIR_DOMAIN_NOSTATE, reason = 0;
+    out.runs = there && virDomainGetState(there.get(), &state, &reason, 0) == 0 &&
+               state == VIR_DOMAIN_RUNNING;
+    if (out.runs) return out;
+    out.ended = "nothing of it was on host " + to_host + " yet";
+    bool gone = true;
+    if (there && virDomainDestroy(there.get()) == 0) {
+      out.ended = "its incoming copy on host " + to_host + ", which never ran, was destroyed";
+    } else if (there) {
+      out.ended = LastError("destroying its incoming copy on host " + to_host).message();
+      gone = false;
+    }
+    if (!to_copy.empty())
+      result.disk_left_behind = gone ? impl_->RemoveCopies(static_cast<size_t>(to), to_copy)
+                                     : "the copies on host " + to_host +
+                                           ": its copy there is not destroyed (" + out.ended + ")";
+    return out;
+  };
   if (source_silent) {
     runner.detach();  // each ends when libvirt answers, on what it owns
     poller.detach();
@@ -1373,22 +1402,14 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
     // has not run. Destroyed, it never can; the source's migration then fails once its QEMU
     // answers again, and libvirt resumes the guest there. (Asked, not assumed: were it running,
     // the VM would have moved, and its source copy is libvirt's to end.)
-    Domain there(virDomainLookupByName(destination->get(), name.c_str()));
-    int state = VIR_DOMAIN_NOSTATE, reason = 0;
-    if (there && virDomainGetState(there.get(), &state, &reason, 0) == 0 &&
-        state == VIR_DOMAIN_RUNNING) {
+    const Incoming there = end_incoming();
+    if (there.runs) {
       result.running_on = to_host;
       result.error = "the VM runs on host " + to_host + ", but the source QEMU on host " +
                      result.from + " stopped answering libvirt during the migration";
       result.hypervisor_status = "failed";
     } else {
-      std::string destroyed = "nothing of it was on host " + to_host + " yet";
-      if (there && virDomainDestroy(there.get()) == 0)
-        destroyed = "its incoming copy on host " + to_host + " was destroyed";
-      else if (there)
-        destroyed = LastError("destroying its incoming copy on host " + to_host).message();
-      if (!to_copy.empty())
-        result.disk_left_behind = impl_->RemoveCopies(static_cast<size_t>(to), to_copy);
+      const std::string& destroyed = there.ended;
       std::string waits_for;  // the network disks it may be waiting for
       for (const DomainDisk& disk : *disks) {
         if (disk.type != "network") continue;
@@ -1428,34 +1449,19 @@ MigrationResult LibvirtDriver::Migrate(const std::string& name, const std::strin
     runner.detach();  // each ends when libvirt's call does, on what it owns
     poller.detach();
     result.total_ms = elapsed_ms();
-    Domain there(virDomainLookupByName(destination->get(), name.c_str()));
-    int state = VIR_DOMAIN_NOSTATE, reason = 0;
-    const bool there_runs = there && virDomainGetState(there.get(), &state, &reason, 0) == 0 &&
-                            state == VIR_DOMAIN_RUNNING;
-    std::string destroyed = "nothing of it is on host " + to_host;
-    if (there && !there_runs) {
-      if (virDomainDestroy(there.get()) == 0) {
-        destroyed = "its copy on host " + to_host + ", which never ran, was destroyed";
-        if (!to_copy.empty())
-          result.disk_left_behind = impl_->RemoveCopies(static_cast<size_t>(to), to_copy);
-      } else {
-        destroyed = LastError("destroying its copy on host " + to_host).message();
-        if (!to_copy.empty())
-          result.disk_left_behind = "the copies on host " + to_host +
-                                    ": its copy there is not destroyed (" + destroyed + ")";
-      }
-    }
+    const Incoming there = end_incoming();
     Result<std::vector<Copy>> now = impl_->Copies(name);
     const Copy* runs = now.ok() ? Impl::Source(*now) : nullptr;
     result.hypervisor_status = "cancelled";
-    result.running_on = there_runs        ? to_host
+    result.running_on = there.runs        ? to_host
                         : runs != nullptr ? impl_->HostName(runs->host)
                                           : std::string();
     result.error = stop_reason + "; libvirt had not ended the migration " +
                    std::to_string(kAbortSettles.count()) + " s after it was aborted: its " +
                    (to_copy.empty() ? "" : "disk copy's ") + "connection to host " + to_host +
-                   " makes no progress (is the link between the hosts down?); " + destroyed + ". ";
-    if (there_runs) {
+                   " makes no progress (is the link between the hosts down?)" +
+                   (there.runs ? "" : "; " + there.ended) + ". ";
+    if (there.runs) {
       result.error += "But the VM runs on host " + to_host + ": libvirt finished the move";
     } else if (runs != nullptr && runs->state == VIR_DOMAIN_RUNNING) {
       result.error += "The VM runs on host " + result.running_on +

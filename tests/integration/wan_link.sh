@@ -126,8 +126,12 @@ check "the stream held data not yet sent while it ran (sampled $samples times)" 
 check "never more than the cap and one segment (${most:-0} <= 98304 bytes)" test "${most:-0}" -le 98304
 paused=$(jqr "$TEST_TMP/migration.json" .paused_ms)
 check "the pause spans the last data's crossing (paused $paused ms >= 20)" float_gt "$paused" 20
-check "the migration streamed at the link's rate ($(jqr "$TEST_TMP/migration.json" .mbps) Mbit/s)" \
-  float_gt "$(jqr "$TEST_TMP/migration.json" .mbps)" 80
+# QEMU's figure for the whole move: 93 Mbit/s before the qemu driver capped the stream's unsent
+# data and sent pages as differences, 79-87 since (the pause that buys is worth it). What this
+# guards against is a stream held back by its window over the 40 ms round trip: buffers bounded
+# at the undelayed lab's 256 KiB carry at most 52 Mbit/s (above).
+check "the migration streamed near the link's rate ($(jqr "$TEST_TMP/migration.json" .mbps) Mbit/s)" \
+  float_gt "$(jqr "$TEST_TMP/migration.json" .mbps)" 70
 stats=$(relay_json | jq -c .stats)
 echo "relay: $stats"
 check "the relay dropped no frame" \

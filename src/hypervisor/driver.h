@@ -60,6 +60,8 @@ struct VmSpec {
   int disk_gib = 0;
 };
 
+// kMigrating: a migration of the VM runs, whether or not a copy of it exists elsewhere yet (or
+// still: libvirt's aborted job may outlive the destination's copy); another one is refused.
 enum class VmState { kRunning, kPaused, kMigrating, kStopped, kUnknown };
 const char* VmStateName(VmState state);
 

@@ -14,7 +14,8 @@
 # migration's timeout), and instead:
 #   2'. `greenshift migrate --cancel` from another process during the disk copy;
 #   2''. the link down during the disk copy past the migration's timeout: the call returns 15 s
-#      after its abort though libvirt's job waits on the dead link, the VM running on a.
+#      after its abort though libvirt's job waits on the dead link, the VM running on a and
+#      listed as migrating until libvirt's job ends, once the link is back.
 source "$(dirname "$0")/lib.sh"
 use_lab it-dfail
 
@@ -98,15 +99,23 @@ if [[ $HV == libvirt ]]; then
   check "it says the VM runs on a" test "$(jqr "$TEST_TMP/stuck.json" .running_on)" = a
   check "no image of it is left on b" test ! -e "$DISKS/b/web.qcow2"
   check "no QEMU of it is left on b" test "$(qemu_count web b)" = 0
+  # libvirt's job still sends: the VM is listed as migrating, its one copy on a, and another
+  # move is refused.
+  check "vm list shows it migrating, its only copy on a" \
+    test "$("$G" vm list --json | jq -c '.[0] | [.site, .state, .copies]')" = '["a","migrating",["a"]]'
+  check "another move is refused while libvirt's job lingers" \
+    grep -q "already migrating" <<<"$("$G" migrate web --to b --live --json 2>&1)"
   "$G" lab link a b --up
   "$G" lab link a b --bandwidth-mbit 100
   # libvirt's job ends once a retry of the disk's connection reaches b (refused there): TCP's
-  # backoff after a cut this long is under 30 s. Until then a cancel finds it still there.
+  # backoff after a cut this long is under 30 s.
   for _ in $(seq 90); do
-    grep -q "is not migrating" <<<"$("$G" migrate web --cancel 2>&1)" && break
+    [[ $("$G" vm list --json | jq -r '.[0].state') == running ]] && break
     sleep 1
   done
-  check "libvirt's job ended once the link was back" \
+  check "libvirt's job ended once the link was back: the VM is listed running on a" \
+    test "$("$G" vm list --json | jq -c '.[0] | [.site, .state, .copies]')" = '["a","running",["a"]]'
+  check "and a cancel finds nothing to cancel" \
     grep -q "is not migrating" <<<"$("$G" migrate web --cancel 2>&1)"
   nothing_left_on_b
 fi

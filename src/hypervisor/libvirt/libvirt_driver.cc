@@ -634,7 +634,16 @@ struct LibvirtDriver::Impl {
     } else if (info.copies.size() > 1) {
       info.state = VmState::kMigrating;
     } else if (main->state == VIR_DOMAIN_RUNNING) {
-      info.state = VmState::kRunning;
+      // One running copy may still send a migration: libvirt's job outlives the destination's
+      // copy when an abort waits on a disk copy's writes into a dead link (Migrate, past
+      // kAbortSettles), and it comes before the destination's copy when a move begins. Another
+      // move is refused until it ends, so the VM is listed as migrating (the planner leaves it,
+      // the service's restart settles it). Its job is asked of a copy that answered above.
+      const bool sending =
+          sizes &&
+          AskWithin<bool>([ref = SharedRef(d)] { return SendsMigration(ref.get()); }, kAnswerWait)
+              .value_or(false);
+      info.state = sending ? VmState::kMigrating : VmState::kRunning;
     } else if (main->state == VIR_DOMAIN_PAUSED) {
       info.state =
           main->reason == VIR_DOMAIN_PAUSED_MIGRATION ? VmState::kMigrating : VmState::kPaused;
@@ -807,6 +816,15 @@ struct LibvirtDriver::Impl {
       if (UnderSharedPath(dir + "/x", config.hosts[b].shared_paths)) out.push_back(dir);
     }
     return out;
+  }
+
+  // Whether libvirt's job on `d` sends a migration (asks QEMU when a job runs: may wait).
+  static bool SendsMigration(virDomainPtr d) {
+    Params stats;
+    int type = 0;
+    return virDomainGetJobStats(d, &type, &stats.p, &stats.n, 0) == 0 &&
+           type != VIR_DOMAIN_JOB_NONE &&
+           stats.Int(VIR_DOMAIN_JOB_OPERATION) == VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT;
   }
 
   static bool JobRunning(virDomainPtr d) {

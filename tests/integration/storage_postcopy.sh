@@ -8,8 +8,9 @@
 # the disks) under 20 ms as the destination's image was kept synced, every record the
 # guest acknowledged on its disk afterwards (0 missing, 0 torn), nothing left on the source, no
 # NBD export open. Back (over 300 Mbit/s from here, untimed), the images of source and
-# destination compare identical at the switch. Then the caller is killed at the pause before the switch: `vm recover` keeps the VM on its
-# source, its disk whole, and a later migration completes.
+# destination compare identical at the switch. Then the caller is killed at the pause before
+# the switch: `vm recover` keeps the VM on its source, its disk whole, and a later migration
+# completes.
 # Under libvirt (libvirt.storage_postcopy) libvirt copies the disk and ends its mirror at the
 # pause before the switch: the guest writing 1 MB/s, the same moves there and back by
 # post-copy, every acknowledged record on the disk, the images moved; under HTTP load without

@@ -549,16 +549,8 @@ struct LibvirtDriver::Impl {
       };
       const std::optional<Job> job = AskWithin<Job>(
           [d = SharedRef(dom.get())] {
-            Params stats;
-            int type = 0;
-            Job j;
-            if (virDomainGetJobStats(d.get(), &type, &stats.p, &stats.n, 0) == 0 &&
-                type != VIR_DOMAIN_JOB_NONE) {
-              j.known = true;
-              j.incoming =
-                  stats.Int(VIR_DOMAIN_JOB_OPERATION) == VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN;
-            }
-            return j;
+            const std::optional<int> operation = JobOperation(d.get());
+            return Job{operation.has_value(), operation == VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN};
           },
           kAnswerWait);
       if (!job) {
@@ -640,9 +632,12 @@ struct LibvirtDriver::Impl {
       // move is refused until it ends, so the VM is listed as migrating (the planner leaves it,
       // the service's restart settles it). Its job is asked of a copy that answered above.
       const bool sending =
-          sizes &&
-          AskWithin<bool>([ref = SharedRef(d)] { return SendsMigration(ref.get()); }, kAnswerWait)
-              .value_or(false);
+          sizes && AskWithin<bool>(
+                       [ref = SharedRef(d)] {
+                         return JobOperation(ref.get()) == VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT;
+                       },
+                       kAnswerWait)
+                       .value_or(false);
       info.state = sending ? VmState::kMigrating : VmState::kRunning;
     } else if (main->state == VIR_DOMAIN_PAUSED) {
       info.state =
@@ -818,13 +813,14 @@ struct LibvirtDriver::Impl {
     return out;
   }
 
-  // Whether libvirt's job on `d` sends a migration (asks QEMU when a job runs: may wait).
-  static bool SendsMigration(virDomainPtr d) {
+  // The operation of libvirt's job on `d` (a VIR_DOMAIN_JOB_OPERATION_*, -1 if libvirt does not
+  // say), nullopt when no job runs. Libvirt asks QEMU about a running job: may wait.
+  static std::optional<int> JobOperation(virDomainPtr d) {
     Params stats;
     int type = 0;
-    return virDomainGetJobStats(d, &type, &stats.p, &stats.n, 0) == 0 &&
-           type != VIR_DOMAIN_JOB_NONE &&
-           stats.Int(VIR_DOMAIN_JOB_OPERATION) == VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT;
+    if (virDomainGetJobStats(d, &type, &stats.p, &stats.n, 0) != 0 || type == VIR_DOMAIN_JOB_NONE)
+      return std::nullopt;
+    return stats.Int(VIR_DOMAIN_JOB_OPERATION);
   }
 
   static bool JobRunning(virDomainPtr d) {

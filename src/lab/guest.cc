@@ -7,6 +7,7 @@
 
 #include "core/xml.h"
 #include "hypervisor/libvirt/libvirt_driver.h"
+#include "hypervisor/qemu/qemu_driver.h"
 
 namespace greenshift::lab {
 
@@ -197,6 +198,13 @@ std::string GuestDomainXml(const GuestSpec& guest, const std::string& guest_dir,
          "'/>\n"
          "      <mac address='" +
          XmlEscape(guest.mac) +
+         "'/>\n"
+         // The tap named as the qemu driver names it, the same on every host (each site's daemon
+         // makes it in its own namespace): the lab hands what waits in it at the switchover to
+         // the destination's tap of that name (tap_handover.h), which libvirt's own vnetN
+         // names, chosen per host, would not let it find.
+         "      <target dev='" +
+         XmlEscape(qemu::TapName(guest.vm.name)) +
          "'/>\n"
          "      <model type='virtio'/>\n"
          "      <rom enabled='no'/>\n"

@@ -58,10 +58,11 @@ Status StartGuest(qemu::QemuDriver& driver, const GuestSpec& guest, const std::s
 inline constexpr const char* kLibvirtImageDir = "/var/lib/libvirt/images";
 
 // The guest as a libvirt domain (transient): the same kernel, initramfs and command line, its NIC
-// on the site's bridge `bridge`, its console in the daemon's log directory, its metadata in the
-// domain's <metadata>, its disk (vm.disk_gib > 0) on virtio: a qcow2 image in kLibvirtImageDir,
-// or, when `shared_disk` has a host, a network disk of its protocol (nbd, iscsi, nfs).
-// `accel`: tcg (domain type qemu) or kvm. Names and values are escaped.
+// on the site's bridge `bridge` through a tap named as the qemu driver's (qemu::TapName), its
+// console in the daemon's log directory, its metadata in the domain's <metadata>, its disk
+// (vm.disk_gib > 0) on virtio: a qcow2 image in kLibvirtImageDir, or, when `shared_disk` has a
+// host, a network disk of its protocol (nbd, iscsi, nfs). `accel`: tcg (domain type qemu) or kvm.
+// Names and values are escaped.
 std::string GuestDomainXml(const GuestSpec& guest, const std::string& guest_dir,
                            const std::string& accel, const std::string& bridge);
 

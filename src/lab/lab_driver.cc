@@ -80,16 +80,14 @@ class SteeringDriver : public hypervisor::Driver {
     std::optional<Result<L2Steering>> l2;
     if (state_.network == kNetworkL2) l2 = L2Steering::Prepare(state_, guest.mac, from, to);
     // And what already waits in the source's tap when the guest pauses goes to the
-    // destination's (tap_handover.h); without it (a guest not started by this lab's QEMU), it
-    // is lost, as the frames were before.
+    // destination's (tap_handover.h); without it (a guest the lab did not start), it is lost,
+    // as the frames were before.
     std::optional<TapHandover> handover;
     int handed = 0;
-    if (vm->pid > 0) {  // a QEMU process of the lab's own (libvirt's are its daemon's)
-      if (Result<TapHandover> prepared = PrepareHandover(*vm, from, to); prepared.ok()) {
-        handover = std::move(*prepared);
-      } else {
-        report(prepared.status());
-      }
+    if (Result<TapHandover> prepared = PrepareHandover(*vm, from, to); prepared.ok()) {
+      handover = std::move(*prepared);
+    } else if (vm->pid > 0 || !prepared.status().IsNotFound()) {  // the lab's QEMU has one
+      report(prepared.status());
     }
     auto hand = [&] {
       if (!handover) return;
@@ -142,18 +140,29 @@ class SteeringDriver : public hypervisor::Driver {
     return result;
   }
 
-  // The handover of VM `vm`'s tap from the QEMU that runs it at site `from` to site `to`.
+  // The handover of VM `vm`'s tap from the QEMU that runs it at site `from` to site `to`:
+  // the lab's own QEMU (the qemu driver gives its pid), or the one the site's libvirt daemon
+  // runs it in (the lab's domain names its tap as the qemu driver does: GuestDomainXml).
+  // NotFound: no QEMU of the lab's to take frames from (a VM the lab did not start).
   Result<TapHandover> PrepareHandover(const hypervisor::VmInfo& vm, const std::string& from,
                                       const std::string& to) {
-    std::string from_netns, to_netns;
+    const LabSite* from_site = nullptr;
+    const LabSite* to_site = nullptr;
     for (const LabSite& site : state_.sites) {
-      if (site.name == from) from_netns = site.netns;
-      if (site.name == to) to_netns = site.netns;
+      if (site.name == from) from_site = &site;
+      if (site.name == to) to_site = &site;
     }
-    if (from_netns.empty() || to_netns.empty())
+    if (from_site == nullptr || to_site == nullptr)
       return Status::NotFound("lab " + state_.name + " has no site '" +
-                              (from_netns.empty() ? vm.host : to) + "'");
-    return TapHandover::Prepare(vm.pid, qemu::TapName(vm.spec.name), from_netns, to_netns);
+                              (from_site == nullptr ? vm.host : to) + "'");
+    int pid = vm.pid;
+    if (pid <= 0 && state_.hypervisor == "libvirt") {
+      Result<int> found = LibvirtGuestPid(state_, *from_site, vm.spec.name);
+      if (!found.ok()) return found.status();
+      pid = *found;
+    }
+    if (pid <= 0) return Status::NotFound("VM '" + vm.spec.name + "' has no QEMU of the lab's");
+    return TapHandover::Prepare(pid, qemu::TapName(vm.spec.name), from_site->netns, to_site->netns);
   }
 
   // Routes a VM that runs at `site`.

@@ -30,9 +30,9 @@ struct LabDriver {
 
 // For a lab under qemu: the qemu driver over QMP; under libvirt: the libvirt driver, one host per
 // site; either wrapped so that the lab's network follows the guest at the switchover (its
-// frames steered at the pause; under qemu, those waiting in the source's tap handed over too,
-// tap_handover.h). `guest_dir` holds the guest's vmlinuz and initramfs.cpio.gz; `accel` is tcg
-// or kvm.
+// frames steered at the pause, those waiting in the source's tap handed over too,
+// tap_handover.h: the lab's own QEMU, or the one libvirt runs the lab's domain in). `guest_dir`
+// holds the guest's vmlinuz and initramfs.cpio.gz; `accel` is tcg or kvm.
 LabDriver OpenLabDriver(const LabState& state, const std::string& guest_dir,
                         const std::string& accel);
 

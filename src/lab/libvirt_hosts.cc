@@ -187,6 +187,16 @@ Status StartLibvirtGuest(libvirt::LibvirtDriver& driver, const LabState& state,
   return created;
 }
 
+Result<int> LibvirtGuestPid(const LabState& state, const LabSite& site, const std::string& vm) {
+  // libvirt writes /run/libvirt/qemu/<name>.pid, which in the daemon's mount namespace is the
+  // site's own run directory; a pid left by a QEMU that has exited names no process.
+  const std::string path = HostDir(state, site) + "/run/qemu/" + vm + ".pid";
+  const int pid = ReadPid(path);
+  if (pid <= 0 || kill(pid, 0) != 0)
+    return Status::NotFound("no QEMU of VM '" + vm + "' at site " + site.name + " (" + path + ")");
+  return pid;
+}
+
 void RemoveLibvirtGuestDisk(const LabState& state, const std::string& vm) {
   for (const LabSite& site : state.sites) (void)RemoveFile(ImageOn(state, site.name, vm));
 }

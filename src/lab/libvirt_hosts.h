@@ -42,6 +42,9 @@ Status StartLibvirtGuest(libvirt::LibvirtDriver& driver, const LabState& state,
                          const GuestSpec& guest, const std::string& host, const std::string& site,
                          const std::string& guest_dir, const std::string& accel,
                          const std::string& bridge);
+// The process of the QEMU that site `site`'s daemon runs VM `vm` in (its pid file in the site's
+// run directory), or NotFound.
+Result<int> LibvirtGuestPid(const LabState& state, const LabSite& site, const std::string& vm);
 // The images of VM `vm`'s disk on every site of the lab, removed (after it stopped).
 void RemoveLibvirtGuestDisk(const LabState& state, const std::string& vm);
 

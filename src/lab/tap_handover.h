@@ -19,8 +19,8 @@
 // and stops reading: measured, 3 frames queued in a stopped guest's tap leave 2 in it); that
 // queue goes with the source QEMU.
 //
-// Needs root (another process's descriptor) and a QEMU that opened the tap by name (its
-// /proc/PID/fdinfo names the tap: "iff: t-web").
+// Needs root (another process's descriptor) and a QEMU that holds the tap (its /proc/PID/fdinfo
+// names it: "iff: t-web"), opened by name or handed to it by libvirt.
 //
 // Thread safety: one TapHandover is used by one thread at a time.
 #pragma once

@@ -152,6 +152,21 @@ TEST(LibvirtDisksTest, TheLabGuestsDiskIsOneLocalQcow2ThatMovesWithIt) {
   EXPECT_TRUE(none->empty());
 }
 
+TEST(LibvirtDisksTest, TheLabGuestsTapIsNamedAsTheQemuDriversOnEveryHost) {
+  // The lab hands the frames waiting in the source's tap to the destination's tap of the same
+  // name (lab/tap_handover.h): libvirt's own names (vnet0, vnet1, ...) differ from host to host.
+  lab::GuestSpec guest = LabGuestWithADisk();
+  const std::string xml = lab::GuestDomainXml(guest, "/guest", "tcg", "br0");
+  const size_t nic = xml.find("<interface type='bridge'>");
+  ASSERT_NE(nic, std::string::npos) << xml;
+  const size_t target = xml.find("<target dev='t-web'/>", nic);
+  EXPECT_NE(target, std::string::npos) << xml;
+  EXPECT_LT(target, xml.find("</interface>", nic)) << xml;
+  guest.vm.name = "db-1";
+  EXPECT_NE(lab::GuestDomainXml(guest, "/guest", "tcg", "br0").find("<target dev='t-db-1'/>"),
+            std::string::npos);
+}
+
 TEST(LibvirtDisksTest, TheLabGuestsSharedDiskIsANetworkDiskThatStays) {
   lab::GuestSpec guest = LabGuestWithADisk();
   // What the lab's storage gives each protocol (lab::SharedDiskFor), and what libvirt must be

@@ -90,7 +90,7 @@ check "the client reaches the VM across the WAN" reaches "$IP"
 # in the source's tap is handed to the destination's (tap_handover.h). At most 3 pings lost
 # (qemu: 0-2 measured). Under libvirt the guest pauses longer under this load (90-128 ms against
 # 53-95 ms: libvirt's Finish is a call over the 20 ms link in the pause), so more pings meet the
-# pause: 1 lost in each of 3 runs (2026-12-05) since the lab hands over the tap of libvirt's
+# pause: 1 lost in each of 5 runs (2026-12-05) since the lab hands over the tap of libvirt's
 # QEMU too; 3-5 before (5 once in a clean-clone CI run beside a busy core), which this bound
 # would catch coming back.
 migrate_under_load "$IP" web b 3 2

@@ -146,12 +146,8 @@ class SteeringDriver : public hypervisor::Driver {
   // NotFound: no QEMU of the lab's to take frames from (a VM the lab did not start).
   Result<TapHandover> PrepareHandover(const hypervisor::VmInfo& vm, const std::string& from,
                                       const std::string& to) {
-    const LabSite* from_site = nullptr;
-    const LabSite* to_site = nullptr;
-    for (const LabSite& site : state_.sites) {
-      if (site.name == from) from_site = &site;
-      if (site.name == to) to_site = &site;
-    }
+    const LabSite* from_site = FindSite(state_, from);
+    const LabSite* to_site = FindSite(state_, to);
     if (from_site == nullptr || to_site == nullptr)
       return Status::NotFound("lab " + state_.name + " has no site '" +
                               (from_site == nullptr ? vm.host : to) + "'");

@@ -192,7 +192,7 @@ Result<int> LibvirtGuestPid(const LabState& state, const LabSite& site, const st
   // site's own run directory; a pid left by a QEMU that has exited names no process.
   const std::string path = HostDir(state, site) + "/run/qemu/" + vm + ".pid";
   const int pid = ReadPid(path);
-  if (pid <= 0 || kill(pid, 0) != 0)
+  if (!ProcessAlive(pid))
     return Status::NotFound("no QEMU of VM '" + vm + "' at site " + site.name + " (" + path + ")");
   return pid;
 }

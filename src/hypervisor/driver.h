@@ -320,7 +320,11 @@ class Driver {
   virtual MigrationResult Migrate(const std::string& name, const std::string& to_host,
                                   const MigrationOptions& options,
                                   const ProgressCallback& progress) = 0;
-  // Asks a running migration of `name` (possibly driven by another process) to stop.
+  // Asks a running migration of `name` (possibly driven by another process) to stop. OK means
+  // the request is where the migration will see it, at any phase before its switchover (its
+  // set-up and disk copy included): the migration then ends with the VM on its source and an
+  // error that says it was cancelled. A migration past the switch to post-copy cannot be
+  // cancelled (the guest runs on the destination); a VM that is not migrating is an error.
   virtual Status CancelMigration(const std::string& name) = 0;
   // Settles a VM whose migration was left behind by a process that died (the service killed in
   // the middle of a move): waits up to `timeout` for a migration that still runs, then keeps the

@@ -531,6 +531,31 @@ TEST_P(DriverTest, ACancelledMigrationLeavesTheVmOnItsSource) {
   ExpectRunsOnlyOn(vm_, A());
 }
 
+// A cancel as soon as the VM shows as migrating, while the driver still sets the move up (the
+// destination's QEMU starting): QEMU's own migrate_cancel does nothing before its `migrate`, so
+// a driver that only passed it on returned OK and the VM moved (seen on a slow CI machine, where
+// the setup outlasted the test above's 500 ms).
+TEST_P(DriverTest, ACancelDuringTheSetUpStillLeavesTheVmOnItsSource) {
+  if (!bed_->migrates() || !caps_.cancel || !caps_.bandwidth_limit)
+    GTEST_SKIP() << "no cancel, or no way to make a migration last";
+  ASSERT_TRUE(Start(vm_, A()).ok());
+  MigrationResult r;
+  std::thread migration = MigrateLater(vm_, B(), bed_->Slow(), &r);
+  const bool migrating = WaitMigrating(vm_);
+  Status cancelled = migrating ? driver().CancelMigration(vm_) : Status::Ok();
+  migration.join();
+  ASSERT_TRUE(migrating) << "the migration never showed as running";
+  EXPECT_TRUE(cancelled.ok()) << cancelled.message();
+  EXPECT_FALSE(r.completed);
+  EXPECT_NE(r.error.find("cancel"), std::string::npos) << r.error;
+  EXPECT_EQ(r.running_on, A());
+  ExpectRunsOnlyOn(vm_, A());
+  // The cancel was this migration's only: the next one is not cancelled by it.
+  MigrationResult later = driver().Migrate(vm_, B(), MigrationOptions{}, nullptr);
+  EXPECT_TRUE(later.completed) << later.error;
+  ExpectRunsOnlyOn(vm_, B());
+}
+
 TEST_P(DriverTest, ADeadDestinationFailsTheMigrationAndTheVmStaysOnItsSource) {
   if (!bed_->migrates() || !caps_.bandwidth_limit) GTEST_SKIP() << "no migrations to last";
   ASSERT_TRUE(Start(vm_, A()).ok());

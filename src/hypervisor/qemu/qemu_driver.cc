@@ -354,6 +354,10 @@ std::string QemuDriver::LockPath(const std::string& name) const {
   return config_.state_dir + "/vms/" + name + ".lock";
 }
 
+std::string QemuDriver::CancelMarkPath(const std::string& name) const {
+  return config_.state_dir + "/vms/" + name + ".cancel";
+}
+
 Result<QemuDriver::Record> QemuDriver::LoadRecord(const std::string& name) const {
   const std::string path = RecordPath(name);
   if (!PathExists(path)) return Status::NotFound("no VM is named '" + name + "'");
@@ -591,7 +595,7 @@ hypervisor::Capabilities QemuDriver::GetCapabilities() const {
   c.disk_copy = true;  // NBD export on the destination, blockdev-mirror from the source
   c.auto_converge = c.downtime_limit = c.bandwidth_limit = true;
   c.dirty_rate = true;        // calc-dirty-rate, page sampling
-  c.cancel = true;            // migrate_cancel, then the roll-back
+  c.cancel = true;            // by the migrating process, at any step before the switch
   c.recovery = true;          // Recover: a migration QEMU finished or dropped without its caller
   c.switchover_hooks = true;  // from the source's STOP and the destination's RESUME events
   c.delta_encoding = true;    // XBZRLE under greenshift's tuning
@@ -803,11 +807,29 @@ Status QemuDriver::CancelMigration(const std::string& name) {
   Result<Record> record = LoadRecord(name);
   if (!record.ok()) return record.status();
   if (record->migrating_to.empty()) return Status::Error("VM '" + name + "' is not migrating");
-  Result<std::unique_ptr<QmpClient>> qmp =
-      QmpClient::Connect(PathsFor(config_, name, record->site).query_socket, kQmpConnectTimeout);
-  if (!qmp.ok()) return qmp.status();
-  Result<json> cancelled = (*qmp)->Execute("migrate_cancel");
-  return cancelled.ok() ? Status::Ok() : cancelled.status();
+  if (record->postcopy) {
+    return Status::Conflict("VM '" + name +
+                            "' is in post-copy: it runs on its destination, and there is no "
+                            "way back; the migration ends by itself");
+  }
+  // The process that runs the migration holds the VM's lock from its start to its end, and is
+  // the one that cancels: it knows the phase. QEMU's own migrate_cancel, sent from here, did
+  // nothing before that process issued `migrate` (the destination starting, the disk copied),
+  // and the migration then ran to its end (measured: a cancel 500 ms into a migration whose
+  // set-up took longer returned OK and the VM moved); it would also race a switch to post-copy.
+  {
+    Result<FileLock> unheld = FileLock::TryAcquire(LockPath(name), "VM '" + name + "'");
+    if (unheld.ok()) {
+      Result<Record> now = LoadRecord(name);
+      if (now.ok() && now->migrating_to.empty())
+        return Status::Error("VM '" + name + "' is not migrating");
+      return Status::Error("no process runs the migration of VM '" + name +
+                           "' any more (was it killed?): `greenshift vm recover " + name +
+                           "` settles it");
+    }
+  }
+  // Seen by Migrate at its next step (every 20 ms while QEMU copies), or before its `migrate`.
+  return WriteFileAtomic(CancelMarkPath(name), "cancel\n");
 }
 
 namespace {
@@ -1005,6 +1027,20 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
 
   Result<FileLock> lock = FileLock::TryAcquire(LockPath(name), "VM '" + name + "'");
   if (!lock.ok()) return fail(lock.error());
+  // A cancel mark is this migration's only from the moment the record says it migrates (below;
+  // CancelMigration refuses a VM that does not): one left by an earlier migration goes now, and
+  // this one's goes as it ends (declared after the lock, so removed before the lock is let go).
+  (void)RemoveFile(CancelMarkPath(name));
+  struct RemoveOnExit {
+    std::string path;
+    ~RemoveOnExit() { (void)RemoveFile(path); }
+  } remove_cancel_mark{CancelMarkPath(name)};
+  // By the caller's flag, or by CancelMigration (perhaps from another process), whose mark is
+  // looked for at every step until QEMU's own cancel can take over and once after.
+  auto cancel_asked = [&]() {
+    return (options.cancel_requested && options.cancel_requested->load()) ||
+           PathExists(CancelMarkPath(name));
+  };
   Result<Record> loaded = LoadRecord(name);
   if (!loaded.ok()) return fail(loaded.error());
   Record record = *loaded;
@@ -1118,6 +1154,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       !launched.ok()) {
     return roll_back(launched.message());
   }
+  if (cancel_asked()) return roll_back("migration was cancelled");
 
   Result<std::unique_ptr<QmpClient>> destination_connect =
       QmpClient::Connect(destination_paths.control_socket, kQmpConnectTimeout);
@@ -1178,9 +1215,6 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   }
 
   const SteadyTime deadline = started + options.timeout;
-  auto cancel_asked = [&]() {
-    return options.cancel_requested && options.cancel_requested->load();
-  };
   if (options.mode == MigrationMode::kOffline) {
     // Regular migration: stop the guest first, then copy everything once.
     if (Result<json> r = source_qmp->Execute("stop"); !r.ok()) return roll_back(r.error());
@@ -1376,6 +1410,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   }
 
   const std::string uri = "tcp:" + destination.migration_address + ":" + std::to_string(port);
+  if (cancel_asked()) return roll_back("migration was cancelled");
   // Under greenshift's tuning the stream is greenshift's connection, made from the source's site
   // and handed to its QEMU, with little room for data not yet sent (kStreamUnsentBytes); QEMU's
   // defaults connect it themselves, as libvirt's do.
@@ -1637,8 +1672,8 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     }
     if (watch.status == "cancelled") return roll_back("migration was cancelled");
     if (InstancePid(name, destination.name) == 0) {
-      // A cancel (CancelMigration from another process) ends the destination too, at once: ask
-      // the source how its migration ended before blaming the destination.
+      // A migrate_cancel sent to the source by someone else (by hand over QMP) ends the
+      // destination too, at once: ask the source how its migration ended before blaming it.
       if (Result<json> info = source_qmp->Execute("query-migrate"); info.ok()) {
         const std::string status = info->value("status", std::string());
         if (status == "cancelled" || status == "cancelling")
@@ -1647,7 +1682,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       return roll_back("the destination QEMU on site " + destination.name +
                        " exited during the migration");
     }
-    if (options.cancel_requested && options.cancel_requested->load() && !cancelled) {
+    if (cancel_asked() && !cancelled) {
       cancelled = true;
       return roll_back("migration was cancelled");
     }

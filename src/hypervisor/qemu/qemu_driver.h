@@ -119,6 +119,9 @@ class QemuDriver : public hypervisor::Driver {
   Status SaveRecord(const Record& record) const;
   std::string RecordPath(const std::string& name) const;
   std::string LockPath(const std::string& name) const;
+  // A file CancelMigration leaves for the process that runs the migration: QEMU's own
+  // migrate_cancel does nothing before its `migrate` (the disk copy, the destination's start).
+  std::string CancelMarkPath(const std::string& name) const;
   Status CreateTap(const QemuSite& site, const std::string& vm) const;
   void RemoveTap(const QemuSite& site, const std::string& vm) const;
   // Starts QEMU for `machine` on `site` and waits until its QMP answers.

@@ -316,6 +316,23 @@ class DriverTest : public ::testing::TestWithParam<std::string> {
     return false;
   }
 
+  // Moves the VM (on A) slowly to B, cancels the move `after` it shows as migrating, and checks
+  // that the cancel was taken and the move ended, cancelled, with the VM on A only.
+  void ExpectCancelLeavesTheVmOnA(milliseconds after) {
+    MigrationResult r;
+    std::thread migration = MigrateLater(vm_, B(), bed_->Slow(), &r);
+    const bool migrating = WaitMigrating(vm_);
+    std::this_thread::sleep_for(after);
+    Status cancelled = migrating ? driver().CancelMigration(vm_) : Status::Ok();
+    migration.join();
+    ASSERT_TRUE(migrating) << "the migration never showed as running";
+    EXPECT_TRUE(cancelled.ok()) << cancelled.message();
+    EXPECT_FALSE(r.completed);
+    EXPECT_NE(r.error.find("cancel"), std::string::npos) << r.error;
+    EXPECT_EQ(r.running_on, A());
+    ExpectRunsOnlyOn(vm_, A());
+  }
+
   Bed* bed_ = nullptr;
   Capabilities caps_;
   std::string vm_;
@@ -507,19 +524,9 @@ TEST_P(DriverTest, ACancelledMigrationLeavesTheVmOnItsSource) {
   if (!bed_->migrates() || !caps_.cancel || !caps_.bandwidth_limit)
     GTEST_SKIP() << "no cancel, or no way to make a migration last";
   ASSERT_TRUE(Start(vm_, A()).ok());
-  MigrationResult r;
-  std::thread migration = MigrateLater(vm_, B(), bed_->Slow(), &r);
-  const bool migrating = WaitMigrating(vm_);
-  std::this_thread::sleep_for(milliseconds(500));
-  Status cancelled = driver().CancelMigration(vm_);
-  migration.join();
-  ASSERT_TRUE(migrating) << "the migration never showed as running";
-  EXPECT_TRUE(cancelled.ok()) << cancelled.message();
-  EXPECT_FALSE(r.completed);
-  EXPECT_NE(r.error.find("cancel"), std::string::npos) << r.error;
-  EXPECT_EQ(r.running_on, A());
-  ExpectRunsOnlyOn(vm_, A());
+  ExpectCancelLeavesTheVmOnA(milliseconds(500));
   // The cancel flag of the options does the same, from the caller's side.
+  MigrationResult r;
   std::atomic<bool> stop{false};
   MigrationOptions options = bed_->Slow();
   options.cancel_requested = &stop;
@@ -539,17 +546,7 @@ TEST_P(DriverTest, ACancelDuringTheSetUpStillLeavesTheVmOnItsSource) {
   if (!bed_->migrates() || !caps_.cancel || !caps_.bandwidth_limit)
     GTEST_SKIP() << "no cancel, or no way to make a migration last";
   ASSERT_TRUE(Start(vm_, A()).ok());
-  MigrationResult r;
-  std::thread migration = MigrateLater(vm_, B(), bed_->Slow(), &r);
-  const bool migrating = WaitMigrating(vm_);
-  Status cancelled = migrating ? driver().CancelMigration(vm_) : Status::Ok();
-  migration.join();
-  ASSERT_TRUE(migrating) << "the migration never showed as running";
-  EXPECT_TRUE(cancelled.ok()) << cancelled.message();
-  EXPECT_FALSE(r.completed);
-  EXPECT_NE(r.error.find("cancel"), std::string::npos) << r.error;
-  EXPECT_EQ(r.running_on, A());
-  ExpectRunsOnlyOn(vm_, A());
+  ExpectCancelLeavesTheVmOnA(milliseconds(0));
   // The cancel was this migration's only: the next one is not cancelled by it.
   MigrationResult later = driver().Migrate(vm_, B(), MigrationOptions{}, nullptr);
   EXPECT_TRUE(later.completed) << later.error;

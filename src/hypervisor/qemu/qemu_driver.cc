@@ -1472,7 +1472,6 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   };
 
   SteadyTime next_query = SteadyNow();
-  bool cancelled = false;
   bool disk_switched = false;
   int64_t last_ram_sent = -1;
   int next_raise_pass = kRaisePasses;
@@ -1682,10 +1681,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       return roll_back("the destination QEMU on site " + destination.name +
                        " exited during the migration");
     }
-    if (cancel_asked() && !cancelled) {
-      cancelled = true;
-      return roll_back("migration was cancelled");
-    }
+    if (cancel_asked()) return roll_back("migration was cancelled");
     if (watch.status == "active" && result.downtime_target_ms > 0 &&
         result.downtime_target_ms < options.max_downtime_ms && watch.last_info.contains("ram")) {
       // Not converging: every kRaisePasses passes QEMU still expects more downtime than the

@@ -7,8 +7,8 @@
 # post-copy, 0 HTTP failures, the guest paused under 80 ms, stopping it (QEMU's flush of
 # the disks) under 20 ms as the destination's image was kept synced, every record the
 # guest acknowledged on its disk afterwards (0 missing, 0 torn), nothing left on the source, no
-# NBD export open. Back (untimed; the disk over 300 Mbit/s, the memory over 100), the images of source and
-# destination compare identical at the switch. Then the caller is killed at the pause before
+# NBD export open. Back (untimed; the disk over 300 Mbit/s, the memory over 100), the images
+# of source and destination compare identical at the switch. Then the caller is killed at the pause before
 # the switch: `vm recover` keeps the VM on its source, its disk whole, and a later migration
 # completes.
 # Under libvirt (libvirt.storage_postcopy) libvirt copies the disk and ends its mirror at the

@@ -8,9 +8,9 @@
 # the disks) under 20 ms as the destination's image was kept synced, every record the
 # guest acknowledged on its disk afterwards (0 missing, 0 torn), nothing left on the source, no
 # NBD export open. Back (untimed; the disk over 300 Mbit/s, the memory over 100), the images
-# of source and destination compare identical at the switch. Then the caller is killed at the pause before
-# the switch: `vm recover` keeps the VM on its source, its disk whole, and a later migration
-# completes.
+# of source and destination compare identical at the switch. Then the caller is killed at the
+# pause before the switch: `vm recover` keeps the VM on its source, its disk whole, and a later
+# migration completes.
 # Under libvirt (libvirt.storage_postcopy) libvirt copies the disk and ends its mirror at the
 # pause before the switch: the guest writing 1 MB/s, the same moves there and back by
 # post-copy, every acknowledged record on the disk, the images moved; under HTTP load without
@@ -125,20 +125,25 @@ check "its image on a is gone (the disk moved)" test ! -e "$DISKS/a/web.qcow2"
 check "its image is on b" test -f "$DISKS/b/web.qcow2"
 check "no NBD export is left listening on b" no_nbd_listening b
 
-# The moves that follow are not timed: over 300 Mbit/s, where the 32 MiB rewritten at 50 MB/s
-# nearly always keep pre-copy from converging (not always: their memory goes over 100), and the
-# disk, by now written all over (its records fill it round), copies in a third of the time it
-# took at 100 (the last copy took 100 s there).
+# The moves that follow are not timed. Their disk, by now written all over (its records fill it
+# round), copies over 300 Mbit/s in a third of the time it took at 100 (the last copy took 100 s
+# there). Their memory goes over 100, where pre-copy cannot converge and the switch to post-copy
+# is sure: over 300 the 32 MiB rewritten at 50 MB/s nearly converge (pass 3 began with 85 % of
+# what pass 2 began with in one run, and the switch comes at 80 %), and once in CI a pass sent
+# compressed caught up and the pause came with no switch asked for.
 "$G" lab link a b --bandwidth-mbit 300
+# Narrows the link to 100 Mbit/s once the caller's progress lines (file $1) show the memory's
+# copy begun.
+memory_over_100_mbit() {
+  wait_for_line "$1" " copying " 300
+  "$G" lab link a b --bandwidth-mbit 100
+}
 
-# Back to a, still writing: the images compared at the pause before the switch. The disk copies
-# over 300 Mbit/s, the memory over 100, where pre-copy cannot converge (over 300 it nearly can:
-# pass 3 began with 85 % of what pass 2 began with in one run, and the switch comes at 80 %).
+# Back to a, still writing: the images compared at the pause before the switch.
 "$G" migrate web --to a --live --postcopy --compare-disks --json >"$TEST_TMP/back.json" \
   2>"$TEST_TMP/back.err" &
 back_pid=$!
-wait_for_line "$TEST_TMP/back.err" " copying " 300
-"$G" lab link a b --bandwidth-mbit 100
+memory_over_100_mbit "$TEST_TMP/back.err"
 wait "$back_pid" || true
 "$G" lab link a b --bandwidth-mbit 300
 jq -c 'del(.events)' "$TEST_TMP/back.json"
@@ -154,11 +159,7 @@ check_disk_clean web
 "$G" migrate web --to b --live --postcopy --compare-disks --json >/dev/null \
   2>"$TEST_TMP/killed.err" &
 migrate_pid=$!
-# As on the way back, the memory over 100 Mbit/s: over 300, once in CI, a pass sent compressed
-# caught up, the pause came with no switch asked for, and this case tested the plain pre-copy
-# pause instead.
-wait_for_line "$TEST_TMP/killed.err" " copying " 300
-"$G" lab link a b --bandwidth-mbit 100
+memory_over_100_mbit "$TEST_TMP/killed.err"
 for _ in $(seq 12000); do
   pgrep -f "qemu-img compare -U $DISKS/" >/dev/null && break
   sleep 0.01

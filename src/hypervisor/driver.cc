@@ -152,6 +152,22 @@ std::optional<std::string> PrecopyStuck(int pass, int64_t remaining_bytes,
          " MiB: pre-copy was not converging";
 }
 
+double MedianCopyRate(const std::vector<CopyReading>& readings, double span_ms, size_t min_spans) {
+  std::vector<double> rates;
+  size_t begin = 0;
+  for (size_t i = 1; i < readings.size(); ++i) {
+    const double ms = readings[i].at_ms - readings[begin].at_ms;
+    if (ms < span_ms || ms <= 0) continue;
+    const int64_t bytes = std::max<int64_t>(0, readings[i].done_bytes - readings[begin].done_bytes);
+    rates.push_back(static_cast<double>(bytes) * 1000.0 / ms);
+    begin = i;
+  }
+  if (rates.empty() || rates.size() < min_spans) return 0;
+  std::sort(rates.begin(), rates.end());
+  const size_t middle = rates.size() / 2;
+  return rates.size() % 2 == 1 ? rates[middle] : (rates[middle - 1] + rates[middle]) / 2;
+}
+
 nlohmann::json ToJson(const MigrationResult& result) {
   auto number_or_null = [](double value) -> nlohmann::json {
     if (value < 0) return nullptr;
@@ -205,6 +221,7 @@ nlohmann::json ToJson(const MigrationResult& result) {
   if (!result.disk_copy_mode.empty()) {
     j["disk"] = {{"bytes", result.disk_bytes},
                  {"copy_ms", number_or_null(result.disk_copy_ms)},
+                 {"rate_bytes_s", number_or_null(result.disk_rate_bytes_s)},
                  {"copy_mode", result.disk_copy_mode}};
     if (!result.disk_compare.empty()) j["disk"]["compare_at_switchover"] = result.disk_compare;
     if (!result.disk_left_behind.empty()) j["disk"]["left_behind"] = result.disk_left_behind;

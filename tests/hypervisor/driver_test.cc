@@ -1,5 +1,6 @@
 // The neutral helpers every driver shares: what greenshift's tuning asks of a delta encoder,
-// how a migration's own share of its counters is found, and when pre-copy is stuck.
+// how a migration's own share of its counters is found, when pre-copy is stuck, and how fast a
+// copy went.
 #include "hypervisor/driver.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace greenshift::hypervisor {
 namespace {
@@ -81,6 +83,62 @@ TEST(PrecopyStuckTest, ConvergingEarlyOrUnknownIsNotStuck) {
   EXPECT_FALSE(PrecopyStuck(3, 0, 100));  // nothing left: it converged
   // No overflow for the largest guests: 4 TiB left of 4 TiB.
   EXPECT_TRUE(PrecopyStuck(3, int64_t{4} << 40, int64_t{4} << 40));
+}
+
+// A QEMU mirror over a 100 Mbit/s link: its progress moves a whole 1 MiB request at a time,
+// one every 83.9 ms at 12.5 MB/s, and the driver reads it every 100-120 ms (its loop polls
+// every 20 ms). Over spans of a second the rate is the link's; the median over each reading's
+// span, as the driver took it before, reads 1 MiB per 100-120 ms.
+TEST(MedianCopyRateTest, ARequestAtATimeReadsAsTheLinksRateOverSeconds) {
+  constexpr double kLinkBytesS = 12.5e6;
+  constexpr int64_t kRequest = int64_t{1} << 20;
+  std::vector<CopyReading> readings;
+  double at_ms = 0;
+  for (int i = 0; at_ms < 40000; ++i) {
+    const int64_t requests = static_cast<int64_t>(at_ms / 1000 * kLinkBytesS / kRequest);
+    readings.push_back({at_ms, requests * kRequest});
+    at_ms += 100 + 10 * (i * 7 % 3);  // 100, 110 or 120 ms
+  }
+  EXPECT_NEAR(MedianCopyRate(readings, 1000, 5), kLinkBytesS, 0.03 * kLinkBytesS);
+  EXPECT_LT(MedianCopyRate(readings, 50, 5), 0.9 * kLinkBytesS);
+}
+
+// 256 MiB of data at 10 MB/s, then the rest of a 1 GiB disk, all zeros, skipped within one
+// reading, and a link cut for 3 s: the rate is the data's.
+TEST(MedianCopyRateTest, ZerosSkippedAtOnceAndAStallAreOutliers) {
+  std::vector<CopyReading> readings;
+  int64_t done = 0;
+  for (int i = 0; i <= 300; ++i) {
+    const double at_ms = 100.0 * i;
+    if (i == 150) done += int64_t{768} << 20;    // the zeros
+    if (i < 200 || i >= 230) done += 1'000'000;  // 10 MB/s, but for 3 s
+    readings.push_back({at_ms, done});
+  }
+  EXPECT_NEAR(MedianCopyRate(readings, 1000, 5), 10e6, 1);
+}
+
+TEST(MedianCopyRateTest, TooShortACopyTellsNothing) {
+  EXPECT_EQ(MedianCopyRate({}, 1000, 5), 0);
+  EXPECT_EQ(MedianCopyRate({{0, 0}}, 1000, 1), 0);
+  // 4.5 s of readings: four whole spans of a second, fewer than five.
+  std::vector<CopyReading> readings;
+  for (int i = 0; i <= 45; ++i) readings.push_back({100.0 * i, int64_t{1'000'000} * i});
+  EXPECT_EQ(MedianCopyRate(readings, 1000, 5), 0);
+  EXPECT_NEAR(MedianCopyRate(readings, 1000, 4), 10e6, 1);
+}
+
+// Spans of 1, 2, 3 and 4 MB a second: the middle two's mean. A count that went down (a
+// reading from a restarted job) is no progress, never a negative rate.
+TEST(MedianCopyRateTest, AnEvenCountTakesTheMiddleTwosMeanAndNothingIsNegative) {
+  const std::vector<CopyReading> readings = {
+      {0, 0}, {1000, 1'000'000}, {2000, 3'000'000}, {3000, 6'000'000}, {4000, 10'000'000}};
+  EXPECT_NEAR(MedianCopyRate(readings, 1000, 4), 2.5e6, 1);
+  const std::vector<CopyReading> fell = {{0, 5'000'000}, {1000, 1'000'000}, {2000, 1'000'000}};
+  EXPECT_EQ(MedianCopyRate(fell, 1000, 2), 0);
+  // Readings closer than the span are joined: two spans of 1.5 s here.
+  const std::vector<CopyReading> close = {
+      {0, 0}, {500, 500'000}, {1500, 1'500'000}, {2000, 2'000'000}, {3000, 3'000'000}};
+  EXPECT_NEAR(MedianCopyRate(close, 1000, 2), 1e6, 1);
 }
 
 }  // namespace

@@ -1267,11 +1267,8 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     SteadyTime next_disk_query = disk_started;
     int64_t last_offset = -1;
     SteadyTime last_advance = disk_started;
-    // The copy's rate in each 100 ms: its median is the link's rate (spans of zeros, skipped at
-    // once, are the few outliers).
-    std::vector<double> rate_samples;
-    int64_t sampled_offset = 0;
-    SteadyTime sampled_at = disk_started;
+    // The copy's progress, read every 100 ms: its rate is the link's (MedianCopyRate).
+    std::vector<hypervisor::CopyReading> copy_readings;
     while (!watch.mirror_ready) {
       Result<std::vector<QmpEvent>> events = source_qmp->PollEvents(milliseconds(20));
       if (!events.ok()) {
@@ -1295,13 +1292,7 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
             watch.mirror_offset = job.value("offset", int64_t{0});
             watch.mirror_length = job.value("len", int64_t{0});
           }
-          const double seconds = MillisBetween(sampled_at, now) / 1000.0;
-          if (seconds > 0.05 && watch.mirror_offset > sampled_offset) {
-            rate_samples.push_back(static_cast<double>(watch.mirror_offset - sampled_offset) /
-                                   seconds);
-          }
-          sampled_offset = watch.mirror_offset;
-          sampled_at = now;
+          copy_readings.push_back({MillisBetween(disk_started, now), watch.mirror_offset});
         }
         if (progress) {
           MigrationProgress p;
@@ -1335,11 +1326,10 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
       }
     }
     result.disk_copy_ms = MillisBetween(disk_started, SteadyNow());
-    if (rate_samples.size() >= 10) {
-      std::nth_element(rate_samples.begin(), rate_samples.begin() + rate_samples.size() / 2,
-                       rate_samples.end());
-      link_estimate_bytes_s = rate_samples[rate_samples.size() / 2];
-    }
+    // Over spans of a second, at least five of them: a shorter copy tells too little, and QEMU
+    // then measures the bandwidth itself.
+    link_estimate_bytes_s = hypervisor::MedianCopyRate(copy_readings, 1000, 5);
+    if (link_estimate_bytes_s > 0) result.disk_rate_bytes_s = link_estimate_bytes_s;
     if (options.disk_copy_mode == hypervisor::DiskCopyMode::kAuto) {
       // Caught up: from now on every guest write reaches both disks before it completes, so the
       // copy cannot fall behind during the memory copy and ends at once at the switchover.

@@ -107,8 +107,8 @@ check "the disk was copied first (64 MiB at least)" \
 # have: 100 Mbit/s (12.5 MB/s, 12.0 of it the copy's data, measured), not the 9.0 MB/s read
 # when it was the median of each 100 ms reading (one 1 MiB request, or two, in each).
 rate=$(jqr "$M" '.disk.rate_bytes_s // -1')
-check "the disk's copy measured the link's 12.5 MB/s to within 15 % ($rate bytes/s)" \
-  awk -v r="$rate" 'BEGIN { exit !(r > 0.85 * 12.5e6 && r < 1.15 * 12.5e6) }'
+check "the disk's copy measured the link's 12.5 MB/s to within 20 % ($rate bytes/s)" \
+  awk -v r="$rate" 'BEGIN { exit !(r > 0.8 * 12.5e6 && r < 1.2 * 12.5e6) }'
 paused=$(jqr "$M" '.paused_ms // -1')
 check "the guest paused under 80 ms ($paused ms)" \
   awk -v p="$paused" 'BEGIN { exit !(p >= 0 && p < 80) }'

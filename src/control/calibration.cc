@@ -35,6 +35,13 @@ double StreamThroughput(const hypervisor::MigrationResult& result) {
   return static_cast<double>(result.bytes) / (copy_ms / 1000);
 }
 
+double LinkThroughput(const hypervisor::MigrationResult& result) {
+  const double stream = StreamThroughput(result);
+  if (stream <= 0 || result.disk_copy_mode.empty()) return stream;
+  const double disk = result.disk_rate_bytes_s;
+  return disk > 0 && std::isfinite(disk) ? disk : -1;
+}
+
 Calibration::Calibration(placement::Problem configured, CalibrationOptions options)
     : configured_(std::move(configured)), options_(options) {}
 
@@ -42,7 +49,7 @@ bool Calibration::ObserveMove(size_t vm, size_t from, size_t to,
                               const hypervisor::MigrationResult& result) {
   const size_t sites = configured_.sites.size();
   if (from >= sites || to >= sites || from == to || vm >= configured_.vms.size()) return false;
-  const double bytes_s = StreamThroughput(result);
+  const double bytes_s = LinkThroughput(result);
   const bool link = bytes_s > 0 && std::isfinite(bytes_s);
   // A live move scans all of the memory once: what it found zero is the memory's (never more
   // than the VM has; a driver that says more is broken, and ignored).

@@ -1,7 +1,8 @@
 // What the system has measured of its own moves, so the next ones are priced from the links and
 // the guests as they are, not as configured:
 //   - a link's throughput: what a completed live move's stream carried (its memory bytes over
-//     the time the source was copying, StreamThroughput), the median of the link's last moves;
+//     the time the source was copying, StreamThroughput), or for a VM whose disk was copied
+//     along what its disk copy carried (LinkThroughput), the median of the link's last moves;
 //     a link measured one way stands for the other way until that is measured too;
 //   - a VM's dirty rate: sampled by the driver (QEMU's page sampling, calc-dirty-rate) just
 //     before the VM moves, the median of its last samples;
@@ -51,6 +52,15 @@ namespace greenshift::control {
 // post-copy that recovered from a broken link (its time is the outage's).
 double StreamThroughput(const hypervisor::MigrationResult& result);
 
+// What a completed live migration measured of its link, bytes/s: its stream's throughput
+// (StreamThroughput), but for a VM whose disk was copied along the disk copy's rate
+// (MigrationResult::disk_rate_bytes_s), or -1 without one (a driver that does not measure it,
+// a copy too short to tell). Such a VM's memory stream shared the link with the guest's
+// mirrored writes (12.5 MB/s of link, 7.6 of it the stream's beside 5 MB/s of writes, in the
+// lab), which the model takes off the link's bandwidth again; its disk copy had the link to
+// itself (the guest's writes stayed on its source, copied later by the same copy).
+double LinkThroughput(const hypervisor::MigrationResult& result);
+
 struct CalibrationOptions {
   size_t window = 5;  // the median of a link's (a VM's) last `window` measurements
 };
@@ -84,8 +94,8 @@ class Calibration {
  public:
   explicit Calibration(placement::Problem configured, CalibrationOptions options = {});
 
-  // A move of VM `vm` from site `from` to site `to` ended with `result`: its stream's throughput
-  // becomes the link's measurement when it says one (StreamThroughput), what it found zero of
+  // A move of VM `vm` from site `from` to site `to` ended with `result`: what it measured of the
+  // link becomes the link's measurement when it says one (LinkThroughput), what it found zero of
   // the VM's memory (result.zero_bytes) and what a page sent again cost on the wire
   // (hypervisor::ResentWireFraction) the VM's, and its pause (result.paused_ms, else the
   // hypervisor's downtime) less the model's the link's switchover, when it completed live. True

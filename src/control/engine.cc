@@ -75,7 +75,7 @@ int Engine::VmIndex(const std::string& name) const {
 
 void Engine::MoveEnded(const MoveOrder& order, const MoveOutcome& outcome) {
   accountant_->MoveEnded(outcome, order.move.from, order.move.to);
-  // What the move's stream carried prices the link's next moves (calibration.h); one that
+  // What the move measured of the link prices its next moves (calibration.h); one that
   // failed can still say what the VM's pages sent again cost.
   if (calibrate_)
     calibration_->ObserveMove(order.move.vm, order.move.from, order.move.to, outcome.result);

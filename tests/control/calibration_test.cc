@@ -1,6 +1,7 @@
-// What the moves measured prices the next ones (control/calibration.h): a link's stream
-// throughput from completed moves, a VM's dirty rate from samples, and a model that, priced on
-// them, predicts the sim driver's moves over a link that is not what the configuration says.
+// What the moves measured prices the next ones (control/calibration.h): a link's throughput
+// from completed moves (their stream's, or their copied disk's), a VM's dirty rate from samples,
+// and a model that, priced on them, predicts the sim driver's moves over a link that is not what
+// the configuration says.
 #include "control/calibration.h"
 
 #include <gtest/gtest.h>
@@ -100,6 +101,42 @@ TEST(CalibrationTest, ALinkIsPricedOnTheMedianOfItsLastMovesAndStandsForTheWayBa
   EXPECT_NEAR(links[0].measured_bytes_s, 30e6, 1);
   // The round trip is the configured one: a measured stream already ran through it.
   EXPECT_EQ(c.Priced().LinkBetween(0, 1).rtt_s, 0);
+}
+
+// The lab's 5 MB/s guest with its disk copied along, over 100 Mbit/s: its memory's stream
+// carried 7.6 MB/s beside the guest's mirrored writes, its disk copy 12 MB/s alone. The link is
+// the disk copy's figure: priced on the stream's, the model would take the writes off the link
+// a second time (7.6 - 5 MB/s for the next such VM's memory).
+TEST(CalibrationTest, AVmWhoseDiskMovedMeasuresTheLinkByItsDiskCopy) {
+  MigrationResult moved = Copied(100'000'000, 0, 13'158);
+  moved.disk_copy_mode = "auto";
+  moved.disk_rate_bytes_s = 12e6;
+  EXPECT_NEAR(StreamThroughput(moved), 7.6e6, 1e3);
+  EXPECT_NEAR(LinkThroughput(moved), 12e6, 1e-6);
+  Calibration c(ThreeSites());
+  EXPECT_TRUE(c.ObserveMove(0, 0, 1, moved));
+  EXPECT_NEAR(c.Priced().LinkBetween(0, 1).bandwidth_bytes_s, 12e6, 1e-6);
+
+  // A disk copy that measured nothing (libvirt's, or too short): the stream does not stand in.
+  MigrationResult unmeasured = moved;
+  unmeasured.disk_rate_bytes_s = -1;
+  EXPECT_EQ(LinkThroughput(unmeasured), -1);
+  for (double broken : {std::nan(""), std::numeric_limits<double>::infinity()}) {
+    unmeasured.disk_rate_bytes_s = broken;
+    EXPECT_EQ(LinkThroughput(unmeasured), -1) << broken;
+  }
+  unmeasured.disk_rate_bytes_s = -1;
+  unmeasured.zero_bytes = -1;  // nothing else to say either
+  EXPECT_FALSE(c.ObserveMove(0, 0, 1, unmeasured));
+  EXPECT_EQ(c.Links()[0].moves, 1);
+  // Without a disk copied along, the stream is the link's measure, as before; and a failed
+  // move's disk copy says nothing of the link (as its stream says nothing).
+  MigrationResult diskless = moved;
+  diskless.disk_copy_mode.clear();
+  EXPECT_NEAR(LinkThroughput(diskless), 7.6e6, 1e3);
+  MigrationResult failed = moved;
+  failed.completed = false;
+  EXPECT_EQ(LinkThroughput(failed), -1);
 }
 
 TEST(CalibrationTest, WhatSaysNothingOrIsBrokenChangesNothing) {

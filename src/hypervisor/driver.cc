@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <utility>
+
+#include "core/stats.h"
 
 namespace greenshift::hypervisor {
 
@@ -163,9 +166,7 @@ double MedianCopyRate(const std::vector<CopyReading>& readings, double span_ms, 
     begin = i;
   }
   if (rates.empty() || rates.size() < min_spans) return 0;
-  std::sort(rates.begin(), rates.end());
-  const size_t middle = rates.size() / 2;
-  return rates.size() % 2 == 1 ? rates[middle] : (rates[middle - 1] + rates[middle]) / 2;
+  return Median(std::move(rates));
 }
 
 nlohmann::json ToJson(const MigrationResult& result) {

@@ -1083,8 +1083,6 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
   // last wrote the image back (up to 30 s of it) went to the disk inside the guest's pause
   // (measured: 27-34 ms of a 56-66 ms pause; 7-11 ms with it synced every 100 ms).
   std::unique_ptr<BackgroundFsync> destination_sync;
-  // What the disk copy measured of the link (0: it was too short to tell).
-  double link_estimate_bytes_s = 0;
   // The phase a failure happened in, for its message.
   std::string phase = "setup";
   // Ends what the migration put on the destination (QEMU, tap, disk image) and records that
@@ -1328,8 +1326,8 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
     result.disk_copy_ms = MillisBetween(disk_started, SteadyNow());
     // Over spans of a second, at least five of them: a shorter copy tells too little, and QEMU
     // then measures the bandwidth itself.
-    link_estimate_bytes_s = hypervisor::MedianCopyRate(copy_readings, 1000, 5);
-    if (link_estimate_bytes_s > 0) result.disk_rate_bytes_s = link_estimate_bytes_s;
+    if (const double rate = hypervisor::MedianCopyRate(copy_readings, 1000, 5); rate > 0)
+      result.disk_rate_bytes_s = rate;
     if (options.disk_copy_mode == hypervisor::DiskCopyMode::kAuto) {
       // Caught up: from now on every guest write reaches both disks before it completes, so the
       // copy cannot fall behind during the memory copy and ends at once at the switchover.
@@ -1386,12 +1384,12 @@ MigrationResult QemuDriver::Migrate(const std::string& name, const std::string& 
         {"downtime-limit", options.downtime_limit_ms},
         {"avail-switchover-bandwidth", 0},  // 0: QEMU measures it
         {"xbzrle-cache-size", hypervisor::DeltaCacheBytes(record.machine.spec.memory_mib)}};
-    if (link_estimate_bytes_s > 0) {
+    if (result.disk_rate_bytes_s > 0) {
       // While the memory is copied the guest's disk writes share the link, so QEMU measures
       // less bandwidth than the switchover will have (the guest is paused then: no writes) and
       // judges the last round too long to stop for. Tell it what the disk copy measured.
       parameters["avail-switchover-bandwidth"] =
-          static_cast<int64_t>(std::min(link_estimate_bytes_s, static_cast<double>(bandwidth)));
+          static_cast<int64_t>(std::min(result.disk_rate_bytes_s, static_cast<double>(bandwidth)));
     }
     if (Result<json> r = source_qmp->Execute("migrate-set-parameters", parameters); !r.ok()) {
       return roll_back(r.error());

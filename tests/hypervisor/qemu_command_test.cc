@@ -54,6 +54,32 @@ TEST(QemuCommandTest, SourceAndDestinationDifferOnlyInIncoming) {
   EXPECT_NE(After(source, "-pidfile"), After(destination, "-pidfile"));
 }
 
+TEST(QemuCommandTest, TheStateGoesWithoutItsDescriptionUnlessTheRecordSaysOtherwise) {
+  // A machine greenshift starts now leaves QEMU's ~100 KB description of the device state out
+  // of the pause; source and destination are started alike, from the same record.
+  const Machine machine = Spec();
+  EXPECT_EQ(After(BuildQemuCommand(Config(), machine, Config().sites[0], false), "-machine"),
+            "pc,suppress-vmdesc=on");
+  EXPECT_EQ(After(BuildQemuCommand(Config(), machine, Config().sites[1], true), "-machine"),
+            "pc,suppress-vmdesc=on");
+  // Its record keeps the setting.
+  const Machine back = MachineFromJson(MachineToJson(machine));
+  EXPECT_TRUE(back.suppress_vmdesc);
+  EXPECT_EQ(After(BuildQemuCommand(Config(), back, Config().sites[1], true), "-machine"),
+            "pc,suppress-vmdesc=on");
+  // A record written before the setting existed is of a QEMU that sends the description: its
+  // destination must expect it too (else it stops reading before the source has sent it all).
+  nlohmann::json old_record = MachineToJson(machine);
+  old_record.erase("suppress_vmdesc");
+  const Machine old = MachineFromJson(old_record);
+  EXPECT_FALSE(old.suppress_vmdesc);
+  EXPECT_EQ(After(BuildQemuCommand(Config(), old, Config().sites[1], true), "-machine"), "pc");
+  // The rest of the machine reads back as it was written.
+  EXPECT_EQ(old.mac, machine.mac);
+  EXPECT_EQ(old.kernel_append, machine.kernel_append);
+  EXPECT_EQ(old.spec.memory_mib, machine.spec.memory_mib);
+}
+
 TEST(QemuCommandTest, KernelCommandLineCarriesTheGuestSettings) {
   const auto argv = BuildQemuCommand(Config(), Spec(), Config().sites[0], false);
   const std::string cmdline = After(argv, "-append");

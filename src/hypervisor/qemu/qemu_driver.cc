@@ -55,39 +55,6 @@ bool ValidMac(const std::string& mac) {
   return true;
 }
 
-json MachineToJson(const Machine& m) {
-  return {{"name", m.spec.name},
-          {"memory_mib", m.spec.memory_mib},
-          {"vcpus", m.spec.vcpus},
-          {"disk_gib", m.spec.disk_gib},
-          {"mac", m.mac},
-          {"kernel_append", m.kernel_append},
-          {"metadata", m.metadata},
-          {"shared_disk",
-           {{"protocol", m.shared_disk.protocol},
-            {"host", m.shared_disk.host},
-            {"port", m.shared_disk.port},
-            {"export", m.shared_disk.export_name}}}};
-}
-
-Machine MachineFromJson(const json& j) {
-  Machine m;
-  m.spec.name = j.at("name").get<std::string>();
-  m.spec.memory_mib = j.at("memory_mib").get<int>();
-  m.spec.vcpus = j.value("vcpus", 1);
-  m.spec.disk_gib = j.value("disk_gib", 0);
-  m.mac = j.at("mac").get<std::string>();
-  m.kernel_append = j.value("kernel_append", std::string());
-  m.metadata = j.value("metadata", std::map<std::string, std::string>());
-  if (j.contains("shared_disk")) {
-    m.shared_disk.protocol = j["shared_disk"].value("protocol", std::string("nbd"));
-    m.shared_disk.host = j["shared_disk"].value("host", std::string());
-    m.shared_disk.port = j["shared_disk"].value("port", 10809);
-    m.shared_disk.export_name = j["shared_disk"].value("export", std::string());
-  }
-  return m;
-}
-
 void SleepMs(int ms) {
   std::this_thread::sleep_for(milliseconds(ms));
 }
@@ -210,6 +177,43 @@ PostcopyResume ResumePostcopy(QmpClient& source, QmpClient& destination, const Q
 
 }  // namespace
 
+json MachineToJson(const Machine& m) {
+  return {{"name", m.spec.name},
+          {"memory_mib", m.spec.memory_mib},
+          {"vcpus", m.spec.vcpus},
+          {"disk_gib", m.spec.disk_gib},
+          {"mac", m.mac},
+          {"kernel_append", m.kernel_append},
+          {"metadata", m.metadata},
+          {"suppress_vmdesc", m.suppress_vmdesc},
+          {"shared_disk",
+           {{"protocol", m.shared_disk.protocol},
+            {"host", m.shared_disk.host},
+            {"port", m.shared_disk.port},
+            {"export", m.shared_disk.export_name}}}};
+}
+
+Machine MachineFromJson(const json& j) {
+  Machine m;
+  m.spec.name = j.at("name").get<std::string>();
+  m.spec.memory_mib = j.at("memory_mib").get<int>();
+  m.spec.vcpus = j.value("vcpus", 1);
+  m.spec.disk_gib = j.value("disk_gib", 0);
+  m.mac = j.at("mac").get<std::string>();
+  m.kernel_append = j.value("kernel_append", std::string());
+  m.metadata = j.value("metadata", std::map<std::string, std::string>());
+  // Its QEMU runs as that greenshift started it: a record from before the field sends the
+  // description, and so must the destination that takes its state.
+  m.suppress_vmdesc = j.value("suppress_vmdesc", false);
+  if (j.contains("shared_disk")) {
+    m.shared_disk.protocol = j["shared_disk"].value("protocol", std::string("nbd"));
+    m.shared_disk.host = j["shared_disk"].value("host", std::string());
+    m.shared_disk.port = j["shared_disk"].value("port", 10809);
+    m.shared_disk.export_name = j["shared_disk"].value("export", std::string());
+  }
+  return m;
+}
+
 InstancePaths PathsFor(const QemuDriverConfig& config, const std::string& vm,
                        const std::string& site) {
   const std::string base = config.state_dir + "/qemu/" + vm + "@" + site;
@@ -256,7 +260,7 @@ std::vector<std::string> BuildQemuCommand(const QemuDriverConfig& config, const 
       "-name",
       spec.name + ",debug-threads=on",
       "-machine",
-      "pc",
+      machine.suppress_vmdesc ? "pc,suppress-vmdesc=on" : "pc",
       "-accel",
       config.accel,
       "-m",

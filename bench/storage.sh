@@ -8,7 +8,7 @@
 # Side by side: greenshift's tuning (copy mode auto) and virsh-style defaults (libvirt's
 # --copy-storage-all copies in the background, QEMU's migration parameters left at their
 # defaults), both through the qemu driver; and the same VM without a disk for the pause.
-# Not a test: about 28 minutes with RUNS=3. Needs root and a build (scripts/test.sh or
+# Not a test: about 29 minutes with RUNS=3. Needs root and a build (scripts/test.sh or
 # scripts/demo.sh build it).
 #
 # usage: bench/storage.sh [RUNS]   (ROWS=REGEX runs only the settings whose label matches)

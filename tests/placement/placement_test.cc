@@ -10,6 +10,15 @@
 #include "placement/problem.h"
 #include "sim/simulate.h"
 
+// Defined in a build under AddressSanitizer (GCC says so with a macro, clang by __has_feature).
+#if defined(__SANITIZE_ADDRESS__)
+#define GS_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GS_UNDER_ASAN 1
+#endif
+#endif
+
 namespace greenshift {
 namespace {
 
@@ -552,6 +561,12 @@ struct RandomHorizon {
 };
 
 TEST(PlacementTest, OptimalStopsByItsWorkLimitsNotTheClock) {
+#ifdef GS_UNDER_ASAN
+  // What this checks is the solver's determinism, which the full build's run checks (its three
+  // solves take 5 s there, 55 s alone and 106 s in CI under ASan at -O0); the other tests of
+  // `optimal` run its code under the sanitizers.
+  GTEST_SKIP() << "determinism is the full build's check";
+#endif
   // The same problem solved twice by two policies gives the same plan and the same report: the
   // work limits (steps, rounds, nodes) end the solve, not the clock. With a safety net too
   // short for the work, the clock ends it, the plan is still valid, and the report says so.

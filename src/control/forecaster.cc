@@ -18,11 +18,13 @@ constexpr double kMostClearSkyIndex = 1.5;
 constexpr double kRecentIndexFade_h = 16;
 
 // How a forecast's record fades: a score counts e^(-n / kRealizedFade) after n more forecasts of
-// the same site as far ahead that had green in them (with hourly slots ~100 daylight hours: the
-// last week or two, so a season's change shows within days; 30 or 1,000 did as well). Before the
-// first score, the share a move counted on while it was a fixed margin. Over 2022's three sites,
-// the learned share in place of a fixed 10 % margin moved VMs 4.5 % less at the same hysteresis,
-// and closed a little more of the gap held out (docs/placement.md, "Held-out months").
+// the same site, hour of the day and lead that had green in them (with hourly slots one a day:
+// the last three months or so; 20 or 40 did a little worse, the seasons' change being slower than
+// a record of a few weeks is noisy). Before the first score, the share a move counted on while it
+// was a fixed margin. Over 2022's three sites, the learned share in place of a fixed 10 % margin
+// moved VMs 4.5 % less at the same hysteresis, and closed a little more of the gap held out; kept
+// by the hour of the day, July-December's CO2 fell 0.3-0.5 points of the gap at every setting
+// (docs/placement.md, "Held-out months").
 constexpr double kRealizedFade = 100;
 constexpr double kUnscoredShare = 0.9;
 constexpr int64_t kNoSlot = INT64_MIN;
@@ -50,8 +52,14 @@ Forecaster::Forecaster(std::shared_ptr<const Inputs> inputs, int64_t slot_s,
   vm_last_w_.assign(vms, NAN);
   forecast_w_.assign(seen_.size() * kScoredLeads * kScoredLeads, NAN);
   forecast_slot_.assign(forecast_w_.size(), kNoSlot);
-  realized_w_.assign(seen_.size() * kScoredLeads, 0);
-  forecast_sum_w_.assign(seen_.size() * kScoredLeads, 0);
+  realized_w_.assign(seen_.size() * kRecordHours * kScoredLeads, 0);
+  forecast_sum_w_.assign(realized_w_.size(), 0);
+}
+
+size_t Forecaster::RecordCell(size_t site, int64_t target, size_t lead) const {
+  const int64_t day_s = 86400, second = ((target * slot_s_) % day_s + day_s) % day_s;
+  const size_t hour = static_cast<size_t>(second / 3600);
+  return (site * kRecordHours + hour) * kScoredLeads + lead;
 }
 
 void Forecaster::ScoreLater(size_t site, int64_t first_slot, SiteForecast* out) const {
@@ -67,9 +75,9 @@ void Forecaster::ScoreLater(size_t site, int64_t first_slot, SiteForecast* out) 
       forecast_w_[cell] = out->green_w[k];
       forecast_slot_[cell] = target;
     }
-    const double forecast = forecast_sum_w_[site * kScoredLeads + lead];
-    out->green_realized_share[k] =
-        forecast > 0 ? realized_w_[site * kScoredLeads + lead] / forecast : kUnscoredShare;
+    const size_t record = RecordCell(site, first_slot + static_cast<int64_t>(k), lead);
+    const double forecast = forecast_sum_w_[record];
+    out->green_realized_share[k] = forecast > 0 ? realized_w_[record] / forecast : kUnscoredShare;
   }
 }
 
@@ -85,8 +93,9 @@ void Forecaster::Score(size_t site, int64_t slot, double measured_w) {
     // A dark slot's forecast of nothing says nothing of the forecast, and would only fade
     // the daylight's scores.
     if (!(forecast > 0) || !std::isfinite(forecast) || std::isnan(measured_w)) continue;
-    double& realized = realized_w_[site * kScoredLeads + lead];
-    double& sum = forecast_sum_w_[site * kScoredLeads + lead];
+    const size_t record = RecordCell(site, slot, lead);
+    double& realized = realized_w_[record];
+    double& sum = forecast_sum_w_[record];
     realized = realized * keep + std::min(forecast, std::max(0.0, measured_w));
     sum = sum * keep + forecast;
   }

@@ -15,7 +15,8 @@
 //
 // What a forecast is worth is learned too: Predict remembers the green it forecast, Learn scores
 // it against what the sensors measured, and each forecast carries the share of its recent green
-// forecasts that came, by how far ahead (SiteForecast::green_realized_share).
+// forecasts that came, by how far ahead and the hour of the day (SiteForecast::
+// green_realized_share).
 //
 // Thread safety: one thread (the loop) calls Learn and Predict.
 #pragma once
@@ -33,11 +34,11 @@ namespace greenshift::control {
 
 struct SiteForecast {
   std::vector<double> green_w;  // one per slot, from the forecast's first slot
-  // Per slot: the share of the green this forecaster forecast for the site, as far ahead, that
-  // its sensors then measured, over its recent forecasts (the forecast's over-estimates taken
-  // out: the sum of min(measured, forecast) over the sum of forecast). What a move may count
-  // on: a winter's broken clouds make it 0.6 four hours ahead, California's summer 0.95.
-  // Empty: all of it (a forecast that knows).
+  // Per slot: the share of the green this forecaster forecast for the site, as far ahead and for
+  // the same hour of the day, that its sensors then measured, over its recent forecasts (the
+  // forecast's over-estimates taken out: the sum of min(measured, forecast) over the sum of
+  // forecast). What a move may count on: a winter's broken clouds make it 0.6 four hours ahead,
+  // California's summer 0.95. Empty: all of it (a forecast that knows).
   std::vector<double> green_realized_share;
   std::vector<double> carbon_g_per_kwh;
   std::string method;  // "model", "history", "persistence" (what was used, after fallbacks)
@@ -115,8 +116,15 @@ class Forecaster : public Predictor {
   static constexpr size_t kScoredLeads = 24;
   mutable std::vector<double> forecast_w_;  // (site * kScoredLeads + ring) * kScoredLeads + lead
   mutable std::vector<int64_t> forecast_slot_;  // the target slot of each cell; kNoSlot: none
-  // Per site and lead: min(measured, forecast) and forecast, summed with older forecasts fading.
+  // Per site, hour of the day (UTC) of the slot forecast, and lead: min(measured, forecast) and
+  // forecast, summed with older forecasts fading. By the hour: how much of a forecast comes
+  // depends on the time of day (a dawn's low sun and mist, an afternoon's clouds building up),
+  // and one record for the whole day took from the hours that forecast well what the others
+  // missed. (Measured on 2022's three sites: docs/placement.md, "Held-out months".)
+  static constexpr size_t kRecordHours = 24;
   std::vector<double> realized_w_, forecast_sum_w_;
+  // The cell of the two above that scores forecasts of slot `target` made `lead` slots ahead.
+  size_t RecordCell(size_t site, int64_t target, size_t lead) const;
 };
 
 }  // namespace greenshift::control

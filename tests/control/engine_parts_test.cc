@@ -623,61 +623,77 @@ TEST(ForecasterTest, HistoryScalesTheClearSkyByTheLastHourFadingIntoTheWeek) {
   EXPECT_NEAR(grey.sites[0].green_w[0], 1000 * (week + (0.25 - week) * std::exp(-1.0 / 16)), 1e-6);
 }
 
-TEST(ForecasterTest, ItLearnsWhichShareOfTheGreenItForecastCame) {
+TEST(ForecasterTest, ItLearnsWhichShareOfTheGreenItForecastCameByHourOfDayAndLead) {
   // Persistence (no model, no history): each hour forecasts the hour just measured for every
-  // slot ahead. The site alternates 1000 W and 500 W: one hour ahead the forecast was 1000
-  // when 500 came and 500 when 1000 came (500 + 500 of 1000 + 500 came: 2/3); two hours ahead
-  // it was always right (1).
+  // slot ahead. The site makes 500 W in the even hours (UTC) and 1000 W in the odd ones: one
+  // hour ahead, an even hour was forecast 1000 and got 500 (half of it came), an odd hour was
+  // forecast 500 and got 1000 (all of it came); two hours ahead every forecast was right. One
+  // record for the whole day would say 2/3 one hour ahead at every hour; kept by the hour of the
+  // day it tells the even hours from the odd.
   auto site = std::make_shared<SiteInputs>();
   auto inputs = std::make_shared<Inputs>(std::vector<std::shared_ptr<const SiteInputs>>{site});
-  const int64_t hour = 3600, first = 1655769600 / hour;
-  Forecaster forecaster(inputs, hour, {});
-  auto learn = [&](int64_t slot, double green_w) {
+  const int64_t hour = 3600, first = 1655769600 / hour;  // 21 June 2022, 00:00 UTC: even
+  ASSERT_EQ(first % 24, 0);
+  // Two forecasters fed alike, until the end: there the second sees each slot once, and never
+  // the one whose reading is missing.
+  Forecaster a(inputs, hour, {}), b(inputs, hour, {});
+  auto learn = [&](Forecaster& f, int64_t slot, double green_w) {
     Observation seen;
     seen.time_ms = (slot + 1) * hour * 1000;  // at the end of its slot
     seen.sites.resize(1);
     seen.sites[0].green_w = green_w;
-    forecaster.Learn(seen);
+    f.Learn(seen);
   };
-  auto predict = [&](int64_t slot) { return forecaster.Predict(slot * hour * 1000, 3); };
+  auto share = [&](Forecaster& f, int64_t slot) {  // a tick's forecast (remembered, to score)
+    return f.Predict(slot * hour * 1000, 3).sites[0].green_realized_share;
+  };
+  // A tick: what the slot before measured, then the forecast.
+  auto tick = [&](int64_t slot, double last_w) {
+    learn(a, slot - 1, last_w);
+    learn(b, slot - 1, last_w);
+    const std::vector<double> got = share(a, slot);
+    EXPECT_EQ(share(b, slot), got);
+    return got;
+  };
   // Nothing scored yet: the share a fixed margin used to count on.
-  const Forecast unscored = predict(first);
-  ASSERT_EQ(unscored.sites[0].green_realized_share.size(), 3u);
-  for (double share : unscored.sites[0].green_realized_share) EXPECT_DOUBLE_EQ(share, 0.9);
-  int64_t slot = first;
-  for (; slot < first + 400; ++slot) {
-    learn(slot, slot % 2 ? 1000 : 500);
-    predict(slot + 1);
-  }
-  const std::vector<double> share = predict(slot).sites[0].green_realized_share;
-  EXPECT_NEAR(share[0], 2.0 / 3, 0.01);
-  EXPECT_DOUBLE_EQ(share[1], 1.0);
-  EXPECT_NEAR(share[2], 2.0 / 3, 0.01);
-  // The sun sets: 1000 was forecast, nothing came, and that counts. The dark hours after it
-  // forecast nothing and change nothing (they would only fade the daylight's record).
-  learn(slot, 0);
-  predict(slot + 1);
+  const std::vector<double> unscored = share(a, first);
+  share(b, first);
+  ASSERT_EQ(unscored.size(), 3u);
+  for (double s : unscored) EXPECT_DOUBLE_EQ(s, 0.9);
+  int64_t slot = first + 1;
+  for (; slot < first + 400; ++slot) tick(slot, (slot - 1) % 2 ? 1000 : 500);  // ~16 days
+  ASSERT_EQ(slot % 2, 0);
+  const std::vector<double> even = tick(slot, 1000);  // slots: 0 even, 1 odd, 2 even
+  EXPECT_NEAR(even[0], 0.5, 1e-9);
+  EXPECT_NEAR(even[1], 1.0, 1e-9);
+  EXPECT_NEAR(even[2], 0.5, 1e-9);
   ++slot;
-  const std::vector<double> at_dusk = predict(slot).sites[0].green_realized_share;
-  EXPECT_LT(at_dusk[0], share[0] - 0.001);
-  for (int64_t dark = 0; dark < 12; ++dark, ++slot) {
-    learn(slot, 0);
-    predict(slot + 1);
-  }
-  EXPECT_EQ(predict(slot).sites[0].green_realized_share[0], at_dusk[0]);
+  const std::vector<double> odd = tick(slot, 500);
+  for (double s : odd) EXPECT_NEAR(s, 1.0, 1e-9);
+  // The sun sets in this odd hour: 500 was forecast, nothing came, and that counts, for that
+  // hour of the day. A dark day after it forecasts nothing and scores nothing: the next day at
+  // the same hour the record is as the dusk left it, the even hour after it as it was, and a
+  // day later both still are.
+  const int64_t dusk = slot;
+  for (++slot; slot < dusk + 24; ++slot) tick(slot, 0);
+  const std::vector<double> after_dusk = tick(slot, 0);
+  EXPECT_LT(after_dusk[0], 1.0 - 0.001);
+  ++slot;
+  EXPECT_NEAR(tick(slot, 0)[0], 0.5, 1e-9);
+  for (++slot; slot < dusk + 48; ++slot) tick(slot, 0);
+  EXPECT_EQ(tick(slot, 0), after_dusk);
   // A slot seen again, or a reading missing, is not scored (once, and only on a measurement).
-  learn(slot, 800);
-  predict(slot + 1);
-  const double before = predict(slot + 1).sites[0].green_realized_share[0];
-  learn(slot + 1, 100);  // forecast 800, 100 came: scored
-  learn(slot + 1, 100);  // seen again
-  const double once = predict(slot + 2).sites[0].green_realized_share[0];
-  EXPECT_LT(once, before);
-  predict(slot + 2);
-  learn(slot + 2, NAN);
-  EXPECT_EQ(predict(slot + 3).sites[0].green_realized_share[0], once);
-  const Forecast last = predict(slot + 3);
-  for (double s : last.sites[0].green_realized_share) {
+  ++slot;
+  ASSERT_EQ(slot % 2, 0);
+  tick(slot, 800);          // the forecast: 800 for this slot and the two after it
+  learn(a, slot, 100);      // 100 came: scored
+  learn(a, slot, 100);      // seen again: not scored again
+  learn(b, slot, 100);      // seen once
+  learn(a, slot + 1, NAN);  // not measured: the forecast for it is not scored
+  const std::vector<double> a_next_day = share(a, slot + 24), b_next_day = share(b, slot + 24);
+  EXPECT_LT(a_next_day[0], 0.5 - 0.001);  // this even hour's record took the 800 -> 100
+  EXPECT_EQ(a_next_day, b_next_day);
+  for (double s : a_next_day) {
     EXPECT_GE(s, 0);
     EXPECT_LE(s, 1);
   }

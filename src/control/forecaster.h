@@ -117,10 +117,11 @@ class Forecaster : public Predictor {
   mutable std::vector<double> forecast_w_;  // (site * kScoredLeads + ring) * kScoredLeads + lead
   mutable std::vector<int64_t> forecast_slot_;  // the target slot of each cell; kNoSlot: none
   // Per site, hour of the day (UTC) of the slot forecast, and lead: min(measured, forecast) and
-  // forecast, summed with older forecasts fading. By the hour: how much of a forecast comes
-  // depends on the time of day (a dawn's low sun and mist, an afternoon's clouds building up),
-  // and one record for the whole day took from the hours that forecast well what the others
-  // missed. (Measured on 2022's three sites: docs/placement.md, "Held-out months".)
+  // forecast, summed with older forecasts fading. By the hour, because how much of a forecast
+  // comes depends on it: hours ahead, a morning's is made in the dark from the week's sky alone,
+  // an afternoon's after the morning's sky was seen (2022, five hours ahead, May-September: San
+  // Jose's 7-9 h local got 0.64-0.84 of their forecast green, 12-17 h 0.87-0.96), and one record
+  // for the whole day lent the good hours' record to the bad ones (docs/placement.md).
   static constexpr size_t kRecordHours = 24;
   std::vector<double> realized_w_, forecast_sum_w_;
   // The cell of the two above that scores forecasts of slot `target` made `lead` slots ahead.

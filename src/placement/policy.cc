@@ -74,10 +74,10 @@ class StaticPolicy : public Policy {
 // hysteresis, capacity, downtime budget and link time allowing, and when the same move made
 // later in the horizon would not save more (then it waits). Of a destination's forecast green a
 // move counts the share that came when such forecasts were made lately (the outlook's
-// `green_realized_share`, learned by the forecaster per site and lead), less a margin the
-// operator may add (`green_margin_fraction`): a move must pay under the forecast's error,
-// staying need not. With a one-slot horizon fed with what the sensors measure now, this is the
-// talk's follow-the-sensor rule.
+// `green_realized_share`, learned by the forecaster per site, lead and hour of the day), less a
+// margin the operator may add (`green_margin_fraction`): a move must pay under the forecast's
+// error, staying need not. With a one-slot horizon fed with what the sensors measure now, this is
+// the talk's follow-the-sensor rule.
 //
 // Why this order and the wait (measured on 2022's three sites, docs/placement.md): ordered by
 // energy, the biggest VMs took the green even where their grid was clean and a move saved little,

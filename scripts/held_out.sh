@@ -21,6 +21,10 @@ dir=$(dirname "$S")
 trap 'rm -rf "$OUT"; rm -f "$dir"/.held_out_*.json' EXIT
 half_args() { if [[ $1 == first ]]; then echo "--days $first_days"; else echo "--from $SPLIT"; fi; }
 
+# HELD_OUT_FROM=DIR: the tables again from a kept run's lines (HELD_OUT_KEEP), without running.
+if [[ -n ${HELD_OUT_FROM:-} ]]; then
+  cp "$HELD_OUT_FROM/grid.jsonl" "$HELD_OUT_FROM/refs.jsonl" "$OUT/"
+else
 # The grid, each half: a copy of the scenario beside it (its data paths are relative to it).
 for h in 4 5 6; do for k in 0.02 0.03 0.04; do for m in 0 0.1; do
   name="h${h}_kg${k}_m${m}"
@@ -42,6 +46,7 @@ for half in first second; do
   "$G" simulate --scenario "$S" $(half_args $half) --policies follow-sensor,greedy-forecast,optimal \
     --clairvoyant --json --quiet | jq -c --arg half $half '{half: $half, policies}'
 done >"$OUT/refs.jsonl"
+fi
 
 report() {  # the tables, from the runs' lines
   jq -r -n --slurpfile grid "$1" --slurpfile refs "$2" --argjson budget "$BUDGET" '
@@ -51,6 +56,8 @@ report() {  # the tables, from the runs' lines
     def pct: (. * 10 | round) as $t | "\($t / 10 | floor).\($t % 10) %";
     def pct2: (. * 100 | round) as $t
         | "\($t / 100 | floor).\($t % 100 | tostring | if length == 1 then "0" + . else . end) %";
+    def three: (. * 1000 | round) as $t
+        | "\($t / 1000 | floor).\($t % 1000 | tostring | if length == 1 then "00" + . elif length == 2 then "0" + . else . end)";
     def two: (. * 100 | round) as $t
         | "\($t / 100 | floor).\($t % 100 | tostring | if length == 1 then "0" + . else . end)";
     "| tuned on | reported on | chosen (horizon h, hysteresis kg, green margin) | kg CO2 | of static -> clairvoyant | of static -> oracle | migrations/VM/day |",
@@ -62,7 +69,7 @@ report() {  # the tables, from the runs' lines
        else
          ($candidates | min_by(.co2)) as $best
          | ($grid[] | select(.half == $rep and .n == $best.n)) as $r
-         | "| \($fit) half | \($rep) half | greedy-forecast \($best.n) | \($r.co2 | round) | \(closed($r.co2; $rep; "clairvoyant") | pct2) | \(closed($r.co2; $rep; "oracle") | pct) | \($r.m | two) |"
+         | "| \($fit) half | \($rep) half | greedy-forecast \($best.n) | \($r.co2 | round) | \(closed($r.co2; $rep; "clairvoyant") | pct2) | \(closed($r.co2; $rep; "oracle") | pct) | \($r.m | three) |"
        end),
     "",
     "| half | policy | kg CO2 | of static -> clairvoyant | of static -> oracle | migrations/VM/day |",
@@ -76,7 +83,7 @@ report() {  # the tables, from the runs' lines
     "|---|---|---|",
     ($grid | group_by(.n)[] | .[0].n as $n
      | (map(select(.half == "first"))[0]) as $a | (map(select(.half == "second"))[0]) as $b
-     | "| \($n) | \(closed($a.co2; "first"; "clairvoyant") | pct2), \($a.m | two) | \(closed($b.co2; "second"; "clairvoyant") | pct2), \($b.m | two) |")'
+     | "| \($n) | \(closed($a.co2; "first"; "clairvoyant") | pct2), \($a.m | three) | \(closed($b.co2; "second"; "clairvoyant") | pct2), \($b.m | three) |")'
 }
 # HELD_OUT_KEEP=DIR keeps the runs' lines there (to report them again without running).
 if [[ -n ${HELD_OUT_KEEP:-} ]]; then cp "$OUT/grid.jsonl" "$OUT/refs.jsonl" "$HELD_OUT_KEEP/"; fi

@@ -120,7 +120,7 @@ class Forecaster : public Predictor {
   // forecast, summed with older forecasts fading. By the hour, because how much of a forecast
   // comes depends on it: hours ahead, a morning's is made in the dark from the week's sky alone,
   // an afternoon's after the morning's sky was seen (2022, five hours ahead, May-September: San
-  // Jose's 7-9 h local got 0.64-0.84 of their forecast green, 12-17 h 0.87-0.96), and one record
+  // Jose's 7-9 h PST got 0.64-0.84 of their forecast green, 12-17 h 0.87-0.96), and one record
   // for the whole day lent the good hours' record to the bad ones (docs/placement.md).
   static constexpr size_t kRecordHours = 24;
   std::vector<double> realized_w_, forecast_sum_w_;

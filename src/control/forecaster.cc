@@ -30,6 +30,11 @@ constexpr double kRealizedFade = 100;
 constexpr double kUnscoredShare = 0.9;
 constexpr int64_t kNoSlot = INT64_MIN;
 
+// x mod m in [0, m) (for x < 0 too: slots before 1970).
+size_t FlooredMod(int64_t x, int64_t m) {
+  return static_cast<size_t>((x % m + m) % m);
+}
+
 // The slot that lies whole days before `target` and was known at `now_slot` (the same time of
 // day, the day before, or before that for slots more than a day ahead).
 int64_t SameSlotDaysBefore(int64_t target, int64_t now_slot, int64_t day_slots) {
@@ -57,37 +62,37 @@ Forecaster::Forecaster(std::shared_ptr<const Inputs> inputs, int64_t slot_s,
   forecast_sum_w_.assign(realized_w_.size(), 0);
 }
 
+size_t Forecaster::ForecastCell(size_t site, int64_t target, size_t lead) const {
+  const size_t ring = FlooredMod(target, static_cast<int64_t>(kScoredLeads));
+  return (site * kScoredLeads + ring) * kScoredLeads + lead;
+}
+
 size_t Forecaster::RecordCell(size_t site, int64_t target, size_t lead) const {
-  const int64_t day_s = 86400, second = ((target * slot_s_) % day_s + day_s) % day_s;
-  const size_t hour = static_cast<size_t>(second / 3600);
+  const size_t hour = FlooredMod(target * slot_s_, 86400) / 3600;
   return (site * kRecordHours + hour) * kScoredLeads + lead;
 }
 
 void Forecaster::ScoreLater(size_t site, int64_t first_slot, SiteForecast* out) const {
-  const int64_t L = static_cast<int64_t>(kScoredLeads);
   const size_t n = out->green_w.size();
   out->green_realized_share.resize(n);
   for (size_t k = 0; k < n; ++k) {
     const size_t lead = std::min(k, kScoredLeads - 1);
+    const int64_t target = first_slot + static_cast<int64_t>(k);
     if (k < kScoredLeads) {
-      const int64_t target = first_slot + static_cast<int64_t>(k);
-      const size_t cell =
-          (site * kScoredLeads + static_cast<size_t>(((target % L) + L) % L)) * kScoredLeads + k;
+      const size_t cell = ForecastCell(site, target, k);
       forecast_w_[cell] = out->green_w[k];
       forecast_slot_[cell] = target;
     }
-    const size_t record = RecordCell(site, first_slot + static_cast<int64_t>(k), lead);
+    const size_t record = RecordCell(site, target, lead);
     const double forecast = forecast_sum_w_[record];
     out->green_realized_share[k] = forecast > 0 ? realized_w_[record] / forecast : kUnscoredShare;
   }
 }
 
 void Forecaster::Score(size_t site, int64_t slot, double measured_w) {
-  const int64_t L = static_cast<int64_t>(kScoredLeads);
   const double keep = std::exp(-1 / kRealizedFade);
   for (size_t lead = 0; lead < kScoredLeads; ++lead) {
-    const size_t cell =
-        (site * kScoredLeads + static_cast<size_t>(((slot % L) + L) % L)) * kScoredLeads + lead;
+    const size_t cell = ForecastCell(site, slot, lead);
     if (forecast_slot_[cell] != slot) continue;  // not forecast this far ahead, or scored
     forecast_slot_[cell] = kNoSlot;              // once: a slot seen again is not scored again
     const double forecast = forecast_w_[cell];
@@ -118,7 +123,7 @@ void Forecaster::Learn(const Observation& observation) {
   }
   const size_t vms = vm_last_w_.size();
   if (observation.vm_power_w.size() == vms && vms > 0) {
-    const size_t cell = static_cast<size_t>(((slot % day_slots_) + day_slots_) % day_slots_);
+    const size_t cell = FlooredMod(slot, day_slots_);
     vm_ring_slot_[cell] = slot;
     double* row = &vm_ring_[cell * vms];
     for (size_t v = 0; v < vms; ++v) {
@@ -131,7 +136,7 @@ void Forecaster::Learn(const Observation& observation) {
 }
 
 double Forecaster::VmPowerAt(size_t vm, int64_t slot) const {
-  const size_t cell = static_cast<size_t>(((slot % day_slots_) + day_slots_) % day_slots_);
+  const size_t cell = FlooredMod(slot, day_slots_);
   if (vm_ring_slot_[cell] == slot) {
     const double w = vm_ring_[cell * vm_last_w_.size() + vm];
     if (!std::isnan(w)) return w;

@@ -116,6 +116,8 @@ class Forecaster : public Predictor {
   static constexpr size_t kScoredLeads = 24;
   mutable std::vector<double> forecast_w_;  // (site * kScoredLeads + ring) * kScoredLeads + lead
   mutable std::vector<int64_t> forecast_slot_;  // the target slot of each cell; kNoSlot: none
+  // The cell of the two above that holds the forecast of slot `target` made `lead` slots ahead.
+  size_t ForecastCell(size_t site, int64_t target, size_t lead) const;
   // Per site, hour of the day (UTC) of the slot forecast, and lead: min(measured, forecast) and
   // forecast, summed with older forecasts fading. By the hour, because how much of a forecast
   // comes depends on it: hours ahead, a morning's is made in the dark from the week's sky alone,

@@ -53,13 +53,13 @@ report() {  # the tables, from the runs' lines
     def ref($half; $p): ($refs[] | select(.half == $half) | .policies[] | select(.policy == $p));
     def closed($co2; $half; $to): (ref($half; "static").co2_kg - $co2)
         / (ref($half; "static").co2_kg - ref($half; $to).co2_kg) * 100;
-    def pct: (. * 10 | round) as $t | "\($t / 10 | floor).\($t % 10) %";
-    def pct2: (. * 100 | round) as $t
-        | "\($t / 100 | floor).\($t % 100 | tostring | if length == 1 then "0" + . else . end) %";
-    def three: (. * 1000 | round) as $t
-        | "\($t / 1000 | floor).\($t % 1000 | tostring | if length == 1 then "00" + . elif length == 2 then "0" + . else . end)";
-    def two: (. * 100 | round) as $t
-        | "\($t / 100 | floor).\($t % 100 | tostring | if length == 1 then "0" + . else . end)";
+    # . with $d decimals, as printf %.*f writes a figure >= 0.
+    def fixed($d): pow(10; $d) as $p | (. * $p | round) as $t | ($t % $p | tostring) as $f
+        | "\($t / $p | floor).\([range($d - ($f | length))] | map("0") | add // "")\($f)";
+    def pct: fixed(1) + " %";
+    def pct2: fixed(2) + " %";
+    def two: fixed(2);
+    def three: fixed(3);
     "| tuned on | reported on | chosen (horizon h, hysteresis kg, green margin) | kg CO2 | of static -> clairvoyant | of static -> oracle | migrations/VM/day |",
     "|---|---|---|---|---|---|---|",
     ((["first", "second"], ["second", "first"]) as [$fit, $rep]
